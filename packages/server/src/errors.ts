@@ -1,0 +1,147 @@
+/**
+ * Every failure Lanyard reports is a LanyardError. It carries the wire shape from the SPEC
+ * (`code`, `status`, `message`, `more_info`) and, for the standard OAuth surface, the RFC 6749
+ * error string. Only the HTTP edge turns these into JSON or an HTML page.
+ */
+export class LanyardError extends Error {
+  readonly code: number;
+  readonly status: number;
+  readonly oauthError: string;
+  readonly moreInfo: string | undefined;
+
+  constructor(opts: { code: number; status: number; message: string; oauthError?: string; moreInfo?: string }) {
+    super(opts.message);
+    this.name = new.target.name;
+    this.code = opts.code;
+    this.status = opts.status;
+    this.oauthError = opts.oauthError ?? defaultOAuthError(opts.status);
+    this.moreInfo = opts.moreInfo;
+  }
+
+  toJSON(): { code: number; message: string; status: number; more_info?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      status: this.status,
+      ...(this.moreInfo ? { more_info: this.moreInfo } : {}),
+    };
+  }
+}
+
+function defaultOAuthError(status: number): string {
+  if (status === 401) return 'invalid_client';
+  if (status === 403) return 'access_denied';
+  if (status === 429) return 'temporarily_unavailable';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request';
+}
+
+/** A parameter is missing or malformed (Twilio-style 20001). */
+export class InvalidParameterError extends LanyardError {
+  constructor(message: string) {
+    super({ code: 20001, status: 400, message });
+  }
+}
+
+export class AuthenticationError extends LanyardError {
+  constructor(message = 'Authentication required: send valid credentials.') {
+    super({ code: 20003, status: 401, message, oauthError: 'invalid_client' });
+  }
+}
+
+export class NotFoundError extends LanyardError {
+  constructor(message: string) {
+    super({ code: 20404, status: 404, message });
+  }
+}
+
+export class ConflictError extends LanyardError {
+  constructor(message: string) {
+    super({ code: 20409, status: 409, message });
+  }
+}
+
+/** SPEC: a `resource`/`redirectUrl` outside the account's Trusted URLs. */
+export class UntrustedDomainError extends LanyardError {
+  constructor(detail?: string) {
+    super({
+      code: 70002,
+      status: 400,
+      message: 'Trusted Login has not been enabled for this domain.',
+      moreInfo: detail,
+    });
+  }
+}
+
+/** SPEC: the account's SSO settings cannot be used (bad certificate, URLs, missing setup). */
+export class InvalidSsoSettingsError extends LanyardError {
+  constructor(detail: string) {
+    super({ code: 70251, status: 403, message: `Single sign-on settings are invalid: ${detail}` });
+  }
+}
+
+/** SPEC: the IdP did not send a mandatory attribute. */
+export class MissingAttributeError extends LanyardError {
+  readonly attribute: string;
+  constructor(attribute: string) {
+    super({
+      code: 45050,
+      status: 401,
+      message: `The identity provider did not send the mandatory attribute "${attribute}". Add it to the assertion (see the attribute mapping of this connection).`,
+      oauthError: 'access_denied',
+    });
+    this.attribute = attribute;
+  }
+}
+
+/** The IdP's answer failed verification (signature, audience, time window, replay…). */
+export class SamlResponseError extends LanyardError {
+  constructor(detail: string) {
+    super({ code: 45010, status: 401, message: `The identity provider's response was rejected: ${detail}`, oauthError: 'access_denied' });
+  }
+}
+
+/** OAuth grant failures: bad code, verifier, refresh token. RFC 6749 §5.2 `invalid_grant`. */
+export class InvalidGrantError extends LanyardError {
+  constructor(message: string) {
+    super({ code: 45200, status: 400, message, oauthError: 'invalid_grant' });
+  }
+}
+
+export class InvalidTokenError extends LanyardError {
+  constructor(message: string) {
+    super({ code: 20151, status: 401, message, oauthError: 'invalid_token' });
+  }
+}
+
+/** The session has reached its maximum lifetime (end of shift): sign in again. */
+export class SessionLifetimeExceededError extends LanyardError {
+  constructor() {
+    super({
+      code: 45210,
+      status: 400,
+      message: 'The session has reached its maximum lifetime; sign in again.',
+      oauthError: 'invalid_grant',
+    });
+  }
+}
+
+export class RateLimitedError extends LanyardError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super({ code: 20429, status: 429, message: `Too many requests; retry after ${retryAfterSeconds} seconds.` });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export class StorageUnavailableError extends LanyardError {
+  constructor(detail: string) {
+    super({ code: 20503, status: 503, message: `The database is unavailable: ${detail}` });
+  }
+}
+
+export class ConfigError extends LanyardError {
+  constructor(message: string) {
+    super({ code: 10001, status: 500, message });
+  }
+}

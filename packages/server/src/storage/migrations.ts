@@ -1,0 +1,59 @@
+/**
+ * Numbered schema migrations, one list per backend. Applied in order at start; each runs once
+ * and is recorded in `lanyard_migrations`. Never edit a shipped migration: add the next number.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const sqliteMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'records',
+    sql: `
+      CREATE TABLE records (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        account_sid TEXT,
+        lookup TEXT,
+        family TEXT,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        consumed_at INTEGER,
+        PRIMARY KEY (kind, id)
+      );
+      CREATE UNIQUE INDEX records_lookup ON records (kind, lookup) WHERE lookup IS NOT NULL;
+      CREATE INDEX records_account ON records (kind, account_sid, created_at);
+      CREATE INDEX records_family ON records (family) WHERE family IS NOT NULL;
+      CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
+];
+
+export const postgresMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'records',
+    sql: `
+      CREATE TABLE records (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        account_sid TEXT,
+        lookup TEXT,
+        family TEXT,
+        payload JSONB NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        consumed_at BIGINT,
+        PRIMARY KEY (kind, id)
+      );
+      CREATE UNIQUE INDEX records_lookup ON records (kind, lookup) WHERE lookup IS NOT NULL;
+      CREATE INDEX records_account ON records (kind, account_sid, created_at);
+      CREATE INDEX records_family ON records (family) WHERE family IS NOT NULL;
+      CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
+];

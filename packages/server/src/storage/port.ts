@@ -1,0 +1,60 @@
+/**
+ * The one storage interface. Every feature keeps its state as typed records of a `kind`
+ * (account, connection, user, session, refresh token…). The port is deliberately small, in the
+ * manner of oidc-provider's adapter: each operation is atomic on its own, and `transaction`
+ * groups several where a rule needs it (refresh rotation). SQLite and PostgreSQL implement it;
+ * the same contract tests run against both.
+ */
+export interface StoredRecord<T = unknown> {
+  kind: string;
+  id: string;
+  /** Owning account, for listing and account-wide revocation. */
+  accountSid: string | null;
+  /** A second unique key within the kind (e.g. a user's account + NameID). */
+  lookup: string | null;
+  /** Groups records revoked together (a session and its refresh tokens). */
+  family: string | null;
+  payload: T;
+  createdAt: number;
+  expiresAt: number | null;
+  consumedAt: number | null;
+}
+
+export type NewRecord<T> = Pick<StoredRecord<T>, 'kind' | 'id' | 'payload'> &
+  Partial<Pick<StoredRecord<T>, 'accountSid' | 'lookup' | 'family' | 'expiresAt' | 'createdAt'>>;
+
+export interface ListQuery {
+  accountSid?: string;
+  family?: string;
+  /** Only records created at or after this time (ms). */
+  since?: number;
+  /** Newest first when true. */
+  newestFirst?: boolean;
+  limit?: number;
+}
+
+export interface ConsumeResult<T> {
+  record: StoredRecord<T>;
+  /** True when this call consumed it; false when it had been consumed before. */
+  consumedNow: boolean;
+}
+
+export interface Storage {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Inserts; returns false (and changes nothing) when kind+id or kind+lookup exists. */
+  insert<T>(record: NewRecord<T>): Promise<boolean>;
+  /** Inserts or replaces payload/lookup/family/expiry; keeps createdAt and consumedAt. */
+  upsert<T>(record: NewRecord<T>): Promise<void>;
+  find<T>(kind: string, id: string): Promise<StoredRecord<T> | undefined>;
+  findByLookup<T>(kind: string, lookup: string): Promise<StoredRecord<T> | undefined>;
+  list<T>(kind: string, query?: ListQuery): Promise<StoredRecord<T>[]>;
+  /** Marks consumed exactly once across all processes. Undefined when absent or expired. */
+  consume<T>(kind: string, id: string, now?: number): Promise<ConsumeResult<T> | undefined>;
+  destroy(kind: string, id: string): Promise<boolean>;
+  /** Deletes records whose expiry has passed; returns how many. */
+  sweepExpired(now?: number): Promise<number>;
+  transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R>;
+  /** True when the database answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

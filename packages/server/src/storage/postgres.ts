@@ -1,0 +1,224 @@
+import pg from 'pg';
+import { StorageUnavailableError } from '../errors.ts';
+import { postgresMigrations } from './migrations.ts';
+import type { ConsumeResult, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
+
+interface Row {
+  kind: string;
+  id: string;
+  account_sid: string | null;
+  lookup: string | null;
+  family: string | null;
+  payload: unknown;
+  created_at: string;
+  expires_at: string | null;
+  consumed_at: string | null;
+}
+
+const num = (v: string | null): number | null => (v === null ? null : Number(v));
+
+function toRecord<T>(row: Row): StoredRecord<T> {
+  return {
+    kind: row.kind,
+    id: row.id,
+    accountSid: row.account_sid,
+    lookup: row.lookup,
+    family: row.family,
+    payload: row.payload as T,
+    createdAt: Number(row.created_at),
+    expiresAt: num(row.expires_at),
+    consumedAt: num(row.consumed_at),
+  };
+}
+
+function values<T>(r: NewRecord<T>, now: number): unknown[] {
+  return [r.kind, r.id, r.accountSid ?? null, r.lookup ?? null, r.family ?? null, JSON.stringify(r.payload), r.createdAt ?? now, r.expiresAt ?? null];
+}
+
+/** Connection failures become 503 with Retry-After at the edge rather than a 500. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300']);
+
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  const message = (error as Error).message ?? '';
+  return (code !== undefined && UNAVAILABLE_CODES.has(code)) || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
+
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+async function run(db: Queryable, sql: string, args: unknown[] = []): Promise<pg.QueryResult<Row>> {
+  try {
+    return await db.query<Row>(sql, args);
+  } catch (error) {
+    if (isUnavailable(error)) throw new StorageUnavailableError((error as Error).message);
+    throw error;
+  }
+}
+
+const NOT_EXPIRED = '(expires_at IS NULL OR expires_at > $NOW)';
+
+function operations(db: Queryable, transaction: Storage['transaction']): Storage {
+  const ops: Storage = {
+    backend: 'postgres',
+    async insert(r) {
+      const res = await run(
+        db,
+        `INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
+        values(r, Date.now()),
+      );
+      return res.rowCount === 1;
+    },
+    async upsert(r) {
+      await run(
+        db,
+        `INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+         ON CONFLICT (kind, id) DO UPDATE SET account_sid = EXCLUDED.account_sid, lookup = EXCLUDED.lookup,
+           family = EXCLUDED.family, payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
+        values(r, Date.now()),
+      );
+    },
+    async find<T>(kind: string, id: string) {
+      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`, [kind, id, Date.now()]);
+      return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
+    },
+    async findByLookup<T>(kind: string, lookup: string) {
+      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`, [kind, lookup, Date.now()]);
+      return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
+    },
+    async list<T>(kind: string, query: ListQuery = {}) {
+      const args: unknown[] = [kind, Date.now()];
+      const where = ['kind = $1', NOT_EXPIRED.replace('$NOW', '$2')];
+      if (query.accountSid !== undefined) where.push(`account_sid = $${args.push(query.accountSid)}`);
+      if (query.family !== undefined) where.push(`family = $${args.push(query.family)}`);
+      if (query.since !== undefined) where.push(`created_at >= $${args.push(query.since)}`);
+      const limit = query.limit !== undefined ? `LIMIT $${args.push(query.limit)}` : '';
+      const res = await run(db, `SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY created_at ${query.newestFirst ? 'DESC' : 'ASC'}, id ${limit}`, args);
+      return res.rows.map((row) => toRecord<T>(row));
+    },
+    async consume<T>(kind: string, id: string, now = Date.now()): Promise<ConsumeResult<T> | undefined> {
+      const res = await run(
+        db,
+        `UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING *`,
+        [now, kind, id],
+      );
+      if (res.rows[0]) return { record: toRecord<T>(res.rows[0]), consumedNow: true };
+      const existing = await ops.find<T>(kind, id);
+      return existing ? { record: existing, consumedNow: false } : undefined;
+    },
+    async destroy(kind, id) {
+      const res = await run(db, `DELETE FROM records WHERE kind = $1 AND id = $2`, [kind, id]);
+      return (res.rowCount ?? 0) > 0;
+    },
+    async sweepExpired(now = Date.now()) {
+      const res = await run(db, `DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= $1`, [now]);
+      return res.rowCount ?? 0;
+    },
+    transaction,
+    async ping() {
+      try {
+        await db.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {},
+  };
+  return ops;
+}
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** A schema to keep Lanyard's tables in (created if absent); `public` by default. */
+  schema?: string;
+  maxConnections?: number;
+}
+
+/** PostgreSQL through a `pg` pool. Migrations run under an advisory lock so nodes may start together. */
+export class PostgresStorage implements Storage {
+  readonly backend = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly ops: Storage;
+
+  private constructor(pool: pg.Pool) {
+    this.pool = pool;
+    this.ops = operations(pool, (work) => this.transaction(work));
+  }
+
+  static async open(options: PostgresOptions): Promise<PostgresStorage> {
+    const schema = options.schema ?? 'public';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name "${schema}"`);
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: 5000,
+      options: `-c search_path=${schema}`,
+    });
+    // An idle client losing its server must not crash the process.
+    pool.on('error', () => undefined);
+    const storage = new PostgresStorage(pool);
+    await storage.migrate(schema);
+    return storage;
+  }
+
+  private async migrate(schema: string): Promise<void> {
+    const client = await this.pool.connect().catch((error: Error) => {
+      throw new StorageUnavailableError(error.message);
+    });
+    try {
+      await client.query(`SELECT pg_advisory_lock(hashtext('lanyard_migrations'))`);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+      const applied = new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
+      for (const migration of postgresMigrations) {
+        if (applied.has(migration.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(migration.sql);
+          await client.query(`INSERT INTO lanyard_migrations VALUES ($1, $2, $3)`, [migration.version, migration.name, Date.now()]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
+      }
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(hashtext('lanyard_migrations'))`).catch(() => undefined);
+      client.release();
+    }
+  }
+
+  insert<T>(r: NewRecord<T>) { return this.ops.insert(r); }
+  upsert<T>(r: NewRecord<T>) { return this.ops.upsert(r); }
+  find<T>(kind: string, id: string) { return this.ops.find<T>(kind, id); }
+  findByLookup<T>(kind: string, lookup: string) { return this.ops.findByLookup<T>(kind, lookup); }
+  list<T>(kind: string, query?: ListQuery) { return this.ops.list<T>(kind, query); }
+  consume<T>(kind: string, id: string, now?: number) { return this.ops.consume<T>(kind, id, now); }
+  destroy(kind: string, id: string) { return this.ops.destroy(kind, id); }
+  sweepExpired(now?: number) { return this.ops.sweepExpired(now); }
+  ping() { return this.ops.ping(); }
+
+  async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
+    const client = await this.pool.connect().catch((error: Error) => {
+      throw new StorageUnavailableError(error.message);
+    });
+    try {
+      await client.query('BEGIN');
+      const tx = operations(client, (inner) => inner(tx));
+      const result = await work(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

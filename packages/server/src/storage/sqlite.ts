@@ -1,0 +1,210 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StorageUnavailableError } from '../errors.ts';
+import { sqliteMigrations } from './migrations.ts';
+import type { ConsumeResult, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
+
+interface Row {
+  kind: string;
+  id: string;
+  account_sid: string | null;
+  lookup: string | null;
+  family: string | null;
+  payload: string;
+  created_at: number;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+function toRecord<T>(row: Row): StoredRecord<T> {
+  return {
+    kind: row.kind,
+    id: row.id,
+    accountSid: row.account_sid,
+    lookup: row.lookup,
+    family: row.family,
+    payload: JSON.parse(row.payload) as T,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    consumedAt: row.consumed_at,
+  };
+}
+
+function params<T>(r: NewRecord<T>, now: number) {
+  return {
+    kind: r.kind,
+    id: r.id,
+    account_sid: r.accountSid ?? null,
+    lookup: r.lookup ?? null,
+    family: r.family ?? null,
+    payload: JSON.stringify(r.payload),
+    created_at: r.createdAt ?? now,
+    expires_at: r.expiresAt ?? null,
+  };
+}
+
+/** Turns SQLITE_FULL / SQLITE_READONLY / I/O faults into a clear 503 instead of a 500. */
+function guard<R>(work: () => R): R {
+  try {
+    return work();
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'SQLITE_FULL') throw new StorageUnavailableError('the SQLite disk is full');
+    if (code.startsWith('SQLITE_READONLY')) throw new StorageUnavailableError('the SQLite database is read-only');
+    if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') throw new StorageUnavailableError(`SQLite I/O error (${code})`);
+    throw error;
+  }
+}
+
+/**
+ * Embedded SQLite (better-sqlite3, WAL). better-sqlite3 is synchronous; a transaction may await,
+ * so while one is open every other caller waits on `gate` and cannot slip statements into it.
+ */
+export class SqliteStorage implements Storage {
+  readonly backend = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private gate: Promise<void> = Promise.resolve();
+  private readonly statements;
+
+  constructor(filename: string) {
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    this.db = new Database(filename);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const db = this.db;
+    this.statements = {
+      insert: db.prepare(
+        `INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
+         VALUES (@kind, @id, @account_sid, @lookup, @family, @payload, @created_at, @expires_at)
+         ON CONFLICT DO NOTHING`,
+      ),
+      upsert: db.prepare(
+        `INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
+         VALUES (@kind, @id, @account_sid, @lookup, @family, @payload, @created_at, @expires_at)
+         ON CONFLICT (kind, id) DO UPDATE SET account_sid = excluded.account_sid, lookup = excluded.lookup,
+           family = excluded.family, payload = excluded.payload, expires_at = excluded.expires_at`,
+      ),
+      find: db.prepare(`SELECT * FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`),
+      findByLookup: db.prepare(
+        `SELECT * FROM records WHERE kind = ? AND lookup = ? AND (expires_at IS NULL OR expires_at > ?)`,
+      ),
+      consume: db.prepare(
+        `UPDATE records SET consumed_at = ? WHERE kind = ? AND id = ? AND consumed_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?) RETURNING *`,
+      ),
+      destroy: db.prepare(`DELETE FROM records WHERE kind = ? AND id = ?`),
+      sweep: db.prepare(`DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?`),
+    };
+  }
+
+  private migrate(): void {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const applied = new Set(
+      (this.db.prepare(`SELECT version FROM lanyard_migrations`).all() as { version: number }[]).map((r) => r.version),
+    );
+    for (const migration of sqliteMigrations) {
+      if (applied.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db.prepare(`INSERT INTO lanyard_migrations VALUES (?, ?, ?)`).run(migration.version, migration.name, Date.now());
+      })();
+    }
+  }
+
+  private async whenOpen(): Promise<void> {
+    // Wait until no transaction holds the gate (re-check: another may have started meanwhile).
+    let current: Promise<void>;
+    do {
+      current = this.gate;
+      await current;
+    } while (current !== this.gate);
+  }
+
+  private direct(): Storage {
+    const self = this;
+    const ops: Storage = {
+      backend: 'sqlite',
+      insert: async (r) => guard(() => self.statements.insert.run(params(r, Date.now())).changes === 1),
+      upsert: async (r) => {
+        guard(() => self.statements.upsert.run(params(r, Date.now())));
+      },
+      find: async <T>(kind: string, id: string) => {
+        const row = self.statements.find.get(kind, id, Date.now()) as Row | undefined;
+        return row ? toRecord<T>(row) : undefined;
+      },
+      findByLookup: async <T>(kind: string, lookup: string) => {
+        const row = self.statements.findByLookup.get(kind, lookup, Date.now()) as Row | undefined;
+        return row ? toRecord<T>(row) : undefined;
+      },
+      list: async <T>(kind: string, query: ListQuery = {}) => self.listSync<T>(kind, query),
+      consume: async <T>(kind: string, id: string, now = Date.now()): Promise<ConsumeResult<T> | undefined> => {
+        const row = guard(() => self.statements.consume.get(now, kind, id, now) as Row | undefined);
+        if (row) return { record: toRecord<T>(row), consumedNow: true };
+        const existing = self.statements.find.get(kind, id, now) as Row | undefined;
+        return existing ? { record: toRecord<T>(existing), consumedNow: false } : undefined;
+      },
+      destroy: async (kind, id) => guard(() => self.statements.destroy.run(kind, id).changes > 0),
+      sweepExpired: async (now = Date.now()) => guard(() => self.statements.sweep.run(now).changes),
+      transaction: async (work) => work(ops),
+      ping: async () => true,
+      close: async () => undefined,
+    };
+    return ops;
+  }
+
+  private listSync<T>(kind: string, query: ListQuery): StoredRecord<T>[] {
+    const where = ['kind = @kind', '(expires_at IS NULL OR expires_at > @now)'];
+    if (query.accountSid !== undefined) where.push('account_sid = @accountSid');
+    if (query.family !== undefined) where.push('family = @family');
+    if (query.since !== undefined) where.push('created_at >= @since');
+    const sql = `SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY created_at ${query.newestFirst ? 'DESC' : 'ASC'}, id
+      ${query.limit !== undefined ? 'LIMIT @limit' : ''}`;
+    const rows = this.db.prepare(sql).all({ kind, now: Date.now(), ...query }) as Row[];
+    return rows.map((row) => toRecord<T>(row));
+  }
+
+  async insert<T>(r: NewRecord<T>) { await this.whenOpen(); return this.direct().insert(r); }
+  async upsert<T>(r: NewRecord<T>) { await this.whenOpen(); return this.direct().upsert(r); }
+  async find<T>(kind: string, id: string) { await this.whenOpen(); return this.direct().find<T>(kind, id); }
+  async findByLookup<T>(kind: string, lookup: string) { await this.whenOpen(); return this.direct().findByLookup<T>(kind, lookup); }
+  async list<T>(kind: string, query?: ListQuery) { await this.whenOpen(); return this.direct().list<T>(kind, query); }
+  async consume<T>(kind: string, id: string, now?: number) { await this.whenOpen(); return this.direct().consume<T>(kind, id, now); }
+  async destroy(kind: string, id: string) { await this.whenOpen(); return this.direct().destroy(kind, id); }
+  async sweepExpired(now?: number) { await this.whenOpen(); return this.direct().sweepExpired(now); }
+
+  async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
+    await this.whenOpen();
+    let release!: () => void;
+    this.gate = new Promise<void>((resolve) => (release = resolve));
+    try {
+      guard(() => this.db.exec('BEGIN IMMEDIATE'));
+      try {
+        const result = await work(this.direct());
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.whenOpen();
+    if (this.db.open) this.db.close();
+  }
+}

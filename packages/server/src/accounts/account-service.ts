@@ -1,0 +1,275 @@
+import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
+import { newSid, requireSid } from '../ids.ts';
+import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
+import type { Storage } from '../storage/port.ts';
+import { normalizeCertificate } from './certificates.ts';
+import { parseIdpMetadata } from './idp-metadata.ts';
+import { DEFAULT_MAPPING, type Account, type AttributeMapping, type Connection, type SamlIdpSettings, type SsoMode } from './model.ts';
+import { parseTrustedUrl } from './trusted-urls.ts';
+
+const ACCOUNT = 'account';
+const CONNECTION = 'connection';
+/** Days an account may switch back to its previous SSO mode. */
+export const MODE_SWITCH_GRACE_DAYS = 30;
+
+export interface SamlSettingsInput {
+  issuer?: string;
+  ssoUrl?: string;
+  certificate?: string;
+  certificates?: string[];
+  metadataXml?: string;
+  metadataUrl?: string;
+  clockSkewSeconds?: number;
+}
+
+export interface AuthConfigEntry {
+  account_sid: string;
+  instance_sid: string;
+  connection_name: string;
+  client_id: string;
+  active: boolean;
+  app_type: 'SinglePageApp';
+}
+
+/** Accounts, their SSO connections, Trusted URLs and redirect URL: the administrator's setup. */
+export class AccountService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly fetchMetadata: (url: string) => Promise<string> = defaultFetchMetadata,
+  ) {}
+
+  async createAccount(friendlyName = 'Lanyard account'): Promise<{ account: Account; authToken: string }> {
+    const authToken = randomToken();
+    const account: Account = {
+      sid: newSid('account'),
+      friendlyName: friendlyName.slice(0, 200),
+      instanceSid: newSid('instance'),
+      authTokenHash: sha256(authToken),
+      trustedUrls: [],
+      defaultRedirectUrl: null,
+      idpInitiatedLogin: false,
+      ssoMode: 'enhanced',
+      modeChangedAt: null,
+      previousMode: null,
+      createdAt: Date.now(),
+    };
+    await this.storage.insert({ kind: ACCOUNT, id: account.sid, accountSid: account.sid, payload: account });
+    return { account, authToken };
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return (await this.storage.list<Account>(ACCOUNT)).map((r) => r.payload);
+  }
+
+  async getAccount(accountSid: string): Promise<Account> {
+    requireSid('account', accountSid, 'AccountSid');
+    const record = await this.storage.find<Account>(ACCOUNT, accountSid);
+    if (!record) throw new NotFoundError(`Account ${accountSid} was not found.`);
+    return record.payload;
+  }
+
+  async findAccount(accountSid: string): Promise<Account | undefined> {
+    return (await this.storage.find<Account>(ACCOUNT, accountSid))?.payload;
+  }
+
+  async verifyAuthToken(accountSid: string, authToken: string): Promise<boolean> {
+    const account = await this.findAccount(accountSid);
+    return account !== undefined && safeEqual(account.authTokenHash, sha256(authToken));
+  }
+
+  /** Read-modify-write of one account inside a transaction, so concurrent edits are not lost. */
+  async updateAccount(accountSid: string, change: (account: Account) => void): Promise<Account> {
+    requireSid('account', accountSid, 'AccountSid');
+    return this.storage.transaction(async (tx) => {
+      const record = await tx.find<Account>(ACCOUNT, accountSid);
+      if (!record) throw new NotFoundError(`Account ${accountSid} was not found.`);
+      const account = structuredClone(record.payload);
+      change(account);
+      await tx.upsert({ kind: ACCOUNT, id: account.sid, accountSid: account.sid, payload: account });
+      return account;
+    });
+  }
+
+  async addTrustedUrl(accountSid: string, url: string): Promise<Account> {
+    const trusted = parseTrustedUrl(url);
+    return this.updateAccount(accountSid, (account) => {
+      if (!account.trustedUrls.includes(trusted.url)) account.trustedUrls.push(trusted.url);
+    });
+  }
+
+  async removeTrustedUrl(accountSid: string, url: string): Promise<Account> {
+    const canonical = safeCanonical(url);
+    return this.updateAccount(accountSid, (account) => {
+      const before = account.trustedUrls.length;
+      account.trustedUrls = account.trustedUrls.filter((u) => u !== canonical && u !== url);
+      if (account.trustedUrls.length === before) throw new NotFoundError(`"${url}" is not a Trusted URL of this account.`);
+    });
+  }
+
+  async setDefaultRedirectUrl(accountSid: string, url: string | null): Promise<Account> {
+    const canonical = url === null ? null : parseTrustedUrl(url).url;
+    return this.updateAccount(accountSid, (account) => {
+      account.defaultRedirectUrl = canonical;
+    });
+  }
+
+  async setIdpInitiatedLogin(accountSid: string, enabled: boolean): Promise<Account> {
+    return this.updateAccount(accountSid, (account) => {
+      account.idpInitiatedLogin = enabled;
+    });
+  }
+
+  /** Switches SSO mode; returning to the previous mode is allowed within the grace period. */
+  async setMode(accountSid: string, mode: SsoMode, now = Date.now()): Promise<Account> {
+    return this.updateAccount(accountSid, (account) => {
+      if (account.ssoMode === mode) return;
+      account.previousMode = account.ssoMode;
+      account.modeChangedAt = now;
+      account.ssoMode = mode;
+    });
+  }
+
+  /** Creates the account's SAML connection or updates its IdP settings. */
+  async setSaml(accountSid: string, input: SamlSettingsInput): Promise<Connection> {
+    await this.getAccount(accountSid);
+    const settings = await this.resolveSamlSettings(input);
+    const existing = (await this.connectionsOf(accountSid))[0];
+    const connection: Connection = existing
+      ? { ...existing, saml: settings }
+      : {
+          sid: newSid('connection'),
+          accountSid,
+          clientId: randomToken().slice(0, 32),
+          protocol: 'saml',
+          saml: settings,
+          mapping: DEFAULT_MAPPING,
+          redirectUris: [],
+          createdAt: Date.now(),
+        };
+    await this.saveConnection(connection);
+    return connection;
+  }
+
+  async setMapping(connectionSid: string, mapping: Partial<AttributeMapping>): Promise<Connection> {
+    const connection = await this.getConnection(connectionSid);
+    const next = { ...connection, mapping: { ...connection.mapping, ...mapping } };
+    await this.saveConnection(next);
+    return next;
+  }
+
+  async setRedirectUris(connectionSid: string, uris: string[]): Promise<Connection> {
+    const connection = await this.getConnection(connectionSid);
+    for (const uri of uris) {
+      let parsed: URL;
+      try {
+        parsed = new URL(uri);
+      } catch {
+        throw new InvalidParameterError(`Redirect URI "${uri}" is not an absolute URL.`);
+      }
+      if (parsed.hash) throw new InvalidParameterError(`Redirect URI "${uri}" must not contain a fragment (RFC 6749 §3.1.2).`);
+      const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+      if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+        throw new InvalidParameterError(`Redirect URI "${uri}" must use https (http only for loopback).`);
+      }
+    }
+    const next = { ...connection, redirectUris: [...new Set(uris)] };
+    await this.saveConnection(next);
+    return next;
+  }
+
+  async saveConnection(connection: Connection): Promise<void> {
+    await this.storage.upsert({ kind: CONNECTION, id: connection.sid, accountSid: connection.accountSid, lookup: `client:${connection.clientId}`, payload: connection });
+  }
+
+  async getConnection(connectionSid: string, parameter = 'connection'): Promise<Connection> {
+    requireSid('connection', connectionSid, parameter);
+    const record = await this.storage.find<Connection>(CONNECTION, connectionSid);
+    if (!record) throw new NotFoundError(`Connection ${connectionSid} was not found.`);
+    return record.payload;
+  }
+
+  async findConnectionByClientId(clientId: string): Promise<Connection | undefined> {
+    return (await this.storage.findByLookup<Connection>(CONNECTION, `client:${clientId}`))?.payload;
+  }
+
+  async connectionsOf(accountSid: string): Promise<Connection[]> {
+    return (await this.storage.list<Connection>(CONNECTION, { accountSid })).map((r) => r.payload);
+  }
+
+  /**
+   * The public lookup. Unknown accounts and accounts without enhanced SSO both get an empty
+   * list: the endpoint is unauthenticated, so it must not reveal which account SIDs exist.
+   */
+  async lookupConfig(accountSid: string): Promise<AuthConfigEntry[]> {
+    requireSid('account', accountSid, 'AccountSid');
+    const account = await this.findAccount(accountSid);
+    if (!account || account.ssoMode === 'legacy') return [];
+    const connections = await this.connectionsOf(accountSid);
+    return connections
+      .filter((c) => c.saml !== null)
+      .map((c) => ({
+        account_sid: account.sid,
+        instance_sid: account.instanceSid,
+        connection_name: c.sid,
+        client_id: c.clientId,
+        active: true,
+        app_type: 'SinglePageApp' as const,
+      }));
+  }
+
+  private async resolveSamlSettings(input: SamlSettingsInput): Promise<SamlIdpSettings> {
+    const skew = input.clockSkewSeconds ?? 120;
+    if (!Number.isInteger(skew) || skew < 0 || skew > 600) throw new InvalidParameterError('clockSkewSeconds must be a whole number from 0 to 600.');
+    if (input.metadataXml || input.metadataUrl) {
+      const xml = input.metadataXml ?? (await this.fetchMetadata(input.metadataUrl!));
+      const meta = parseIdpMetadata(xml);
+      return { ...meta, metadataUrl: input.metadataUrl ?? null, clockSkewSeconds: skew };
+    }
+    const certificates = [...(input.certificates ?? []), ...(input.certificate ? [input.certificate] : [])];
+    if (!input.issuer) throw new InvalidParameterError('issuer (the IdP entity ID) is required, or import metadata instead.');
+    if (!input.ssoUrl) throw new InvalidParameterError('ssoUrl (the IdP single sign-on URL) is required, or import metadata instead.');
+    assertHttpUrl(input.ssoUrl, 'ssoUrl');
+    if (certificates.length === 0) throw new InvalidParameterError('certificate (the IdP signing certificate, PEM) is required, or import metadata instead.');
+    return {
+      issuer: input.issuer,
+      ssoUrl: input.ssoUrl,
+      certificates: certificates.map(normalizeCertificate),
+      metadataUrl: null,
+      clockSkewSeconds: skew,
+    };
+  }
+
+  async ensureUniqueFriendlyName(name: string): Promise<void> {
+    if ((await this.listAccounts()).some((a) => a.friendlyName === name)) throw new ConflictError(`An account named "${name}" exists.`);
+  }
+}
+
+function assertHttpUrl(value: string, field: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidParameterError(`${field} must be an absolute URL (got "${value.slice(0, 200)}").`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidParameterError(`${field} must be an http(s) URL.`);
+}
+
+function safeCanonical(url: string): string {
+  try {
+    return parseTrustedUrl(url).url;
+  } catch {
+    return url;
+  }
+}
+
+async function defaultFetchMetadata(url: string): Promise<string> {
+  assertHttpUrl(url, 'metadataUrl');
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: 'error' });
+  } catch (error) {
+    throw new InvalidParameterError(`The IdP metadata could not be fetched from ${url}: ${(error as Error).message}`);
+  }
+  if (!response.ok) throw new InvalidParameterError(`The IdP metadata URL answered HTTP ${response.status}.`);
+  return response.text();
+}

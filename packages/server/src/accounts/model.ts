@@ -1,0 +1,61 @@
+/** Records kept per account. Stored through the storage port as kind `account` / `connection`. */
+export type SsoMode = 'legacy' | 'enhanced' | 'both';
+
+export interface Account {
+  sid: string;
+  friendlyName: string;
+  instanceSid: string;
+  /** SHA-256 of the account auth token (Basic auth for the validate endpoint). Shown once. */
+  authTokenHash: string;
+  trustedUrls: string[];
+  /** Where IdP-initiated logins land (and required for self-hosted enhanced SSO). */
+  defaultRedirectUrl: string | null;
+  /** IdP-initiated (unsolicited) SAML logins; off by default: login CSRF risk. */
+  idpInitiatedLogin: boolean;
+  ssoMode: SsoMode;
+  /** When the account last left a mode; switching back is allowed within the grace period. */
+  modeChangedAt: number | null;
+  previousMode: SsoMode | null;
+  createdAt: number;
+}
+
+export interface SamlIdpSettings {
+  /** The IdP's entity ID (Issuer of its responses). */
+  issuer: string;
+  /** SSO URL (HTTP-Redirect binding) AuthnRequests are sent to. */
+  ssoUrl: string;
+  /** PEM certificates; any of them may sign (certificate rollover). */
+  certificates: string[];
+  metadataUrl: string | null;
+  /** Allowed clock skew for NotBefore/NotOnOrAfter checks. */
+  clockSkewSeconds: number;
+}
+
+export interface AttributeMapping {
+  full_name: string[];
+  email: string[];
+  roles: string[];
+  image_url: string[];
+  /** IdP value → Lanyard role, e.g. "cc-supervisors" → "supervisor". */
+  roleValues: Record<string, string>;
+}
+
+export interface Connection {
+  sid: string;
+  accountSid: string;
+  clientId: string;
+  protocol: 'saml';
+  saml: SamlIdpSettings | null;
+  mapping: AttributeMapping;
+  /** Exact redirect URIs for the standard OIDC surface (RFC 9700: exact matching). */
+  redirectUris: string[];
+  createdAt: number;
+}
+
+export const DEFAULT_MAPPING: AttributeMapping = {
+  full_name: ['full_name', 'displayName', 'http://schemas.microsoft.com/identity/claims/displayname'],
+  email: ['email', 'mail', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress'],
+  roles: ['roles', 'role', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'],
+  image_url: ['image_url'],
+  roleValues: {},
+};

@@ -1,0 +1,174 @@
+import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
+import { DOMParser } from '@xmldom/xmldom';
+import type { SamlIdpSettings } from '../accounts/model.ts';
+import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
+import type { Storage } from '../storage/port.ts';
+import { normalizeSamlAttributes, type RawAttributes } from './profile-mapping.ts';
+
+/** The service-provider side of one SAML relationship: who we are to the IdP. */
+export interface ServiceProvider {
+  entityId: string;
+  acsUrl: string;
+}
+
+export interface VerifiedAssertion {
+  nameId: string | undefined;
+  issuer: string | undefined;
+  inResponseTo: string | undefined;
+  attributes: RawAttributes;
+  assertionId: string;
+}
+
+const SAML_REQUEST = 'saml_request';
+const SAML_ASSERTION = 'saml_assertion';
+const REQUEST_TTL_MS = 10 * 60_000;
+/** SAML messages larger than this are refused before parsing (resource exhaustion). */
+export const MAX_SAML_RESPONSE_BYTES = 256 * 1024;
+
+/** Outstanding AuthnRequest IDs, shared by every node through storage (InResponseTo checks). */
+function requestCache(storage: Storage): CacheProvider {
+  return {
+    async saveAsync(key, value) {
+      const createdAt = Date.now();
+      await storage.upsert({ kind: SAML_REQUEST, id: key, payload: { value }, expiresAt: createdAt + REQUEST_TTL_MS });
+      return { value, createdAt };
+    },
+    async getAsync(key) {
+      const record = await storage.find<{ value: string }>(SAML_REQUEST, key);
+      return record?.payload.value ?? null;
+    },
+    async removeAsync(key) {
+      if (key === null) return null;
+      const record = await storage.find<{ value: string }>(SAML_REQUEST, key);
+      await storage.destroy(SAML_REQUEST, key);
+      return record?.payload.value ?? null;
+    },
+  };
+}
+
+/**
+ * SAML 2.0 through @node-saml/node-saml, with the checks it leaves to the caller: Recipient and
+ * Destination against our ACS URL, and assertion replay across all nodes.
+ */
+export class SamlConnection {
+  constructor(
+    private readonly storage: Storage,
+    private readonly settings: SamlIdpSettings,
+    private readonly sp: ServiceProvider,
+  ) {}
+
+  private saml(options: { requestId?: string; inResponseTo: 'always' | 'ifPresent' }): SAML {
+    if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
+    return new SAML({
+      entryPoint: this.settings.ssoUrl,
+      issuer: this.sp.entityId,
+      callbackUrl: this.sp.acsUrl,
+      audience: this.sp.entityId,
+      idpCert: this.settings.certificates,
+      idpIssuer: this.settings.issuer,
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      signatureAlgorithm: 'sha256',
+      acceptedClockSkewMs: this.settings.clockSkewSeconds * 1000,
+      validateInResponseTo: options.inResponseTo === 'always' ? ValidateInResponseTo.always : ValidateInResponseTo.ifPresent,
+      requestIdExpirationPeriodMs: REQUEST_TTL_MS,
+      cacheProvider: requestCache(this.storage),
+      disableRequestedAuthnContext: true,
+      identifierFormat: null,
+      ...(options.requestId ? { generateUniqueId: () => options.requestId! } : {}),
+    });
+  }
+
+  /** The IdP URL carrying a deflated, HTTP-Redirect AuthnRequest with our request ID. */
+  async authorizeUrl(requestId: string, relayState: string): Promise<string> {
+    try {
+      new URL(this.settings.ssoUrl);
+    } catch {
+      throw new InvalidSsoSettingsError(`the IdP SSO URL "${this.settings.ssoUrl}" is not a valid URL`);
+    }
+    return this.saml({ requestId, inResponseTo: 'always' }).getAuthorizeUrlAsync(relayState, undefined, {});
+  }
+
+  /**
+   * Verifies a POSTed SAMLResponse. `solicited` requires InResponseTo to name an outstanding
+   * request of ours; IdP-initiated logins pass false and rely on replay protection alone.
+   */
+  async verify(samlResponse: string, solicited: boolean): Promise<VerifiedAssertion> {
+    if (samlResponse.length > MAX_SAML_RESPONSE_BYTES) throw new SamlResponseError('the SAML response is too large');
+    if (!/^[A-Za-z0-9+/=\s]+$/.test(samlResponse)) throw new SamlResponseError('SAMLResponse is not base64');
+    const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+    if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
+    let profile: Profile | null;
+    try {
+      ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent' }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+    } catch (error) {
+      throw new SamlResponseError(describeSamlFailure(error as Error));
+    }
+    if (!profile) throw new SamlResponseError('the response carries no assertion');
+    if (!solicited && typeof profile.inResponseTo === 'string') throw new SamlResponseError('an IdP-initiated response must not answer a request');
+
+    const assertion = parseVerifiedAssertion(profile.getAssertionXml?.() ?? '');
+    if (!assertion.recipients.includes(this.sp.acsUrl)) {
+      throw new SamlResponseError(`the assertion's Recipient is not this service's ACS URL (${this.sp.acsUrl})`);
+    }
+    const destination = responseDestination(xml);
+    if (destination !== null && destination !== this.sp.acsUrl) {
+      throw new SamlResponseError(`the response's Destination is not this service's ACS URL (${this.sp.acsUrl})`);
+    }
+    // One-time use of an assertion, across every node (SAML Profiles §4.1.4.5).
+    const keepUntil = (assertion.notOnOrAfter ?? Date.now() + REQUEST_TTL_MS) + this.settings.clockSkewSeconds * 1000;
+    const fresh = await this.storage.insert({ kind: SAML_ASSERTION, id: `${this.settings.issuer}|${assertion.id}`, payload: {}, expiresAt: keepUntil });
+    if (!fresh) throw new SamlResponseError('this assertion has already been used (replay)');
+
+    return {
+      nameId: profile.nameID,
+      issuer: profile.issuer,
+      inResponseTo: profile.inResponseTo as string | undefined,
+      attributes: normalizeSamlAttributes(profile.attributes as Record<string, unknown> | undefined),
+      assertionId: assertion.id,
+    };
+  }
+
+  metadata(): string {
+    return new SAML({ issuer: this.sp.entityId, callbackUrl: this.sp.acsUrl, idpCert: this.settings.certificates.length ? this.settings.certificates : 'unset', wantAssertionsSigned: true }).generateServiceProviderMetadata(null, null);
+  }
+}
+
+/** SP metadata without IdP settings (to paste into the IdP before anything else exists). */
+export function serviceProviderMetadata(sp: ServiceProvider): string {
+  return new SAML({ issuer: sp.entityId, callbackUrl: sp.acsUrl, idpCert: 'unset', wantAssertionsSigned: true }).generateServiceProviderMetadata(null, null);
+}
+
+const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
+const SAMLP_NS = 'urn:oasis:names:tc:SAML:2.0:protocol';
+
+/** Reads only the XML that node-saml verified (the signed assertion), never the raw message. */
+function parseVerifiedAssertion(xml: string): { id: string; recipients: string[]; notOnOrAfter: number | null } {
+  const doc = new DOMParser().parseFromString(xml, 'text/xml');
+  const root = doc.documentElement;
+  const id = root?.getAttribute('ID');
+  if (!root || root.localName !== 'Assertion' || !id) throw new SamlResponseError('the verified assertion has no ID');
+  const data = Array.from(root.getElementsByTagNameNS(SAML_NS, 'SubjectConfirmationData'));
+  const recipients = data.map((d) => d.getAttribute('Recipient')).filter((r): r is string => !!r);
+  const condition = root.getElementsByTagNameNS(SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter');
+  return { id, recipients, notOnOrAfter: condition ? Date.parse(condition) : null };
+}
+
+function responseDestination(xml: string): string | null {
+  const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
+  const root = doc.documentElement;
+  if (!root || root.namespaceURI !== SAMLP_NS || root.localName !== 'Response') throw new SamlResponseError('the message is not a SAML 2.0 Response');
+  return root.getAttribute('Destination') || null;
+}
+
+/** node-saml's messages, made readable for an administrator without leaking internals. */
+function describeSamlFailure(error: Error): string {
+  const m = error.message;
+  if (/Invalid signature|invalid signature|No valid signature|signature/i.test(m)) return 'the signature is missing or was not made with the configured IdP certificate';
+  if (/NotBefore|NotOnOrAfter|expired|not yet valid/i.test(m)) return `the assertion is outside its validity window (${m})`;
+  if (/audience/i.test(m)) return `the assertion's audience is not this service provider (${m})`;
+  if (/InResponseTo/i.test(m)) return 'the response does not answer a sign-in request of ours (InResponseTo)';
+  if (/Unknown SAML issuer|issuer/i.test(m)) return 'the response was issued by an unexpected IdP';
+  if (/SAML provider returned/.test(m)) return m;
+  return m.slice(0, 200);
+}

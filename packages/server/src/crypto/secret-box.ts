@@ -1,0 +1,40 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+
+/**
+ * Encrypts secrets at rest (signing keys, upstream client secrets) with AES-256-GCM under a key
+ * derived from LANYARD_SECRET_KEY. Derived sub-keys keep one purpose per key.
+ */
+export class SecretBox {
+  private readonly encryptionKey: Buffer;
+  private readonly rootKey: Buffer;
+
+  constructor(rootKey: Buffer) {
+    if (rootKey.length !== 32) throw new Error('The secret key must be 32 bytes');
+    this.rootKey = rootKey;
+    this.encryptionKey = this.deriveKey('lanyard/secret-box/v1');
+  }
+
+  /** A 32-byte key for one purpose (HKDF-SHA256). */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.rootKey, Buffer.alloc(0), purpose, 32));
+  }
+
+  seal(plaintext: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, iv);
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return ['v1', iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+  }
+
+  open(sealed: string): string {
+    const [version, iv, body, tag] = sealed.split('.');
+    if (version !== 'v1' || !iv || !body || !tag) throw new Error('Not a sealed secret');
+    const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, Buffer.from(iv, 'base64url'));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  }
+
+  hmac(purpose: string, value: string): string {
+    return createHmac('sha256', this.deriveKey(purpose)).update(value).digest('base64url');
+  }
+}

@@ -1,0 +1,61 @@
+import type { Context } from 'hono';
+import { LanyardError, RateLimitedError, StorageUnavailableError } from '../errors.ts';
+import type { Logger } from './logger.ts';
+
+/** Routes a person's browser lands on answer with a page; API callers get JSON. */
+export function wantsHtml(c: Context): boolean {
+  return c.get('browserFacing') === true && (c.req.header('accept') ?? '').includes('text/html');
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** What an administrator should do about each error code, shown on browser-facing pages. */
+const ADMIN_HINTS: Record<number, string> = {
+  70002: 'An administrator must add this page\'s address to the account\'s Trusted URLs (lanyard trusted-urls add).',
+  70251: 'An administrator must fix the account\'s single sign-on settings (IdP certificate, SSO URL, Domain redirect URL).',
+  45050: 'An administrator must configure the identity provider to send this attribute.',
+  45010: 'Try signing in again. If it keeps failing, an administrator should check the IdP certificate, clocks and URLs.',
+  20404: 'Check the link you followed; the configuration it names does not exist.',
+};
+
+export function errorPage(error: LanyardError): string {
+  const hint = ADMIN_HINTS[error.code] ?? 'Check the request and try again.';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>Sign-in failed</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2328}h1{font-size:1.4rem}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:3px}</style>
+</head><body><main><h1>Sign-in could not continue</h1>
+<p role="alert">${escapeHtml(error.message)}</p>
+${error.moreInfo ? `<p>${escapeHtml(error.moreInfo)}</p>` : ''}
+<p>${escapeHtml(hint)}</p>
+<p>Error code <code>${error.code}</code></p></main></body></html>`;
+}
+
+/** The single place that turns failures into responses. Unknown errors never show internals. */
+export function respondWithError(c: Context, error: unknown, logger: Logger): Response {
+  const known = asLanyardError(error);
+  if (!known) {
+    logger.error('unhandled error', { requestId: c.get('requestId'), error: error instanceof Error ? error.stack : String(error) });
+    const internal = new LanyardError({ code: 20500, status: 500, message: `Internal error; quote request id ${c.get('requestId') ?? 'unknown'} to the administrator.` });
+    return c.json(internal.toJSON(), 500);
+  }
+  if (known.status >= 500) logger.warn('request failed', { requestId: c.get('requestId'), code: known.code, message: known.message });
+  const headers: Record<string, string> = {};
+  if (known instanceof RateLimitedError) headers['Retry-After'] = String(known.retryAfterSeconds);
+  if (known instanceof StorageUnavailableError) headers['Retry-After'] = '5';
+  if (wantsHtml(c)) return c.html(errorPage(known), known.status as 400, headers);
+  if (c.get('oauthErrors') === true) {
+    return c.json({ error: known.oauthError, error_description: known.message, code: known.code }, known.status as 400, headers);
+  }
+  return c.json(known.toJSON(), known.status as 400, headers);
+}
+
+function asLanyardError(error: unknown): LanyardError | undefined {
+  if (error instanceof LanyardError) return error;
+  // Hono's own HTTPException (e.g. body limit) carries a status we can trust.
+  const status = (error as { status?: number }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new LanyardError({ code: 20000 + status, status, message: status === 413 ? 'The request body is too large.' : (error as Error).message || 'Bad request.' });
+  }
+  return undefined;
+}

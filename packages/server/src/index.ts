@@ -1,0 +1,56 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { createApp, type RouteModule } from './http/app.ts';
+import { flexRoutes } from './flex/routes.ts';
+import { createServices, type ServiceOptions, type Services } from './services.ts';
+import type { LanyardConfig } from './config.ts';
+
+export { loadConfig, type LanyardConfig } from './config.ts';
+export * from './errors.ts';
+export type { Services } from './services.ts';
+
+/** Every route module of the server, in one list. */
+export const routeModules: RouteModule[] = [flexRoutes];
+
+export interface Lanyard {
+  services: Services;
+  app: ReturnType<typeof createApp>;
+  /** Base URL the server listens on (after listen). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Builds the services and the app; `listen` starts the HTTP server. */
+export async function createLanyard(config: LanyardConfig, options: ServiceOptions = {}): Promise<Omit<Lanyard, 'url'>> {
+  const services = await createServices(config, options);
+  const app = createApp(services, routeModules);
+  return { services, app, close: () => services.storage.close() };
+}
+
+export async function startLanyard(config: LanyardConfig, options: ServiceOptions = {}): Promise<Lanyard> {
+  // Listen first: with port 0 the public URL (issuer, ACS URLs) is known only once bound.
+  let handle: (request: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503, headers: { 'Retry-After': '1' } });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: (request) => handle(request), hostname: config.host, port: config.port }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const boundConfig = config.port === 0 ? { ...config, port, publicUrl: config.publicUrl.replace(/:0$/, `:${port}`) } : config;
+  const { services, app } = await createLanyard(boundConfig, options).catch(async (error: unknown) => {
+    server.close();
+    throw error;
+  });
+  handle = app.fetch;
+  const sweeper = setInterval(() => void services.storage.sweepExpired().catch(() => undefined), 60_000);
+  sweeper.unref();
+  return {
+    services,
+    app,
+    url: boundConfig.publicUrl,
+    async close() {
+      clearInterval(sweeper);
+      (server as import('node:http').Server).closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await services.storage.close();
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import type { AccountService } from '../accounts/account-service.ts';
+import type { Account, Connection } from '../accounts/model.ts';
+import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/trusted-urls.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { LanyardConfig } from '../config.ts';
+import { SamlConnection } from '../connections/saml-connection.ts';
+import { mapProfile } from '../connections/profile-mapping.ts';
+import { randomToken } from '../crypto/random.ts';
+import { InvalidGrantError, InvalidParameterError, InvalidSsoSettingsError, LanyardError, SamlResponseError, UntrustedDomainError } from '../errors.ts';
+import type { Storage } from '../storage/port.ts';
+import type { Surface } from '../tokens/model.ts';
+import type { TokenService } from '../tokens/token-service.ts';
+import type { UserService, User } from '../users/user-service.ts';
+import { enhancedServiceProvider } from './service-providers.ts';
+
+const LOGIN_REQUEST = 'login_request';
+const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+
+/** A sign-in in flight between our authorize endpoint and the IdP's answer at the ACS. */
+export interface LoginRequest {
+  id: string;
+  surface: Exclude<Surface, 'legacy'>;
+  accountSid: string;
+  connectionSid: string;
+  clientId: string;
+  redirectUrl: string;
+  state: string;
+  nonce: string | null;
+  codeChallenge: string;
+  scope: string | null;
+  /** The AuthnRequest ID we sent: the response's InResponseTo must equal it. */
+  samlRequestId: string;
+}
+
+export interface AuthorizeInput {
+  surface: Exclude<Surface, 'legacy'>;
+  connectionSid: string;
+  clientId?: string;
+  redirectUrl: string;
+  state: string;
+  nonce?: string;
+  codeChallenge: string;
+  codeChallengeMethod?: string;
+  scope?: string;
+}
+
+/** Where the browser goes after the ACS: the client's redirect URL with a code or an error. */
+export interface LoginOutcome {
+  redirectTo: string;
+  user: User | null;
+}
+
+/**
+ * Brokers a sign-in from an authorize endpoint (Flex or standard OIDC) to the connection's IdP
+ * and back, ending in an authorization code. Redirect targets are checked before any redirect.
+ */
+export class LoginService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly config: LanyardConfig,
+    private readonly accounts: AccountService,
+    private readonly users: UserService,
+    private readonly tokens: TokenService,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Validates the request (nothing redirects before this passes) and returns the IdP URL. */
+  async begin(input: AuthorizeInput): Promise<string> {
+    const connection = await this.accounts.getConnection(input.connectionSid, input.surface === 'flex' ? 'ssoProfileSid' : 'connection');
+    const account = await this.accounts.getAccount(connection.accountSid);
+    if (input.clientId !== undefined && input.clientId !== connection.clientId) {
+      throw new InvalidParameterError('client_id does not belong to this connection.');
+    }
+    this.checkRedirect(input, account, connection);
+    if (!input.state || input.state.length > 1024) throw new InvalidParameterError('state is required (at most 1024 characters).');
+    if (input.nonce !== undefined && input.nonce.length > 1024) throw new InvalidParameterError('nonce must be at most 1024 characters.');
+    const method = input.codeChallengeMethod ?? 'S256';
+    if (method !== 'S256') throw new InvalidParameterError(`code challenge method "${method}" is not allowed: only S256 (RFC 9700 §2.1.1).`);
+    if (!PKCE_CHALLENGE.test(input.codeChallenge ?? '')) {
+      throw new InvalidParameterError('codeChallenge is required: the base64url SHA-256 of a PKCE code verifier (43 characters).');
+    }
+    if (account.ssoMode === 'legacy') throw new InvalidSsoSettingsError('this account uses legacy SSO; switch it to enhanced SSO first');
+    if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
+
+    const login: LoginRequest = {
+      id: randomToken('lr_'),
+      surface: input.surface,
+      accountSid: account.sid,
+      connectionSid: connection.sid,
+      clientId: connection.clientId,
+      redirectUrl: input.redirectUrl,
+      state: input.state,
+      nonce: input.nonce ?? null,
+      codeChallenge: input.codeChallenge,
+      scope: input.scope ?? null,
+      samlRequestId: '_' + randomToken().replace(/[^A-Za-z0-9]/g, '').slice(0, 40),
+    };
+    await this.storage.insert({ kind: LOGIN_REQUEST, id: login.id, accountSid: account.sid, payload: login, expiresAt: Date.now() + this.config.loginTtlSeconds * 1000 });
+    return this.samlFor(connection).authorizeUrl(login.samlRequestId, login.id);
+  }
+
+  private checkRedirect(input: AuthorizeInput, account: Account, connection: Connection): void {
+    if (!input.redirectUrl) throw new InvalidParameterError(input.surface === 'flex' ? 'redirectUrl is required.' : 'redirect_uri is required.');
+    if (input.surface === 'oidc') {
+      // RFC 9700 §4.1.1: exact matching of registered redirect URIs on the standard surface.
+      if (!exactRedirectMatch(input.redirectUrl, connection.redirectUris)) {
+        throw new UntrustedDomainError(`redirect_uri "${input.redirectUrl.slice(0, 300)}" is not registered for this client (exact match required).`);
+      }
+      return;
+    }
+    if (!account.defaultRedirectUrl) {
+      throw new InvalidSsoSettingsError('the account has no Domain redirect URL; an administrator must set it (lanyard redirect-url set) before self-hosted enhanced SSO can be used');
+    }
+    assertTrusted(input.redirectUrl, account.trustedUrls.map((u) => parseTrustedUrl(u)));
+  }
+
+  /** Handles the IdP's POST to the enhanced ACS and produces the redirect back to the client. */
+  async complete(connectionSid: string, samlResponse: string | undefined, relayState: string | undefined): Promise<LoginOutcome> {
+    const connection = await this.accounts.getConnection(connectionSid);
+    if (!samlResponse) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
+    if (!relayState) throw new SamlResponseError('RelayState is missing: IdP-initiated sign-in is not accepted at this endpoint');
+    const consumed = await this.storage.consume<LoginRequest>(LOGIN_REQUEST, relayState);
+    if (!consumed || consumed.record.payload.connectionSid !== connection.sid) {
+      throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
+    }
+    const login = consumed.record.payload;
+    if (!consumed.consumedNow) throw new SamlResponseError('this sign-in request was already completed (replay)');
+    try {
+      const assertion = await this.samlFor(connection).verify(samlResponse, true);
+      if (assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
+      const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping);
+      const user = await this.users.provision(connection.accountSid, profile);
+      if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
+      const code = await this.tokens.createCode({
+        surface: login.surface,
+        accountSid: login.accountSid,
+        connectionSid: login.connectionSid,
+        clientId: login.clientId,
+        userSid: user.sid,
+        redirectUrl: login.redirectUrl,
+        codeChallenge: login.codeChallenge,
+        nonce: login.nonce,
+        scope: login.scope,
+        authTime: Date.now(),
+      });
+      await this.audit.record({ type: 'login.succeeded', accountSid: login.accountSid, connectionSid: connection.sid, userSid: user.sid, uniqueId: user.uniqueId, surface: login.surface, code: null, reason: null });
+      return { redirectTo: this.redirectWith(login, { code }), user };
+    } catch (error) {
+      if (!(error instanceof LanyardError)) throw error;
+      await this.audit.record({ type: 'login.failed', accountSid: login.accountSid, connectionSid: connection.sid, userSid: null, uniqueId: null, surface: login.surface, code: error.code, reason: error.message });
+      // RFC 6749 §4.1.2.1: the redirect was verified at authorize, so the client hears of the failure.
+      return { redirectTo: this.redirectWith(login, { error: error.oauthError, error_description: error.message, error_code: String(error.code) }), user: null };
+    }
+  }
+
+  private redirectWith(login: LoginRequest, params: Record<string, string>): string {
+    const url = new URL(login.redirectUrl);
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    url.searchParams.set('state', login.state);
+    if (login.surface === 'oidc') url.searchParams.set('iss', this.config.publicUrl); // RFC 9207
+    return url.toString();
+  }
+
+  samlFor(connection: Connection): SamlConnection {
+    if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
+    return new SamlConnection(this.storage, connection.saml, enhancedServiceProvider(this.config.publicUrl, connection.sid));
+  }
+}

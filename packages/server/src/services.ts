@@ -1,0 +1,69 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { AccountService } from './accounts/account-service.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { ConfigError } from './errors.ts';
+import type { LanyardConfig } from './config.ts';
+import { SecretBox } from './crypto/secret-box.ts';
+import { jsonLogger, type Logger } from './http/logger.ts';
+import { LoginService } from './login/login-service.ts';
+import { openStorage } from './storage/open.ts';
+import type { Storage } from './storage/port.ts';
+import { AccessTokens } from './tokens/access-tokens.ts';
+import { SigningKeys } from './tokens/signing-keys.ts';
+import { TokenService } from './tokens/token-service.ts';
+import { UserService } from './users/user-service.ts';
+
+/** Everything the routes need, built once per process. */
+export interface Services {
+  config: LanyardConfig;
+  logger: Logger;
+  storage: Storage;
+  secrets: SecretBox;
+  accounts: AccountService;
+  users: UserService;
+  keys: SigningKeys;
+  accessTokens: AccessTokens;
+  tokens: TokenService;
+  login: LoginService;
+  audit: AuditLog;
+}
+
+export interface ServiceOptions {
+  logger?: Logger;
+  storage?: Storage;
+}
+
+export async function createServices(config: LanyardConfig, options: ServiceOptions = {}): Promise<Services> {
+  const logger = options.logger ?? jsonLogger(process.env.LANYARD_LOG_LEVEL as 'info' | undefined);
+  const storage = options.storage ?? (await openStorage(config.databaseUrl));
+  const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger));
+  const accounts = new AccountService(storage);
+  const users = new UserService(storage);
+  const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
+  await keys.init();
+  const accessTokens = new AccessTokens(keys, config.publicUrl);
+  const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
+  const audit = new AuditLog(storage);
+  const login = new LoginService(storage, config, accounts, users, tokens, audit);
+  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, audit };
+}
+
+/**
+ * Without LANYARD_SECRET_KEY, a key is generated once beside the SQLite file so the demo works
+ * out of the box. Production (NODE_ENV=production) and PostgreSQL deployments must set the key:
+ * several nodes need the same one, and it must not live next to the data it protects.
+ */
+function developmentSecretKey(config: LanyardConfig, logger: Logger): Buffer {
+  if (process.env.NODE_ENV === 'production') throw new ConfigError('LANYARD_SECRET_KEY is required in production (openssl rand -base64 32).');
+  if (/^postgres/.test(config.databaseUrl)) throw new ConfigError('LANYARD_SECRET_KEY is required with PostgreSQL (every node needs the same key): openssl rand -base64 32');
+  const dbFile = config.databaseUrl.replace(/^sqlite:/, '');
+  const file = join(dbFile === ':memory:' ? '.lanyard' : dirname(dbFile), 'secret.key');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+    logger.warn('LANYARD_SECRET_KEY is not set; generated a development key', { file });
+  }
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+}

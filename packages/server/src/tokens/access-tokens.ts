@@ -1,0 +1,83 @@
+import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { InvalidTokenError } from '../errors.ts';
+import type { Account } from '../accounts/model.ts';
+import type { User } from '../users/user-service.ts';
+import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
+import type { AccessTokenClaims, Session } from './model.ts';
+
+/** Signs and verifies JWTs. Only ES256 is accepted: `alg: none` and HS/RS confusion are refused. */
+export class AccessTokens {
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly issuer: string,
+  ) {}
+
+  async issueAccessToken(session: Session, user: User, account: Account, expiresAt: number): Promise<string> {
+    const { kid, key } = await this.keys.current();
+    const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'jti'> = {
+      sid: session.id,
+      client_id: session.clientId,
+      account_sid: account.sid,
+      flex_instance_sid: account.instanceSid,
+      identity: user.identity,
+      name_id: user.uniqueId,
+      roles: user.roles,
+      worker_sid: user.workerSid,
+      full_name: user.fullName,
+      email: user.email,
+    };
+    return new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'at+jwt' })
+      .setIssuer(this.issuer)
+      .setSubject(user.sid)
+      .setAudience(account.sid)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(expiresAt / 1000))
+      .setJti(randomBytes(12).toString('base64url'))
+      .sign(key);
+  }
+
+  async issueIdToken(session: Session, user: User, expiresAt: number, accessTokenHash?: string): Promise<string> {
+    const { kid, key } = await this.keys.current();
+    return new SignJWT({
+      ...(session.nonce ? { nonce: session.nonce } : {}),
+      auth_time: Math.floor(session.authTime / 1000),
+      sid: session.id,
+      name: user.fullName,
+      email: user.email,
+      roles: user.roles,
+      ...(accessTokenHash ? { at_hash: accessTokenHash } : {}),
+    })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setSubject(user.sid)
+      .setAudience(session.clientId)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(expiresAt / 1000))
+      .sign(key);
+  }
+
+  /** Verifies signature, issuer, expiry and type. Session and user state are checked by the caller. */
+  async verify(token: string): Promise<AccessTokenClaims> {
+    let kid: string | undefined;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== SIGNING_ALG) throw new InvalidTokenError(`Tokens signed with "${String(header.alg)}" are not accepted.`);
+      kid = header.kid;
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
+      throw new InvalidTokenError('The token is not a well-formed JWT.');
+    }
+    const key = await this.keys.verificationKey(kid);
+    if (!key) throw new InvalidTokenError('The token was signed with an unknown key.');
+    try {
+      const { payload } = await jwtVerify(token, key, { issuer: this.issuer, algorithms: [SIGNING_ALG], typ: 'at+jwt' });
+      return payload as unknown as AccessTokenClaims;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('The token has expired.');
+      if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidTokenError('The token signature is invalid.');
+      throw new InvalidTokenError(`The token is invalid: ${(error as Error).message}`);
+    }
+  }
+}

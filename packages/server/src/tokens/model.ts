@@ -1,0 +1,85 @@
+import type { Account } from '../accounts/model.ts';
+import type { User } from '../users/user-service.ts';
+
+/** Which wire surface a login came through. One set of rules governs all of them. */
+export type Surface = 'flex' | 'oidc' | 'legacy';
+
+/** What an authorization code stands for, bound at the end of a successful IdP login. */
+export interface CodeGrant {
+  surface: Surface;
+  accountSid: string;
+  connectionSid: string;
+  clientId: string;
+  userSid: string;
+  redirectUrl: string;
+  /** PKCE S256 challenge (RFC 7636). */
+  codeChallenge: string;
+  nonce: string | null;
+  scope: string | null;
+  authTime: number;
+}
+
+export interface CodeRecord extends CodeGrant {
+  /**
+   * The session this code will create, fixed before the code is handed out, so that a replayed
+   * code can revoke it even while the first exchange is still running (RFC 9700 §4.2.4 note).
+   */
+  sessionId: string;
+}
+
+/** A login session: the root of one refresh-token family. */
+export interface Session {
+  id: string;
+  surface: Surface;
+  accountSid: string;
+  connectionSid: string;
+  clientId: string;
+  userSid: string;
+  nonce: string | null;
+  scope: string | null;
+  authTime: number;
+  createdAt: number;
+  /** End of the shift: refreshes never extend past this. */
+  maxExpiresAt: number;
+  revokedAt: number | null;
+  revokedReason: string | null;
+}
+
+export interface RefreshTokenRecord {
+  sessionId: string;
+  /** When this token stops being usable (the stored record lives a little longer for reuse detection). */
+  usableUntil: number;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  accessTokenExpiresAt: number;
+  refreshToken: string;
+  refreshTokenExpiresAt: number;
+  idToken: string | null;
+  session: Session;
+  user: User;
+  account: Account;
+  /** True once the access token's expiry has been cut to the session's maximum lifetime. */
+  sessionCapped: boolean;
+}
+
+/** Claims of Lanyard's access token (a JWT, RFC 9068 `at+jwt`). */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  sid: string;
+  client_id: string;
+  account_sid: string;
+  flex_instance_sid: string;
+  identity: string;
+  name_id: string;
+  roles: string[];
+  worker_sid: string;
+  full_name: string;
+  email: string;
+}

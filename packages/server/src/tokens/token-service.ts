@@ -1,0 +1,282 @@
+import { createHash } from 'node:crypto';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { LanyardConfig } from '../config.ts';
+import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { InvalidGrantError, InvalidTokenError, SessionLifetimeExceededError } from '../errors.ts';
+import type { Storage } from '../storage/port.ts';
+import type { UserService } from '../users/user-service.ts';
+import type { AccessTokens } from './access-tokens.ts';
+import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTokenRecord, Session } from './model.ts';
+
+const CODE = 'auth_code';
+const SESSION = 'session';
+const REFRESH = 'refresh_token';
+/** Spent refresh tokens are kept this long past their use-by time so reuse is still recognised. */
+const REUSE_MEMORY_MS = 24 * 3600_000;
+const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+export interface CodeExchange {
+  code: string;
+  codeVerifier: string;
+  /** What the client claims; each must match what the code was issued for. */
+  surface: CodeGrant['surface'];
+  connectionSid?: string;
+  clientId?: string;
+  redirectUrl?: string;
+  nonce?: string;
+}
+
+export interface RefreshRequest {
+  refreshToken: string;
+  connectionSid?: string;
+  clientId?: string;
+}
+
+/**
+ * The one token core behind every surface (Flex wire API, standard OIDC, legacy): authorization
+ * codes, sessions, rotating refresh-token families and access-token validation.
+ */
+export class TokenService {
+  private readonly successorKeyPurpose = 'lanyard/refresh-successor/v1';
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly config: LanyardConfig,
+    private readonly secrets: SecretBox,
+    private readonly accessTokens: AccessTokens,
+    private readonly accounts: AccountService,
+    private readonly users: UserService,
+  ) {}
+
+  /** A short-lived, single-use code for a completed IdP login. */
+  async createCode(grant: CodeGrant): Promise<string> {
+    const code = randomToken();
+    const record: CodeRecord = { ...grant, sessionId: randomToken('ses_') };
+    await this.storage.insert({
+      kind: CODE,
+      id: sha256(code),
+      accountSid: grant.accountSid,
+      payload: record,
+      expiresAt: Date.now() + this.config.codeTtlSeconds * 1000,
+    });
+    return code;
+  }
+
+  async exchangeCode(request: CodeExchange): Promise<IssuedTokens> {
+    const result = await this.storage.consume<CodeRecord>(CODE, sha256(request.code));
+    if (!result) throw new InvalidGrantError('The authorization code is invalid or has expired.');
+    const grant = result.record.payload;
+    if (!result.consumedNow) {
+      // RFC 6749 §4.1.2: a code used twice revokes what it issued.
+      await this.revokeSession(grant.sessionId, 'authorization_code_replay');
+      throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
+    }
+    if (grant.surface !== request.surface) throw new InvalidGrantError('The authorization code was not issued to this endpoint.');
+    if (request.connectionSid !== undefined && request.connectionSid !== grant.connectionSid) {
+      throw new InvalidGrantError('The authorization code was issued for another connection (sso_profile_sid).');
+    }
+    if (request.clientId !== undefined && request.clientId !== grant.clientId) throw new InvalidGrantError('The authorization code was issued to another client.');
+    if (request.redirectUrl !== undefined && request.redirectUrl !== grant.redirectUrl) {
+      throw new InvalidGrantError('redirect_uri does not match the one used in the authorization request.');
+    }
+    if (!PKCE_VERIFIER.test(request.codeVerifier)) {
+      throw new InvalidGrantError('code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1).');
+    }
+    if (!safeEqual(sha256(request.codeVerifier), grant.codeChallenge)) throw new InvalidGrantError('The PKCE code_verifier does not match the code challenge.');
+    if (grant.nonce !== null && request.nonce !== undefined && request.nonce !== grant.nonce) {
+      throw new InvalidGrantError('The nonce does not match the one sent in the authorization request.');
+    }
+
+    const now = Date.now();
+    const session: Session = {
+      id: grant.sessionId,
+      surface: grant.surface,
+      accountSid: grant.accountSid,
+      connectionSid: grant.connectionSid,
+      clientId: grant.clientId,
+      userSid: grant.userSid,
+      nonce: grant.nonce,
+      scope: grant.scope,
+      authTime: grant.authTime,
+      createdAt: now,
+      maxExpiresAt: grant.authTime + this.config.sessionMaxLifetimeSeconds * 1000,
+      revokedAt: null,
+      revokedReason: null,
+    };
+    // Fails when a replay already left a revocation tombstone under this id.
+    if (!(await this.storage.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS }))) {
+      throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
+    }
+    const refreshToken = randomToken('lrt_');
+    return this.issue(this.storage, session, refreshToken, now, true);
+  }
+
+  /**
+   * Rotates a refresh token. A spent token presented again within the grace window (a retried
+   * request, two tabs racing) returns the same successor; later, it revokes the whole family
+   * (RFC 9700 §4.14.2).
+   */
+  async refresh(request: RefreshRequest): Promise<IssuedTokens> {
+    const now = Date.now();
+    const successor = this.successorOf(request.refreshToken);
+    return this.storage.transaction(async (tx) => {
+      const result = await tx.consume<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), now);
+      if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
+      const session = (await tx.find<Session>(SESSION, result.record.payload.sessionId))?.payload;
+      if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
+      if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
+        throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
+      }
+      if (request.clientId !== undefined && request.clientId !== session.clientId) throw new InvalidGrantError('The refresh token was issued to another client.');
+
+      if (!result.consumedNow) {
+        const spentAt = result.record.consumedAt ?? 0;
+        const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
+        const withinGrace = now - spentAt <= this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
+        if (!withinGrace) {
+          await this.revokeWith(tx, session.id, 'refresh_token_reuse', now);
+          throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
+        }
+        return this.issue(tx, session, successor, now, false);
+      }
+      if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
+      if (now >= result.record.payload.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
+      return this.issue(tx, session, successor, now, true);
+    });
+  }
+
+  private async issue(tx: Storage, session: Session, refreshToken: string, now: number, storeRefresh: boolean): Promise<IssuedTokens> {
+    const user = await this.users.get(session.userSid);
+    if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
+    const account = await this.accounts.getAccount(session.accountSid);
+    const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
+    const refreshTokenExpiresAt = Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt);
+    if (storeRefresh) {
+      await tx.insert<RefreshTokenRecord>({
+        kind: REFRESH,
+        id: sha256(refreshToken),
+        accountSid: session.accountSid,
+        family: session.id,
+        payload: { sessionId: session.id, usableUntil: refreshTokenExpiresAt },
+        expiresAt: refreshTokenExpiresAt + REUSE_MEMORY_MS,
+      });
+    }
+    const accessToken = await this.accessTokens.issueAccessToken(session, user, account, accessTokenExpiresAt);
+    const idToken = session.surface === 'oidc' && session.scope?.split(' ').includes('openid')
+      ? await this.accessTokens.issueIdToken(session, user, accessTokenExpiresAt, atHash(accessToken))
+      : null;
+    return {
+      accessToken,
+      accessTokenExpiresAt,
+      refreshToken,
+      refreshTokenExpiresAt,
+      idToken,
+      session,
+      user,
+      account,
+      sessionCapped: accessTokenExpiresAt === session.maxExpiresAt,
+    };
+  }
+
+  /** The successor of a refresh token is derived, so a retry can be given the same one back. */
+  private successorOf(refreshToken: string): string {
+    return 'lrt_' + this.secrets.hmac(this.successorKeyPurpose, refreshToken);
+  }
+
+  /** Issues tokens for a legacy (token-on-URL) login: no code step, same session rules. */
+  async issueForLegacyLogin(grant: Omit<CodeGrant, 'codeChallenge' | 'redirectUrl' | 'surface'>): Promise<IssuedTokens> {
+    const now = Date.now();
+    const session: Session = {
+      id: randomToken('ses_'),
+      surface: 'legacy',
+      accountSid: grant.accountSid,
+      connectionSid: grant.connectionSid,
+      clientId: grant.clientId,
+      userSid: grant.userSid,
+      nonce: grant.nonce,
+      scope: grant.scope,
+      authTime: grant.authTime,
+      createdAt: now,
+      maxExpiresAt: grant.authTime + this.config.sessionMaxLifetimeSeconds * 1000,
+      revokedAt: null,
+      revokedReason: null,
+    };
+    await this.storage.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS });
+    return this.issue(this.storage, session, randomToken('lrt_'), now, true);
+  }
+
+  /** Re-issues an access token for a live legacy session (legacy refresh presents the token itself). */
+  async reissueAccessToken(claims: AccessTokenClaims): Promise<IssuedTokens> {
+    const session = await this.requireLiveSession(claims.sid);
+    const now = Date.now();
+    if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
+    const user = await this.users.get(session.userSid);
+    if (user.disabled) throw new InvalidTokenError('This user has been disabled by an administrator.');
+    const account = await this.accounts.getAccount(session.accountSid);
+    const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
+    const accessToken = await this.accessTokens.issueAccessToken(session, user, account, accessTokenExpiresAt);
+    return { accessToken, accessTokenExpiresAt, refreshToken: '', refreshTokenExpiresAt: session.maxExpiresAt, idToken: null, session, user, account, sessionCapped: accessTokenExpiresAt === session.maxExpiresAt };
+  }
+
+  /** Full validation: signature and expiry, then the session is live and the user enabled. */
+  async validateAccessToken(token: string, expectedAccountSid?: string): Promise<{ claims: AccessTokenClaims; session: Session }> {
+    const claims = await this.accessTokens.verify(token);
+    if (expectedAccountSid !== undefined && claims.aud !== expectedAccountSid) throw new InvalidTokenError('The token was issued for another account.');
+    const session = await this.requireLiveSession(claims.sid);
+    const user = await this.users.find(claims.sub);
+    if (!user || user.disabled) throw new InvalidTokenError('This user has been disabled by an administrator.');
+    return { claims, session };
+  }
+
+  private async requireLiveSession(sessionId: string): Promise<Session> {
+    const session = (await this.storage.find<Session>(SESSION, sessionId))?.payload;
+    if (!session || session.revokedAt !== null) throw new InvalidTokenError('The session of this token has been revoked.');
+    return session;
+  }
+
+  async revokeSession(sessionId: string, reason: string): Promise<void> {
+    await this.storage.transaction((tx) => this.revokeWith(tx, sessionId, reason, Date.now()));
+  }
+
+  private async revokeWith(tx: Storage, sessionId: string, reason: string, now: number): Promise<void> {
+    const existing = await tx.find<Session>(SESSION, sessionId);
+    if (existing) {
+      if (existing.payload.revokedAt !== null) return;
+      await tx.upsert({ ...existing, payload: { ...existing.payload, revokedAt: now, revokedReason: reason } });
+      return;
+    }
+    // A tombstone: the session a replayed code would have created can never be created now.
+    await tx.insert({ kind: SESSION, id: sessionId, payload: { id: sessionId, revokedAt: now, revokedReason: reason }, expiresAt: now + REUSE_MEMORY_MS });
+  }
+
+  /** RFC 7009: revoking a refresh token ends its whole session. Unknown tokens are not an error. */
+  async revokeRefreshToken(refreshToken: string, clientId?: string): Promise<void> {
+    const record = await this.storage.find<RefreshTokenRecord>(REFRESH, sha256(refreshToken));
+    if (!record) return;
+    const session = (await this.storage.find<Session>(SESSION, record.payload.sessionId))?.payload;
+    if (clientId !== undefined && session && session.clientId !== clientId) return;
+    await this.revokeSession(record.payload.sessionId, 'revoked_by_client');
+  }
+
+  async revokeAllForUser(userSid: string): Promise<number> {
+    const user = await this.users.get(userSid);
+    const sessions = await this.storage.list<Session>(SESSION, { accountSid: user.accountSid });
+    const mine = sessions.filter((s) => s.payload.userSid === userSid && s.payload.revokedAt === null);
+    for (const s of mine) await this.revokeSession(s.id, 'revoked_by_admin');
+    return mine.length;
+  }
+
+  async revokeAllForAccount(accountSid: string): Promise<number> {
+    const sessions = await this.storage.list<Session>(SESSION, { accountSid });
+    const live = sessions.filter((s) => s.payload.revokedAt === null);
+    for (const s of live) await this.revokeSession(s.id, 'revoked_by_admin');
+    return live.length;
+  }
+}
+
+/** OIDC Core §3.1.3.6: left half of SHA-256 of the access token. */
+function atHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
+}
+

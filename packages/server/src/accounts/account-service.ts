@@ -81,7 +81,7 @@ export class AccountService {
   async updateAccount(accountSid: string, change: (account: Account) => void): Promise<Account> {
     requireSid('account', accountSid, 'AccountSid');
     return this.storage.transaction(async (tx) => {
-      const record = await tx.find<Account>(ACCOUNT, accountSid);
+      const record = await tx.find<Account>(ACCOUNT, accountSid, { forUpdate: true });
       if (!record) throw new NotFoundError(`Account ${accountSid} was not found.`);
       const account = structuredClone(record.payload);
       change(account);

@@ -33,6 +33,11 @@ export interface ListQuery {
   limit?: number;
 }
 
+export interface FindOptions {
+  /** Inside a transaction: lock the record until commit (read-modify-write without lost updates). */
+  forUpdate?: boolean;
+}
+
 export interface ConsumeResult<T> {
   record: StoredRecord<T>;
   /** True when this call consumed it; false when it had been consumed before. */
@@ -45,7 +50,7 @@ export interface Storage {
   insert<T>(record: NewRecord<T>): Promise<boolean>;
   /** Inserts or replaces payload/lookup/family/expiry; keeps createdAt and consumedAt. */
   upsert<T>(record: NewRecord<T>): Promise<void>;
-  find<T>(kind: string, id: string): Promise<StoredRecord<T> | undefined>;
+  find<T>(kind: string, id: string, options?: FindOptions): Promise<StoredRecord<T> | undefined>;
   findByLookup<T>(kind: string, lookup: string): Promise<StoredRecord<T> | undefined>;
   list<T>(kind: string, query?: ListQuery): Promise<StoredRecord<T>[]>;
   /** Marks consumed exactly once across all processes. Undefined when absent or expired. */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
-import type { ConsumeResult, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
+import type { ConsumeResult, FindOptions, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -79,8 +79,9 @@ function operations(db: Queryable, transaction: Storage['transaction']): Storage
         values(r, Date.now()),
       );
     },
-    async find<T>(kind: string, id: string) {
-      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`, [kind, id, Date.now()]);
+    async find<T>(kind: string, id: string, options: FindOptions = {}) {
+      const lock = options.forUpdate ? ' FOR UPDATE' : '';
+      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}${lock}`, [kind, id, Date.now()]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
     },
     async findByLookup<T>(kind: string, lookup: string) {
@@ -192,7 +193,7 @@ export class PostgresStorage implements Storage {
 
   insert<T>(r: NewRecord<T>) { return this.ops.insert(r); }
   upsert<T>(r: NewRecord<T>) { return this.ops.upsert(r); }
-  find<T>(kind: string, id: string) { return this.ops.find<T>(kind, id); }
+  find<T>(kind: string, id: string, options?: FindOptions) { return this.ops.find<T>(kind, id, options); }
   findByLookup<T>(kind: string, lookup: string) { return this.ops.findByLookup<T>(kind, lookup); }
   list<T>(kind: string, query?: ListQuery) { return this.ops.list<T>(kind, query); }
   consume<T>(kind: string, id: string, now?: number) { return this.ops.consume<T>(kind, id, now); }

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
-import type { ConsumeResult, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
+import type { ConsumeResult, FindOptions, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -114,16 +114,23 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  private async whenOpen(): Promise<void> {
-    // Wait until no transaction holds the gate (re-check: another may have started meanwhile).
-    let current: Promise<void>;
-    do {
-      current = this.gate;
+  /**
+   * Runs a synchronous statement once no transaction is open. The check and the statement happen
+   * in the same tick, so nothing can open a transaction between them.
+   */
+  private async whenOpen<R>(op: () => R): Promise<Awaited<R>> {
+    for (;;) {
+      const current = this.gate;
       await current;
-    } while (current !== this.gate);
+      if (current === this.gate) return await op();
+    }
   }
 
+  private directOps: Storage | undefined;
+
+  /** The statements themselves; only `transaction` and the gated public methods call them. */
   private direct(): Storage {
+    if (this.directOps) return this.directOps;
     const self = this;
     const ops: Storage = {
       backend: 'sqlite',
@@ -152,6 +159,7 @@ export class SqliteStorage implements Storage {
       ping: async () => true,
       close: async () => undefined,
     };
+    this.directOps = ops;
     return ops;
   }
 
@@ -166,19 +174,20 @@ export class SqliteStorage implements Storage {
     return rows.map((row) => toRecord<T>(row));
   }
 
-  async insert<T>(r: NewRecord<T>) { await this.whenOpen(); return this.direct().insert(r); }
-  async upsert<T>(r: NewRecord<T>) { await this.whenOpen(); return this.direct().upsert(r); }
-  async find<T>(kind: string, id: string) { await this.whenOpen(); return this.direct().find<T>(kind, id); }
-  async findByLookup<T>(kind: string, lookup: string) { await this.whenOpen(); return this.direct().findByLookup<T>(kind, lookup); }
-  async list<T>(kind: string, query?: ListQuery) { await this.whenOpen(); return this.direct().list<T>(kind, query); }
-  async consume<T>(kind: string, id: string, now?: number) { await this.whenOpen(); return this.direct().consume<T>(kind, id, now); }
-  async destroy(kind: string, id: string) { await this.whenOpen(); return this.direct().destroy(kind, id); }
-  async sweepExpired(now?: number) { await this.whenOpen(); return this.direct().sweepExpired(now); }
+  insert<T>(r: NewRecord<T>) { return this.whenOpen(() => this.direct().insert(r)); }
+  upsert<T>(r: NewRecord<T>) { return this.whenOpen(() => this.direct().upsert(r)); }
+  find<T>(kind: string, id: string, _options?: FindOptions) { return this.whenOpen(() => this.direct().find<T>(kind, id)); }
+  findByLookup<T>(kind: string, lookup: string) { return this.whenOpen(() => this.direct().findByLookup<T>(kind, lookup)); }
+  list<T>(kind: string, query?: ListQuery) { return this.whenOpen(() => this.direct().list<T>(kind, query)); }
+  consume<T>(kind: string, id: string, now?: number) { return this.whenOpen(() => this.direct().consume<T>(kind, id, now)); }
+  destroy(kind: string, id: string) { return this.whenOpen(() => this.direct().destroy(kind, id)); }
+  sweepExpired(now?: number) { return this.whenOpen(() => this.direct().sweepExpired(now)); }
 
   async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
-    await this.whenOpen();
     let release!: () => void;
-    this.gate = new Promise<void>((resolve) => (release = resolve));
+    await this.whenOpen(() => {
+      this.gate = new Promise<void>((resolve) => (release = resolve));
+    });
     try {
       guard(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
@@ -204,7 +213,8 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.whenOpen();
-    if (this.db.open) this.db.close();
+    await this.whenOpen(() => {
+      if (this.db.open) this.db.close();
+    });
   }
 }

@@ -240,7 +240,7 @@ export class TokenService {
   }
 
   private async revokeWith(tx: Storage, sessionId: string, reason: string, now: number): Promise<void> {
-    const existing = await tx.find<Session>(SESSION, sessionId);
+    const existing = await tx.find<Session>(SESSION, sessionId, { forUpdate: true });
     if (existing) {
       if (existing.payload.revokedAt !== null) return;
       await tx.upsert({ ...existing, payload: { ...existing.payload, revokedAt: now, revokedReason: reason } });

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../../../../test/support/backends.ts';
+import { openStorage } from './open.ts';
+import type { Storage } from './port.ts';
+
+describe.each(BACKENDS)('storage contract on %s', (backend) => {
+  let db: TestDatabase;
+  let storage: Storage;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(backend);
+    storage = await openStorage(db.url);
+  });
+  afterAll(async () => {
+    await storage.close();
+    await db.drop();
+  });
+
+  it('inserts once and refuses a duplicate id or lookup', async () => {
+    expect(await storage.insert({ kind: 'k', id: 'a', lookup: 'L', payload: { n: 1 } })).toBe(true);
+    expect(await storage.insert({ kind: 'k', id: 'a', payload: { n: 2 } })).toBe(false);
+    expect(await storage.insert({ kind: 'k', id: 'b', lookup: 'L', payload: { n: 3 } })).toBe(false);
+    expect((await storage.find<{ n: number }>('k', 'a'))?.payload.n).toBe(1);
+    expect((await storage.findByLookup<{ n: number }>('k', 'L'))?.id).toBe('a');
+  });
+
+  it('upserts payload and keeps createdAt', async () => {
+    await storage.upsert({ kind: 'u', id: 'x', payload: { v: 1 }, createdAt: 1000 });
+    await storage.upsert({ kind: 'u', id: 'x', payload: { v: 2 }, createdAt: 5000 });
+    const record = await storage.find<{ v: number }>('u', 'x');
+    expect(record?.payload.v).toBe(2);
+    expect(record?.createdAt).toBe(1000);
+  });
+
+  it('consumes exactly once, even when raced', async () => {
+    await storage.insert({ kind: 'code', id: 'c1', payload: {} });
+    const results = await Promise.all(Array.from({ length: 8 }, () => storage.consume('code', 'c1')));
+    expect(results.filter((r) => r?.consumedNow).length).toBe(1);
+    expect(results.every((r) => r !== undefined)).toBe(true);
+    expect(await storage.consume('code', 'missing')).toBeUndefined();
+  });
+
+  it('hides and sweeps expired records', async () => {
+    await storage.insert({ kind: 'e', id: 'old', payload: {}, expiresAt: Date.now() - 1 });
+    await storage.insert({ kind: 'e', id: 'new', payload: {}, expiresAt: Date.now() + 60_000 });
+    expect(await storage.find('e', 'old')).toBeUndefined();
+    expect(await storage.consume('e', 'old')).toBeUndefined();
+    expect(await storage.sweepExpired()).toBeGreaterThanOrEqual(1);
+    expect((await storage.list('e')).map((r) => r.id)).toEqual(['new']);
+  });
+
+  it('lists by account and family, newest first with a limit', async () => {
+    for (let i = 0; i < 5; i++) await storage.insert({ kind: 'l', id: `r${i}`, accountSid: i % 2 ? 'A' : 'B', family: 'F', payload: { i }, createdAt: 1000 + i });
+    expect((await storage.list('l', { accountSid: 'A' })).map((r) => r.id)).toEqual(['r1', 'r3']);
+    expect((await storage.list('l', { family: 'F', newestFirst: true, limit: 2 })).map((r) => r.id)).toEqual(['r4', 'r3']);
+  });
+
+  it('rolls a failed transaction back and keeps others out of it', async () => {
+    await expect(
+      storage.transaction(async (tx) => {
+        await tx.insert({ kind: 't', id: 'rolled-back', payload: {} });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await storage.find('t', 'rolled-back')).toBeUndefined();
+
+    // Read-modify-write under concurrency: no increment is lost.
+    await storage.insert({ kind: 't', id: 'counter', payload: { n: 0 } });
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        storage.transaction(async (tx) => {
+          const current = await tx.find<{ n: number }>('t', 'counter', { forUpdate: true });
+          await tx.upsert({ kind: 't', id: 'counter', payload: { n: current!.payload.n + 1 } });
+        }),
+      ),
+    );
+    expect((await storage.find<{ n: number }>('t', 'counter'))!.payload.n).toBe(10);
+  });
+
+  it('survives reopening: migrations run once', async () => {
+    const again = await openStorage(db.url);
+    expect(await again.ping()).toBe(true);
+    expect((await again.find<{ n: number }>('k', 'a'))?.payload.n).toBe(1);
+    await again.close();
+  });
+});

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** Storage backends the integration suite runs against: both, always (PostgreSQL on 127.0.0.1). */
+export type Backend = 'sqlite' | 'postgres';
+export const BACKENDS: Backend[] = (process.env.LANYARD_TEST_BACKENDS?.split(',') as Backend[] | undefined) ?? ['sqlite', 'postgres'];
+
+export const POSTGRES_URL = process.env.LANYARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh SQLite file or a fresh PostgreSQL schema, dropped afterwards. */
+export async function createTestDatabase(backend: Backend): Promise<TestDatabase> {
+  if (backend === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'lanyard-test-'));
+    return { url: `sqlite:${join(dir, 'lanyard.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  return {
+    url: `${POSTGRES_URL}?schema=${schema}`,
+    async drop() {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp, type RouteModule } from './http/app.ts';
 import { flexRoutes } from './flex/routes.ts';
+import { legacyRoutes } from './legacy/routes.ts';
 import { createServices, type ServiceOptions, type Services } from './services.ts';
 import type { LanyardConfig } from './config.ts';
 
@@ -9,7 +10,7 @@ export * from './errors.ts';
 export type { Services } from './services.ts';
 
 /** Every route module of the server, in one list. */
-export const routeModules: RouteModule[] = [flexRoutes];
+export const routeModules: RouteModule[] = [flexRoutes, legacyRoutes];
 
 export interface Lanyard {
   services: Services;

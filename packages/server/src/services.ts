@@ -7,6 +7,7 @@ import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
 import { SecretBox } from './crypto/secret-box.ts';
 import { jsonLogger, type Logger } from './http/logger.ts';
+import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage } from './storage/port.ts';
@@ -27,6 +28,7 @@ export interface Services {
   accessTokens: AccessTokens;
   tokens: TokenService;
   login: LoginService;
+  legacy: LegacyLoginService;
   audit: AuditLog;
 }
 
@@ -47,7 +49,8 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
   const audit = new AuditLog(storage);
   const login = new LoginService(storage, config, accounts, users, tokens, audit);
-  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, audit };
+  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
+  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, legacy, audit };
 }
 
 /**

@@ -1,0 +1,136 @@
+import type { AccountService } from '../accounts/account-service.ts';
+import type { Account, Connection } from '../accounts/model.ts';
+import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { LanyardConfig } from '../config.ts';
+import { mapProfile } from '../connections/profile-mapping.ts';
+import { SamlConnection } from '../connections/saml-connection.ts';
+import { randomToken } from '../crypto/random.ts';
+import { InvalidParameterError, InvalidSsoSettingsError, InvalidTokenError, LanyardError, SamlResponseError } from '../errors.ts';
+import { legacyServiceProvider } from '../login/service-providers.ts';
+import type { Storage } from '../storage/port.ts';
+import type { IssuedTokens } from '../tokens/model.ts';
+import type { TokenService } from '../tokens/token-service.ts';
+import type { UserService } from '../users/user-service.ts';
+
+const LEGACY_LOGIN = 'legacy_login';
+
+interface LegacyLoginRequest {
+  id: string;
+  accountSid: string;
+  resource: string;
+  samlRequestId: string;
+}
+
+export interface LegacyOutcome {
+  redirectTo: string;
+  issued: IssuedTokens | null;
+}
+
+/**
+ * Legacy SSO (SPEC "Legacy SSO"): the account's SAML IdP, with the desktop token handed back on
+ * the resource URL. Same account setup, users and session rules as enhanced SSO.
+ */
+export class LegacyLoginService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly config: LanyardConfig,
+    private readonly accounts: AccountService,
+    private readonly users: UserService,
+    private readonly tokens: TokenService,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** `POST /v1/Accounts/{AC}/authenticate`: checks the resource, returns the IdP location. */
+  async authenticate(accountSid: string, resource: string): Promise<string> {
+    const account = await this.accounts.getAccount(accountSid);
+    assertTrusted(resource, account.trustedUrls.map((u) => parseTrustedUrl(u)));
+    if (account.ssoMode === 'enhanced') throw new InvalidSsoSettingsError('this account uses enhanced SSO; legacy sign-in is switched off (lanyard mode set … both)');
+    const connection = await this.connectionOf(account);
+    const login: LegacyLoginRequest = {
+      id: randomToken('ll_'),
+      accountSid,
+      resource,
+      samlRequestId: '_' + randomToken().replace(/[^A-Za-z0-9]/g, '').slice(0, 40),
+    };
+    await this.storage.insert({ kind: LEGACY_LOGIN, id: login.id, accountSid, payload: login, expiresAt: Date.now() + this.config.loginTtlSeconds * 1000 });
+    return this.samlFor(account, connection).authorizeUrl(login.samlRequestId, login.id);
+  }
+
+  /**
+   * The legacy ACS. With a RelayState of ours it completes an SP-initiated login; without one it
+   * is an IdP-initiated login, accepted only when the administrator has turned that on, landing
+   * on the Default redirect URL.
+   */
+  async complete(accountSid: string, samlResponse: string | undefined, relayState: string | undefined): Promise<LegacyOutcome> {
+    const account = await this.accounts.getAccount(accountSid);
+    if (!samlResponse) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
+    const connection = await this.connectionOf(account);
+    const consumed = relayState ? await this.storage.consume<LegacyLoginRequest>(LEGACY_LOGIN, relayState) : undefined;
+    if (consumed && (!consumed.consumedNow || consumed.record.payload.accountSid !== accountSid)) {
+      throw new SamlResponseError('this sign-in request was already completed (replay)');
+    }
+    const login = consumed?.record.payload;
+    if (!login) {
+      if (!account.idpInitiatedLogin) {
+        throw new SamlResponseError('IdP-initiated sign-in is turned off for this account; start the sign-in from the agent desktop');
+      }
+      if (!account.defaultRedirectUrl) throw new InvalidSsoSettingsError('IdP-initiated sign-in needs a Default redirect URL');
+    }
+    try {
+      const assertion = await this.samlFor(account, connection).verify(samlResponse, login !== undefined);
+      if (login && assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
+      const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping);
+      const user = await this.users.provision(accountSid, profile);
+      const issued = await this.tokens.issueForLegacyLogin({
+        accountSid,
+        connectionSid: connection.sid,
+        clientId: connection.clientId,
+        userSid: user.sid,
+        nonce: null,
+        scope: null,
+        authTime: Date.now(),
+      });
+      await this.audit.record({ type: 'login.succeeded', accountSid, connectionSid: connection.sid, userSid: user.sid, uniqueId: user.uniqueId, surface: login ? 'legacy' : 'legacy-idp-initiated', code: null, reason: null });
+      return { redirectTo: tokenOnUrl(login?.resource ?? account.defaultRedirectUrl!, issued), issued };
+    } catch (error) {
+      if (error instanceof LanyardError) {
+        await this.audit.record({ type: 'login.failed', accountSid, connectionSid: connection.sid, userSid: null, uniqueId: null, surface: 'legacy', code: error.code, reason: error.message });
+      }
+      throw error;
+    }
+  }
+
+  /** `POST /v1/Accounts/{AC}/Tokens/refresh`: a fresh token for a live session, never past its end. */
+  async refresh(accountSid: string, token: string): Promise<IssuedTokens> {
+    const { claims } = await this.tokens.validateAccessToken(token, accountSid);
+    if (claims.account_sid !== accountSid) throw new InvalidTokenError('The token was issued for another account.');
+    return this.tokens.reissueAccessToken(claims);
+  }
+
+  metadataFor(accountSid: string): string {
+    return new SamlConnection(this.storage, { issuer: '', ssoUrl: '', certificates: [], metadataUrl: null, clockSkewSeconds: 120 }, legacyServiceProvider(this.config.publicUrl, accountSid)).metadata();
+  }
+
+  private async connectionOf(account: Account): Promise<Connection> {
+    const connection = (await this.accounts.connectionsOf(account.sid)).find((c) => c.saml !== null);
+    if (!connection?.saml) throw new InvalidSsoSettingsError('no SAML identity provider is configured for this account');
+    return connection;
+  }
+
+  private samlFor(account: Account, connection: Connection): SamlConnection {
+    return new SamlConnection(this.storage, connection.saml!, legacyServiceProvider(this.config.publicUrl, account.sid));
+  }
+}
+
+/** SPEC: `?Token=…&Expiration=…&Identity=…&Roles=…&flexUserSid=…`, Roles repeated. */
+function tokenOnUrl(resource: string, issued: IssuedTokens): string {
+  const url = new URL(resource);
+  url.searchParams.set('Token', issued.accessToken);
+  url.searchParams.set('Expiration', new Date(issued.accessTokenExpiresAt).toISOString());
+  url.searchParams.set('Identity', issued.user.identity);
+  url.searchParams.delete('Roles');
+  for (const role of issued.user.roles) url.searchParams.append('Roles', role);
+  url.searchParams.set('flexUserSid', issued.user.sid);
+  return url.toString();
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import type { RouteModule } from '../http/app.ts';
+import { readJson } from '../http/request-body.ts';
+import { requireSid } from '../ids.ts';
+import { InvalidParameterError } from '../errors.ts';
+
+const authenticateBody = z.object({
+  products: z.array(z.string()).optional(),
+  resource: z.string().min(1).max(2048),
+});
+const refreshBody = z.object({ token: z.string().min(1).max(8192) });
+
+/** Legacy SSO (SPEC): authenticate → IdP → ACS → token on the resource URL; refresh. */
+export const legacyRoutes: RouteModule = (app, { legacy }) => {
+  app.post('/v1/Accounts/:accountSid/authenticate', async (c) => {
+    const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
+    const body = await readJson(c, authenticateBody);
+    if (body.products && !body.products.includes('flex')) throw new InvalidParameterError('products must include "flex".');
+    // SPEC: an untrusted resource answers 400 {code: 70002}; broken SSO settings 403 {code: 70251}.
+    return c.json({ location: await legacy.authenticate(accountSid, body.resource) });
+  });
+
+  app.post('/v1/Accounts/:accountSid/saml2', async (c) => {
+    c.set('browserFacing', true);
+    const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
+    const form = await c.req.parseBody();
+    const samlResponse = typeof form.SAMLResponse === 'string' ? form.SAMLResponse : undefined;
+    const relayState = typeof form.RelayState === 'string' && form.RelayState !== '' ? form.RelayState : undefined;
+    const outcome = await legacy.complete(accountSid, samlResponse, relayState);
+    // The token travels on the URL (legacy contract): forbid the Referer from carrying it on.
+    c.header('Referrer-Policy', 'no-referrer');
+    c.header('Cache-Control', 'no-store');
+    return c.redirect(outcome.redirectTo, 303);
+  });
+
+  app.get('/v1/Accounts/:accountSid/saml2/metadata', (c) => {
+    const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
+    c.header('Content-Type', 'application/samlmetadata+xml');
+    return c.body(legacy.metadataFor(accountSid));
+  });
+
+  app.post('/v1/Accounts/:accountSid/Tokens/refresh', async (c) => {
+    const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
+    const { token } = await readJson(c, refreshBody);
+    const issued = await legacy.refresh(accountSid, token);
+    c.header('Cache-Control', 'no-store');
+    return c.json({
+      token: issued.accessToken,
+      expiration: new Date(issued.accessTokenExpiresAt).toISOString(),
+      identity: issued.user.identity,
+      roles: issued.user.roles,
+      session_expires_at: new Date(issued.session.maxExpiresAt).toISOString(),
+    });
+  });
+};

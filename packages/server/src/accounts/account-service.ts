@@ -1,4 +1,4 @@
-import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
+import { InvalidParameterError, NotFoundError } from '../errors.ts';
 import { newSid, requireSid } from '../ids.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
@@ -239,8 +239,15 @@ export class AccountService {
     };
   }
 
-  async ensureUniqueFriendlyName(name: string): Promise<void> {
-    if ((await this.listAccounts()).some((a) => a.friendlyName === name)) throw new ConflictError(`An account named "${name}" exists.`);
+  private trustedOriginCache: { origins: Set<string>; at: number } | undefined;
+
+  /** Origins of every account's Trusted URLs: the desktops allowed to call us cross-origin. */
+  async isTrustedOrigin(origin: string): Promise<boolean> {
+    if (!this.trustedOriginCache || Date.now() - this.trustedOriginCache.at > 10_000) {
+      const origins = new Set((await this.listAccounts()).flatMap((a) => a.trustedUrls.map((u) => parseTrustedUrl(u).origin)));
+      this.trustedOriginCache = { origins, at: Date.now() };
+    }
+    return this.trustedOriginCache.origins.has(origin);
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/app.ts';
+import { cors } from '../http/cors.ts';
 import { readJson } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { AuthenticationError, InvalidParameterError, LanyardError } from '../errors.ts';
@@ -28,6 +29,11 @@ const validateRequest = z.object({ token: z.string().min(1).max(8192) });
 
 /** The Flex wire surface (SPEC): lookup, authorize, ACS, tokens, validation. */
 export const flexRoutes: RouteModule = (app, { accounts, login, tokens, config, logger }) => {
+  const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
+  app.use('/v1/Flex/Authentication/Config', cors('*'));
+  app.use('/v1/Flex/OAuth/Tokens', desktops);
+  app.use('/v1/Accounts/:accountSid/authenticate', desktops);
+  app.use('/v1/Accounts/:accountSid/Tokens/refresh', desktops);
   app.get('/v1/Flex/Authentication/Config', async (c) => {
     const accountSid = requireSid('account', c.req.query('AccountSid'), 'AccountSid');
     c.header('Cache-Control', 'public, max-age=60');

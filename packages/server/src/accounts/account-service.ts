@@ -1,4 +1,4 @@
-import { InvalidParameterError, NotFoundError } from '../errors.ts';
+import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
 import { newSid, requireSid } from '../ids.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
@@ -119,10 +119,22 @@ export class AccountService {
     });
   }
 
-  /** Switches SSO mode; returning to the previous mode is allowed within the grace period. */
-  async setMode(accountSid: string, mode: SsoMode, now = Date.now()): Promise<Account> {
+  /**
+   * Switches SSO mode. Users, user SIDs and worker SIDs belong to the account, not the mode, so
+   * nothing is lost either way. Going back to the previous mode is a plain switch within the
+   * grace period; after it, the IdP side may have been torn down, so it takes `force`.
+   */
+  async setMode(accountSid: string, mode: SsoMode, options: { force?: boolean; now?: number } = {}): Promise<Account> {
+    const now = options.now ?? Date.now();
     return this.updateAccount(accountSid, (account) => {
       if (account.ssoMode === mode) return;
+      const deadline = revertDeadline(account);
+      if (mode === account.previousMode && deadline !== null && now > deadline && !options.force) {
+        throw new ConflictError(
+          `The ${MODE_SWITCH_GRACE_DAYS}-day grace period to switch back to ${mode} SSO ended on ${new Date(deadline).toISOString().slice(0, 10)}. ` +
+            'Check that the IdP still trusts the legacy service provider, then switch with force.',
+        );
+      }
       account.previousMode = account.ssoMode;
       account.modeChangedAt = now;
       account.ssoMode = mode;
@@ -249,6 +261,11 @@ export class AccountService {
     }
     return this.trustedOriginCache.origins.has(origin);
   }
+}
+
+/** Until when the account can switch back to its previous mode without `force`. */
+export function revertDeadline(account: Account): number | null {
+  return account.previousMode && account.modeChangedAt !== null ? account.modeChangedAt + MODE_SWITCH_GRACE_DAYS * 86_400_000 : null;
 }
 
 function assertHttpUrl(value: string, field: string): void {

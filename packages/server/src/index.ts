@@ -1,4 +1,5 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { adminRoutes } from './admin/routes.ts';
 import { createApp, type RouteModule } from './http/app.ts';
 import { flexRoutes } from './flex/routes.ts';
 import { legacyRoutes } from './legacy/routes.ts';
@@ -10,7 +11,7 @@ export * from './errors.ts';
 export type { Services } from './services.ts';
 
 /** Every route module of the server, in one list. */
-export const routeModules: RouteModule[] = [flexRoutes, legacyRoutes];
+export const routeModules: RouteModule[] = [flexRoutes, legacyRoutes, adminRoutes];
 
 export interface Lanyard {
   services: Services;

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { AccountService } from './accounts/account-service.ts';
+import { AdminKeys } from './admin/admin-keys.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
@@ -30,6 +31,7 @@ export interface Services {
   login: LoginService;
   legacy: LegacyLoginService;
   audit: AuditLog;
+  adminKeys: AdminKeys;
 }
 
 export interface ServiceOptions {
@@ -50,7 +52,8 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const audit = new AuditLog(storage);
   const login = new LoginService(storage, config, accounts, users, tokens, audit);
   const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
-  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, legacy, audit };
+  const adminKeys = new AdminKeys(storage);
+  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, legacy, audit, adminKeys };
 }
 
 /**

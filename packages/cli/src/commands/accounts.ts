@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { fields, table } from '../output.ts';
+import { action } from '../runtime.ts';
+
+export function registerAccounts(program: Command): void {
+  const accounts = program.command('accounts').description('create and list accounts');
+
+  accounts
+    .command('create')
+    .description('create an account; its auth token is shown once')
+    .option('--name <name>', 'friendly name', 'Lanyard account')
+    .action(
+      action(async ({ admin }, { options }) => {
+        const created = await admin.createAccount(options.name as string);
+        return {
+          data: created,
+          text: [
+            `Created account ${created.sid} "${created.friendly_name}"`,
+            fields([
+              ['instance SID', created.instance_sid],
+              ['SSO mode', created.sso_mode],
+              ['auth token', `${created.auth_token}  (shown once: store it now)`],
+            ]),
+            '',
+            'Next:',
+            `  lanyard sso set ${created.sid} --issuer <IdP entity ID> --sso-url <IdP SSO URL> --cert <cert.pem>`,
+            `  lanyard trusted-urls add ${created.sid} https://desktop.example.com/`,
+            `  lanyard redirect-url set ${created.sid} https://desktop.example.com/`,
+          ].join('\n'),
+        };
+      }),
+    );
+
+  accounts
+    .command('list')
+    .description('list accounts')
+    .action(
+      action(async ({ admin }) => {
+        const { accounts: all } = await admin.listAccounts();
+        return {
+          data: { accounts: all },
+          text:
+            all.length === 0
+              ? 'No accounts yet (lanyard accounts create).'
+              : table(
+                  all.map((a) => [a.sid, a.sso_mode, a.friendly_name]),
+                  ['SID', 'MODE', 'NAME'],
+                ),
+        };
+      }),
+    );
+}

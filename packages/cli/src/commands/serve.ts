@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+
+/** `lanyard serve`: the HTTP server, configured from LANYARD_* variables (flags override them). */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('start the Lanyard server (configured by LANYARD_* environment variables)')
+    .option('--host <host>', 'interface to listen on (LANYARD_HOST)')
+    .option('--port <port>', 'port to listen on, 0 for any free port (LANYARD_PORT)')
+    .action(async (options: { host?: string; port?: string }, command: Command) => {
+      const env = {
+        ...process.env,
+        ...(options.host ? { LANYARD_HOST: options.host } : {}),
+        ...(options.port ? { LANYARD_PORT: options.port } : {}),
+      };
+      const { loadConfig, startLanyard } = await import('@lanyard/server');
+      const lanyard = await startLanyard(loadConfig(env));
+      const json = command.optsWithGlobals().json === true;
+      process.stdout.write(json ? JSON.stringify({ url: lanyard.url }) + '\n' : `Lanyard is listening on ${lanyard.url} (Ctrl-C stops it)\n`);
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        void lanyard.close().then(() => process.exit(0));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,71 @@
+import { Option, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { InvalidParameterError } from '@lanyard/server/errors.ts';
+import { parseWith } from '@lanyard/server/http/request-body.ts';
+import { samlInput, schemas } from '@lanyard/server/admin/requests.ts';
+import type { connectionResource } from '@lanyard/server/admin/resources.ts';
+import { fields } from '../output.ts';
+import { action } from '../runtime.ts';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerSso(program: Command): void {
+  const sso = program.command('sso').description("the account's SAML identity provider");
+  sso
+    .command('set')
+    .description('set the IdP: --issuer, --sso-url and --cert; or --metadata <file>; or --metadata-url <url>')
+    .argument('<AccountSid>', 'the account (AC…)')
+    .option('--issuer <entityId>', "the IdP's entity ID")
+    .option('--sso-url <url>', "the IdP's single sign-on URL (HTTP-Redirect binding)")
+    .option('--cert <file|PEM>', 'IdP signing certificate, a PEM file or the PEM text; repeat during a rollover', collect)
+    .option('--metadata <file>', 'IdP metadata XML file')
+    .option('--metadata-url <url>', 'IdP metadata URL')
+    .addOption(new Option('--clock-skew <seconds>', 'allowed clock skew (default 120)').argParser(Number))
+    .action(
+      action(async ({ admin }, { args: [accountSid], options }) => {
+        const certs = (options.cert as string[] | undefined)?.map((c) => readPem(c));
+        const body = parseWith(schemas.sso, {
+          issuer: options.issuer,
+          sso_url: options.ssoUrl,
+          certificates: certs,
+          metadata_xml: options.metadata === undefined ? undefined : readText(options.metadata as string, 'metadata'),
+          metadata_url: options.metadataUrl,
+          clock_skew_seconds: options.clockSkew,
+        });
+        const connection = await admin.setSso(accountSid!, samlInput(body));
+        return { data: connection, text: describeConnection(connection) };
+      }),
+    );
+}
+
+export function describeConnection(c: ReturnType<typeof connectionResource>): string {
+  return [
+    `Connection ${c.sid} (client_id ${c.client_id})`,
+    fields([
+      ['IdP issuer', c.issuer],
+      ['IdP SSO URL', c.sso_url],
+      ['metadata URL', c.metadata_url],
+      ['clock skew', c.clock_skew_seconds === null ? null : `${c.clock_skew_seconds} s`],
+      ...c.certificates.map((cert, i): [string, string] => [
+        `certificate ${i + 1}`,
+        `${cert.subject}, valid to ${cert.valid_to} (${cert.days_left} days left)`,
+      ]),
+      ['SP entity ID', c.service_provider.entity_id],
+      ['SP ACS URL', c.service_provider.acs_url],
+      ['SP metadata', c.service_provider.metadata_url],
+    ]),
+  ].join('\n');
+}
+
+/** `--cert` takes the PEM itself or a file holding it. */
+function readPem(value: string): string {
+  return value.includes('-----BEGIN') ? value : readText(value, 'certificate');
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InvalidParameterError(`Cannot read the ${what} file "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+  }
+}

@@ -1,0 +1,53 @@
+import { Command } from 'commander';
+import { registerAccounts } from './commands/accounts.ts';
+import { registerAdminKey } from './commands/admin-key.ts';
+import { registerAuthConfig } from './commands/auth-config.ts';
+import { registerMode } from './commands/mode.ts';
+import { registerRedirectUrl } from './commands/redirect-url.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerSigningKeys } from './commands/signing-keys.ts';
+import { registerSso } from './commands/sso.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerToken } from './commands/token.ts';
+import { registerTrustedUrls } from './commands/trusted-urls.ts';
+import { reportFailure, writeUsageError } from './output.ts';
+
+/**
+ * `lanyard`: administers a Lanyard deployment by opening its database directly (LANYARD_DATABASE_URL,
+ * LANYARD_SECRET_KEY…), so it works with or without a running server.
+ */
+const program = new Command('lanyard')
+  .description('Self-hosted single sign-on for Flex-style agent desktops')
+  .option('--json', "machine-readable output (the admin API's JSON shapes)")
+  .configureHelp({ showGlobalOptions: true })
+  // Usage errors as one line, like every other failure.
+  .configureOutput({ outputError: writeUsageError })
+  // Usage errors become exit code 2 (bad input) below; subcommands inherit this setting.
+  .exitOverride();
+program.addHelpText(
+  'after',
+  '\nConfiguration comes from LANYARD_* environment variables (LANYARD_DATABASE_URL, LANYARD_SECRET_KEY, LANYARD_PUBLIC_URL…).\n' +
+    'Exit codes: 0 success, 1 failure, 2 bad input. LANYARD_DEBUG=1 prints stack traces.',
+);
+
+for (const register of [
+  registerServe,
+  registerAccounts,
+  registerSso,
+  registerTrustedUrls,
+  registerRedirectUrl,
+  registerAuthConfig,
+  registerMode,
+  registerStatus,
+  registerToken,
+  registerAdminKey,
+  registerSigningKeys,
+]) {
+  register(program);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportFailure(error);
+}

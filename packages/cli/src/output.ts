@@ -1,0 +1,63 @@
+import { CommanderError } from 'commander';
+import { LanyardError } from '@lanyard/server/errors.ts';
+import type { Logger } from '@lanyard/server/http/logger.ts';
+
+/** What a command produced: `data` is printed for --json (the admin API's wire shape), `text` for people. */
+export interface Output {
+  data: unknown;
+  text: string;
+  /** Non-zero when the command ran but its verdict is negative (e.g. an invalid token). */
+  exitCode?: number;
+}
+
+/** Exit codes: 0 success, 1 failure, 2 bad input (usage errors and 4xx LanyardErrors). */
+export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
+
+export function emit(output: Output, json: boolean): void {
+  process.stdout.write(json ? JSON.stringify(output.data, null, 2) + '\n' : output.text.replace(/\n*$/, '\n'));
+  if (output.exitCode) process.exitCode = output.exitCode;
+}
+
+/** One clear line on stderr; a stack trace only when LANYARD_DEBUG=1. Returns the exit code. */
+export function reportFailure(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+  const debug = process.env.LANYARD_DEBUG === '1';
+  const known = error instanceof LanyardError;
+  const message = oneLine(error instanceof Error ? error.message : String(error));
+  process.stderr.write(`lanyard: ${message}${known || debug ? '' : ' (LANYARD_DEBUG=1 shows details)'}\n`);
+  if (debug && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+  return known && error.status >= 400 && error.status < 500 ? EXIT.badInput : EXIT.failure;
+}
+
+/** Commander's usage errors (`error: …` over several lines) in the same one-line form. */
+export function writeUsageError(text: string, write: (line: string) => void): void {
+  write(`lanyard: ${oneLine(text.replace(/^error: /, ''))} (see --help)\n`);
+}
+
+const oneLine = (text: string) => text.trim().replace(/\s*\n\s*/g, '; ');
+
+/** Server warnings (e.g. a generated development key) as plain lines on stderr, never on stdout. */
+export function cliLogger(): Logger {
+  const debug = process.env.LANYARD_DEBUG === '1';
+  const write =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      const details = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      process.stderr.write(`lanyard: ${level}: ${message}${details.length ? ` (${details.join(', ')})` : ''}\n`);
+    };
+  return { info: debug ? write('info') : () => undefined, warn: write('warning'), error: write('error') };
+}
+
+/** Left-aligned columns, for lists. */
+export function table(rows: string[][], header?: string[]): string {
+  const all = header ? [header, ...rows] : rows;
+  if (all.length === 0) return '';
+  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/** `label  value` pairs, aligned. */
+export function fields(pairs: Array<[string, string | null | undefined]>): string {
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `  ${k.padEnd(width)}  ${v ?? '(none)'}`).join('\n');
+}

@@ -1,0 +1,189 @@
+import type { SamlSettingsInput } from '../accounts/account-service.ts';
+import type { SsoMode } from '../accounts/model.ts';
+import { requireSid } from '../ids.ts';
+import type { Services } from '../services.ts';
+import {
+  accountResource,
+  accountSummary,
+  adminKeyResource,
+  auditEventResource,
+  connectionResource,
+  signingKeyResource,
+  userResource,
+} from './resources.ts';
+import { inspectToken } from './token-inspection.ts';
+
+/** Who made a change, for the audit log: an admin API key or the local CLI. */
+export interface Actor {
+  surface: 'admin-api' | 'cli';
+  name: string;
+}
+
+/**
+ * The administrator's operations, shared by the admin API and the CLI: each one validates, acts
+ * through the domain services, records the change in the audit log and returns the wire shape.
+ * Both front ends stay thin, and a change made from either looks the same afterwards.
+ */
+export class AdminService {
+  constructor(
+    private readonly services: Services,
+    private readonly actor: Actor,
+  ) {}
+
+  async listAccounts() {
+    return { accounts: (await this.services.accounts.listAccounts()).map(accountSummary) };
+  }
+
+  async createAccount(friendlyName?: string) {
+    const { account, authToken } = await this.services.accounts.createAccount(friendlyName);
+    await this.record(account.sid, `created account "${account.friendlyName}"`);
+    return { ...accountResource(account, [], this.publicUrl), auth_token: authToken };
+  }
+
+  async getAccount(accountSid: string) {
+    const account = await this.services.accounts.getAccount(accountSid);
+    return accountResource(account, await this.services.accounts.connectionsOf(account.sid), this.publicUrl);
+  }
+
+  async setSso(accountSid: string, input: SamlSettingsInput) {
+    const connection = await this.services.accounts.setSaml(accountSid, input);
+    await this.record(accountSid, `set the IdP settings of connection ${connection.sid} (issuer ${connection.saml?.issuer ?? 'none'})`, {
+      connectionSid: connection.sid,
+    });
+    return connectionResource(connection, this.publicUrl);
+  }
+
+  async listTrustedUrls(accountSid: string) {
+    return trustedUrls(await this.services.accounts.getAccount(accountSid));
+  }
+
+  async addTrustedUrl(accountSid: string, url: string) {
+    const account = await this.services.accounts.addTrustedUrl(accountSid, url);
+    await this.record(accountSid, `added Trusted URL ${url}`);
+    return trustedUrls(account);
+  }
+
+  async removeTrustedUrl(accountSid: string, url: string) {
+    const account = await this.services.accounts.removeTrustedUrl(accountSid, url);
+    await this.record(accountSid, `removed Trusted URL ${url}`);
+    return trustedUrls(account);
+  }
+
+  async setRedirectUrl(accountSid: string, url: string | null) {
+    await this.services.accounts.setDefaultRedirectUrl(accountSid, url);
+    await this.record(accountSid, url === null ? 'cleared the Default redirect URL' : `set the Default redirect URL to ${url}`);
+    return this.getAccount(accountSid);
+  }
+
+  /** Switching back to the previous mode after the grace period needs `force` (409 otherwise). */
+  async setMode(accountSid: string, mode: SsoMode, force = false) {
+    await this.services.accounts.setMode(accountSid, mode, { force });
+    await this.record(accountSid, `set the SSO mode to ${mode}${force ? ' (forced)' : ''}`);
+    return this.getAccount(accountSid);
+  }
+
+  async setIdpInitiatedLogin(accountSid: string, enabled: boolean) {
+    await this.services.accounts.setIdpInitiatedLogin(accountSid, enabled);
+    await this.record(accountSid, `${enabled ? 'enabled' : 'disabled'} IdP-initiated login`);
+    return this.getAccount(accountSid);
+  }
+
+  /** Exactly what the public lookup answers for this account. */
+  async authConfig(accountSid: string) {
+    return { config_list: await this.services.accounts.lookupConfig(accountSid) };
+  }
+
+  async auditEvents(accountSid: string, limit = 50) {
+    await this.services.accounts.getAccount(accountSid);
+    return { events: (await this.services.audit.recent(accountSid, limit)).map(auditEventResource) };
+  }
+
+  async listUsers(accountSid: string, search?: string) {
+    await this.services.accounts.getAccount(accountSid);
+    return { users: (await this.services.users.list(accountSid, search)).map(userResource) };
+  }
+
+  /** A disabled user's tokens stop validating and refreshing at once; no revocation needed. */
+  async setUserDisabled(userSid: string, disabled: boolean) {
+    requireSid('user', userSid, 'UserSid');
+    const user = await this.services.users.setDisabled(userSid, disabled);
+    await this.record(user.accountSid, `${disabled ? 'disabled' : 'enabled'} user ${user.uniqueId}`, { userSid });
+    return userResource(user);
+  }
+
+  async revokeUserSessions(userSid: string) {
+    requireSid('user', userSid, 'UserSid');
+    const revoked = await this.services.tokens.revokeAllForUser(userSid);
+    const user = await this.services.users.get(userSid);
+    await this.record(user.accountSid, `revoked ${revoked} session(s) of user ${user.uniqueId}`, { userSid });
+    return { user_sid: userSid, revoked_sessions: revoked };
+  }
+
+  async revokeAccountSessions(accountSid: string) {
+    await this.services.accounts.getAccount(accountSid);
+    const revoked = await this.services.tokens.revokeAllForAccount(accountSid);
+    await this.record(accountSid, `revoked all ${revoked} session(s) of the account`);
+    return { account_sid: accountSid, revoked_sessions: revoked };
+  }
+
+  async setRedirectUris(connectionSid: string, uris: string[]) {
+    const connection = await this.services.accounts.setRedirectUris(connectionSid, uris);
+    await this.record(connection.accountSid, `set the OIDC redirect URIs of connection ${connectionSid}`, { connectionSid });
+    return connectionResource(connection, this.publicUrl);
+  }
+
+  async verifyToken(token: string, accountSid?: string) {
+    if (accountSid !== undefined) requireSid('account', accountSid, 'AccountSid');
+    return inspectToken(this.services, token, accountSid);
+  }
+
+  async listSigningKeys() {
+    // Another node (or the CLI) may have rotated since this process last looked.
+    await this.services.keys.reload();
+    return { keys: this.services.keys.list().map(signingKeyResource) };
+  }
+
+  /** The new key signs from now on; the old ones keep verifying until their tokens expire. */
+  async rotateSigningKeys() {
+    const kid = await this.services.keys.rotate();
+    await this.record(null, `rotated the signing keys (new key ${kid})`);
+    return { kid, ...(await this.listSigningKeys()) };
+  }
+
+  async createAdminKey(name?: string) {
+    const { key, secret } = await this.services.adminKeys.create(name);
+    await this.record(null, `created admin key ${key.sid} "${key.name}"`);
+    return { ...adminKeyResource(key), secret };
+  }
+
+  async listAdminKeys() {
+    return { admin_keys: (await this.services.adminKeys.list()).map(adminKeyResource) };
+  }
+
+  async revokeAdminKey(sid: string) {
+    await this.services.adminKeys.revoke(sid);
+    await this.record(null, `revoked admin key ${sid}`);
+    return { sid, revoked: true };
+  }
+
+  private get publicUrl(): string {
+    return this.services.config.publicUrl;
+  }
+
+  private async record(accountSid: string | null, change: string, about: { connectionSid?: string; userSid?: string } = {}): Promise<void> {
+    await this.services.audit.record({
+      type: 'admin.change',
+      accountSid,
+      connectionSid: about.connectionSid ?? null,
+      userSid: about.userSid ?? null,
+      uniqueId: null,
+      surface: this.actor.surface,
+      code: null,
+      reason: `${this.actor.name}: ${change}`,
+    });
+  }
+}
+
+function trustedUrls(account: { trustedUrls: string[]; defaultRedirectUrl: string | null }) {
+  return { trusted_urls: account.trustedUrls, default_redirect_url: account.defaultRedirectUrl };
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { SamlSettingsInput } from '../accounts/account-service.ts';
+import { InvalidParameterError } from '../errors.ts';
+
+const url = z.string().min(1).max(2048);
+const pem = z.string().min(1).max(20_000);
+
+/** Admin request bodies (wire names), parsed once at the edge by the admin API and the CLI alike. */
+export const schemas = {
+  createAccount: z.strictObject({
+    friendly_name: z.string().trim().min(1).max(200).optional().describe('A name for people; defaults to "Lanyard account"'),
+  }),
+  sso: z.strictObject({
+    issuer: z.string().min(1).max(1024).optional().describe("The IdP's entity ID (Issuer of its responses)"),
+    sso_url: url.optional().describe("The IdP's single sign-on URL (HTTP-Redirect binding)"),
+    certificate: pem.optional().describe('IdP signing certificate, PEM or base64 DER'),
+    certificates: z.array(pem).min(1).max(10).optional().describe('Several IdP signing certificates (rollover); any of them may sign'),
+    metadata_xml: z.string().min(1).max(1_000_000).optional().describe("The IdP's SAML metadata document"),
+    metadata_url: url.optional().describe("Where to fetch the IdP's SAML metadata (refreshed on a schedule)"),
+    clock_skew_seconds: z.number().int().min(0).max(600).optional().describe('Allowed clock difference for SAML time checks; default 120'),
+  }),
+  url: z.strictObject({ url: url.describe('https://host[:port][/path]; http:// only for localhost, 127.0.0.1 and [::1]') }),
+  redirectUrl: z.strictObject({ url: url.nullable().describe('Where IdP-initiated logins land; null clears it') }),
+  mode: z.strictObject({
+    mode: z.enum(['legacy', 'enhanced', 'both']),
+    force: z.boolean().optional().describe('Needed to switch back to the previous mode after the 30-day grace period'),
+  }),
+  idpInitiated: z.strictObject({ enabled: z.boolean() }),
+  redirectUris: z.strictObject({
+    redirect_uris: z.array(url).max(20).describe('Exact redirect URIs (RFC 9700); loopback ports may vary (RFC 8252)'),
+  }),
+  verifyToken: z.strictObject({
+    token: z.string().min(1).max(8192).describe('An access token issued by this server'),
+    account_sid: z.string().optional().describe('Also require the token to belong to this account'),
+  }),
+  auditQuery: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
+};
+
+/** The SSO body is one of three exclusive forms: explicit fields, metadata XML, or a metadata URL. */
+export function samlInput(body: z.infer<typeof schemas.sso>): SamlSettingsInput {
+  const forms = [
+    body.metadata_xml !== undefined,
+    body.metadata_url !== undefined,
+    [body.issuer, body.sso_url, body.certificate, body.certificates].some((v) => v !== undefined),
+  ];
+  if (forms.filter(Boolean).length !== 1) {
+    throw new InvalidParameterError(
+      'Send exactly one of: {issuer, sso_url, certificate | certificates}, {metadata_xml} or {metadata_url} (with an optional clock_skew_seconds).',
+    );
+  }
+  return {
+    issuer: body.issuer,
+    ssoUrl: body.sso_url,
+    certificate: body.certificate,
+    certificates: body.certificates,
+    metadataXml: body.metadata_xml,
+    metadataUrl: body.metadata_url,
+    clockSkewSeconds: body.clock_skew_seconds,
+  };
+}

@@ -1,0 +1,78 @@
+import { Hono, type Context } from 'hono';
+import { InvalidParameterError } from '../errors.ts';
+import type { AppVariables, RouteModule } from '../http/app.ts';
+import { parseWith, readJson } from '../http/request-body.ts';
+import { adminAuthentication, type AdminVariables } from './admin-auth.ts';
+import { AdminService } from './admin-service.ts';
+import { adminOpenApiDocument } from './openapi.ts';
+import { samlInput, schemas } from './requests.ts';
+
+export const ADMIN_PREFIX = '/admin/v1';
+
+type AdminEnv = { Variables: AppVariables & AdminVariables };
+
+/** The admin API (`/admin/v1`): account setup, users, sessions, tokens and keys, behind an admin API key. */
+export const adminRoutes: RouteModule = (app, services) => {
+  const admin = new Hono<AdminEnv>();
+  admin.use('*', adminAuthentication(services.adminKeys));
+  const ops = (c: Context<AdminEnv>) =>
+    new AdminService(services, { surface: 'admin-api', name: `admin key ${c.get('adminKey').sid} (${c.get('adminKey').name})` });
+
+  admin.get('/openapi.json', (c) => c.json(adminOpenApiDocument(services.config.publicUrl)));
+
+  admin.get('/accounts', async (c) => c.json(await ops(c).listAccounts()));
+  admin.post('/accounts', async (c) => {
+    const body = await readJson(c, schemas.createAccount);
+    return c.json(await ops(c).createAccount(body.friendly_name), 201);
+  });
+  admin.get('/accounts/:sid', async (c) => c.json(await ops(c).getAccount(c.req.param('sid'))));
+  admin.put('/accounts/:sid/sso', async (c) => c.json(await ops(c).setSso(c.req.param('sid'), samlInput(await readJson(c, schemas.sso)))));
+
+  admin.get('/accounts/:sid/trusted-urls', async (c) => c.json(await ops(c).listTrustedUrls(c.req.param('sid'))));
+  admin.post('/accounts/:sid/trusted-urls', async (c) => {
+    const body = await readJson(c, schemas.url);
+    return c.json(await ops(c).addTrustedUrl(c.req.param('sid'), body.url));
+  });
+  admin.delete('/accounts/:sid/trusted-urls', async (c) => {
+    const target = c.req.query('url');
+    if (!target) throw new InvalidParameterError('url: the Trusted URL to remove is required as a query parameter (?url=…).');
+    return c.json(await ops(c).removeTrustedUrl(c.req.param('sid'), target));
+  });
+  admin.put('/accounts/:sid/redirect-url', async (c) => {
+    const body = await readJson(c, schemas.redirectUrl);
+    return c.json(await ops(c).setRedirectUrl(c.req.param('sid'), body.url));
+  });
+  admin.put('/accounts/:sid/mode', async (c) => {
+    const body = await readJson(c, schemas.mode);
+    return c.json(await ops(c).setMode(c.req.param('sid'), body.mode, body.force));
+  });
+  admin.put('/accounts/:sid/idp-initiated', async (c) => {
+    const body = await readJson(c, schemas.idpInitiated);
+    return c.json(await ops(c).setIdpInitiatedLogin(c.req.param('sid'), body.enabled));
+  });
+  admin.get('/accounts/:sid/auth-config', async (c) => c.json(await ops(c).authConfig(c.req.param('sid'))));
+  admin.get('/accounts/:sid/audit', async (c) => {
+    const { limit } = parseWith(schemas.auditQuery, c.req.query());
+    return c.json(await ops(c).auditEvents(c.req.param('sid'), limit));
+  });
+  admin.get('/accounts/:sid/users', async (c) => c.json(await ops(c).listUsers(c.req.param('sid'), c.req.query('search') || undefined)));
+  admin.post('/accounts/:sid/revoke-sessions', async (c) => c.json(await ops(c).revokeAccountSessions(c.req.param('sid'))));
+
+  admin.post('/users/:sid/disable', async (c) => c.json(await ops(c).setUserDisabled(c.req.param('sid'), true)));
+  admin.post('/users/:sid/enable', async (c) => c.json(await ops(c).setUserDisabled(c.req.param('sid'), false)));
+  admin.post('/users/:sid/revoke-sessions', async (c) => c.json(await ops(c).revokeUserSessions(c.req.param('sid'))));
+
+  admin.put('/connections/:sid/redirect-uris', async (c) => {
+    const body = await readJson(c, schemas.redirectUris);
+    return c.json(await ops(c).setRedirectUris(c.req.param('sid'), body.redirect_uris));
+  });
+
+  admin.post('/tokens/verify', async (c) => {
+    const body = await readJson(c, schemas.verifyToken);
+    return c.json(await ops(c).verifyToken(body.token, body.account_sid));
+  });
+  admin.get('/signing-keys', async (c) => c.json(await ops(c).listSigningKeys()));
+  admin.post('/signing-keys/rotate', async (c) => c.json(await ops(c).rotateSigningKeys()));
+
+  app.route(ADMIN_PREFIX, admin);
+};

@@ -1,0 +1,225 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../packages/server/src/config.ts';
+import { jsonLogger } from '../../packages/server/src/http/logger.ts';
+import { createServices } from '../../packages/server/src/services.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'packages/cli/bin/lanyard.js');
+const DESKTOP = 'https://desktop.example.com/agent';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('lanyard CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lanyard-cli-'));
+  const env = {
+    PATH: process.env.PATH,
+    HOME: dir,
+    LANYARD_DATABASE_URL: `sqlite:${join(dir, 'db')}`,
+    LANYARD_SECRET_KEY: randomBytes(32).toString('base64'),
+  };
+  let accountSid: string;
+  let certFile: string;
+
+  /** Runs the real CLI as a child process, the way an administrator would. */
+  function lanyard(...args: string[]): Promise<Run> {
+    return new Promise((done) => {
+      execFile('node', [BIN, ...args], { cwd: ROOT, env, timeout: 30_000 }, (error, stdout, stderr) => {
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+  async function json(...args: string[]) {
+    const run = await lanyard(...args, '--json');
+    expect(run.stderr, args.join(' ')).toBe('');
+    expect(run.code, args.join(' ')).toBe(0);
+    return JSON.parse(run.stdout);
+  }
+  /** Bad input: exit 2, one line on stderr, no stack trace. */
+  function expectBadInput(run: Run, message: RegExp) {
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  }
+
+  beforeAll(() => {
+    certFile = join(dir, 'idp.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=test', '-days', '30', '-keyout', join(dir, 'idp.key'), '-out', certFile],
+      { stdio: 'ignore' },
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints help', async () => {
+    const run = await lanyard('--help');
+    expect(run.code).toBe(0);
+    for (const command of [
+      'serve',
+      'accounts',
+      'sso',
+      'trusted-urls',
+      'redirect-url',
+      'auth-config',
+      'token',
+      'admin-key',
+      'signing-keys',
+      'mode',
+      'status',
+    ]) {
+      expect(run.stdout).toContain(command);
+    }
+  });
+
+  it('creates and lists accounts', async () => {
+    const created = await json('accounts', 'create', '--name', 'Support floor');
+    expect(created).toMatchObject({ sid: expect.stringMatching(/^AC[0-9a-f]{32}$/), friendly_name: 'Support floor', auth_token: expect.any(String) });
+    accountSid = created.sid;
+    expect((await json('accounts', 'list')).accounts).toEqual([expect.objectContaining({ sid: accountSid })]);
+    const human = await lanyard('accounts', 'list');
+    expect(human.stdout).toMatch(new RegExp(`${accountSid}\\s+enhanced\\s+Support floor`));
+  });
+
+  it('adds, lists and removes Trusted URLs', async () => {
+    expect((await json('trusted-urls', 'add', accountSid, 'http://localhost:5173/')).trusted_urls).toEqual(['http://localhost:5173/']);
+    expect((await json('trusted-urls', 'add', accountSid, DESKTOP)).trusted_urls).toHaveLength(2);
+    expect((await lanyard('trusted-urls', 'list', accountSid)).stdout).toContain(DESKTOP);
+    expect((await json('trusted-urls', 'remove', accountSid, 'http://localhost:5173/')).trusted_urls).toEqual([DESKTOP]);
+  });
+
+  it('sets the Default redirect URL', async () => {
+    expect((await json('redirect-url', 'set', accountSid, DESKTOP)).default_redirect_url).toBe(DESKTOP);
+  });
+
+  it('sets the IdP from a certificate file', async () => {
+    const connection = await json(
+      'sso',
+      'set',
+      accountSid,
+      '--issuer',
+      'https://idp.example.com',
+      '--sso-url',
+      'https://idp.example.com/sso',
+      '--cert',
+      certFile,
+      '--clock-skew',
+      '60',
+    );
+    expect(connection).toMatchObject({
+      sid: expect.stringMatching(/^JQ/),
+      issuer: 'https://idp.example.com',
+      clock_skew_seconds: 60,
+      certificates: [expect.objectContaining({ subject: 'CN=test' })],
+    });
+    const human = await lanyard('status', accountSid);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('Enhanced SSO: ready');
+    expect(human.stdout).toMatch(/Legacy SSO: not ready\n\s+- SSO mode is "enhanced"/);
+  });
+
+  it('prints the auth config exactly as the public lookup answers it', async () => {
+    const account = await json('status', accountSid);
+    const expected = {
+      config_list: [
+        {
+          account_sid: accountSid,
+          instance_sid: account.instance_sid,
+          connection_name: account.connections[0].sid,
+          client_id: account.connections[0].client_id,
+          active: true,
+          app_type: 'SinglePageApp',
+        },
+      ],
+    };
+    expect(await json('auth-config', accountSid)).toEqual(expected);
+    expect(JSON.parse((await lanyard('auth-config', accountSid)).stdout)).toEqual(expected);
+  });
+
+  it('switches the SSO mode', async () => {
+    expect((await json('mode', 'set', accountSid, 'both')).setup.legacy).toEqual({ ready: true, missing: [] });
+    expectBadInput(await lanyard('mode', 'set', accountSid, 'hybrid'), /hybrid.*legacy, enhanced, both/);
+  });
+
+  it('manages admin keys and signing keys', async () => {
+    const key = await json('admin-key', 'create', '--name', 'ci');
+    expect(key.secret).toMatch(new RegExp(`^lk_${key.sid}_`));
+    expect((await json('admin-key', 'list')).admin_keys).toEqual([expect.objectContaining({ sid: key.sid, name: 'ci' })]);
+    const rotated = await json('signing-keys', 'rotate');
+    expect((await json('signing-keys', 'list')).keys).toContainEqual(expect.objectContaining({ kid: rotated.kid, active: true }));
+  });
+
+  it('verifies tokens: exit 0 when valid, 1 when not', async () => {
+    // A sign-in issued by "the server" (the same database and key), checked by the CLI.
+    const services = await createServices(loadConfig(env), { logger: jsonLogger('silent') });
+    const connection = (await services.accounts.connectionsOf(accountSid))[0]!;
+    const user = await services.users.provision(accountSid, {
+      uniqueId: 'ada@example.com',
+      fullName: 'Ada',
+      email: 'ada@example.com',
+      roles: ['agent'],
+      imageUrl: null,
+      attributes: {},
+    });
+    const { accessToken } = await services.tokens.issueForLegacyLogin({
+      accountSid,
+      connectionSid: connection.sid,
+      clientId: connection.clientId,
+      userSid: user.sid,
+      nonce: null,
+      scope: null,
+      authTime: Date.now(),
+    });
+    await services.storage.close();
+
+    expect(await json('token', 'verify', accessToken, '--account', accountSid)).toMatchObject({
+      valid: true,
+      claims: { identity: 'ada_40example_2Ecom' },
+      session: { active: true },
+    });
+    const bad = await lanyard('token', 'verify', 'not.a.jwt');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('NOT valid');
+  });
+
+  it('exits 2 with one clear line for a malformed SID', async () => {
+    expectBadInput(
+      await lanyard('trusted-urls', 'list', 'AC123'),
+      /^lanyard: AccountSid must be an? account SID: "AC" followed by 32 hex characters/,
+    );
+    expectBadInput(await lanyard('status', 'nope', '--json'), /AccountSid/);
+  });
+
+  it('exits 2 for an http Trusted URL on a public host', async () => {
+    expectBadInput(await lanyard('trusted-urls', 'add', accountSid, 'http://example.com'), /http/i);
+  });
+
+  it('exits 2 naming the problem for a bad certificate or a missing file', async () => {
+    const garbage = join(dir, 'garbage.pem');
+    writeFileSync(garbage, 'hello');
+    expectBadInput(
+      await lanyard('sso', 'set', accountSid, '--issuer', 'x', '--sso-url', 'https://idp.example.com/sso', '--cert', garbage),
+      /certificate/i,
+    );
+    expectBadInput(
+      await lanyard('sso', 'set', accountSid, '--issuer', 'x', '--sso-url', 'https://idp.example.com/sso', '--cert', join(dir, 'absent.pem')),
+      /certificate file .*ENOENT/,
+    );
+    expectBadInput(await lanyard('sso', 'set', accountSid, '--issuer', 'x'), /exactly one of|sso/i);
+  });
+
+  it('exits 2 for usage errors and 404s', async () => {
+    expect((await lanyard('accounts', 'frobnicate')).code).toBe(2);
+    expectBadInput(await lanyard('status', `AC${'0'.repeat(32)}`), /was not found/);
+  });
+});

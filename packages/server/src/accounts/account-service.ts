@@ -38,6 +38,11 @@ export class AccountService {
     private readonly fetchMetadata: (url: string) => Promise<string> = defaultFetchMetadata,
   ) {}
 
+  /** The same service reading and writing through a transaction. */
+  within(tx: Storage): AccountService {
+    return new AccountService(tx, this.fetchMetadata);
+  }
+
   async createAccount(friendlyName = 'Lanyard account'): Promise<{ account: Account; authToken: string }> {
     const authToken = randomToken();
     const account: Account = {

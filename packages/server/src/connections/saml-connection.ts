@@ -166,6 +166,8 @@ function describeSamlFailure(error: Error): string {
   const m = error.message;
   if (/Invalid signature|invalid signature|No valid signature|signature/i.test(m)) return 'the signature is missing or was not made with the configured IdP certificate';
   if (/NotBefore|NotOnOrAfter|expired|not yet valid/i.test(m)) return `the assertion is outside its validity window (${m})`;
+  // node-saml's words when no SubjectConfirmationData is inside its NotBefore/NotOnOrAfter window.
+  if (/No valid subject confirmation/i.test(m)) return 'the assertion is outside its validity window (SubjectConfirmationData NotOnOrAfter has passed; check the clocks)';
   if (/audience/i.test(m)) return `the assertion's audience is not this service provider (${m})`;
   if (/InResponseTo/i.test(m)) return 'the response does not answer a sign-in request of ours (InResponseTo)';
   if (/Unknown SAML issuer|issuer/i.test(m)) return 'the response was issued by an unexpected IdP';

@@ -14,6 +14,7 @@ const SESSION = 'session';
 const REFRESH = 'refresh_token';
 /** Spent refresh tokens are kept this long past their use-by time so reuse is still recognised. */
 const REUSE_MEMORY_MS = 24 * 3600_000;
+const REUSE_DETECTED = Symbol('refresh token reuse');
 const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 export interface CodeExchange {
@@ -109,7 +110,7 @@ export class TokenService {
       throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
     }
     const refreshToken = randomToken('lrt_');
-    return this.issue(this.storage, session, refreshToken, now, true);
+    return this.sign(await this.prepare(this.storage, session, refreshToken, now, true));
   }
 
   /**
@@ -120,7 +121,7 @@ export class TokenService {
   async refresh(request: RefreshRequest): Promise<IssuedTokens> {
     const now = Date.now();
     const successor = this.successorOf(request.refreshToken);
-    return this.storage.transaction(async (tx) => {
+    const grant = await this.storage.transaction(async (tx) => {
       const result = await tx.consume<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), now);
       if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
       const session = (await tx.find<Session>(SESSION, result.record.payload.sessionId))?.payload;
@@ -135,21 +136,31 @@ export class TokenService {
         const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
         const withinGrace = now - spentAt <= this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
         if (!withinGrace) {
+          // Commit the revocation: throwing here would roll it back with the transaction.
           await this.revokeWith(tx, session.id, 'refresh_token_reuse', now);
-          throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
+          return REUSE_DETECTED;
         }
-        return this.issue(tx, session, successor, now, false);
+        return this.prepare(tx, session, successor, now, false);
       }
       if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
       if (now >= result.record.payload.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
-      return this.issue(tx, session, successor, now, true);
+      return this.prepare(tx, session, successor, now, true);
     });
+    if (grant === REUSE_DETECTED) {
+      throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
+    }
+    return this.sign(grant);
   }
 
-  private async issue(tx: Storage, session: Session, refreshToken: string, now: number, storeRefresh: boolean): Promise<IssuedTokens> {
-    const user = await this.users.get(session.userSid);
+  /**
+   * Records what a grant issues (inside the caller's transaction); `sign` then makes the tokens
+   * after it commits, so no signing or key loading ever runs while a transaction is open.
+   */
+  private async prepare(tx: Storage, session: Session, refreshToken: string, now: number, storeRefresh: boolean): Promise<PreparedGrant> {
+    // Read through the transaction: on SQLite anything else would wait for it to finish.
+    const user = await this.users.within(tx).get(session.userSid);
     if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
-    const account = await this.accounts.getAccount(session.accountSid);
+    const account = await this.accounts.within(tx).getAccount(session.accountSid);
     const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
     const refreshTokenExpiresAt = Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt);
     if (storeRefresh) {
@@ -162,21 +173,16 @@ export class TokenService {
         expiresAt: refreshTokenExpiresAt + REUSE_MEMORY_MS,
       });
     }
+    return { session, user, account, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+  }
+
+  private async sign(grant: PreparedGrant): Promise<IssuedTokens> {
+    const { session, user, account, accessTokenExpiresAt } = grant;
     const accessToken = await this.accessTokens.issueAccessToken(session, user, account, accessTokenExpiresAt);
     const idToken = session.surface === 'oidc' && session.scope?.split(' ').includes('openid')
       ? await this.accessTokens.issueIdToken(session, user, accessTokenExpiresAt, atHash(accessToken))
       : null;
-    return {
-      accessToken,
-      accessTokenExpiresAt,
-      refreshToken,
-      refreshTokenExpiresAt,
-      idToken,
-      session,
-      user,
-      account,
-      sessionCapped: accessTokenExpiresAt === session.maxExpiresAt,
-    };
+    return { ...grant, accessToken, idToken, sessionCapped: accessTokenExpiresAt === session.maxExpiresAt };
   }
 
   /** The successor of a refresh token is derived, so a retry can be given the same one back. */
@@ -203,7 +209,7 @@ export class TokenService {
       revokedReason: null,
     };
     await this.storage.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS });
-    return this.issue(this.storage, session, randomToken('lrt_'), now, true);
+    return this.sign(await this.prepare(this.storage, session, randomToken('lrt_'), now, true));
   }
 
   /** Re-issues an access token for a live legacy session (legacy refresh presents the token itself). */
@@ -274,6 +280,8 @@ export class TokenService {
     return live.length;
   }
 }
+
+type PreparedGrant = Omit<IssuedTokens, 'accessToken' | 'idToken' | 'sessionCapped'>;
 
 /** OIDC Core §3.1.3.6: left half of SHA-256 of the access token. */
 function atHash(accessToken: string): string {

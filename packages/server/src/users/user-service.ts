@@ -37,6 +37,11 @@ const lookupOf = (accountSid: string, uniqueId: string) => `${accountSid}:${uniq
 export class UserService {
   constructor(private readonly storage: Storage) {}
 
+  /** The same service reading and writing through a transaction. */
+  within(tx: Storage): UserService {
+    return new UserService(tx);
+  }
+
   async provision(accountSid: string, profile: UserProfile, now = Date.now()): Promise<User> {
     const existing = await this.storage.findByLookup<User>(KIND, lookupOf(accountSid, profile.uniqueId));
     if (existing) {

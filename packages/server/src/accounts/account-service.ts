@@ -112,9 +112,10 @@ export class AccountService {
   }
 
   async setDefaultRedirectUrl(accountSid: string, url: string | null): Promise<Account> {
-    const canonical = url === null ? null : parseTrustedUrl(url).url;
+    // Kept as entered (normalised): a landing page at `/desktop/` must not become `/desktop`.
+    const href = url === null ? null : parseTrustedUrl(url).href;
     return this.updateAccount(accountSid, (account) => {
-      account.defaultRedirectUrl = canonical;
+      account.defaultRedirectUrl = href;
     });
   }
 

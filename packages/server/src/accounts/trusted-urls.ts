@@ -7,6 +7,8 @@ export interface TrustedUrl {
   origin: string;
   /** `/` or a path without a trailing slash. */
   path: string;
+  /** The URL as entered, WHATWG-normalised (trailing slash kept): where redirects go. */
+  href: string;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -34,7 +36,7 @@ function rawProblem(input: string): string | undefined {
 
 function canonical(url: URL): TrustedUrl {
   const path = url.pathname === '/' ? '/' : url.pathname.replace(/\/+$/, '');
-  return { url: path === '/' ? `${url.origin}/` : `${url.origin}${path}`, origin: url.origin, path };
+  return { url: path === '/' ? `${url.origin}/` : `${url.origin}${path}`, origin: url.origin, path, href: url.href };
 }
 
 /**

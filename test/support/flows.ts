@@ -37,8 +37,10 @@ export async function authorize(lanyard: TestLanyard, params: AuthorizeParams, h
 }
 
 /** POSTs the IdP's auto-submit form to our ACS, as the browser would. */
-export async function postForm(action: string, fields: Record<string, string>): Promise<Response> {
-  return fetch(action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+export async function postForm(action: string, fields: { [name: string]: string | undefined }): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined) body.set(name, value);
+  return fetch(action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
 }
 
 export interface FlexLogin {

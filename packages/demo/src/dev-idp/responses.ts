@@ -26,10 +26,7 @@ export interface ResponseOptions {
   lifetimeSeconds?: number;
 }
 
-export interface SignedResponse {
-  SAMLResponse: string;
-  RelayState?: string;
-}
+export type SignedResponse = { SAMLResponse: string; RelayState?: string };
 
 const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 

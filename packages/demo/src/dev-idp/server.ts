@@ -34,8 +34,6 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const host = options.host ?? '127.0.0.1';
   const users = options.users ?? DEFAULT_USERS;
   const credentials = options.credentials ?? (await generateSigningCredentials());
-  let idp: ReturnType<typeof createIdentityProvider> | undefined;
-
   const server = createServer((req, res) => {
     handle(req, res).catch((error: Error) => send(res, 400, 'text/plain; charset=utf-8', `Development IdP: ${error.message}`));
   });
@@ -44,7 +42,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const url = `http://${host}:${port}`;
   const entityId = `${url}/metadata`;
   const ssoUrl = `${url}/sso`;
-  idp = createIdentityProvider(entityId, ssoUrl, credentials.privateKeyPem, credentials.certificatePem);
+  const idp = createIdentityProvider(entityId, ssoUrl, credentials.privateKeyPem, credentials.certificatePem);
   const metadataXml = idp.getMetadata();
 
   const findUser = (id: string) => {
@@ -53,7 +51,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     return user;
   };
   const createResponse: DevIdp['createResponse'] = ({ userId, ...rest }) =>
-    createSignedResponse(idp!, { signResponse: options.signResponse, signAssertion: options.signAssertion, ...rest, user: findUser(userId) });
+    createSignedResponse(idp, { signResponse: options.signResponse, signAssertion: options.signAssertion, ...rest, user: findUser(userId) });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestUrl = new URL(req.url ?? '/', url);

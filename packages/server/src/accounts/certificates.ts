@@ -21,10 +21,16 @@ export function normalizeCertificate(input: string): string {
     throw new InvalidParameterError('The X.509 certificate is not valid PEM or base64: paste the whole "-----BEGIN CERTIFICATE-----" block from the IdP.');
   }
   const pem = `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  let cert: X509Certificate;
   try {
-    new X509Certificate(pem);
+    cert = new X509Certificate(pem);
   } catch {
     throw new InvalidParameterError('The X.509 certificate could not be parsed: paste the signing certificate exactly as the IdP shows it.');
+  }
+  // Most IdP signing certificates are self-signed: their own signature must verify, which
+  // catches a certificate damaged in copy and paste that still parses.
+  if (cert.checkIssued(cert) && !cert.verify(cert.publicKey)) {
+    throw new InvalidParameterError('The X.509 certificate is damaged (its self-signature does not verify): copy it again from the IdP.');
   }
   return pem;
 }

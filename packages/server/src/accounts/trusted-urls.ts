@@ -20,6 +20,7 @@ const MAX_LENGTH = 2048;
  */
 function rawProblem(input: string): string | undefined {
   if (input.length > MAX_LENGTH) return `URLs are limited to ${MAX_LENGTH} characters`;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
   if (/[\u0000-\u0020\u007f]/.test(input)) return 'control characters and whitespace are not allowed';
   if (input.includes('\\')) return 'backslashes are not allowed';
   if (input.includes('*')) return 'wildcards are not allowed (list each URL)';

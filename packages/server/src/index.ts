@@ -3,6 +3,7 @@ import { adminRoutes } from './admin/routes.ts';
 import { createApp, type RouteModule } from './http/app.ts';
 import { flexRoutes } from './flex/routes.ts';
 import { legacyRoutes } from './legacy/routes.ts';
+import { oidcRoutes } from './oidc/routes.ts';
 import { operationsRoutes } from './operations/routes.ts';
 import { createServices, type ServiceOptions, type Services } from './services.ts';
 import type { LanyardConfig } from './config.ts';
@@ -12,7 +13,7 @@ export * from './errors.ts';
 export type { Services } from './services.ts';
 
 /** Every route module of the server, in one list. */
-export const routeModules: RouteModule[] = [operationsRoutes, flexRoutes, legacyRoutes, adminRoutes];
+export const routeModules: RouteModule[] = [operationsRoutes, flexRoutes, legacyRoutes, oidcRoutes, adminRoutes];
 
 export interface Lanyard {
   services: Services;

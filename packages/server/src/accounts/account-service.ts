@@ -125,6 +125,12 @@ export class AccountService {
     });
   }
 
+  async setLoginPopup(accountSid: string, enabled: boolean): Promise<Account> {
+    return this.updateAccount(accountSid, (account) => {
+      account.loginPopup = enabled;
+    });
+  }
+
   /**
    * Switches SSO mode. Users, user SIDs and worker SIDs belong to the account, not the mode, so
    * nothing is lost either way. Going back to the previous mode is a plain switch within the
@@ -152,20 +158,28 @@ export class AccountService {
     await this.getAccount(accountSid);
     const settings = await this.resolveSamlSettings(input);
     const existing = (await this.connectionsOf(accountSid))[0];
-    const connection: Connection = existing
-      ? { ...existing, saml: settings }
-      : {
-          sid: newSid('connection'),
-          accountSid,
-          clientId: randomToken().slice(0, 32),
-          protocol: 'saml',
-          saml: settings,
-          mapping: DEFAULT_MAPPING,
-          redirectUris: [],
-          createdAt: Date.now(),
-        };
+    const connection: Connection = existing ? { ...existing, saml: settings } : newConnection(accountSid, settings);
     await this.saveConnection(connection);
     return connection;
+  }
+
+  /**
+   * The account's connection, created without IdP settings when it has none: its SID is part of
+   * the service-provider values an administrator registers at the IdP before the IdP's own
+   * values (issuer, certificate) exist.
+   */
+  async ensureConnection(accountSid: string): Promise<{ connection: Connection; created: boolean }> {
+    requireSid('account', accountSid, 'AccountSid');
+    // The account row lock keeps two concurrent calls from creating two connections.
+    return this.storage.transaction(async (tx) => {
+      if (!(await tx.find<Account>(ACCOUNT, accountSid, { forUpdate: true }))) throw new NotFoundError(`Account ${accountSid} was not found.`);
+      const within = this.within(tx);
+      const existing = (await within.connectionsOf(accountSid))[0];
+      if (existing) return { connection: existing, created: false };
+      const connection = newConnection(accountSid, null);
+      await within.saveConnection(connection);
+      return { connection, created: true };
+    });
   }
 
   async setMapping(connectionSid: string, mapping: Partial<AttributeMapping>): Promise<Connection> {
@@ -259,14 +273,31 @@ export class AccountService {
 
   private trustedOriginCache: { origins: Set<string>; at: number } | undefined;
 
-  /** Origins of every account's Trusted URLs: the desktops allowed to call us cross-origin. */
+  /** Origins of Trusted URLs and registered redirect URIs: the pages allowed to call us cross-origin. */
   async isTrustedOrigin(origin: string): Promise<boolean> {
     if (!this.trustedOriginCache || Date.now() - this.trustedOriginCache.at > 10_000) {
       const origins = new Set((await this.listAccounts()).flatMap((a) => a.trustedUrls.map((u) => parseTrustedUrl(u).origin)));
+      // Standard OIDC clients call from the origins of their registered redirect URIs.
+      for (const { payload } of await this.storage.list<Connection>(CONNECTION)) {
+        for (const uri of payload.redirectUris) origins.add(new URL(uri).origin);
+      }
       this.trustedOriginCache = { origins, at: Date.now() };
     }
     return this.trustedOriginCache.origins.has(origin);
   }
+}
+
+function newConnection(accountSid: string, saml: SamlIdpSettings | null): Connection {
+  return {
+    sid: newSid('connection'),
+    accountSid,
+    clientId: randomToken().slice(0, 32),
+    protocol: 'saml',
+    saml,
+    mapping: DEFAULT_MAPPING,
+    redirectUris: [],
+    createdAt: Date.now(),
+  };
 }
 
 /** Until when the account can switch back to its previous mode without `force`. */

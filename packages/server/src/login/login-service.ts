@@ -72,7 +72,9 @@ export class LoginService {
       throw new InvalidParameterError('client_id does not belong to this connection.');
     }
     this.checkRedirect(input, account, connection);
-    if (!input.state || input.state.length > 1024) throw new InvalidParameterError('state is required (at most 1024 characters).');
+    // The Flex contract requires state; on the standard surface PKCE already binds the response
+    // to the client (RFC 9700 §2.1), so state is optional there.
+    if ((input.surface === 'flex' && !input.state) || input.state.length > 1024) throw new InvalidParameterError('state is required (at most 1024 characters).');
     if (input.nonce !== undefined && input.nonce.length > 1024) throw new InvalidParameterError('nonce must be at most 1024 characters.');
     const method = input.codeChallengeMethod ?? 'S256';
     if (method !== 'S256') throw new InvalidParameterError(`code challenge method "${method}" is not allowed: only S256 (RFC 9700 §2.1.1).`);
@@ -156,7 +158,7 @@ export class LoginService {
   private redirectWith(login: LoginRequest, params: Record<string, string>): string {
     const url = new URL(login.redirectUrl);
     for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-    url.searchParams.set('state', login.state);
+    if (login.state) url.searchParams.set('state', login.state);
     if (login.surface === 'oidc') url.searchParams.set('iss', this.config.publicUrl); // RFC 9207
     return url.toString();
   }

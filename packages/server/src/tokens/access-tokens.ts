@@ -1,4 +1,4 @@
-import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { SignJWT, compactVerify, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { InvalidTokenError } from '../errors.ts';
 import type { Account } from '../accounts/model.ts';
@@ -78,6 +78,24 @@ export class AccessTokens {
       if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('The token has expired.');
       if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidTokenError('The token signature is invalid.');
       throw new InvalidTokenError(`The token is invalid: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Verifies an ID token we issued, ignoring expiry: RP-initiated logout accepts an expired
+   * `id_token_hint` (OIDC RP-Initiated Logout §2), but never a forged one.
+   */
+  async verifyIdTokenHint(token: string): Promise<{ sub: string; aud: string; sid: string }> {
+    try {
+      const header = decodeProtectedHeader(token);
+      const key = header.alg === SIGNING_ALG ? await this.keys.verificationKey(header.kid) : undefined;
+      if (!key) throw new Error('unknown key or algorithm');
+      const { payload } = await compactVerify(token, key, { algorithms: [SIGNING_ALG] });
+      const claims = JSON.parse(new TextDecoder().decode(payload)) as { iss?: string; sub?: string; aud?: string; sid?: string };
+      if (claims.iss !== this.issuer || !claims.sub || !claims.aud || !claims.sid) throw new Error('not an ID token of this issuer');
+      return { sub: claims.sub, aud: claims.aud, sid: claims.sid };
+    } catch {
+      throw new InvalidTokenError('id_token_hint is not an ID token issued by this server.');
     }
   }
 }

@@ -13,6 +13,8 @@ export interface Account {
   /** IdP-initiated (unsolicited) SAML logins; off by default: login CSRF risk. */
   idpInitiatedLogin: boolean;
   ssoMode: SsoMode;
+  /** Desktops sign in in a popup window (appConfig `sso.loginPopup`); absent on older records: false. */
+  loginPopup?: boolean;
   /** When the account last left a mode; switching back is allowed within the grace period. */
   modeChangedAt: number | null;
   previousMode: SsoMode | null;

@@ -49,6 +49,13 @@ export class AuthenticationError extends LanyardError {
   }
 }
 
+/** Authenticated, but the request lacks proof it came from our own page (CSRF) or the right. */
+export class ForbiddenError extends LanyardError {
+  constructor(message: string) {
+    super({ code: 20403, status: 403, message, oauthError: 'access_denied' });
+  }
+}
+
 export class NotFoundError extends LanyardError {
   constructor(message: string) {
     super({ code: 20404, status: 404, message });

@@ -1,8 +1,10 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { adminRoutes } from './admin/routes.ts';
+import { consoleRoutes } from './console/routes.ts';
 import { createApp, type RouteModule } from './http/app.ts';
 import { flexRoutes } from './flex/routes.ts';
 import { legacyRoutes } from './legacy/routes.ts';
+import { loginRoutes } from './login/routes.ts';
 import { oidcRoutes } from './oidc/routes.ts';
 import { operationsRoutes } from './operations/routes.ts';
 import { createServices, type ServiceOptions, type Services } from './services.ts';
@@ -13,7 +15,7 @@ export * from './errors.ts';
 export type { Services } from './services.ts';
 
 /** Every route module of the server, in one list. */
-export const routeModules: RouteModule[] = [operationsRoutes, flexRoutes, legacyRoutes, oidcRoutes, adminRoutes];
+export const routeModules: RouteModule[] = [operationsRoutes, flexRoutes, legacyRoutes, loginRoutes, oidcRoutes, adminRoutes, consoleRoutes];
 
 export interface Lanyard {
   services: Services;

@@ -47,6 +47,11 @@ export class AdminKeys {
     return key;
   }
 
+  /** A key by SID, undefined once revoked (console sessions end with their key). */
+  async find(sid: string): Promise<AdminKey | undefined> {
+    return (await this.storage.find<AdminKey>(KIND, sid))?.payload;
+  }
+
   async list(): Promise<AdminKey[]> {
     return (await this.storage.list<AdminKey>(KIND)).map((r) => r.payload);
   }

@@ -1,7 +1,8 @@
 import type { SamlSettingsInput } from '../accounts/account-service.ts';
-import type { SsoMode } from '../accounts/model.ts';
+import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { requireSid } from '../ids.ts';
 import type { Services } from '../services.ts';
+import { appConfigResource } from './app-config.ts';
 import {
   accountResource,
   accountSummary,
@@ -11,11 +12,12 @@ import {
   signingKeyResource,
   userResource,
 } from './resources.ts';
+import type { MappingInput } from './requests.ts';
 import { inspectToken } from './token-inspection.ts';
 
-/** Who made a change, for the audit log: an admin API key or the local CLI. */
+/** Who made a change, for the audit log: an admin API key (directly or through the console) or the local CLI. */
 export interface Actor {
-  surface: 'admin-api' | 'cli';
+  surface: 'admin-api' | 'console' | 'cli';
   name: string;
 }
 
@@ -51,6 +53,37 @@ export class AdminService {
       connectionSid: connection.sid,
     });
     return connectionResource(connection, this.publicUrl);
+  }
+
+  /** The account's connection, created (without IdP settings) if it has none yet. */
+  async ensureConnection(accountSid: string) {
+    const { connection, created } = await this.services.accounts.ensureConnection(accountSid);
+    if (created) await this.record(accountSid, `created connection ${connection.sid}`, { connectionSid: connection.sid });
+    return { connection: connectionResource(connection, this.publicUrl), created };
+  }
+
+  async setMapping(connectionSid: string, input: MappingInput) {
+    const mapping: Partial<AttributeMapping> = {};
+    if (input.full_name) mapping.full_name = input.full_name;
+    if (input.email) mapping.email = input.email;
+    if (input.roles) mapping.roles = input.roles;
+    if (input.image_url) mapping.image_url = input.image_url;
+    if (input.role_values) mapping.roleValues = input.role_values;
+    const connection = await this.services.accounts.setMapping(connectionSid, mapping);
+    await this.record(connection.accountSid, `set the attribute mapping of connection ${connectionSid}`, { connectionSid });
+    return connectionResource(connection, this.publicUrl);
+  }
+
+  async setLoginPopup(accountSid: string, enabled: boolean) {
+    await this.services.accounts.setLoginPopup(accountSid, enabled);
+    await this.record(accountSid, `set the desktop sign-in window to ${enabled ? 'a popup' : 'the same page'}`);
+    return this.getAccount(accountSid);
+  }
+
+  /** The desktop's appConfig.js for this account, ready to copy. */
+  async appConfig(accountSid: string) {
+    const account = await this.services.accounts.getAccount(accountSid);
+    return appConfigResource(account, (await this.services.accounts.connectionsOf(accountSid))[0], this.publicUrl);
   }
 
   async listTrustedUrls(accountSid: string) {

@@ -53,8 +53,16 @@ export const componentSchemas: Record<string, Json> = {
     clock_skew_seconds: nullable({ type: 'integer' }),
     certificates: arrayOf(ref('Certificate')),
     redirect_uris: arrayOf(str('Exact redirect URI for the standard OIDC surface')),
+    mapping: ref('AttributeMapping'),
     service_provider: ref('ServiceProvider'),
     created_at: dateTime(),
+  }),
+  AttributeMapping: object({
+    full_name: arrayOf(str('SAML attribute name, tried in order')),
+    email: arrayOf(str('SAML attribute name, tried in order')),
+    roles: arrayOf(str('SAML attribute name; every value is a role (or a comma-separated list)')),
+    image_url: arrayOf(str('SAML attribute name, tried in order')),
+    role_values: { type: 'object', additionalProperties: { type: 'string' }, description: 'IdP value → Lanyard role' },
   }),
   Readiness: object({ ready: { type: 'boolean' }, missing: arrayOf(str('One thing still to do, with the CLI command that does it')) }),
   SetupReport: object({ enhanced: ref('Readiness'), legacy: ref('Readiness'), warnings: arrayOf(str()) }),
@@ -68,6 +76,7 @@ export const componentSchemas: Record<string, Json> = {
         trusted_urls: arrayOf(str()),
         default_redirect_url: nullable(str()),
         idp_initiated_login: { type: 'boolean' },
+        login_popup: { type: 'boolean', description: 'Desktops sign in in a popup window (appConfig sso.loginPopup)' },
         legacy_service_provider: ref('ServiceProvider'),
         connections: arrayOf(ref('Connection')),
         setup: ref('SetupReport'),
@@ -75,6 +84,13 @@ export const componentSchemas: Record<string, Json> = {
     ],
   },
   AccountCreated: { allOf: [ref('Account'), object({ auth_token: str('Account auth token for Tokens/validate (Basic auth). Shown once.') })] },
+  AppConfig: object({
+    account_sid: sid('AC', 'Account SID'),
+    lookup_url: str('The public lookup URL of this account'),
+    enhanced: nullable(object({ app_config: { type: 'object' }, script: str('appConfig.js for enhanced SSO') })),
+    legacy: nullable(object({ app_config: { type: 'object' }, script: str('appConfig.js for legacy SSO') })),
+    notes: arrayOf(str('What to fix before the snippet works')),
+  }),
   TrustedUrls: object({ trusted_urls: arrayOf(str()), default_redirect_url: nullable(str()) }),
   AuthConfig: object({
     config_list: arrayOf(

@@ -53,6 +53,14 @@ const paths: Record<string, Record<string, Json>> = {
       parameters: [accountParam],
     }),
   },
+  '/admin/v1/accounts/{sid}/connections': {
+    post: op(
+      'ensureConnection',
+      "Create the account's SSO connection without IdP settings (its SID is in the SP values to register at the IdP); returns the existing one if any",
+      { ...ok(ref('Connection'), 'The existing connection'), 201: { description: 'Created', content: { 'application/json': { schema: ref('Connection') } } } },
+      { parameters: [accountParam] },
+    ),
+  },
   '/admin/v1/accounts/{sid}/sso': {
     put: op('setSso', 'Set the SAML IdP: exactly one of {issuer, sso_url, certificate(s)}, metadata_xml or metadata_url', ok(ref('Connection')), {
       parameters: [accountParam],
@@ -95,6 +103,17 @@ const paths: Record<string, Record<string, Json>> = {
       requestBody: requestBody(schemas.idpInitiated),
     }),
   },
+  '/admin/v1/accounts/{sid}/login-popup': {
+    put: op('setLoginPopup', 'Make desktops sign in in a popup window (appConfig sso.loginPopup) or in the same page', ok(ref('Account')), {
+      parameters: [accountParam],
+      requestBody: requestBody(schemas.loginPopup),
+    }),
+  },
+  '/admin/v1/accounts/{sid}/app-config': {
+    get: op('getAppConfig', "The desktop's appConfig.js for this account (enhanced and/or legacy, per mode) and the lookup URL", ok(ref('AppConfig')), {
+      parameters: [accountParam],
+    }),
+  },
   '/admin/v1/accounts/{sid}/auth-config': {
     get: op('getAuthConfig', 'Get the auth config exactly as the public lookup answers it', ok(ref('AuthConfig')), { parameters: [accountParam] }),
   },
@@ -134,6 +153,12 @@ const paths: Record<string, Record<string, Json>> = {
       requestBody: requestBody(schemas.redirectUris),
     }),
   },
+  '/admin/v1/connections/{sid}/mapping': {
+    put: op('setMapping', 'Set the attribute mapping (attribute names per profile field, IdP role values to roles); omitted fields are kept', ok(ref('Connection')), {
+      parameters: [connectionParam],
+      requestBody: requestBody(schemas.mapping),
+    }),
+  },
   '/admin/v1/tokens/verify': {
     post: op(
       'verifyToken',
@@ -163,11 +188,12 @@ export function adminOpenApiDocument(serverUrl = 'http://127.0.0.1:4000') {
       version: '1.0.0',
       description:
         'Administration of a Lanyard server: accounts, SSO connections, Trusted URLs, users, sessions, tokens and signing keys. ' +
-        'Every request needs an admin API key (`lanyard admin-key create`) as a Bearer token. Errors are JSON `{code, message, status, more_info?}`.',
+        'Every request needs an admin API key (`lanyard admin-key create`) as a Bearer token, or the console\'s session cookie with its X-CSRF-Token. ' +
+        'Errors are JSON `{code, message, status, more_info?}`.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [{ url: serverUrl }],
-    security: [{ adminKey: [] }],
+    security: [{ adminKey: [] }, { consoleSession: [] }],
     tags: [
       { name: 'accounts', description: 'Account setup, users and audit' },
       { name: 'users', description: 'Users and their sessions' },
@@ -180,6 +206,12 @@ export function adminOpenApiDocument(serverUrl = 'http://127.0.0.1:4000') {
     components: {
       securitySchemes: {
         adminKey: { type: 'http', scheme: 'bearer', bearerFormat: 'lk_<SK SID>_<secret>', description: 'An admin API key, shown once when created.' },
+        consoleSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'lanyard_console',
+          description: 'The admin console session (POST /console/session); every call also needs the session CSRF token in X-CSRF-Token.',
+        },
       },
       schemas: componentSchemas,
       responses: {

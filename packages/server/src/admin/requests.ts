@@ -4,6 +4,7 @@ import { InvalidParameterError } from '../errors.ts';
 
 const url = z.string().min(1).max(2048);
 const pem = z.string().min(1).max(20_000);
+const attributeNames = z.array(z.string().trim().min(1).max(512)).max(10);
 
 /** Admin request bodies (wire names), parsed once at the edge by the admin API and the CLI alike. */
 export const schemas = {
@@ -26,6 +27,18 @@ export const schemas = {
     force: z.boolean().optional().describe('Needed to switch back to the previous mode after the 30-day grace period'),
   }),
   idpInitiated: z.strictObject({ enabled: z.boolean() }),
+  loginPopup: z.strictObject({ enabled: z.boolean().describe('Desktops sign in in a popup window (appConfig sso.loginPopup)') }),
+  mapping: z.strictObject({
+    full_name: attributeNames.min(1).optional().describe('SAML attribute names tried in order for full_name'),
+    email: attributeNames.min(1).optional().describe('SAML attribute names tried in order for email'),
+    roles: attributeNames.min(1).optional().describe('SAML attribute names whose values are the roles (multi-valued or comma-separated)'),
+    image_url: attributeNames.optional().describe('SAML attribute names tried in order for image_url'),
+    role_values: z
+      .record(z.string().trim().min(1).max(256), z.string().trim().min(1).max(64))
+      .refine((values) => Object.keys(values).length <= 100, 'at most 100 role values')
+      .optional()
+      .describe('IdP value → Lanyard role, e.g. {"cc-supervisors": "supervisor"}'),
+  }),
   redirectUris: z.strictObject({
     redirect_uris: z.array(url).max(20).describe('Exact redirect URIs (RFC 9700); loopback ports may vary (RFC 8252)'),
   }),
@@ -35,6 +48,8 @@ export const schemas = {
   }),
   auditQuery: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
 };
+
+export type MappingInput = z.infer<typeof schemas.mapping>;
 
 /** The SSO body is one of three exclusive forms: explicit fields, metadata XML, or a metadata URL. */
 export function samlInput(body: z.infer<typeof schemas.sso>): SamlSettingsInput {

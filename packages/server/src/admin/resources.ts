@@ -34,6 +34,7 @@ export function accountResource(account: Account, connections: Connection[], pub
     trusted_urls: account.trustedUrls,
     default_redirect_url: account.defaultRedirectUrl,
     idp_initiated_login: account.idpInitiatedLogin,
+    login_popup: account.loginPopup ?? false,
     legacy_service_provider: serviceProvider(legacyServiceProvider(publicUrl, account.sid), `${publicUrl}/v1/Accounts/${account.sid}/saml2/metadata`),
     connections: connections.map((c) => connectionResource(c, publicUrl, now)),
     setup: setupReport(account, connections, now),
@@ -53,6 +54,13 @@ export function connectionResource(connection: Connection, publicUrl: string, no
     clock_skew_seconds: saml?.clockSkewSeconds ?? null,
     certificates: (saml?.certificates ?? []).map((pem) => certificateResource(pem, now)),
     redirect_uris: connection.redirectUris,
+    mapping: {
+      full_name: connection.mapping.full_name,
+      email: connection.mapping.email,
+      roles: connection.mapping.roles,
+      image_url: connection.mapping.image_url,
+      role_values: connection.mapping.roleValues,
+    },
     service_provider: serviceProvider(enhancedServiceProvider(publicUrl, connection.sid), `${publicUrl}/login/metadata?connection=${connection.sid}`),
     created_at: iso(connection.createdAt),
   };

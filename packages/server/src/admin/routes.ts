@@ -3,6 +3,7 @@ import { InvalidParameterError } from '../errors.ts';
 import type { AppVariables, RouteModule } from '../http/app.ts';
 import { parseWith, readJson } from '../http/request-body.ts';
 import { adminAuthentication, type AdminVariables } from './admin-auth.ts';
+import { ConsoleSessions } from '../console/console-sessions.ts';
 import { AdminService } from './admin-service.ts';
 import { adminOpenApiDocument } from './openapi.ts';
 import { samlInput, schemas } from './requests.ts';
@@ -14,9 +15,11 @@ type AdminEnv = { Variables: AppVariables & AdminVariables };
 /** The admin API (`/admin/v1`): account setup, users, sessions, tokens and keys, behind an admin API key. */
 export const adminRoutes: RouteModule = (app, services) => {
   const admin = new Hono<AdminEnv>();
-  admin.use('*', adminAuthentication(services.adminKeys));
-  const ops = (c: Context<AdminEnv>) =>
-    new AdminService(services, { surface: 'admin-api', name: `admin key ${c.get('adminKey').sid} (${c.get('adminKey').name})` });
+  admin.use('*', adminAuthentication(services.adminKeys, new ConsoleSessions(services.storage, services.adminKeys)));
+  const ops = (c: Context<AdminEnv>) => {
+    const key = `admin key ${c.get('adminKey').sid} (${c.get('adminKey').name})`;
+    return new AdminService(services, c.get('viaConsole') ? { surface: 'console', name: `console, ${key}` } : { surface: 'admin-api', name: key });
+  };
 
   admin.get('/openapi.json', (c) => c.json(adminOpenApiDocument(services.config.publicUrl)));
 
@@ -26,6 +29,10 @@ export const adminRoutes: RouteModule = (app, services) => {
     return c.json(await ops(c).createAccount(body.friendly_name), 201);
   });
   admin.get('/accounts/:sid', async (c) => c.json(await ops(c).getAccount(c.req.param('sid'))));
+  admin.post('/accounts/:sid/connections', async (c) => {
+    const { connection, created } = await ops(c).ensureConnection(c.req.param('sid'));
+    return c.json(connection, created ? 201 : 200);
+  });
   admin.put('/accounts/:sid/sso', async (c) => c.json(await ops(c).setSso(c.req.param('sid'), samlInput(await readJson(c, schemas.sso)))));
 
   admin.get('/accounts/:sid/trusted-urls', async (c) => c.json(await ops(c).listTrustedUrls(c.req.param('sid'))));
@@ -50,6 +57,11 @@ export const adminRoutes: RouteModule = (app, services) => {
     const body = await readJson(c, schemas.idpInitiated);
     return c.json(await ops(c).setIdpInitiatedLogin(c.req.param('sid'), body.enabled));
   });
+  admin.put('/accounts/:sid/login-popup', async (c) => {
+    const body = await readJson(c, schemas.loginPopup);
+    return c.json(await ops(c).setLoginPopup(c.req.param('sid'), body.enabled));
+  });
+  admin.get('/accounts/:sid/app-config', async (c) => c.json(await ops(c).appConfig(c.req.param('sid'))));
   admin.get('/accounts/:sid/auth-config', async (c) => c.json(await ops(c).authConfig(c.req.param('sid'))));
   admin.get('/accounts/:sid/audit', async (c) => {
     const { limit } = parseWith(schemas.auditQuery, c.req.query());
@@ -65,6 +77,11 @@ export const adminRoutes: RouteModule = (app, services) => {
   admin.put('/connections/:sid/redirect-uris', async (c) => {
     const body = await readJson(c, schemas.redirectUris);
     return c.json(await ops(c).setRedirectUris(c.req.param('sid'), body.redirect_uris));
+  });
+
+  admin.put('/connections/:sid/mapping', async (c) => {
+    const body = await readJson(c, schemas.mapping);
+    return c.json(await ops(c).setMapping(c.req.param('sid'), body));
   });
 
   admin.post('/tokens/verify', async (c) => {

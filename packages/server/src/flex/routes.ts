@@ -5,6 +5,7 @@ import { readJson } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { AuthenticationError, InvalidParameterError, LanyardError } from '../errors.ts';
 import { serviceProviderMetadata } from '../connections/saml-connection.ts';
+import { answerTestSignIn } from '../console/routes.ts';
 import { enhancedServiceProvider } from '../login/service-providers.ts';
 import { flexTokenResponse } from './token-response.ts';
 
@@ -28,7 +29,8 @@ const tokenRequest = z.discriminatedUnion('grant_type', [
 const validateRequest = z.object({ token: z.string().min(1).max(8192) });
 
 /** The Flex wire surface (SPEC): lookup, authorize, ACS, tokens, validation. */
-export const flexRoutes: RouteModule = (app, { accounts, login, tokens, config, logger }) => {
+export const flexRoutes: RouteModule = (app, services) => {
+  const { accounts, login, tokens, config, logger } = services;
   const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
   app.use('/v1/Flex/Authentication/Config', cors('*'));
   app.use('/v1/Flex/OAuth/Tokens', desktops);
@@ -62,6 +64,8 @@ export const flexRoutes: RouteModule = (app, { accounts, login, tokens, config, 
     const body = await c.req.parseBody();
     const samlResponse = typeof body.SAMLResponse === 'string' ? body.SAMLResponse : undefined;
     const relayState = typeof body.RelayState === 'string' ? body.RelayState : undefined;
+    const testReport = await answerTestSignIn(c, services, { serviceProvider: 'enhanced', sid: connectionSid }, samlResponse, relayState);
+    if (testReport) return testReport;
     const outcome = await login.complete(connectionSid, samlResponse, relayState);
     return c.redirect(outcome.redirectTo, 303);
   });

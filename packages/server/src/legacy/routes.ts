@@ -3,6 +3,7 @@ import type { RouteModule } from '../http/app.ts';
 import { readJson } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { InvalidParameterError } from '../errors.ts';
+import { answerTestSignIn } from '../console/routes.ts';
 
 const authenticateBody = z.object({
   products: z.array(z.string()).optional(),
@@ -11,7 +12,8 @@ const authenticateBody = z.object({
 const refreshBody = z.object({ token: z.string().min(1).max(8192) });
 
 /** Legacy SSO (SPEC): authenticate → IdP → ACS → token on the resource URL; refresh. */
-export const legacyRoutes: RouteModule = (app, { legacy }) => {
+export const legacyRoutes: RouteModule = (app, services) => {
+  const { legacy } = services;
   app.post('/v1/Accounts/:accountSid/authenticate', async (c) => {
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
     const body = await readJson(c, authenticateBody);
@@ -26,6 +28,8 @@ export const legacyRoutes: RouteModule = (app, { legacy }) => {
     const form = await c.req.parseBody();
     const samlResponse = typeof form.SAMLResponse === 'string' ? form.SAMLResponse : undefined;
     const relayState = typeof form.RelayState === 'string' && form.RelayState !== '' ? form.RelayState : undefined;
+    const testReport = await answerTestSignIn(c, services, { serviceProvider: 'legacy', sid: accountSid }, samlResponse, relayState);
+    if (testReport) return testReport;
     const outcome = await legacy.complete(accountSid, samlResponse, relayState);
     // The token travels on the URL (legacy contract): forbid the Referer from carrying it on.
     c.header('Referrer-Policy', 'no-referrer');

@@ -1,0 +1,48 @@
+import type { Account, Connection } from '../accounts/model.ts';
+
+/** Stands in for the desktop's address until the account has a Trusted URL. */
+export const REDIRECT_PLACEHOLDER = 'https://desktop.example.com/';
+
+/**
+ * The `appConfig.js` a self-hosted desktop needs for this account (SPEC "appConfig.js"): the
+ * `oauth` object selects enhanced SSO, its absence legacy SSO. `serviceBaseUrl` points the
+ * desktop at this server instead of Flex. One snippet per mode the account accepts.
+ */
+export function appConfigResource(account: Account, connection: Connection | undefined, publicUrl: string) {
+  const redirectUrl = account.defaultRedirectUrl ?? account.trustedUrls[0] ?? null;
+  const loginPopup = account.loginPopup ?? false;
+  const notes: string[] = [];
+  if (redirectUrl === null) notes.push(`No Trusted URL yet: replace ${REDIRECT_PLACEHOLDER} with the desktop's address once it is a Trusted URL.`);
+
+  let enhanced = null;
+  if (account.ssoMode !== 'legacy') {
+    if (connection) {
+      const config = {
+        sso: { accountSid: account.sid, loginPopup },
+        oauth: { connection: connection.sid, clientId: connection.clientId, redirectUrl: redirectUrl ?? REDIRECT_PLACEHOLDER, serviceBaseUrl: publicUrl },
+      };
+      enhanced = { app_config: config, script: script(account, config, 'enhanced SSO (the oauth object selects it)') };
+    } else {
+      notes.push('Enhanced SSO needs a connection: set the IdP first.');
+    }
+  }
+  let legacy = null;
+  if (account.ssoMode !== 'enhanced') {
+    const config = { sso: { accountSid: account.sid, loginPopup, ...(redirectUrl ? { redirectUrl } : {}), serviceBaseUrl: publicUrl } };
+    legacy = { app_config: config, script: script(account, config, 'legacy SSO (no oauth object)') };
+  }
+  return {
+    account_sid: account.sid,
+    lookup_url: `${publicUrl}/v1/Flex/Authentication/Config?AccountSid=${account.sid}`,
+    enhanced,
+    legacy,
+    notes,
+  };
+}
+
+function script(account: Account, config: object, flavour: string): string {
+  return (
+    `// public/assets/appConfig.js for "${account.friendlyName.replace(/[\r\n]/g, ' ')}" (${account.sid}): ${flavour}.\n` +
+    `window.appConfig = ${JSON.stringify(config, null, 2)};\n`
+  );
+}

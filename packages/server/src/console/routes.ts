@@ -1,0 +1,111 @@
+import type { Context } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { z } from 'zod';
+import { AuthenticationError, InvalidParameterError } from '../errors.ts';
+import type { RouteModule } from '../http/app.ts';
+import { readJson } from '../http/request-body.ts';
+import { requireSid } from '../ids.ts';
+import type { Services } from '../services.ts';
+import {
+  authenticateConsoleCall,
+  clearSessionCookie,
+  CONSOLE_COOKIE,
+  ConsoleSessions,
+  cookieSession,
+  setSessionCookie,
+  type ConsoleSession,
+} from './console-sessions.ts';
+import { serveConsoleFile } from './static-files.ts';
+import { testReportResponse } from './test-report-page.ts';
+import { ConsoleTestSignIn, isTestRelayState, type TestServiceProvider } from './test-sign-in.ts';
+
+const signInBody = z.strictObject({ admin_key: z.string().min(1).max(200) });
+const testBody = z.strictObject({ account_sid: z.string(), service_provider: z.enum(['enhanced', 'legacy']).optional() });
+
+const sessionResource = (session: ConsoleSession) => ({
+  csrf_token: session.csrfToken,
+  admin_key: { sid: session.adminKey.sid, name: session.adminKey.name },
+  expires_at: new Date(session.expiresAt).toISOString(),
+});
+
+/**
+ * The admin console (`/console/`): its built files, sign-in and sign-out, and the test sign-in.
+ * Everything else the console does goes through the admin API with the session cookie.
+ */
+export const consoleRoutes: RouteModule = (app, services) => {
+  const sessions = new ConsoleSessions(services.storage, services.adminKeys);
+  const tests = new ConsoleTestSignIn(services);
+  const secure = services.config.publicUrl.startsWith('https:');
+  const consoleCall = async (c: Context) => {
+    const found = await authenticateConsoleCall(c, sessions);
+    if (!found) throw new AuthenticationError('Sign in to the console first.');
+    return found;
+  };
+
+  for (const path of ['/console/session', '/console/test-sign-in', '/console/test-sign-in/*']) {
+    app.use(path, async (c, next) => {
+      c.header('Cache-Control', 'no-store');
+      await next();
+    });
+  }
+
+  app.post('/console/session', async (c) => {
+    // JSON only: a cross-site HTML form cannot send it.
+    if (!(c.req.header('content-type') ?? '').startsWith('application/json')) {
+      throw new InvalidParameterError('Send the admin API key as JSON: {"admin_key": "lk_…"}.');
+    }
+    const { admin_key: secret } = await readJson(c, signInBody);
+    const { sessionId, session } = await sessions.create(secret);
+    // A new session id at every sign-in (no fixation); the browser's previous session ends.
+    const previous = getCookie(c, CONSOLE_COOKIE);
+    if (previous) await sessions.destroy(previous);
+    setSessionCookie(c, sessionId, secure);
+    services.logger.info('console sign-in', { adminKeySid: session.adminKey.sid, requestId: c.get('requestId') });
+    return c.json(sessionResource(session), 201);
+  });
+
+  /** The console reads its CSRF token here after a reload; another origin cannot read the answer. */
+  app.get('/console/session', async (c) => {
+    const found = await cookieSession(c, sessions);
+    if (!found) throw new AuthenticationError('Not signed in to the console.');
+    return c.json(sessionResource(found.session));
+  });
+
+  app.delete('/console/session', async (c) => {
+    clearSessionCookie(c, secure);
+    const found = await consoleCall(c);
+    await sessions.destroy(found.sessionId);
+    services.logger.info('console sign-out', { adminKeySid: found.session.adminKey.sid, requestId: c.get('requestId') });
+    return c.body(null, 204);
+  });
+
+  app.post('/console/test-sign-in', async (c) => {
+    const found = await consoleCall(c);
+    const body = await readJson(c, testBody);
+    const accountSid = requireSid('account', body.account_sid, 'account_sid');
+    return c.json(await tests.begin(accountSid, found.session.adminKey.sid, body.service_provider), 201);
+  });
+
+  app.get('/console/test-sign-in/:id', async (c) => {
+    const found = await consoleCall(c);
+    return c.json(await tests.status(c.req.param('id'), found.session.adminKey.sid));
+  });
+
+  app.get('/console', (c) => c.redirect('/console/', 301));
+  app.get('/console/*', (c) => serveConsoleFile(c, c.req.path.slice('/console/'.length)));
+};
+
+/**
+ * The ACS hook for test sign-ins: an answer to one becomes a report page. Undefined for every
+ * other RelayState, which the ACS handles as a real sign-in.
+ */
+export async function answerTestSignIn(
+  c: Context,
+  services: Services,
+  at: { serviceProvider: TestServiceProvider; sid: string },
+  samlResponse: string | undefined,
+  relayState: string | undefined,
+): Promise<Response | undefined> {
+  if (!isTestRelayState(relayState)) return undefined;
+  return testReportResponse(c, await new ConsoleTestSignIn(services).complete(at, samlResponse, relayState));
+}

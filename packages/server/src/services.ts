@@ -43,14 +43,14 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const logger = options.logger ?? jsonLogger(process.env.LANYARD_LOG_LEVEL as 'info' | undefined);
   const storage = options.storage ?? (await openStorage(config.databaseUrl));
   const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger));
-  const accounts = new AccountService(storage);
+  const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
   await keys.init();
   const accessTokens = new AccessTokens(keys, config.publicUrl);
   const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
   const audit = new AuditLog(storage);
-  const login = new LoginService(storage, config, accounts, users, tokens, audit);
+  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets);
   const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
   const adminKeys = new AdminKeys(storage);
   return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, legacy, audit, adminKeys };

@@ -4,7 +4,8 @@ import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
 import { normalizeCertificate } from './certificates.ts';
 import { parseIdpMetadata } from './idp-metadata.ts';
-import { DEFAULT_MAPPING, type Account, type AttributeMapping, type Connection, type SamlIdpSettings, type SsoMode } from './model.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { DEFAULT_MAPPING, type Account, type OidcIdpSettings, type AttributeMapping, type Connection, type SamlIdpSettings, type SsoMode } from './model.ts';
 import { parseTrustedUrl } from './trusted-urls.ts';
 
 const ACCOUNT = 'account';
@@ -22,6 +23,13 @@ export interface SamlSettingsInput {
   clockSkewSeconds?: number;
 }
 
+export interface OidcSettingsInput {
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes?: string;
+}
+
 export interface AuthConfigEntry {
   account_sid: string;
   instance_sid: string;
@@ -36,11 +44,13 @@ export class AccountService {
   constructor(
     private readonly storage: Storage,
     private readonly fetchMetadata: (url: string) => Promise<string> = defaultFetchMetadata,
+    /** Seals upstream client secrets; absent in tools that never set one. */
+    private readonly secrets?: SecretBox,
   ) {}
 
   /** The same service reading and writing through a transaction. */
   within(tx: Storage): AccountService {
-    return new AccountService(tx, this.fetchMetadata);
+    return new AccountService(tx, this.fetchMetadata, this.secrets);
   }
 
   async createAccount(friendlyName = 'Lanyard account'): Promise<{ account: Account; authToken: string }> {
@@ -182,6 +192,35 @@ export class AccountService {
     });
   }
 
+  /**
+   * Points the account's connection at an OpenID Connect provider. The issuer must answer
+   * discovery before anything is saved; the client secret is stored sealed.
+   */
+  async setOidc(accountSid: string, input: OidcSettingsInput, discover: (settings: OidcIdpSettings) => Promise<void>): Promise<Connection> {
+    await this.getAccount(accountSid);
+    let issuer: URL;
+    try {
+      issuer = new URL(input.issuer);
+    } catch {
+      throw new InvalidParameterError(`issuer must be an absolute URL (got "${String(input.issuer).slice(0, 200)}").`);
+    }
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname);
+    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) throw new InvalidParameterError('issuer must use https (http only for a provider on this machine).');
+    if (!input.clientId) throw new InvalidParameterError('clientId (the client registered at the OpenID Connect provider) is required.');
+    if (input.clientSecret && !this.secrets) throw new InvalidParameterError('client secrets cannot be stored by this tool.');
+    const settings: OidcIdpSettings = {
+      issuer: input.issuer.replace(/\/+$/, ''),
+      clientId: input.clientId,
+      sealedClientSecret: input.clientSecret ? this.secrets!.seal(input.clientSecret) : null,
+      scopes: input.scopes ?? 'openid profile email',
+    };
+    await discover(settings);
+    const existing = (await this.connectionsOf(accountSid))[0];
+    const connection: Connection = { ...(existing ?? newConnection(accountSid, null)), protocol: 'oidc', saml: null, oidc: settings };
+    await this.saveConnection(connection);
+    return connection;
+  }
+
   async setMapping(connectionSid: string, mapping: Partial<AttributeMapping>): Promise<Connection> {
     const connection = await this.getConnection(connectionSid);
     const next = { ...connection, mapping: { ...connection.mapping, ...mapping } };
@@ -238,7 +277,7 @@ export class AccountService {
     if (!account || account.ssoMode === 'legacy') return [];
     const connections = await this.connectionsOf(accountSid);
     return connections
-      .filter((c) => c.saml !== null)
+      .filter((c) => c.saml !== null || Boolean(c.oidc))
       .map((c) => ({
         account_sid: account.sid,
         instance_sid: account.instanceSid,

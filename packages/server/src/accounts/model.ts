@@ -33,6 +33,15 @@ export interface SamlIdpSettings {
   clockSkewSeconds: number;
 }
 
+export interface OidcIdpSettings {
+  /** Issuer URL; its discovery document is at `/.well-known/openid-configuration`. */
+  issuer: string;
+  clientId: string;
+  /** The client secret sealed with the server's secret key; null for a public client (PKCE only). */
+  sealedClientSecret: string | null;
+  scopes: string;
+}
+
 export interface AttributeMapping {
   full_name: string[];
   email: string[];
@@ -46,8 +55,10 @@ export interface Connection {
   sid: string;
   accountSid: string;
   clientId: string;
-  protocol: 'saml';
+  protocol: 'saml' | 'oidc';
   saml: SamlIdpSettings | null;
+  /** Set when the connection brokers to an OpenID Connect provider instead of SAML. */
+  oidc?: OidcIdpSettings | null;
   mapping: AttributeMapping;
   /** Exact redirect URIs for the standard OIDC surface (RFC 9700: exact matching). */
   redirectUris: string[];
@@ -55,7 +66,7 @@ export interface Connection {
 }
 
 export const DEFAULT_MAPPING: AttributeMapping = {
-  full_name: ['full_name', 'displayName', 'http://schemas.microsoft.com/identity/claims/displayname'],
+  full_name: ['full_name', 'name', 'displayName', 'http://schemas.microsoft.com/identity/claims/displayname'],
   email: ['email', 'mail', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress'],
   roles: ['roles', 'role', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'],
   image_url: ['image_url'],

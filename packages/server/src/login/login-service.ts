@@ -4,7 +4,9 @@ import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import { SamlConnection } from '../connections/saml-connection.ts';
-import { mapProfile } from '../connections/profile-mapping.ts';
+import { mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
+import { OidcConnection } from '../connections/oidc-connection.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidGrantError, InvalidParameterError, InvalidSsoSettingsError, LanyardError, SamlResponseError, UntrustedDomainError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
@@ -30,6 +32,8 @@ export interface LoginRequest {
   scope: string | null;
   /** The AuthnRequest ID we sent: the response's InResponseTo must equal it. */
   samlRequestId: string;
+  /** For an OpenID Connect upstream: the nonce and PKCE verifier we sent it. */
+  upstream: { nonce: string; codeVerifier: string } | null;
 }
 
 export interface AuthorizeInput {
@@ -62,6 +66,7 @@ export class LoginService {
     private readonly users: UserService,
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
+    private readonly secrets: SecretBox,
   ) {}
 
   /** Validates the request (nothing redirects before this passes) and returns the IdP URL. */
@@ -82,7 +87,7 @@ export class LoginService {
       throw new InvalidParameterError('codeChallenge is required: the base64url SHA-256 of a PKCE code verifier (43 characters).');
     }
     if (account.ssoMode === 'legacy') throw new InvalidSsoSettingsError('this account uses legacy SSO; switch it to enhanced SSO first');
-    if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
+    if (!connection.saml && !connection.oidc) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
 
     const login: LoginRequest = {
       id: randomToken('lr_'),
@@ -96,8 +101,10 @@ export class LoginService {
       codeChallenge: input.codeChallenge,
       scope: input.scope ?? null,
       samlRequestId: '_' + randomToken().replace(/[^A-Za-z0-9]/g, '').slice(0, 40),
+      upstream: connection.oidc ? { nonce: randomToken(), codeVerifier: randomToken() } : null,
     };
     await this.storage.insert({ kind: LOGIN_REQUEST, id: login.id, accountSid: account.sid, payload: login, expiresAt: Date.now() + this.config.loginTtlSeconds * 1000 });
+    if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream });
     return this.samlFor(connection).authorizeUrl(login.samlRequestId, login.id);
   }
 
@@ -121,16 +128,43 @@ export class LoginService {
     const connection = await this.accounts.getConnection(connectionSid);
     if (!samlResponse) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
     if (!relayState) throw new SamlResponseError('RelayState is missing: IdP-initiated sign-in is not accepted at this endpoint');
-    const consumed = await this.storage.consume<LoginRequest>(LOGIN_REQUEST, relayState);
-    if (!consumed || consumed.record.payload.connectionSid !== connection.sid) {
-      throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
-    }
-    const login = consumed.record.payload;
-    if (!consumed.consumedNow) throw new SamlResponseError('this sign-in request was already completed (replay)');
-    try {
+    const login = await this.consumeLogin(relayState, connection.sid);
+    return this.finish(login, connection, async () => {
       const assertion = await this.samlFor(connection).verify(samlResponse, true);
       if (assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping);
+      return { uniqueId: assertion.nameId, attributes: assertion.attributes };
+    });
+  }
+
+  /** Handles an OpenID Connect provider's redirect back to `/login/oidc/callback`. */
+  async completeOidc(callback: URL): Promise<LoginOutcome> {
+    const state = callback.searchParams.get('state');
+    if (!state) throw new InvalidParameterError('state is missing from the identity provider\'s redirect.');
+    const pending = await this.storage.find<LoginRequest>(LOGIN_REQUEST, state);
+    if (!pending) throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
+    const connection = await this.accounts.getConnection(pending.payload.connectionSid);
+    const login = await this.consumeLogin(state, connection.sid);
+    return this.finish(login, connection, async () => {
+      if (!connection.oidc || !login.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
+      const verified = await this.oidcFor(connection).complete(callback, { state, ...login.upstream });
+      return { uniqueId: verified.subject, attributes: verified.attributes };
+    });
+  }
+
+  private async consumeLogin(id: string, connectionSid: string): Promise<LoginRequest> {
+    const consumed = await this.storage.consume<LoginRequest>(LOGIN_REQUEST, id);
+    if (!consumed || consumed.record.payload.connectionSid !== connectionSid) {
+      throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
+    }
+    if (!consumed.consumedNow) throw new SamlResponseError('this sign-in request was already completed (replay)');
+    return consumed.record.payload;
+  }
+
+  /** The same ending for every IdP protocol: map, provision, mint a code, audit. */
+  private async finish(login: LoginRequest, connection: Connection, verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes }>): Promise<LoginOutcome> {
+    try {
+      const { uniqueId, attributes } = await verify();
+      const profile = mapProfile(uniqueId, attributes, connection.mapping);
       const user = await this.users.provision(connection.accountSid, profile);
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
       const code = await this.tokens.createCode({
@@ -161,6 +195,11 @@ export class LoginService {
     if (login.state) url.searchParams.set('state', login.state);
     if (login.surface === 'oidc') url.searchParams.set('iss', this.config.publicUrl); // RFC 9207
     return url.toString();
+  }
+
+  oidcFor(connection: Connection): OidcConnection {
+    if (!connection.oidc) throw new InvalidSsoSettingsError('the connection has no OpenID Connect provider settings');
+    return new OidcConnection(connection.oidc, this.secrets, `${this.config.publicUrl}/login/oidc/callback`);
   }
 
   samlFor(connection: Connection): SamlConnection {

@@ -1,0 +1,122 @@
+import * as client from 'openid-client';
+import type { OidcIdpSettings } from '../accounts/model.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { InvalidSsoSettingsError, LanyardError } from '../errors.ts';
+import type { RawAttributes } from './profile-mapping.ts';
+
+/** What a sign-in keeps between the redirect to the upstream IdP and its callback. */
+export interface UpstreamChecks {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+export interface VerifiedOidcLogin {
+  subject: string;
+  attributes: RawAttributes;
+}
+
+/** An upstream OIDC login failed verification (issuer, audience, nonce, signature, state…). */
+export class OidcResponseError extends LanyardError {
+  constructor(detail: string) {
+    super({ code: 45020, status: 401, message: `The identity provider's OpenID Connect response was rejected: ${detail}`, oauthError: 'access_denied' });
+  }
+}
+
+const DISCOVERY_TTL_MS = 10 * 60_000;
+const discoveries = new Map<string, { metadata: Promise<client.ServerMetadata>; at: number }>();
+
+const isLoopback = (url: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+
+/**
+ * An upstream OpenID Connect provider (Entra ID, Google, Okta, Keycloak…) through openid-client:
+ * discovery, authorization code + PKCE, ID token verification (issuer, audience, nonce,
+ * signature via the provider's JWKS, re-fetched when it rotates keys), userinfo.
+ */
+export class OidcConnection {
+  constructor(
+    private readonly settings: OidcIdpSettings,
+    private readonly secrets: SecretBox,
+    private readonly callbackUrl: string,
+  ) {}
+
+  /**
+   * Discovery metadata is cached; the Configuration (and with it the JWKS cache) is new for
+   * every sign-in, so a provider that rotates its signing keys is followed at once instead of
+   * failing logins until a cache expires.
+   */
+  private async configuration(): Promise<client.Configuration> {
+    const issuer = new URL(this.settings.issuer);
+    const insecure = isLoopback(issuer);
+    const key = `${this.settings.issuer}|${this.settings.clientId}`;
+    let cached = discoveries.get(key);
+    if (!cached || Date.now() - cached.at > DISCOVERY_TTL_MS) {
+      const metadata = client
+        // Plain http only for a provider on this machine (development and tests).
+        .discovery(issuer, this.settings.clientId, undefined, client.None(), { ...(insecure ? { execute: [client.allowInsecureRequests] } : {}), timeout: 10 })
+        .then((config) => config.serverMetadata());
+      cached = { metadata, at: Date.now() };
+      discoveries.set(key, cached);
+      metadata.catch(() => discoveries.delete(key));
+    }
+    let metadata: client.ServerMetadata;
+    try {
+      metadata = await cached.metadata;
+    } catch (error) {
+      throw new InvalidSsoSettingsError(`the OpenID Connect provider ${this.settings.issuer} could not be discovered (${(error as Error).message})`);
+    }
+    const secret = this.settings.sealedClientSecret ? this.secrets.open(this.settings.sealedClientSecret) : undefined;
+    const config = new client.Configuration(metadata, this.settings.clientId, secret, secret ? client.ClientSecretPost(secret) : client.None());
+    if (insecure) client.allowInsecureRequests(config);
+    return config;
+  }
+
+  async authorizeUrl(checks: UpstreamChecks): Promise<string> {
+    const config = await this.configuration();
+    return client
+      .buildAuthorizationUrl(config, {
+        redirect_uri: this.callbackUrl,
+        scope: this.settings.scopes,
+        state: checks.state,
+        nonce: checks.nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
+        code_challenge_method: 'S256',
+      })
+      .toString();
+  }
+
+  /** Exchanges the upstream code and returns the subject with ID-token and userinfo claims. */
+  async complete(callback: URL, checks: UpstreamChecks): Promise<VerifiedOidcLogin> {
+    const config = await this.configuration();
+    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    try {
+      tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: checks.codeVerifier, expectedNonce: checks.nonce, expectedState: checks.state, idTokenExpected: true });
+    } catch (error) {
+      throw new OidcResponseError(describe(error));
+    }
+    const claims = tokens.claims();
+    if (!claims) throw new OidcResponseError('no ID token was returned');
+    const attributes: RawAttributes = {};
+    const add = (source: Record<string, unknown>) => {
+      for (const [name, value] of Object.entries(source)) {
+        const values = (Array.isArray(value) ? value : [value]).filter((v): v is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof v)).map(String);
+        if (values.length > 0) attributes[name] = values;
+      }
+    };
+    add(claims);
+    if (config.serverMetadata().userinfo_endpoint) {
+      try {
+        add(await client.fetchUserInfo(config, tokens.access_token, claims.sub));
+      } catch (error) {
+        throw new OidcResponseError(`userinfo failed: ${describe(error)}`);
+      }
+    }
+    return { subject: claims.sub, attributes };
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { error?: string; error_description?: string; message?: string; code?: string };
+  if (e.error) return `${e.error}${e.error_description ? `: ${e.error_description}` : ''}`;
+  return (e.message ?? String(error)).slice(0, 300);
+}

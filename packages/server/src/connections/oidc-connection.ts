@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import type { OidcIdpSettings } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { InvalidSsoSettingsError, LanyardError } from '../errors.ts';
+import { InvalidParameterError, InvalidSsoSettingsError, LanyardError } from '../errors.ts';
 import type { RawAttributes } from './profile-mapping.ts';
 
 /** What a sign-in keeps between the redirect to the upstream IdP and its callback. */
@@ -119,4 +119,14 @@ function describe(error: unknown): string {
   const e = error as { error?: string; error_description?: string; message?: string; code?: string };
   if (e.error) return `${e.error}${e.error_description ? `: ${e.error_description}` : ''}`;
   return (e.message ?? String(error)).slice(0, 300);
+}
+
+/** Checks that an issuer answers OpenID Connect discovery before a connection is saved. */
+export async function discoverProvider(issuer: string): Promise<void> {
+  const url = new URL(issuer);
+  try {
+    await client.discovery(url, 'lanyard-discovery-check', undefined, client.None(), { ...(isLoopback(url) ? { execute: [client.allowInsecureRequests] } : {}), timeout: 10 });
+  } catch (error) {
+    throw new InvalidParameterError(`The OpenID Connect provider ${issuer} could not be discovered: ${describe(error)}.`);
+  }
 }

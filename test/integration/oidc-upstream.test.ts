@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverProvider } from '../../packages/server/src/connections/oidc-connection.ts';
+import { BACKENDS } from '../support/backends.ts';
+import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { DESKTOP_URL, authorize, exchangeCode, pkcePair, refreshTokens, validateToken } from '../support/flows.ts';
+import { signingKey, startUpstreamProvider, upstreamLoginHeadless } from '../support/oidc-upstream.ts';
+
+const USERS = [
+  { sub: 'nora', name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] },
+  { sub: 'sam', name: 'Sam Supervisor', email: 'sam@example.com', groups: ['cc-supervisors', 'everyone'] },
+  { sub: 'rolf', name: 'Rolf Roleless', email: 'rolf@example.com' },
+];
+
+/** Enhanced SSO brokered to an OpenID Connect provider (oidc-provider, a real, certified OP). */
+describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
+  let lanyard: TestLanyard;
+  let upstream: Awaited<ReturnType<typeof startUpstreamProvider>>;
+  let accountSid: string;
+  let authToken: string;
+  let connectionSid: string;
+
+  beforeAll(async () => {
+    lanyard = await startTestLanyard(backend);
+    upstream = await startUpstreamProvider({
+      users: USERS,
+      redirectUri: `${lanyard.url}/login/oidc/callback`,
+      clientId: 'lanyard',
+      clientSecret: 'upstream-secret',
+      keys: [await signingKey('key-1')],
+    });
+    const { accounts } = lanyard.services;
+    const created = await accounts.createAccount('OIDC contact center');
+    accountSid = created.account.sid;
+    authToken = created.authToken;
+    const connection = await accounts.setOidc(
+      accountSid,
+      { issuer: upstream.issuer, clientId: 'lanyard', clientSecret: 'upstream-secret', scopes: 'openid profile email roles' },
+      (settings) => discoverProvider(settings.issuer),
+    );
+    connectionSid = connection.sid;
+    await accounts.setMapping(connectionSid, { roles: ['roles', 'groups'], roleValues: { 'cc-supervisors': 'supervisor', everyone: 'agent' } });
+    await accounts.addTrustedUrl(accountSid, DESKTOP_URL);
+    await accounts.setDefaultRedirectUrl(accountSid, DESKTOP_URL);
+  });
+  afterAll(async () => {
+    await lanyard?.stop();
+    await upstream?.close();
+  });
+
+  async function signIn(login: string) {
+    const { verifier, challenge } = pkcePair();
+    const start = await authorize(lanyard, { ssoProfileSid: connectionSid, redirectUrl: DESKTOP_URL, state: 'st', nonce: 'n-1', codeChallenge: challenge });
+    expect(start.status).toBe(302);
+    const toUpstream = new URL(start.headers.get('location')!);
+    expect(toUpstream.origin).toBe(upstream.issuer);
+    expect(toUpstream.searchParams.get('code_challenge_method')).toBe('S256');
+    const callback = await upstreamLoginHeadless(toUpstream.toString(), login);
+    expect(callback.toString()).toMatch(new RegExp(`^${lanyard.url}/login/oidc/callback\\?`));
+    const back = await fetch(callback, { redirect: 'manual' });
+    expect(back.status).toBe(303);
+    const desktop = new URL(back.headers.get('location')!);
+    return { desktop, verifier };
+  }
+
+  it('signs in through the provider and issues Flex tokens from its claims', async () => {
+    const { desktop, verifier } = await signIn('nora');
+    expect(desktop.searchParams.get('state')).toBe('st');
+    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body.token_info).toMatchObject({ name_id: 'nora', identity: 'nora', roles: ['agent'], full_name: 'Nora Agent', email: 'nora@example.com' });
+    expect((await validateToken(lanyard, accountSid, authToken, String(tokens.body.access_token))).body.valid).toBe(true);
+  });
+
+  it('keeps the client secret sealed at rest', async () => {
+    const connection = await lanyard.services.accounts.getConnection(connectionSid);
+    expect(connection.oidc?.sealedClientSecret).toMatch(/^v1\./);
+    expect(JSON.stringify(connection)).not.toContain('upstream-secret');
+  });
+
+  it('maps IdP groups to roles with the connection\'s value map', async () => {
+    const { desktop, verifier } = await signIn('sam');
+    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    expect((tokens.body.token_info as { roles: string[] }).roles).toEqual(['supervisor', 'agent']);
+  });
+
+  it('fails with 45050 when the provider sends no roles', async () => {
+    const { desktop } = await signIn('rolf');
+    expect(desktop.searchParams.get('code')).toBeNull();
+    expect(desktop.searchParams.get('error_code')).toBe('45050');
+    expect(desktop.searchParams.get('error_description')).toMatch(/"roles"/);
+  });
+
+  it('follows a signing key rotation at the provider without a failed login', async () => {
+    upstream.rotate([await signingKey('key-2')]);
+    const { desktop, verifier } = await signIn('nora');
+    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    expect(tokens.status).toBe(200);
+  });
+
+  it('rejects a callback whose state is not a pending sign-in of ours', async () => {
+    const forged = await fetch(`${lanyard.url}/login/oidc/callback?code=abc&state=lr_forged`, { redirect: 'manual' });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('location')).toBeNull();
+  });
+
+  it('stops a disabled user at once: validation fails and the next refresh is refused', async () => {
+    const { desktop, verifier } = await signIn('nora');
+    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    const userSid = (tokens.body.token_info as { flex_user_sid: string }).flex_user_sid;
+    await lanyard.services.users.setDisabled(userSid, true);
+    expect((await validateToken(lanyard, accountSid, authToken, String(tokens.body.access_token))).body).toMatchObject({ valid: false, message: expect.stringMatching(/disabled/) });
+    const refresh = await refreshTokens(lanyard, connectionSid, String(tokens.body.refresh_token));
+    expect(refresh.status).toBe(400);
+    expect(refresh.body.message).toMatch(/disabled/);
+    await lanyard.services.users.setDisabled(userSid, false);
+  });
+});

@@ -21,7 +21,7 @@ export async function signingKey(kid: string): Promise<JWK> {
  * Google or Okta. `rotate` restarts it on the same issuer with new signing keys.
  */
 export async function startUpstreamProvider(options: { users: UpstreamUser[]; redirectUri: string; clientId: string; clientSecret: string; keys: JWK[] }) {
-  let server: Server = createServer();
+  const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;

@@ -103,6 +103,26 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
     expect(forged.headers.get('location')).toBeNull();
   });
 
+  it('sets the provider and dry-runs the mapping through the admin API', async () => {
+    const { secret } = await lanyard.services.adminKeys.create('test');
+    const api = async (method: string, path: string, body: unknown) => {
+      const response = await fetch(`${lanyard.url}/admin/v1${path}`, { method, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const { account } = await lanyard.services.accounts.createAccount('Admin OIDC');
+    const unreachable = await api('PUT', `/accounts/${account.sid}/oidc`, { issuer: 'http://127.0.0.1:9/nowhere', client_id: 'x' });
+    expect(unreachable.status).toBe(400);
+    expect(unreachable.body.message).toMatch(/could not be discovered/);
+    const set = await api('PUT', `/accounts/${account.sid}/oidc`, { issuer: upstream.issuer, client_id: 'lanyard', client_secret: 'upstream-secret' });
+    expect(set.status).toBe(200);
+    expect(JSON.stringify(set.body)).not.toContain('upstream-secret');
+
+    const preview = await api('POST', `/connections/${connectionSid}/mapping/dry-run`, { name_id: 'sam@example.com', attributes: { name: 'Sam', email: 'sam@example.com', groups: ['cc-supervisors'] } });
+    expect(preview.body).toMatchObject({ ok: true, profile: { identity: 'sam_40example_2Ecom', full_name: 'Sam', roles: ['supervisor'] } });
+    const missing = await api('POST', `/connections/${connectionSid}/mapping/dry-run`, { name_id: 'x', attributes: { name: 'X', email: 'x@example.com' } });
+    expect(missing.body).toMatchObject({ ok: false, error: { code: 45050, message: expect.stringContaining('"roles"') } });
+  });
+
   it('stops a disabled user at once: validation fails and the next refresh is refused', async () => {
     const { desktop, verifier } = await signIn('nora');
     const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });

@@ -1,6 +1,9 @@
+import { LanyardError } from '../errors.ts';
+import { discoverProvider } from '../connections/oidc-connection.ts';
+import { mapProfile } from '../connections/profile-mapping.ts';
 import type { SamlSettingsInput } from '../accounts/account-service.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
-import { requireSid } from '../ids.ts';
+import { encodeIdentity, requireSid } from '../ids.ts';
 import type { Services } from '../services.ts';
 import { appConfigResource } from './app-config.ts';
 import {
@@ -72,6 +75,29 @@ export class AdminService {
     const connection = await this.services.accounts.setMapping(connectionSid, mapping);
     await this.record(connection.accountSid, `set the attribute mapping of connection ${connectionSid}`, { connectionSid });
     return connectionResource(connection, this.publicUrl);
+  }
+
+  async setOidc(accountSid: string, input: { issuer: string; client_id: string; client_secret?: string; scopes?: string }) {
+    const connection = await this.services.accounts.setOidc(
+      accountSid,
+      { issuer: input.issuer, clientId: input.client_id, clientSecret: input.client_secret, scopes: input.scopes },
+      (settings) => discoverProvider(settings.issuer),
+    );
+    await this.record(accountSid, `pointed connection ${connection.sid} at the OpenID Connect provider ${input.issuer}`, { connectionSid: connection.sid });
+    return connectionResource(connection, this.publicUrl);
+  }
+
+  /** What the connection's mapping makes of these attributes, without signing anyone in. */
+  async dryRunMapping(connectionSid: string, input: { name_id: string; attributes: Record<string, string | string[]> }) {
+    const connection = await this.services.accounts.getConnection(connectionSid);
+    const attributes = Object.fromEntries(Object.entries(input.attributes).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+    try {
+      const profile = mapProfile(input.name_id, attributes, connection.mapping);
+      return { ok: true, profile: { unique_id: profile.uniqueId, identity: encodeIdentity(profile.uniqueId), full_name: profile.fullName, email: profile.email, roles: profile.roles, image_url: profile.imageUrl }, error: null };
+    } catch (error) {
+      if (!(error instanceof LanyardError)) throw error;
+      return { ok: false, profile: null, error: error.toJSON() };
+    }
   }
 
   async setLoginPopup(accountSid: string, enabled: boolean) {

@@ -159,6 +159,18 @@ const paths: Record<string, Record<string, Json>> = {
       requestBody: requestBody(schemas.mapping),
     }),
   },
+  '/admin/v1/connections/{sid}/mapping/dry-run': {
+    post: op('dryRunMapping', 'Show the profile (or the 45050 error) the mapping makes of the given attributes or claims, without a sign-in', ok({ type: 'object' }), {
+      parameters: [connectionParam],
+      requestBody: requestBody(schemas.mappingDryRun),
+    }),
+  },
+  '/admin/v1/accounts/{sid}/oidc': {
+    put: op('setOidc', "Point the account's connection at an OpenID Connect provider (checked by discovery first)", ok(ref('Connection')), {
+      parameters: [accountParam],
+      requestBody: requestBody(schemas.oidc),
+    }),
+  },
   '/admin/v1/tokens/verify': {
     post: op(
       'verifyToken',

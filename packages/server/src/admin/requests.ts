@@ -39,6 +39,18 @@ export const schemas = {
       .optional()
       .describe('IdP value → Lanyard role, e.g. {"cc-supervisors": "supervisor"}'),
   }),
+  oidc: z.strictObject({
+    issuer: url.describe("The OpenID Connect provider's issuer URL (discovery at /.well-known/openid-configuration)"),
+    client_id: z.string().min(1).max(512).describe('The client registered at the provider for Lanyard'),
+    client_secret: z.string().min(1).max(4096).optional().describe('Its secret (stored encrypted); omit for a public client'),
+    scopes: z.string().min(1).max(512).optional().describe('Scopes to request; default "openid profile email"'),
+  }),
+  mappingDryRun: z.strictObject({
+    name_id: z.string().min(1).max(1024).describe('The unique id the IdP would send (SAML NameID or OIDC sub)'),
+    attributes: z
+      .record(z.string().min(1).max(512), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)]))
+      .describe('Attributes or claims as the IdP would send them'),
+  }),
   redirectUris: z.strictObject({
     redirect_uris: z.array(url).max(20).describe('Exact redirect URIs (RFC 9700); loopback ports may vary (RFC 8252)'),
   }),

@@ -23,6 +23,7 @@ const envSchema = z.object({
   LANYARD_CODE_TTL: seconds(60),
   LANYARD_LOGIN_TTL: seconds(600),
   LANYARD_TRUST_PROXY: z.stringbool().default(false),
+  LANYARD_METADATA_REFRESH_MINUTES: z.coerce.number().int().min(0).max(10_080).default(720),
 });
 
 export interface LanyardConfig {
@@ -42,6 +43,8 @@ export interface LanyardConfig {
   codeTtlSeconds: number;
   loginTtlSeconds: number;
   trustProxy: boolean;
+  /** How often IdP metadata imported from a URL is re-read; 0 turns it off. */
+  metadataRefreshMinutes: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<LanyardConfig> = {}): LanyardConfig {
@@ -65,6 +68,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     codeTtlSeconds: e.LANYARD_CODE_TTL,
     loginTtlSeconds: e.LANYARD_LOGIN_TTL,
     trustProxy: e.LANYARD_TRUST_PROXY,
+    metadataRefreshMinutes: e.LANYARD_METADATA_REFRESH_MINUTES,
     ...overrides,
   };
 }

@@ -48,15 +48,31 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
   handle = app.fetch;
   const sweeper = setInterval(() => void services.storage.sweepExpired().catch(() => undefined), 60_000);
   sweeper.unref();
+  const metadataRefresher = boundConfig.metadataRefreshMinutes > 0
+    ? setInterval(() => void refreshMetadata(services), boundConfig.metadataRefreshMinutes * 60_000)
+    : undefined;
+  metadataRefresher?.unref();
   return {
     services,
     app,
     url: boundConfig.publicUrl,
     async close() {
       clearInterval(sweeper);
+      if (metadataRefresher) clearInterval(metadataRefresher);
       (server as import('node:http').Server).closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await services.storage.close();
     },
   };
+}
+
+async function refreshMetadata(services: Services): Promise<void> {
+  try {
+    for (const result of await services.accounts.refreshMetadata()) {
+      if (result.error) services.logger.warn('IdP metadata refresh failed; keeping the last good settings', { connectionSid: result.connectionSid, error: result.error });
+      else if (result.changed) services.logger.info('IdP metadata changed; connection updated', { connectionSid: result.connectionSid });
+    }
+  } catch (error) {
+    services.logger.warn('IdP metadata refresh failed', { error: (error as Error).message });
+  }
 }

@@ -221,6 +221,27 @@ export class AccountService {
     return connection;
   }
 
+  /**
+   * Re-reads IdP metadata for every connection imported from a metadata URL, so certificate
+   * rollovers published by the IdP are picked up. Failures keep the last good settings.
+   */
+  async refreshMetadata(): Promise<Array<{ connectionSid: string; changed: boolean; error: string | null }>> {
+    const results: Array<{ connectionSid: string; changed: boolean; error: string | null }> = [];
+    for (const { payload: connection } of await this.storage.list<Connection>(CONNECTION)) {
+      const saml = connection.saml;
+      if (!saml?.metadataUrl) continue;
+      try {
+        const meta = parseIdpMetadata(await this.fetchMetadata(saml.metadataUrl));
+        const changed = meta.issuer !== saml.issuer || meta.ssoUrl !== saml.ssoUrl || meta.certificates.join() !== saml.certificates.join();
+        if (changed) await this.saveConnection({ ...connection, saml: { ...saml, ...meta } });
+        results.push({ connectionSid: connection.sid, changed, error: null });
+      } catch (error) {
+        results.push({ connectionSid: connection.sid, changed: false, error: (error as Error).message });
+      }
+    }
+    return results;
+  }
+
   async setMapping(connectionSid: string, mapping: Partial<AttributeMapping>): Promise<Connection> {
     const connection = await this.getConnection(connectionSid);
     const next = { ...connection, mapping: { ...connection.mapping, ...mapping } };

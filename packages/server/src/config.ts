@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
 /**
- * Server configuration, read from environment variables once at start and validated here.
- * Everything inside the server receives the typed `LanyardConfig`, never `process.env`.
+ * Server configuration, read from environment variables (and optionally a JSON file named by
+ * LANYARD_CONFIG_FILE, whose keys are the same variable names; the environment wins) once at
+ * start and validated here. Everything inside the server receives the typed `LanyardConfig`,
+ * never `process.env`.
  */
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -24,7 +27,13 @@ const envSchema = z.object({
   LANYARD_LOGIN_TTL: seconds(600),
   LANYARD_TRUST_PROXY: z.stringbool().default(false),
   LANYARD_METADATA_REFRESH_MINUTES: z.coerce.number().int().min(0).max(10_080).default(720),
+  LANYARD_LOG_LEVEL: z.enum(['info', 'warn', 'error', 'silent']).default('info'),
+  LANYARD_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 16)').optional(),
+  LANYARD_SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).max(300).default(10),
+  LANYARD_SIGNING_KEY_RELOAD: z.coerce.number().int().min(1).max(3600).default(30),
 });
+
+const KNOWN_KEYS = new Set(Object.keys(envSchema.shape));
 
 export interface LanyardConfig {
   /** The externally visible base URL (issuer, ACS URLs). No trailing slash. */
@@ -45,12 +54,61 @@ export interface LanyardConfig {
   trustProxy: boolean;
   /** How often IdP metadata imported from a URL is re-read; 0 turns it off. */
   metadataRefreshMinutes: number;
+  logLevel: 'info' | 'warn' | 'error' | 'silent';
+  /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** On SIGTERM, how long in-flight requests may take to finish before connections are cut. */
+  shutdownTimeoutSeconds: number;
+  /** How often each node re-reads signing keys (a rotation by another node or the CLI). */
+  signingKeyReloadSeconds: number;
+}
+
+/**
+ * Reads the JSON file named by LANYARD_CONFIG_FILE: an object whose keys are LANYARD_* variable
+ * names and whose values are strings, numbers or booleans. Unknown keys are refused, so a typo
+ * fails the start instead of being silently ignored.
+ */
+function readConfigFile(path: string): Record<string, string> {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: LANYARD_CONFIG_FILE ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: ${path} is not valid JSON (${(error as Error).message}).`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`Invalid configuration: ${path} must hold a JSON object of LANYARD_* settings, e.g. {"LANYARD_PORT": 4000}.`);
+  }
+  const problems: string[] = [];
+  const values: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key === 'LANYARD_CONFIG_FILE' || !KNOWN_KEYS.has(key)) {
+      problems.push(`  ${key}: unknown setting in ${path} (known: ${[...KNOWN_KEYS].join(', ')})`);
+    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      values[key] = String(value);
+    } else {
+      problems.push(`  ${key}: must be a string, number or boolean in ${path}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  return values;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<LanyardConfig> = {}): LanyardConfig {
-  const parsed = envSchema.safeParse(env);
+  const file = env.LANYARD_CONFIG_FILE ? readConfigFile(env.LANYARD_CONFIG_FILE) : {};
+  const fromEnv = Object.fromEntries(Object.entries(env).filter(([key, value]) => KNOWN_KEYS.has(key) && value !== undefined));
+  const parsed = envSchema.safeParse({ ...file, ...fromEnv });
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    const lines = parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const source = key in fromEnv || !(key in file) ? '' : ` (from ${env.LANYARD_CONFIG_FILE})`;
+      return `  ${key}${source}: ${issue.message}`;
+    });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
@@ -69,6 +127,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginTtlSeconds: e.LANYARD_LOGIN_TTL,
     trustProxy: e.LANYARD_TRUST_PROXY,
     metadataRefreshMinutes: e.LANYARD_METADATA_REFRESH_MINUTES,
+    logLevel: e.LANYARD_LOG_LEVEL,
+    metricsToken: e.LANYARD_METRICS_TOKEN,
+    shutdownTimeoutSeconds: e.LANYARD_SHUTDOWN_TIMEOUT,
+    signingKeyReloadSeconds: e.LANYARD_SIGNING_KEY_RELOAD,
     ...overrides,
   };
 }

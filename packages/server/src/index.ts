@@ -52,18 +52,35 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     ? setInterval(() => void refreshMetadata(services), boundConfig.metadataRefreshMinutes * 60_000)
     : undefined;
   metadataRefresher?.unref();
+  let closing: Promise<void> | undefined;
   return {
     services,
     app,
     url: boundConfig.publicUrl,
-    async close() {
-      clearInterval(sweeper);
-      if (metadataRefresher) clearInterval(metadataRefresher);
-      (server as import('node:http').Server).closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await services.storage.close();
+    /** Graceful: stop accepting, let in-flight requests finish (bounded), then close storage. */
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
+
+  async function shutdown(): Promise<void> {
+    clearInterval(sweeper);
+    if (metadataRefresher) clearInterval(metadataRefresher);
+    const { lifecycle, logger } = services;
+    lifecycle.startDraining();
+    // Stops accepting connections and closes idle kept-alive ones; busy ones close after their response.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const inFlight = lifecycle.inFlight;
+    const drained = await lifecycle.idle(boundConfig.shutdownTimeoutSeconds * 1000);
+    if (inFlight > 0) {
+      const message = drained ? 'drained in-flight requests' : 'shutdown timeout reached; cutting requests still in flight';
+      logger.info(message, { in_flight: drained ? inFlight : lifecycle.inFlight });
+    }
+    (server as import('node:http').Server).closeAllConnections();
+    await closed;
+    await services.storage.close();
+  }
 }
 
 async function refreshMetadata(services: Services): Promise<void> {

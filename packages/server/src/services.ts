@@ -3,18 +3,21 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { AccountService } from './accounts/account-service.ts';
 import { AdminKeys } from './admin/admin-keys.ts';
-import { AuditLog } from './audit/audit-log.ts';
+import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
 import { SecretBox } from './crypto/secret-box.ts';
 import { jsonLogger, type Logger } from './http/logger.ts';
 import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
+import { Lifecycle } from './operations/lifecycle.ts';
+import { MeteredAuditLog, MeteredTokenService } from './operations/metering.ts';
+import { Metrics } from './operations/metrics.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage } from './storage/port.ts';
 import { AccessTokens } from './tokens/access-tokens.ts';
 import { SigningKeys } from './tokens/signing-keys.ts';
-import { TokenService } from './tokens/token-service.ts';
+import type { TokenService } from './tokens/token-service.ts';
 import { UserService } from './users/user-service.ts';
 
 /** Everything the routes need, built once per process. */
@@ -32,6 +35,9 @@ export interface Services {
   legacy: LegacyLoginService;
   audit: AuditLog;
   adminKeys: AdminKeys;
+  metrics: Metrics;
+  /** In-flight requests and draining state (graceful shutdown, `/readyz`). */
+  lifecycle: Lifecycle;
 }
 
 export interface ServiceOptions {
@@ -40,20 +46,22 @@ export interface ServiceOptions {
 }
 
 export async function createServices(config: LanyardConfig, options: ServiceOptions = {}): Promise<Services> {
-  const logger = options.logger ?? jsonLogger(process.env.LANYARD_LOG_LEVEL as 'info' | undefined);
+  const logger = options.logger ?? jsonLogger(config.logLevel);
   const storage = options.storage ?? (await openStorage(config.databaseUrl));
   const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
+  keys.reloadEveryMs = config.signingKeyReloadSeconds * 1000;
   await keys.init();
   const accessTokens = new AccessTokens(keys, config.publicUrl);
-  const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
-  const audit = new AuditLog(storage);
+  const metrics = new Metrics();
+  const tokens = MeteredTokenService.create(metrics, storage, config, secrets, accessTokens, accounts, users);
+  const audit = new MeteredAuditLog(storage, metrics);
   const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets);
   const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
   const adminKeys = new AdminKeys(storage);
-  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, legacy, audit, adminKeys };
+  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, legacy, audit, adminKeys, metrics, lifecycle: new Lifecycle() };
 }
 
 /**

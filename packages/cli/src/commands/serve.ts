@@ -17,10 +17,20 @@ export function registerServe(program: Command): void {
       const lanyard = await startLanyard(loadConfig(env));
       const json = command.optsWithGlobals().json === true;
       process.stdout.write(json ? JSON.stringify({ url: lanyard.url }) + '\n' : `Lanyard is listening on ${lanyard.url} (Ctrl-C stops it)\n`);
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        void lanyard.close().then(() => process.exit(0));
+      // First signal: drain (readyz 503, in-flight requests finish within LANYARD_SHUTDOWN_TIMEOUT,
+      // then the database closes). A second signal stops at once.
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        lanyard.services.logger.info('shutting down', { signal, in_flight: lanyard.services.lifecycle.inFlight });
+        void lanyard.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            lanyard.services.logger.error('shutdown failed', { error: (error as Error).message });
+            process.exit(1);
+          },
+        );
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

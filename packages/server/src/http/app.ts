@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Services } from '../services.ts';
 import { NotFoundError } from '../errors.ts';
 import { respondWithError } from './error-response.ts';
+import { observeRequests } from '../operations/request-observer.ts';
 
 export interface AppVariables {
   requestId: string;
@@ -31,6 +32,7 @@ export function createApp(services: Services, modules: RouteModule[]): App {
     c.header('X-Frame-Options', 'DENY');
     if (https) c.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   });
+  app.use('*', observeRequests(services));
   // SAML responses are the largest bodies we accept; nothing legitimate is near 1 MB.
   app.use('*', bodyLimit({ maxSize: 1024 * 1024, onError: () => { throw Object.assign(new Error('too large'), { status: 413 }); } }));
 

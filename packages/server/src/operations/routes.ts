@@ -1,10 +1,25 @@
+import { AuthenticationError } from '../errors.ts';
+import { safeEqual } from '../crypto/random.ts';
 import type { RouteModule } from '../http/app.ts';
 
-/** Liveness and readiness for load balancers and orchestrators. */
-export const operationsRoutes: RouteModule = (app, { storage }) => {
+/** Liveness, readiness and Prometheus metrics for load balancers, orchestrators and monitoring. */
+export const operationsRoutes: RouteModule = (app, { storage, lifecycle, metrics, config }) => {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
+    // Draining (SIGTERM): tell the load balancer to stop sending before the listener closes.
+    if (lifecycle.isDraining) return c.json({ status: 'draining', database: { backend: storage.backend } }, 503, { 'Retry-After': '5' });
     const database = await storage.ping();
     return c.json({ status: database ? 'ready' : 'unavailable', database: { backend: storage.backend, reachable: database } }, database ? 200 : 503, database ? {} : { 'Retry-After': '5' });
+  });
+  app.get('/metrics', (c) => {
+    if (config.metricsToken !== undefined) {
+      const header = c.req.header('authorization') ?? '';
+      if (!header.startsWith('Bearer ') || !safeEqual(header.slice(7).trim(), config.metricsToken)) {
+        c.header('WWW-Authenticate', 'Bearer realm="lanyard-metrics"');
+        throw new AuthenticationError('Send LANYARD_METRICS_TOKEN as "Authorization: Bearer <token>" to read metrics.');
+      }
+    }
+    c.header('Cache-Control', 'no-store');
+    return c.body(metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 };

@@ -5,6 +5,8 @@ import type { Storage } from '../storage/port.ts';
 
 export const SIGNING_ALG = 'ES256';
 const KIND = 'signing_key';
+/** A row every rotation locks first, so rotations on several nodes (or the CLI) never interleave. */
+const LOCK = { kind: 'signing_key_lock', id: 'rotation' };
 
 interface SigningKeyRecord {
   kid: string;
@@ -30,6 +32,8 @@ interface LoadedKey {
 export class SigningKeys {
   private keys: LoadedKey[] = [];
   private loadedAt = 0;
+  /** How often `current()` re-reads storage for a rotation made elsewhere. */
+  reloadEveryMs = 30_000;
 
   constructor(
     private readonly storage: Storage,
@@ -40,11 +44,15 @@ export class SigningKeys {
 
   async init(): Promise<void> {
     await this.reload();
-    if (!this.keys.some((k) => k.record.retiredAt === null)) await this.rotate();
+    // Several nodes starting together on an empty database must end with one signing key.
+    if (!this.keys.some((k) => k.record.retiredAt === null)) await this.rotate(Date.now(), { unlessActive: true });
   }
 
-  /** Adds a new signing key and retires the current ones (they keep verifying). */
-  async rotate(now = Date.now()): Promise<string> {
+  /**
+   * Adds a new signing key and retires the current ones (they keep verifying). With
+   * `unlessActive`, does nothing when another node has created an active key meanwhile.
+   */
+  async rotate(now = Date.now(), options: { unlessActive?: boolean } = {}): Promise<string> {
     const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
     const kid = randomBytes(12).toString('base64url');
     const record: SigningKeyRecord = {
@@ -55,15 +63,19 @@ export class SigningKeys {
       createdAt: now,
       retiredAt: null,
     };
-    await this.storage.transaction(async (tx) => {
-      for (const old of await tx.list<SigningKeyRecord>(KIND)) {
-        if (old.payload.retiredAt !== null) continue;
+    const signing = await this.storage.transaction(async (tx) => {
+      // The upsert row-locks LOCK until commit; the list below then sees every earlier rotation.
+      await tx.upsert({ ...LOCK, payload: { at: now } });
+      const active = (await tx.list<SigningKeyRecord>(KIND)).filter((k) => k.payload.retiredAt === null);
+      if (options.unlessActive && active.length > 0) return active[0]!.payload.kid;
+      for (const old of active) {
         await tx.upsert({ kind: KIND, id: old.id, payload: { ...old.payload, retiredAt: now }, expiresAt: now + this.verifyOverlapMs });
       }
       await tx.insert({ kind: KIND, id: kid, payload: record });
+      return kid;
     });
     await this.reload();
-    return kid;
+    return signing;
   }
 
   async reload(): Promise<void> {
@@ -89,7 +101,13 @@ export class SigningKeys {
 
   /** The key that signs now (another node may have rotated: re-read at most every 30 s). */
   async current(): Promise<{ kid: string; key: CryptoKey }> {
-    if (Date.now() - this.loadedAt > 30_000) await this.reload();
+    if (Date.now() - this.loadedAt > this.reloadEveryMs) {
+      // A database hiccup must not fail a grant that has already committed: keep signing with
+      // the key we hold and look again on the next call.
+      await this.reload().catch((error: unknown) => {
+        if (!this.keys.some((k) => k.record.retiredAt === null)) throw error;
+      });
+    }
     const active = this.keys.filter((k) => k.record.retiredAt === null).sort((a, b) => b.record.createdAt - a.record.createdAt)[0];
     if (!active) {
       await this.init();

@@ -1,0 +1,42 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import type { Logger } from '../http/logger.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import type { Metrics } from './metrics.ts';
+
+/**
+ * One structured log line and one latency observation per request. The route is the registered
+ * pattern (`/v1/Accounts/:accountSid/saml2`), never the URL: query strings carry codes, states
+ * and SAML payloads, and bodies carry tokens, so neither is ever logged.
+ */
+export function observeRequests(deps: { logger: Logger; metrics: Metrics; lifecycle: Lifecycle }): MiddlewareHandler {
+  const { logger, metrics, lifecycle } = deps;
+  return async (c, next) => {
+    const started = performance.now();
+    lifecycle.requestStarted();
+    try {
+      await next();
+    } finally {
+      lifecycle.requestFinished();
+      // While draining, kept-alive clients are told to reconnect (to another node).
+      if (lifecycle.isDraining) c.res.headers.set('Connection', 'close');
+      const seconds = (performance.now() - started) / 1000;
+      const route = routeOf(c);
+      const status = c.res.status;
+      metrics.httpDuration.observe({ route, method: c.req.method, status: `${Math.floor(status / 100)}xx` }, seconds);
+      logger.info('request', {
+        request_id: c.get('requestId') as string,
+        method: c.req.method,
+        route,
+        status,
+        duration_ms: Math.round(seconds * 100_000) / 100,
+      });
+    }
+  };
+}
+
+/** The pattern of the handler that answered; middleware-only matches (404s) are `unmatched`. */
+function routeOf(c: Context): string {
+  const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL');
+  return handlers.at(-1)?.path ?? 'unmatched';
+}

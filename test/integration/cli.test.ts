@@ -1,56 +1,18 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliSandbox, expectBadInput } from '../support/cli.ts';
 import { loadConfig } from '../../packages/server/src/config.ts';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
 import { createServices } from '../../packages/server/src/services.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'packages/cli/bin/lanyard.js');
 const DESKTOP = 'https://desktop.example.com/agent';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe('lanyard CLI', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lanyard-cli-'));
-  const env = {
-    PATH: process.env.PATH,
-    HOME: dir,
-    LANYARD_DATABASE_URL: `sqlite:${join(dir, 'db')}`,
-    LANYARD_SECRET_KEY: randomBytes(32).toString('base64'),
-  };
+  const { dir, env, lanyard, json, cleanup } = cliSandbox();
   let accountSid: string;
   let certFile: string;
-
-  /** Runs the real CLI as a child process, the way an administrator would. */
-  function lanyard(...args: string[]): Promise<Run> {
-    return new Promise((done) => {
-      execFile('node', [BIN, ...args], { cwd: ROOT, env, timeout: 30_000 }, (error, stdout, stderr) => {
-        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      });
-    });
-  }
-  async function json(...args: string[]) {
-    const run = await lanyard(...args, '--json');
-    expect(run.stderr, args.join(' ')).toBe('');
-    expect(run.code, args.join(' ')).toBe(0);
-    return JSON.parse(run.stdout);
-  }
-  /** Bad input: exit 2, one line on stderr, no stack trace. */
-  function expectBadInput(run: Run, message: RegExp) {
-    expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(message);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).not.toMatch(/\n\s+at /);
-  }
 
   beforeAll(() => {
     certFile = join(dir, 'idp.pem');
@@ -60,7 +22,7 @@ describe('lanyard CLI', () => {
       { stdio: 'ignore' },
     );
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(cleanup);
 
   it('prints help', async () => {
     const run = await lanyard('--help');

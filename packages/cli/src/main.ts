@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerAccounts } from './commands/accounts.ts';
 import { registerAdminKey } from './commands/admin-key.ts';
 import { registerAuthConfig } from './commands/auth-config.ts';
+import { registerMapping } from './commands/mapping.ts';
 import { registerMode } from './commands/mode.ts';
 import { registerRedirectUrl } from './commands/redirect-url.ts';
 import { registerServe } from './commands/serve.ts';
@@ -10,6 +11,7 @@ import { registerSso } from './commands/sso.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTrustedUrls } from './commands/trusted-urls.ts';
+import { registerUsers } from './commands/users.ts';
 import { reportFailure, writeUsageError } from './output.ts';
 
 /**
@@ -42,6 +44,8 @@ for (const register of [
   registerToken,
   registerAdminKey,
   registerSigningKeys,
+  registerMapping,
+  registerUsers,
 ]) {
   register(program);
 }

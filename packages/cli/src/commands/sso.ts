@@ -10,7 +10,8 @@ import { action } from '../runtime.ts';
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerSso(program: Command): void {
-  const sso = program.command('sso').description("the account's SAML identity provider");
+  const sso = program.command('sso').description("the account's identity provider (SAML, or OpenID Connect with set-oidc)");
+  registerSsoOidc(sso);
   sso
     .command('set')
     .description('set the IdP: --issuer, --sso-url and --cert; or --metadata <file>; or --metadata-url <url>')
@@ -34,6 +35,26 @@ export function registerSso(program: Command): void {
         });
         const connection = await admin.setSso(accountSid!, samlInput(body));
         return { data: connection, text: describeConnection(connection) };
+      }),
+    );
+}
+
+export function registerSsoOidc(sso: Command): void {
+  sso
+    .command('set-oidc')
+    .description('point the account at an OpenID Connect provider (checked by discovery first)')
+    .argument('<AccountSid>', 'the account (AC…)')
+    .requiredOption('--issuer <url>', "the provider's issuer URL")
+    .requiredOption('--client-id <id>', 'the client registered at the provider for Lanyard')
+    .option('--client-secret-file <file>', 'a file holding the client secret (or set LANYARD_OIDC_CLIENT_SECRET); stored encrypted')
+    .option('--scopes <scopes>', 'scopes to request (default "openid profile email")')
+    .action(
+      action(async ({ admin, services }, { args: [accountSid], options }) => {
+        // The secret never goes on the command line, where shell history and `ps` would keep it.
+        const secret = options.clientSecretFile ? readText(options.clientSecretFile as string, 'client secret').trim() : process.env.LANYARD_OIDC_CLIENT_SECRET;
+        const body = parseWith(schemas.oidc, { issuer: options.issuer, client_id: options.clientId, client_secret: secret || undefined, scopes: options.scopes });
+        const connection = await admin.setOidc(accountSid!, body);
+        return { data: connection, text: `Connection ${connection.sid} signs in through ${body.issuer}.\nRegister this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback` };
       }),
     );
 }

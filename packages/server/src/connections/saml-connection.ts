@@ -128,10 +128,6 @@ export class SamlConnection {
       assertionId: assertion.id,
     };
   }
-
-  metadata(): string {
-    return new SAML({ issuer: this.sp.entityId, callbackUrl: this.sp.acsUrl, idpCert: this.settings.certificates.length ? this.settings.certificates : 'unset', wantAssertionsSigned: true }).generateServiceProviderMetadata(null, null);
-  }
 }
 
 /** SP metadata without IdP settings (to paste into the IdP before anything else exists). */

@@ -4,7 +4,7 @@ import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import { mapProfile } from '../connections/profile-mapping.ts';
-import { SamlConnection } from '../connections/saml-connection.ts';
+import { SamlConnection, serviceProviderMetadata } from '../connections/saml-connection.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, InvalidTokenError, LanyardError, SamlResponseError } from '../errors.ts';
 import { legacyServiceProvider } from '../login/service-providers.ts';
@@ -109,7 +109,7 @@ export class LegacyLoginService {
   }
 
   metadataFor(accountSid: string): string {
-    return new SamlConnection(this.storage, { issuer: '', ssoUrl: '', certificates: [], metadataUrl: null, clockSkewSeconds: 120 }, legacyServiceProvider(this.config.publicUrl, accountSid)).metadata();
+    return serviceProviderMetadata(legacyServiceProvider(this.config.publicUrl, accountSid));
   }
 
   private async connectionOf(account: Account): Promise<Connection> {

@@ -134,7 +134,8 @@ export class TokenService {
       if (!result.consumedNow) {
         const spentAt = result.record.consumedAt ?? 0;
         const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
-        const withinGrace = now - spentAt <= this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
+        // Strictly less: a grace of 0 turns the window off even for a reuse in the same millisecond.
+        const withinGrace = now - spentAt < this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
         if (!withinGrace) {
           // Commit the revocation: throwing here would roll it back with the transaction.
           await this.revokeWith(tx, session.id, 'refresh_token_reuse', now);
@@ -217,12 +218,8 @@ export class TokenService {
     const session = await this.requireLiveSession(claims.sid);
     const now = Date.now();
     if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
-    const user = await this.users.get(session.userSid);
-    if (user.disabled) throw new InvalidTokenError('This user has been disabled by an administrator.');
-    const account = await this.accounts.getAccount(session.accountSid);
-    const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
-    const accessToken = await this.accessTokens.issueAccessToken(session, user, account, accessTokenExpiresAt);
-    return { accessToken, accessTokenExpiresAt, refreshToken: '', refreshTokenExpiresAt: session.maxExpiresAt, idToken: null, session, user, account, sessionCapped: accessTokenExpiresAt === session.maxExpiresAt };
+    // No refresh token in the legacy contract: nothing is stored, only a new access token signed.
+    return this.sign(await this.prepare(this.storage, session, '', now, false));
   }
 
   /** Full validation: signature and expiry, then the session is live and the user enabled. */

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SecretBox } from '../../packages/server/src/crypto/secret-box.ts';
+import { openStorage } from '../../packages/server/src/storage/open.ts';
+import type { Storage } from '../../packages/server/src/storage/port.ts';
+import { SigningKeys } from '../../packages/server/src/tokens/signing-keys.ts';
+import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
+
+/** Signing-key creation and rotation from several processes at once (each with its own pool). */
+describe('signing keys shared through PostgreSQL', () => {
+  let db: TestDatabase;
+  let storages: Storage[];
+  const secrets = new SecretBox(randomBytes(32));
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    storages = [];
+    for (let i = 0; i < 4; i++) storages.push(await openStorage(db.url));
+  });
+  afterAll(async () => {
+    await Promise.all(storages.map((s) => s.close()));
+    await db.drop();
+  });
+
+  const active = async () => (await storages[0]!.list<{ retiredAt: number | null }>('signing_key')).filter((k) => k.payload.retiredAt === null);
+
+  it('creates one signing key when four nodes initialise an empty database at the same moment', async () => {
+    const nodes = storages.map((storage) => new SigningKeys(storage, secrets, 3600_000));
+    await Promise.all(nodes.map((keys) => keys.init()));
+    expect(await active()).toHaveLength(1);
+    const kids = await Promise.all(nodes.map(async (keys) => (await keys.current()).kid));
+    expect(new Set(kids).size).toBe(1);
+  });
+
+  it('leaves one signing key after concurrent rotations, with every replaced key still verifying', async () => {
+    const nodes = storages.map((storage) => new SigningKeys(storage, secrets, 3600_000));
+    const before = (await active())[0]!.id;
+    const kids = await Promise.all(nodes.map((keys) => keys.rotate()));
+    const now = await active();
+    expect(now).toHaveLength(1);
+    expect(kids).toContain(now[0]!.id);
+    // A node that looks afterwards (the others reload on an unknown kid or within seconds) verifies all of them.
+    const observer = new SigningKeys(storages[0]!, secrets, 3600_000);
+    await observer.reload();
+    for (const kid of [before, ...kids]) expect(await observer.verificationKey(kid)).toBeDefined();
+  });
+});

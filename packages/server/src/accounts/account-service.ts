@@ -95,7 +95,7 @@ export class AccountService {
   /** Read-modify-write of one account inside a transaction, so concurrent edits are not lost. */
   async updateAccount(accountSid: string, change: (account: Account) => void): Promise<Account> {
     requireSid('account', accountSid, 'AccountSid');
-    return this.storage.transaction(async (tx) => {
+    const updated = await this.storage.transaction(async (tx) => {
       const record = await tx.find<Account>(ACCOUNT, accountSid, { forUpdate: true });
       if (!record) throw new NotFoundError(`Account ${accountSid} was not found.`);
       const account = structuredClone(record.payload);
@@ -103,6 +103,9 @@ export class AccountService {
       await tx.upsert({ kind: ACCOUNT, id: account.sid, accountSid: account.sid, payload: account });
       return account;
     });
+    // This node sees new Trusted URLs at once; other nodes within the cache's 10 seconds.
+    this.trustedOriginCache = undefined;
+    return updated;
   }
 
   async addTrustedUrl(accountSid: string, url: string): Promise<Account> {
@@ -270,6 +273,7 @@ export class AccountService {
   }
 
   async saveConnection(connection: Connection): Promise<void> {
+    this.trustedOriginCache = undefined;
     await this.storage.upsert({ kind: CONNECTION, id: connection.sid, accountSid: connection.accountSid, lookup: `client:${connection.clientId}`, payload: connection });
   }
 

@@ -19,9 +19,14 @@ export function appConfigResource(account: Account, connection: Connection | und
     if (connection) {
       const config = {
         sso: { accountSid: account.sid, loginPopup },
-        oauth: { connection: connection.sid, clientId: connection.clientId, redirectUrl: redirectUrl ?? REDIRECT_PLACEHOLDER, serviceBaseUrl: publicUrl },
+        oauth: {
+          connection: connection.sid,
+          clientId: connection.clientId,
+          redirectUrl: redirectUrl ?? REDIRECT_PLACEHOLDER,
+          serviceBaseUrl: publicUrl,
+        },
       };
-      enhanced = { app_config: config, script: script(account, config, 'enhanced SSO (the oauth object selects it)') };
+      enhanced = { app_config: config, script: script(account, config, 'enhanced SSO') };
     } else {
       notes.push('Enhanced SSO needs a connection: set the IdP first.');
     }
@@ -29,7 +34,7 @@ export function appConfigResource(account: Account, connection: Connection | und
   let legacy = null;
   if (account.ssoMode !== 'enhanced') {
     const config = { sso: { accountSid: account.sid, loginPopup, ...(redirectUrl ? { redirectUrl } : {}), serviceBaseUrl: publicUrl } };
-    legacy = { app_config: config, script: script(account, config, 'legacy SSO (no oauth object)') };
+    legacy = { app_config: config, script: script(account, config, 'legacy SSO') };
   }
   return {
     account_sid: account.sid,
@@ -41,8 +46,9 @@ export function appConfigResource(account: Account, connection: Connection | und
 }
 
 function script(account: Account, config: object, flavour: string): string {
+  // Any JavaScript line terminator in the name would end the comment and start code.
   return (
-    `// public/assets/appConfig.js for "${account.friendlyName.replace(/[\r\n]/g, ' ')}" (${account.sid}): ${flavour}.\n` +
+    `// appConfig.js, ${flavour}: "${account.friendlyName.replace(/[\r\n\u2028\u2029]/g, ' ')}" (${account.sid})\n` +
     `window.appConfig = ${JSON.stringify(config, null, 2)};\n`
   );
 }

@@ -78,7 +78,8 @@ export async function cookieSession(c: Context, sessions: ConsoleSessions): Prom
   const sessionId = getCookie(c, CONSOLE_COOKIE);
   if (sessionId === undefined) return undefined;
   const session = await sessions.find(sessionId);
-  if (!session) throw new AuthenticationError('The console session has ended (signed out, expired after 8 hours, or its admin key was revoked): sign in again.');
+  if (!session)
+    throw new AuthenticationError('The console session has ended (signed out, expired after 8 hours, or its admin key was revoked): sign in again.');
   return { sessionId, session };
 }
 
@@ -88,12 +89,17 @@ export async function cookieSession(c: Context, sessions: ConsoleSessions): Prom
  * (SameSite aside) but cannot read the token, so it cannot make the call. Undefined when no
  * cookie was sent, so the caller can try other credentials.
  */
-export async function authenticateConsoleCall(c: Context, sessions: ConsoleSessions): Promise<{ sessionId: string; session: ConsoleSession } | undefined> {
+export async function authenticateConsoleCall(
+  c: Context,
+  sessions: ConsoleSessions,
+): Promise<{ sessionId: string; session: ConsoleSession } | undefined> {
   const found = await cookieSession(c, sessions);
   if (!found) return undefined;
   const token = c.req.header(CSRF_HEADER);
   if (!token || !safeEqual(token, found.session.csrfToken)) {
-    throw new ForbiddenError(`Refused: a console request must carry its session's CSRF token in ${CSRF_HEADER} (cross-site request forgery protection).`);
+    throw new ForbiddenError(
+      `Refused: a console request must carry its session's CSRF token in ${CSRF_HEADER} (cross-site request forgery protection).`,
+    );
   }
   return found;
 }

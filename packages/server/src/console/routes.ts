@@ -72,9 +72,10 @@ export const consoleRoutes: RouteModule = (app, services) => {
   });
 
   app.delete('/console/session', async (c) => {
-    clearSessionCookie(c, secure);
+    // Without the CSRF token nothing changes, the cookie included: no forced sign-out either.
     const found = await consoleCall(c);
     await sessions.destroy(found.sessionId);
+    clearSessionCookie(c, secure);
     services.logger.info('console sign-out', { adminKeySid: found.session.adminKey.sid, requestId: c.get('requestId') });
     return c.body(null, 204);
   });

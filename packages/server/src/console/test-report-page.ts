@@ -9,7 +9,8 @@ th,td{text-align:left;vertical-align:top;padding:.35rem .5rem;border-bottom:1px 
 th{width:30%;font-weight:600}.ok{color:#1a7f37}.bad{color:#cf222e}.box{border:1px solid #d0d7de;border-radius:6px;padding:.75rem 1rem;margin:.75rem 0}
 .bad.box{border-color:#cf222e;background:#fff5f5}.warn{border-color:#9a6700;background:#fff8c5}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:3px}`;
 
-const row = (name: string, value: string | null) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${value === null ? '<em>none</em>' : escapeHtml(value)}</td></tr>`;
+const row = (name: string, value: string | null) =>
+  `<tr><th scope="row">${escapeHtml(name)}</th><td>${value === null ? '<em>none</em>' : escapeHtml(value)}</td></tr>`;
 
 /**
  * The page the test sign-in window shows: served at the ACS, under the default CSP (no script).

@@ -59,18 +59,27 @@ export function isTestRelayState(relayState: string | undefined): relayState is 
 export class ConsoleTestSignIn {
   constructor(private readonly services: Services) {}
 
-  async begin(accountSid: string, adminKeySid: string, requested?: TestServiceProvider): Promise<{ id: string; url: string; service_provider: TestServiceProvider }> {
+  async begin(
+    accountSid: string,
+    adminKeySid: string,
+    requested?: TestServiceProvider,
+  ): Promise<{ id: string; url: string; service_provider: TestServiceProvider }> {
     const { accounts, storage, config } = this.services;
     const account = await accounts.getAccount(accountSid);
     const connection = (await accounts.connectionsOf(accountSid)).find((c) => c.saml !== null);
-    if (!connection) throw new InvalidSsoSettingsError('set the identity provider (metadata, or issuer, SSO URL and certificate) before testing a sign-in');
+    if (!connection)
+      throw new InvalidSsoSettingsError('set the identity provider (metadata, or issuer, SSO URL and certificate) before testing a sign-in');
     const serviceProvider = requested ?? (account.ssoMode === 'legacy' ? 'legacy' : 'enhanced');
     const test: PendingTest = {
       id: randomToken(TEST_RELAY_STATE_PREFIX),
       accountSid,
       connectionSid: connection.sid,
       serviceProvider,
-      samlRequestId: '_' + randomToken().replace(/[^A-Za-z0-9]/g, '').slice(0, 40),
+      samlRequestId:
+        '_' +
+        randomToken()
+          .replace(/[^A-Za-z0-9]/g, '')
+          .slice(0, 40),
       adminKeySid,
     };
     await storage.insert({ kind: PENDING, id: test.id, accountSid, payload: test, expiresAt: Date.now() + config.loginTtlSeconds * 1000 });
@@ -79,10 +88,15 @@ export class ConsoleTestSignIn {
   }
 
   /** The IdP's answer at an ACS (`at` names which one), turned into a stored, audited report. */
-  async complete(at: { serviceProvider: TestServiceProvider; sid: string }, samlResponse: string | undefined, relayState: string): Promise<TestSignInReport> {
+  async complete(
+    at: { serviceProvider: TestServiceProvider; sid: string },
+    samlResponse: string | undefined,
+    relayState: string,
+  ): Promise<TestSignInReport> {
     const { storage, accounts, audit } = this.services;
     const consumed = await storage.consume<PendingTest>(PENDING, relayState);
-    if (!consumed?.consumedNow) throw new SamlResponseError('this test sign-in has expired, was already completed, or is unknown; start it again from the console');
+    if (!consumed?.consumedNow)
+      throw new SamlResponseError('this test sign-in has expired, was already completed, or is unknown; start it again from the console');
     const test = consumed.record.payload;
     const expectedSid = test.serviceProvider === 'enhanced' ? test.connectionSid : test.accountSid;
     if (at.serviceProvider !== test.serviceProvider || at.sid !== expectedSid) {
@@ -90,7 +104,13 @@ export class ConsoleTestSignIn {
     }
     const connection = await accounts.getConnection(test.connectionSid);
     const report = await this.verify(test, connection, samlResponse);
-    await storage.insert({ kind: RESULT, id: test.id, accountSid: test.accountSid, payload: { adminKeySid: test.adminKeySid, report }, expiresAt: Date.now() + RESULT_TTL_MS });
+    await storage.insert({
+      kind: RESULT,
+      id: test.id,
+      accountSid: test.accountSid,
+      payload: { adminKeySid: test.adminKeySid, report },
+      expiresAt: Date.now() + RESULT_TTL_MS,
+    });
     await audit.record({
       type: report.succeeded ? 'login.succeeded' : 'login.failed',
       accountSid: test.accountSid,
@@ -99,7 +119,7 @@ export class ConsoleTestSignIn {
       uniqueId: report.name_id,
       surface: 'console-test',
       code: report.error?.code ?? null,
-      reason: `test sign-in from the console (${test.serviceProvider} SP, admin key ${test.adminKeySid}, no token issued)${report.error ? `: ${report.error.message}` : ''}`,
+      reason: `${report.error ? `${report.error.message} ` : ''}(test only, no token issued: ${test.serviceProvider} SP, started with admin key ${test.adminKeySid})`,
     });
     return report;
   }
@@ -140,7 +160,8 @@ export class ConsoleTestSignIn {
         profile: { full_name: reading.fullName ?? null, email: reading.email ?? null, roles: reading.roles, image_url: reading.imageUrl ?? null },
         missing,
         warnings: unknownRoles.map(
-          (role) => `Role "${role}" is not one of ${KNOWN_ROLES.join(', ')}: desktops may not recognise it. Map the IdP's value to a role under "Role values".`,
+          (role) =>
+            `Role "${role}" is not one of ${KNOWN_ROLES.join(', ')}: desktops may not recognise it. Map the IdP's value to a role under "Role values".`,
         ),
         error: first ? errorOf(new MissingAttributeError(first)) : null,
       };
@@ -163,7 +184,8 @@ export class ConsoleTestSignIn {
   private samlFor(connection: Connection, serviceProvider: TestServiceProvider): SamlConnection {
     if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
     const { publicUrl } = this.services.config;
-    const sp = serviceProvider === 'enhanced' ? enhancedServiceProvider(publicUrl, connection.sid) : legacyServiceProvider(publicUrl, connection.accountSid);
+    const sp =
+      serviceProvider === 'enhanced' ? enhancedServiceProvider(publicUrl, connection.sid) : legacyServiceProvider(publicUrl, connection.accountSid);
     return new SamlConnection(this.services.storage, connection.saml, sp);
   }
 }
@@ -185,7 +207,10 @@ function explainMissing(attribute: string, connection: Connection, received: Raw
   const lookedFor = connection.mapping[MAPPED_FIELDS[attribute as keyof typeof MAPPED_FIELDS]];
   const names = Object.keys(received);
   const sent = names.length > 0 ? `The IdP sent: ${names.map((n) => `"${n}"`).join(', ')}.` : 'The IdP sent no attributes at all.';
-  const roles = attribute === 'roles' ? ` Every agent needs at least one role (${KNOWN_ROLES.join(', ')}): make sure this user belongs to a group the IdP sends as roles.` : '';
+  const roles =
+    attribute === 'roles'
+      ? ` Every agent needs at least one role (${KNOWN_ROLES.join(', ')}): make sure this user belongs to a group the IdP sends as roles.`
+      : '';
   return {
     attribute,
     looked_for: lookedFor,

@@ -1,0 +1,155 @@
+/**
+ * The console's only way to the server: same-origin fetch with the session cookie (sent by the
+ * browser, unreadable here) and the session's CSRF token in X-CSRF-Token on every call.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+let onSignedOut: () => void = () => undefined;
+
+export function useSession(token: string, signedOut: () => void): void {
+  csrfToken = token;
+  onSignedOut = signedOut;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 0, 'The Lanyard server could not be reached. Check that it is running, then try again.');
+  }
+  if (response.status === 204) return undefined as T;
+  const data = (await response.json().catch(() => null)) as (T & { code?: number; message?: string }) | null;
+  if (!response.ok) {
+    const error = new ApiError(response.status, data?.code ?? 0, data?.message ?? `The server answered HTTP ${response.status}.`);
+    if (response.status === 401 && csrfToken) {
+      csrfToken = '';
+      onSignedOut();
+    }
+    throw error;
+  }
+  return data as T;
+}
+
+export const admin = <T>(method: string, path: string, body?: unknown) => api<T>(method, `/admin/v1${path}`, body);
+
+export type SsoMode = 'legacy' | 'enhanced' | 'both';
+
+export interface ConsoleSession {
+  csrf_token: string;
+  admin_key: { sid: string; name: string };
+  expires_at: string;
+}
+
+export interface AccountSummary {
+  sid: string;
+  friendly_name: string;
+  instance_sid: string;
+  sso_mode: SsoMode;
+  created_at: string;
+}
+
+export interface ServiceProvider {
+  entity_id: string;
+  acs_url: string;
+  metadata_url: string;
+}
+
+export interface Certificate {
+  subject: string;
+  issuer: string;
+  valid_from: string;
+  valid_to: string;
+  fingerprint_sha256: string;
+  days_left: number;
+}
+
+export interface AttributeMapping {
+  full_name: string[];
+  email: string[];
+  roles: string[];
+  image_url: string[];
+  role_values: Record<string, string>;
+}
+
+export interface Connection {
+  sid: string;
+  client_id: string;
+  issuer: string | null;
+  sso_url: string | null;
+  metadata_url: string | null;
+  clock_skew_seconds: number | null;
+  certificates: Certificate[];
+  mapping: AttributeMapping;
+  service_provider: ServiceProvider;
+}
+
+export interface Readiness {
+  ready: boolean;
+  missing: string[];
+}
+
+export interface Account extends AccountSummary {
+  previous_mode: SsoMode | null;
+  mode_changed_at: string | null;
+  mode_revert_deadline: string | null;
+  trusted_urls: string[];
+  default_redirect_url: string | null;
+  idp_initiated_login: boolean;
+  login_popup: boolean;
+  legacy_service_provider: ServiceProvider;
+  connections: Connection[];
+  setup: { enhanced: Readiness; legacy: Readiness; warnings: string[] };
+}
+
+export interface AppConfigSnippet {
+  app_config: Record<string, unknown>;
+  script: string;
+}
+
+export interface AppConfig {
+  lookup_url: string;
+  enhanced: AppConfigSnippet | null;
+  legacy: AppConfigSnippet | null;
+  notes: string[];
+}
+
+export interface AuditEvent {
+  type: 'login.succeeded' | 'login.failed' | 'token.refresh_reuse' | 'code.replayed' | 'admin.change';
+  at: string;
+  connection_sid: string | null;
+  user_sid: string | null;
+  unique_id: string | null;
+  surface: string | null;
+  code: number | null;
+  reason: string | null;
+}
+
+export type TestServiceProvider = 'enhanced' | 'legacy';
+
+export interface TestReport {
+  id: string;
+  service_provider: TestServiceProvider;
+  connection_sid: string;
+  finished_at: string;
+  succeeded: boolean;
+  name_id: string | null;
+  issuer: string | null;
+  attributes: Record<string, string[]>;
+  profile: { full_name: string | null; email: string | null; roles: string[]; image_url: string | null };
+  missing: { attribute: string; looked_for: string[]; explanation: string }[];
+  warnings: string[];
+  error: { code: number; message: string } | null;
+}

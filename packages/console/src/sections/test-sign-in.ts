@@ -1,0 +1,144 @@
+import { api, type TestReport, type TestServiceProvider } from '../api.ts';
+import { field, h, replace, statusLine } from '../dom.ts';
+import { sectionCard, type PageContext, type Section } from './section.ts';
+
+const POLL_MS = 1000;
+const GIVE_UP_MS = 10 * 60_000;
+const WINDOW_FEATURES = 'popup,width=760,height=820';
+
+/**
+ * "Test sign-in": a real SAML login against the IdP in a new window. The server turns the IdP's
+ * answer into a report instead of a token; this page asks for it until it is there.
+ */
+export function testSignInSection(context: PageContext): Section {
+  const sp = h(
+    'select',
+    {},
+    h('option', { value: 'enhanced' }, 'Enhanced SSO service provider'),
+    h('option', { value: 'legacy' }, 'Legacy SSO service provider'),
+  );
+  const start = h('button', { type: 'button' }, 'Test sign-in');
+  const cancel = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Stop waiting');
+  const status = statusLine();
+  const report = h('div', { 'data-testid': 'test-report' });
+  let polling: number | undefined;
+
+  const stop = () => {
+    window.clearTimeout(polling);
+    polling = undefined;
+    cancel.hidden = true;
+    start.disabled = false;
+  };
+  cancel.addEventListener('click', () => {
+    stop();
+    status.ok('Stopped waiting. Start a new test sign-in when you are ready.');
+  });
+
+  start.addEventListener('click', async () => {
+    // Opened before any await: browsers allow a window only in direct answer to the click.
+    const popup = window.open('', 'lanyard-test-sign-in', WINDOW_FEATURES);
+    if (!popup) return status.error('The browser blocked the sign-in window: allow pop-ups for this page and try again.');
+    start.disabled = true;
+    replace(report);
+    status.ok('Opening the identity provider…');
+    try {
+      const test = await api<{ id: string; url: string; service_provider: TestServiceProvider }>('POST', '/console/test-sign-in', {
+        account_sid: context.accountSid,
+        service_provider: sp.value,
+      });
+      // The IdP's pages must not be able to reach back into the console.
+      popup.opener = null;
+      popup.location.href = test.url;
+      status.ok('Sign in at the identity provider in the new window. The report appears here when it answers.');
+      cancel.hidden = false;
+      const startedAt = Date.now();
+      const poll = async () => {
+        try {
+          const result = await api<{ status: 'pending' } | { status: 'done'; report: TestReport }>(
+            'GET',
+            `/console/test-sign-in/${encodeURIComponent(test.id)}`,
+          );
+          if (result.status === 'done') {
+            stop();
+            replace(report, reportView(result.report));
+            status.ok(result.report.succeeded ? 'Test sign-in succeeded.' : 'Test sign-in failed: see the report below.');
+            context.refreshAudit();
+            return;
+          }
+        } catch (error) {
+          stop();
+          return status.error((error as Error).message);
+        }
+        if (Date.now() - startedAt > GIVE_UP_MS) {
+          stop();
+          return status.error('No answer from the identity provider after 10 minutes. Start a new test sign-in.');
+        }
+        polling = window.setTimeout(() => void poll(), POLL_MS);
+      };
+      polling = window.setTimeout(() => void poll(), POLL_MS);
+    } catch (error) {
+      popup.close();
+      stop();
+      status.error((error as Error).message);
+    }
+  });
+
+  return {
+    id: 'test',
+    title: 'Test sign-in',
+    element: sectionCard(
+      'test',
+      'Test sign-in',
+      'Sign in at your IdP as a real user, in a new window. Lanyard checks the answer as it would for an agent and shows what it received and what is missing. No token is issued and no user is created.',
+      h('div', { class: 'inline-form' }, field('Service provider to test', sp), start, cancel),
+      status.element,
+      report,
+    ),
+    update({ account }) {
+      if (polling === undefined) sp.value = account.sso_mode === 'legacy' ? 'legacy' : 'enhanced';
+    },
+  };
+}
+
+export function reportView(report: TestReport): HTMLElement {
+  const rows = (pairs: [string, string | null][]) =>
+    h(
+      'tbody',
+      {},
+      pairs.map(([name, value]) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, value ?? h('em', {}, 'none')))),
+    );
+  const attributes = Object.entries(report.attributes);
+  return h(
+    'div',
+    { class: 'report' },
+    h('h3', {}, 'Report'),
+    report.succeeded
+      ? h('p', { class: 'status ok' }, `Signed in as ${report.name_id}. An agent with these attributes can sign in.`)
+      : h('p', { class: 'status error' }, report.error ? `Error ${report.error.code}: ${report.error.message}` : 'The sign-in failed.'),
+    report.missing.map((m) =>
+      h('div', { class: 'missing', 'data-testid': 'missing-attribute' }, h('h4', {}, `Missing: ${m.attribute}`), h('p', {}, m.explanation)),
+    ),
+    report.warnings.map((w) => h('p', { class: 'status warn' }, w)),
+    h('h4', {}, 'Attributes received'),
+    attributes.length
+      ? h('table', { class: 'pairs-table', 'data-testid': 'attributes' }, rows(attributes.map(([name, values]) => [name, values.join(', ')])))
+      : h('p', {}, 'No attributes were received.'),
+    h('h4', {}, 'Profile Lanyard would use'),
+    h(
+      'table',
+      { class: 'pairs-table', 'data-testid': 'profile' },
+      rows([
+        ['NameID (unique id)', report.name_id],
+        ['full_name', report.profile.full_name],
+        ['email', report.profile.email],
+        ['roles', report.profile.roles.length ? report.profile.roles.join(', ') : null],
+        ['image_url', report.profile.image_url],
+      ]),
+    ),
+    h(
+      'p',
+      { class: 'help' },
+      `Through the ${report.service_provider} service provider, connection ${report.connection_sid}; IdP ${report.issuer ?? 'unknown'}.`,
+    ),
+  );
+}

@@ -87,6 +87,7 @@ export interface AttributeMapping {
 export interface Connection {
   sid: string;
   client_id: string;
+  protocol: 'saml' | 'oidc';
   issuer: string | null;
   sso_url: string | null;
   metadata_url: string | null;

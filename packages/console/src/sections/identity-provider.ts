@@ -105,6 +105,15 @@ export function identityProviderSection(context: PageContext): Section {
 }
 
 function currentSettings(connection: Connection | undefined): HTMLElement {
+  if (connection?.protocol === 'oidc') {
+    return h(
+      'p',
+      { class: 'status warn', 'data-testid': 'idp-current' },
+      'This account signs in through an OpenID Connect provider, managed with ',
+      h('code', {}, 'lanyard sso set-oidc'),
+      ' or the admin API. This page sets SAML identity providers.',
+    );
+  }
   if (!connection?.issuer) return h('p', { class: 'status warn', 'data-testid': 'idp-current' }, 'No identity provider is set yet.');
   return h(
     'div',

@@ -66,7 +66,13 @@ export class ConsoleTestSignIn {
   ): Promise<{ id: string; url: string; service_provider: TestServiceProvider }> {
     const { accounts, storage, config } = this.services;
     const account = await accounts.getAccount(accountSid);
-    const connection = (await accounts.connectionsOf(accountSid)).find((c) => c.saml !== null);
+    const connections = await accounts.connectionsOf(accountSid);
+    if (connections.some((c) => c.protocol === 'oidc')) {
+      throw new InvalidSsoSettingsError(
+        'the test sign-in covers SAML identity providers; this account uses OpenID Connect (try `lanyard mapping dry-run`)',
+      );
+    }
+    const connection = connections.find((c) => c.saml !== null);
     if (!connection)
       throw new InvalidSsoSettingsError('set the identity provider (metadata, or issuer, SSO URL and certificate) before testing a sign-in');
     const serviceProvider = requested ?? (account.ssoMode === 'legacy' ? 'legacy' : 'enhanced');

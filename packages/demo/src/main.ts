@@ -18,6 +18,9 @@ const lanyard = await startLanyard(config);
 const desktopOrigin = `http://${host}:${desktopPort}`;
 const demo = await ensureDemoAccount(lanyard.services, idp, desktopOrigin);
 const desktop = await startDesktopServer({ host, port: desktopPort, lanyardUrl: lanyard.url, demo });
+// A fresh admin key for the console at every start; the previous demo keys stop working.
+for (const key of await lanyard.services.adminKeys.list()) if (key.name === 'demo console') await lanyard.services.adminKeys.revoke(key.sid);
+const consoleKey = (await lanyard.services.adminKeys.create('demo console')).secret;
 
 const line = '─'.repeat(64);
 console.log(`
@@ -28,6 +31,8 @@ ${line}
  Agent desktop (legacy SSO)    ${desktop.url}/legacy/
  Lanyard server                ${lanyard.url}
  Development SAML IdP          ${idp.url}   (demo only: never use in production)
+ Admin console                 ${lanyard.url}/console/
+   admin key (this run only)   ${consoleKey}
 
  Account SID   ${demo.account.sid}
  Connection    ${demo.connection.sid}

@@ -9,6 +9,8 @@ import { ConfigError } from './errors.ts';
  * never `process.env`.
  */
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** Requests per minute per client address; 0 turns the limit off. */
+const perMinute = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000).default(fallback);
 
 const envSchema = z.object({
   LANYARD_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -31,6 +33,9 @@ const envSchema = z.object({
   LANYARD_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 16)').optional(),
   LANYARD_SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).max(300).default(10),
   LANYARD_SIGNING_KEY_RELOAD: z.coerce.number().int().min(1).max(3600).default(30),
+  LANYARD_RATE_LIMIT_LOGIN: perMinute(300),
+  LANYARD_RATE_LIMIT_TOKEN: perMinute(600),
+  LANYARD_RATE_LIMIT_ADMIN: perMinute(120),
 });
 
 const KNOWN_KEYS = new Set(Object.keys(envSchema.shape));
@@ -61,6 +66,10 @@ export interface LanyardConfig {
   shutdownTimeoutSeconds: number;
   /** How often each node re-reads signing keys (a rotation by another node or the CLI). */
   signingKeyReloadSeconds: number;
+  /** Requests per minute per client address (0: no limit) on sign-in, token and admin routes. */
+  rateLimitLoginPerMinute: number;
+  rateLimitTokenPerMinute: number;
+  rateLimitAdminPerMinute: number;
 }
 
 /**
@@ -131,6 +140,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.LANYARD_METRICS_TOKEN,
     shutdownTimeoutSeconds: e.LANYARD_SHUTDOWN_TIMEOUT,
     signingKeyReloadSeconds: e.LANYARD_SIGNING_KEY_RELOAD,
+    rateLimitLoginPerMinute: e.LANYARD_RATE_LIMIT_LOGIN,
+    rateLimitTokenPerMinute: e.LANYARD_RATE_LIMIT_TOKEN,
+    rateLimitAdminPerMinute: e.LANYARD_RATE_LIMIT_ADMIN,
     ...overrides,
   };
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Services } from '../services.ts';
 import { NotFoundError } from '../errors.ts';
 import { respondWithError } from './error-response.ts';
+import { registerRateLimits } from './rate-limit.ts';
 import { observeRequests } from '../operations/request-observer.ts';
 
 export interface AppVariables {
@@ -35,6 +36,12 @@ export function createApp(services: Services, modules: RouteModule[]): App {
   app.use('*', observeRequests(services));
   // SAML responses are the largest bodies we accept; nothing legitimate is near 1 MB.
   app.use('*', bodyLimit({ maxSize: 1024 * 1024, onError: () => { throw Object.assign(new Error('too large'), { status: 413 }); } }));
+
+  const { config } = services;
+  registerRateLimits(app, services.storage, {
+    limits: { login: config.rateLimitLoginPerMinute, token: config.rateLimitTokenPerMinute, admin: config.rateLimitAdminPerMinute },
+    trustProxy: config.trustProxy,
+  });
 
   for (const register of modules) register(app, services);
 

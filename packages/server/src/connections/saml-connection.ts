@@ -98,6 +98,8 @@ export class SamlConnection {
     if (!/^[A-Za-z0-9+/=\s]+$/.test(samlResponse)) throw new SamlResponseError('SAMLResponse is not base64');
     const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
+    const message = parseResponse(xml);
+    assertStrongAlgorithms(message);
     let profile: Profile | null;
     try {
       ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent' }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
@@ -108,10 +110,19 @@ export class SamlConnection {
     if (!solicited && typeof profile.inResponseTo === 'string') throw new SamlResponseError('an IdP-initiated response must not answer a request');
 
     const assertion = parseVerifiedAssertion(profile.getAssertionXml?.() ?? '');
+    // node-saml checks the Issuer of logout messages only. Some IdPs sign for many tenants with one
+    // key (the issuer tells them apart), so a valid signature alone does not make it our IdP.
+    if (assertion.issuer !== this.settings.issuer) {
+      throw new SamlResponseError(`the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}"`);
+    }
+    const responseIssuer = children(message, SAML_NS, 'Issuer')[0]?.textContent?.trim();
+    if (responseIssuer !== undefined && responseIssuer !== this.settings.issuer) {
+      throw new SamlResponseError(`the response was issued by "${responseIssuer.slice(0, 200)}", not by the configured IdP "${this.settings.issuer}"`);
+    }
     if (!assertion.recipients.includes(this.sp.acsUrl)) {
       throw new SamlResponseError(`the assertion's Recipient is not this service's ACS URL (${this.sp.acsUrl})`);
     }
-    const destination = responseDestination(xml);
+    const destination = message.getAttribute('Destination') || null;
     if (destination !== null && destination !== this.sp.acsUrl) {
       throw new SamlResponseError(`the response's Destination is not this service's ACS URL (${this.sp.acsUrl})`);
     }
@@ -138,23 +149,62 @@ export function serviceProviderMetadata(sp: ServiceProvider): string {
 const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const SAMLP_NS = 'urn:oasis:names:tc:SAML:2.0:protocol';
 
+const DS_NS = 'http://www.w3.org/2000/09/xmldsig#';
+
+/**
+ * Signature and digest algorithms accepted by default. SHA-1 is refused (collisions are
+ * practical: SHAttered, 2017), and HMAC is never accepted (a public certificate would become the
+ * MAC key). A per-connection opt-in for IdPs stuck on SHA-1 could widen this later.
+ */
+const SIGNATURE_ALGORITHMS = new Set([
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
+]);
+const DIGEST_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
+const WEAK_NAMES: Record<string, string> = {
+  'http://www.w3.org/2000/09/xmldsig#rsa-sha1': 'RSA-SHA-1',
+  'http://www.w3.org/2000/09/xmldsig#sha1': 'SHA-1',
+  'http://www.w3.org/2000/09/xmldsig#hmac-sha1': 'HMAC-SHA-1',
+};
+
+function children(parent: Element, namespace: string, localName: string): Element[] {
+  return Array.from(parent.childNodes).filter((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === namespace && (n as Element).localName === localName);
+}
+
+/** The raw message's root, for checks only: identity is read from signed XML alone. */
+function parseResponse(xml: string): Element {
+  const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
+  const root = doc.documentElement;
+  if (!root || root.namespaceURI !== SAMLP_NS || root.localName !== 'Response') throw new SamlResponseError('the message is not a SAML 2.0 Response');
+  return root;
+}
+
+/** Refuses the message when any signature in it uses an algorithm outside the allow-lists. */
+function assertStrongAlgorithms(message: Element): void {
+  const check = (localName: string, allowed: Set<string>, what: string) => {
+    for (const method of Array.from(message.getElementsByTagNameNS(DS_NS, localName))) {
+      const algorithm = method.getAttribute('Algorithm') ?? '';
+      if (!allowed.has(algorithm)) {
+        const name = WEAK_NAMES[algorithm] ?? `"${algorithm.slice(0, 100)}"`;
+        throw new SamlResponseError(`the ${what} algorithm ${name} is not accepted; configure the IdP to sign with RSA-SHA256 (or RSA-SHA512) and SHA-256 digests`);
+      }
+    }
+  };
+  check('SignatureMethod', SIGNATURE_ALGORITHMS, 'signature');
+  check('DigestMethod', DIGEST_ALGORITHMS, 'digest');
+}
+
 /** Reads only the XML that node-saml verified (the signed assertion), never the raw message. */
-function parseVerifiedAssertion(xml: string): { id: string; recipients: string[]; notOnOrAfter: number | null } {
+function parseVerifiedAssertion(xml: string): { id: string; issuer: string | undefined; recipients: string[]; notOnOrAfter: number | null } {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
   const id = root?.getAttribute('ID');
   if (!root || root.localName !== 'Assertion' || !id) throw new SamlResponseError('the verified assertion has no ID');
+  const issuer = children(root, SAML_NS, 'Issuer')[0]?.textContent?.trim();
   const data = Array.from(root.getElementsByTagNameNS(SAML_NS, 'SubjectConfirmationData'));
   const recipients = data.map((d) => d.getAttribute('Recipient')).filter((r): r is string => !!r);
   const condition = root.getElementsByTagNameNS(SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter');
-  return { id, recipients, notOnOrAfter: condition ? Date.parse(condition) : null };
-}
-
-function responseDestination(xml: string): string | null {
-  const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
-  const root = doc.documentElement;
-  if (!root || root.namespaceURI !== SAMLP_NS || root.localName !== 'Response') throw new SamlResponseError('the message is not a SAML 2.0 Response');
-  return root.getAttribute('Destination') || null;
+  return { id, issuer, recipients, notOnOrAfter: condition ? Date.parse(condition) : null };
 }
 
 /** node-saml's messages, made readable for an administrator without leaking internals. */

@@ -240,7 +240,7 @@ describe('admin console in Chromium', () => {
     ]);
     await popup.waitForURL((url) => url.href.startsWith(`${idp.url}/sso?`));
     await popup.getByRole('button', { name: `Sign in as ${fullName}` }).click();
-    await popup.waitForURL((url) => url.href.startsWith(`${lanyard.url}/login/callback?`));
+    await popup.waitForURL((url) => url.href.startsWith(lanyard.url));
     await popup.getByRole('heading', { name: 'Test sign-in report' }).waitFor();
     return popup;
   }
@@ -310,6 +310,18 @@ describe('admin console in Chromium', () => {
     expect((await lanyard.services.accounts.getAccount(accountSid)).ssoMode).toBe('both');
     await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, 'sso-setup');
+  });
+
+  it('tests a sign-in through the legacy service provider too', async () => {
+    await page.getByLabel('Service provider to test').selectOption('legacy');
+    const popup = await testSignInAs('Ada Lovelace');
+    // The IdP answered at the legacy ACS, which turned it into a report instead of a token on the URL.
+    expect(popup.url()).toBe(`${lanyard.url}/v1/Accounts/${accountSid}/saml2`);
+    await popup.close();
+    await page.getByTestId('test-report').getByText('Signed in as ada@example.com').waitFor();
+    await expect(page.getByTestId('test-report').textContent()).resolves.toContain('Through the legacy service provider');
+    // Only the real sign-in's user exists: tests provision nobody.
+    expect((await lanyard.services.users.list(accountSid)).map((u) => u.uniqueId)).toEqual(['grace@example.com']);
   });
 
   it('has a label for every control, no horizontal scrolling on a phone, and nothing from another origin', async () => {

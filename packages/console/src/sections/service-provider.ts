@@ -42,11 +42,11 @@ function spColumn(title: string, sp: { entity_id: string; acs_url: string; metad
       'dl',
       {},
       h('dt', {}, 'Entity ID (Audience)'),
-      h('dd', {}, copyable('entity ID', sp.entity_id)),
+      h('dd', {}, copyable(`${kind} entity ID`, sp.entity_id)),
       h('dt', {}, 'ACS URL (Reply URL)'),
-      h('dd', {}, copyable('ACS URL', sp.acs_url)),
+      h('dd', {}, copyable(`${kind} ACS URL`, sp.acs_url)),
     ),
-    h('p', {}, h('a', { href: sp.metadata_url, download: `lanyard-${kind}-sp-metadata.xml` }, `Download the ${title.toLowerCase()} SP metadata`)),
+    h('p', {}, h('a', { href: sp.metadata_url, download: `lanyard-${kind}-sp-metadata.xml` }, `Download the SP metadata (${title})`)),
   );
 }
 

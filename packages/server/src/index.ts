@@ -72,11 +72,16 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     // Stops accepting connections and closes idle kept-alive ones; busy ones close after their response.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const inFlight = lifecycle.inFlight;
-    const drained = await lifecycle.idle(boundConfig.shutdownTimeoutSeconds * 1000);
+    const deadline = Date.now() + boundConfig.shutdownTimeoutSeconds * 1000;
+    const drained = await lifecycle.idle(deadline - Date.now());
     if (inFlight > 0) {
       const message = drained ? 'drained in-flight requests' : 'shutdown timeout reached; cutting requests still in flight';
       logger.info(message, { in_flight: drained ? inFlight : lifecycle.inFlight });
     }
+    // Handlers are done; their responses (sent with Connection: close) may still be on the wire.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
     (server as import('node:http').Server).closeAllConnections();
     await closed;
     await services.storage.close();

@@ -46,12 +46,16 @@ function isUnavailable(error: unknown): boolean {
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
+/** A lost connection becomes StorageUnavailableError (503 + Retry-After); anything else is rethrown as is. */
+function unavailableOr(error: unknown): unknown {
+  return isUnavailable(error) ? new StorageUnavailableError((error as Error).message) : error;
+}
+
 async function run(db: Queryable, sql: string, args: unknown[] = []): Promise<pg.QueryResult<Row>> {
   try {
     return await db.query<Row>(sql, args);
   } catch (error) {
-    if (isUnavailable(error)) throw new StorageUnavailableError((error as Error).message);
-    throw error;
+    throw unavailableOr(error);
   }
 }
 
@@ -157,8 +161,11 @@ export class PostgresStorage implements Storage {
       connectionTimeoutMillis: 5000,
       options: `-c search_path=${schema}`,
     });
-    // An idle client losing its server must not crash the process.
+    // A client losing its server must not crash the process: idle ones report through the pool,
+    // checked-out ones (between the statements of a transaction) through their own 'error' event.
+    // The statement in flight fails on its own and becomes a 503.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     const storage = new PostgresStorage(pool);
     await storage.migrate(schema);
     return storage;
@@ -205,17 +212,21 @@ export class PostgresStorage implements Storage {
     const client = await this.pool.connect().catch((error: Error) => {
       throw new StorageUnavailableError(error.message);
     });
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const tx = operations(client, (inner) => inner(tx));
       const result = await work(tx);
+      // If the connection drops here the outcome is unknown to us; the client's retry is safe
+      // (a refresh retried within the grace window gets the same successor back).
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw unavailableOr(error);
     } finally {
-      client.release();
+      // A client whose connection broke is discarded rather than handed to the next request.
+      client.release(broken);
     }
   }
 

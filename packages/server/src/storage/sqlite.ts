@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
@@ -50,11 +50,30 @@ function guard<R>(work: () => R): R {
     return work();
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
-    if (code === 'SQLITE_FULL') throw new StorageUnavailableError('the SQLite disk is full');
-    if (code.startsWith('SQLITE_READONLY')) throw new StorageUnavailableError('the SQLite database is read-only');
+    if (code === 'SQLITE_FULL') throw new StorageUnavailableError('the SQLite disk is full; free space on the volume holding the database');
+    if (code.startsWith('SQLITE_READONLY')) throw new StorageUnavailableError('the SQLite database is read-only; check the volume is mounted read-write and the file and its directory are writable');
     if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') throw new StorageUnavailableError(`SQLite I/O error (${code})`);
     throw error;
   }
+}
+
+/** Why a database file cannot be opened for writing, in words an operator can act on. */
+function openFailure(filename: string, error: unknown): Error {
+  const code = (error as { code?: string }).code ?? '';
+  if (!code.startsWith('SQLITE_')) return error as Error;
+  const problems: string[] = [];
+  for (const [what, path] of [['directory', dirname(filename)], ['file', filename]] as const) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (accessError) {
+      const reason = (accessError as NodeJS.ErrnoException).code;
+      if (reason === 'EROFS') problems.push(`the ${what} is on a read-only filesystem`);
+      else if (reason === 'EACCES' || reason === 'EPERM') problems.push(`the ${what} is read-only for this user`);
+    }
+  }
+  const cause = problems.length > 0 ? problems.join(' and ') : (error as Error).message;
+  // WAL mode writes <file>-wal and <file>-shm beside the database, so the directory must be writable too.
+  return new StorageUnavailableError(`cannot open the SQLite database ${filename} for writing (${code}): ${cause}`);
 }
 
 /**
@@ -69,11 +88,20 @@ export class SqliteStorage implements Storage {
 
   constructor(filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
-    this.db = new Database(filename);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    try {
+      this.db = new Database(filename);
+    } catch (error) {
+      throw openFailure(filename, error);
+    }
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (error) {
+      this.db.close();
+      throw openFailure(filename, error);
+    }
     const db = this.db;
     this.statements = {
       insert: db.prepare(
@@ -192,7 +220,8 @@ export class SqliteStorage implements Storage {
       guard(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
         const result = await work(this.direct());
-        this.db.exec('COMMIT');
+        // COMMIT is where a full disk or a read-only file shows up for WAL writes.
+        guard(() => this.db.exec('COMMIT'));
         return result;
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');

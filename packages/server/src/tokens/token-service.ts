@@ -3,7 +3,7 @@ import type { AccountService } from '../accounts/account-service.ts';
 import type { LanyardConfig } from '../config.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { InvalidGrantError, InvalidTokenError, SessionLifetimeExceededError } from '../errors.ts';
+import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
@@ -64,32 +64,37 @@ export class TokenService {
     return code;
   }
 
+  /**
+   * Spends the code and creates its session and first refresh token in one transaction: if the
+   * database fails half-way, nothing was spent and the client's retry succeeds. Refusals (replay,
+   * wrong verifier) commit, so the code stays spent and a replay's revocation sticks.
+   */
   async exchangeCode(request: CodeExchange): Promise<IssuedTokens> {
-    const result = await this.storage.consume<CodeRecord>(CODE, sha256(request.code));
-    if (!result) throw new InvalidGrantError('The authorization code is invalid or has expired.');
-    const grant = result.record.payload;
-    if (!result.consumedNow) {
-      // RFC 6749 §4.1.2: a code used twice revokes what it issued.
-      await this.revokeSession(grant.sessionId, 'authorization_code_replay');
-      throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
-    }
-    if (grant.surface !== request.surface) throw new InvalidGrantError('The authorization code was not issued to this endpoint.');
-    if (request.connectionSid !== undefined && request.connectionSid !== grant.connectionSid) {
-      throw new InvalidGrantError('The authorization code was issued for another connection (sso_profile_sid).');
-    }
-    if (request.clientId !== undefined && request.clientId !== grant.clientId) throw new InvalidGrantError('The authorization code was issued to another client.');
-    if (request.redirectUrl !== undefined && request.redirectUrl !== grant.redirectUrl) {
-      throw new InvalidGrantError('redirect_uri does not match the one used in the authorization request.');
-    }
-    if (!PKCE_VERIFIER.test(request.codeVerifier)) {
-      throw new InvalidGrantError('code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1).');
-    }
-    if (!safeEqual(sha256(request.codeVerifier), grant.codeChallenge)) throw new InvalidGrantError('The PKCE code_verifier does not match the code challenge.');
-    if (grant.nonce !== null && request.nonce !== undefined && request.nonce !== grant.nonce) {
-      throw new InvalidGrantError('The nonce does not match the one sent in the authorization request.');
-    }
-
     const now = Date.now();
+    const outcome = await this.storage.transaction(async (tx): Promise<PreparedGrant | LanyardError> => {
+      const result = await tx.consume<CodeRecord>(CODE, sha256(request.code), now);
+      if (!result) return new InvalidGrantError('The authorization code is invalid or has expired.');
+      const grant = result.record.payload;
+      if (!result.consumedNow) {
+        // RFC 6749 §4.1.2: a code used twice revokes what it issued.
+        await this.revokeWith(tx, grant.sessionId, 'authorization_code_replay', now);
+        return new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
+      }
+      try {
+        checkExchange(grant, request);
+        return await this.startSession(tx, grant, now);
+      } catch (error) {
+        // Refused for a reason of the request: commit, the code is spent. A database failure
+        // (5xx) propagates and rolls everything back.
+        if (error instanceof LanyardError && error.status < 500) return error;
+        throw error;
+      }
+    });
+    if (outcome instanceof LanyardError) throw outcome;
+    return this.sign(outcome);
+  }
+
+  private async startSession(tx: Storage, grant: CodeRecord, now: number): Promise<PreparedGrant> {
     const session: Session = {
       id: grant.sessionId,
       surface: grant.surface,
@@ -106,11 +111,10 @@ export class TokenService {
       revokedReason: null,
     };
     // Fails when a replay already left a revocation tombstone under this id.
-    if (!(await this.storage.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS }))) {
+    if (!(await tx.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS }))) {
       throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
     }
-    const refreshToken = randomToken('lrt_');
-    return this.sign(await this.prepare(this.storage, session, refreshToken, now, true));
+    return this.prepare(tx, session, randomToken('lrt_'), now, true);
   }
 
   /**
@@ -279,6 +283,25 @@ export class TokenService {
 }
 
 type PreparedGrant = Omit<IssuedTokens, 'accessToken' | 'idToken' | 'sessionCapped'>;
+
+/** What the client presents must match what the code was issued for (RFC 6749 §4.1.3, RFC 7636 §4.6). */
+function checkExchange(grant: CodeRecord, request: CodeExchange): void {
+  if (grant.surface !== request.surface) throw new InvalidGrantError('The authorization code was not issued to this endpoint.');
+  if (request.connectionSid !== undefined && request.connectionSid !== grant.connectionSid) {
+    throw new InvalidGrantError('The authorization code was issued for another connection (sso_profile_sid).');
+  }
+  if (request.clientId !== undefined && request.clientId !== grant.clientId) throw new InvalidGrantError('The authorization code was issued to another client.');
+  if (request.redirectUrl !== undefined && request.redirectUrl !== grant.redirectUrl) {
+    throw new InvalidGrantError('redirect_uri does not match the one used in the authorization request.');
+  }
+  if (!PKCE_VERIFIER.test(request.codeVerifier)) {
+    throw new InvalidGrantError('code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1).');
+  }
+  if (!safeEqual(sha256(request.codeVerifier), grant.codeChallenge)) throw new InvalidGrantError('The PKCE code_verifier does not match the code challenge.');
+  if (grant.nonce !== null && request.nonce !== undefined && request.nonce !== grant.nonce) {
+    throw new InvalidGrantError('The nonce does not match the one sent in the authorization request.');
+  }
+}
 
 /** OIDC Core §3.1.3.6: left half of SHA-256 of the access token. */
 function atHash(accessToken: string): string {

@@ -437,3 +437,34 @@ describe('IdP-initiated replay (legacy ACS, IdP-initiated sign-in turned on)', (
   });
 });
 
+
+describe('PostgreSQL smoke (the same checks do not depend on the storage backend)', () => {
+  it('refuses wrapping, SHA-1, another issuer and a replay at both ACS endpoints on PostgreSQL', async () => {
+    const pgLanyard = await startTestLanyard('postgres', { rateLimitLoginPerMinute: 10_000 });
+    try {
+      const setup = await setupAccount(pgLanyard, idp);
+      await pgLanyard.services.accounts.setMode(setup.account.sid, 'both');
+      const pg: AcsContext = { lanyard: pgLanyard, accountSid: setup.account.sid, connectionSid: setup.connection.sid };
+      for (const flow of ACS_FLOWS) {
+        const good = await beginSignIn(pg, flow);
+        const response = await attackerResponse(good);
+        expect(await postToAcs(pg, good, response)).toMatchObject({ issued: true, signedInAs: ATTACKER });
+        expect((await postToAcs(pg, good, response)).issued).toBe(false);
+
+        const wrapped = await beginSignIn(pg, flow);
+        const xsw = XSW.XSW8!(decodeXml(await attackerResponse(wrapped, { signResponse: false })), VICTIM);
+        expect(await postToAcs(pg, wrapped, encodeXml(xsw))).toMatchObject({ issued: false, reason: expect.stringMatching(/signature/) });
+
+        const weak = await beginSignIn(pg, flow);
+        const sha1 = encodeXml(resign(decodeXml(await attackerResponse(weak)), idpKey, { signatureAlgorithm: RSA_SHA1, digestAlgorithm: DIGEST_SHA1 }));
+        expect(await postToAcs(pg, weak, sha1)).toMatchObject({ issued: false, reason: expect.stringMatching(/SHA-1/) });
+
+        const foreign = await beginSignIn(pg, flow);
+        const otherIssuer = encodeXml(resign(decodeXml(await attackerResponse(foreign)).replaceAll(idp.entityId, 'https://sts.example.net/other-tenant/'), idpKey));
+        expect(await postToAcs(pg, foreign, otherIssuer)).toMatchObject({ issued: false, reason: expect.stringMatching(/not by the configured IdP/) });
+      }
+    } finally {
+      await pgLanyard.stop();
+    }
+  });
+});

@@ -344,6 +344,9 @@ describe('admin console in Chromium', () => {
     await shot(page, 'mobile');
     await page.setViewportSize({ width: 1280, height: 900 });
     expect(requests.filter((url) => !url.startsWith(`${lanyard.url}/`))).toEqual([]);
+    // The whole journey so far stays well inside one minute's admin rate limit for one address.
+    const adminCalls = requests.filter((url) => /\/admin\/v1\/|\/console\/(session|test-sign-in)/.test(url)).length;
+    expect(adminCalls).toBeLessThan(lanyard.services.config.rateLimitAdminPerMinute / 2);
     expect(pageErrors).toEqual([]);
   });
 

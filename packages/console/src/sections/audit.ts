@@ -32,6 +32,7 @@ export function auditSection(context: PageContext): Section & { refresh(): void 
   const refreshButton = h('button', { type: 'button', class: 'secondary' }, 'Refresh');
   const table = h('div', { class: 'table-wrap', 'data-testid': 'audit' });
   let events: AuditEvent[] = [];
+  let loaded = false;
 
   const render = () => {
     const shown = filter.value === 'all' ? events : events.filter((e) => e.type !== 'admin.change');
@@ -59,7 +60,11 @@ export function auditSection(context: PageContext): Section & { refresh(): void 
       h('div', { class: 'inline-form' }, h('div', { class: 'field compact' }, h('label', { for: 'audit-filter' }, 'Show'), filter), refreshButton),
       table,
     ),
-    update: refresh,
+    // Fetched once with the page, then on demand: settings changes do not need a new audit read.
+    update: () => {
+      if (!loaded) refresh();
+      loaded = true;
+    },
     refresh,
   };
 }

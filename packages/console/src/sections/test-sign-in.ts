@@ -1,8 +1,10 @@
-import { api, type TestReport, type TestServiceProvider } from '../api.ts';
+import { api, ApiError, type TestReport, type TestServiceProvider } from '../api.ts';
 import { field, h, replace, statusLine } from '../dom.ts';
 import { sectionCard, type PageContext, type Section } from './section.ts';
 
-const POLL_MS = 1000;
+/** Polls share the admin rate limit (per client address) with everything else the console does. */
+const POLL_MS = 2000;
+const RATE_LIMITED_RETRY_MS = 10_000;
 const GIVE_UP_MS = 10 * 60_000;
 const WINDOW_FEATURES = 'popup,width=760,height=820';
 
@@ -66,6 +68,10 @@ export function testSignInSection(context: PageContext): Section {
             return;
           }
         } catch (error) {
+          if (error instanceof ApiError && error.status === 429) {
+            polling = window.setTimeout(() => void poll(), RATE_LIMITED_RETRY_MS);
+            return;
+          }
           stop();
           return status.error((error as Error).message);
         }

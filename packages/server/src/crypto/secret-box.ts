@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { ConfigError } from '../errors.ts';
 
 /**
  * Encrypts secrets at rest (signing keys, upstream client secrets) with AES-256-GCM under a key
@@ -31,7 +32,14 @@ export class SecretBox {
     if (version !== 'v1' || !iv || !body || !tag) throw new Error('Not a sealed secret');
     const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+    try {
+      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+    } catch {
+      // GCM's own words ("unable to authenticate data") would not tell an operator what to fix.
+      throw new ConfigError(
+        'A secret stored in the database cannot be decrypted: LANYARD_SECRET_KEY is not the key this database was set up with (or the stored value was altered). Start with the original key.',
+      );
+    }
   }
 
   hmac(purpose: string, value: string): string {

@@ -1,0 +1,70 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** A server under test in its own Node process, driven over IPC for untimed set-up only. */
+export interface Child {
+  url: string;
+  ready: Record<string, unknown>;
+  /** Milliseconds from spawn to the process reporting it listens and is set up. */
+  startupMs: number;
+  process: ChildProcess;
+  call<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export interface ChildOptions {
+  env?: Record<string, string>;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+}
+
+const serverPath = (name: string) => fileURLToPath(new URL(`../servers/${name}.ts`, import.meta.url));
+
+export async function startChild(name: string, options: ChildOptions = {}): Promise<Child> {
+  const started = performance.now();
+  const child = fork(serverPath(name), [], {
+    execArgv: ['--import', 'tsx', '--expose-gc', ...(options.nodeFlags ?? [])],
+    env: { ...process.env, NODE_ENV: 'production', ...options.env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000);
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+    child.on('message', (message: { type?: string; id?: number; result?: unknown; error?: string }) => {
+      if (message.type === 'ready') {
+        clearTimeout(timer);
+        resolve(message as Record<string, unknown>);
+      } else if (message.id !== undefined) {
+        const waiter = pending.get(message.id);
+        pending.delete(message.id);
+        if (message.error !== undefined) waiter?.reject(new Error(`${name}: ${message.error}`));
+        else waiter?.resolve(message.result);
+      }
+    });
+  });
+  const startupMs = performance.now() - started;
+  child.removeAllListeners('exit');
+  const call = <T>(cmd: string, args: Record<string, unknown> = {}) =>
+    new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ id, cmd, ...args });
+    });
+  return {
+    url: ready.url as string,
+    ready,
+    startupMs,
+    process: child,
+    call,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await Promise.race([call('stop').catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { loginHeadless, type AutoPostForm, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
+import { pkcePair } from './pkce.ts';
+
+export const DESKTOP_URL = 'http://127.0.0.1:5173/desktop/';
+
+/** Sends each request to the next node, as a round-robin load balancer in front of a cluster. */
+export type Balancer = (publicUrl: string) => string;
+export const direct: Balancer = (url) => url;
+export function roundRobin(publicUrl: string, nodes: string[]): Balancer {
+  let next = 0;
+  return (url) => (url.startsWith(publicUrl) ? nodes[next++ % nodes.length] + url.slice(publicUrl.length) : url);
+}
+
+/** The browser's state between the authorize redirect and the IdP's answer. */
+export interface PendingLogin {
+  idpUrl: string;
+  verifier: string;
+  nonce: string;
+  state: string;
+  userId: string;
+}
+
+export interface LanyardTarget {
+  publicUrl: string;
+  connectionSid: string;
+  balance: Balancer;
+}
+
+export async function lanyardAuthorize(target: LanyardTarget, userId: string): Promise<PendingLogin> {
+  const { verifier, challenge } = pkcePair();
+  const state = randomBytes(16).toString('hex');
+  const nonce = randomBytes(16).toString('hex');
+  const url = new URL('/v1/Flex/Authorize', target.publicUrl);
+  for (const [k, v] of Object.entries({ ssoProfileSid: target.connectionSid, redirectUrl: DESKTOP_URL, state, nonce, codeChallenge: challenge, codeChallengeMethod: 'S256' })) url.searchParams.set(k, v);
+  const response = await fetch(target.balance(url.toString()), { redirect: 'manual' });
+  if (response.status !== 302) throw new Error(`authorize answered ${response.status}: ${await response.text()}`);
+  return { idpUrl: response.headers.get('location')!, verifier, nonce, state, userId };
+}
+
+/** The IdP's part: sign-in page, user picked, signed response in an auto-POST form. */
+export function idpLogin(idpUrl: string, pending: PendingLogin): Promise<AutoPostForm> {
+  return loginHeadless({ url: idpUrl } as DevIdp, pending.idpUrl, pending.userId);
+}
+
+/** ACS post, then the code exchange: the rest of the browser's and the SDK's journey. */
+export async function lanyardComplete(target: LanyardTarget, pending: PendingLogin, form: AutoPostForm): Promise<void> {
+  const acs = await fetch(target.balance(form.action), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form.fields),
+  });
+  if (acs.status !== 303) throw new Error(`ACS answered ${acs.status}: ${(await acs.text()).slice(0, 300)}`);
+  const callback = new URL(acs.headers.get('location')!);
+  const code = callback.searchParams.get('code');
+  if (!code || callback.searchParams.get('state') !== pending.state) throw new Error(`no code: ${callback}`);
+  const token = await fetch(target.balance(`${target.publicUrl}/v1/Flex/OAuth/Tokens`), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'AuthorizationCode', app_type: 'SinglePageApp', sso_profile_sid: target.connectionSid, code, code_verifier: pending.verifier, nonce: pending.nonce }),
+  });
+  const body = (await token.json()) as { access_token?: string };
+  if (token.status !== 200 || !body.access_token) throw new Error(`token answered ${token.status}: ${JSON.stringify(body)}`);
+}
+
+export async function jacksonAuthorize(jacksonUrl: string, userId: string): Promise<PendingLogin> {
+  const { verifier, challenge } = pkcePair();
+  const state = randomBytes(16).toString('hex');
+  const url = new URL('/authorize', jacksonUrl);
+  for (const [k, v] of Object.entries({ response_type: 'code', redirect_uri: DESKTOP_URL, state, code_challenge: challenge, code_challenge_method: 'S256' })) url.searchParams.set(k, v);
+  const response = await fetch(url, { redirect: 'manual' });
+  if (response.status !== 302) throw new Error(`jackson authorize answered ${response.status}: ${await response.text()}`);
+  return { idpUrl: response.headers.get('location')!, verifier, nonce: '', state, userId };
+}
+
+export async function jacksonComplete(jacksonUrl: string, pending: PendingLogin, form: AutoPostForm): Promise<void> {
+  const acs = await fetch(form.action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form.fields) });
+  if (acs.status !== 302) throw new Error(`jackson ACS answered ${acs.status}: ${(await acs.text()).slice(0, 300)}`);
+  const callback = new URL(acs.headers.get('location')!);
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`jackson: no code in ${callback}`);
+  const token = await fetch(new URL('/token', jacksonUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: DESKTOP_URL, code_verifier: pending.verifier }),
+  });
+  const body = (await token.json()) as { access_token?: string };
+  if (token.status !== 200 || !body.access_token) throw new Error(`jackson token answered ${token.status}: ${JSON.stringify(body)}`);
+}
+
+/** Runs `count` tasks with at most `concurrency` in flight; returns the wall time in ms. */
+export async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<{ ms: number; results: T[] }> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return { ms: performance.now() - started, results };
+}

@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import { startChild, type Child } from './child.ts';
+import { freshDatabase, type Backend } from './database.ts';
+
+export const QUICK = process.env.BENCH_QUICK === '1';
+export const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+export const settings = {
+  quick: QUICK,
+  durationSeconds: Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 10)),
+  connections: 10,
+  logins: QUICK ? 60 : 300,
+  loginConcurrency: 8,
+  burstAgents: Number(process.env.BENCH_BURST_AGENTS ?? (QUICK ? 200 : 2000)),
+  burstWindowSeconds: QUICK ? 10 : 60,
+  memorySessions: QUICK ? 2_000 : 10_000,
+  profileDir: process.env.BENCH_PROFILE === '1' ? fileURLToPath(new URL('../.profiles/', import.meta.url)) : undefined,
+};
+export type Settings = typeof settings;
+
+/** Starts a Lanyard child on a fresh database, set up with one account wired to the dev IdP. */
+export async function startLanyardUnderTest(backend: Backend, idp: Child, options: { label: string; publicUrl?: string; databaseUrl?: string } = { label: 'lanyard' }) {
+  const db = options.databaseUrl ? { url: options.databaseUrl, drop: async () => undefined } : freshDatabase(backend);
+  const nodeFlags = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`, `--cpu-prof-name=${options.label}-${backend}-${Date.now()}.cpuprofile`] : [];
+  const child = await startChild('lanyard', { env: { BENCH_DATABASE_URL: db.url, ...(options.publicUrl ? { BENCH_PUBLIC_URL: options.publicUrl } : {}) }, nodeFlags });
+  const account = options.databaseUrl
+    ? undefined
+    : await child.call<{ accountSid: string; authToken: string; connectionSid: string; clientId: string }>('setup', { metadataXml: idp.ready.metadataXml, trustedUrl: 'http://127.0.0.1:5173/desktop/' });
+  return {
+    child,
+    db,
+    account: account!,
+    async stop() {
+      await child.stop();
+      await db.drop();
+    },
+  };
+}
+export type LanyardUnderTest = Awaited<ReturnType<typeof startLanyardUnderTest>>;
+

@@ -1,0 +1,64 @@
+/**
+ * `npm run bench`: Lanyard against baselines on the same machine in the same run. Every server
+ * runs in its own child process; the load generator (autocannon, plain fetch chains) runs here.
+ * Prints `name | lanyard | baseline | ratio` and writes docs/bench/latest.{md,svg,png}.
+ *
+ * BENCH_QUICK=1: short smoke run (~2 min). BENCH_ONLY=lookup,refresh,...: a subset.
+ * BENCH_PROFILE=1: the Lanyard children write CPU profiles to bench/.profiles/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startChild, type Child } from './lib/child.ts';
+import { ONLY, QUICK, settings } from './lib/setup.ts';
+import { machine, markdown, printLine, svgChart, writePng, type Line } from './lib/report.ts';
+import { burst } from './lines/burst.ts';
+import { localLines } from './lines/local.ts';
+import { loginLines } from './lines/login.ts';
+import { refreshLines } from './lines/refresh.ts';
+import { endpointLines, lifecycleLines } from './lines/server.ts';
+
+const sections: Array<{ key: string; title: string; run: (idp: Child) => Promise<Line[]> }> = [
+  { key: 'endpoints', title: 'HTTP endpoints vs the framework ceiling', run: (idp) => endpointLines(idp, settings) },
+  { key: 'refresh', title: 'Refresh grant (rotation)', run: (idp) => refreshLines(idp, settings) },
+  { key: 'login', title: 'Full enhanced login', run: (idp) => loginLines(idp, settings) },
+  { key: 'local', title: 'Local work: token verification, SDK size', run: (idp) => localLines(idp, settings) },
+  { key: 'lifecycle', title: 'Start-up and memory', run: (idp) => lifecycleLines(idp, settings) },
+  { key: 'burst', title: 'Shift-change burst on PostgreSQL', run: (idp) => burst(idp, settings) },
+];
+
+async function main(): Promise<void> {
+  const m = machine();
+  console.log(`Lanyard bench${QUICK ? ' (quick)' : ''}: ${m.cores} cores, ${m.ramGb} GB, Node ${m.node}`);
+  console.log('name | lanyard | baseline | ratio (Lanyard ÷ baseline)');
+  const idp = await startChild('dev-idp');
+  const lines: Line[] = [];
+  try {
+    for (const section of sections) {
+      if (ONLY && !ONLY.includes(section.key)) continue;
+      console.log(`\n## ${section.title}`);
+      try {
+        for (const line of await section.run(idp)) {
+          lines.push({ ...line, section: section.title });
+          printLine(line);
+        }
+      } catch (error) {
+        const line: Line = { section: section.title, name: `${section.key} (failed)`, lanyard: 'error', baseline: '—', ratio: null, better: 'higher', note: (error as Error).message.split('\n')[0]!.slice(0, 200) };
+        lines.push(line);
+        printLine(line);
+        console.error(error);
+      }
+    }
+  } finally {
+    await idp.stop();
+  }
+  if (ONLY && process.env.BENCH_WRITE !== '1') return;
+  const out = fileURLToPath(new URL('../docs/bench/', import.meta.url));
+  mkdirSync(out, { recursive: true });
+  writeFileSync(`${out}latest.md`, markdown(lines, QUICK ? 'BENCH_QUICK=1: short smoke run, numbers are rough' : 'full run'));
+  const renderer = await writePng(svgChart(lines), `${out}latest.svg`, `${out}latest.png`);
+  writeFileSync(`${out}latest.json`, JSON.stringify({ machine: m, quick: QUICK, lines }, null, 2) + '\n');
+  console.log(`\nwrote docs/bench/latest.md, latest.json, latest.svg, latest.png (${renderer})`);
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,69 @@
+/**
+ * The ceilings and raw costs, on the same framework as Lanyard (Hono on @hono/node-server):
+ * - `GET /hello`: a bare hello-world JSON answer (the framework's ceiling);
+ * - `POST /hello`: reads a JSON body and answers (the ceiling for a JSON POST endpoint);
+ * - `POST /refresh` (when BENCH_DATABASE_URL is set): the least a rotating refresh grant must
+ *   do — one transaction that spends the presented token (UPDATE … WHERE unspent) and stores
+ *   its successor (INSERT), plus one ES256 signature of an access token of the same shape.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { openRawStore, type RawStore } from '../lib/raw-store.ts';
+
+const app = new Hono();
+app.get('/hello', (c) => c.json({ hello: 'world' }));
+app.post('/hello', async (c) => c.json({ hello: await c.req.json<unknown>() !== null }));
+
+const databaseUrl = process.env.BENCH_DATABASE_URL;
+const store: RawStore | undefined = databaseUrl ? await openRawStore(databaseUrl) : undefined;
+const { privateKey, publicKey } = await generateKeyPair('ES256');
+const kid = createHash('sha256').update(JSON.stringify(await exportJWK(publicKey))).digest('base64url').slice(0, 16);
+const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+if (store) {
+  app.post('/refresh', async (c) => {
+    const body = await c.req.json<{ refresh_token?: string }>();
+    const successor = 'lrt_' + randomBytes(32).toString('base64url');
+    const ok = await store.rotate(hash(body.refresh_token ?? ''), hash(successor));
+    if (!ok) return c.json({ code: 20003, message: 'invalid refresh token', status: 400 }, 400);
+    const now = Math.floor(Date.now() / 1000);
+    const accessToken = await new SignJWT({
+      grants: { identity: 'agent0_40bench_2Eexample', roles: ['agent'] },
+      identity: 'agent0_40bench_2Eexample',
+      roles: ['agent'],
+      worker_sid: 'WK' + '0'.repeat(32),
+      flex_instance_sid: 'GO' + '0'.repeat(32),
+      name_id: 'agent0@bench.example',
+      sid: 'ses_' + randomBytes(32).toString('base64url'),
+    })
+      .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
+      .setIssuer('http://127.0.0.1')
+      .setAudience('AC' + '0'.repeat(32))
+      .setSubject('FU' + '0'.repeat(32))
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .sign(privateKey);
+    return c.json({ access_token: accessToken, refresh_token: successor });
+  });
+}
+
+const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
+  process.send!({ type: 'ready', url: `http://127.0.0.1:${info.port}` });
+});
+
+process.on('message', (message: { id: number; cmd: string; count?: number }) => {
+  void (async () => {
+    if (message.cmd === 'sessions') {
+      const tokens = Array.from({ length: message.count ?? 0 }, () => 'lrt_' + randomBytes(32).toString('base64url'));
+      await store!.seed(tokens.map(hash));
+      process.send!({ id: message.id, result: tokens });
+    } else if (message.cmd === 'stop') {
+      server.close();
+      await store?.close();
+      process.send!({ id: message.id, result: null });
+      setImmediate(() => process.exit(0));
+    }
+  })().catch((error: Error) => process.send!({ id: message.id, error: error.message }));
+});

@@ -1,0 +1,106 @@
+/**
+ * Lanyard under test, in its own process (forked by bench/run.ts with an IPC channel). The
+ * parent sends commands for the untimed set-up work (account, pre-created sessions) and for
+ * memory readings; all timed traffic arrives over HTTP from the load generator.
+ */
+import { randomBytes } from 'node:crypto';
+import { jsonLogger } from '../../packages/server/src/http/logger.ts';
+import { loadConfig, startLanyard } from '../../packages/server/src/index.ts';
+import { pkcePair } from '../lib/pkce.ts';
+
+const env = process.env;
+const config = loadConfig(
+  {
+    LANYARD_PORT: env.BENCH_PORT ?? '0',
+    ...(env.BENCH_PUBLIC_URL ? { LANYARD_PUBLIC_URL: env.BENCH_PUBLIC_URL } : {}),
+    LANYARD_DATABASE_URL: env.BENCH_DATABASE_URL ?? '',
+    LANYARD_SECRET_KEY: env.LANYARD_SECRET_KEY ?? randomBytes(32).toString('base64'),
+    LANYARD_LOG_LEVEL: 'silent',
+    LANYARD_METADATA_REFRESH_MINUTES: '0',
+  },
+  // All load comes from 127.0.0.1: per-client rate limits (where present) would measure the
+  // limiter, not the work. They are turned off here; docs/benchmarks.md says so.
+  { rateLimitLoginPerMinute: 0, rateLimitTokenPerMinute: 0, rateLimitAdminPerMinute: 0 } as Partial<ReturnType<typeof loadConfig>>,
+);
+const lanyard = await startLanyard(config, { logger: jsonLogger('silent') });
+const { services } = lanyard;
+
+type Command =
+  | { id: number; cmd: 'setup'; metadataXml: string; trustedUrl: string }
+  | { id: number; cmd: 'sessions'; accountSid: string; connectionSid: string; clientId: string; count: number; returnTokens: boolean }
+  | { id: number; cmd: 'memory' }
+  | { id: number; cmd: 'stop' };
+
+process.on('message', (message: Command) => {
+  handle(message).then(
+    (result) => process.send!({ id: message.id, result }),
+    (error: Error) => process.send!({ id: message.id, error: error.stack ?? error.message }),
+  );
+});
+process.send!({ type: 'ready', url: lanyard.url });
+
+async function handle(message: Command): Promise<unknown> {
+  switch (message.cmd) {
+    case 'setup': {
+      const { account, authToken } = await services.accounts.createAccount('Bench contact center');
+      const connection = await services.accounts.setSaml(account.sid, { metadataXml: message.metadataXml });
+      await services.accounts.addTrustedUrl(account.sid, message.trustedUrl);
+      await services.accounts.setDefaultRedirectUrl(account.sid, message.trustedUrl);
+      return { accountSid: account.sid, authToken, connectionSid: connection.sid, clientId: connection.clientId };
+    }
+    case 'sessions':
+      return createSessions(message);
+    case 'memory':
+      (globalThis as { gc?: () => void }).gc?.();
+      return process.memoryUsage();
+    case 'stop':
+      await lanyard.close();
+      setImmediate(() => process.exit(0));
+      return null;
+  }
+}
+
+/**
+ * Live sessions made through the token core itself (code → exchange), without the SAML round
+ * trip: set-up for the refresh and memory benches, never timed. 100 agents share them.
+ */
+async function createSessions(m: Extract<Command, { cmd: 'sessions' }>): Promise<string[] | number> {
+  const users: Array<{ sid: string }> = [];
+  for (let i = 0; i < Math.min(100, m.count); i++) {
+    users.push(
+      await services.users.provision(m.accountSid, {
+        uniqueId: `agent${i}@bench.example`,
+        fullName: `Agent ${i}`,
+        email: `agent${i}@bench.example`,
+        roles: ['agent'],
+        imageUrl: null,
+        attributes: {},
+      }),
+    );
+  }
+  const tokens: string[] = [];
+  const batch = 16;
+  for (let start = 0; start < m.count; start += batch) {
+    const made = await Promise.all(
+      Array.from({ length: Math.min(batch, m.count - start) }, async (_, j) => {
+        const { verifier, challenge } = pkcePair();
+        const code = await services.tokens.createCode({
+          surface: 'flex',
+          accountSid: m.accountSid,
+          connectionSid: m.connectionSid,
+          clientId: m.clientId,
+          userSid: users[(start + j) % users.length]!.sid,
+          redirectUrl: 'http://127.0.0.1:5173/desktop/',
+          codeChallenge: challenge,
+          nonce: null,
+          scope: null,
+          authTime: Date.now(),
+        });
+        const issued = await services.tokens.exchangeCode({ code, codeVerifier: verifier, surface: 'flex', connectionSid: m.connectionSid });
+        return issued.refreshToken;
+      }),
+    );
+    if (m.returnTokens) tokens.push(...made);
+  }
+  return m.returnTokens ? tokens : m.count;
+}

@@ -1,0 +1,20 @@
+// Builds dist/lanyard-sdk.js (minified ESM for browsers) and reports its size, plain and gzipped.
+import { build } from 'esbuild';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+const outfile = new URL('./dist/lanyard-sdk.js', import.meta.url);
+const result = await build({
+  entryPoints: [new URL('./src/index.ts', import.meta.url).pathname],
+  bundle: true,
+  format: 'esm',
+  target: 'es2020',
+  minify: true,
+  legalComments: 'none',
+  write: false,
+});
+const code = result.outputFiles[0].contents;
+mkdirSync(new URL('./dist/', import.meta.url), { recursive: true });
+writeFileSync(outfile, code);
+const gzip = gzipSync(code, { level: 9 }).length;
+console.log(`dist/lanyard-sdk.js  ${code.length} bytes minified, ${gzip} bytes minified+gzip`);

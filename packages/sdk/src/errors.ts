@@ -1,0 +1,86 @@
+/**
+ * Typed errors of the SDK. Each carries a stable string `code` an application can switch on, and
+ * a `message` written for the person who has to act on it (agent or administrator).
+ */
+
+/** One mistake in `appConfig`, named by its field (`sso.accountSid`, `oauth.redirectUrl`…). */
+export interface ConfigProblem {
+  field: string;
+  message: string;
+}
+
+/** The error body Lanyard answers with (SPEC "Error shape"). */
+export interface ServerErrorBody {
+  code: number;
+  message: string;
+  status: number;
+  more_info?: string;
+}
+
+/** Base class: `instanceof LanyardError` catches every error the SDK raises. */
+export class LanyardError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** `appConfig` cannot be used; `problems` lists every mistake found, not only the first. */
+export class ConfigError extends LanyardError {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super('config_invalid', problems.map((p) => p.message).join('\n'));
+    this.problems = problems;
+  }
+}
+
+/** The browser refused to open the sign-in window. */
+export class PopupBlockedError extends LanyardError {
+  constructor() {
+    super('popup_blocked', 'The sign-in window was blocked by the browser. Allow pop-ups for this site, or sign in without a pop-up.');
+  }
+}
+
+/** The agent closed the sign-in window before signing in. */
+export class PopupClosedError extends LanyardError {
+  constructor() {
+    super('popup_closed', 'The sign-in window was closed before sign-in finished. Press "Sign in" to try again.');
+  }
+}
+
+/**
+ * A sign-in result arrived that this page did not ask for (wrong or missing `state`): possibly a
+ * forged link (login CSRF), or an old tab. Nothing was exchanged.
+ */
+export class StateMismatchError extends LanyardError {
+  constructor(detail = 'The sign-in response does not match a sign-in started on this page (state mismatch).') {
+    super('state_mismatch', `${detail} Nothing was signed in; start the sign-in again from this page.`);
+  }
+}
+
+/** Lanyard answered with an error; `server` holds its `{code, message, status}`. */
+export class ServerError extends LanyardError {
+  readonly server: ServerErrorBody;
+  readonly status: number;
+  constructor(server: ServerErrorBody) {
+    super('server_error', `${server.message} (code ${server.code})`);
+    this.server = server;
+    this.status = server.status;
+  }
+}
+
+/** The session has ended (end of shift, revoked, or its token ran out): sign in again. */
+export class SessionExpiredError extends LanyardError {
+  constructor(message = 'Your session has ended. Sign in again to continue.') {
+    super('session_expired', message);
+  }
+}
+
+/** Lanyard could not be reached (offline, DNS, CORS refused, TLS). */
+export class NetworkError extends LanyardError {
+  constructor(url: string, cause: unknown) {
+    super('network_error', `Could not reach the sign-in server at ${new URL(url).origin}. Check the network connection; the SDK retries by itself.`, { cause });
+  }
+}

@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DemoAccount } from './demo-account.ts';
@@ -11,9 +12,11 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 
 export interface DesktopServerOptions {
   host: string;
+  /** 0 picks a free port. */
   port: number;
   lanyardUrl: string;
-  demo: DemoAccount;
+  /** The account the generated appConfig.js points at (a function: it may be set up after the server starts). */
+  demo: DemoAccount | (() => DemoAccount);
 }
 
 /**
@@ -21,21 +24,23 @@ export interface DesktopServerOptions {
  * SDK bundle, and `assets/appConfig.js` written from the demo account.
  */
 export async function startDesktopServer(options: DesktopServerOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const origin = `http://${options.host}:${options.port}`;
   const sdk = await bundleSdk();
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ hostname: options.host, port: options.port, fetch: (request) => handle(request) }, () => resolve(s));
   });
+  const origin = `http://${options.host}:${(server.address() as AddressInfo).port}`;
+  const demo = () => (typeof options.demo === 'function' ? options.demo() : options.demo);
+  const csp = contentSecurityPolicy(options.lanyardUrl);
 
   async function handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === '/sdk/lanyard-sdk.js') return respond(sdk, '.js');
-    if (path === '/assets/appConfig.js') return respond(appConfigScript(enhancedAppConfig(options, origin)), '.js');
-    if (path === '/legacy/assets/appConfig.js') return respond(appConfigScript(legacyAppConfig(options, origin)), '.js');
+    if (path === '/assets/appConfig.js') return respond(appConfigScript(enhancedAppConfig({ ...options, demo: demo() }, origin)), '.js');
+    if (path === '/legacy/assets/appConfig.js') return respond(appConfigScript(legacyAppConfig({ ...options, demo: demo() }, origin)), '.js');
     const file = path.endsWith('/') ? `${path}index.html` : path;
     const relative = normalize(file.replace(/^\/legacy\//, '/')).replace(/^(\.\.[/\\])+/, '');
     try {
-      return respond(await readFile(join(DESKTOP_DIR, relative), 'utf8'), extname(relative));
+      return respond(await readFile(join(DESKTOP_DIR, relative), 'utf8'), extname(relative), csp);
     } catch {
       return new Response('Not found', { status: 404 });
     }
@@ -47,15 +52,31 @@ export async function startDesktopServer(options: DesktopServerOptions): Promise
   };
 }
 
-function respond(body: string, extension: string): Response {
+function respond(body: string, extension: string, csp?: string): Response {
   return new Response(body, {
     headers: {
       'content-type': TYPES[extension] ?? 'application/octet-stream',
       'cache-control': 'no-store',
       // Tokens may arrive on the URL (legacy SSO): never let them leak through Referer.
       'referrer-policy': 'no-referrer',
+      ...(csp && extension === '.html' ? { 'content-security-policy': csp } : {}),
     },
   });
+}
+
+/** Tokens sit in this page's storage: only its own scripts run, and it talks to Lanyard only. */
+function contentSecurityPolicy(lanyardUrl: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `connect-src 'self' ${new URL(lanyardUrl).origin}`,
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 }
 
 async function bundleSdk(): Promise<string> {
@@ -63,14 +84,16 @@ async function bundleSdk(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-export function enhancedAppConfig(options: DesktopServerOptions, origin: string) {
+type ConfigOptions = Pick<DesktopServerOptions, 'lanyardUrl'> & { demo: DemoAccount };
+
+export function enhancedAppConfig(options: ConfigOptions, origin: string) {
   return {
     sso: { accountSid: options.demo.account.sid, loginPopup: false },
     oauth: { connection: options.demo.connection.sid, clientId: options.demo.connection.clientId, redirectUrl: `${origin}/`, serviceBaseUrl: options.lanyardUrl },
   };
 }
 
-export function legacyAppConfig(options: DesktopServerOptions, origin: string) {
+export function legacyAppConfig(options: ConfigOptions, origin: string) {
   return { sso: { accountSid: options.demo.account.sid, loginPopup: false, redirectUrl: `${origin}/legacy/`, serviceBaseUrl: options.lanyardUrl } };
 }
 

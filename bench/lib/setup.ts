@@ -1,6 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startChild, type Child } from './child.ts';
 import { freshDatabase, type Backend } from './database.ts';
+
+// One secret key for every Lanyard process of the run: cluster nodes share a database and must
+// open each other's sealed signing keys.
+process.env.LANYARD_SECRET_KEY ??= randomBytes(32).toString('base64');
 
 export const QUICK = process.env.BENCH_QUICK === '1';
 export const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());

@@ -24,16 +24,21 @@ export function observeRequests(deps: { logger: Logger; metrics: Metrics; lifecy
       const route = routeOf(c);
       const status = c.res.status;
       metrics.httpDuration.observe({ route, method: c.req.method, status: `${Math.floor(status / 100)}xx` }, seconds);
-      logger.info('request', {
-        request_id: c.get('requestId') as string,
-        method: c.req.method,
-        route,
-        status,
-        duration_ms: Math.round(seconds * 100_000) / 100,
-      });
+      // Balancers and Prometheus poll these every few seconds: log them only when they fail.
+      if (status >= 400 || !PROBES.has(route)) {
+        logger.info('request', {
+          request_id: c.get('requestId') as string,
+          method: c.req.method,
+          route,
+          status,
+          duration_ms: Math.round(seconds * 100_000) / 100,
+        });
+      }
     }
   };
 }
+
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** The pattern of the handler that answered; middleware-only matches (404s) are `unmatched`. */
 function routeOf(c: Context): string {

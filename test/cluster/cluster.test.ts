@@ -246,3 +246,35 @@ describe('a three-node cluster on one PostgreSQL', () => {
     expect(metrics).toMatch(/^lanyard_logins_total\{surface="flex",outcome="succeeded"\} [1-9]\d*$/m);
   });
 });
+
+describe('rate limits across nodes', () => {
+  let db: TestDatabase;
+  let nodes: LanyardNode[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    const env = { LANYARD_DATABASE_URL: db.url, LANYARD_SECRET_KEY: randomBytes(32).toString('base64'), LANYARD_RATE_LIMIT_TOKEN: '6' };
+    nodes = await Promise.all(['limit-a', 'limit-b', 'limit-c'].map((name) => startNode(name, env)));
+  }, 60_000);
+  afterAll(async () => {
+    for (const node of nodes) node.kill('SIGKILL');
+    await Promise.all(nodes.map((node) => node.exited));
+    await db?.drop();
+  });
+
+  it('counts one budget for a client whichever node it reaches', async () => {
+    // Stay inside one one-minute window.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 55_000) await new Promise((resolve) => setTimeout(resolve, 60_500 - intoMinute));
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 9; i++) {
+      const response = await fetch(`${nodes[i % nodes.length]!.origin}/v1/Flex/OAuth/Tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      statuses.push(response.status);
+      retryAfter ??= response.headers.get('retry-after');
+    }
+    // Six requests spread over three nodes use the whole budget; each node alone saw only three.
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 400, 429, 429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});

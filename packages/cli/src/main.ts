@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAccounts } from './commands/accounts.ts';
+import { registerAppConfig } from './commands/appconfig.ts';
 import { registerAdminKey } from './commands/admin-key.ts';
 import { registerAuthConfig } from './commands/auth-config.ts';
 import { registerMapping } from './commands/mapping.ts';
@@ -46,6 +47,7 @@ for (const register of [
   registerSigningKeys,
   registerMapping,
   registerUsers,
+  registerAppConfig,
 ]) {
   register(program);
 }

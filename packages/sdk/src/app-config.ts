@@ -65,6 +65,8 @@ export interface LegacyConfig extends CommonConfig {
 }
 
 export type ResolvedAppConfig = EnhancedConfig | LegacyConfig;
+/** Alias of `ResolvedAppConfig`. */
+export type ResolvedConfig = ResolvedAppConfig;
 
 export type AppConfigResult =
   | { ok: true; config: ResolvedAppConfig; warnings: ConfigProblem[] }

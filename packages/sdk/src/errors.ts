@@ -27,6 +27,11 @@ export class LanyardError extends Error {
   }
 }
 
+/** Wraps anything thrown in the background (a listener, a bug) so `error` listeners get a `LanyardError`. */
+export function toLanyardError(error: unknown): LanyardError {
+  return error instanceof LanyardError ? error : new LanyardError('unexpected', error instanceof Error ? error.message : String(error), { cause: error });
+}
+
 /** `appConfig` cannot be used; `problems` lists every mistake found, not only the first. */
 export class ConfigError extends LanyardError {
   readonly problems: ConfigProblem[];

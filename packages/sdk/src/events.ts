@@ -1,3 +1,26 @@
+import type { LanyardError } from './errors.ts';
+import type { SignOutReason } from './refresh-coordinator.ts';
+import type { Session } from './session-store.ts';
+
+/** A warning the desktop's owner should fix; also written to the console. */
+export interface LanyardWarning {
+  code: 'config' | 'no_referrer_policy';
+  message: string;
+  field?: string;
+}
+
+/** The events of a `LanyardClient`; subscribe with `client.on(name, listener)`. */
+export interface LanyardEvents {
+  /** A new access token: after sign-in, a refresh, or one adopted from another tab. */
+  tokenUpdated: (session: Session, detail: { source: 'signIn' | 'refresh' | 'otherTab' }) => void;
+  /** The shift ends soon (N minutes before `sessionExpiresAt`), or the server refused to extend it. */
+  sessionExpiring: (detail: { sessionExpiresAt: number; reason: 'shiftEnding' | 'lifetimeReached' }) => void;
+  signedOut: (detail: { reason: SignOutReason }) => void;
+  /** Background failures (refresh, network). Failures of a call you await reject that call instead. */
+  error: (error: LanyardError) => void;
+  warning: (warning: LanyardWarning) => void;
+}
+
 /** A tiny typed event emitter: `on` returns its own unsubscribe. */
 export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) => void }> {
   private readonly listeners = new Map<keyof Events, Set<Events[keyof Events]>>();

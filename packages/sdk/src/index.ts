@@ -12,6 +12,7 @@ export {
   type LegacyConfig,
   type OAuthSettings,
   type ResolvedAppConfig,
+  type ResolvedConfig,
   type SsoSettings,
   type ValidateOptions,
 } from './app-config.ts';

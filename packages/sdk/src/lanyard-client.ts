@@ -1,14 +1,17 @@
+import { hasNoReferrerMeta, stripAddressBar } from './address-bar.ts';
 import { validateAppConfig, type EnhancedConfig, type LegacyConfig, type ResolvedAppConfig } from './app-config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ChannelLike, LockLike } from './cross-tab.ts';
-import { beginEnhanced, CALLBACK_PARAMS, callbackError, exchangeCode, readCallback, refreshEnhanced, revokeEnhanced, type CallbackParams } from './enhanced-sso.ts';
-import { ConfigError, LanyardError, StateMismatchError, type ConfigProblem } from './errors.ts';
-import { Emitter } from './events.ts';
+import { beginEnhanced, callbackError, exchangeCode, readCallback, refreshEnhanced, revokeEnhanced, type CallbackParams } from './enhanced-sso.ts';
+import { ConfigError, StateMismatchError, toLanyardError, type ConfigProblem } from './errors.ts';
+import { Emitter, type LanyardEvents, type LanyardWarning } from './events.ts';
 import { defaultFetch, type FetchLike } from './lanyard-api.ts';
-import { authenticate, LEGACY_PARAMS, LEGACY_POPUP_MESSAGE, readLegacyCallback, refreshLegacy, sessionFromLegacy, type LegacyTokenPayload } from './legacy-sso.ts';
+import { authenticate, LEGACY_POPUP_MESSAGE, readLegacyCallback, refreshLegacy, sessionFromLegacy, type LegacyTokenPayload } from './legacy-sso.ts';
 import { openPopup, popupOpener, reportToOpener, waitForPopupMessage } from './popup.ts';
 import { RefreshCoordinator, refreshAt, type SignOutReason } from './refresh-coordinator.ts';
-import { createBrowserStore, createMemoryStore, type Session, type SessionStore, type StoredSession } from './session-store.ts';
+import { createBrowserStore, createMemoryStore, toPublicSession as toPublic, type Session, type SessionStore, type StoredSession } from './session-store.ts';
+
+export type { LanyardEvents, LanyardWarning } from './events.ts';
 
 export interface LanyardClientOptions {
   /** `'local'` (default: shared by all tabs), `'memory'` (this page only) or your own store. */
@@ -28,25 +31,6 @@ export interface LanyardClientOptions {
 export interface SignInOptions {
   /** Overrides `sso.loginPopup` for this sign-in. */
   popup?: boolean;
-}
-
-/** A warning the desktop's owner should fix; also written to the console. */
-export interface LanyardWarning {
-  code: 'config' | 'no_referrer_policy';
-  message: string;
-  field?: string;
-}
-
-/** The events of a `LanyardClient`; subscribe with `client.on(name, listener)`. */
-export interface LanyardEvents {
-  /** A new access token: after sign-in, a refresh, or one adopted from another tab. */
-  tokenUpdated: (session: Session, detail: { source: 'signIn' | 'refresh' | 'otherTab' }) => void;
-  /** The shift ends soon (N minutes before `sessionExpiresAt`), or the server refused to extend it. */
-  sessionExpiring: (detail: { sessionExpiresAt: number; reason: 'shiftEnding' | 'lifetimeReached' }) => void;
-  signedOut: (detail: { reason: SignOutReason }) => void;
-  /** Background failures (refresh, network). Failures of a call you await reject that call instead. */
-  error: (error: LanyardError) => void;
-  warning: (warning: LanyardWarning) => void;
 }
 
 type PopupMessage = { type: 'lanyard:callback'; params: CallbackParams };
@@ -108,7 +92,7 @@ export class LanyardClient {
       refresh: (session) => this.refreshWith(session),
       onUpdate: (session, source) => this.updated(session, source),
       onSignedOut: (reason) => this.signedOut(reason),
-      onError: (error) => this.emitter.emit('error', asLanyardError(error)),
+      onError: (error) => this.emitter.emit('error', toLanyardError(error)),
       onLifetimeReached: (session) => this.warnExpiring(session, 'lifetimeReached'),
     });
   }
@@ -249,7 +233,7 @@ export class LanyardClient {
     const session = this.coordinator.session ?? this.store.read();
     this.coordinator.signOut('user');
     if (this.config.mode === 'enhanced' && session?.refreshToken) {
-      await revokeEnhanced(this.config, this.fetch, session.refreshToken).catch((error: unknown) => this.emitter.emit('error', asLanyardError(error)));
+      await revokeEnhanced(this.config, this.fetch, session.refreshToken).catch((error: unknown) => this.emitter.emit('error', toLanyardError(error)));
     }
   }
 
@@ -306,24 +290,4 @@ export class LanyardClient {
     console.warn(`Lanyard: ${warning.message}`);
     this.emitter.emit('warning', warning);
   }
-}
-
-function toPublic(session: StoredSession): Session {
-  const { mode, accessToken, expiresAt, sessionExpiresAt, sessionCapped, receivedAt, user } = session;
-  return { mode, accessToken, expiresAt, sessionExpiresAt, sessionCapped, receivedAt, user: { ...user, roles: [...user.roles] } };
-}
-
-function asLanyardError(error: unknown): LanyardError {
-  return error instanceof LanyardError ? error : new LanyardError('unexpected', error instanceof Error ? error.message : String(error), { cause: error });
-}
-
-function hasNoReferrerMeta(): boolean {
-  const meta = document.querySelector<HTMLMetaElement>('meta[name="referrer" i]');
-  return meta?.content.trim().toLowerCase() === 'no-referrer';
-}
-
-/** Codes, states and tokens must not stay in the address bar, the history or a bookmark. */
-function stripAddressBar(url: URL): void {
-  for (const name of [...CALLBACK_PARAMS, ...LEGACY_PARAMS]) url.searchParams.delete(name);
-  window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
 }

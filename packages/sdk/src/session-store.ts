@@ -46,6 +46,12 @@ export interface StoredSession extends Session {
   refreshToken: string | null;
 }
 
+/** The session as the application sees it: without the refresh token, and a copy it may keep. */
+export function toPublicSession(session: StoredSession): Session {
+  const { mode, accessToken, expiresAt, sessionExpiresAt, sessionCapped, receivedAt, user } = session;
+  return { mode, accessToken, expiresAt, sessionExpiresAt, sessionCapped, receivedAt, user: { ...user, roles: [...user.roles] } };
+}
+
 /** A sign-in this tab started and has not finished (redirect mode). */
 export interface PendingLogin {
   state: string;

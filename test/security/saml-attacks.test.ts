@@ -428,6 +428,36 @@ describe('IdP-initiated replay (legacy ACS, IdP-initiated sign-in turned on)', (
     }
   });
 
+  it('refuses an unsolicited assertion whose bearer confirmation has expired, or that has no expiry at all', async () => {
+    await lanyard.services.accounts.setIdpInitiatedLogin(ctx.accountSid, true);
+    try {
+      const sp = legacyServiceProvider(lanyard.url, ctx.accountSid);
+      const pending = { flow: 'legacy' as const, verifier: '', nonce: '' };
+      const unsolicited = async (change: (doc: Document) => void) => {
+        const { SAMLResponse } = await idp.createResponse({ userId: ATTACKER, acsUrl: sp.acsUrl, audience: sp.entityId });
+        return encodeXml(resign(edit(decodeXml(SAMLResponse), change), idpKey));
+      };
+      // Conditions still valid, bearer confirmation long expired: only the confirmation says "too late"
+      // (SAML Profiles §4.1.4.3: the SP must check it, solicited or not).
+      const expired = await unsolicited((doc) => {
+        first(doc, SAML, 'SubjectConfirmationData').setAttribute('NotOnOrAfter', new Date(Date.now() - 3600_000).toISOString());
+      });
+      const late = await readOutcome(ctx, pending, await postForm(sp.acsUrl, { SAMLResponse: expired }));
+      await expectRefused(late, /validity window|expired|NotOnOrAfter/i);
+      // No end anywhere: it would stay valid (and replayable once forgotten by the replay cache) forever.
+      const endless = await unsolicited((doc) => {
+        first(doc, SAML, 'Conditions').removeAttribute('NotOnOrAfter');
+        first(doc, SAML, 'SubjectConfirmationData').removeAttribute('NotOnOrAfter');
+      });
+      await expectRefused(await readOutcome(ctx, pending, await postForm(sp.acsUrl, { SAMLResponse: endless })), /NotOnOrAfter/);
+      // Bounded Conditions, unbounded bearer confirmation: refused (SAML Profiles §4.1.4.2 requires the bound).
+      const unbounded = await unsolicited((doc) => first(doc, SAML, 'SubjectConfirmationData').removeAttribute('NotOnOrAfter'));
+      await expectRefused(await readOutcome(ctx, pending, await postForm(sp.acsUrl, { SAMLResponse: unbounded })), /NotOnOrAfter/);
+    } finally {
+      await lanyard.services.accounts.setIdpInitiatedLogin(ctx.accountSid, false);
+    }
+  });
+
   it('refuses an unsolicited response while IdP-initiated sign-in is off (login CSRF)', async () => {
     const sp = legacyServiceProvider(lanyard.url, ctx.accountSid);
     const { SAMLResponse } = await idp.createResponse({ userId: ATTACKER, acsUrl: sp.acsUrl, audience: sp.entityId });

@@ -119,15 +119,29 @@ export class SamlConnection {
     if (responseIssuer !== undefined && responseIssuer !== this.settings.issuer) {
       throw new SamlResponseError(`the response was issued by "${responseIssuer.slice(0, 200)}", not by the configured IdP "${this.settings.issuer}"`);
     }
-    if (!assertion.recipients.includes(this.sp.acsUrl)) {
+    const now = Date.now();
+    const skewMs = this.settings.clockSkewSeconds * 1000;
+    const forUs = assertion.bearerConfirmations.filter((c) => c.recipient === this.sp.acsUrl);
+    if (forUs.length === 0) {
       throw new SamlResponseError(`the assertion's Recipient is not this service's ACS URL (${this.sp.acsUrl})`);
+    }
+    // SAML Profiles §4.1.4.3, for every response: node-saml checks these times only when it checks
+    // InResponseTo, so an unsolicited assertion would otherwise be bounded by its Conditions alone.
+    const confirmation = forUs.find((c) => c.notOnOrAfter !== null && now - skewMs < c.notOnOrAfter && (c.notBefore === null || c.notBefore <= now + skewMs));
+    if (!confirmation) {
+      throw new SamlResponseError(
+        forUs.every((c) => c.notOnOrAfter === null)
+          ? 'the bearer SubjectConfirmationData has no NotOnOrAfter (SAML Profiles §4.1.4.2): the IdP must bound how long the assertion can be used'
+          : 'the assertion is outside its validity window (SubjectConfirmationData NotBefore/NotOnOrAfter; check the clocks)',
+      );
     }
     const destination = message.getAttribute('Destination') || null;
     if (destination !== null && destination !== this.sp.acsUrl) {
       throw new SamlResponseError(`the response's Destination is not this service's ACS URL (${this.sp.acsUrl})`);
     }
     // One-time use of an assertion, across every node (SAML Profiles §4.1.4.5).
-    const keepUntil = (assertion.notOnOrAfter ?? Date.now() + REQUEST_TTL_MS) + this.settings.clockSkewSeconds * 1000;
+    // Remembered for as long as any part of it could still be accepted.
+    const keepUntil = Math.max(assertion.notOnOrAfter ?? 0, confirmation.notOnOrAfter!, now + REQUEST_TTL_MS) + skewMs;
     const fresh = await this.storage.insert({ kind: SAML_ASSERTION, id: `${this.settings.issuer}|${assertion.id}`, payload: {}, expiresAt: keepUntil });
     if (!fresh) throw new SamlResponseError('this assertion has already been used (replay)');
 
@@ -194,17 +208,30 @@ function assertStrongAlgorithms(message: Element): void {
   check('DigestMethod', DIGEST_ALGORITHMS, 'digest');
 }
 
+const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+
+interface BearerConfirmation {
+  recipient: string | null;
+  notBefore: number | null;
+  notOnOrAfter: number | null;
+}
+
+const timeOf = (value: string | null): number | null => (value ? Date.parse(value) : null);
+
 /** Reads only the XML that node-saml verified (the signed assertion), never the raw message. */
-function parseVerifiedAssertion(xml: string): { id: string; issuer: string | undefined; recipients: string[]; notOnOrAfter: number | null } {
+function parseVerifiedAssertion(xml: string): { id: string; issuer: string | undefined; bearerConfirmations: BearerConfirmation[]; notOnOrAfter: number | null } {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
   const id = root?.getAttribute('ID');
   if (!root || root.localName !== 'Assertion' || !id) throw new SamlResponseError('the verified assertion has no ID');
   const issuer = children(root, SAML_NS, 'Issuer')[0]?.textContent?.trim();
-  const data = Array.from(root.getElementsByTagNameNS(SAML_NS, 'SubjectConfirmationData'));
-  const recipients = data.map((d) => d.getAttribute('Recipient')).filter((r): r is string => !!r);
-  const condition = root.getElementsByTagNameNS(SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter');
-  return { id, issuer, recipients, notOnOrAfter: condition ? Date.parse(condition) : null };
+  const subject = children(root, SAML_NS, 'Subject')[0];
+  const bearerConfirmations = (subject ? children(subject, SAML_NS, 'SubjectConfirmation') : [])
+    .filter((c) => c.getAttribute('Method') === BEARER)
+    .flatMap((c) => children(c, SAML_NS, 'SubjectConfirmationData'))
+    .map((d) => ({ recipient: d.getAttribute('Recipient') || null, notBefore: timeOf(d.getAttribute('NotBefore')), notOnOrAfter: timeOf(d.getAttribute('NotOnOrAfter')) }));
+  const condition = children(root, SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter') ?? null;
+  return { id, issuer, bearerConfirmations, notOnOrAfter: timeOf(condition) };
 }
 
 /** node-saml's messages, made readable for an administrator without leaking internals. */

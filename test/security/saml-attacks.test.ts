@@ -2,7 +2,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSigningCredentials, startDevIdp, type DevIdp, type SigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
 import { legacyServiceProvider, enhancedServiceProvider } from '../../packages/server/src/login/service-providers.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
@@ -424,6 +424,22 @@ describe('IdP-initiated replay (legacy ACS, IdP-initiated sign-in turned on)', (
       expect(await post()).toMatchObject({ issued: true, signedInAs: ATTACKER });
       await expectRefused(await post(), /already been used|replay/);
     } finally {
+      await lanyard.services.accounts.setIdpInitiatedLogin(ctx.accountSid, false);
+    }
+  });
+
+  it('still refuses the replay of a long-lived unsolicited assertion half an hour later (the replay cache outlives it)', async () => {
+    await lanyard.services.accounts.setIdpInitiatedLogin(ctx.accountSid, true);
+    try {
+      const sp = legacyServiceProvider(lanyard.url, ctx.accountSid);
+      const { SAMLResponse } = await idp.createResponse({ userId: ATTACKER, acsUrl: sp.acsUrl, audience: sp.entityId, lifetimeSeconds: 3600 });
+      const pending = { flow: 'legacy' as const, verifier: '', nonce: '' };
+      expect(await readOutcome(ctx, pending, await postForm(sp.acsUrl, { SAMLResponse }))).toMatchObject({ issued: true });
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 30 * 60_000 });
+      await lanyard.services.storage.sweepExpired();
+      await expectRefused(await readOutcome(ctx, pending, await postForm(sp.acsUrl, { SAMLResponse })), /already been used|replay/);
+    } finally {
+      vi.useRealTimers();
       await lanyard.services.accounts.setIdpInitiatedLogin(ctx.accountSid, false);
     }
   });

@@ -63,6 +63,16 @@ describe('security headers', () => {
     expect(await page.text()).not.toMatch(/<script/i);
   });
 
+  it('escapes what the request carries on HTML error pages (no markup injection)', async () => {
+    const payload = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
+    const page = await authorize(lanyard, { ssoProfileSid: setup.connection.sid, redirectUrl: `https://evil.example/${payload}`, state: payload, codeChallenge: pkcePair().challenge }, { accept: 'text/html' });
+    const html = await page.text();
+    expect(html).toContain('Trusted Login has not been enabled');
+    expect(html).not.toMatch(/<script>alert|<img src=x/i);
+    const unknown = await fetch(`${lanyard.url}/v1/Flex/Authorize?ssoProfileSid=${encodeURIComponent(payload)}`, { headers: { accept: 'text/html' } });
+    expect(await unknown.text()).not.toMatch(/<script>alert|<img src=x/i);
+  });
+
   it('puts the same headers on JSON answers, the SAML ACS and 404s, and no HSTS over plain http', async () => {
     for (const response of [
       await fetch(`${lanyard.url}/v1/Flex/Authentication/Config?AccountSid=${setup.account.sid}`),
@@ -340,6 +350,12 @@ describe.each(['sqlite', 'postgres'] as Backend[])('secrets at rest on %s', (bac
       expect(d).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(raw.text).not.toContain(d);
     }
+  });
+
+  it('publishes only public keys in the JWKS', async () => {
+    const jwks = (await (await fetch(`${lanyard.url}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+    expect(jwks.keys.length).toBeGreaterThan(0);
+    expect(privateJwkMembers(jwks)).toEqual([]);
   });
 
   it('keeps an upstream client secret, account auth tokens, admin keys, codes and refresh tokens out of the database', async () => {

@@ -272,7 +272,8 @@ describe('SQLite on a full or read-only disk', () => {
       expect(again.status).toBe(200);
       console.log('disk full simulated with', mounted ? 'a 2 MB tmpfs filled by dd' : 'PRAGMA max_page_count');
     } finally {
-      await lanyard.stop();
+      // Never leave a mount behind, whatever failed above.
+      await lanyard.stop().catch(() => undefined);
       if (mounted) unmount(dir);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -284,14 +285,17 @@ describe('SQLite on a full or read-only disk', () => {
     try {
       const file = join(dir, 'lanyard.db');
       const first = await start(`sqlite:${file}`);
-      await first.services.accounts.createAccount('Read-only test');
-      await first.stop();
+      try {
+        await first.services.accounts.createAccount('Read-only test');
+      } finally {
+        await first.stop();
+      }
       if (mounted) execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
       else mkdirSync(dir, { recursive: true });
       if (!mounted) return; // Without root there is no read-only volume to mount; the live case below still runs.
       await expect(start(`sqlite:${file}`)).rejects.toThrow(`cannot open the SQLite database ${file} for writing (SQLITE_CANTOPEN): the directory is on a read-only filesystem and the file is on a read-only filesystem`);
     } finally {
-      if (mounted) unmount(dir);
+      if (mounted) execFileSync('umount', ['--lazy', dir], { stdio: 'pipe' });
       rmSync(dir, { recursive: true, force: true });
     }
   });

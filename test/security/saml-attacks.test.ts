@@ -429,18 +429,24 @@ describe('IdP-initiated replay (legacy ACS, IdP-initiated sign-in turned on)', (
   });
 
   it('still refuses the replay of a long-lived unsolicited assertion half an hour later (the replay cache outlives it)', async () => {
-    await lanyard.services.accounts.setIdpInitiatedLogin(ctx.accountSid, true);
+    // An account of its own: audit entries written half an hour "ahead" would read as the newest.
+    const setup = await setupAccount(lanyard, idp);
+    await lanyard.services.accounts.setMode(setup.account.sid, 'both');
+    await lanyard.services.accounts.setIdpInitiatedLogin(setup.account.sid, true);
+    const own: AcsContext = { lanyard, accountSid: setup.account.sid, connectionSid: setup.connection.sid };
     try {
-      const sp = legacyServiceProvider(lanyard.url, ctx.accountSid);
+      const sp = legacyServiceProvider(lanyard.url, own.accountSid);
       const { SAMLResponse } = await idp.createResponse({ userId: ATTACKER, acsUrl: sp.acsUrl, audience: sp.entityId, lifetimeSeconds: 3600 });
       const pending = { flow: 'legacy' as const, verifier: '', nonce: '' };
-      expect(await readOutcome(ctx, pending, await postForm(sp.acsUrl, { SAMLResponse }))).toMatchObject({ issued: true });
+      expect(await readOutcome(own, pending, await postForm(sp.acsUrl, { SAMLResponse }))).toMatchObject({ issued: true });
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 30 * 60_000 });
       await lanyard.services.storage.sweepExpired();
-      await expectRefused(await readOutcome(ctx, pending, await postForm(sp.acsUrl, { SAMLResponse })), /already been used|replay/);
+      const replay = await readOutcome(own, pending, await postForm(sp.acsUrl, { SAMLResponse }));
+      expect(replay.issued).toBe(false);
+      expect(replay.reason).toMatch(/already been used|replay/);
+      expect(await lastAuditReason(own)).toMatch(/already been used/);
     } finally {
       vi.useRealTimers();
-      await lanyard.services.accounts.setIdpInitiatedLogin(ctx.accountSid, false);
     }
   });
 

@@ -40,7 +40,8 @@ export async function lanyardAuthorize(target: LanyardTarget, userId: string): P
 
 /** The IdP's part: sign-in page, user picked, signed response in an auto-POST form. */
 export function idpLogin(idpUrl: string, pending: PendingLogin): Promise<AutoPostForm> {
-  return loginHeadless({ url: idpUrl } as DevIdp, pending.idpUrl, pending.userId);
+  // Only the IdP's address (and its users, for passwords: the bench users have none) is needed.
+  return loginHeadless({ url: idpUrl, users: [] } as unknown as DevIdp, pending.idpUrl, pending.userId);
 }
 
 /** ACS post, then the code exchange: the rest of the browser's and the SDK's journey. */

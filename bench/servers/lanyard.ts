@@ -4,14 +4,17 @@
  * memory readings; all timed traffic arrives over HTTP from the load generator.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
 import { loadConfig, startLanyard } from '../../packages/server/src/index.ts';
 import { pkcePair } from '../lib/pkce.ts';
 
 const env = process.env;
+// Behind a shared public URL (the cluster burst) the bound port must be known to the balancer.
+const port = env.BENCH_PUBLIC_URL ? await freePort() : 0;
 const config = loadConfig(
   {
-    LANYARD_PORT: env.BENCH_PORT ?? '0',
+    LANYARD_PORT: String(port),
     ...(env.BENCH_PUBLIC_URL ? { LANYARD_PUBLIC_URL: env.BENCH_PUBLIC_URL } : {}),
     LANYARD_DATABASE_URL: env.BENCH_DATABASE_URL ?? '',
     LANYARD_SECRET_KEY: env.LANYARD_SECRET_KEY ?? randomBytes(32).toString('base64'),
@@ -37,7 +40,7 @@ process.on('message', (message: Command) => {
     (error: Error) => process.send!({ id: message.id, error: error.stack ?? error.message }),
   );
 });
-process.send!({ type: 'ready', url: lanyard.url });
+process.send!({ type: 'ready', url: port ? `http://127.0.0.1:${port}` : lanyard.url });
 
 async function handle(message: Command): Promise<unknown> {
   switch (message.cmd) {
@@ -103,4 +106,13 @@ async function createSessions(m: Extract<Command, { cmd: 'sessions' }>): Promise
     if (m.returnTokens) tokens.push(...made);
   }
   return m.returnTokens ? tokens : m.count;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
 }

@@ -147,8 +147,9 @@ export class StorageUnavailableError extends LanyardError {
   }
 }
 
+/** A bad setting found at start: the operator's input, so a 4xx (the CLI exits 2); never sent over HTTP. */
 export class ConfigError extends LanyardError {
   constructor(message: string) {
-    super({ code: 10001, status: 500, message });
+    super({ code: 10001, status: 400, message });
   }
 }

@@ -35,11 +35,11 @@ ${error.moreInfo ? `<p>${escapeHtml(error.moreInfo)}</p>` : ''}
 export function respondWithError(c: Context, error: unknown, logger: Logger): Response {
   const known = asLanyardError(error);
   if (!known) {
-    logger.error('unhandled error', { requestId: c.get('requestId'), error: error instanceof Error ? error.stack : String(error) });
+    logger.error('unhandled error', { request_id: c.get('requestId'), error: error instanceof Error ? error.stack : String(error) });
     const internal = new LanyardError({ code: 20500, status: 500, message: `Internal error; quote request id ${c.get('requestId') ?? 'unknown'} to the administrator.` });
     return c.json(internal.toJSON(), 500);
   }
-  if (known.status >= 500) logger.warn('request failed', { requestId: c.get('requestId'), code: known.code, message: known.message });
+  if (known.status >= 500) logger.warn('request failed', { request_id: c.get('requestId'), code: known.code, message: known.message });
   const headers: Record<string, string> = {};
   if (known instanceof RateLimitedError) headers['Retry-After'] = String(known.retryAfterSeconds);
   if (known instanceof StorageUnavailableError) headers['Retry-After'] = '5';

@@ -11,23 +11,64 @@ import { MISSING_ACCOUNT_SID, validateAppConfig, type ResolvedAppConfig } from '
 
 const RUNS = { numRuns: 1500 };
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-const PAGES = ['https://desk.example.com/agent/', 'https://desk.example.com:8443/', 'http://localhost:3000/', 'http://127.0.0.1:5173/desktop/', 'https://flex.twilio.com/agent-desktop/'];
+const PAGES = [
+  'https://desk.example.com/agent/',
+  'https://desk.example.com:8443/',
+  'http://localhost:3000/',
+  'http://127.0.0.1:5173/desktop/',
+  'https://flex.twilio.com/agent-desktop/',
+];
 
 const hex32 = fc.stringMatching(/^[0-9a-fA-F]{32}$/);
-const sidLike = (prefix: string) => fc.oneof(hex32.map((h) => prefix + h), hex32.map((h) => prefix + h.slice(1)), hex32.map((h) => prefix.toLowerCase() + h), fc.string(), fc.constant(''), fc.constant(undefined), fc.integer(), fc.constant(null));
+const sidLike = (prefix: string) =>
+  fc.oneof(
+    hex32.map((h) => prefix + h),
+    hex32.map((h) => prefix + h.slice(1)),
+    hex32.map((h) => prefix.toLowerCase() + h),
+    fc.string(),
+    fc.constant(''),
+    fc.constant(undefined),
+    fc.integer(),
+    fc.constant(null),
+  );
 
 /** URL values an attacker or a typo could put in appConfig, relative to the page they run on. */
 const urlValue = (page: string) => {
   const origin = new URL(page).origin;
   const host = new URL(page).host;
   return fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(
-      `${origin}/`, `${origin}/desktop/`, `${origin}/cb?x=1`, `${origin}/cb#frag`, `https://evil.example/`, `http://evil.example/`, `http://${host}/`,
-      `https://${host}@evil.example/`, `https://user:pass@${host}/`, `https://evil.example\\@${host}/`, `https://${host}\\@evil.example/`, `//evil.example/`, '/relative',
-      'javascript:alert(1)', 'data:text/html,x', `https://${host}.evil.example/`, `HTTPS://${host.toUpperCase()}/`, ' https://evil.example', `${origin}/%2F%2Fevil.example`, '',
-      `${origin}/?next=https://evil.example`, `${origin}/#`, `http://user@${host}/`,
-    ) },
-    { weight: 2, arbitrary: fc.webUrl({ withFragments: true, withQueryParameters: true, authoritySettings: { withUserInfo: true, withPort: true } }) },
+    {
+      weight: 6,
+      arbitrary: fc.constantFrom(
+        `${origin}/`,
+        `${origin}/desktop/`,
+        `${origin}/cb?x=1`,
+        `${origin}/cb#frag`,
+        `https://evil.example/`,
+        `http://evil.example/`,
+        `http://${host}/`,
+        `https://${host}@evil.example/`,
+        `https://user:pass@${host}/`,
+        `https://evil.example\\@${host}/`,
+        `https://${host}\\@evil.example/`,
+        `//evil.example/`,
+        '/relative',
+        'javascript:alert(1)',
+        'data:text/html,x',
+        `https://${host}.evil.example/`,
+        `HTTPS://${host.toUpperCase()}/`,
+        ' https://evil.example',
+        `${origin}/%2F%2Fevil.example`,
+        '',
+        `${origin}/?next=https://evil.example`,
+        `${origin}/#`,
+        `http://user@${host}/`,
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.webUrl({ withFragments: true, withQueryParameters: true, authoritySettings: { withUserInfo: true, withPort: true } }),
+    },
     { weight: 1, arbitrary: fc.string() },
     { weight: 1, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: fc.integer() },
@@ -42,7 +83,11 @@ const appConfig = (page: string) =>
           {
             accountSid: sidLike('AC'),
             loginPopup: fc.oneof(fc.boolean(), fc.constant('true'), fc.constant(undefined)),
-            loginPopupFeatures: fc.oneof(fc.constant(undefined), fc.constantFrom('width=500,height=650', 'noopener', 'width=1,noreferrer'), fc.string()),
+            loginPopupFeatures: fc.oneof(
+              fc.constant(undefined),
+              fc.constantFrom('width=500,height=650', 'noopener', 'width=1,noreferrer'),
+              fc.string(),
+            ),
             redirectUrl: urlValue(page),
             loginUrl: urlValue(page),
             tokenRefreshUrl: urlValue(page),
@@ -54,14 +99,34 @@ const appConfig = (page: string) =>
         fc.constantFrom(null, 'AC', [], 42),
       ),
       oauth: fc.oneof(
-        fc.record({ connection: sidLike('JQ'), clientId: fc.oneof(fc.string(), fc.constant(undefined)), redirectUrl: urlValue(page), authorizeUrl: urlValue(page), tokenUrl: urlValue(page), serviceBaseUrl: urlValue(page) }, { requiredKeys: [] }),
+        fc.record(
+          {
+            connection: sidLike('JQ'),
+            clientId: fc.oneof(fc.string(), fc.constant(undefined)),
+            redirectUrl: urlValue(page),
+            authorizeUrl: urlValue(page),
+            tokenUrl: urlValue(page),
+            serviceBaseUrl: urlValue(page),
+          },
+          { requiredKeys: [] },
+        ),
         fc.constantFrom(null, 'yes', []),
       ),
     },
     { requiredKeys: [] },
   );
 
-const URL_FIELDS = ['sso.redirectUrl', 'sso.loginUrl', 'sso.tokenRefreshUrl', 'sso.idpUrl', 'sso.serviceBaseUrl', 'oauth.redirectUrl', 'oauth.authorizeUrl', 'oauth.tokenUrl', 'oauth.serviceBaseUrl'];
+const URL_FIELDS = [
+  'sso.redirectUrl',
+  'sso.loginUrl',
+  'sso.tokenRefreshUrl',
+  'sso.idpUrl',
+  'sso.serviceBaseUrl',
+  'oauth.redirectUrl',
+  'oauth.authorizeUrl',
+  'oauth.tokenUrl',
+  'oauth.serviceBaseUrl',
+];
 
 /**
  * A working appConfig for the page (enhanced or legacy) with up to three fields replaced by
@@ -70,11 +135,18 @@ const URL_FIELDS = ['sso.redirectUrl', 'sso.loginUrl', 'sso.tokenRefreshUrl', 's
  */
 const mutatedConfig = (page: string) =>
   fc
-    .tuple(fc.boolean(), fc.subarray(URL_FIELDS, { maxLength: 3 }), fc.oneof({ weight: 5, arbitrary: hex32.map((h) => 'AC' + h) }, { weight: 1, arbitrary: sidLike('AC') }), fc.oneof({ weight: 5, arbitrary: hex32.map((h) => 'JQ' + h) }, { weight: 1, arbitrary: sidLike('JQ') }))
+    .tuple(
+      fc.boolean(),
+      fc.subarray(URL_FIELDS, { maxLength: 3 }),
+      fc.oneof({ weight: 5, arbitrary: hex32.map((h) => 'AC' + h) }, { weight: 1, arbitrary: sidLike('AC') }),
+      fc.oneof({ weight: 5, arbitrary: hex32.map((h) => 'JQ' + h) }, { weight: 1, arbitrary: sidLike('JQ') }),
+    )
     .chain(([enhanced, fields, accountSid, connection]) =>
       fc.tuple(...fields.map(() => urlValue(page))).map((values) => {
         const origin = new URL(page).origin;
-        const config: { sso: Record<string, unknown>; oauth?: Record<string, unknown> } = { sso: { accountSid, serviceBaseUrl: 'https://sso.example.com' } };
+        const config: { sso: Record<string, unknown>; oauth?: Record<string, unknown> } = {
+          sso: { accountSid, serviceBaseUrl: 'https://sso.example.com' },
+        };
         if (enhanced) config.oauth = { connection, clientId: 'client-1', redirectUrl: `${origin}/`, serviceBaseUrl: 'https://sso.example.com' };
         fields.forEach((field, i) => {
           const [section, key] = field.split('.') as ['sso' | 'oauth', string];
@@ -84,7 +156,9 @@ const mutatedConfig = (page: string) =>
       }),
     );
 
-const scenario = fc.constantFrom(...PAGES).chain((page) => fc.tuple(fc.constant(page), fc.oneof({ weight: 4, arbitrary: mutatedConfig(page) }, { weight: 1, arbitrary: appConfig(page) })));
+const scenario = fc
+  .constantFrom(...PAGES)
+  .chain((page) => fc.tuple(fc.constant(page), fc.oneof({ weight: 4, arbitrary: mutatedConfig(page) }, { weight: 1, arbitrary: appConfig(page) })));
 
 /** Where tokens and codes travel: https, or http on this machine only, never with credentials. */
 function expectSafeEndpoint(value: string | undefined, label: string): void {
@@ -125,7 +199,7 @@ describe('appConfig validator properties', () => {
     );
   });
 
-  it('only ever resolves a redirect on the page\'s own origin, without query, fragment or credentials', () => {
+  it("only ever resolves a redirect on the page's own origin, without query, fragment or credentials", () => {
     fc.assert(
       fc.property(scenario, ([page, input]) => {
         const result = validateAppConfig(input, { pageUrl: page });
@@ -149,7 +223,7 @@ describe('appConfig validator properties', () => {
     );
   });
 
-  it('accepts only well-formed SIDs, chooses enhanced SSO exactly when oauth is present, and says the SPEC\'s words for a missing accountSid', () => {
+  it("accepts only well-formed SIDs, chooses enhanced SSO exactly when oauth is present, and says the SPEC's words for a missing accountSid", () => {
     fc.assert(
       fc.property(scenario, ([page, input]) => {
         const result = validateAppConfig(input, { pageUrl: page });

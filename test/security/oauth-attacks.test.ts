@@ -3,7 +3,18 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginHeadless, startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
-import { DESKTOP_URL, authorize, exchangeCode, flexLogin, pkcePair, postForm, postJson, refreshTokens, setupAccount, validateToken } from '../support/flows.ts';
+import {
+  DESKTOP_URL,
+  authorize,
+  exchangeCode,
+  flexLogin,
+  pkcePair,
+  postForm,
+  postJson,
+  refreshTokens,
+  setupAccount,
+  validateToken,
+} from '../support/flows.ts';
 
 /**
  * Attacks on the OAuth side: where the browser is sent back to, what a code or refresh token can
@@ -90,13 +101,23 @@ const SAME_PLACE: Array<[string, string]> = [
 
 describe('redirect URL tricks', () => {
   const flexAuthorize = (redirectUrl: string) =>
-    authorize(lanyard, { ssoProfileSid: a.connection.sid, redirectUrl, state: 's', codeChallenge: pkcePair().challenge, codeChallengeMethod: 'S256' });
+    authorize(lanyard, {
+      ssoProfileSid: a.connection.sid,
+      redirectUrl,
+      state: 's',
+      codeChallenge: pkcePair().challenge,
+      codeChallengeMethod: 'S256',
+    });
 
   it.each(REDIRECT_TRICKS)('Flex authorize refuses %s without redirecting', async (_name, redirectUrl) => {
     const response = await flexAuthorize(redirectUrl);
     expect(response.headers.get('location')).toBeNull();
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ code: 70002, message: 'Trusted Login has not been enabled for this domain.', more_info: expect.any(String) });
+    expect(await response.json()).toMatchObject({
+      code: 70002,
+      message: 'Trusted Login has not been enabled for this domain.',
+      more_info: expect.any(String),
+    });
   });
 
   it.each(REDIRECT_TRICKS)('legacy authenticate refuses %s as the resource', async (_name, resource) => {
@@ -113,7 +134,16 @@ describe('redirect URL tricks', () => {
 
   const oidcAuthorize = (redirectUri: string, extra: Record<string, string> = {}) => {
     const url = new URL('/oauth2/authorize', lanyard.url);
-    const params = { response_type: 'code', client_id: a.connection.clientId, scope: 'openid', redirect_uri: redirectUri, state: 's', code_challenge: pkcePair().challenge, code_challenge_method: 'S256', ...extra };
+    const params = {
+      response_type: 'code',
+      client_id: a.connection.clientId,
+      scope: 'openid',
+      redirect_uri: redirectUri,
+      state: 's',
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: 'S256',
+      ...extra,
+    };
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
     return fetch(url, { redirect: 'manual' });
   };
@@ -153,7 +183,13 @@ describe('PKCE', () => {
 
   it('Flex authorize requires an S256 code challenge: missing, plain or malformed ones are refused', async () => {
     const { verifier, challenge } = pkcePair();
-    for (const params of [{}, { codeChallenge: verifier, codeChallengeMethod: 'plain' }, { codeChallenge: challenge, codeChallengeMethod: 'plain' }, { codeChallenge: 'short', codeChallengeMethod: 'S256' }, { codeChallenge: challenge, codeChallengeMethod: 's256' }]) {
+    for (const params of [
+      {},
+      { codeChallenge: verifier, codeChallengeMethod: 'plain' },
+      { codeChallenge: challenge, codeChallengeMethod: 'plain' },
+      { codeChallenge: 'short', codeChallengeMethod: 'S256' },
+      { codeChallenge: challenge, codeChallengeMethod: 's256' },
+    ]) {
       const response = await flex(params);
       expect(response.status, JSON.stringify(params)).toBe(400);
       expect(response.headers.get('location')).toBeNull();
@@ -164,7 +200,15 @@ describe('PKCE', () => {
   it('standard authorize without a code challenge, or with plain, goes back to the client with an error, never to the IdP', async () => {
     for (const extra of [{ code_challenge: '', code_challenge_method: '' }, { code_challenge_method: 'plain' }]) {
       const url = new URL('/oauth2/authorize', lanyard.url);
-      const params: Record<string, string> = { response_type: 'code', client_id: a.connection.clientId, scope: 'openid', redirect_uri: OIDC_REDIRECT, state: 'xyz', code_challenge: pkcePair().challenge, ...extra };
+      const params: Record<string, string> = {
+        response_type: 'code',
+        client_id: a.connection.clientId,
+        scope: 'openid',
+        redirect_uri: OIDC_REDIRECT,
+        state: 'xyz',
+        code_challenge: pkcePair().challenge,
+        ...extra,
+      };
       for (const [k, v] of Object.entries(params)) if (v !== '') url.searchParams.set(k, v);
       const response = await fetch(url, { redirect: 'manual' });
       expect(response.status).toBe(302);
@@ -195,7 +239,16 @@ async function oidcLogin(clientId: string, redirectUri: string, userId = 'alan@e
   const { verifier, challenge } = pkcePair();
   const nonce = randomBytes(8).toString('hex');
   const url = new URL('/oauth2/authorize', lanyard.url);
-  const params = { response_type: 'code', client_id: clientId, scope: 'openid', redirect_uri: redirectUri, state: 'st', nonce, code_challenge: challenge, code_challenge_method: 'S256' };
+  const params = {
+    response_type: 'code',
+    client_id: clientId,
+    scope: 'openid',
+    redirect_uri: redirectUri,
+    state: 'st',
+    nonce,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  };
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   const start = await fetch(url, { redirect: 'manual' });
   if (start.status !== 302) throw new Error(`authorize answered ${start.status}: ${await start.text()}`);
@@ -205,11 +258,22 @@ async function oidcLogin(clientId: string, redirectUri: string, userId = 'alan@e
 }
 
 const oidcToken = async (body: Record<string, string>) => {
-  const response = await fetch(`${lanyard.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+  const response = await fetch(`${lanyard.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(body),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 const redeem = (login: Awaited<ReturnType<typeof oidcLogin>>, overrides: Record<string, string> = {}) =>
-  oidcToken({ grant_type: 'authorization_code', code: login.code, code_verifier: login.verifier, redirect_uri: login.redirectUri, client_id: login.clientId, ...overrides });
+  oidcToken({
+    grant_type: 'authorization_code',
+    code: login.code,
+    code_verifier: login.verifier,
+    redirect_uri: login.redirectUri,
+    client_id: login.clientId,
+    ...overrides,
+  });
 const userinfo = (accessToken: string) => fetch(`${lanyard.url}/oauth2/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
 
 describe('codes', () => {
@@ -220,7 +284,10 @@ describe('codes', () => {
     expect((await validateToken(lanyard, a.account.sid, a.authToken, String(first.body.access_token))).body.valid).toBe(true);
     const replay = await exchangeCode(lanyard, a.connection.sid, login);
     expect(replay).toMatchObject({ status: 400, body: { message: expect.stringMatching(/already been used/) } });
-    expect((await validateToken(lanyard, a.account.sid, a.authToken, String(first.body.access_token))).body).toMatchObject({ valid: false, message: expect.stringMatching(/revoked/) });
+    expect((await validateToken(lanyard, a.account.sid, a.authToken, String(first.body.access_token))).body).toMatchObject({
+      valid: false,
+      message: expect.stringMatching(/revoked/),
+    });
     expect((await refreshTokens(lanyard, a.connection.sid, String(first.body.refresh_token))).status).toBe(400);
   });
 
@@ -234,7 +301,7 @@ describe('codes', () => {
     expect((await userinfo(String(first.body.access_token))).status).toBe(401);
   });
 
-  it('refuses a Flex code presented for another connection (another account\'s sso_profile_sid)', async () => {
+  it("refuses a Flex code presented for another connection (another account's sso_profile_sid)", async () => {
     const login = await flexLogin(lanyard, idp, a.connection.sid, 'alan@example.com');
     const stolen = await exchangeCode(lanyard, b.connection.sid, login);
     expect(stolen).toMatchObject({ status: 400, body: { message: expect.stringMatching(/another connection/) } });
@@ -247,12 +314,24 @@ describe('codes', () => {
     expect(await redeem(login2, { redirect_uri: `${OIDC_REDIRECT}/other` })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
-  it('refuses a code at the other surface\'s token endpoint', async () => {
+  it("refuses a code at the other surface's token endpoint", async () => {
     const flex = await flexLogin(lanyard, idp, a.connection.sid, 'alan@example.com');
-    const atOidc = await oidcToken({ grant_type: 'authorization_code', code: flex.code, code_verifier: flex.verifier, redirect_uri: DESKTOP_URL, client_id: a.connection.clientId });
+    const atOidc = await oidcToken({
+      grant_type: 'authorization_code',
+      code: flex.code,
+      code_verifier: flex.verifier,
+      redirect_uri: DESKTOP_URL,
+      client_id: a.connection.clientId,
+    });
     expect(atOidc).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     const oidc = await oidcLogin(a.connection.clientId, OIDC_REDIRECT);
-    const atFlex = await exchangeCode(lanyard, a.connection.sid, { code: oidc.code, verifier: oidc.verifier, nonce: oidc.nonce, state: '', callback: new URL(OIDC_REDIRECT) });
+    const atFlex = await exchangeCode(lanyard, a.connection.sid, {
+      code: oidc.code,
+      verifier: oidc.verifier,
+      nonce: oidc.nonce,
+      state: '',
+      callback: new URL(OIDC_REDIRECT),
+    });
     expect(atFlex).toMatchObject({ status: 400, body: { message: expect.stringMatching(/not issued to this endpoint/) } });
   });
 
@@ -266,7 +345,13 @@ describe('codes', () => {
 describe('state and nonce', () => {
   it('returns each sign-in to its own state, even when two are in flight and finish out of order', async () => {
     const start = async (state: string) => {
-      const response = await authorize(lanyard, { ssoProfileSid: a.connection.sid, redirectUrl: DESKTOP_URL, state, codeChallenge: pkcePair().challenge, codeChallengeMethod: 'S256' });
+      const response = await authorize(lanyard, {
+        ssoProfileSid: a.connection.sid,
+        redirectUrl: DESKTOP_URL,
+        state,
+        codeChallenge: pkcePair().challenge,
+        codeChallengeMethod: 'S256',
+      });
       return loginHeadless(idp, response.headers.get('location')!, 'alan@example.com');
     };
     const one = await start('state-one');
@@ -290,12 +375,15 @@ describe('state and nonce', () => {
     expect((await response.json()).message).toMatch(/state is required/);
   });
 
-  it('refuses a Flex code exchange whose nonce differs from the authorize request\'s', async () => {
+  it("refuses a Flex code exchange whose nonce differs from the authorize request's", async () => {
     const login = await flexLogin(lanyard, idp, a.connection.sid, 'alan@example.com');
-    expect(await exchangeCode(lanyard, a.connection.sid, login, { nonce: 'another-nonce' })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/nonce/) } });
+    expect(await exchangeCode(lanyard, a.connection.sid, login, { nonce: 'another-nonce' })).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/nonce/) },
+    });
   });
 
-  it('puts the authorize request\'s nonce, and only it, in the ID token', async () => {
+  it("puts the authorize request's nonce, and only it, in the ID token", async () => {
     const login = await oidcLogin(a.connection.clientId, OIDC_REDIRECT);
     const tokens = await redeem(login);
     const claims = JSON.parse(Buffer.from(String(tokens.body.id_token).split('.')[1]!, 'base64url').toString()) as { nonce?: string; aud?: string };
@@ -322,15 +410,23 @@ describe('refresh tokens', () => {
     const rotated = await oidcToken({ grant_type: 'refresh_token', refresh_token: spent, client_id: a.connection.clientId });
     expect(rotated.status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(await oidcToken({ grant_type: 'refresh_token', refresh_token: spent, client_id: a.connection.clientId })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await oidcToken({ grant_type: 'refresh_token', refresh_token: spent, client_id: a.connection.clientId })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant' },
+    });
     expect((await userinfo(String(rotated.body.access_token))).status).toBe(401);
   });
 
   it('refuses a refresh token presented for another connection or by another client', async () => {
     const flex = await exchangeCode(lanyard, a.connection.sid, await flexLogin(lanyard, idp, a.connection.sid, 'alan@example.com'));
-    expect(await refreshTokens(lanyard, b.connection.sid, String(flex.body.refresh_token))).toMatchObject({ status: 400, body: { message: expect.stringMatching(/another connection/) } });
+    expect(await refreshTokens(lanyard, b.connection.sid, String(flex.body.refresh_token))).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/another connection/) },
+    });
     const oidc = await redeem(await oidcLogin(a.connection.clientId, OIDC_REDIRECT));
-    expect(await oidcToken({ grant_type: 'refresh_token', refresh_token: String(oidc.body.refresh_token), client_id: b.connection.clientId })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(
+      await oidcToken({ grant_type: 'refresh_token', refresh_token: String(oidc.body.refresh_token), client_id: b.connection.clientId }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 });
 
@@ -349,21 +445,33 @@ describe('tokens believed where they should not be', () => {
     expect((await validate(accessToken)).body).toMatchObject({ valid: true, realm_user_id: 'alan@example.com' });
   });
 
-  it('refuses account A\'s token at account B: validate, legacy refresh', async () => {
-    expect((await validateToken(lanyard, b.account.sid, b.authToken, accessToken)).body).toMatchObject({ valid: false, message: expect.stringMatching(/another account/) });
+  it("refuses account A's token at account B: validate, legacy refresh", async () => {
+    expect((await validateToken(lanyard, b.account.sid, b.authToken, accessToken)).body).toMatchObject({
+      valid: false,
+      message: expect.stringMatching(/another account/),
+    });
     expect((await validateToken(lanyard, b.account.sid, a.authToken, accessToken)).status).toBe(401);
     const refresh = await postJson(`${lanyard.url}/v1/Accounts/${b.account.sid}/Tokens/refresh`, { token: accessToken });
     expect(refresh).toMatchObject({ status: 401, body: { message: expect.stringMatching(/another account/) } });
   });
 
   it('refuses alg "none", with and without a signature part', async () => {
-    for (const token of [`${b64({ alg: 'none', typ: 'at+jwt' })}.${parts()[1]}.`, `${b64({ alg: 'none', typ: 'at+jwt' })}.${parts()[1]}.${parts()[2]}`, `${b64({ alg: 'NONE' })}.${parts()[1]}.`]) {
+    for (const token of [
+      `${b64({ alg: 'none', typ: 'at+jwt' })}.${parts()[1]}.`,
+      `${b64({ alg: 'none', typ: 'at+jwt' })}.${parts()[1]}.${parts()[2]}`,
+      `${b64({ alg: 'NONE' })}.${parts()[1]}.`,
+    ]) {
       expect((await validate(token)).body).toMatchObject({ valid: false });
     }
   });
 
   it('refuses a tampered payload (roles, subject, expiry) and a stripped signature', async () => {
-    for (const change of [{ roles: ['admin'] }, { sub: 'FU' + '0'.repeat(32) }, { exp: Math.floor(Date.now() / 1000) + 86_400 * 365 }, { aud: b.account.sid }]) {
+    for (const change of [
+      { roles: ['admin'] },
+      { sub: 'FU' + '0'.repeat(32) },
+      { exp: Math.floor(Date.now() / 1000) + 86_400 * 365 },
+      { aud: b.account.sid },
+    ]) {
       const token = `${parts()[0]}.${b64({ ...payload(), ...change })}.${parts()[2]}`;
       expect((await validate(token)).body, JSON.stringify(change)).toMatchObject({ valid: false, message: expect.stringMatching(/signature/) });
     }
@@ -375,7 +483,9 @@ describe('tokens believed where they should not be', () => {
     const header = JSON.parse(Buffer.from(parts()[0], 'base64url').toString()) as { kid: string };
     const jwk = jwks.keys.find((k) => k.kid === header.kid)!;
     for (const secret of [JSON.stringify(jwk), `${jwk.x}${jwk.y}`]) {
-      const token = await new SignJWT(payload()).setProtectedHeader({ alg: 'HS256', kid: header.kid, typ: 'at+jwt' }).sign(new TextEncoder().encode(secret));
+      const token = await new SignJWT(payload())
+        .setProtectedHeader({ alg: 'HS256', kid: header.kid, typ: 'at+jwt' })
+        .sign(new TextEncoder().encode(secret));
       expect((await validate(token)).body).toMatchObject({ valid: false, message: expect.stringMatching(/HS256/) });
     }
   });
@@ -385,7 +495,9 @@ describe('tokens believed where they should not be', () => {
     const header = JSON.parse(Buffer.from(parts()[0], 'base64url').toString()) as { kid: string };
     const forged = await new SignJWT(payload()).setProtectedHeader({ alg: 'ES256', kid: header.kid, typ: 'at+jwt' }).sign(privateKey);
     expect((await validate(forged)).body).toMatchObject({ valid: false, message: expect.stringMatching(/signature/) });
-    const unknown = await new SignJWT(payload()).setProtectedHeader({ alg: 'ES256', kid: 'attacker', typ: 'at+jwt', jwk: await exportJWK(publicKey) }).sign(privateKey);
+    const unknown = await new SignJWT(payload())
+      .setProtectedHeader({ alg: 'ES256', kid: 'attacker', typ: 'at+jwt', jwk: await exportJWK(publicKey) })
+      .sign(privateKey);
     expect((await validate(unknown)).body).toMatchObject({ valid: false, message: expect.stringMatching(/unknown key/) });
   });
 

@@ -7,7 +7,18 @@ import { generateSigningCredentials, startDevIdp, type DevIdp, type SigningCrede
 import { legacyServiceProvider, enhancedServiceProvider } from '../../packages/server/src/login/service-providers.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import { postForm, setupAccount } from '../support/flows.ts';
-import { ACS_FLOWS, beginSignIn, genuineResponse, lastAuditReason, postToAcs, readOutcome, type AcsContext, type AcsFlow, type AcsOutcome, type PendingSignIn } from './support/acs.ts';
+import {
+  ACS_FLOWS,
+  beginSignIn,
+  genuineResponse,
+  lastAuditReason,
+  postToAcs,
+  readOutcome,
+  type AcsContext,
+  type AcsFlow,
+  type AcsOutcome,
+  type PendingSignIn,
+} from './support/acs.ts';
 import {
   DIGEST_SHA1,
   RSA_SHA1,
@@ -75,7 +86,8 @@ async function expectRefused(outcome: AcsOutcome, reason: RegExp, options: { aud
   if (options.audited ?? true) expect(await lastAuditReason(ctx)).toMatch(reason);
 }
 
-const attackerResponse = (pending: PendingSignIn, options: Parameters<typeof genuineResponse>[3] = {}) => genuineResponse(idp, pending, ATTACKER, options);
+const attackerResponse = (pending: PendingSignIn, options: Parameters<typeof genuineResponse>[3] = {}) =>
+  genuineResponse(idp, pending, ATTACKER, options);
 /** The attacker's genuine response, edited, then signed again with the configured IdP key. */
 const signedByIdp = async (pending: PendingSignIn, change: (doc: Document) => void, options: Parameters<typeof resign>[2] = {}) =>
   encodeXml(resign(edit(decodeXml(await attackerResponse(pending)), change as never), idpKey, options));
@@ -116,7 +128,7 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
       await expectRefused(await postToAcs(ctx, pending, encodeXml(XSW[variant]!(xml, VICTIM))), /signature|multiple assertions/);
     });
 
-    it('refuses an evil assertion that reuses the signed assertion\'s ID (duplicate IDs)', async () => {
+    it("refuses an evil assertion that reuses the signed assertion's ID (duplicate IDs)", async () => {
       const pending = await begin();
       const xml = decodeXml(await attackerResponse(pending, { signResponse: false }));
       const wrapped = XSW.XSW3!(xml, VICTIM).replace(/ID="_evil[0-9a-f]+"/, `ID="${/<saml:Assertion[^>]* ID="([^"]+)"/.exec(xml)![1]}"`);
@@ -172,7 +184,7 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
       await expectRefused(await postToAcs(ctx, pending, forged), /signature/);
     });
 
-    it('ignores a certificate embedded in the message: signed by the attacker, KeyInfo carries the attacker\'s certificate', async () => {
+    it("ignores a certificate embedded in the message: signed by the attacker, KeyInfo carries the attacker's certificate", async () => {
       const pending = await begin();
       const xml = edit(decodeXml(await attackerResponse(pending)), (doc) => setNameId(doc, VICTIM));
       const forged = spliceKeyInfoCertificate(resign(xml, rogueKey, { response: true }), rogueKey.certificatePem);
@@ -204,11 +216,16 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
   describe('addressing: audience, recipient, destination, issuer', () => {
     it('refuses an assertion for another service provider (wrong Audience)', async () => {
       const pending = await begin();
-      const other = await idp.createResponse({ userId: ATTACKER, acsUrl: pending.acsUrl, audience: `urn:flex:JQ${'0'.repeat(32)}`, inResponseTo: pending.requestId });
+      const other = await idp.createResponse({
+        userId: ATTACKER,
+        acsUrl: pending.acsUrl,
+        audience: `urn:flex:JQ${'0'.repeat(32)}`,
+        inResponseTo: pending.requestId,
+      });
       await expectRefused(await postToAcs(ctx, pending, other.SAMLResponse), /audience/i);
     });
 
-    it('refuses a response made for the other flow\'s service provider', async () => {
+    it("refuses a response made for the other flow's service provider", async () => {
       const pending = await begin();
       const sp = flow === 'enhanced' ? legacyServiceProvider(lanyard.url, ctx.accountSid) : enhancedServiceProvider(lanyard.url, ctx.connectionSid);
       const other = await idp.createResponse({ userId: ATTACKER, acsUrl: sp.acsUrl, audience: sp.entityId, inResponseTo: pending.requestId });
@@ -217,7 +234,9 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
 
     it('refuses a signed assertion whose SubjectConfirmationData Recipient is another ACS', async () => {
       const pending = await begin();
-      const response = await signedByIdp(pending, (doc) => first(doc, SAML, 'SubjectConfirmationData').setAttribute('Recipient', 'https://sp.example.org/acs'));
+      const response = await signedByIdp(pending, (doc) =>
+        first(doc, SAML, 'SubjectConfirmationData').setAttribute('Recipient', 'https://sp.example.org/acs'),
+      );
       await expectRefused(await postToAcs(ctx, pending, response), /Recipient/);
     });
 
@@ -230,7 +249,9 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
 
     it('refuses a signed Response whose signed Destination is another ACS', async () => {
       const pending = await begin();
-      const response = await signedByIdp(pending, (doc) => doc.documentElement!.setAttribute('Destination', 'https://sp.example.org/acs'), { response: true });
+      const response = await signedByIdp(pending, (doc) => doc.documentElement!.setAttribute('Destination', 'https://sp.example.org/acs'), {
+        response: true,
+      });
       await expectRefused(await postToAcs(ctx, pending, response), /Destination/);
     });
 
@@ -276,7 +297,9 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
 
     it('refuses an assertion whose bearer confirmation has expired even though its Conditions have not', async () => {
       const pending = await begin();
-      const response = await signedByIdp(pending, (doc) => first(doc, SAML, 'SubjectConfirmationData').setAttribute('NotOnOrAfter', at(-180).toISOString()));
+      const response = await signedByIdp(pending, (doc) =>
+        first(doc, SAML, 'SubjectConfirmationData').setAttribute('NotOnOrAfter', at(-180).toISOString()),
+      );
       await expectRefused(await postToAcs(ctx, pending, response), /validity window|expired|subject confirmation/i);
     });
   });
@@ -290,7 +313,12 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
 
     it('refuses a response answering a request we never sent', async () => {
       const pending = await begin();
-      const response = await idp.createResponse({ userId: ATTACKER, acsUrl: pending.acsUrl, audience: pending.audience, inResponseTo: '_never-sent-' + randomBytes(8).toString('hex') });
+      const response = await idp.createResponse({
+        userId: ATTACKER,
+        acsUrl: pending.acsUrl,
+        audience: pending.audience,
+        inResponseTo: '_never-sent-' + randomBytes(8).toString('hex'),
+      });
       await expectRefused(await postToAcs(ctx, pending, response.SAMLResponse), /InResponseTo/);
     });
 
@@ -348,7 +376,9 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
       const pending = await begin();
       const { port } = listener.address() as AddressInfo;
       const xml = decodeXml(await attackerResponse(pending));
-      const xxe = `<?xml version="1.0"?><!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "http://127.0.0.1:${port}/xxe">]>` + xml.replace(`>${ATTACKER}</saml:NameID>`, '>&xxe;</saml:NameID>');
+      const xxe =
+        `<?xml version="1.0"?><!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "http://127.0.0.1:${port}/xxe">]>` +
+        xml.replace(`>${ATTACKER}</saml:NameID>`, '>&xxe;</saml:NameID>');
       await expectRefused(await postToAcs(ctx, pending, encodeXml(xxe)), /DTD|entit/i);
       expect(hits).toBe(0);
     });
@@ -386,10 +416,18 @@ describe.each(ACS_FLOWS)('SAML attacks at the %s ACS', (flow: AcsFlow) => {
       const body = new URLSearchParams({ SAMLResponse: 'A'.repeat(1_100_000), RelayState: pending.relayState }).toString();
       // Its own connection: the server answers before reading the whole body and closes it.
       const status = await new Promise<number>((resolve, reject) => {
-        const req = request(pending.acsUrl, { method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          pending.acsUrl,
+          {
+            method: 'POST',
+            agent: false,
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -489,7 +527,6 @@ describe('IdP-initiated replay (legacy ACS, IdP-initiated sign-in turned on)', (
   });
 });
 
-
 describe('PostgreSQL smoke (the same checks do not depend on the storage backend)', () => {
   it('refuses wrapping, SHA-1, another issuer and a replay at both ACS endpoints on PostgreSQL', async () => {
     const pgLanyard = await startTestLanyard('postgres', { rateLimitLoginPerMinute: 10_000 });
@@ -508,12 +545,19 @@ describe('PostgreSQL smoke (the same checks do not depend on the storage backend
         expect(await postToAcs(pg, wrapped, encodeXml(xsw))).toMatchObject({ issued: false, reason: expect.stringMatching(/signature/) });
 
         const weak = await beginSignIn(pg, flow);
-        const sha1 = encodeXml(resign(decodeXml(await attackerResponse(weak)), idpKey, { signatureAlgorithm: RSA_SHA1, digestAlgorithm: DIGEST_SHA1 }));
+        const sha1 = encodeXml(
+          resign(decodeXml(await attackerResponse(weak)), idpKey, { signatureAlgorithm: RSA_SHA1, digestAlgorithm: DIGEST_SHA1 }),
+        );
         expect(await postToAcs(pg, weak, sha1)).toMatchObject({ issued: false, reason: expect.stringMatching(/SHA-1/) });
 
         const foreign = await beginSignIn(pg, flow);
-        const otherIssuer = encodeXml(resign(decodeXml(await attackerResponse(foreign)).replaceAll(idp.entityId, 'https://sts.example.net/other-tenant/'), idpKey));
-        expect(await postToAcs(pg, foreign, otherIssuer)).toMatchObject({ issued: false, reason: expect.stringMatching(/not by the configured IdP/) });
+        const otherIssuer = encodeXml(
+          resign(decodeXml(await attackerResponse(foreign)).replaceAll(idp.entityId, 'https://sts.example.net/other-tenant/'), idpKey),
+        );
+        expect(await postToAcs(pg, foreign, otherIssuer)).toMatchObject({
+          issued: false,
+          reason: expect.stringMatching(/not by the configured IdP/),
+        });
       }
     } finally {
       await pgLanyard.stop();

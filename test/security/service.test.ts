@@ -9,7 +9,18 @@ import { jsonLogger } from '../../packages/server/src/http/logger.ts';
 import { loadConfig, startLanyard, type Lanyard } from '../../packages/server/src/index.ts';
 import { POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
-import { DESKTOP_URL, authorize, exchangeCode, flexLogin, pkcePair, postForm, postJson, refreshTokens, setupAccount, validateToken } from '../support/flows.ts';
+import {
+  DESKTOP_URL,
+  authorize,
+  exchangeCode,
+  flexLogin,
+  pkcePair,
+  postForm,
+  postJson,
+  refreshTokens,
+  setupAccount,
+  validateToken,
+} from '../support/flows.ts';
 
 /**
  * The service around the protocols: response headers, rate limits, the admin API's door and the
@@ -25,7 +36,11 @@ afterAll(async () => {
 });
 
 /** A plain HTTP request from a chosen loopback address (127.0.0.2 is another client to the server). */
-function requestFrom(localAddress: string, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers, localAddress, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -55,7 +70,11 @@ describe('security headers', () => {
   };
 
   it('puts a strict CSP (no framing), X-Frame-Options, nosniff and Referrer-Policy on HTML error pages', async () => {
-    const page = await authorize(lanyard, { ssoProfileSid: setup.connection.sid, redirectUrl: 'https://evil.example/', state: 's', codeChallenge: pkcePair().challenge }, { accept: 'text/html' });
+    const page = await authorize(
+      lanyard,
+      { ssoProfileSid: setup.connection.sid, redirectUrl: 'https://evil.example/', state: 's', codeChallenge: pkcePair().challenge },
+      { accept: 'text/html' },
+    );
     expect(page.status).toBe(400);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expectBaseline(page.headers);
@@ -65,11 +84,17 @@ describe('security headers', () => {
 
   it('escapes what the request carries on HTML error pages (no markup injection)', async () => {
     const payload = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
-    const page = await authorize(lanyard, { ssoProfileSid: setup.connection.sid, redirectUrl: `https://evil.example/${payload}`, state: payload, codeChallenge: pkcePair().challenge }, { accept: 'text/html' });
+    const page = await authorize(
+      lanyard,
+      { ssoProfileSid: setup.connection.sid, redirectUrl: `https://evil.example/${payload}`, state: payload, codeChallenge: pkcePair().challenge },
+      { accept: 'text/html' },
+    );
     const html = await page.text();
     expect(html).toContain('Trusted Login has not been enabled');
     expect(html).not.toMatch(/<script>alert|<img src=x/i);
-    const unknown = await fetch(`${lanyard.url}/v1/Flex/Authorize?ssoProfileSid=${encodeURIComponent(payload)}`, { headers: { accept: 'text/html' } });
+    const unknown = await fetch(`${lanyard.url}/v1/Flex/Authorize?ssoProfileSid=${encodeURIComponent(payload)}`, {
+      headers: { accept: 'text/html' },
+    });
     expect(await unknown.text()).not.toMatch(/<script>alert|<img src=x/i);
   });
 
@@ -92,7 +117,11 @@ describe('security headers', () => {
   });
 
   it('keeps tokens out of caches and Referer headers: no-store on grants, no-referrer on the legacy token redirect', async () => {
-    const tokens = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const tokens = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(tokens.headers.get('cache-control')).toBe('no-store');
     await lanyard.services.accounts.setMode(setup.account.sid, 'both');
     const started = await postJson(`${lanyard.url}/v1/Accounts/${setup.account.sid}/authenticate`, { products: ['flex'], resource: DESKTOP_URL });
@@ -104,10 +133,16 @@ describe('security headers', () => {
   });
 
   it('does not answer CORS for an origin that is not a Trusted URL, and never allows credentials', async () => {
-    const evil = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const evil = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(evil.status).toBe(403);
     expect(evil.headers.get('access-control-allow-origin')).toBeNull();
-    const desktop = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, { method: 'OPTIONS', headers: { origin: new URL(DESKTOP_URL).origin, 'access-control-request-method': 'POST' } });
+    const desktop = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      method: 'OPTIONS',
+      headers: { origin: new URL(DESKTOP_URL).origin, 'access-control-request-method': 'POST' },
+    });
     expect(desktop.headers.get('access-control-allow-origin')).toBe(new URL(DESKTOP_URL).origin);
     expect(desktop.headers.get('access-control-allow-credentials')).toBeNull();
   });
@@ -142,7 +177,11 @@ describe('rate limits', () => {
     expect(response.status).toBe(429);
     expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(response.headers['retry-after'])).toBeLessThanOrEqual(60);
-    expect(JSON.parse(response.body)).toMatchObject({ code: 20429, status: 429, message: expect.stringMatching(/^Too many requests; retry after \d+ seconds\.$/) });
+    expect(JSON.parse(response.body)).toMatchObject({
+      code: 20429,
+      status: 429,
+      message: expect.stringMatching(/^Too many requests; retry after \d+ seconds\.$/),
+    });
   };
 
   it('limits sign-in starts per client address, leaving other clients and other route groups alone', async () => {
@@ -150,14 +189,25 @@ describe('rate limits', () => {
     for (let i = 0; i < 5; i++) expect((await requestFrom('127.0.0.1', url)).status).toBe(302);
     expect429(await requestFrom('127.0.0.1', url));
     // The ACS is in the same group: the burst covers it too.
-    expect429(await requestFrom('127.0.0.1', `${lanyard.url}/v1/Accounts/${setup.account.sid}/saml2`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'SAMLResponse=x' }));
+    expect429(
+      await requestFrom('127.0.0.1', `${lanyard.url}/v1/Accounts/${setup.account.sid}/saml2`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'SAMLResponse=x',
+      }),
+    );
     expect((await requestFrom('127.0.0.2', url)).status).toBe(302);
     expect((await requestFrom('127.0.0.1', `${lanyard.url}/healthz`)).status).toBe(200);
   });
 
   it('limits the token endpoints (Flex, standard, legacy refresh share one budget)', async () => {
-    const body = JSON.stringify({ grant_type: 'RefreshToken', refresh_token: 'guess-' + randomBytes(8).toString('hex'), sso_profile_sid: setup.connection.sid });
-    const post = (path: string, from = '127.0.0.3') => requestFrom(from, `${lanyard.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const body = JSON.stringify({
+      grant_type: 'RefreshToken',
+      refresh_token: 'guess-' + randomBytes(8).toString('hex'),
+      sso_profile_sid: setup.connection.sid,
+    });
+    const post = (path: string, from = '127.0.0.3') =>
+      requestFrom(from, `${lanyard.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     for (let i = 0; i < 3; i++) expect((await post('/v1/Flex/OAuth/Tokens')).status).toBe(400);
     expect((await post('/oauth2/token')).status).toBe(400);
     expect((await post(`/v1/Accounts/${setup.account.sid}/Tokens/refresh`)).status).toBe(400);
@@ -167,7 +217,8 @@ describe('rate limits', () => {
   });
 
   it('limits the admin API, wrong keys included (key guessing)', async () => {
-    const get = (key: string, from = '127.0.0.5') => requestFrom(from, `${lanyard.url}/admin/v1/accounts`, { headers: { authorization: `Bearer ${key}` } });
+    const get = (key: string, from = '127.0.0.5') =>
+      requestFrom(from, `${lanyard.url}/admin/v1/accounts`, { headers: { authorization: `Bearer ${key}` } });
     expect((await get(adminKey)).status).toBe(200);
     for (let i = 0; i < 4; i++) expect((await get(`lk_SK${'0'.repeat(32)}_${randomBytes(32).toString('base64url')}`)).status).toBe(401);
     expect429(await get(adminKey));
@@ -224,11 +275,21 @@ describe('the admin API door', () => {
 
   it('guards every admin route, not just some (the OpenAPI document lists them; only it is public)', async () => {
     const document = (await (await call({}, '/admin/v1/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
-    const routes = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m)).map((method) => [method, path] as const));
+    const routes = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.keys(methods)
+        .filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m))
+        .map((method) => [method, path] as const),
+    );
     expect(routes.length).toBeGreaterThan(15);
     for (const [method, path] of routes) {
-      const concrete = path.replace(/\{[^}]+\}/g, (name) => (/account/i.test(name) ? `AC${'0'.repeat(32)}` : /user/i.test(name) ? `FU${'0'.repeat(32)}` : `JQ${'0'.repeat(32)}`));
-      const response = await fetch(`${lanyard.url}/admin/v1${concrete.replace(/^\/admin\/v1/, '')}`, { method: method.toUpperCase(), headers: { 'content-type': 'application/json' }, body: method === 'get' ? undefined : '{}' });
+      const concrete = path.replace(/\{[^}]+\}/g, (name) =>
+        /account/i.test(name) ? `AC${'0'.repeat(32)}` : /user/i.test(name) ? `FU${'0'.repeat(32)}` : `JQ${'0'.repeat(32)}`,
+      );
+      const response = await fetch(`${lanyard.url}/admin/v1${concrete.replace(/^\/admin\/v1/, '')}`, {
+        method: method.toUpperCase(),
+        headers: { 'content-type': 'application/json' },
+        body: method === 'get' ? undefined : '{}',
+      });
       if (concrete.endsWith('/openapi.json')) continue;
       expect(response.status, `${method.toUpperCase()} ${path}`).toBe(401);
     }
@@ -245,7 +306,11 @@ describe('console CSRF', () => {
   afterAll(() => lanyard?.stop());
 
   async function signIn(): Promise<{ cookie: string; csrf: string; setCookie: string }> {
-    const response = await fetch(`${lanyard.url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ admin_key: key }) });
+    const response = await fetch(`${lanyard.url}/console/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ admin_key: key }),
+    });
     expect(response.status).toBe(201);
     const setCookie = response.headers.get('set-cookie')!;
     return { cookie: setCookie.split(';')[0]!, csrf: String(((await response.json()) as { csrf_token: string }).csrf_token), setCookie };
@@ -258,11 +323,21 @@ describe('console CSRF', () => {
     expect(cookie).not.toContain(key);
   });
 
-  it('refuses a cookie-authenticated admin call without the CSRF token, with another session\'s, or a wrong one', async () => {
+  it("refuses a cookie-authenticated admin call without the CSRF token, with another session's, or a wrong one", async () => {
     const mine = await signIn();
     const theirs = await signIn();
-    const call = (headers: Record<string, string>) => fetch(`${lanyard.url}/admin/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: mine.cookie, ...headers }, body: JSON.stringify({ friendly_name: 'CSRF' }) });
-    for (const headers of [{} as Record<string, string>, { 'X-CSRF-Token': theirs.csrf }, { 'X-CSRF-Token': mine.csrf.slice(0, -1) + (mine.csrf.endsWith('A') ? 'B' : 'A') }, { 'X-CSRF-Token': '' }]) {
+    const call = (headers: Record<string, string>) =>
+      fetch(`${lanyard.url}/admin/v1/accounts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: mine.cookie, ...headers },
+        body: JSON.stringify({ friendly_name: 'CSRF' }),
+      });
+    for (const headers of [
+      {} as Record<string, string>,
+      { 'X-CSRF-Token': theirs.csrf },
+      { 'X-CSRF-Token': mine.csrf.slice(0, -1) + (mine.csrf.endsWith('A') ? 'B' : 'A') },
+      { 'X-CSRF-Token': '' },
+    ]) {
       const response = await call(headers);
       expect(response.status).toBe(403);
       expect(await response.json()).toMatchObject({ code: 20403, message: expect.stringContaining('X-CSRF-Token') });
@@ -273,7 +348,11 @@ describe('console CSRF', () => {
 
   it('refuses a console sign-in sent as a cross-site form (not JSON)', async () => {
     for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
-      const response = await fetch(`${lanyard.url}/console/session`, { method: 'POST', headers: { 'content-type': type }, body: `admin_key=${encodeURIComponent(key)}` });
+      const response = await fetch(`${lanyard.url}/console/session`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: `admin_key=${encodeURIComponent(key)}`,
+      });
       expect(response.status, type).toBe(400);
       expect(response.headers.get('set-cookie')).toBeNull();
     }
@@ -289,7 +368,11 @@ describe('console CSRF', () => {
     const https = await startTestLanyard('sqlite', { publicUrl: 'https://sso.example.com' });
     try {
       const secret = (await https.services.adminKeys.create('https')).secret;
-      const response = await https.app.request('/console/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ admin_key: secret }) });
+      const response = await https.app.request('/console/session', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ admin_key: secret }),
+      });
       expect(response.headers.get('set-cookie')).toMatch(/;\s*Secure/i);
     } finally {
       await https.stop();
@@ -301,7 +384,10 @@ describe('console CSRF', () => {
 async function rawDatabase(db: TestDatabase, backend: Backend): Promise<{ text: string; signingKeyPayloads: unknown[] }> {
   if (backend === 'sqlite') {
     const file = db.url.replace(/^sqlite:/, '');
-    const text = [file, `${file}-wal`].filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('\n');
+    const text = [file, `${file}-wal`]
+      .filter(existsSync)
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('\n');
     const sqlite = new Database(file, { readonly: true });
     try {
       const rows = sqlite.prepare(`SELECT payload FROM records WHERE kind = 'signing_key'`).all() as Array<{ payload: string }>;
@@ -314,7 +400,9 @@ async function rawDatabase(db: TestDatabase, backend: Backend): Promise<{ text: 
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
   try {
-    const all = await client.query<{ row: string }>(`SELECT concat_ws(' ', kind, id, account_sid, lookup, family, payload::text) AS row FROM ${schema}.records`);
+    const all = await client.query<{ row: string }>(
+      `SELECT concat_ws(' ', kind, id, account_sid, lookup, family, payload::text) AS row FROM ${schema}.records`,
+    );
     const keys = await client.query<{ payload: unknown }>(`SELECT payload FROM ${schema}.records WHERE kind = 'signing_key'`);
     return { text: all.rows.map((r) => r.row).join('\n'), signingKeyPayloads: keys.rows.map((r) => r.payload) };
   } finally {
@@ -362,12 +450,22 @@ describe.each(['sqlite', 'postgres'] as Backend[])('secrets at rest on %s', (bac
     const setup = await setupAccount(lanyard, idp);
     const clientSecret = 'client-secret-' + randomBytes(16).toString('hex');
     const { account: other } = await lanyard.services.accounts.createAccount('OIDC upstream');
-    await lanyard.services.accounts.setOidc(other.sid, { issuer: 'https://idp.example.com', clientId: 'lanyard', clientSecret }, async () => undefined);
+    await lanyard.services.accounts.setOidc(
+      other.sid,
+      { issuer: 'https://idp.example.com', clientId: 'lanyard', clientSecret },
+      async () => undefined,
+    );
     const admin = await lanyard.services.adminKeys.create('at rest');
     const login = await flexLogin(lanyard, idp, setup.connection.sid, 'alan@example.com');
     const tokens = await exchangeCode(lanyard, setup.connection.sid, login);
     const raw = await rawDatabase(lanyard.db, backend);
-    for (const [name, secret] of Object.entries({ clientSecret, authToken: setup.authToken, adminKey: admin.secret, code: login.code, refreshToken: String(tokens.body.refresh_token) })) {
+    for (const [name, secret] of Object.entries({
+      clientSecret,
+      authToken: setup.authToken,
+      adminKey: admin.secret,
+      code: login.code,
+      refreshToken: String(tokens.body.refresh_token),
+    })) {
       expect(secret.length, name).toBeGreaterThan(20);
       expect(raw.text.includes(secret), `${name} is stored in clear`).toBe(false);
     }
@@ -395,7 +493,9 @@ describe('no secret in logs', () => {
     const db = await createTestDatabase('sqlite');
     const lines: string[] = [];
     const secretKey = randomBytes(32);
-    const lanyard: Lanyard = await startLanyard(loadConfig({ LANYARD_PORT: '0', LANYARD_DATABASE_URL: db.url }, { secretKey }), { logger: jsonLogger('info', (line) => lines.push(line)) });
+    const lanyard: Lanyard = await startLanyard(loadConfig({ LANYARD_PORT: '0', LANYARD_DATABASE_URL: db.url }, { secretKey }), {
+      logger: jsonLogger('info', (line) => lines.push(line)),
+    });
     const test = { ...lanyard, db, backend: 'sqlite' as const, stop: async () => undefined };
     try {
       const setup = await setupAccount(test, idp);
@@ -404,7 +504,14 @@ describe('no secret in logs', () => {
 
       // Enhanced: authorize → IdP → ACS → code → tokens → refresh → validate (and a refused one).
       const { verifier, challenge } = pkcePair();
-      const start = await authorize(test, { ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state: 'state-' + randomBytes(8).toString('hex'), nonce: 'n', codeChallenge: challenge, codeChallengeMethod: 'S256' });
+      const start = await authorize(test, {
+        ssoProfileSid: setup.connection.sid,
+        redirectUrl: DESKTOP_URL,
+        state: 'state-' + randomBytes(8).toString('hex'),
+        nonce: 'n',
+        codeChallenge: challenge,
+        codeChallengeMethod: 'S256',
+      });
       const form = await loginHeadless(idp, start.headers.get('location')!, 'ada@example.com');
       secrets.samlResponse = form.fields.SAMLResponse!;
       secrets.relayState = form.fields.RelayState!;
@@ -430,9 +537,18 @@ describe('no secret in logs', () => {
       const legacyRefresh = await postJson(`${lanyard.url}/v1/Accounts/${setup.account.sid}/Tokens/refresh`, { token: secrets.legacyToken });
       secrets.legacyRefreshed = String(legacyRefresh.body.token);
       // A tampered SAML response: a failure path that handles the message.
-      const tampered = await loginHeadless(idp, (await authorize(test, { ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state: 's', codeChallenge: challenge })).headers.get('location')!, 'alan@example.com');
+      const tampered = await loginHeadless(
+        idp,
+        (await authorize(test, { ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state: 's', codeChallenge: challenge })).headers.get(
+          'location',
+        )!,
+        'alan@example.com',
+      );
       secrets.tamperedSamlResponse = tampered.fields.SAMLResponse!;
-      await postForm(tampered.action, { ...tampered.fields, SAMLResponse: Buffer.from(Buffer.from(tampered.fields.SAMLResponse!, 'base64').toString().replace('alan@', 'ada@')).toString('base64') });
+      await postForm(tampered.action, {
+        ...tampered.fields,
+        SAMLResponse: Buffer.from(Buffer.from(tampered.fields.SAMLResponse!, 'base64').toString().replace('alan@', 'ada@')).toString('base64'),
+      });
 
       // Admin: a good key, a wrong one, and the console sign-in.
       const admin = await lanyard.services.adminKeys.create('logs');
@@ -440,7 +556,11 @@ describe('no secret in logs', () => {
       secrets.adminKey = admin.secret.slice(`lk_${admin.key.sid}_`.length);
       await fetch(`${lanyard.url}/admin/v1/accounts`, { headers: { authorization: `Bearer ${admin.secret}` } });
       await fetch(`${lanyard.url}/admin/v1/accounts`, { headers: { authorization: `Bearer ${admin.secret.slice(0, -3)}xyz` } });
-      const consoleSession = await fetch(`${lanyard.url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ admin_key: admin.secret }) });
+      const consoleSession = await fetch(`${lanyard.url}/console/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ admin_key: admin.secret }),
+      });
       secrets.consoleCookie = consoleSession.headers.get('set-cookie')!.split(';')[0]!.split('=')[1]!;
       secrets.csrf = String(((await consoleSession.json()) as { csrf_token: string }).csrf_token);
 

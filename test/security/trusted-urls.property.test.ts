@@ -17,13 +17,20 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 // DNS labels (no `xn--`: random punycode is rarely valid) under a letters-only top-level label,
 // since WHATWG reads a numeric last label as an IPv4 address.
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/).filter((l) => l.slice(2, 4) !== '--');
-const host = fc.tuple(fc.array(label, { minLength: 1, maxLength: 2 }), fc.stringMatching(/^[a-z]{2,6}$/)).map(([labels, tld]) => [...labels, tld].join('.'));
+const host = fc
+  .tuple(fc.array(label, { minLength: 1, maxLength: 2 }), fc.stringMatching(/^[a-z]{2,6}$/))
+  .map(([labels, tld]) => [...labels, tld].join('.'));
 const segment = fc.stringMatching(/^[A-Za-z0-9_~-]{1,8}$/);
 const path = fc.array(segment, { maxLength: 3 }).map((segments) => segments.map((s) => `/${s}`).join(''));
-const port = fc.option(fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 443), { nil: undefined });
+const port = fc.option(
+  fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 443),
+  { nil: undefined },
+);
 
 /** A Trusted URL an administrator could register: https, a host, maybe a port and a path. */
-const trustedInput = fc.record({ host, port, path, slash: fc.boolean() }).map(({ host, port, path, slash }) => `https://${host}${port ? `:${port}` : ''}${path}${slash ? '/' : ''}`);
+const trustedInput = fc
+  .record({ host, port, path, slash: fc.boolean() })
+  .map(({ host, port, path, slash }) => `https://${host}${port ? `:${port}` : ''}${path}${slash ? '/' : ''}`);
 
 /** Where the browser goes for `candidate`, or undefined when it is not a URL at all. */
 function browserTarget(candidate: string): URL | undefined {
@@ -60,7 +67,10 @@ function expectSafeMatch(candidate: string, trusted: TrustedUrl): void {
   const decoded = decodedPath(url.pathname);
   expect(decoded, context).toBeDefined();
   expect(below(decoded!, trusted), context).toBe(true);
-  expect(decoded!.split('/').some((s) => s === '..' || s === '.'), context).toBe(false);
+  expect(
+    decoded!.split('/').some((s) => s === '..' || s === '.'),
+    context,
+  ).toBe(false);
   expect(decoded!.includes('\\') || decoded!.includes('//'), context).toBe(false);
   // The redirect Lanyard builds (the candidate plus code and state) keeps the same origin.
   const redirect = new URL(candidate);
@@ -70,19 +80,60 @@ function expectSafeMatch(candidate: string, trusted: TrustedUrl): void {
 
 /** Pieces that redirect bypasses are made of. */
 const TRICKS = [
-  '@', '\\', '/', '//', '/..', '/.', '%2f', '%2F', '%5c', '%2e', '%2e%2e', '..', '.', '#', '?', ':', ':443', ':80', ';', ',', '%00', '%40', '%23',
-  '\t', '\n', ' ', '\u3002', '\uff0e', '\uff44', '\u0430', '\u0435', '\u200b', 'evil.example', 'EVIL.example', 'https://', 'http://', '//evil.example', '@evil.example',
+  '@',
+  '\\',
+  '/',
+  '//',
+  '/..',
+  '/.',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%2e',
+  '%2e%2e',
+  '..',
+  '.',
+  '#',
+  '?',
+  ':',
+  ':443',
+  ':80',
+  ';',
+  ',',
+  '%00',
+  '%40',
+  '%23',
+  '\t',
+  '\n',
+  ' ',
+  '\u3002',
+  '\uff0e',
+  '\uff44',
+  '\u0430',
+  '\u0435',
+  '\u200b',
+  'evil.example',
+  'EVIL.example',
+  'https://',
+  'http://',
+  '//evil.example',
+  '@evil.example',
 ];
 
 describe('Trusted URL matcher properties', () => {
   it('accepts every page on or below a trusted URL, with any query (completeness)', () => {
     fc.assert(
-      fc.property(trustedInput, fc.array(segment, { maxLength: 3 }), fc.option(fc.stringMatching(/^[A-Za-z0-9=&_-]{0,20}$/), { nil: undefined }), (input, extra, query) => {
-        const trusted = parseTrustedUrl(input);
-        const base = trusted.path === '/' ? trusted.origin : `${trusted.origin}${trusted.path}`;
-        const candidate = `${base}${extra.map((s) => `/${s}`).join('')}${extra.length === 0 && trusted.path === '/' ? '/' : ''}${query !== undefined ? `?${query}` : ''}`;
-        expect(matchesTrustedUrl(candidate, [trusted]), candidate).toBe(trusted);
-      }),
+      fc.property(
+        trustedInput,
+        fc.array(segment, { maxLength: 3 }),
+        fc.option(fc.stringMatching(/^[A-Za-z0-9=&_-]{0,20}$/), { nil: undefined }),
+        (input, extra, query) => {
+          const trusted = parseTrustedUrl(input);
+          const base = trusted.path === '/' ? trusted.origin : `${trusted.origin}${trusted.path}`;
+          const candidate = `${base}${extra.map((s) => `/${s}`).join('')}${extra.length === 0 && trusted.path === '/' ? '/' : ''}${query !== undefined ? `?${query}` : ''}`;
+          expect(matchesTrustedUrl(candidate, [trusted]), candidate).toBe(trusted);
+        },
+      ),
       RUNS,
     );
   });
@@ -123,7 +174,11 @@ describe('Trusted URL matcher properties', () => {
     fc.assert(
       fc.property(host, label, fc.constantFrom('.', '-', ''), (trustedHost, extra, glue) => {
         const trusted = parseTrustedUrl(`https://${trustedHost}`);
-        for (const candidate of [`https://${trustedHost}${glue}${extra}/`, `https://${extra}${glue}${trustedHost}/`, `https://${trustedHost}.${extra}.example/`]) {
+        for (const candidate of [
+          `https://${trustedHost}${glue}${extra}/`,
+          `https://${extra}${glue}${trustedHost}/`,
+          `https://${trustedHost}.${extra}.example/`,
+        ]) {
           const target = browserTarget(candidate);
           if (!target || target.host === new URL(trusted.url).host) continue;
           expect(matchesTrustedUrl(candidate, [trusted]), candidate).toBeUndefined();
@@ -136,7 +191,12 @@ describe('Trusted URL matcher properties', () => {
   it('never matches a URL with userinfo, a fragment, or over plain http off loopback (fast-check web URLs)', () => {
     fc.assert(
       fc.property(
-        fc.webUrl({ validSchemes: ['https', 'http'], withFragments: true, withQueryParameters: true, authoritySettings: { withUserInfo: true, withPort: true } }),
+        fc.webUrl({
+          validSchemes: ['https', 'http'],
+          withFragments: true,
+          withQueryParameters: true,
+          authoritySettings: { withUserInfo: true, withPort: true },
+        }),
         (candidate) => {
           const url = new URL(candidate);
           const trusted = parseTrustedUrl(`https://${url.hostname.replace(/^\[.*\]$/, 'example.com') || 'example.com'}`);
@@ -152,15 +212,18 @@ describe('Trusted URL matcher properties', () => {
   it('never throws on arbitrary input: matchesTrustedUrl answers, assertTrusted refuses with 70002 only', () => {
     const trusted = [parseTrustedUrl('https://desktop.example.com/app')];
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.webUrl({ withFragments: true, withQueryParameters: true })), (candidate) => {
-        const match = matchesTrustedUrl(candidate, trusted);
-        if (match) {
-          expectSafeMatch(candidate, trusted[0]!);
-          expect(assertTrusted(candidate, trusted)).toBe(match);
-        } else {
-          expect(() => assertTrusted(candidate, trusted)).toThrow(UntrustedDomainError);
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.webUrl({ withFragments: true, withQueryParameters: true })),
+        (candidate) => {
+          const match = matchesTrustedUrl(candidate, trusted);
+          if (match) {
+            expectSafeMatch(candidate, trusted[0]!);
+            expect(assertTrusted(candidate, trusted)).toBe(match);
+          } else {
+            expect(() => assertTrusted(candidate, trusted)).toThrow(UntrustedDomainError);
+          }
+        },
+      ),
       RUNS,
     );
   });
@@ -179,13 +242,19 @@ describe('Trusted URL matcher properties', () => {
 
   it('refuses to register anything whose own spelling is a trick (the same rules guard registration)', () => {
     fc.assert(
-      fc.property(trustedInput, fc.constantFrom('\\', '#x', '?q=1', '/../x', '/./x', '/%2e%2e/x', '/%2F', '*', '%00', '\t', '//x'), fc.constantFrom('@evil.example', 'user:pass@', '%2e', '\\'), (input, pathTrick, hostTrick) => {
-        const atEnd = input.replace(/\/?$/, '') + pathTrick;
-        expect(() => parseTrustedUrl(atEnd), atEnd).toThrow(/is not allowed/);
-        const { host: authority } = new URL(input);
-        const inAuthority = hostTrick === 'user:pass@' ? input.replace('https://', `https://${hostTrick}`) : input.replace(authority, `${authority}${hostTrick}`);
-        expect(() => parseTrustedUrl(inAuthority), inAuthority).toThrow(/is not allowed/);
-      }),
+      fc.property(
+        trustedInput,
+        fc.constantFrom('\\', '#x', '?q=1', '/../x', '/./x', '/%2e%2e/x', '/%2F', '*', '%00', '\t', '//x'),
+        fc.constantFrom('@evil.example', 'user:pass@', '%2e', '\\'),
+        (input, pathTrick, hostTrick) => {
+          const atEnd = input.replace(/\/?$/, '') + pathTrick;
+          expect(() => parseTrustedUrl(atEnd), atEnd).toThrow(/is not allowed/);
+          const { host: authority } = new URL(input);
+          const inAuthority =
+            hostTrick === 'user:pass@' ? input.replace('https://', `https://${hostTrick}`) : input.replace(authority, `${authority}${hostTrick}`);
+          expect(() => parseTrustedUrl(inAuthority), inAuthority).toThrow(/is not allowed/);
+        },
+      ),
       RUNS,
     );
   });

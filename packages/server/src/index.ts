@@ -34,7 +34,8 @@ export async function createLanyard(config: LanyardConfig, options: ServiceOptio
 
 export async function startLanyard(config: LanyardConfig, options: ServiceOptions = {}): Promise<Lanyard> {
   // Listen first: with port 0 the public URL (issuer, ACS URLs) is known only once bound.
-  let handle: (request: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503, headers: { 'Retry-After': '1' } });
+  let handle: (request: Request, env: unknown) => Response | Promise<Response> = () =>
+    new Response('starting', { status: 503, headers: { 'Retry-After': '1' } });
   const server: ServerType = await new Promise((resolve) => {
     // The env carries the Node request (`incoming`): the client's socket address for rate limits.
     const s = serve({ fetch: (request, env) => handle(request, env), hostname: config.host, port: config.port }, () => resolve(s));

@@ -47,7 +47,12 @@ export function readAuthnRequest(idpUrl: string): { id: string; acsUrl: string; 
   const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest') ?? '', 'base64')).toString('utf8');
   const root = new DOMParser().parseFromString(xml, 'text/xml').documentElement!;
   const issuer = root.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Issuer')[0]?.textContent ?? '';
-  return { id: root.getAttribute('ID')!, acsUrl: root.getAttribute('AssertionConsumerServiceURL')!, issuer, relayState: url.searchParams.get('RelayState') ?? '' };
+  return {
+    id: root.getAttribute('ID')!,
+    acsUrl: root.getAttribute('AssertionConsumerServiceURL')!,
+    issuer,
+    relayState: url.searchParams.get('RelayState') ?? '',
+  };
 }
 
 /** Starts a real SP-initiated sign-in on `flow` and returns what the IdP would be asked to answer. */
@@ -57,7 +62,14 @@ export async function beginSignIn(ctx: AcsContext, flow: AcsFlow): Promise<Pendi
   let idpUrl: string;
   if (flow === 'enhanced') {
     const url = new URL('/v1/Flex/Authorize', ctx.lanyard.url);
-    const params = { ssoProfileSid: ctx.connectionSid, redirectUrl: DESKTOP_URL, state: 'st-' + nonce, nonce, codeChallenge: challenge, codeChallengeMethod: 'S256' };
+    const params = {
+      ssoProfileSid: ctx.connectionSid,
+      redirectUrl: DESKTOP_URL,
+      state: 'st-' + nonce,
+      nonce,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+    };
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
     const response = await fetch(url, { redirect: 'manual' });
     if (response.status !== 302) throw new Error(`authorize answered ${response.status}: ${await response.text()}`);
@@ -72,19 +84,33 @@ export async function beginSignIn(ctx: AcsContext, flow: AcsFlow): Promise<Pendi
 }
 
 /** A genuine response of the IdP to `pending`, for `userId`. */
-export function genuineResponse(idp: DevIdp, pending: PendingSignIn, userId: string, options: { signResponse?: boolean; signAssertion?: boolean; lifetimeSeconds?: number } = {}): Promise<string> {
+export function genuineResponse(
+  idp: DevIdp,
+  pending: PendingSignIn,
+  userId: string,
+  options: { signResponse?: boolean; signAssertion?: boolean; lifetimeSeconds?: number } = {},
+): Promise<string> {
   return idp
     .createResponse({ userId, acsUrl: pending.acsUrl, audience: pending.audience, inResponseTo: pending.requestId, ...options })
     .then((r) => r.SAMLResponse);
 }
 
 /** POSTs `samlResponse` to the pending sign-in's ACS, as the browser would, and reads the outcome. */
-export async function postToAcs(ctx: AcsContext, pending: PendingSignIn, samlResponse: string, relayState: string | undefined = pending.relayState): Promise<AcsOutcome> {
+export async function postToAcs(
+  ctx: AcsContext,
+  pending: PendingSignIn,
+  samlResponse: string,
+  relayState: string | undefined = pending.relayState,
+): Promise<AcsOutcome> {
   const response = await postForm(pending.acsUrl, { SAMLResponse: samlResponse, RelayState: relayState });
   return readOutcome(ctx, pending, response);
 }
 
-export async function readOutcome(ctx: AcsContext, pending: Pick<PendingSignIn, 'flow' | 'verifier' | 'nonce'>, response: Response): Promise<AcsOutcome> {
+export async function readOutcome(
+  ctx: AcsContext,
+  pending: Pick<PendingSignIn, 'flow' | 'verifier' | 'nonce'>,
+  response: Response,
+): Promise<AcsOutcome> {
   const location = response.headers.get('location');
   if (response.status !== 303 || !location) {
     const text = await response.text();

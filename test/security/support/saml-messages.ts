@@ -32,7 +32,9 @@ export function serialize(node: Node): string {
 
 /** The element children of `parent` with the given namespace and local name. */
 export function children(parent: Element, ns: string, localName: string): Element[] {
-  return Array.from(parent.childNodes).filter((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === localName);
+  return Array.from(parent.childNodes).filter(
+    (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === localName,
+  );
 }
 
 export function first(root: Document | Element, ns: string, localName: string): Element {

@@ -113,11 +113,15 @@ export class SamlConnection {
     // node-saml checks the Issuer of logout messages only. Some IdPs sign for many tenants with one
     // key (the issuer tells them apart), so a valid signature alone does not make it our IdP.
     if (assertion.issuer !== this.settings.issuer) {
-      throw new SamlResponseError(`the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}"`);
+      throw new SamlResponseError(
+        `the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}"`,
+      );
     }
     const responseIssuer = children(message, SAML_NS, 'Issuer')[0]?.textContent?.trim();
     if (responseIssuer !== undefined && responseIssuer !== this.settings.issuer) {
-      throw new SamlResponseError(`the response was issued by "${responseIssuer.slice(0, 200)}", not by the configured IdP "${this.settings.issuer}"`);
+      throw new SamlResponseError(
+        `the response was issued by "${responseIssuer.slice(0, 200)}", not by the configured IdP "${this.settings.issuer}"`,
+      );
     }
     const now = Date.now();
     const skewMs = this.settings.clockSkewSeconds * 1000;
@@ -127,7 +131,9 @@ export class SamlConnection {
     }
     // SAML Profiles §4.1.4.3, for every response: node-saml checks these times only when it checks
     // InResponseTo, so an unsolicited assertion would otherwise be bounded by its Conditions alone.
-    const confirmation = forUs.find((c) => c.notOnOrAfter !== null && now - skewMs < c.notOnOrAfter && (c.notBefore === null || c.notBefore <= now + skewMs));
+    const confirmation = forUs.find(
+      (c) => c.notOnOrAfter !== null && now - skewMs < c.notOnOrAfter && (c.notBefore === null || c.notBefore <= now + skewMs),
+    );
     if (!confirmation) {
       throw new SamlResponseError(
         forUs.every((c) => c.notOnOrAfter === null)
@@ -142,7 +148,12 @@ export class SamlConnection {
     // One-time use of an assertion, across every node (SAML Profiles §4.1.4.5).
     // Remembered for as long as any part of it could still be accepted.
     const keepUntil = Math.max(assertion.notOnOrAfter ?? 0, confirmation.notOnOrAfter!, now + REQUEST_TTL_MS) + skewMs;
-    const fresh = await this.storage.insert({ kind: SAML_ASSERTION, id: `${this.settings.issuer}|${assertion.id}`, payload: {}, expiresAt: keepUntil });
+    const fresh = await this.storage.insert({
+      kind: SAML_ASSERTION,
+      id: `${this.settings.issuer}|${assertion.id}`,
+      payload: {},
+      expiresAt: keepUntil,
+    });
     if (!fresh) throw new SamlResponseError('this assertion has already been used (replay)');
 
     return {
@@ -157,7 +168,10 @@ export class SamlConnection {
 
 /** SP metadata without IdP settings (to paste into the IdP before anything else exists). */
 export function serviceProviderMetadata(sp: ServiceProvider): string {
-  return new SAML({ issuer: sp.entityId, callbackUrl: sp.acsUrl, idpCert: 'unset', wantAssertionsSigned: true }).generateServiceProviderMetadata(null, null);
+  return new SAML({ issuer: sp.entityId, callbackUrl: sp.acsUrl, idpCert: 'unset', wantAssertionsSigned: true }).generateServiceProviderMetadata(
+    null,
+    null,
+  );
 }
 
 const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
@@ -170,10 +184,7 @@ const DS_NS = 'http://www.w3.org/2000/09/xmldsig#';
  * practical: SHAttered, 2017), and HMAC is never accepted (a public certificate would become the
  * MAC key). A per-connection opt-in for IdPs stuck on SHA-1 could widen this later.
  */
-const SIGNATURE_ALGORITHMS = new Set([
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
-]);
+const SIGNATURE_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512']);
 const DIGEST_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
 const WEAK_NAMES: Record<string, string> = {
   'http://www.w3.org/2000/09/xmldsig#rsa-sha1': 'RSA-SHA-1',
@@ -182,7 +193,9 @@ const WEAK_NAMES: Record<string, string> = {
 };
 
 function children(parent: Element, namespace: string, localName: string): Element[] {
-  return Array.from(parent.childNodes).filter((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === namespace && (n as Element).localName === localName);
+  return Array.from(parent.childNodes).filter(
+    (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === namespace && (n as Element).localName === localName,
+  );
 }
 
 /** The raw message's root, for checks only: identity is read from signed XML alone. */
@@ -200,7 +213,9 @@ function assertStrongAlgorithms(message: Element): void {
       const algorithm = method.getAttribute('Algorithm') ?? '';
       if (!allowed.has(algorithm)) {
         const name = WEAK_NAMES[algorithm] ?? `"${algorithm.slice(0, 100)}"`;
-        throw new SamlResponseError(`the ${what} algorithm ${name} is not accepted; configure the IdP to sign with RSA-SHA256 (or RSA-SHA512) and SHA-256 digests`);
+        throw new SamlResponseError(
+          `the ${what} algorithm ${name} is not accepted; configure the IdP to sign with RSA-SHA256 (or RSA-SHA512) and SHA-256 digests`,
+        );
       }
     }
   };
@@ -219,7 +234,12 @@ interface BearerConfirmation {
 const timeOf = (value: string | null): number | null => (value ? Date.parse(value) : null);
 
 /** Reads only the XML that node-saml verified (the signed assertion), never the raw message. */
-function parseVerifiedAssertion(xml: string): { id: string; issuer: string | undefined; bearerConfirmations: BearerConfirmation[]; notOnOrAfter: number | null } {
+function parseVerifiedAssertion(xml: string): {
+  id: string;
+  issuer: string | undefined;
+  bearerConfirmations: BearerConfirmation[];
+  notOnOrAfter: number | null;
+} {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
   const id = root?.getAttribute('ID');
@@ -229,7 +249,11 @@ function parseVerifiedAssertion(xml: string): { id: string; issuer: string | und
   const bearerConfirmations = (subject ? children(subject, SAML_NS, 'SubjectConfirmation') : [])
     .filter((c) => c.getAttribute('Method') === BEARER)
     .flatMap((c) => children(c, SAML_NS, 'SubjectConfirmationData'))
-    .map((d) => ({ recipient: d.getAttribute('Recipient') || null, notBefore: timeOf(d.getAttribute('NotBefore')), notOnOrAfter: timeOf(d.getAttribute('NotOnOrAfter')) }));
+    .map((d) => ({
+      recipient: d.getAttribute('Recipient') || null,
+      notBefore: timeOf(d.getAttribute('NotBefore')),
+      notOnOrAfter: timeOf(d.getAttribute('NotOnOrAfter')),
+    }));
   const condition = children(root, SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter') ?? null;
   return { id, issuer, bearerConfirmations, notOnOrAfter: timeOf(condition) };
 }
@@ -237,10 +261,12 @@ function parseVerifiedAssertion(xml: string): { id: string; issuer: string | und
 /** node-saml's messages, made readable for an administrator without leaking internals. */
 function describeSamlFailure(error: Error): string {
   const m = error.message;
-  if (/Invalid signature|invalid signature|No valid signature|signature/i.test(m)) return 'the signature is missing or was not made with the configured IdP certificate';
+  if (/Invalid signature|invalid signature|No valid signature|signature/i.test(m))
+    return 'the signature is missing or was not made with the configured IdP certificate';
   if (/NotBefore|NotOnOrAfter|expired|not yet valid/i.test(m)) return `the assertion is outside its validity window (${m})`;
   // node-saml's words when no SubjectConfirmationData is inside its NotBefore/NotOnOrAfter window.
-  if (/No valid subject confirmation/i.test(m)) return 'the assertion is outside its validity window (SubjectConfirmationData NotOnOrAfter has passed; check the clocks)';
+  if (/No valid subject confirmation/i.test(m))
+    return 'the assertion is outside its validity window (SubjectConfirmationData NotOnOrAfter has passed; check the clocks)';
   if (/audience/i.test(m)) return `the assertion's audience is not this service provider (${m})`;
   if (/InResponseTo/i.test(m)) return 'the response does not answer a sign-in request of ours (InResponseTo)';
   if (/Unknown SAML issuer|issuer/i.test(m)) return 'the response was issued by an unexpected IdP';

@@ -12,8 +12,22 @@ export type RateLimitGroup = 'login' | 'token' | 'admin';
  * Admin: the admin API and console sign-in (admin key guessing).
  */
 export const RATE_LIMITED_ROUTES: Record<RateLimitGroup, string[]> = {
-  login: ['/v1/Flex/Authorize', '/login/callback', '/login/oidc/callback', '/oauth2/authorize', '/v1/Accounts/:accountSid/authenticate', '/v1/Accounts/:accountSid/saml2'],
-  token: ['/v1/Flex/OAuth/Tokens', '/oauth2/token', '/oauth2/revoke', '/oauth2/userinfo', '/v1/Accounts/:accountSid/Tokens/refresh', '/v1/Accounts/:accountSid/Tokens/validate'],
+  login: [
+    '/v1/Flex/Authorize',
+    '/login/callback',
+    '/login/oidc/callback',
+    '/oauth2/authorize',
+    '/v1/Accounts/:accountSid/authenticate',
+    '/v1/Accounts/:accountSid/saml2',
+  ],
+  token: [
+    '/v1/Flex/OAuth/Tokens',
+    '/oauth2/token',
+    '/oauth2/revoke',
+    '/oauth2/userinfo',
+    '/v1/Accounts/:accountSid/Tokens/refresh',
+    '/v1/Accounts/:accountSid/Tokens/validate',
+  ],
   admin: ['/admin/v1/*', '/console/session', '/console/test-sign-in', '/console/test-sign-in/*'],
 };
 
@@ -69,7 +83,12 @@ export class RateLimiter {
  */
 export function clientAddress(c: Context, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',').map((part) => part.trim()).filter(Boolean).at(-1);
+    const forwarded = c.req
+      .header('x-forwarded-for')
+      ?.split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .at(-1);
     if (forwarded) return normalizeAddress(forwarded);
   }
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
@@ -84,7 +103,10 @@ export function normalizeAddress(address: string): string {
   const left = head ? head.split(':') : [];
   const right = address.includes('::') && tail ? tail.split(':') : [];
   const groups = address.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /** Puts each group's limit in front of its routes (registered before the route modules). */

@@ -22,8 +22,10 @@ export function cors(policy: OriginPolicy | '*'): MiddlewareHandler {
     }
     await next();
     if (allowed) {
-      c.res.headers.set('Access-Control-Allow-Origin', policy === '*' ? '*' : origin!);
-      c.res.headers.append('Vary', 'Origin');
+      // Through `c.header`, not `c.res.headers`: a later `c.header` (security headers) rebuilds
+      // the response and would drop headers set on the old object directly (@hono/node-server).
+      c.header('Access-Control-Allow-Origin', policy === '*' ? '*' : origin!);
+      c.header('Vary', 'Origin', { append: true });
     }
   };
 }

@@ -82,7 +82,7 @@ export class TokenService {
       }
       try {
         checkExchange(grant, request);
-        return await this.startSession(tx, grant, now);
+        return await this.startSession(tx, grant.sessionId, grant, now);
       } catch (error) {
         // Refused for a reason of the request: commit, the code is spent. A database failure
         // (5xx) propagates and rolls everything back.
@@ -94,9 +94,13 @@ export class TokenService {
     return this.sign(outcome);
   }
 
-  private async startSession(tx: Storage, grant: CodeRecord, now: number): Promise<PreparedGrant> {
+  /**
+   * Creates the session a grant starts and its first refresh token. Fails when a replay already
+   * left a revocation tombstone under this id.
+   */
+  private async startSession(tx: Storage, id: string, grant: Omit<CodeGrant, 'codeChallenge' | 'redirectUrl'>, now: number): Promise<PreparedGrant> {
     const session: Session = {
-      id: grant.sessionId,
+      id,
       surface: grant.surface,
       accountSid: grant.accountSid,
       connectionSid: grant.connectionSid,
@@ -110,7 +114,6 @@ export class TokenService {
       revokedAt: null,
       revokedReason: null,
     };
-    // Fails when a replay already left a revocation tombstone under this id.
     if (!(await tx.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS }))) {
       throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
     }
@@ -197,24 +200,7 @@ export class TokenService {
 
   /** Issues tokens for a legacy (token-on-URL) login: no code step, same session rules. */
   async issueForLegacyLogin(grant: Omit<CodeGrant, 'codeChallenge' | 'redirectUrl' | 'surface'>): Promise<IssuedTokens> {
-    const now = Date.now();
-    const session: Session = {
-      id: randomToken('ses_'),
-      surface: 'legacy',
-      accountSid: grant.accountSid,
-      connectionSid: grant.connectionSid,
-      clientId: grant.clientId,
-      userSid: grant.userSid,
-      nonce: grant.nonce,
-      scope: grant.scope,
-      authTime: grant.authTime,
-      createdAt: now,
-      maxExpiresAt: grant.authTime + this.config.sessionMaxLifetimeSeconds * 1000,
-      revokedAt: null,
-      revokedReason: null,
-    };
-    await this.storage.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS });
-    return this.sign(await this.prepare(this.storage, session, randomToken('lrt_'), now, true));
+    return this.sign(await this.startSession(this.storage, randomToken('ses_'), { ...grant, surface: 'legacy' }, Date.now()));
   }
 
   /** Re-issues an access token for a live legacy session (legacy refresh presents the token itself). */

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginHeadless, startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
+import { RateLimiter } from '../../packages/server/src/http/rate-limit.ts';
 import { loadConfig, startLanyard, type Lanyard } from '../../packages/server/src/index.ts';
 import { POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
@@ -223,6 +224,23 @@ describe('rate limits', () => {
     for (let i = 0; i < 4; i++) expect((await get(`lk_SK${'0'.repeat(32)}_${randomBytes(32).toString('base64url')}`)).status).toBe(401);
     expect429(await get(adminKey));
     expect((await get(adminKey, '127.0.0.6')).status).toBe(200);
+  });
+
+  it('counts exactly under concurrency on PostgreSQL (several nodes share one count)', async () => {
+    const pgLanyard = await startTestLanyard('postgres');
+    try {
+      // Two limiters over one database: two nodes behind a load balancer. One window for all
+      // 30 requests: the next minute (counters expire in real time, so not a past one).
+      const now = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 1_000;
+      const nodes = [
+        new RateLimiter(pgLanyard.services.storage, { login: 20, token: 0, admin: 0 }),
+        new RateLimiter(pgLanyard.services.storage, { login: 20, token: 0, admin: 0 }),
+      ];
+      const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => nodes[i % 2]!.hit('login', '198.51.100.9', now)));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(20);
+    } finally {
+      await pgLanyard.stop();
+    }
   });
 
   it('ignores X-Forwarded-For unless LANYARD_TRUST_PROXY is set (a client cannot pick its own address)', async () => {

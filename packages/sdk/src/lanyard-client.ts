@@ -3,10 +3,10 @@ import { validateAppConfig, type EnhancedConfig, type LegacyConfig, type Resolve
 import { systemClock, type Clock } from './clock.ts';
 import type { ChannelLike, LockLike } from './cross-tab.ts';
 import { beginEnhanced, callbackError, exchangeCode, readCallback, refreshEnhanced, revokeEnhanced, type CallbackParams } from './enhanced-sso.ts';
-import { ConfigError, StateMismatchError, toLanyardError, type ConfigProblem } from './errors.ts';
+import { ConfigError, SessionExpiredError, StateMismatchError, toLanyardError, type ConfigProblem } from './errors.ts';
 import { Emitter, type LanyardEvents, type LanyardWarning } from './events.ts';
 import { defaultFetch, type FetchLike } from './lanyard-api.ts';
-import { authenticate, LEGACY_POPUP_MESSAGE, readLegacyCallback, refreshLegacy, sessionFromLegacy, type LegacyTokenPayload } from './legacy-sso.ts';
+import { acceptLegacyToken, authenticate, LEGACY_POPUP_MESSAGE, readLegacyCallback, refreshLegacy, type LegacyTokenPayload } from './legacy-sso.ts';
 import { openPopup, popupOpener, reportToOpener, waitForPopupMessage } from './popup.ts';
 import { RefreshCoordinator, refreshAt, type SignOutReason } from './refresh-coordinator.ts';
 import { createBrowserStore, createMemoryStore, toPublicSession as toPublic, type Session, type SessionStore, type StoredSession } from './session-store.ts';
@@ -148,7 +148,7 @@ export class LanyardClient {
       if (pending?.mode !== 'legacy' && !this.options.allowIdpInitiated) {
         throw new StateMismatchError('A sign-in token arrived on the address bar, but this tab did not start a sign-in (IdP-initiated sign-in is off in this desktop).');
       }
-      return this.signedIn(sessionFromLegacy(legacy, this.config.accountSid, this.clock.now()));
+      return this.signedIn(acceptLegacyToken(legacy, this.config.accountSid, this.clock.now()));
     }
     return this.getSession();
   }
@@ -201,8 +201,9 @@ export class LanyardClient {
       return message?.messageId === LEGACY_POPUP_MESSAGE && typeof message.tokenPayload?.token === 'string' ? message.tokenPayload : undefined;
     };
     const payload = await waitForPopupMessage(popup, accept, this.clock);
-    return this.signedIn(sessionFromLegacy(payload, config.accountSid, this.clock.now()));
+    return this.signedIn(acceptLegacyToken(payload, config.accountSid, this.clock.now()));
   }
+
 
   /** The current session (without its refresh token), or `null`. */
   getSession(): Session | null {
@@ -220,11 +221,15 @@ export class LanyardClient {
     return this.getSession()?.accessToken ?? null;
   }
 
-  /** Refreshes now ("Refresh now"), for all tabs. Resolves to the new session. */
-  async refresh(): Promise<Session | null> {
+  /**
+   * Refreshes now ("Refresh now"), for all tabs. Resolves to the new session; rejects with
+   * `SessionExpiredError` when there is no session left to refresh.
+   */
+  async refresh(): Promise<Session> {
     this.start();
-    const session = await this.coordinator.refreshNow(true);
-    return session ? toPublic(session) : null;
+    const session = this.coordinator.session ? await this.coordinator.refreshNow(true) : null;
+    if (!session) throw new SessionExpiredError();
+    return toPublic(session);
   }
 
   /** Signs out in every tab; with enhanced SSO also revokes the session at the server (best effort). */

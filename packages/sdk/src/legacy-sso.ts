@@ -1,6 +1,6 @@
 import type { LegacyConfig } from './app-config.ts';
 import type { Clock } from './clock.ts';
-import { ServerError } from './errors.ts';
+import { ServerError, SessionExpiredError } from './errors.ts';
 import { clockSkew, localTime, postJson, readJwtClaims, type FetchLike } from './lanyard-api.ts';
 import type { StoredSession } from './session-store.ts';
 
@@ -68,6 +68,13 @@ export function sessionFromLegacy(payload: LegacyTokenPayload, accountSid: strin
       instanceSid: claim('flex_instance_sid'),
     },
   };
+}
+
+/** A token handed over by a sign-in; one that has already run out (an old link) cannot be used. */
+export function acceptLegacyToken(payload: LegacyTokenPayload, accountSid: string, now: number): StoredSession {
+  const session = sessionFromLegacy(payload, accountSid, now);
+  if (now >= session.expiresAt) throw new SessionExpiredError('This sign-in link has expired. Sign in again to continue.');
+  return session;
 }
 
 /** `POST …/Tokens/refresh {token}` → `{token, expiration, identity, roles, session_expires_at}`. */

@@ -16,3 +16,5 @@ process.on('message', (command: Command) => {
     });
   }
 });
+// Never outlive the test run, even when it is killed.
+process.on('disconnect', () => process.exit(0));

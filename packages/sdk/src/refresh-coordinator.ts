@@ -60,8 +60,20 @@ export class RefreshCoordinator {
   /** Starts listening to other tabs and takes over the stored session, if any. */
   start(): StoredSession | null {
     if (!this.unsubscribe) {
-      this.unsubscribe = this.options.store.subscribe(() => this.sync());
+      const unsubscribe = this.options.store.subscribe(() => this.sync());
       this.channel?.addEventListener('message', (event) => this.onMessage(event.data));
+      // Timers of a sleeping laptop or a hidden tab run late: catch up when the page comes back.
+      const wake = () => {
+        if (this.current && this.clock.now() >= refreshAt(this.current)) void this.refreshNow();
+      };
+      const target = typeof window === 'undefined' ? undefined : window;
+      target?.addEventListener('online', wake);
+      target?.document?.addEventListener('visibilitychange', wake);
+      this.unsubscribe = () => {
+        unsubscribe();
+        target?.removeEventListener('online', wake);
+        target?.document?.removeEventListener('visibilitychange', wake);
+      };
     }
     this.current = this.options.store.read();
     this.schedule();

@@ -69,7 +69,7 @@ export function svgChart(lines: Line[]): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="${left}" y="24" font-size="16" font-weight="bold">Lanyard ÷ baseline (log scale; green: better side of 1, orange: worse)</text>`,
+    `<text x="20" y="24" font-size="16" font-weight="bold">Lanyard ÷ baseline, log scale (green: on the better side of 1 for that line; orange: worse)</text>`,
   ];
   for (let p = minLog; p <= maxLog; p++) {
     const gx = x(10 ** p);

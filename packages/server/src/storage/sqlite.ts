@@ -191,6 +191,8 @@ export class SqliteStorage implements Storage {
     return ops;
   }
 
+  private readonly listStatements = new Map<string, Database.Statement>();
+
   private listSync<T>(kind: string, query: ListQuery): StoredRecord<T>[] {
     const where = ['kind = @kind', '(expires_at IS NULL OR expires_at > @now)'];
     if (query.accountSid !== undefined) where.push('account_sid = @accountSid');
@@ -198,7 +200,10 @@ export class SqliteStorage implements Storage {
     if (query.since !== undefined) where.push('created_at >= @since');
     const sql = `SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY created_at ${query.newestFirst ? 'DESC' : 'ASC'}, id
       ${query.limit !== undefined ? 'LIMIT @limit' : ''}`;
-    const rows = this.db.prepare(sql).all({ kind, now: Date.now(), ...query }) as Row[];
+    // A handful of query shapes exist; preparing each once keeps SQLite's compiler off the hot path.
+    let statement = this.listStatements.get(sql);
+    if (!statement) this.listStatements.set(sql, (statement = this.db.prepare(sql)));
+    const rows = statement.all({ kind, now: Date.now(), ...query }) as Row[];
     return rows.map((row) => toRecord<T>(row));
   }
 

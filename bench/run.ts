@@ -42,7 +42,15 @@ async function main(): Promise<void> {
           printLine(line);
         }
       } catch (error) {
-        const line: Line = { section: section.title, name: `${section.key} (failed)`, lanyard: 'error', baseline: '—', ratio: null, better: 'higher', note: (error as Error).message.split('\n')[0]!.slice(0, 200) };
+        const line: Line = {
+          section: section.title,
+          name: `${section.key} (failed)`,
+          lanyard: 'error',
+          baseline: '—',
+          ratio: null,
+          better: 'higher',
+          note: (error as Error).message.split('\n')[0]!.slice(0, 200),
+        };
         lines.push(line);
         printLine(line);
         console.error(error);

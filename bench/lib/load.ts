@@ -43,7 +43,11 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
  * Load for a rotating refresh grant: every request presents the latest refresh token of a
  * session no other request holds at that moment, and stores the successor from the answer.
  */
-export function rotatingRefresh(tokens: string[], makeBody: (token: string) => string, readToken: (body: string) => string | undefined): { requests: autocannon.Request[]; failures: () => number } {
+export function rotatingRefresh(
+  tokens: string[],
+  makeBody: (token: string) => string,
+  readToken: (body: string) => string | undefined,
+): { requests: autocannon.Request[]; failures: () => number } {
   const idle = tokens.map((token) => ({ token }));
   let failures = 0;
   return {

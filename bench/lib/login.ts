@@ -32,7 +32,15 @@ export async function lanyardAuthorize(target: LanyardTarget, userId: string): P
   const state = randomBytes(16).toString('hex');
   const nonce = randomBytes(16).toString('hex');
   const url = new URL('/v1/Flex/Authorize', target.publicUrl);
-  for (const [k, v] of Object.entries({ ssoProfileSid: target.connectionSid, redirectUrl: DESKTOP_URL, state, nonce, codeChallenge: challenge, codeChallengeMethod: 'S256' })) url.searchParams.set(k, v);
+  for (const [k, v] of Object.entries({
+    ssoProfileSid: target.connectionSid,
+    redirectUrl: DESKTOP_URL,
+    state,
+    nonce,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+  }))
+    url.searchParams.set(k, v);
   const response = await fetch(target.balance(url.toString()), { redirect: 'manual' });
   if (response.status !== 302) throw new Error(`authorize answered ${response.status}: ${await response.text()}`);
   return { idpUrl: response.headers.get('location')!, verifier, nonce, state, userId };
@@ -59,7 +67,14 @@ export async function lanyardComplete(target: LanyardTarget, pending: PendingLog
   const token = await fetch(target.balance(`${target.publicUrl}/v1/Flex/OAuth/Tokens`), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ grant_type: 'AuthorizationCode', app_type: 'SinglePageApp', sso_profile_sid: target.connectionSid, code, code_verifier: pending.verifier, nonce: pending.nonce }),
+    body: JSON.stringify({
+      grant_type: 'AuthorizationCode',
+      app_type: 'SinglePageApp',
+      sso_profile_sid: target.connectionSid,
+      code,
+      code_verifier: pending.verifier,
+      nonce: pending.nonce,
+    }),
   });
   const body = (await token.json()) as { access_token?: string };
   if (token.status !== 200 || !body.access_token) throw new Error(`token answered ${token.status}: ${JSON.stringify(body)}`);
@@ -69,14 +84,26 @@ export async function jacksonAuthorize(jacksonUrl: string, userId: string): Prom
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(16).toString('hex');
   const url = new URL('/authorize', jacksonUrl);
-  for (const [k, v] of Object.entries({ response_type: 'code', redirect_uri: DESKTOP_URL, state, code_challenge: challenge, code_challenge_method: 'S256' })) url.searchParams.set(k, v);
+  for (const [k, v] of Object.entries({
+    response_type: 'code',
+    redirect_uri: DESKTOP_URL,
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }))
+    url.searchParams.set(k, v);
   const response = await fetch(url, { redirect: 'manual' });
   if (response.status !== 302) throw new Error(`jackson authorize answered ${response.status}: ${await response.text()}`);
   return { idpUrl: response.headers.get('location')!, verifier, nonce: '', state, userId };
 }
 
 export async function jacksonComplete(jacksonUrl: string, pending: PendingLogin, form: AutoPostForm): Promise<void> {
-  const acs = await fetch(form.action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form.fields) });
+  const acs = await fetch(form.action, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form.fields),
+  });
   if (acs.status !== 302) throw new Error(`jackson ACS answered ${acs.status}: ${(await acs.text()).slice(0, 300)}`);
   const callback = new URL(acs.headers.get('location')!);
   const code = callback.searchParams.get('code');

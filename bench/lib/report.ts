@@ -24,7 +24,8 @@ export function machine() {
   };
 }
 
-export const formatRatio = (ratio: number | null) => (ratio === null ? '—' : ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2));
+export const formatRatio = (ratio: number | null) =>
+  ratio === null ? '—' : ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
 
 export function printLine(line: Line): void {
   console.log(`${line.name} | ${line.lanyard} | ${line.baseline} | ${formatRatio(line.ratio)}${line.note ? `  (${line.note})` : ''}`);
@@ -73,7 +74,9 @@ export function svgChart(lines: Line[]): string {
   ];
   for (let p = minLog; p <= maxLog; p++) {
     const gx = x(10 ** p);
-    parts.push(`<line x1="${gx}" y1="${top - 10}" x2="${gx}" y2="${height - 40}" stroke="${p === 0 ? '#333' : '#ddd'}" stroke-width="${p === 0 ? 2 : 1}"/>`);
+    parts.push(
+      `<line x1="${gx}" y1="${top - 10}" x2="${gx}" y2="${height - 40}" stroke="${p === 0 ? '#333' : '#ddd'}" stroke-width="${p === 0 ? 2 : 1}"/>`,
+    );
     parts.push(`<text x="${gx}" y="${height - 22}" text-anchor="middle" fill="#555">${10 ** p >= 1 ? 10 ** p : (10 ** p).toFixed(-p)}×</text>`);
   }
   rows.forEach((line, i) => {
@@ -82,7 +85,9 @@ export function svgChart(lines: Line[]): string {
     const x0 = x(1);
     const x1 = x(line.ratio!);
     parts.push(`<text x="${left - 8}" y="${y + 16}" text-anchor="end">${esc(line.name)}</text>`);
-    parts.push(`<rect x="${Math.min(x0, x1)}" y="${y + 4}" width="${Math.max(2, Math.abs(x1 - x0))}" height="${rowHeight - 8}" fill="${good ? '#2e9e5b' : '#e8893a'}"/>`);
+    parts.push(
+      `<rect x="${Math.min(x0, x1)}" y="${y + 4}" width="${Math.max(2, Math.abs(x1 - x0))}" height="${rowHeight - 8}" fill="${good ? '#2e9e5b' : '#e8893a'}"/>`,
+    );
     parts.push(`<text x="${Math.max(x0, x1) + 6}" y="${y + 16}" fill="#333">${formatRatio(line.ratio)}</text>`);
   });
   parts.push('</svg>');
@@ -94,7 +99,10 @@ export async function writePng(svg: string, svgPath: string, pngPath: string): P
   writeFileSync(svgPath, svg);
   try {
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: process.env.BENCH_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    const browser = await chromium.launch({
+      executablePath: process.env.BENCH_CHROMIUM ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
     try {
       const page = await browser.newPage();
       await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);

@@ -23,14 +23,24 @@ export const settings = {
 export type Settings = typeof settings;
 
 /** Starts a Lanyard child on a fresh database, set up with one account wired to the dev IdP. */
-export async function startLanyardUnderTest(backend: Backend, idp: Child, options: { label: string; publicUrl?: string; databaseUrl?: string } = { label: 'lanyard' }) {
+export async function startLanyardUnderTest(
+  backend: Backend,
+  idp: Child,
+  options: { label: string; publicUrl?: string; databaseUrl?: string } = { label: 'lanyard' },
+) {
   const db = options.databaseUrl ? { url: options.databaseUrl, drop: async () => undefined } : freshDatabase(backend);
   // A directory per process: tsx's loader thread writes a profile of its own beside the main one.
   const nodeFlags = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}${options.label}-${backend}-${Date.now()}`] : [];
-  const child = await startChild('lanyard', { env: { BENCH_DATABASE_URL: db.url, ...(options.publicUrl ? { BENCH_PUBLIC_URL: options.publicUrl } : {}) }, nodeFlags });
+  const child = await startChild('lanyard', {
+    env: { BENCH_DATABASE_URL: db.url, ...(options.publicUrl ? { BENCH_PUBLIC_URL: options.publicUrl } : {}) },
+    nodeFlags,
+  });
   const account = options.databaseUrl
     ? undefined
-    : await child.call<{ accountSid: string; authToken: string; connectionSid: string; clientId: string }>('setup', { metadataXml: idp.ready.metadataXml, trustedUrl: 'http://127.0.0.1:5173/desktop/' });
+    : await child.call<{ accountSid: string; authToken: string; connectionSid: string; clientId: string }>('setup', {
+        metadataXml: idp.ready.metadataXml,
+        trustedUrl: 'http://127.0.0.1:5173/desktop/',
+      });
   return {
     child,
     db,
@@ -42,4 +52,3 @@ export async function startLanyardUnderTest(backend: Backend, idp: Child, option
   };
 }
 export type LanyardUnderTest = Awaited<ReturnType<typeof startLanyardUnderTest>>;
-

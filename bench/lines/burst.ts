@@ -52,7 +52,8 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
     const first = await startLanyardUnderTest('postgres', idp, { label: `burst${count}`, publicUrl: PUBLIC_URL });
     const others: LanyardUnderTest[] = [];
     try {
-      for (let i = 1; i < count; i++) others.push(await startLanyardUnderTest('postgres', idp, { label: `burst${count}`, publicUrl: PUBLIC_URL, databaseUrl: first.db.url }));
+      for (let i = 1; i < count; i++)
+        others.push(await startLanyardUnderTest('postgres', idp, { label: `burst${count}`, publicUrl: PUBLIC_URL, databaseUrl: first.db.url }));
       const nodes = [first, ...others].map((node) => node.child.url);
       results.push({ nodes: count, r: await runBurst(nodes, first.account.connectionSid, idp.url, n, w) });
     } finally {
@@ -60,7 +61,8 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
       await first.stop();
     }
   }
-  const describe = ({ r }: { r: BurstResult }) => `drained in ${r.drainSeconds.toFixed(1)} s; login p50 ${r.p50} ms, p99 ${r.p99} ms; ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}`;
+  const describe = ({ r }: { r: BurstResult }) =>
+    `drained in ${r.drainSeconds.toFixed(1)} s; login p50 ${r.p50} ms, p99 ${r.p99} ms; ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}`;
   const lines: Line[] = results.map((result) => ({
     section: '',
     name: `Shift-change burst: ${n.toLocaleString('en')} agents in ${w} s, ${result.nodes} node${result.nodes > 1 ? 's' : ''} (PostgreSQL)`,
@@ -72,7 +74,15 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
   }));
   const [one, three] = results;
   if (one && three) {
-    lines.push({ section: '', name: 'Burst login p99, 3 nodes vs 1 node', lanyard: `3 nodes: p99 ${three.r.p99} ms`, baseline: `1 node: p99 ${one.r.p99} ms`, ratio: three.r.p99 / Math.max(1, one.r.p99), better: 'lower', note: 'all nodes share the machine\'s cores with PostgreSQL, the IdP and the load generator' });
+    lines.push({
+      section: '',
+      name: 'Burst login p99, 3 nodes vs 1 node',
+      lanyard: `3 nodes: p99 ${three.r.p99} ms`,
+      baseline: `1 node: p99 ${one.r.p99} ms`,
+      ratio: three.r.p99 / Math.max(1, one.r.p99),
+      better: 'lower',
+      note: "all nodes share the machine's cores with PostgreSQL, the IdP and the load generator",
+    });
   }
   return lines;
 }

@@ -48,11 +48,21 @@ export async function localLines(idp: Child, settings: Settings): Promise<Line[]
     const jwksUrl = new URL('/.well-known/jwks.json', lanyard.child.url);
     const jwks = createRemoteJWKSet(jwksUrl);
     const seconds = settings.quick ? 1 : 3;
-    const local = await opsPerSecond(seconds, () => jwtVerify(token, jwks, { issuer: iss, audience: aud as string, algorithms: ['ES256'], typ: 'at+jwt' }));
+    const local = await opsPerSecond(seconds, () =>
+      jwtVerify(token, jwks, { issuer: iss, audience: aud as string, algorithms: ['ES256'], typ: 'at+jwt' }),
+    );
     const [jwk] = ((await (await fetch(jwksUrl)).json()) as { keys: JWK[] }).keys;
     const key = await importJWK(jwk!, 'ES256');
     const raw = await opsPerSecond(seconds, () => jwtVerify(token, key));
-    lines.push({ section: '', name: 'Local token validation against Lanyard JWKS vs raw jose verify', lanyard: `${Math.round(local).toLocaleString('en')} verifies/s`, baseline: `jose jwtVerify with the key in hand: ${Math.round(raw).toLocaleString('en')}/s`, ratio: local / raw, better: 'higher', note: 'createRemoteJWKSet (cached) + issuer/audience/alg/typ checks, in-process' });
+    lines.push({
+      section: '',
+      name: 'Local token validation against Lanyard JWKS vs raw jose verify',
+      lanyard: `${Math.round(local).toLocaleString('en')} verifies/s`,
+      baseline: `jose jwtVerify with the key in hand: ${Math.round(raw).toLocaleString('en')}/s`,
+      ratio: local / raw,
+      better: 'higher',
+      note: 'createRemoteJWKSet (cached) + issuer/audience/alg/typ checks, in-process',
+    });
   } finally {
     await lanyard.stop();
   }
@@ -75,9 +85,20 @@ export async function localLines(idp: Child, settings: Settings): Promise<Line[]
   } catch (error) {
     sdkNote = `SDK does not bundle yet: ${(error as Error).message.split('\n')[0]}`;
   }
-  for (const [name, pkg] of [['oidc-client-ts', 'oidc-client-ts'], ['auth0-spa-js', '@auth0/auth0-spa-js']] as const) {
+  for (const [name, pkg] of [
+    ['oidc-client-ts', 'oidc-client-ts'],
+    ['auth0-spa-js', '@auth0/auth0-spa-js'],
+  ] as const) {
     const size = await bundledSize(pkg);
-    lines.push({ section: '', name: `SDK size (min+gzip) vs ${name}`, lanyard: sdk === undefined ? 'pending' : kb(sdk), baseline: `${pkg}: ${kb(size)}`, ratio: sdk === undefined ? null : sdk / size, better: 'lower', note: `esbuild bundle of all exports, minified, gzip -9; ${sdkNote}` });
+    lines.push({
+      section: '',
+      name: `SDK size (min+gzip) vs ${name}`,
+      lanyard: sdk === undefined ? 'pending' : kb(sdk),
+      baseline: `${pkg}: ${kb(size)}`,
+      ratio: sdk === undefined ? null : sdk / size,
+      better: 'lower',
+      note: `esbuild bundle of all exports, minified, gzip -9; ${sdkNote}`,
+    });
   }
   return lines;
 }

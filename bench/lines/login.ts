@@ -15,7 +15,13 @@ const fmt = (x: number) => `${x.toFixed(x >= 100 ? 0 : 1)}/s`;
  * Between them, untimed, the dev IdP answers each AuthnRequest (InResponseTo) with its own
  * signed response. Logins per second = N ÷ (A + B).
  */
-async function timedLogins(n: number, concurrency: number, idpUrl: string, authorize: (i: number) => Promise<PendingLogin>, complete: (p: PendingLogin, f: AutoPostForm) => Promise<void>) {
+async function timedLogins(
+  n: number,
+  concurrency: number,
+  idpUrl: string,
+  authorize: (i: number) => Promise<PendingLogin>,
+  complete: (p: PendingLogin, f: AutoPostForm) => Promise<void>,
+) {
   const a = await pool(n, concurrency, authorize);
   const forms = await pool(n, concurrency, (i) => idpLogin(idpUrl, a.results[i]!));
   const sample = forms.results[0]!;
@@ -28,7 +34,10 @@ function xmlCryptoVerifiesPerSecond(samlResponse: string, certificatePem: string
   const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
   const verify = () => {
     const doc = new DOMParser().parseFromString(xml, 'text/xml');
-    const signatures = xpath.select("//*[local-name(.)='Signature' and namespace-uri(.)='http://www.w3.org/2000/09/xmldsig#']", doc as unknown as Node) as Node[];
+    const signatures = xpath.select(
+      "//*[local-name(.)='Signature' and namespace-uri(.)='http://www.w3.org/2000/09/xmldsig#']",
+      doc as unknown as Node,
+    ) as Node[];
     if (signatures.length === 0) throw new Error('no signature in the SAML response');
     for (const signature of signatures) {
       const signed = new SignedXml({ publicCert: certificatePem });
@@ -56,8 +65,20 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
   let sample: AutoPostForm;
   try {
     const target = { publicUrl: lanyard.child.url, connectionSid: lanyard.account.connectionSid, balance: direct };
-    await timedLogins(Math.min(20, n), c, idp.url, (i) => lanyardAuthorize(target, users(i)), (p, f) => lanyardComplete(target, p, f)); // warm-up
-    const run = await timedLogins(n, c, idp.url, (i) => lanyardAuthorize(target, users(i)), (p, f) => lanyardComplete(target, p, f));
+    await timedLogins(
+      Math.min(20, n),
+      c,
+      idp.url,
+      (i) => lanyardAuthorize(target, users(i)),
+      (p, f) => lanyardComplete(target, p, f),
+    ); // warm-up
+    const run = await timedLogins(
+      n,
+      c,
+      idp.url,
+      (i) => lanyardAuthorize(target, users(i)),
+      (p, f) => lanyardComplete(target, p, f),
+    );
     lanyardRate = perSecond(n, run.ms);
     sample = run.sample;
     const xmlRate = xmlCryptoVerifiesPerSecond(sample.fields.SAMLResponse!, idp.ready.certificatePem as string, settings.quick ? 1 : 3);
@@ -79,8 +100,20 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
     jackson = await startChild('jackson');
     await jackson.call('setup', { metadataXml: idp.ready.metadataXml });
     const url = jackson.url;
-    await timedLogins(Math.min(20, n), c, idp.url, (i) => jacksonAuthorize(url, users(i)), (p, f) => jacksonComplete(url, p, f));
-    const run = await timedLogins(n, c, idp.url, (i) => jacksonAuthorize(url, users(i)), (p, f) => jacksonComplete(url, p, f));
+    await timedLogins(
+      Math.min(20, n),
+      c,
+      idp.url,
+      (i) => jacksonAuthorize(url, users(i)),
+      (p, f) => jacksonComplete(url, p, f),
+    );
+    const run = await timedLogins(
+      n,
+      c,
+      idp.url,
+      (i) => jacksonAuthorize(url, users(i)),
+      (p, f) => jacksonComplete(url, p, f),
+    );
     const rate = perSecond(n, run.ms);
     lines.push({
       section: '',
@@ -92,7 +125,15 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
       note: 'same dev IdP, same two-phase timing',
     });
   } catch (error) {
-    lines.push({ section: '', name: 'Full enhanced login vs SAML Jackson', lanyard: fmt(lanyardRate), baseline: 'blocked', ratio: null, better: 'higher', note: `Jackson: ${(error as Error).message.split('\n')[0]!.slice(0, 160)}` });
+    lines.push({
+      section: '',
+      name: 'Full enhanced login vs SAML Jackson',
+      lanyard: fmt(lanyardRate),
+      baseline: 'blocked',
+      ratio: null,
+      better: 'higher',
+      note: `Jackson: ${(error as Error).message.split('\n')[0]!.slice(0, 160)}`,
+    });
   } finally {
     await jackson?.stop();
   }

@@ -25,16 +25,50 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
   try {
     const duration = settings.durationSeconds;
     const helloGet = await load({ url: `${hello.url}/hello`, durationSeconds: duration, connections: settings.connections });
-    const lookup = await load({ url: `${lanyard.child.url}/v1/Flex/Authentication/Config?AccountSid=${lanyard.account.accountSid}`, durationSeconds: duration, connections: settings.connections });
+    const lookup = await load({
+      url: `${lanyard.child.url}/v1/Flex/Authentication/Config?AccountSid=${lanyard.account.accountSid}`,
+      durationSeconds: duration,
+      connections: settings.connections,
+    });
     const token = await accessTokenFrom(lanyard);
     const body = JSON.stringify({ token });
     const authorization = 'Basic ' + Buffer.from(`${lanyard.account.accountSid}:${lanyard.account.authToken}`).toString('base64');
-    const validate = await load({ url: `${lanyard.child.url}/v1/Accounts/${lanyard.account.accountSid}/Tokens/validate`, method: 'POST', headers: { 'content-type': 'application/json', authorization }, body, durationSeconds: duration, connections: settings.connections });
-    const helloPost = await load({ url: `${hello.url}/hello`, method: 'POST', headers: { 'content-type': 'application/json' }, body, durationSeconds: duration, connections: settings.connections });
+    const validate = await load({
+      url: `${lanyard.child.url}/v1/Accounts/${lanyard.account.accountSid}/Tokens/validate`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization },
+      body,
+      durationSeconds: duration,
+      connections: settings.connections,
+    });
+    const helloPost = await load({
+      url: `${hello.url}/hello`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      durationSeconds: duration,
+      connections: settings.connections,
+    });
     const errors = (n: number) => (n ? `, ${n} errors` : '');
     return [
-      { section: '', name: 'Lookup GET /v1/Flex/Authentication/Config (SQLite)', lanyard: `${rps(lookup.rps)}, ${lat(lookup.p50, lookup.p99)}${errors(lookup.errors)}`, baseline: `hello-world GET: ${rps(helloGet.rps)}, ${lat(helloGet.p50, helloGet.p99)}`, ratio: lookup.rps / helloGet.rps, better: 'higher', note: 'throughput; Hono on @hono/node-server both sides' },
-      { section: '', name: 'Validate POST …/Tokens/validate (SQLite)', lanyard: `${rps(validate.rps)}, ${lat(validate.p50, validate.p99)}${errors(validate.errors)}`, baseline: `hello-world JSON POST: ${rps(helloPost.rps)}, ${lat(helloPost.p50, helloPost.p99)}`, ratio: validate.rps / helloPost.rps, better: 'higher', note: 'Basic auth check + ES256 verify + session and user reads' },
+      {
+        section: '',
+        name: 'Lookup GET /v1/Flex/Authentication/Config (SQLite)',
+        lanyard: `${rps(lookup.rps)}, ${lat(lookup.p50, lookup.p99)}${errors(lookup.errors)}`,
+        baseline: `hello-world GET: ${rps(helloGet.rps)}, ${lat(helloGet.p50, helloGet.p99)}`,
+        ratio: lookup.rps / helloGet.rps,
+        better: 'higher',
+        note: 'throughput; Hono on @hono/node-server both sides',
+      },
+      {
+        section: '',
+        name: 'Validate POST …/Tokens/validate (SQLite)',
+        lanyard: `${rps(validate.rps)}, ${lat(validate.p50, validate.p99)}${errors(validate.errors)}`,
+        baseline: `hello-world JSON POST: ${rps(helloPost.rps)}, ${lat(helloPost.p50, helloPost.p99)}`,
+        ratio: validate.rps / helloPost.rps,
+        better: 'higher',
+        note: 'Basic auth check + ES256 verify + session and user reads',
+      },
     ];
   } finally {
     await hello.stop();
@@ -58,7 +92,15 @@ export async function lifecycleLines(idp: Child, settings: Settings): Promise<Li
     await lanyard.stop();
   }
   const lines: Line[] = [
-    { section: '', name: 'Start-up to ready (fresh SQLite, migrations, key generation)', lanyard: `${Math.round(median(lanyardStarts))} ms`, baseline: `hello-world: ${Math.round(median(helloStarts))} ms`, ratio: median(lanyardStarts) / median(helloStarts), better: 'lower', note: `median of ${runs}; process spawn to listening and set up, tsx loader both sides` },
+    {
+      section: '',
+      name: 'Start-up to ready (fresh SQLite, migrations, key generation)',
+      lanyard: `${Math.round(median(lanyardStarts))} ms`,
+      baseline: `hello-world: ${Math.round(median(helloStarts))} ms`,
+      ratio: median(lanyardStarts) / median(helloStarts),
+      better: 'lower',
+      note: `median of ${runs}; process spawn to listening and set up, tsx loader both sides`,
+    },
   ];
 
   const n = settings.memorySessions;

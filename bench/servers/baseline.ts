@@ -14,12 +14,15 @@ import { openRawStore, type RawStore } from '../lib/raw-store.ts';
 
 const app = new Hono();
 app.get('/hello', (c) => c.json({ hello: 'world' }));
-app.post('/hello', async (c) => c.json({ hello: await c.req.json<unknown>() !== null }));
+app.post('/hello', async (c) => c.json({ hello: (await c.req.json<unknown>()) !== null }));
 
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 const store: RawStore | undefined = databaseUrl ? await openRawStore(databaseUrl) : undefined;
 const { privateKey, publicKey } = await generateKeyPair('ES256');
-const kid = createHash('sha256').update(JSON.stringify(await exportJWK(publicKey))).digest('base64url').slice(0, 16);
+const kid = createHash('sha256')
+  .update(JSON.stringify(await exportJWK(publicKey)))
+  .digest('base64url')
+  .slice(0, 16);
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 if (store) {

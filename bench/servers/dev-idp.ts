@@ -1,9 +1,18 @@
 /** The development SAML IdP (samlify) in its own process: the browser's IdP in the login benches. */
 import { startDevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 
-const users = Array.from({ length: 100 }, (_, i) => ({ id: `agent${i}@bench.example`, full_name: `Agent ${i}`, email: `agent${i}@bench.example`, roles: ['agent'] }));
+const users = Array.from({ length: 100 }, (_, i) => ({
+  id: `agent${i}@bench.example`,
+  full_name: `Agent ${i}`,
+  email: `agent${i}@bench.example`,
+  roles: ['agent'],
+}));
 const idp = await startDevIdp({ port: 0, users });
 process.send!({ type: 'ready', url: idp.url, metadataXml: idp.metadataXml, certificatePem: idp.certificatePem });
 process.on('message', (message: { id: number; cmd: string }) => {
-  if (message.cmd === 'stop') void idp.close().then(() => { process.send!({ id: message.id, result: null }); process.exit(0); });
+  if (message.cmd === 'stop')
+    void idp.close().then(() => {
+      process.send!({ id: message.id, result: null });
+      process.exit(0);
+    });
 });

@@ -33,14 +33,20 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const url = new URL(req.url ?? '/', externalUrl);
   if (req.method === 'GET' && url.pathname === '/authorize') {
     const q = Object.fromEntries(url.searchParams);
-    const { redirect_url, error } = (await oauthController.authorize({ ...q, client_id: clientId } as never)) as { redirect_url?: string; error?: string };
+    const { redirect_url, error } = (await oauthController.authorize({ ...q, client_id: clientId } as never)) as {
+      redirect_url?: string;
+      error?: string;
+    };
     if (!redirect_url) return send(res, 400, { error });
     res.writeHead(302, { location: redirect_url }).end();
     return;
   }
   if (req.method === 'POST' && url.pathname === '/api/oauth/saml') {
     const form = new URLSearchParams(await readBody(req));
-    const { redirect_url, error } = (await oauthController.samlResponse({ SAMLResponse: form.get('SAMLResponse') ?? '', RelayState: form.get('RelayState') ?? '' })) as { redirect_url?: string; error?: string };
+    const { redirect_url, error } = (await oauthController.samlResponse({
+      SAMLResponse: form.get('SAMLResponse') ?? '',
+      RelayState: form.get('RelayState') ?? '',
+    })) as { redirect_url?: string; error?: string };
     if (!redirect_url) return send(res, 400, { error });
     res.writeHead(302, { location: redirect_url }).end();
     return;

@@ -37,7 +37,14 @@ process.on('message', (message: { id: number; cmd: string; count?: number }) => 
         const grant = new provider.Grant({ accountId, clientId: 'bench-desktop' });
         grant.addOIDCScope('openid offline_access');
         const grantId = await grant.save();
-        const refreshToken = new provider.RefreshToken({ accountId, client, grantId, scope: 'openid offline_access', gty: 'authorization_code', authTime: Math.floor(Date.now() / 1000) });
+        const refreshToken = new provider.RefreshToken({
+          accountId,
+          client,
+          grantId,
+          scope: 'openid offline_access',
+          gty: 'authorization_code',
+          authTime: Math.floor(Date.now() / 1000),
+        });
         tokens.push(await refreshToken.save());
       }
       process.send!({ id: message.id, result: tokens });

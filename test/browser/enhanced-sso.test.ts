@@ -2,7 +2,16 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { desktopReady, launchChromium, pageErrors, pickUser, signedInView, startDemoStack, tokenRequests, type DemoStack } from './support/demo-stack.ts';
+import {
+  desktopReady,
+  launchChromium,
+  pageErrors,
+  pickUser,
+  signedInView,
+  startDemoStack,
+  tokenRequests,
+  type DemoStack,
+} from './support/demo-stack.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const HOUR = 3600_000;
@@ -45,7 +54,12 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
     await pickUser(page, 'Ada Lovelace');
     const view = await signedInView(page);
 
-    expect(view).toMatchObject({ name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'supervisor', 'agent'], identity: 'ada_40example_2Ecom' });
+    expect(view).toMatchObject({
+      name: 'Ada Lovelace',
+      email: 'ada@example.com',
+      roles: ['admin', 'supervisor', 'agent'],
+      identity: 'ada_40example_2Ecom',
+    });
     expect(view.expiresAt - Date.now()).toBeGreaterThan(HOUR - 60_000);
     expect(view.expiresAt - Date.now()).toBeLessThanOrEqual(HOUR);
     expect(view.sessionEndsAt - Date.now()).toBeGreaterThan(11 * HOUR);
@@ -94,7 +108,9 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
     await page.getByLabel('Sign in in a pop-up window').check();
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const alert = page.getByRole('alert').filter({ hasText: 'blocked' });
-    await expect(alert.textContent()).resolves.toBe('The sign-in window was blocked by the browser. Allow pop-ups for this site, or sign in without a pop-up.');
+    await expect(alert.textContent()).resolves.toBe(
+      'The sign-in window was blocked by the browser. Allow pop-ups for this site, or sign in without a pop-up.',
+    );
     await expect(alert.getAttribute('data-code')).resolves.toBe('popup_blocked');
     expect(tokens.all).toEqual([]);
     await expect(page.locator('#signed-out').isVisible()).resolves.toBe(true);

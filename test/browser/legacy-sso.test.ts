@@ -1,6 +1,15 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { desktopReady, launchChromium, pageErrors, pickUser, signedInView, startDemoStack, tokenRequests, type DemoStack } from './support/demo-stack.ts';
+import {
+  desktopReady,
+  launchChromium,
+  pageErrors,
+  pickUser,
+  signedInView,
+  startDemoStack,
+  tokenRequests,
+  type DemoStack,
+} from './support/demo-stack.ts';
 
 const TOKEN_PARAMS = /[?&](Token|Expiration|Identity|Roles|flexUserSid)=/;
 
@@ -29,7 +38,9 @@ describe('legacy SSO in the demo desktop (Chromium)', () => {
     tokens = tokenRequests(context);
     leakedReferers = [];
     context.on('request', (request) => {
-      void request.headerValue('referer').then((referer) => referer && TOKEN_PARAMS.test(referer) && leakedReferers.push(`${request.url()} ← ${referer}`));
+      void request
+        .headerValue('referer')
+        .then((referer) => referer && TOKEN_PARAMS.test(referer) && leakedReferers.push(`${request.url()} ← ${referer}`));
     });
     page = await context.newPage();
     errors = pageErrors(page);
@@ -49,7 +60,12 @@ describe('legacy SSO in the demo desktop (Chromium)', () => {
     const view = await signedInView(page);
 
     expect((await landing).url()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/legacy\/\?Token=.*&Roles=admin&Roles=supervisor&Roles=agent&flexUserSid=FU/);
-    expect(view).toMatchObject({ name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'supervisor', 'agent'], identity: 'ada_40example_2Ecom' });
+    expect(view).toMatchObject({
+      name: 'Ada Lovelace',
+      email: 'ada@example.com',
+      roles: ['admin', 'supervisor', 'agent'],
+      identity: 'ada_40example_2Ecom',
+    });
     expect(view.expiresAt - Date.now()).toBeGreaterThan(59 * 60_000);
     expect(page.url()).toBe(stack.legacyUrl);
     await expect(page.locator('#session-end').textContent()).resolves.toBe('told at the first refresh');
@@ -58,7 +74,9 @@ describe('legacy SSO in the demo desktop (Chromium)', () => {
     // Legacy refresh: the token itself is the credential; the server also says when the shift ends.
     await page.getByRole('button', { name: 'Refresh now' }).click();
     await expect.poll(() => page.locator('#session-end').getAttribute('datetime')).not.toBeNull();
-    expect(tokens.all).toEqual([{ url: expect.stringMatching(/^\/v1\/Accounts\/AC\w{32}\/Tokens\/refresh$/), grant: null, origin: stack.demo.desktop.url }]);
+    expect(tokens.all).toEqual([
+      { url: expect.stringMatching(/^\/v1\/Accounts\/AC\w{32}\/Tokens\/refresh$/), grant: null, origin: stack.demo.desktop.url },
+    ]);
     await expect(page.locator('#last-update').textContent()).resolves.toMatch(/refreshed by this tab/);
 
     // The page declares no-referrer: no request carried the token-bearing address as Referer.
@@ -89,7 +107,13 @@ describe('legacy SSO in the demo desktop (Chromium)', () => {
         origin: stack.demo.desktop.url,
         data: {
           messageId: 'TWILIO_FLEX_LOGIN_SUCCESSFUL',
-          tokenPayload: { token: expect.stringMatching(/^eyJ/), expiration: expect.any(String), identity: 'grace_40example_2Ecom', roles: ['supervisor', 'agent'], flexUserSid: expect.stringMatching(/^FU/) },
+          tokenPayload: {
+            token: expect.stringMatching(/^eyJ/),
+            expiration: expect.any(String),
+            identity: 'grace_40example_2Ecom',
+            roles: ['supervisor', 'agent'],
+            flexUserSid: expect.stringMatching(/^FU/),
+          },
         },
       },
     ]);
@@ -124,7 +148,8 @@ describe('legacy SSO in the demo desktop (Chromium)', () => {
     });
     await page.goto(stack.legacyUrl);
     await desktopReady(page);
-    const expected = 'Legacy SSO puts the token on this page\'s address: add <meta name="referrer" content="no-referrer"> so it cannot leak to other sites through the Referer header.';
+    const expected =
+      'Legacy SSO puts the token on this page\'s address: add <meta name="referrer" content="no-referrer"> so it cannot leak to other sites through the Referer header.';
     await expect(page.getByRole('status').textContent()).resolves.toBe(`Setup warning: ${expected}`);
     expect(warnings).toEqual([`Lanyard: ${expected}`]);
   });

@@ -18,7 +18,12 @@ import { at, freePort, runCli, startNode, type LanyardNode } from './support/nod
  * here nothing does: the test plays the balancer and sends each request to the node it chooses
  * by rewriting the origin, so any step of a sign-in can land on any node.
  */
-const AGENTS = Array.from({ length: 40 }, (_, i) => ({ id: `agent${i}@example.com`, full_name: `Agent ${i}`, email: `agent${i}@example.com`, roles: ['agent'] }));
+const AGENTS = Array.from({ length: 40 }, (_, i) => ({
+  id: `agent${i}@example.com`,
+  full_name: `Agent ${i}`,
+  email: `agent${i}@example.com`,
+  roles: ['agent'],
+}));
 const USERS = [{ id: 'ada@example.com', full_name: 'Ada Lovelace', email: 'ada@example.com', roles: ['supervisor', 'agent'] }, ...AGENTS];
 
 describe('a three-node cluster on one PostgreSQL', () => {
@@ -33,12 +38,22 @@ describe('a three-node cluster on one PostgreSQL', () => {
 
   const tokenUrl = () => `${publicUrl}/v1/Flex/OAuth/Tokens`;
   const post = async (node: LanyardNode, url: string, body: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(at(node, url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const response = await fetch(at(node, url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  const refreshAt = (node: LanyardNode, refreshToken: string) => post(node, tokenUrl(), { grant_type: 'RefreshToken', refresh_token: refreshToken, sso_profile_sid: setup.connection.sid });
+  const refreshAt = (node: LanyardNode, refreshToken: string) =>
+    post(node, tokenUrl(), { grant_type: 'RefreshToken', refresh_token: refreshToken, sso_profile_sid: setup.connection.sid });
   const validateAt = (node: LanyardNode, token: string) =>
-    post(node, `${publicUrl}/v1/Accounts/${setup.account.sid}/Tokens/validate`, { token }, { authorization: 'Basic ' + Buffer.from(`${setup.account.sid}:${setup.authToken}`).toString('base64') });
+    post(
+      node,
+      `${publicUrl}/v1/Accounts/${setup.account.sid}/Tokens/validate`,
+      { token },
+      { authorization: 'Basic ' + Buffer.from(`${setup.account.sid}:${setup.authToken}`).toString('base64') },
+    );
 
   /** One sign-in with each step on the node given: authorize, ACS, token. */
   async function loginAcross(route: [LanyardNode, LanyardNode, LanyardNode], userId = 'ada@example.com') {
@@ -46,18 +61,39 @@ describe('a three-node cluster on one PostgreSQL', () => {
     const state = randomBytes(8).toString('hex');
     const nonce = randomBytes(8).toString('hex');
     const authorize = new URL('/v1/Flex/Authorize', publicUrl);
-    for (const [k, v] of Object.entries({ ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state, nonce, codeChallenge: challenge, codeChallengeMethod: 'S256' })) authorize.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      ssoProfileSid: setup.connection.sid,
+      redirectUrl: DESKTOP_URL,
+      state,
+      nonce,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+    }))
+      authorize.searchParams.set(k, v);
     const start = await fetch(at(route[0], authorize.toString()), { redirect: 'manual' });
     expect(start.status).toBe(302);
     const form = await loginHeadless(idp, start.headers.get('location')!, userId);
     // The IdP posts to the public ACS URL; the balancer sends it to the second node.
     expect(new URL(form.action).origin).toBe(publicUrl);
-    const acs = await fetch(at(route[1], form.action), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form.fields as Record<string, string>) });
+    const acs = await fetch(at(route[1], form.action), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form.fields as Record<string, string>),
+    });
     expect(acs.status).toBe(303);
     const callback = new URL(acs.headers.get('location')!);
     expect(callback.searchParams.get('state')).toBe(state);
     const code = callback.searchParams.get('code')!;
-    const exchangeAt = (node: LanyardNode) => post(node, tokenUrl(), { grant_type: 'AuthorizationCode', app_type: 'SinglePageApp', sso_profile_sid: setup.connection.sid, code, code_verifier: verifier, nonce });
+    const exchangeAt = (node: LanyardNode) =>
+      post(node, tokenUrl(), {
+        grant_type: 'AuthorizationCode',
+        app_type: 'SinglePageApp',
+        sso_profile_sid: setup.connection.sid,
+        code,
+        code_verifier: verifier,
+        nonce,
+      });
     return { form, exchange: () => exchangeAt(route[2]), exchangeAt };
   }
 
@@ -103,12 +139,18 @@ describe('a three-node cluster on one PostgreSQL', () => {
     const { exchange } = await loginAcross([a, b, c]);
     const tokens = await exchange();
     expect(tokens.status).toBe(200);
-    for (const node of nodes) expect((await validateAt(node, tokens.body.access_token as string)).body).toMatchObject({ valid: true, realm_user_id: 'ada@example.com' });
+    for (const node of nodes)
+      expect((await validateAt(node, tokens.body.access_token as string)).body).toMatchObject({ valid: true, realm_user_id: 'ada@example.com' });
   });
 
   it('refuses the same SAML response posted again at another node', async () => {
     const { form } = await loginAcross([b, c, a]);
-    const again = await fetch(at(a, form.action), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form.fields as Record<string, string>) });
+    const again = await fetch(at(a, form.action), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form.fields as Record<string, string>),
+    });
     expect(again.status).toBe(401);
     expect(await again.text()).toMatch(/already completed \(replay\)/);
   });
@@ -167,11 +209,18 @@ describe('a three-node cluster on one PostgreSQL', () => {
   });
 
   it('logs one JSON line per request with its request id, never a query string or a token', async () => {
-    const response = await fetch(`${a.origin}/v1/Flex/Authentication/Config?AccountSid=${setup.account.sid}`, { headers: { 'x-request-id': 'cluster-req-1' } });
+    const response = await fetch(`${a.origin}/v1/Flex/Authentication/Config?AccountSid=${setup.account.sid}`, {
+      headers: { 'x-request-id': 'cluster-req-1' },
+    });
     expect(response.headers.get('x-request-id')).toBe('cluster-req-1');
     await new Promise((resolve) => setTimeout(resolve, 200));
     const lines = a.logs.filter((l) => l.message === 'request');
-    expect(lines.find((l) => l.request_id === 'cluster-req-1')).toMatchObject({ level: 'info', method: 'GET', route: '/v1/Flex/Authentication/Config', status: 200 });
+    expect(lines.find((l) => l.request_id === 'cluster-req-1')).toMatchObject({
+      level: 'info',
+      method: 'GET',
+      route: '/v1/Flex/Authentication/Config',
+      status: 200,
+    });
     for (const line of lines) {
       expect(Object.keys(line).sort()).toEqual(['duration_ms', 'level', 'message', 'method', 'request_id', 'route', 'status', 'time']);
       expect(String(line.route)).not.toContain('?');
@@ -209,7 +258,10 @@ describe('a three-node cluster on one PostgreSQL', () => {
         done();
         for (let i = 0; i < REFRESHES; i++) {
           const refreshed = await refreshThrough(balancer, publicUrl, setup.connection.sid, tokens.refresh_token, random());
-          if (refreshed.status !== 200) throw new Error(`refresh ${i + 1} of ${agent.id} on ${refreshed.node.name} (after ${refreshed.retries} retries): ${refreshed.status} ${JSON.stringify(refreshed.body)}`);
+          if (refreshed.status !== 200)
+            throw new Error(
+              `refresh ${i + 1} of ${agent.id} on ${refreshed.node.name} (after ${refreshed.retries} retries): ${refreshed.status} ${JSON.stringify(refreshed.body)}`,
+            );
           stats.retries += refreshed.retries;
           tokens = refreshed.body;
           done();
@@ -228,7 +280,10 @@ describe('a three-node cluster on one PostgreSQL', () => {
 
     // The database holds exactly the sessions the clients hold: none lost, none extra.
     const sessions = await admin.storage.list<Session>('session', { since: loadStart });
-    const live = sessions.filter((s) => s.payload.revokedAt === null).map((s) => s.id).sort();
+    const live = sessions
+      .filter((s) => s.payload.revokedAt === null)
+      .map((s) => s.id)
+      .sort();
     expect(live).toEqual(agents.map((agent) => agent.sid).sort());
     // Revoked ones can only be codes our own retries replayed (the first try had committed); no family was revoked by a retried refresh.
     const revoked = sessions.filter((s) => s.payload.revokedAt !== null);
@@ -269,7 +324,11 @@ describe('rate limits across nodes', () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 9; i++) {
-      const response = await fetch(`${nodes[i % nodes.length]!.origin}/v1/Flex/OAuth/Tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const response = await fetch(`${nodes[i % nodes.length]!.origin}/v1/Flex/OAuth/Tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       statuses.push(response.status);
       retryAfter ??= response.headers.get('retry-after');
     }

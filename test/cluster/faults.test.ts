@@ -17,7 +17,12 @@ import type { TestLanyard } from '../support/lanyard.ts';
 import { tokenFacts } from './support/balancer.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 
-const AGENTS = Array.from({ length: 12 }, (_, i) => ({ id: `agent${i}@example.com`, full_name: `Agent ${i}`, email: `agent${i}@example.com`, roles: ['agent'] }));
+const AGENTS = Array.from({ length: 12 }, (_, i) => ({
+  id: `agent${i}@example.com`,
+  full_name: `Agent ${i}`,
+  email: `agent${i}@example.com`,
+  roles: ['agent'],
+}));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function start(databaseUrl: string, extra: Record<string, string> = {}): Promise<TestLanyard> {
@@ -58,8 +63,19 @@ describe('PostgreSQL restarted under load (a TCP proxy cut in front of the share
   });
 
   it('answers 503 with Retry-After during the outage (never 500, never a hang), then recovers with nothing lost', { timeout: 60_000 }, async () => {
-    const agents = await Promise.all(AGENTS.map(async (agent) => ({ userId: agent.id, tokens: await signIn(lanyard, idp, setup.connection.sid, agent.id), rotations: 0 })));
-    const seen = { ok: 0, unavailable: 0, withoutRetryAfter: 0, other: [] as string[], slowest: 0, logins: 0, loginRestarts: 0, readyz: new Set<number>() };
+    const agents = await Promise.all(
+      AGENTS.map(async (agent) => ({ userId: agent.id, tokens: await signIn(lanyard, idp, setup.connection.sid, agent.id), rotations: 0 })),
+    );
+    const seen = {
+      ok: 0,
+      unavailable: 0,
+      withoutRetryAfter: 0,
+      other: [] as string[],
+      slowest: 0,
+      logins: 0,
+      loginRestarts: 0,
+      readyz: new Set<number>(),
+    };
     let running = true;
     const timed = async <T>(work: () => Promise<T>): Promise<T> => {
       const started = Date.now();
@@ -73,12 +89,14 @@ describe('PostgreSQL restarted under load (a TCP proxy cut in front of the share
     // Refreshing agents: a 503 keeps the same refresh token and tries again, as the SDK does.
     const refresher = async (agent: (typeof agents)[number]) => {
       while (running) {
-        const response = await timed(() => fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ grant_type: 'RefreshToken', refresh_token: agent.tokens.refresh_token, sso_profile_sid: setup.connection.sid }),
-          signal: AbortSignal.timeout(15_000),
-        }));
+        const response = await timed(() =>
+          fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ grant_type: 'RefreshToken', refresh_token: agent.tokens.refresh_token, sso_profile_sid: setup.connection.sid }),
+            signal: AbortSignal.timeout(15_000),
+          }),
+        );
         const body = (await response.json()) as { access_token: string; refresh_token: string; message?: string };
         if (response.status === 200) {
           seen.ok++;
@@ -180,7 +198,9 @@ describe('PostgreSQL restarted under load (a TCP proxy cut in front of the share
       if (!kind) return;
       await client.query(`CREATE OR REPLACE FUNCTION ${schema}.fail_insert() RETURNS trigger AS $$
         BEGIN RAISE EXCEPTION 'terminating connection due to administrator command' USING ERRCODE = '57P01'; END $$ LANGUAGE plpgsql`);
-      await client.query(`CREATE TRIGGER fail_insert BEFORE INSERT ON ${schema}.records FOR EACH ROW WHEN (NEW.kind = '${kind}') EXECUTE FUNCTION ${schema}.fail_insert()`);
+      await client.query(
+        `CREATE TRIGGER fail_insert BEFORE INSERT ON ${schema}.records FOR EACH ROW WHEN (NEW.kind = '${kind}') EXECUTE FUNCTION ${schema}.fail_insert()`,
+      );
     };
     try {
       const login = await flexLogin(lanyard, idp, setup.connection.sid, AGENTS[0]!.id);
@@ -295,7 +315,9 @@ describe('SQLite on a full or read-only disk', () => {
       if (mounted) execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
       else mkdirSync(dir, { recursive: true });
       if (!mounted) return; // Without root there is no read-only volume to mount; the live case below still runs.
-      await expect(start(`sqlite:${file}`)).rejects.toThrow(`cannot open the SQLite database ${file} for writing (SQLITE_CANTOPEN): the directory is on a read-only filesystem and the file is on a read-only filesystem`);
+      await expect(start(`sqlite:${file}`)).rejects.toThrow(
+        `cannot open the SQLite database ${file} for writing (SQLITE_CANTOPEN): the directory is on a read-only filesystem and the file is on a read-only filesystem`,
+      );
     } finally {
       if (mounted) execFileSync('umount', ['--lazy', dir], { stdio: 'pipe' });
       rmSync(dir, { recursive: true, force: true });
@@ -341,11 +363,15 @@ describe('graceful shutdown', () => {
   /** A POST whose body arrives in two parts, `gap` ms apart: in flight for at least that long. */
   function slowPost(url: string, body: string, gap: number): Promise<{ status: number; connection: string | undefined; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text }));
-      });
+      const req = httpRequest(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text }));
+        },
+      );
       req.on('error', reject);
       req.write(body.slice(0, 10));
       setTimeout(() => req.end(body.slice(10)), gap);
@@ -356,7 +382,11 @@ describe('graceful shutdown', () => {
     const lanyard = (await start(`sqlite:${join(dir, 'drain.db')}`, { LANYARD_SHUTDOWN_TIMEOUT: '10' })) as unknown as TestLanyard & Lanyard;
     const setup = await setupAccount(lanyard, idp);
     const tokens = await signIn(lanyard, idp, setup.connection.sid, AGENTS[3]!.id);
-    const slow = slowPost(`${lanyard.url}/v1/Flex/OAuth/Tokens`, JSON.stringify({ grant_type: 'RefreshToken', refresh_token: tokens.refresh_token, sso_profile_sid: setup.connection.sid }), 1_500);
+    const slow = slowPost(
+      `${lanyard.url}/v1/Flex/OAuth/Tokens`,
+      JSON.stringify({ grant_type: 'RefreshToken', refresh_token: tokens.refresh_token, sso_profile_sid: setup.connection.sid }),
+      1_500,
+    );
     await sleep(300);
     expect(lanyard.services.lifecycle.inFlight).toBe(1);
     const closing = lanyard.close();
@@ -377,7 +407,11 @@ describe('graceful shutdown', () => {
 
   it('cuts a request that outlives LANYARD_SHUTDOWN_TIMEOUT', { timeout: 30_000 }, async () => {
     const lanyard = (await start(`sqlite:${join(dir, 'cut.db')}`, { LANYARD_SHUTDOWN_TIMEOUT: '1' })) as unknown as TestLanyard & Lanyard;
-    const stuck = slowPost(`${lanyard.url}/v1/Flex/OAuth/Tokens`, JSON.stringify({ grant_type: 'RefreshToken', refresh_token: 'x', sso_profile_sid: 'y' }), 20_000).catch((error: Error) => error);
+    const stuck = slowPost(
+      `${lanyard.url}/v1/Flex/OAuth/Tokens`,
+      JSON.stringify({ grant_type: 'RefreshToken', refresh_token: 'x', sso_profile_sid: 'y' }),
+      20_000,
+    ).catch((error: Error) => error);
     await sleep(300);
     const started = Date.now();
     await lanyard.close();

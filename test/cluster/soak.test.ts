@@ -18,7 +18,12 @@ import { startNode, type LanyardNode } from './support/nodes.ts';
 const SECONDS = Number(process.env.LANYARD_SOAK_SECONDS ?? 60);
 const WORKERS = 4;
 const REFRESHES_PER_LOGIN = 10;
-const AGENTS = Array.from({ length: 20 }, (_, i) => ({ id: `soak${i}@example.com`, full_name: `Soak ${i}`, email: `soak${i}@example.com`, roles: ['agent'] }));
+const AGENTS = Array.from({ length: 20 }, (_, i) => ({
+  id: `soak${i}@example.com`,
+  full_name: `Soak ${i}`,
+  email: `soak${i}@example.com`,
+  roles: ['agent'],
+}));
 
 async function memory(node: LanyardNode): Promise<{ rss: number; heap: number }> {
   const text = await (await fetch(`${node.origin}/metrics`)).text();
@@ -71,7 +76,14 @@ describe(`soak: ${SECONDS} s of sign-ins and refreshes on one node`, () => {
     const start = await memory(node);
     const samples = [start];
     const deadline = Date.now() + SECONDS * 1000;
-    const sampler = setInterval(() => void memory(node).then((m) => samples.push(m), () => undefined), 10_000);
+    const sampler = setInterval(
+      () =>
+        void memory(node).then(
+          (m) => samples.push(m),
+          () => undefined,
+        ),
+      10_000,
+    );
 
     const worker = async (w: number) => {
       for (let round = 0; Date.now() < deadline && stats.errors.length < 10; round++) {
@@ -105,7 +117,11 @@ describe(`soak: ${SECONDS} s of sign-ins and refreshes on one node`, () => {
       refreshes: stats.refreshes,
       operationsPerSecond: Math.round(((stats.logins + stats.refreshes) / SECONDS) * 10) / 10,
       errors: stats.errors.length,
-      latencyMs: { p50: Math.round(percentile(latencies, 0.5)), p95: Math.round(percentile(latencies, 0.95)), p99: Math.round(percentile(latencies, 0.99)) },
+      latencyMs: {
+        p50: Math.round(percentile(latencies, 0.5)),
+        p95: Math.round(percentile(latencies, 0.95)),
+        p99: Math.round(percentile(latencies, 0.99)),
+      },
       rssMb: { start: mb(start.rss), end: mb(end.rss), max: mb(Math.max(...samples.map((s) => s.rss))) },
       heapMb: { start: mb(start.heap), end: mb(end.heap), max: mb(Math.max(...samples.map((s) => s.heap))) },
     };

@@ -56,38 +56,73 @@ describe('lanyard appconfig check', () => {
       '  ✗ sso.accountSid: Invalid or missing configuration: accountSid is required',
       expect.stringMatching(/^ {2}✗ sso\.loginPopupFeatures: .*must be a string of window\.open features/),
       expect.stringMatching(/^ {2}✗ oauth\.connection: oauth\.connection "JQ12" is not an SSO profile SID: it must be "JQ" followed by 32 hex/),
-      expect.stringMatching(/^ {2}✗ oauth\.redirectUrl: .*is on https:\/\/elsewhere\.example\.com, but this page is on http:\/\/127\.0\.0\.1:5173.*Use an address on http:\/\/127\.0\.0\.1:5173/),
+      expect.stringMatching(
+        /^ {2}✗ oauth\.redirectUrl: .*is on https:\/\/elsewhere\.example\.com, but this page is on http:\/\/127\.0\.0\.1:5173.*Use an address on http:\/\/127\.0\.0\.1:5173/,
+      ),
     ]);
     const json = await lanyard('appconfig', 'check', join(dir, 'bad.js'), '--origin', ORIGIN, '--json');
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problems: expect.arrayContaining([{ field: 'sso.accountSid', message: 'Invalid or missing configuration: accountSid is required' }]) });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      problems: expect.arrayContaining([{ field: 'sso.accountSid', message: 'Invalid or missing configuration: accountSid is required' }]),
+    });
   });
 
   it('requires oauth.redirectUrl on a self-hosted origin', async () => {
     const run = await lanyard('appconfig', 'check', file('no-redirect.js', enhanced({ redirectUrl: undefined })), '--origin', ORIGIN);
     expect(run.code).toBe(2);
-    expect(run.stdout).toContain(`✗ oauth.redirectUrl: oauth.redirectUrl is required on a self-hosted desktop: set it to this desktop's address, e.g. "${ORIGIN}/"`);
+    expect(run.stdout).toContain(
+      `✗ oauth.redirectUrl: oauth.redirectUrl is required on a self-hosted desktop: set it to this desktop's address, e.g. "${ORIGIN}/"`,
+    );
   });
 
   it('--server compares connection and clientId with the public lookup', async () => {
     const good = await lanyard('appconfig', 'check', file('good.js', enhanced()), '--origin', ORIGIN, '--server', server.url);
     expect(good.code).toBe(0);
-    expect(good.stdout).toContain(`server: connection and clientId compared with ${server.url}/v1/Flex/Authentication/Config?AccountSid=${accountSid}`);
+    expect(good.stdout).toContain(
+      `server: connection and clientId compared with ${server.url}/v1/Flex/Authentication/Config?AccountSid=${accountSid}`,
+    );
 
-    const wrongClient = await lanyard('appconfig', 'check', file('wrong-client.js', enhanced({ clientId: 'not-the-client' })), '--origin', ORIGIN, '--server', server.url);
+    const wrongClient = await lanyard(
+      'appconfig',
+      'check',
+      file('wrong-client.js', enhanced({ clientId: 'not-the-client' })),
+      '--origin',
+      ORIGIN,
+      '--server',
+      server.url,
+    );
     expect(wrongClient.code).toBe(2);
-    expect(wrongClient.stdout).toContain(`✗ oauth.clientId: oauth.clientId "not-the-client" does not match connection ${connection.sid} on ${server.url}: use "${connection.clientId}".`);
+    expect(wrongClient.stdout).toContain(
+      `✗ oauth.clientId: oauth.clientId "not-the-client" does not match connection ${connection.sid} on ${server.url}: use "${connection.clientId}".`,
+    );
 
     const otherConnection = 'JQ' + 'f'.repeat(32);
-    const wrongConnection = await lanyard('appconfig', 'check', file('wrong-connection.js', enhanced({ connection: otherConnection })), '--origin', ORIGIN, '--server', server.url);
+    const wrongConnection = await lanyard(
+      'appconfig',
+      'check',
+      file('wrong-connection.js', enhanced({ connection: otherConnection })),
+      '--origin',
+      ORIGIN,
+      '--server',
+      server.url,
+    );
     expect(wrongConnection.code).toBe(2);
-    expect(wrongConnection.stdout).toContain(`✗ oauth.connection: oauth.connection ${otherConnection} is not a connection of ${accountSid} on ${server.url}: use ${connection.sid}.`);
+    expect(wrongConnection.stdout).toContain(
+      `✗ oauth.connection: oauth.connection ${otherConnection} is not a connection of ${accountSid} on ${server.url}: use ${connection.sid}.`,
+    );
   });
 
   it('refuses unreadable and broken files and bad options in one line', async () => {
     expectBadInput(await lanyard('appconfig', 'check', join(dir, 'missing.js'), '--origin', ORIGIN), /missing\.js cannot be read \(ENOENT\)/);
-    expectBadInput(await lanyard('appconfig', 'check', file('syntax.js', 'window.appConfig = { sso: '), '--origin', ORIGIN), /syntax\.js does not run: Unexpected end of input/);
-    expectBadInput(await lanyard('appconfig', 'check', file('x.js', enhanced()), '--origin', 'desktop.example.com'), /--origin must be an absolute http\(s\) URL/);
+    expectBadInput(
+      await lanyard('appconfig', 'check', file('syntax.js', 'window.appConfig = { sso: '), '--origin', ORIGIN),
+      /syntax\.js does not run: Unexpected end of input/,
+    );
+    expectBadInput(
+      await lanyard('appconfig', 'check', file('x.js', enhanced()), '--origin', 'desktop.example.com'),
+      /--origin must be an absolute http\(s\) URL/,
+    );
     expectBadInput(await lanyard('appconfig', 'check', join(dir, 'x.js')), /required option '--origin <url>' not specified/);
   });
 

@@ -13,14 +13,23 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
   beforeAll(async () => {
     accountSid = (await json('accounts', 'create', '--name', 'Lifecycle')).sid;
     const cert = join(dir, 'idp.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=idp', '-days', '30', '-keyout', join(dir, 'idp.key'), '-out', cert], { stdio: 'ignore' });
-    connectionSid = (await json('sso', 'set', accountSid, '--issuer', 'https://idp.example.com', '--sso-url', 'https://idp.example.com/sso', '--cert', cert)).sid;
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=idp', '-days', '30', '-keyout', join(dir, 'idp.key'), '-out', cert],
+      { stdio: 'ignore' },
+    );
+    connectionSid = (
+      await json('sso', 'set', accountSid, '--issuer', 'https://idp.example.com', '--sso-url', 'https://idp.example.com/sso', '--cert', cert)
+    ).sid;
   });
   afterAll(cleanup);
 
   it('refuses an OpenID Connect provider that does not answer discovery, and never takes the secret as an argument', async () => {
     expectBadInput(await lanyard('sso', 'set-oidc', accountSid, '--issuer', 'http://127.0.0.1:9/', '--client-id', 'x'), /could not be discovered/);
-    expectBadInput(await lanyard('sso', 'set-oidc', accountSid, '--issuer', 'http://127.0.0.1:9/', '--client-id', 'x', '--client-secret', 's'), /unknown option '--client-secret'/);
+    expectBadInput(
+      await lanyard('sso', 'set-oidc', accountSid, '--issuer', 'http://127.0.0.1:9/', '--client-id', 'x', '--client-secret', 's'),
+      /unknown option '--client-secret'/,
+    );
   });
 
   it('sets a mapping and dry-runs it, explaining a missing attribute in words', async () => {

@@ -2,17 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { BACKENDS } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
-import {
-  DESKTOP_URL,
-  authorize,
-  exchangeCode,
-  flexLogin,
-  pkcePair,
-  postForm,
-  refreshTokens,
-  setupAccount,
-  validateToken,
-} from '../support/flows.ts';
+import { DESKTOP_URL, authorize, exchangeCode, flexLogin, pkcePair, postForm, refreshTokens, setupAccount, validateToken } from '../support/flows.ts';
 import { loginHeadless } from '../../packages/demo/src/dev-idp/index.ts';
 
 const USERS = [
@@ -84,7 +74,13 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
     expect(Date.parse(String(tokens.body.access_token_expires_at)) - Date.now()).toBeGreaterThan(3500_000);
 
     const validation = await validateToken(lanyard, setup.account.sid, setup.authToken, String(tokens.body.access_token));
-    expect(validation.body).toMatchObject({ valid: true, identity: 'ada_40example_2Ecom', realm_user_id: 'ada@example.com', roles: ['admin', 'supervisor', 'agent'], worker_sid: info.worker_sid });
+    expect(validation.body).toMatchObject({
+      valid: true,
+      identity: 'ada_40example_2Ecom',
+      realm_user_id: 'ada@example.com',
+      roles: ['admin', 'supervisor', 'agent'],
+      worker_sid: info.worker_sid,
+    });
 
     // Provisioned once: the same user and worker SIDs on the next login.
     const again = await exchangeCode(lanyard, setup.connection.sid, await flexLogin(lanyard, idp, setup.connection.sid, 'ada@example.com'));
@@ -185,12 +181,23 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
 
   it('rejects bad authorize input clearly', async () => {
     const { challenge } = pkcePair();
-    const unknown = await authorize(lanyard, { ssoProfileSid: `JQ${'1'.repeat(32)}`, redirectUrl: DESKTOP_URL, state: 's', codeChallenge: challenge });
+    const unknown = await authorize(lanyard, {
+      ssoProfileSid: `JQ${'1'.repeat(32)}`,
+      redirectUrl: DESKTOP_URL,
+      state: 's',
+      codeChallenge: challenge,
+    });
     expect(unknown.status).toBe(404);
     const malformed = await authorize(lanyard, { ssoProfileSid: 'JQnope', redirectUrl: DESKTOP_URL, state: 's', codeChallenge: challenge });
     expect(malformed.status).toBe(400);
     expect((await malformed.json()).message).toMatch(/ssoProfileSid/);
-    const plain = await authorize(lanyard, { ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state: 's', codeChallenge: challenge, codeChallengeMethod: 'plain' });
+    const plain = await authorize(lanyard, {
+      ssoProfileSid: setup.connection.sid,
+      redirectUrl: DESKTOP_URL,
+      state: 's',
+      codeChallenge: challenge,
+      codeChallengeMethod: 'plain',
+    });
     expect(plain.status).toBe(400);
     expect((await plain.json()).message).toMatch(/only S256/);
     const noChallenge = await authorize(lanyard, { ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state: 's' });
@@ -199,7 +206,12 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
 
   it('needs the Domain redirect URL for self-hosted enhanced SSO (70251)', async () => {
     const bare = await setupAccount(lanyard, idp, { defaultRedirect: null });
-    const response = await authorize(lanyard, { ssoProfileSid: bare.connection.sid, redirectUrl: DESKTOP_URL, state: 's', codeChallenge: pkcePair().challenge });
+    const response = await authorize(lanyard, {
+      ssoProfileSid: bare.connection.sid,
+      redirectUrl: DESKTOP_URL,
+      state: 's',
+      codeChallenge: pkcePair().challenge,
+    });
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ code: 70251, message: expect.stringContaining('Domain redirect URL') });
   });
@@ -216,7 +228,12 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
 
   it('rejects a tampered SAML response, an expired one, one from another key, and a replay', async () => {
     const begin = async () => {
-      const start = await authorize(lanyard, { ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state: 'st', codeChallenge: pkcePair().challenge });
+      const start = await authorize(lanyard, {
+        ssoProfileSid: setup.connection.sid,
+        redirectUrl: DESKTOP_URL,
+        state: 'st',
+        codeChallenge: pkcePair().challenge,
+      });
       return loginHeadless(idp, start.headers.get('location')!, 'alan@example.com');
     };
     const errorOf = async (response: Response) => new URL(response.headers.get('location')!).searchParams;
@@ -239,7 +256,12 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
     // Another key: the same AuthnRequest answered by an IdP whose certificate is not configured.
     const rogue = await startDevIdp({ port: 0, users: USERS });
     try {
-      const start = await authorize(lanyard, { ssoProfileSid: setup.connection.sid, redirectUrl: DESKTOP_URL, state: 'st', codeChallenge: pkcePair().challenge });
+      const start = await authorize(lanyard, {
+        ssoProfileSid: setup.connection.sid,
+        redirectUrl: DESKTOP_URL,
+        state: 'st',
+        codeChallenge: pkcePair().challenge,
+      });
       const idpUrl = new URL(start.headers.get('location')!);
       const rogueUrl = new URL(rogue.ssoUrl);
       rogueUrl.search = idpUrl.search;
@@ -270,15 +292,28 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
     const [header, payload] = accessToken.split('.');
     const algNone = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${payload}.`;
     expect((await validateToken(lanyard, setup.account.sid, setup.authToken, algNone)).body.valid).toBe(false);
-    const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), roles: ['admin'] })).toString('base64url');
+    const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), roles: ['admin'] })).toString(
+      'base64url',
+    );
     const tampered = `${header}.${tamperedPayload}.${accessToken.split('.')[2]}`;
-    expect((await validateToken(lanyard, setup.account.sid, setup.authToken, tampered)).body).toMatchObject({ valid: false, message: expect.stringMatching(/signature/) });
+    expect((await validateToken(lanyard, setup.account.sid, setup.authToken, tampered)).body).toMatchObject({
+      valid: false,
+      message: expect.stringMatching(/signature/),
+    });
   });
 
   it('answers a malformed token request with 400, never 500', async () => {
-    const notJson = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    const notJson = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{nope',
+    });
     expect(notJson.status).toBe(400);
-    const badGrant = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'Password' }) });
+    const badGrant = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'Password' }),
+    });
     expect(badGrant.status).toBe(400);
     expect((await badGrant.json()).message).toMatch(/grant_type/);
   });

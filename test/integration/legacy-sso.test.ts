@@ -145,7 +145,10 @@ describe.each(BACKENDS)('legacy SSO and migration on %s', (backend) => {
     // After 30 days, returning to the previous mode needs force.
     await accounts.setMode(setup.account.sid, 'enhanced');
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 31 * 86_400_000 });
-    await expect(accounts.setMode(setup.account.sid, 'legacy')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/grace period/) });
+    await expect(accounts.setMode(setup.account.sid, 'legacy')).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/grace period/),
+    });
     expect((await accounts.setMode(setup.account.sid, 'legacy', { force: true })).ssoMode).toBe('legacy');
   });
 
@@ -155,6 +158,8 @@ describe.each(BACKENDS)('legacy SSO and migration on %s', (backend) => {
     const legacy = (await legacyLogin(setup.account.sid, 'alan@example.com')).response;
     expect(legacy.status).toBe(303);
     const enhanced = await exchangeCode(lanyard, setup.connection.sid, await flexLogin(lanyard, idp, setup.connection.sid, 'alan@example.com'));
-    expect((enhanced.body.token_info as Record<string, unknown>).flex_user_sid).toBe(new URL(legacy.headers.get('location')!).searchParams.get('flexUserSid'));
+    expect((enhanced.body.token_info as Record<string, unknown>).flex_user_sid).toBe(
+      new URL(legacy.headers.get('location')!).searchParams.get('flexUserSid'),
+    );
   });
 });

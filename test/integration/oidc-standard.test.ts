@@ -16,13 +16,18 @@ interface RelyingParty {
   connectionSid: string;
   /** The browser's part: our authorize → the IdP → our ACS → back to the redirect URI. */
   browse(authorizationUrl: URL, userId?: string): Promise<URL>;
-  signIn(options?: { redirectUri?: string; scope?: string }): Promise<{ tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers; callback: URL; verifier: string }>;
+  signIn(options?: {
+    redirectUri?: string;
+    scope?: string;
+  }): Promise<{ tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers; callback: URL; verifier: string }>;
 }
 
 async function relyingParty(lanyard: TestLanyard, idp: DevIdp, redirectUris = [REDIRECT_URI, WEB_REDIRECT_URI]): Promise<RelyingParty> {
   const { connection } = await setupAccount(lanyard, idp);
   await lanyard.services.accounts.setRedirectUris(connection.sid, redirectUris);
-  const config = await client.discovery(new URL(lanyard.url), connection.clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });
+  const config = await client.discovery(new URL(lanyard.url), connection.clientId, undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
   const browse = async (authorizationUrl: URL, userId = 'ada@example.com') => {
     const start = await fetch(authorizationUrl, { redirect: 'manual' });
     if (start.status !== 302) throw new Error(`authorize answered ${start.status}: ${await start.text()}`);
@@ -50,14 +55,22 @@ async function relyingParty(lanyard: TestLanyard, idp: DevIdp, redirectUris = [R
       });
       const callback = await browse(url);
       // openid-client checks state, iss (RFC 9207), then the ID token: signature via JWKS, iss, aud, nonce, at_hash.
-      const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state });
+      const tokens = await client.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedNonce: nonce,
+        expectedState: state,
+      });
       return { tokens, callback, verifier };
     },
   };
 }
 
 const postToken = (lanyard: TestLanyard, body: Record<string, string>, headers: Record<string, string> = {}) =>
-  fetch(`${lanyard.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(body) });
+  fetch(`${lanyard.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(body),
+  });
 
 /**
  * The standard OIDC surface driven by openid-client as a real client: discovery, authorization
@@ -82,7 +95,8 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
 
   const authorizeUrl = (params: Record<string, string>) => {
     const url = new URL(rp.config.serverMetadata().authorization_endpoint!);
-    for (const [name, value] of Object.entries({ response_type: 'code', client_id: rp.clientId, scope: 'openid', ...params })) url.searchParams.append(name, value);
+    for (const [name, value] of Object.entries({ response_type: 'code', client_id: rp.clientId, scope: 'openid', ...params }))
+      url.searchParams.append(name, value);
     return url;
   };
   const challenge = () => client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier());
@@ -141,9 +155,21 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
 
   it('binds codes and refresh tokens to the client they were issued to', async () => {
     const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(rp.config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's' });
+    const url = client.buildAuthorizationUrl(rp.config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's',
+    });
     const code = (await rp.browse(url)).searchParams.get('code')!;
-    const stolen = await postToken(lanyard, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: other.clientId });
+    const stolen = await postToken(lanyard, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT_URI,
+      client_id: other.clientId,
+    });
     expect(stolen.status).toBe(400);
     expect(await stolen.json()).toMatchObject({ error: 'invalid_grant' });
 
@@ -182,7 +208,10 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
     expect((await fetch(accessTokenHint, { redirect: 'manual' })).status).toBe(401);
     expect((await client.refreshTokenGrant(rp.config, tokens.refresh_token!)).refresh_token).toBeTruthy();
 
-    const response = await fetch(client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: REDIRECT_URI, state: 'bye' }), { redirect: 'manual' });
+    const response = await fetch(
+      client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: REDIRECT_URI, state: 'bye' }),
+      { redirect: 'manual' },
+    );
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toBe(`${REDIRECT_URI}?state=bye`);
     await expect(client.refreshTokenGrant(rp.config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -209,7 +238,10 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       `${REDIRECT_URI}#frag`,
     ];
     for (const uri of unregistered) {
-      const response = await fetch(authorizeUrl({ redirect_uri: uri, code_challenge, code_challenge_method: 'S256', state: 's' }), { redirect: 'manual', headers: { accept: 'text/html' } });
+      const response = await fetch(authorizeUrl({ redirect_uri: uri, code_challenge, code_challenge_method: 'S256', state: 's' }), {
+        redirect: 'manual',
+        headers: { accept: 'text/html' },
+      });
       expect(response.status, uri).toBe(400);
       expect(response.headers.get('location'), uri).toBeNull();
       expect(response.headers.get('content-type'), uri).toMatch(/text\/html/);
@@ -239,9 +271,17 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       return { error: location.searchParams.get('error'), description: location.searchParams.get('error_description') };
     };
     expect(await back({})).toMatchObject({ error: 'invalid_request', description: expect.stringMatching(/only S256/) });
-    expect(await back({ code_challenge: await challenge() })).toMatchObject({ error: 'invalid_request', description: expect.stringMatching(/only S256/) });
-    expect(await back({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' })).toMatchObject({ description: expect.stringMatching(/only S256/) });
-    expect(await back({ code_challenge_method: 'S256' })).toMatchObject({ error: 'invalid_request', description: expect.stringMatching(/codeChallenge is required/) });
+    expect(await back({ code_challenge: await challenge() })).toMatchObject({
+      error: 'invalid_request',
+      description: expect.stringMatching(/only S256/),
+    });
+    expect(await back({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' })).toMatchObject({
+      description: expect.stringMatching(/only S256/),
+    });
+    expect(await back({ code_challenge_method: 'S256' })).toMatchObject({
+      error: 'invalid_request',
+      description: expect.stringMatching(/codeChallenge is required/),
+    });
     const pkce = { code_challenge: await challenge(), code_challenge_method: 'S256' };
     expect(await back({ ...pkce, response_type: 'token' })).toMatchObject({ error: 'unsupported_response_type' });
     expect(await back({ ...pkce, prompt: 'none' })).toMatchObject({ error: 'login_required' });
@@ -251,12 +291,26 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
 
   it('refuses a wrong code_verifier and a replayed code (which revokes its tokens)', async () => {
     const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(rp.config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's1' });
+    const url = client.buildAuthorizationUrl(rp.config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's1',
+    });
     const callback = await rp.browse(url);
-    await expect(client.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: 's1' })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(
+      client.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: 's1' }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
 
     const { tokens, callback: used, verifier: usedVerifier } = await rp.signIn();
-    const replay = await postToken(lanyard, { grant_type: 'authorization_code', code: used.searchParams.get('code')!, code_verifier: usedVerifier, redirect_uri: REDIRECT_URI, client_id: rp.clientId });
+    const replay = await postToken(lanyard, {
+      grant_type: 'authorization_code',
+      code: used.searchParams.get('code')!,
+      code_verifier: usedVerifier,
+      redirect_uri: REDIRECT_URI,
+      client_id: rp.clientId,
+    });
     expect(replay.status).toBe(400);
     expect(replay.headers.get('cache-control')).toBe('no-store');
     expect(await replay.json()).toMatchObject({ error: 'invalid_grant' });
@@ -269,7 +323,11 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
     const unknown = await postToken(lanyard, { grant_type: 'authorization_code', client_id: 'nope', code: 'x', code_verifier: 'y' });
     expect(unknown.status).toBe(401);
     expect(await unknown.json()).toMatchObject({ error: 'invalid_client' });
-    const withSecret = await postToken(lanyard, { grant_type: 'refresh_token', client_id: rp.clientId, refresh_token: 'x' }, { authorization: `Basic ${btoa(`${rp.clientId}:secret`)}` });
+    const withSecret = await postToken(
+      lanyard,
+      { grant_type: 'refresh_token', client_id: rp.clientId, refresh_token: 'x' },
+      { authorization: `Basic ${btoa(`${rp.clientId}:secret`)}` },
+    );
     expect(withSecret.status).toBe(401);
     expect(withSecret.headers.get('www-authenticate')).toMatch(/^Basic/);
     expect(await withSecret.json()).toMatchObject({ error: 'invalid_client' });
@@ -285,7 +343,10 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
 
   it('lets SPAs on a registered origin call token, userinfo and revoke; discovery and JWKS are public', async () => {
     const preflight = (path: string, origin: string) =>
-      fetch(`${lanyard.url}${path}`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
+      fetch(`${lanyard.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+      });
     for (const path of ['/oauth2/token', '/oauth2/userinfo', '/oauth2/revoke']) {
       const ok = await preflight(path, REDIRECT_ORIGIN);
       expect(ok.status, path).toBe(204);
@@ -296,10 +357,18 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       expect(refused.headers.get('access-control-allow-origin'), path).toBeNull();
     }
     // Error responses carry the header too, so the SPA can read `error`.
-    const failed = await postToken(lanyard, { grant_type: 'refresh_token', client_id: rp.clientId, refresh_token: 'lrt_x' }, { origin: 'https://desk.example.com' });
+    const failed = await postToken(
+      lanyard,
+      { grant_type: 'refresh_token', client_id: rp.clientId, refresh_token: 'lrt_x' },
+      { origin: 'https://desk.example.com' },
+    );
     expect(failed.status).toBe(400);
     expect(failed.headers.get('access-control-allow-origin')).toBe('https://desk.example.com');
-    const foreign = await postToken(lanyard, { grant_type: 'refresh_token', client_id: rp.clientId, refresh_token: 'lrt_x' }, { origin: 'https://evil.example' });
+    const foreign = await postToken(
+      lanyard,
+      { grant_type: 'refresh_token', client_id: rp.clientId, refresh_token: 'lrt_x' },
+      { origin: 'https://evil.example' },
+    );
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     for (const path of ['/.well-known/openid-configuration', '/.well-known/jwks.json']) {
       const response = await fetch(`${lanyard.url}${path}`, { headers: { origin: 'https://anyone.example' } });

@@ -49,7 +49,13 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
 
   async function signIn(login: string) {
     const { verifier, challenge } = pkcePair();
-    const start = await authorize(lanyard, { ssoProfileSid: connectionSid, redirectUrl: DESKTOP_URL, state: 'st', nonce: 'n-1', codeChallenge: challenge });
+    const start = await authorize(lanyard, {
+      ssoProfileSid: connectionSid,
+      redirectUrl: DESKTOP_URL,
+      state: 'st',
+      nonce: 'n-1',
+      codeChallenge: challenge,
+    });
     expect(start.status).toBe(302);
     const toUpstream = new URL(start.headers.get('location')!);
     expect(toUpstream.origin).toBe(upstream.issuer);
@@ -65,9 +71,21 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
   it('signs in through the provider and issues Flex tokens from its claims', async () => {
     const { desktop, verifier } = await signIn('nora');
     expect(desktop.searchParams.get('state')).toBe('st');
-    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    const tokens = await exchangeCode(lanyard, connectionSid, {
+      code: desktop.searchParams.get('code')!,
+      verifier,
+      nonce: 'n-1',
+      state: 'st',
+      callback: desktop,
+    });
     expect(tokens.status).toBe(200);
-    expect(tokens.body.token_info).toMatchObject({ name_id: 'nora', identity: 'nora', roles: ['agent'], full_name: 'Nora Agent', email: 'nora@example.com' });
+    expect(tokens.body.token_info).toMatchObject({
+      name_id: 'nora',
+      identity: 'nora',
+      roles: ['agent'],
+      full_name: 'Nora Agent',
+      email: 'nora@example.com',
+    });
     expect((await validateToken(lanyard, accountSid, authToken, String(tokens.body.access_token))).body.valid).toBe(true);
   });
 
@@ -77,9 +95,15 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
     expect(JSON.stringify(connection)).not.toContain('upstream-secret');
   });
 
-  it('maps IdP groups to roles with the connection\'s value map', async () => {
+  it("maps IdP groups to roles with the connection's value map", async () => {
     const { desktop, verifier } = await signIn('sam');
-    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    const tokens = await exchangeCode(lanyard, connectionSid, {
+      code: desktop.searchParams.get('code')!,
+      verifier,
+      nonce: 'n-1',
+      state: 'st',
+      callback: desktop,
+    });
     expect((tokens.body.token_info as { roles: string[] }).roles).toEqual(['supervisor', 'agent']);
   });
 
@@ -93,7 +117,13 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
   it('follows a signing key rotation at the provider without a failed login', async () => {
     upstream.rotate([await signingKey('key-2')]);
     const { desktop, verifier } = await signIn('nora');
-    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    const tokens = await exchangeCode(lanyard, connectionSid, {
+      code: desktop.searchParams.get('code')!,
+      verifier,
+      nonce: 'n-1',
+      state: 'st',
+      callback: desktop,
+    });
     expect(tokens.status).toBe(200);
   });
 
@@ -106,29 +136,52 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
   it('sets the provider and dry-runs the mapping through the admin API', async () => {
     const { secret } = await lanyard.services.adminKeys.create('test');
     const api = async (method: string, path: string, body: unknown) => {
-      const response = await fetch(`${lanyard.url}/admin/v1${path}`, { method, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await fetch(`${lanyard.url}/admin/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
     const { account } = await lanyard.services.accounts.createAccount('Admin OIDC');
     const unreachable = await api('PUT', `/accounts/${account.sid}/oidc`, { issuer: 'http://127.0.0.1:9/nowhere', client_id: 'x' });
     expect(unreachable.status).toBe(400);
     expect(unreachable.body.message).toMatch(/could not be discovered/);
-    const set = await api('PUT', `/accounts/${account.sid}/oidc`, { issuer: upstream.issuer, client_id: 'lanyard', client_secret: 'upstream-secret' });
+    const set = await api('PUT', `/accounts/${account.sid}/oidc`, {
+      issuer: upstream.issuer,
+      client_id: 'lanyard',
+      client_secret: 'upstream-secret',
+    });
     expect(set.status).toBe(200);
     expect(JSON.stringify(set.body)).not.toContain('upstream-secret');
 
-    const preview = await api('POST', `/connections/${connectionSid}/mapping/dry-run`, { name_id: 'sam@example.com', attributes: { name: 'Sam', email: 'sam@example.com', groups: ['cc-supervisors'] } });
+    const preview = await api('POST', `/connections/${connectionSid}/mapping/dry-run`, {
+      name_id: 'sam@example.com',
+      attributes: { name: 'Sam', email: 'sam@example.com', groups: ['cc-supervisors'] },
+    });
     expect(preview.body).toMatchObject({ ok: true, profile: { identity: 'sam_40example_2Ecom', full_name: 'Sam', roles: ['supervisor'] } });
-    const missing = await api('POST', `/connections/${connectionSid}/mapping/dry-run`, { name_id: 'x', attributes: { name: 'X', email: 'x@example.com' } });
+    const missing = await api('POST', `/connections/${connectionSid}/mapping/dry-run`, {
+      name_id: 'x',
+      attributes: { name: 'X', email: 'x@example.com' },
+    });
     expect(missing.body).toMatchObject({ ok: false, error: { code: 45050, message: expect.stringContaining('"roles"') } });
   });
 
   it('stops a disabled user at once: validation fails and the next refresh is refused', async () => {
     const { desktop, verifier } = await signIn('nora');
-    const tokens = await exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+    const tokens = await exchangeCode(lanyard, connectionSid, {
+      code: desktop.searchParams.get('code')!,
+      verifier,
+      nonce: 'n-1',
+      state: 'st',
+      callback: desktop,
+    });
     const userSid = (tokens.body.token_info as { flex_user_sid: string }).flex_user_sid;
     await lanyard.services.users.setDisabled(userSid, true);
-    expect((await validateToken(lanyard, accountSid, authToken, String(tokens.body.access_token))).body).toMatchObject({ valid: false, message: expect.stringMatching(/disabled/) });
+    expect((await validateToken(lanyard, accountSid, authToken, String(tokens.body.access_token))).body).toMatchObject({
+      valid: false,
+      message: expect.stringMatching(/disabled/),
+    });
     const refresh = await refreshTokens(lanyard, connectionSid, String(tokens.body.refresh_token));
     expect(refresh.status).toBe(400);
     expect(refresh.body.message).toMatch(/disabled/);

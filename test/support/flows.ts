@@ -52,11 +52,24 @@ export interface FlexLogin {
 }
 
 /** The browser's whole journey: authorize → IdP login as `userId` → ACS → back with a code. */
-export async function flexLogin(lanyard: TestLanyard, idp: DevIdp, connectionSid: string, userId: string, redirectUrl = DESKTOP_URL): Promise<FlexLogin> {
+export async function flexLogin(
+  lanyard: TestLanyard,
+  idp: DevIdp,
+  connectionSid: string,
+  userId: string,
+  redirectUrl = DESKTOP_URL,
+): Promise<FlexLogin> {
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(16).toString('hex');
   const nonce = randomBytes(16).toString('hex');
-  const start = await authorize(lanyard, { ssoProfileSid: connectionSid, redirectUrl, state, nonce, codeChallenge: challenge, codeChallengeMethod: 'S256' });
+  const start = await authorize(lanyard, {
+    ssoProfileSid: connectionSid,
+    redirectUrl,
+    state,
+    nonce,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+  });
   if (start.status !== 302) throw new Error(`authorize answered ${start.status}: ${await start.text()}`);
   const form = await loginHeadless(idp, start.headers.get('location')!, userId);
   const acs = await postForm(form.action, form.fields);
@@ -65,7 +78,11 @@ export async function flexLogin(lanyard: TestLanyard, idp: DevIdp, connectionSid
   return { code: callback.searchParams.get('code') ?? '', state: callback.searchParams.get('state') ?? '', nonce, verifier, callback };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -87,5 +104,9 @@ export async function refreshTokens(lanyard: TestLanyard, connectionSid: string,
 }
 
 export async function validateToken(lanyard: TestLanyard, accountSid: string, authToken: string, token: string) {
-  return postJson(`${lanyard.url}/v1/Accounts/${accountSid}/Tokens/validate`, { token }, { authorization: 'Basic ' + Buffer.from(`${accountSid}:${authToken}`).toString('base64') });
+  return postJson(
+    `${lanyard.url}/v1/Accounts/${accountSid}/Tokens/validate`,
+    { token },
+    { authorization: 'Basic ' + Buffer.from(`${accountSid}:${authToken}`).toString('base64') },
+  );
 }

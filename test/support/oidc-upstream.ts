@@ -20,7 +20,13 @@ export async function signingKey(kid: string): Promise<JWK> {
  * A real OpenID Provider (panva's oidc-provider, certified) on loopback, standing in for Entra ID,
  * Google or Okta. `rotate` restarts it on the same issuer with new signing keys.
  */
-export async function startUpstreamProvider(options: { users: UpstreamUser[]; redirectUri: string; clientId: string; clientSecret: string; keys: JWK[] }) {
+export async function startUpstreamProvider(options: {
+  users: UpstreamUser[];
+  redirectUri: string;
+  clientId: string;
+  clientSecret: string;
+  keys: JWK[];
+}) {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -28,7 +34,15 @@ export async function startUpstreamProvider(options: { users: UpstreamUser[]; re
 
   const build = (keys: JWK[]) =>
     new Provider(issuer, {
-      clients: [{ client_id: options.clientId, client_secret: options.clientSecret, redirect_uris: [options.redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
+      clients: [
+        {
+          client_id: options.clientId,
+          client_secret: options.clientSecret,
+          redirect_uris: [options.redirectUri],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        },
+      ],
       jwks: { keys },
       scopes: ['openid', 'profile', 'email', 'roles'],
       claims: { openid: ['sub'], profile: ['name'], email: ['email'], roles: ['roles', 'groups'] },

@@ -35,7 +35,11 @@ export function writeUsageError(text: string, write: (line: string) => void): vo
 }
 
 // "Heading:\n  a\n  b" becomes "Heading: a; b": one line, still readable.
-const oneLine = (text: string) => text.trim().replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ');
+const oneLine = (text: string) =>
+  text
+    .trim()
+    .replace(/:\s*\n\s*/g, ': ')
+    .replace(/\s*\n\s*/g, '; ');
 
 /** Server warnings (e.g. a generated development key) as plain lines on stderr, never on stdout. */
 export function cliLogger(): Logger {

@@ -100,7 +100,8 @@ async function start() {
 
   client.on('tokenUpdated', (next, { source }) => {
     render(next);
-    $('last-update').textContent = `${time(Date.now())} (${{ signIn: 'sign-in', refresh: 'refreshed by this tab', otherTab: 'from another tab' }[source]})`;
+    $('last-update').textContent =
+      `${time(Date.now())} (${{ signIn: 'sign-in', refresh: 'refreshed by this tab', otherTab: 'from another tab' }[source]})`;
     if (source !== 'signIn') notice(`Access token refreshed; it now expires at ${time(next.expiresAt)}.`);
   });
   client.on('sessionExpiring', ({ sessionExpiresAt }) => {

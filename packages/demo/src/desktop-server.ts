@@ -8,7 +8,12 @@ import type { DemoAccount } from './demo-account.ts';
 
 const DESKTOP_DIR = fileURLToPath(new URL('../desktop/', import.meta.url));
 const SDK_ENTRY = fileURLToPath(new URL('../../sdk/src/index.ts', import.meta.url));
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 
 export interface DesktopServerOptions {
   host: string;
@@ -80,7 +85,15 @@ function contentSecurityPolicy(lanyardUrl: string): string {
 }
 
 async function bundleSdk(): Promise<string> {
-  const result = await build({ entryPoints: [SDK_ENTRY], bundle: true, format: 'esm', target: 'es2020', write: false, minify: false, sourcemap: 'inline' });
+  const result = await build({
+    entryPoints: [SDK_ENTRY],
+    bundle: true,
+    format: 'esm',
+    target: 'es2020',
+    write: false,
+    minify: false,
+    sourcemap: 'inline',
+  });
   return result.outputFiles[0]!.text;
 }
 
@@ -89,7 +102,12 @@ type ConfigOptions = Pick<DesktopServerOptions, 'lanyardUrl'> & { demo: DemoAcco
 export function enhancedAppConfig(options: ConfigOptions, origin: string) {
   return {
     sso: { accountSid: options.demo.account.sid, loginPopup: false },
-    oauth: { connection: options.demo.connection.sid, clientId: options.demo.connection.clientId, redirectUrl: `${origin}/`, serviceBaseUrl: options.lanyardUrl },
+    oauth: {
+      connection: options.demo.connection.sid,
+      clientId: options.demo.connection.clientId,
+      redirectUrl: `${origin}/`,
+      serviceBaseUrl: options.lanyardUrl,
+    },
   };
 }
 

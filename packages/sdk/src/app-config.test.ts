@@ -6,7 +6,13 @@ const JQ = 'JQ' + 'b'.repeat(32);
 const PAGE = 'https://desktop.example.com/agents/?tab=1#top';
 const enhanced = (oauth: Record<string, unknown> = {}, sso: Record<string, unknown> = {}) => ({
   sso: { accountSid: AC, ...sso },
-  oauth: { connection: JQ, clientId: 'client-1', redirectUrl: 'https://desktop.example.com/agents/', serviceBaseUrl: 'https://sso.example.com/', ...oauth },
+  oauth: {
+    connection: JQ,
+    clientId: 'client-1',
+    redirectUrl: 'https://desktop.example.com/agents/',
+    serviceBaseUrl: 'https://sso.example.com/',
+    ...oauth,
+  },
 });
 const check = (input: unknown, pageUrl = PAGE) => validateAppConfig(input, { pageUrl });
 const problems = (result: AppConfigResult) => (result.ok ? [] : result.problems);
@@ -39,7 +45,9 @@ describe('validateAppConfig', () => {
   });
 
   it('chooses legacy SSO without oauth: redirectUrl defaults to the page without query or fragment, {accountSid} is filled in', () => {
-    const result = check({ sso: { accountSid: AC, serviceBaseUrl: 'https://sso.example.com/base', tokenRefreshUrl: 'https://tokens.example.com/{accountSid}/refresh' } });
+    const result = check({
+      sso: { accountSid: AC, serviceBaseUrl: 'https://sso.example.com/base', tokenRefreshUrl: 'https://tokens.example.com/{accountSid}/refresh' },
+    });
     expect(result.ok && result.config).toEqual({
       mode: 'legacy',
       accountSid: AC,
@@ -70,7 +78,10 @@ describe('validateAppConfig', () => {
   it('requires oauth.redirectUrl on a self-hosted origin, and defaults it on hosted Flex', () => {
     const withoutRedirect = enhanced({ redirectUrl: undefined });
     expect(problems(check(withoutRedirect))).toEqual([
-      { field: 'oauth.redirectUrl', message: expect.stringContaining('required on a self-hosted desktop: set it to this desktop\'s address, e.g. "https://desktop.example.com/"') },
+      {
+        field: 'oauth.redirectUrl',
+        message: expect.stringContaining('required on a self-hosted desktop: set it to this desktop\'s address, e.g. "https://desktop.example.com/"'),
+      },
     ]);
     const hosted = check(withoutRedirect, 'https://flex.twilio.com/agent-desktop/');
     expect(hosted.ok && hosted.config.redirectUrl).toBe('https://flex.twilio.com/');
@@ -81,16 +92,25 @@ describe('validateAppConfig', () => {
     expect(problems(result)).toEqual([
       {
         field: 'oauth.redirectUrl',
-        message: expect.stringMatching(/is on https:\/\/other\.example\.com, but this page is on https:\/\/desktop\.example\.com.*Use an address on https:\/\/desktop\.example\.com/),
+        message: expect.stringMatching(
+          /is on https:\/\/other\.example\.com, but this page is on https:\/\/desktop\.example\.com.*Use an address on https:\/\/desktop\.example\.com/,
+        ),
       },
     ]);
-    expect(fields(check({ sso: { accountSid: AC, serviceBaseUrl: 'https://sso.example.com', redirectUrl: 'http://desktop.example.com/' } }))).toEqual(['sso.redirectUrl']);
+    expect(fields(check({ sso: { accountSid: AC, serviceBaseUrl: 'https://sso.example.com', redirectUrl: 'http://desktop.example.com/' } }))).toEqual(
+      ['sso.redirectUrl'],
+    );
   });
 
   it('refuses redirect URLs with a query or fragment, and plain http outside loopback', () => {
-    expect(problems(check(enhanced({ redirectUrl: 'https://desktop.example.com/?a=1' })))[0]!.message).toMatch(/must not have a query string or fragment/);
+    expect(problems(check(enhanced({ redirectUrl: 'https://desktop.example.com/?a=1' })))[0]!.message).toMatch(
+      /must not have a query string or fragment/,
+    );
     expect(problems(check(enhanced({ serviceBaseUrl: 'http://sso.example.com' })))).toEqual([
-      { field: 'oauth.serviceBaseUrl', message: expect.stringContaining('must use https:// (http:// is accepted only for localhost, 127.0.0.1 and [::1])') },
+      {
+        field: 'oauth.serviceBaseUrl',
+        message: expect.stringContaining('must use https:// (http:// is accepted only for localhost, 127.0.0.1 and [::1])'),
+      },
     ]);
     const loopback = check(enhanced({ redirectUrl: 'http://127.0.0.1:5173/', serviceBaseUrl: 'http://127.0.0.1:4000' }), 'http://127.0.0.1:5173/');
     expect(loopback.ok).toBe(true);
@@ -100,19 +120,35 @@ describe('validateAppConfig', () => {
     const result = check(enhanced({}, { loginPopup: 'yes', loginPopupFeatures: { width: 400 } }));
     expect(problems(result)).toEqual([
       { field: 'sso.loginPopup', message: 'sso.loginPopup must be true or false (got "yes").' },
-      { field: 'sso.loginPopupFeatures', message: expect.stringContaining('must be a string of window.open features such as "width=500,height=650" (got an object)') },
+      {
+        field: 'sso.loginPopupFeatures',
+        message: expect.stringContaining('must be a string of window.open features such as "width=500,height=650" (got an object)'),
+      },
     ]);
     expect(fields(check(enhanced({}, { loginPopupFeatures: 'width=400,noopener' })))).toEqual(['sso.loginPopupFeatures']);
   });
 
   it('reports every problem at once, each with its field', () => {
     const result = check({ sso: { loginPopup: 1 }, oauth: { clientId: 'has space', redirectUrl: 'not a url' } });
-    expect(fields(result)).toEqual(['sso.accountSid', 'sso.loginPopup', 'oauth.connection', 'oauth.clientId', 'oauth.redirectUrl', 'oauth.serviceBaseUrl']);
+    expect(fields(result)).toEqual([
+      'sso.accountSid',
+      'sso.loginPopup',
+      'oauth.connection',
+      'oauth.clientId',
+      'oauth.redirectUrl',
+      'oauth.serviceBaseUrl',
+    ]);
   });
 
   it('accepts explicit endpoint overrides without serviceBaseUrl', () => {
-    const result = check(enhanced({ serviceBaseUrl: undefined, authorizeUrl: 'https://a.example.com/authorize', tokenUrl: 'https://t.example.com/x/token' }));
-    expect(result.ok && result.config).toMatchObject({ authorizeUrl: 'https://a.example.com/authorize', tokenUrl: 'https://t.example.com/x/token', revokeUrl: 'https://t.example.com/oauth2/revoke' });
+    const result = check(
+      enhanced({ serviceBaseUrl: undefined, authorizeUrl: 'https://a.example.com/authorize', tokenUrl: 'https://t.example.com/x/token' }),
+    );
+    expect(result.ok && result.config).toMatchObject({
+      authorizeUrl: 'https://a.example.com/authorize',
+      tokenUrl: 'https://t.example.com/x/token',
+      revokeUrl: 'https://t.example.com/oauth2/revoke',
+    });
     expect(fields(check({ sso: { accountSid: AC } }))).toEqual(['sso.serviceBaseUrl']);
   });
 
@@ -122,12 +158,20 @@ describe('validateAppConfig', () => {
     expect(result.warnings).toEqual([
       { field: 'oauth.clientID', message: 'oauth.clientID is not a setting the SDK knows and is ignored (did you mean oauth.clientId?).' },
       { field: 'oauth.loginPopup', message: expect.stringContaining('enhanced SSO reads sso.loginPopup') },
-      { field: 'sso.redirectUrl', message: expect.stringContaining('ignored in enhanced SSO (appConfig has an oauth section): oauth.redirectUrl is used') },
+      {
+        field: 'sso.redirectUrl',
+        message: expect.stringContaining('ignored in enhanced SSO (appConfig has an oauth section): oauth.redirectUrl is used'),
+      },
     ]);
   });
 
   it('explains a missing or malformed appConfig', () => {
-    expect(problems(check(undefined))).toEqual([{ field: 'appConfig', message: expect.stringContaining('window.appConfig is missing or not an object') }]);
-    expect(problems(check({ sso: 'AC1', oauth: [] }))).toContainEqual({ field: 'oauth', message: expect.stringContaining('appConfig.oauth must be an object') });
+    expect(problems(check(undefined))).toEqual([
+      { field: 'appConfig', message: expect.stringContaining('window.appConfig is missing or not an object') },
+    ]);
+    expect(problems(check({ sso: 'AC1', oauth: [] }))).toContainEqual({
+      field: 'oauth',
+      message: expect.stringContaining('appConfig.oauth must be an object'),
+    });
   });
 });

@@ -69,8 +69,7 @@ export type ResolvedAppConfig = EnhancedConfig | LegacyConfig;
 export type ResolvedConfig = ResolvedAppConfig;
 
 export type AppConfigResult =
-  | { ok: true; config: ResolvedAppConfig; warnings: ConfigProblem[] }
-  | { ok: false; problems: ConfigProblem[]; warnings: ConfigProblem[] };
+  { ok: true; config: ResolvedAppConfig; warnings: ConfigProblem[] } | { ok: false; problems: ConfigProblem[]; warnings: ConfigProblem[] };
 
 export interface ValidateOptions {
   /** The address of the page that will run the desktop (in the CLI: `--origin`). */
@@ -102,7 +101,10 @@ export function validateAppConfig(input: unknown, options: ValidateOptions): App
   const problem = (field: string, message: string) => problems.push({ field, message });
 
   if (!isObject(input)) {
-    problem('appConfig', 'window.appConfig is missing or not an object: load assets/appConfig.js (window.appConfig = { sso: { accountSid: "AC…" } }) before the SDK.');
+    problem(
+      'appConfig',
+      'window.appConfig is missing or not an object: load assets/appConfig.js (window.appConfig = { sso: { accountSid: "AC…" } }) before the SDK.',
+    );
     return { ok: false, problems, warnings };
   }
   const sso = section(input, 'sso', problem);
@@ -113,21 +115,35 @@ export function validateAppConfig(input: unknown, options: ValidateOptions): App
 
   const accountSid = sso.accountSid;
   if (typeof accountSid !== 'string' || accountSid.trim() === '') problem('sso.accountSid', MISSING_ACCOUNT_SID);
-  else if (!SID('AC').test(accountSid)) problem('sso.accountSid', `sso.accountSid ${show(accountSid)} is not an account SID: it must be "AC" followed by 32 hex characters (copy it from the Lanyard console or \`lanyard accounts list\`).`);
+  else if (!SID('AC').test(accountSid))
+    problem(
+      'sso.accountSid',
+      `sso.accountSid ${show(accountSid)} is not an account SID: it must be "AC" followed by 32 hex characters (copy it from the Lanyard console or \`lanyard accounts list\`).`,
+    );
 
   const loginPopup = sso.loginPopup ?? false;
   if (typeof loginPopup !== 'boolean') problem('sso.loginPopup', `sso.loginPopup must be true or false (got ${show(loginPopup)}).`);
   const features = sso.loginPopupFeatures;
   if (features !== undefined && typeof features !== 'string') {
-    problem('sso.loginPopupFeatures', `sso.loginPopupFeatures must be a string of window.open features such as "width=500,height=650" (got ${show(features)}).`);
+    problem(
+      'sso.loginPopupFeatures',
+      `sso.loginPopupFeatures must be a string of window.open features such as "width=500,height=650" (got ${show(features)}).`,
+    );
   } else if (typeof features === 'string' && /\bno(opener|referrer)\b/i.test(features)) {
-    problem('sso.loginPopupFeatures', 'sso.loginPopupFeatures must not contain "noopener" or "noreferrer": the sign-in window has to report back to this page. Remove them.');
+    problem(
+      'sso.loginPopupFeatures',
+      'sso.loginPopupFeatures must not contain "noopener" or "noreferrer": the sign-in window has to report back to this page. Remove them.',
+    );
   }
   if (enhanced && isObject(input.oauth) && 'loginPopup' in input.oauth) {
     warnings.push({ field: 'oauth.loginPopup', message: 'oauth.loginPopup is ignored: enhanced SSO reads sso.loginPopup. Move the setting to sso.' });
   }
 
-  const common = { accountSid: String(accountSid), loginPopup: loginPopup === true, loginPopupFeatures: typeof features === 'string' ? features : undefined };
+  const common = {
+    accountSid: String(accountSid),
+    loginPopup: loginPopup === true,
+    loginPopupFeatures: typeof features === 'string' ? features : undefined,
+  };
   const config = enhanced ? resolveEnhanced(sso, oauth ?? {}, page, problem, warnings) : resolveLegacy(sso, page, String(accountSid), problem);
   if (problems.length > 0 || !config) return { ok: false, problems, warnings };
   return { ok: true, config: { ...common, ...config } as ResolvedAppConfig, warnings };
@@ -137,28 +153,53 @@ type Report = (field: string, message: string) => void;
 
 function resolveEnhanced(sso: Record<string, unknown>, oauth: Record<string, unknown>, page: URL, problem: Report, warnings: ConfigProblem[]) {
   for (const key of LEGACY_ONLY) {
-    if (sso[key] !== undefined) warnings.push({ field: `sso.${key}`, message: `sso.${key} is ignored in enhanced SSO (appConfig has an oauth section)${key === 'redirectUrl' ? ': oauth.redirectUrl is used' : ''}.` });
+    if (sso[key] !== undefined)
+      warnings.push({
+        field: `sso.${key}`,
+        message: `sso.${key} is ignored in enhanced SSO (appConfig has an oauth section)${key === 'redirectUrl' ? ': oauth.redirectUrl is used' : ''}.`,
+      });
   }
   const connection = oauth.connection;
-  if (typeof connection !== 'string' || connection === '') problem('oauth.connection', 'oauth.connection is required: the SSO profile SID ("JQ" followed by 32 hex characters) shown by the public lookup as connection_name.');
-  else if (!SID('JQ').test(connection)) problem('oauth.connection', `oauth.connection ${show(connection)} is not an SSO profile SID: it must be "JQ" followed by 32 hex characters (connection_name in the public lookup).`);
+  if (typeof connection !== 'string' || connection === '')
+    problem(
+      'oauth.connection',
+      'oauth.connection is required: the SSO profile SID ("JQ" followed by 32 hex characters) shown by the public lookup as connection_name.',
+    );
+  else if (!SID('JQ').test(connection))
+    problem(
+      'oauth.connection',
+      `oauth.connection ${show(connection)} is not an SSO profile SID: it must be "JQ" followed by 32 hex characters (connection_name in the public lookup).`,
+    );
   const clientId = oauth.clientId;
-  if (typeof clientId !== 'string' || clientId.trim() === '') problem('oauth.clientId', 'oauth.clientId is required: copy client_id from the public lookup (/v1/Flex/Authentication/Config?AccountSid=AC…).');
-  else if (/\s/.test(clientId)) problem('oauth.clientId', `oauth.clientId ${show(clientId)} contains whitespace: copy client_id exactly from the public lookup.`);
+  if (typeof clientId !== 'string' || clientId.trim() === '')
+    problem('oauth.clientId', 'oauth.clientId is required: copy client_id from the public lookup (/v1/Flex/Authentication/Config?AccountSid=AC…).');
+  else if (/\s/.test(clientId))
+    problem('oauth.clientId', `oauth.clientId ${show(clientId)} contains whitespace: copy client_id exactly from the public lookup.`);
 
   let redirectUrl: string | undefined;
   if (oauth.redirectUrl === undefined) {
     if (page.origin === HOSTED_FLEX) redirectUrl = page.origin + '/';
-    else problem('oauth.redirectUrl', `oauth.redirectUrl is required on a self-hosted desktop: set it to this desktop's address, e.g. "${page.origin}/", and add that address to the account's Trusted URLs.`);
+    else
+      problem(
+        'oauth.redirectUrl',
+        `oauth.redirectUrl is required on a self-hosted desktop: set it to this desktop's address, e.g. "${page.origin}/", and add that address to the account's Trusted URLs.`,
+      );
   } else {
     redirectUrl = checkRedirect('oauth.redirectUrl', oauth.redirectUrl, page, problem);
   }
 
-  const base = baseUrl(oauth.serviceBaseUrl !== undefined ? 'oauth.serviceBaseUrl' : 'sso.serviceBaseUrl', oauth.serviceBaseUrl ?? sso.serviceBaseUrl, problem);
+  const base = baseUrl(
+    oauth.serviceBaseUrl !== undefined ? 'oauth.serviceBaseUrl' : 'sso.serviceBaseUrl',
+    oauth.serviceBaseUrl ?? sso.serviceBaseUrl,
+    problem,
+  );
   const authorizeUrl = endpoint('oauth.authorizeUrl', oauth.authorizeUrl, base, '/v1/Flex/Authorize', problem);
   const tokenUrl = endpoint('oauth.tokenUrl', oauth.tokenUrl, base, '/v1/Flex/OAuth/Tokens', problem);
   if ((!authorizeUrl || !tokenUrl) && base === undefined && oauth.serviceBaseUrl === undefined && sso.serviceBaseUrl === undefined) {
-    problem('oauth.serviceBaseUrl', 'oauth.serviceBaseUrl is required: set it to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both oauth.authorizeUrl and oauth.tokenUrl).');
+    problem(
+      'oauth.serviceBaseUrl',
+      'oauth.serviceBaseUrl is required: set it to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both oauth.authorizeUrl and oauth.tokenUrl).',
+    );
   }
   if (!redirectUrl || !authorizeUrl || !tokenUrl) return undefined;
   const revokeUrl = base !== undefined ? `${base}/oauth2/revoke` : new URL('/oauth2/revoke', tokenUrl).toString();
@@ -174,7 +215,10 @@ function resolveLegacy(sso: Record<string, unknown>, page: URL, accountSid: stri
   const tokenRefreshUrl = endpoint('sso.tokenRefreshUrl', withSid(sso.tokenRefreshUrl), base, `/v1/Accounts/${accountSid}/Tokens/refresh`, problem);
   const idpUrl = sso.idpUrl === undefined ? undefined : checkUrl('sso.idpUrl', sso.idpUrl, problem);
   if ((!loginUrl || !tokenRefreshUrl) && sso.serviceBaseUrl === undefined) {
-    problem('sso.serviceBaseUrl', 'sso.serviceBaseUrl is required: set it to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both sso.loginUrl and sso.tokenRefreshUrl).');
+    problem(
+      'sso.serviceBaseUrl',
+      'sso.serviceBaseUrl is required: set it to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both sso.loginUrl and sso.tokenRefreshUrl).',
+    );
   }
   if (!redirectUrl || !loginUrl || !tokenRefreshUrl) return undefined;
   return { mode: 'legacy' as const, redirectUrl, loginUrl, tokenRefreshUrl, idpUrl };
@@ -184,7 +228,10 @@ function section(input: Record<string, unknown>, name: 'sso' | 'oauth', problem:
   const value = input[name];
   if (value === undefined && name === 'sso') return {};
   if (isObject(value)) return value;
-  problem(name, `appConfig.${name} must be an object such as ${name === 'sso' ? '{ accountSid: "AC…" }' : '{ connection: "JQ…", clientId: "…", redirectUrl: "https://…" }'} (got ${show(value)}).`);
+  problem(
+    name,
+    `appConfig.${name} must be an object such as ${name === 'sso' ? '{ accountSid: "AC…" }' : '{ connection: "JQ…", clientId: "…", redirectUrl: "https://…" }'} (got ${show(value)}).`,
+  );
   return {};
 }
 
@@ -195,11 +242,17 @@ function checkRedirect(field: string, value: unknown, page: URL, problem: Report
   const parsed = new URL(url);
   let ok = true;
   if (parsed.search || parsed.hash) {
-    problem(field, `${field} ${show(value)} must not have a query string or fragment (Trusted URL rules): sign-in adds its own parameters. Use "${parsed.origin}${parsed.pathname}".`);
+    problem(
+      field,
+      `${field} ${show(value)} must not have a query string or fragment (Trusted URL rules): sign-in adds its own parameters. Use "${parsed.origin}${parsed.pathname}".`,
+    );
     ok = false;
   }
   if (parsed.origin !== page.origin) {
-    problem(field, `${field} ${show(value)} is on ${parsed.origin}, but this page is on ${page.origin}: the sign-in would come back to another site and this page could not finish it. Use an address on ${page.origin} (and trust it in Lanyard).`);
+    problem(
+      field,
+      `${field} ${show(value)} is on ${parsed.origin}, but this page is on ${page.origin}: the sign-in would come back to another site and this page could not finish it. Use an address on ${page.origin} (and trust it in Lanyard).`,
+    );
     ok = false;
   }
   return ok ? url : undefined;
@@ -251,7 +304,10 @@ function warnUnknown(name: string, value: Record<string, unknown>, known: string
   for (const key of Object.keys(value)) {
     if (known.includes(key) || (name === 'oauth' && key === 'loginPopup')) continue;
     const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
-    warnings.push({ field: `${name}.${key}`, message: `${name}.${key} is not a setting the SDK knows and is ignored${near ? ` (did you mean ${name}.${near}?)` : ''}.` });
+    warnings.push({
+      field: `${name}.${key}`,
+      message: `${name}.${key} is not a setting the SDK knows and is ignored${near ? ` (did you mean ${name}.${near}?)` : ''}.`,
+    });
   }
 }
 

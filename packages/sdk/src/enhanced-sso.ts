@@ -75,7 +75,13 @@ export function callbackError(params: CallbackParams): ServerError | null {
   });
 }
 
-export async function exchangeCode(config: EnhancedConfig, fetchFn: FetchLike, clock: Clock, pending: PendingLogin, code: string): Promise<StoredSession> {
+export async function exchangeCode(
+  config: EnhancedConfig,
+  fetchFn: FetchLike,
+  clock: Clock,
+  pending: PendingLogin,
+  code: string,
+): Promise<StoredSession> {
   const response = await postJson<FlexTokenResponse>(fetchFn, config.tokenUrl, {
     grant_type: 'AuthorizationCode',
     app_type: 'SinglePageApp',

@@ -29,7 +29,9 @@ export class LanyardError extends Error {
 
 /** Wraps anything thrown in the background (a listener, a bug) so `error` listeners get a `LanyardError`. */
 export function toLanyardError(error: unknown): LanyardError {
-  return error instanceof LanyardError ? error : new LanyardError('unexpected', error instanceof Error ? error.message : String(error), { cause: error });
+  return error instanceof LanyardError
+    ? error
+    : new LanyardError('unexpected', error instanceof Error ? error.message : String(error), { cause: error });
 }
 
 /** `appConfig` cannot be used; `problems` lists every mistake found, not only the first. */
@@ -86,6 +88,8 @@ export class SessionExpiredError extends LanyardError {
 /** Lanyard could not be reached (offline, DNS, CORS refused, TLS). */
 export class NetworkError extends LanyardError {
   constructor(url: string, cause: unknown) {
-    super('network_error', `Could not reach the sign-in server at ${new URL(url).origin}. Check the network connection; the SDK retries by itself.`, { cause });
+    super('network_error', `Could not reach the sign-in server at ${new URL(url).origin}. Check the network connection; the SDK retries by itself.`, {
+      cause,
+    });
   }
 }

@@ -28,7 +28,15 @@ export {
   type ConfigProblem,
   type ServerErrorBody,
 } from './errors.ts';
-export { createBrowserStore, createMemoryStore, type PendingLogin, type Session, type SessionStore, type SessionUser, type StoredSession } from './session-store.ts';
+export {
+  createBrowserStore,
+  createMemoryStore,
+  type PendingLogin,
+  type Session,
+  type SessionStore,
+  type SessionUser,
+  type StoredSession,
+} from './session-store.ts';
 export { RefreshCoordinator, refreshAt, type RefreshCoordinatorOptions, type SignOutReason } from './refresh-coordinator.ts';
 export { createLeaseLock, createMemoryChannelHub, createMemoryLock, type ChannelLike, type LockLike } from './cross-tab.ts';
 export { systemClock, type Clock } from './clock.ts';

@@ -39,7 +39,13 @@ describe('clock alignment with the server', () => {
 
   it('refuses a legacy token that has already expired, when it carries no issue time to align clocks with', () => {
     // (A Lanyard token always has `iat`; a stale link is refused earlier: no sign-in is pending for it.)
-    const payload = { token: 'opaque-token', expiration: new Date(SERVER_NOW - HOUR).toISOString(), identity: 'ada', roles: ['agent'], flexUserSid: null };
+    const payload = {
+      token: 'opaque-token',
+      expiration: new Date(SERVER_NOW - HOUR).toISOString(),
+      identity: 'ada',
+      roles: ['agent'],
+      flexUserSid: null,
+    };
     expect(() => acceptLegacyToken(payload, 'AC1', SERVER_NOW)).toThrow(SessionExpiredError);
     const fresh = { ...payload, token: jwt({ iat: SERVER_NOW / 1000, full_name: 'Ada' }), expiration: new Date(SERVER_NOW + HOUR).toISOString() };
     expect(acceptLegacyToken(fresh, 'AC1', SERVER_NOW).user).toMatchObject({ identity: 'ada', fullName: 'Ada', roles: ['agent'] });

@@ -9,7 +9,14 @@ import { defaultFetch, type FetchLike } from './lanyard-api.ts';
 import { acceptLegacyToken, authenticate, LEGACY_POPUP_MESSAGE, readLegacyCallback, refreshLegacy, type LegacyTokenPayload } from './legacy-sso.ts';
 import { openPopup, popupOpener, reportToOpener, waitForPopupMessage } from './popup.ts';
 import { RefreshCoordinator, refreshAt, type SignOutReason } from './refresh-coordinator.ts';
-import { createBrowserStore, createMemoryStore, toPublicSession as toPublic, type Session, type SessionStore, type StoredSession } from './session-store.ts';
+import {
+  createBrowserStore,
+  createMemoryStore,
+  toPublicSession as toPublic,
+  type Session,
+  type SessionStore,
+  type StoredSession,
+} from './session-store.ts';
 
 export type { LanyardEvents, LanyardWarning } from './events.ts';
 
@@ -131,7 +138,12 @@ export class LanyardClient {
     if (enhanced || legacy) stripAddressBar(url);
     const opener = popupOpener();
     if (opener && (enhanced || legacy)) {
-      reportToOpener(opener, enhanced ? ({ type: 'lanyard:callback', params: enhanced } satisfies PopupMessage) : { messageId: LEGACY_POPUP_MESSAGE, tokenPayload: legacy });
+      reportToOpener(
+        opener,
+        enhanced
+          ? ({ type: 'lanyard:callback', params: enhanced } satisfies PopupMessage)
+          : { messageId: LEGACY_POPUP_MESSAGE, tokenPayload: legacy },
+      );
       return null;
     }
     this.start();
@@ -146,7 +158,9 @@ export class LanyardClient {
     if (legacy && this.config.mode === 'legacy') {
       this.store.clearPending();
       if (pending?.mode !== 'legacy' && !this.options.allowIdpInitiated) {
-        throw new StateMismatchError('A sign-in token arrived on the address bar, but this tab did not start a sign-in (IdP-initiated sign-in is off in this desktop).');
+        throw new StateMismatchError(
+          'A sign-in token arrived on the address bar, but this tab did not start a sign-in (IdP-initiated sign-in is off in this desktop).',
+        );
       }
       return this.signedIn(acceptLegacyToken(legacy, this.config.accountSid, this.clock.now()));
     }
@@ -187,7 +201,11 @@ export class LanyardClient {
   private async enhancedPopup(config: EnhancedConfig, popup: Window): Promise<Session> {
     const { url, pending } = await beginEnhanced(config, this.clock);
     popup.location.replace(url);
-    const params = await waitForPopupMessage(popup, (data) => ((data as PopupMessage | null)?.type === 'lanyard:callback' ? (data as PopupMessage).params : undefined), this.clock);
+    const params = await waitForPopupMessage(
+      popup,
+      (data) => ((data as PopupMessage | null)?.type === 'lanyard:callback' ? (data as PopupMessage).params : undefined),
+      this.clock,
+    );
     if (params.state !== pending.state) throw new StateMismatchError();
     const refused = callbackError(params);
     if (refused) throw refused;
@@ -203,7 +221,6 @@ export class LanyardClient {
     const payload = await waitForPopupMessage(popup, accept, this.clock);
     return this.signedIn(acceptLegacyToken(payload, config.accountSid, this.clock.now()));
   }
-
 
   /** The current session (without its refresh token), or `null`. */
   getSession(): Session | null {
@@ -238,7 +255,9 @@ export class LanyardClient {
     const session = this.coordinator.session ?? this.store.read();
     this.coordinator.signOut('user');
     if (this.config.mode === 'enhanced' && session?.refreshToken) {
-      await revokeEnhanced(this.config, this.fetch, session.refreshToken).catch((error: unknown) => this.emitter.emit('error', toLanyardError(error)));
+      await revokeEnhanced(this.config, this.fetch, session.refreshToken).catch((error: unknown) =>
+        this.emitter.emit('error', toLanyardError(error)),
+      );
     }
   }
 
@@ -262,7 +281,9 @@ export class LanyardClient {
   }
 
   private refreshWith(session: StoredSession): Promise<StoredSession> {
-    return this.config.mode === 'enhanced' ? refreshEnhanced(this.config, this.fetch, this.clock, session) : refreshLegacy(this.config, this.fetch, this.clock, session);
+    return this.config.mode === 'enhanced'
+      ? refreshEnhanced(this.config, this.fetch, this.clock, session)
+      : refreshLegacy(this.config, this.fetch, this.clock, session);
   }
 
   private updated(session: StoredSession, source: 'signIn' | 'refresh' | 'otherTab'): void {
@@ -281,7 +302,10 @@ export class LanyardClient {
     const end = session.sessionExpiresAt;
     if (end === null || this.warnedFor === end) return;
     const at = end - (this.options.sessionExpiringMinutes ?? 10) * 60_000;
-    this.expiringTimer = this.clock.setTimeout(() => this.warnExpiring(session, 'shiftEnding'), Math.min(Math.max(0, at - this.clock.now()), 0x7fffffff));
+    this.expiringTimer = this.clock.setTimeout(
+      () => this.warnExpiring(session, 'shiftEnding'),
+      Math.min(Math.max(0, at - this.clock.now()), 0x7fffffff),
+    );
   }
 
   private warnExpiring(session: StoredSession, reason: 'shiftEnding' | 'lifetimeReached'): void {

@@ -24,7 +24,8 @@ export const LEGACY_POPUP_MESSAGE = 'TWILIO_FLEX_LOGIN_SUCCESSFUL';
 /** `POST …/authenticate`: Lanyard checks the resource is trusted and answers the IdP's URL. */
 export async function authenticate(config: LegacyConfig, fetchFn: FetchLike): Promise<string> {
   const answer = await postJson<{ location?: unknown }>(fetchFn, config.loginUrl, { products: ['flex'], resource: config.redirectUrl });
-  if (typeof answer?.location !== 'string') throw new ServerError({ code: 0, message: 'The authenticate endpoint answered without a location.', status: 502 });
+  if (typeof answer?.location !== 'string')
+    throw new ServerError({ code: 0, message: 'The authenticate endpoint answered without a location.', status: 502 });
   return answer.location;
 }
 
@@ -79,11 +80,21 @@ export function acceptLegacyToken(payload: LegacyTokenPayload, accountSid: strin
 
 /** `POST …/Tokens/refresh {token}` → `{token, expiration, identity, roles, session_expires_at}`. */
 export async function refreshLegacy(config: LegacyConfig, fetchFn: FetchLike, clock: Clock, session: StoredSession): Promise<StoredSession> {
-  const answer = await postJson<{ token: string; expiration: string; identity: string; roles: string[]; session_expires_at?: string }>(fetchFn, config.tokenRefreshUrl, {
-    token: session.accessToken,
-  });
+  const answer = await postJson<{ token: string; expiration: string; identity: string; roles: string[]; session_expires_at?: string }>(
+    fetchFn,
+    config.tokenRefreshUrl,
+    {
+      token: session.accessToken,
+    },
+  );
   if (typeof answer?.token !== 'string') throw new ServerError({ code: 0, message: 'The refresh endpoint answered without a token.', status: 502 });
-  const payload = { token: answer.token, expiration: answer.expiration, identity: answer.identity, roles: answer.roles ?? session.user.roles, flexUserSid: session.user.flexUserSid };
+  const payload = {
+    token: answer.token,
+    expiration: answer.expiration,
+    identity: answer.identity,
+    roles: answer.roles ?? session.user.roles,
+    flexUserSid: session.user.flexUserSid,
+  };
   const next = sessionFromLegacy(payload, session.user.accountSid, clock.now(), answer.session_expires_at);
   if (next.sessionExpiresAt !== null || session.sessionExpiresAt === null) return next;
   // A server that does not say when the shift ends: keep what it said before.

@@ -9,7 +9,13 @@ import { createMemoryStore, type SessionStore, type StoredSession } from './sess
 
 const AC = 'AC' + '1'.repeat(32);
 const HOUR = 3600_000;
-const CONFIG = { mode: 'enhanced', accountSid: AC, connection: 'JQ' + '2'.repeat(32), clientId: 'c', tokenUrl: 'https://sso.example.com/v1/Flex/OAuth/Tokens' } as EnhancedConfig;
+const CONFIG = {
+  mode: 'enhanced',
+  accountSid: AC,
+  connection: 'JQ' + '2'.repeat(32),
+  clientId: 'c',
+  tokenUrl: 'https://sso.example.com/v1/Flex/OAuth/Tokens',
+} as EnhancedConfig;
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 /** An unsigned JWT is enough here: the SDK reads `iat` to line its clock up with the server's. */
@@ -127,7 +133,9 @@ describe('RefreshCoordinator', () => {
 
   it('on 45210 stops refreshing, reports it, and signs out when the last token expires', async () => {
     const endpoint = tokenEndpoint();
-    endpoint.answerWith(() => Response.json({ code: 45210, message: 'The session has reached its maximum lifetime; sign in again.', status: 400 }, { status: 400 }));
+    endpoint.answerWith(() =>
+      Response.json({ code: 45210, message: 'The session has reached its maximum lifetime; sign in again.', status: 400 }, { status: 400 }),
+    );
     const store = createMemoryStore();
     const a = tab(store, createMemoryLock(), createMemoryChannelHub(), endpoint.fetch);
     a.coordinator.start();
@@ -146,7 +154,9 @@ describe('RefreshCoordinator', () => {
 
   it('a refused refresh (revoked session) signs out every tab', async () => {
     const endpoint = tokenEndpoint();
-    endpoint.answerWith(() => Response.json({ code: 45200, message: 'The session of this refresh token has been revoked; sign in again.', status: 400 }, { status: 400 }));
+    endpoint.answerWith(() =>
+      Response.json({ code: 45200, message: 'The session of this refresh token has been revoked; sign in again.', status: 400 }, { status: 400 }),
+    );
     const store = createMemoryStore();
     const hub = createMemoryChannelHub();
     const lock = createMemoryLock();

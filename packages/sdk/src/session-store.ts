@@ -135,7 +135,10 @@ export function createMemoryStore(): SessionStore {
 }
 
 function parseSession(raw: string | null): StoredSession | null {
-  return parse<StoredSession>(raw, (s) => s.version === 1 && typeof s.accessToken === 'string' && typeof s.expiresAt === 'number' && typeof s.user === 'object');
+  return parse<StoredSession>(
+    raw,
+    (s) => s.version === 1 && typeof s.accessToken === 'string' && typeof s.expiresAt === 'number' && typeof s.user === 'object',
+  );
 }
 
 function parseTombstone(raw: string | null): string | null {

@@ -12,7 +12,12 @@ function configFile(content: unknown): string {
 
 describe('loadConfig', () => {
   it('reads LANYARD_CONFIG_FILE under the environment: the environment wins', () => {
-    const path = configFile({ LANYARD_PORT: 4100, LANYARD_PUBLIC_URL: 'https://sso.example.com', LANYARD_TRUST_PROXY: true, LANYARD_SHUTDOWN_TIMEOUT: 3 });
+    const path = configFile({
+      LANYARD_PORT: 4100,
+      LANYARD_PUBLIC_URL: 'https://sso.example.com',
+      LANYARD_TRUST_PROXY: true,
+      LANYARD_SHUTDOWN_TIMEOUT: 3,
+    });
     const config = loadConfig({ LANYARD_CONFIG_FILE: path, LANYARD_PORT: '4200' });
     expect(config.port).toBe(4200);
     expect(config.publicUrl).toBe('https://sso.example.com');
@@ -39,7 +44,9 @@ describe('loadConfig', () => {
   });
 
   it('explains an unreadable file, invalid JSON and a non-object', () => {
-    expect(() => loadConfig({ LANYARD_CONFIG_FILE: '/nonexistent/lanyard.json' })).toThrow('LANYARD_CONFIG_FILE /nonexistent/lanyard.json cannot be read (ENOENT)');
+    expect(() => loadConfig({ LANYARD_CONFIG_FILE: '/nonexistent/lanyard.json' })).toThrow(
+      'LANYARD_CONFIG_FILE /nonexistent/lanyard.json cannot be read (ENOENT)',
+    );
     const broken = configFile('{"LANYARD_PORT": 4000,');
     expect(() => loadConfig({ LANYARD_CONFIG_FILE: broken })).toThrow(`${broken} is not valid JSON`);
     const list = configFile(['LANYARD_PORT']);

@@ -82,7 +82,9 @@ function readConfigFile(path: string): Record<string, string> {
   try {
     raw = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`Invalid configuration: LANYARD_CONFIG_FILE ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+    throw new ConfigError(
+      `Invalid configuration: LANYARD_CONFIG_FILE ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+    );
   }
   let parsed: unknown;
   try {

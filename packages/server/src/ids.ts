@@ -35,9 +35,7 @@ const SID_NAMES: Record<SidKind, string> = {
 export function requireSid(kind: SidKind, value: unknown, parameter: string): string {
   if (isSid(kind, value)) return value;
   const shown = typeof value === 'string' ? `"${value.slice(0, 64)}"` : 'missing';
-  throw new InvalidParameterError(
-    `${parameter} must be a ${SID_NAMES[kind]}: "${SidPrefix[kind]}" followed by 32 hex characters (got ${shown}).`,
-  );
+  throw new InvalidParameterError(`${parameter} must be a ${SID_NAMES[kind]}: "${SidPrefix[kind]}" followed by 32 hex characters (got ${shown}).`);
 }
 
 /**

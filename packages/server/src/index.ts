@@ -50,9 +50,10 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
   handle = app.fetch;
   const sweeper = setInterval(() => void services.storage.sweepExpired().catch(() => undefined), 60_000);
   sweeper.unref();
-  const metadataRefresher = boundConfig.metadataRefreshMinutes > 0
-    ? setInterval(() => void refreshMetadata(services), boundConfig.metadataRefreshMinutes * 60_000)
-    : undefined;
+  const metadataRefresher =
+    boundConfig.metadataRefreshMinutes > 0
+      ? setInterval(() => void refreshMetadata(services), boundConfig.metadataRefreshMinutes * 60_000)
+      : undefined;
   metadataRefresher?.unref();
   let closing: Promise<void> | undefined;
   return {
@@ -93,7 +94,11 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
 async function refreshMetadata(services: Services): Promise<void> {
   try {
     for (const result of await services.accounts.refreshMetadata()) {
-      if (result.error) services.logger.warn('IdP metadata refresh failed; keeping the last good settings', { connectionSid: result.connectionSid, error: result.error });
+      if (result.error)
+        services.logger.warn('IdP metadata refresh failed; keeping the last good settings', {
+          connectionSid: result.connectionSid,
+          error: result.error,
+        });
       else if (result.changed) services.logger.info('IdP metadata changed; connection updated', { connectionSid: result.connectionSid });
     }
   } catch (error) {

@@ -61,7 +61,23 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets);
   const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
   const adminKeys = new AdminKeys(storage);
-  return { config, logger, storage, secrets, accounts, users, keys, accessTokens, tokens, login, legacy, audit, adminKeys, metrics, lifecycle: new Lifecycle() };
+  return {
+    config,
+    logger,
+    storage,
+    secrets,
+    accounts,
+    users,
+    keys,
+    accessTokens,
+    tokens,
+    login,
+    legacy,
+    audit,
+    adminKeys,
+    metrics,
+    lifecycle: new Lifecycle(),
+  };
 }
 
 /**
@@ -71,7 +87,8 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
  */
 function developmentSecretKey(config: LanyardConfig, logger: Logger): Buffer {
   if (process.env.NODE_ENV === 'production') throw new ConfigError('LANYARD_SECRET_KEY is required in production (openssl rand -base64 32).');
-  if (/^postgres/.test(config.databaseUrl)) throw new ConfigError('LANYARD_SECRET_KEY is required with PostgreSQL (every node needs the same key): openssl rand -base64 32');
+  if (/^postgres/.test(config.databaseUrl))
+    throw new ConfigError('LANYARD_SECRET_KEY is required with PostgreSQL (every node needs the same key): openssl rand -base64 32');
   const dbFile = config.databaseUrl.replace(/^sqlite:/, '');
   const file = join(dbFile === ':memory:' ? '.lanyard' : dirname(dbFile), 'secret.key');
   if (!existsSync(file)) {

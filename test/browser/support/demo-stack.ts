@@ -34,7 +34,15 @@ export async function startDemoStack(overrides: Partial<LanyardConfig> = {}): Pr
   };
 }
 
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Debian's Chromium, driven by playwright-core. */
 export function launchChromium(): Promise<Browser> {
@@ -82,7 +90,10 @@ export function tokenRequests(context: BrowserContext) {
     const entry = { url: url.pathname, grant, origin: null as string | null };
     seen.push(entry);
     // Origin is not among the provisional headers: read the ones actually sent.
-    void request.headerValue('origin').then((origin) => (entry.origin = origin), () => undefined);
+    void request.headerValue('origin').then(
+      (origin) => (entry.origin = origin),
+      () => undefined,
+    );
   });
   return {
     all: seen,

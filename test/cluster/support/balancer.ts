@@ -62,19 +62,34 @@ const form = (fields: Record<string, string>): RequestInit => ({
  * login request; the code was exchanged): then, like a desktop, the agent starts again. A failure
  * without a retry before it is a real failure and throws.
  */
-export async function loginThrough(balancer: Balancer, publicUrl: string, idp: DevIdp, connectionSid: string, userId: string, pick: () => number): Promise<LoginReport> {
+export async function loginThrough(
+  balancer: Balancer,
+  publicUrl: string,
+  idp: DevIdp,
+  connectionSid: string,
+  userId: string,
+  pick: () => number,
+): Promise<LoginReport> {
   const report = { restarts: 0, retries: 0, replayedCodes: 0 };
   for (let attempt = 0; attempt < 5; attempt++) {
     const { verifier, challenge } = pkcePair();
     const state = randomBytes(12).toString('hex');
     const nonce = randomBytes(12).toString('hex');
     const authorizeUrl = new URL('/v1/Flex/Authorize', publicUrl);
-    for (const [k, v] of Object.entries({ ssoProfileSid: connectionSid, redirectUrl: DESKTOP_URL, state, nonce, codeChallenge: challenge, codeChallengeMethod: 'S256' })) {
+    for (const [k, v] of Object.entries({
+      ssoProfileSid: connectionSid,
+      redirectUrl: DESKTOP_URL,
+      state,
+      nonce,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+    })) {
       authorizeUrl.searchParams.set(k, v);
     }
     const start = await balancer.send(authorizeUrl.toString(), { redirect: 'manual' }, pick());
     report.retries += start.retries;
-    if (start.response.status !== 302) throw new Error(`authorize on ${start.node.name} answered ${start.response.status}: ${await start.response.text()}`);
+    if (start.response.status !== 302)
+      throw new Error(`authorize on ${start.node.name} answered ${start.response.status}: ${await start.response.text()}`);
     const idpForm = await loginHeadless(idp, start.response.headers.get('location')!, userId);
     const acs = await balancer.send(idpForm.action, form(idpForm.fields as Record<string, string>), pick());
     report.retries += acs.retries;
@@ -108,12 +123,22 @@ export async function loginThrough(balancer: Balancer, publicUrl: string, idp: D
 
 /** One refresh through the balancer; a connection failure is retried with the same token elsewhere. */
 export async function refreshThrough(balancer: Balancer, publicUrl: string, connectionSid: string, refreshToken: string, preferred: number) {
-  const sent = await balancer.send(`${publicUrl}/v1/Flex/OAuth/Tokens`, json({ grant_type: 'RefreshToken', refresh_token: refreshToken, sso_profile_sid: connectionSid }), preferred);
+  const sent = await balancer.send(
+    `${publicUrl}/v1/Flex/OAuth/Tokens`,
+    json({ grant_type: 'RefreshToken', refresh_token: refreshToken, sso_profile_sid: connectionSid }),
+    preferred,
+  );
   return { status: sent.response.status, body: (await sent.response.json()) as AgentTokens, node: sent.node, retries: sent.retries };
 }
 
 /** The `sid` (session = refresh family) and `kid` of an access token, read without verifying. */
 export function tokenFacts(accessToken: string): { sid: string; kid: string } {
-  const [header, payload] = accessToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, string>) as [Record<string, string>, Record<string, string>];
+  const [header, payload] = accessToken
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, string>) as [
+    Record<string, string>,
+    Record<string, string>,
+  ];
   return { sid: payload.sid!, kid: header.kid! };
 }

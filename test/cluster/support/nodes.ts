@@ -39,7 +39,9 @@ export async function startNode(name: string, env: Record<string, string>, port?
   });
   const logs: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const ready = new Promise<void>((resolve, reject) => {
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -67,7 +69,11 @@ export async function startNode(name: string, env: Record<string, string>, port?
 
 /** Runs the `lanyard` CLI against the same database (key rotation, as an operator would). */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
@@ -80,7 +86,10 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof TypeError)) return false;
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause !== undefined && /ECONNREFUSED|ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED|other side closed|socket/i.test(`${cause.code ?? ''} ${cause.message ?? ''}`);
+  return (
+    cause !== undefined &&
+    /ECONNREFUSED|ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED|other side closed|socket/i.test(`${cause.code ?? ''} ${cause.message ?? ''}`)
+  );
 }
 
 /** The same URL at another node: what a load balancer does for the path and query. */

@@ -82,27 +82,43 @@ async function checkServer(server: string, config: ResolvedAppConfig, problems: 
   const base = server.replace(/\/+$/, '');
   const endpoint = config.mode === 'enhanced' ? config.tokenUrl : config.loginUrl;
   if (!endpoint.startsWith(base + '/')) {
-    warnings.push({ field: config.mode === 'enhanced' ? 'oauth.serviceBaseUrl' : 'sso.serviceBaseUrl', message: `appConfig points the desktop at ${new URL(endpoint).origin}, not at ${base}.` });
+    warnings.push({
+      field: config.mode === 'enhanced' ? 'oauth.serviceBaseUrl' : 'sso.serviceBaseUrl',
+      message: `appConfig points the desktop at ${new URL(endpoint).origin}, not at ${base}.`,
+    });
   }
-  if (config.mode === 'legacy') return { url: base, checked: false, note: 'legacy SSO: the public lookup lists enhanced SSO settings only; nothing to compare' };
+  if (config.mode === 'legacy')
+    return { url: base, checked: false, note: 'legacy SSO: the public lookup lists enhanced SSO settings only; nothing to compare' };
   const lookupUrl = `${base}/v1/Flex/Authentication/Config?AccountSid=${config.accountSid}`;
   let response: Response;
   try {
     response = await fetch(lookupUrl, { signal: AbortSignal.timeout(10_000) });
   } catch (error) {
-    throw new Error(`cannot reach ${lookupUrl}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    throw new Error(
+      `cannot reach ${lookupUrl}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+    );
   }
   const body = (await response.json().catch(() => null)) as { config_list?: LookupEntry[]; message?: string } | null;
-  if (!response.ok || !Array.isArray(body?.config_list)) throw new Error(`${lookupUrl} answered HTTP ${response.status}${body?.message ? `: ${body.message}` : ''}`);
+  if (!response.ok || !Array.isArray(body?.config_list))
+    throw new Error(`${lookupUrl} answered HTTP ${response.status}${body?.message ? `: ${body.message}` : ''}`);
   const entries = body.config_list.filter((e) => e.active !== false);
   if (entries.length === 0) {
-    problems.push({ field: 'sso.accountSid', message: `${base} has no enhanced SSO configured for ${config.accountSid}: set up its identity provider (lanyard sso …) or remove oauth to use legacy SSO.` });
+    problems.push({
+      field: 'sso.accountSid',
+      message: `${base} has no enhanced SSO configured for ${config.accountSid}: set up its identity provider (lanyard sso …) or remove oauth to use legacy SSO.`,
+    });
   } else {
     const entry = entries.find((e) => e.connection_name === config.connection);
     if (!entry) {
-      problems.push({ field: 'oauth.connection', message: `oauth.connection ${config.connection} is not a connection of ${config.accountSid} on ${base}: use ${entries.map((e) => e.connection_name).join(' or ')}.` });
+      problems.push({
+        field: 'oauth.connection',
+        message: `oauth.connection ${config.connection} is not a connection of ${config.accountSid} on ${base}: use ${entries.map((e) => e.connection_name).join(' or ')}.`,
+      });
     } else if (entry.client_id !== config.clientId) {
-      problems.push({ field: 'oauth.clientId', message: `oauth.clientId "${config.clientId}" does not match connection ${entry.connection_name} on ${base}: use "${entry.client_id}".` });
+      problems.push({
+        field: 'oauth.clientId',
+        message: `oauth.clientId "${config.clientId}" does not match connection ${entry.connection_name} on ${base}: use "${entry.client_id}".`,
+      });
     }
   }
   return { url: base, checked: true, note: `connection and clientId compared with ${lookupUrl}` };
@@ -112,7 +128,9 @@ function describe(file: string, ok: boolean, problems: ConfigProblem[], result: 
   const lines: string[] = [];
   if (ok && result.ok) {
     const c = result.config;
-    lines.push(`${file}: OK (${c.mode === 'enhanced' ? 'enhanced SSO, because appConfig has an oauth section' : 'legacy SSO, because appConfig has no oauth section'})`);
+    lines.push(
+      `${file}: OK (${c.mode === 'enhanced' ? 'enhanced SSO, because appConfig has an oauth section' : 'legacy SSO, because appConfig has no oauth section'})`,
+    );
     lines.push(
       fields([
         ['account', c.accountSid],

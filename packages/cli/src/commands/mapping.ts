@@ -6,7 +6,11 @@ import { schemas } from '@lanyard/server/admin/requests.ts';
 import { fields } from '../output.ts';
 import { action } from '../runtime.ts';
 
-const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Attribute and role mapping of a connection (SAML attributes or OIDC claims alike). */
@@ -54,14 +58,15 @@ export function registerMapping(program: Command): void {
           throw new InvalidParameterError(`--attributes must be a readable JSON file (${(error as Error).message}).`);
         }
         const result = await admin.dryRunMapping(sid!, parseWith(schemas.mappingDryRun, { name_id: options.nameId, attributes }));
-        const text = result.ok && result.profile
-          ? fields([
-              ['identity', result.profile.identity],
-              ['full_name', result.profile.full_name],
-              ['email', result.profile.email],
-              ['roles', result.profile.roles.join(', ')],
-            ])
-          : `Sign-in would fail: ${result.error?.message} (code ${result.error?.code})`;
+        const text =
+          result.ok && result.profile
+            ? fields([
+                ['identity', result.profile.identity],
+                ['full_name', result.profile.full_name],
+                ['email', result.profile.email],
+                ['roles', result.profile.roles.join(', ')],
+              ])
+            : `Sign-in would fail: ${result.error?.message} (code ${result.error?.code})`;
         return { data: result, text };
       }),
     );

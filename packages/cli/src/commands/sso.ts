@@ -51,10 +51,20 @@ export function registerSsoOidc(sso: Command): void {
     .action(
       action(async ({ admin, services }, { args: [accountSid], options }) => {
         // The secret never goes on the command line, where shell history and `ps` would keep it.
-        const secret = options.clientSecretFile ? readText(options.clientSecretFile as string, 'client secret').trim() : process.env.LANYARD_OIDC_CLIENT_SECRET;
-        const body = parseWith(schemas.oidc, { issuer: options.issuer, client_id: options.clientId, client_secret: secret || undefined, scopes: options.scopes });
+        const secret = options.clientSecretFile
+          ? readText(options.clientSecretFile as string, 'client secret').trim()
+          : process.env.LANYARD_OIDC_CLIENT_SECRET;
+        const body = parseWith(schemas.oidc, {
+          issuer: options.issuer,
+          client_id: options.clientId,
+          client_secret: secret || undefined,
+          scopes: options.scopes,
+        });
         const connection = await admin.setOidc(accountSid!, body);
-        return { data: connection, text: `Connection ${connection.sid} signs in through ${body.issuer}.\nRegister this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback` };
+        return {
+          data: connection,
+          text: `Connection ${connection.sid} signs in through ${body.issuer}.\nRegister this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback`,
+        };
       }),
     );
 }

@@ -13,11 +13,24 @@ export function registerUsers(program: Command): void {
     .action(
       action(async ({ admin }, { args: [sid], options }) => {
         const result = await admin.listUsers(sid!, options.search as string | undefined);
-        const rows = result.users.map((u) => [u.sid, u.unique_id, u.full_name, u.roles.join(','), u.disabled ? 'disabled' : 'active', u.last_login_at ?? '']);
-        return { data: result, text: rows.length ? table(rows, ['user SID', 'unique id', 'name', 'roles', 'state', 'last sign-in']) : 'No users yet.' };
+        const rows = result.users.map((u) => [
+          u.sid,
+          u.unique_id,
+          u.full_name,
+          u.roles.join(','),
+          u.disabled ? 'disabled' : 'active',
+          u.last_login_at ?? '',
+        ]);
+        return {
+          data: result,
+          text: rows.length ? table(rows, ['user SID', 'unique id', 'name', 'roles', 'state', 'last sign-in']) : 'No users yet.',
+        };
       }),
     );
-  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+  for (const [name, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     users
       .command(name)
       .description(disabled ? 'disable a user: tokens stop validating and refreshing at once' : 'enable a user again')

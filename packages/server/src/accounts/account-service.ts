@@ -5,7 +5,15 @@ import type { Storage } from '../storage/port.ts';
 import { normalizeCertificate } from './certificates.ts';
 import { parseIdpMetadata } from './idp-metadata.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { DEFAULT_MAPPING, type Account, type OidcIdpSettings, type AttributeMapping, type Connection, type SamlIdpSettings, type SsoMode } from './model.ts';
+import {
+  DEFAULT_MAPPING,
+  type Account,
+  type OidcIdpSettings,
+  type AttributeMapping,
+  type Connection,
+  type SamlIdpSettings,
+  type SsoMode,
+} from './model.ts';
 import { parseTrustedUrl } from './trusted-urls.ts';
 
 const ACCOUNT = 'account';
@@ -208,7 +216,8 @@ export class AccountService {
       throw new InvalidParameterError(`issuer must be an absolute URL (got "${String(input.issuer).slice(0, 200)}").`);
     }
     const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname);
-    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) throw new InvalidParameterError('issuer must use https (http only for a provider on this machine).');
+    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback))
+      throw new InvalidParameterError('issuer must use https (http only for a provider on this machine).');
     if (!input.clientId) throw new InvalidParameterError('clientId (the client registered at the OpenID Connect provider) is required.');
     if (input.clientSecret && !this.secrets) throw new InvalidParameterError('client secrets cannot be stored by this tool.');
     const settings: OidcIdpSettings = {
@@ -274,7 +283,13 @@ export class AccountService {
 
   async saveConnection(connection: Connection): Promise<void> {
     this.trustedOriginCache = undefined;
-    await this.storage.upsert({ kind: CONNECTION, id: connection.sid, accountSid: connection.accountSid, lookup: `client:${connection.clientId}`, payload: connection });
+    await this.storage.upsert({
+      kind: CONNECTION,
+      id: connection.sid,
+      accountSid: connection.accountSid,
+      lookup: `client:${connection.clientId}`,
+      payload: connection,
+    });
   }
 
   async getConnection(connectionSid: string, parameter = 'connection'): Promise<Connection> {
@@ -325,7 +340,8 @@ export class AccountService {
     if (!input.issuer) throw new InvalidParameterError('issuer (the IdP entity ID) is required, or import metadata instead.');
     if (!input.ssoUrl) throw new InvalidParameterError('ssoUrl (the IdP single sign-on URL) is required, or import metadata instead.');
     assertHttpUrl(input.ssoUrl, 'ssoUrl');
-    if (certificates.length === 0) throw new InvalidParameterError('certificate (the IdP signing certificate, PEM) is required, or import metadata instead.');
+    if (certificates.length === 0)
+      throw new InvalidParameterError('certificate (the IdP signing certificate, PEM) is required, or import metadata instead.');
     return {
       issuer: input.issuer,
       ssoUrl: input.ssoUrl,

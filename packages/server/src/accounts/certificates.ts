@@ -18,7 +18,9 @@ export function normalizeCertificate(input: string): string {
     .replace(/-----END CERTIFICATE-----/g, '')
     .replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length < 100) {
-    throw new InvalidParameterError('The X.509 certificate is not valid PEM or base64: paste the whole "-----BEGIN CERTIFICATE-----" block from the IdP.');
+    throw new InvalidParameterError(
+      'The X.509 certificate is not valid PEM or base64: paste the whole "-----BEGIN CERTIFICATE-----" block from the IdP.',
+    );
   }
   const pem = `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
   let cert: X509Certificate;

@@ -19,13 +19,15 @@ export interface ImportedIdpMetadata {
  */
 export function parseIdpMetadata(xml: string): ImportedIdpMetadata {
   if (xml.length > MAX_METADATA_BYTES) throw new InvalidParameterError('The IdP metadata is larger than 1 MB.');
-  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new InvalidParameterError('The IdP metadata contains a DTD or entity declarations, which are not allowed.');
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml))
+    throw new InvalidParameterError('The IdP metadata contains a DTD or entity declarations, which are not allowed.');
   const errors: string[] = [];
-  const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: (m: string) => errors.push(m), fatalError: (m: string) => errors.push(m) } }).parseFromString(xml, 'text/xml');
-  if (errors.length > 0 || !doc.documentElement) throw new InvalidParameterError(`The IdP metadata is not well-formed XML: ${errors[0] ?? 'empty document'}`);
-  const entity = doc.documentElement.localName === 'EntityDescriptor'
-    ? doc.documentElement
-    : doc.getElementsByTagNameNS(MD, 'EntityDescriptor')[0];
+  const doc = new DOMParser({
+    errorHandler: { warning: () => undefined, error: (m: string) => errors.push(m), fatalError: (m: string) => errors.push(m) },
+  }).parseFromString(xml, 'text/xml');
+  if (errors.length > 0 || !doc.documentElement)
+    throw new InvalidParameterError(`The IdP metadata is not well-formed XML: ${errors[0] ?? 'empty document'}`);
+  const entity = doc.documentElement.localName === 'EntityDescriptor' ? doc.documentElement : doc.getElementsByTagNameNS(MD, 'EntityDescriptor')[0];
   if (!entity || entity.namespaceURI !== MD) throw new InvalidParameterError('The IdP metadata has no md:EntityDescriptor.');
   const issuer = entity.getAttribute('entityID');
   if (!issuer) throw new InvalidParameterError('The IdP metadata EntityDescriptor has no entityID.');

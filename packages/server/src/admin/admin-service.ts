@@ -83,7 +83,9 @@ export class AdminService {
       { issuer: input.issuer, clientId: input.client_id, clientSecret: input.client_secret, scopes: input.scopes },
       (settings) => discoverProvider(settings.issuer),
     );
-    await this.record(accountSid, `pointed connection ${connection.sid} at the OpenID Connect provider ${input.issuer}`, { connectionSid: connection.sid });
+    await this.record(accountSid, `pointed connection ${connection.sid} at the OpenID Connect provider ${input.issuer}`, {
+      connectionSid: connection.sid,
+    });
     return connectionResource(connection, this.publicUrl);
   }
 
@@ -93,7 +95,18 @@ export class AdminService {
     const attributes = Object.fromEntries(Object.entries(input.attributes).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
     try {
       const profile = mapProfile(input.name_id, attributes, connection.mapping);
-      return { ok: true, profile: { unique_id: profile.uniqueId, identity: encodeIdentity(profile.uniqueId), full_name: profile.fullName, email: profile.email, roles: profile.roles, image_url: profile.imageUrl }, error: null };
+      return {
+        ok: true,
+        profile: {
+          unique_id: profile.uniqueId,
+          identity: encodeIdentity(profile.uniqueId),
+          full_name: profile.fullName,
+          email: profile.email,
+          roles: profile.roles,
+          image_url: profile.imageUrl,
+        },
+        error: null,
+      };
     } catch (error) {
       if (!(error instanceof LanyardError)) throw error;
       return { ok: false, profile: null, error: error.toJSON() };

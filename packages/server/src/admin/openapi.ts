@@ -57,7 +57,10 @@ const paths: Record<string, Record<string, Json>> = {
     post: op(
       'ensureConnection',
       "Create the account's SSO connection without IdP settings (its SID is in the SP values to register at the IdP); returns the existing one if any",
-      { ...ok(ref('Connection'), 'The existing connection'), 201: { description: 'Created', content: { 'application/json': { schema: ref('Connection') } } } },
+      {
+        ...ok(ref('Connection'), 'The existing connection'),
+        201: { description: 'Created', content: { 'application/json': { schema: ref('Connection') } } },
+      },
       { parameters: [accountParam] },
     ),
   },
@@ -110,9 +113,14 @@ const paths: Record<string, Record<string, Json>> = {
     }),
   },
   '/admin/v1/accounts/{sid}/app-config': {
-    get: op('getAppConfig', "The desktop's appConfig.js for this account (enhanced and/or legacy, per mode) and the lookup URL", ok(ref('AppConfig')), {
-      parameters: [accountParam],
-    }),
+    get: op(
+      'getAppConfig',
+      "The desktop's appConfig.js for this account (enhanced and/or legacy, per mode) and the lookup URL",
+      ok(ref('AppConfig')),
+      {
+        parameters: [accountParam],
+      },
+    ),
   },
   '/admin/v1/accounts/{sid}/auth-config': {
     get: op('getAuthConfig', 'Get the auth config exactly as the public lookup answers it', ok(ref('AuthConfig')), { parameters: [accountParam] }),
@@ -154,16 +162,26 @@ const paths: Record<string, Record<string, Json>> = {
     }),
   },
   '/admin/v1/connections/{sid}/mapping': {
-    put: op('setMapping', 'Set the attribute mapping (attribute names per profile field, IdP role values to roles); omitted fields are kept', ok(ref('Connection')), {
-      parameters: [connectionParam],
-      requestBody: requestBody(schemas.mapping),
-    }),
+    put: op(
+      'setMapping',
+      'Set the attribute mapping (attribute names per profile field, IdP role values to roles); omitted fields are kept',
+      ok(ref('Connection')),
+      {
+        parameters: [connectionParam],
+        requestBody: requestBody(schemas.mapping),
+      },
+    ),
   },
   '/admin/v1/connections/{sid}/mapping/dry-run': {
-    post: op('dryRunMapping', 'Show the profile (or the 45050 error) the mapping makes of the given attributes or claims, without a sign-in', ok({ type: 'object' }), {
-      parameters: [connectionParam],
-      requestBody: requestBody(schemas.mappingDryRun),
-    }),
+    post: op(
+      'dryRunMapping',
+      'Show the profile (or the 45050 error) the mapping makes of the given attributes or claims, without a sign-in',
+      ok({ type: 'object' }),
+      {
+        parameters: [connectionParam],
+        requestBody: requestBody(schemas.mappingDryRun),
+      },
+    ),
   },
   '/admin/v1/accounts/{sid}/oidc': {
     put: op('setOidc', "Point the account's connection at an OpenID Connect provider (checked by discovery first)", ok(ref('Connection')), {
@@ -200,7 +218,7 @@ export function adminOpenApiDocument(serverUrl = 'http://127.0.0.1:4000') {
       version: '1.0.0',
       description:
         'Administration of a Lanyard server: accounts, SSO connections, Trusted URLs, users, sessions, tokens and signing keys. ' +
-        'Every request needs an admin API key (`lanyard admin-key create`) as a Bearer token, or the console\'s session cookie with its X-CSRF-Token. ' +
+        "Every request needs an admin API key (`lanyard admin-key create`) as a Bearer token, or the console's session cookie with its X-CSRF-Token. " +
         'Errors are JSON `{code, message, status, more_info?}`.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },

@@ -84,7 +84,9 @@ export const adminRoutes: RouteModule = (app, services) => {
     return c.json(await ops(c).setMapping(c.req.param('sid'), body));
   });
 
-  admin.post('/connections/:sid/mapping/dry-run', async (c) => c.json(await ops(c).dryRunMapping(c.req.param('sid'), await readJson(c, schemas.mappingDryRun))));
+  admin.post('/connections/:sid/mapping/dry-run', async (c) =>
+    c.json(await ops(c).dryRunMapping(c.req.param('sid'), await readJson(c, schemas.mappingDryRun))),
+  );
   admin.put('/accounts/:sid/oidc', async (c) => c.json(await ops(c).setOidc(c.req.param('sid'), await readJson(c, schemas.oidc))));
 
   admin.post('/tokens/verify', async (c) => {

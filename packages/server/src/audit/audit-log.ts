@@ -26,7 +26,14 @@ export class AuditLog {
   async record(event: Omit<AuditEvent, 'at'> & { at?: number }): Promise<void> {
     const at = event.at ?? Date.now();
     const id = `${at.toString(36)}-${randomBytes(6).toString('hex')}`;
-    await this.storage.insert({ kind: KIND, id, accountSid: event.accountSid, payload: { ...event, at }, createdAt: at, expiresAt: at + RETENTION_MS });
+    await this.storage.insert({
+      kind: KIND,
+      id,
+      accountSid: event.accountSid,
+      payload: { ...event, at },
+      createdAt: at,
+      expiresAt: at + RETENTION_MS,
+    });
   }
 
   async recent(accountSid: string, limit = 50): Promise<AuditEvent[]> {

@@ -19,7 +19,12 @@ export interface VerifiedOidcLogin {
 /** An upstream OIDC login failed verification (issuer, audience, nonce, signature, state…). */
 export class OidcResponseError extends LanyardError {
   constructor(detail: string) {
-    super({ code: 45020, status: 401, message: `The identity provider's OpenID Connect response was rejected: ${detail}`, oauthError: 'access_denied' });
+    super({
+      code: 45020,
+      status: 401,
+      message: `The identity provider's OpenID Connect response was rejected: ${detail}`,
+      oauthError: 'access_denied',
+    });
   }
 }
 
@@ -53,7 +58,10 @@ export class OidcConnection {
     if (!cached || Date.now() - cached.at > DISCOVERY_TTL_MS) {
       const metadata = client
         // Plain http only for a provider on this machine (development and tests).
-        .discovery(issuer, this.settings.clientId, undefined, client.None(), { ...(insecure ? { execute: [client.allowInsecureRequests] } : {}), timeout: 10 })
+        .discovery(issuer, this.settings.clientId, undefined, client.None(), {
+          ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+          timeout: 10,
+        })
         .then((config) => config.serverMetadata());
       cached = { metadata, at: Date.now() };
       discoveries.set(key, cached);
@@ -90,7 +98,12 @@ export class OidcConnection {
     const config = await this.configuration();
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
     try {
-      tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: checks.codeVerifier, expectedNonce: checks.nonce, expectedState: checks.state, idTokenExpected: true });
+      tokens = await client.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: checks.codeVerifier,
+        expectedNonce: checks.nonce,
+        expectedState: checks.state,
+        idTokenExpected: true,
+      });
     } catch (error) {
       throw new OidcResponseError(describe(error));
     }
@@ -99,7 +112,9 @@ export class OidcConnection {
     const attributes: RawAttributes = {};
     const add = (source: Record<string, unknown>) => {
       for (const [name, value] of Object.entries(source)) {
-        const values = (Array.isArray(value) ? value : [value]).filter((v): v is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof v)).map(String);
+        const values = (Array.isArray(value) ? value : [value])
+          .filter((v): v is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof v))
+          .map(String);
         if (values.length > 0) attributes[name] = values;
       }
     };
@@ -125,7 +140,10 @@ function describe(error: unknown): string {
 export async function discoverProvider(issuer: string): Promise<void> {
   const url = new URL(issuer);
   try {
-    await client.discovery(url, 'lanyard-discovery-check', undefined, client.None(), { ...(isLoopback(url) ? { execute: [client.allowInsecureRequests] } : {}), timeout: 10 });
+    await client.discovery(url, 'lanyard-discovery-check', undefined, client.None(), {
+      ...(isLoopback(url) ? { execute: [client.allowInsecureRequests] } : {}),
+      timeout: 10,
+    });
   } catch (error) {
     throw new InvalidParameterError(`The OpenID Connect provider ${issuer} could not be discovered: ${describe(error)}.`);
   }

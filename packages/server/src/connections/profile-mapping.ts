@@ -19,11 +19,22 @@ export interface ProfileReading {
 
 /** Reads the profile fields through the mapping and lists every mandatory one that is absent. */
 export function readProfile(uniqueId: string | undefined, attributes: RawAttributes, mapping: AttributeMapping): ProfileReading {
-  const first = (names: string[]) => names.map((n) => attributes[n]?.find((v) => v.trim() !== '')).find((v) => v !== undefined)?.trim();
+  const first = (names: string[]) =>
+    names
+      .map((n) => attributes[n]?.find((v) => v.trim() !== ''))
+      .find((v) => v !== undefined)
+      ?.trim();
   const fullName = first(mapping.full_name);
   const email = first(mapping.email);
   const rawRoles = mapping.roles.flatMap((n) => attributes[n] ?? []).flatMap((v) => v.split(','));
-  const roles = [...new Set(rawRoles.map((r) => r.trim()).filter(Boolean).map((r) => mapping.roleValues[r] ?? r.toLowerCase()))];
+  const roles = [
+    ...new Set(
+      rawRoles
+        .map((r) => r.trim())
+        .filter(Boolean)
+        .map((r) => mapping.roleValues[r] ?? r.toLowerCase()),
+    ),
+  ];
   const missing = [
     ...(uniqueId ? [] : ['NameID']),
     ...(fullName ? [] : ['full_name']),
@@ -41,7 +52,14 @@ export function readProfile(uniqueId: string | undefined, attributes: RawAttribu
 export function mapProfile(uniqueId: string | undefined, attributes: RawAttributes, mapping: AttributeMapping): UserProfile {
   const reading = readProfile(uniqueId, attributes, mapping);
   if (reading.missing.length > 0) throw new MissingAttributeError(reading.missing[0]!);
-  return { uniqueId: uniqueId!, fullName: reading.fullName!, email: reading.email!, roles: reading.roles, imageUrl: reading.imageUrl ?? null, attributes };
+  return {
+    uniqueId: uniqueId!,
+    fullName: reading.fullName!,
+    email: reading.email!,
+    roles: reading.roles,
+    imageUrl: reading.imageUrl ?? null,
+    attributes,
+  };
 }
 
 /** node-saml gives a value or a list; nested XML values are dropped. */

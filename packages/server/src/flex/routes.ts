@@ -9,22 +9,26 @@ import { answerTestSignIn } from '../console/routes.ts';
 import { enhancedServiceProvider } from '../login/service-providers.ts';
 import { flexTokenResponse } from './token-response.ts';
 
-const tokenRequest = z.discriminatedUnion('grant_type', [
-  z.object({
-    grant_type: z.literal('AuthorizationCode'),
-    app_type: z.literal('SinglePageApp').optional(),
-    sso_profile_sid: z.string(),
-    code: z.string().min(1).max(512),
-    code_verifier: z.string().min(1).max(256),
-    nonce: z.string().max(1024).optional(),
-  }),
-  z.object({
-    grant_type: z.literal('RefreshToken'),
-    app_type: z.literal('SinglePageApp').optional(),
-    refresh_token: z.string().min(1).max(512),
-    sso_profile_sid: z.string(),
-  }),
-], { error: 'grant_type must be "AuthorizationCode" or "RefreshToken"' });
+const tokenRequest = z.discriminatedUnion(
+  'grant_type',
+  [
+    z.object({
+      grant_type: z.literal('AuthorizationCode'),
+      app_type: z.literal('SinglePageApp').optional(),
+      sso_profile_sid: z.string(),
+      code: z.string().min(1).max(512),
+      code_verifier: z.string().min(1).max(256),
+      nonce: z.string().max(1024).optional(),
+    }),
+    z.object({
+      grant_type: z.literal('RefreshToken'),
+      app_type: z.literal('SinglePageApp').optional(),
+      refresh_token: z.string().min(1).max(512),
+      sso_profile_sid: z.string(),
+    }),
+  ],
+  { error: 'grant_type must be "AuthorizationCode" or "RefreshToken"' },
+);
 
 const validateRequest = z.object({ token: z.string().min(1).max(8192) });
 
@@ -80,9 +84,10 @@ export const flexRoutes: RouteModule = (app, services) => {
     c.header('Cache-Control', 'no-store');
     const body = await readJson(c, tokenRequest);
     const connectionSid = requireSid('connection', body.sso_profile_sid, 'sso_profile_sid');
-    const issued = body.grant_type === 'AuthorizationCode'
-      ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
-      : await tokens.refresh({ refreshToken: body.refresh_token, connectionSid });
+    const issued =
+      body.grant_type === 'AuthorizationCode'
+        ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
+        : await tokens.refresh({ refreshToken: body.refresh_token, connectionSid });
     return c.json(flexTokenResponse(issued));
   });
 
@@ -108,7 +113,16 @@ export const flexRoutes: RouteModule = (app, services) => {
     } catch (error) {
       if (!(error instanceof LanyardError) || error.status !== 401) throw error;
       logger.info('token validation refused', { accountSid, reason: error.message });
-      return c.json({ valid: false, code: error.code, message: error.message, expiration: null, realm_user_id: null, identity: null, roles: [], worker_sid: null });
+      return c.json({
+        valid: false,
+        code: error.code,
+        message: error.message,
+        expiration: null,
+        realm_user_id: null,
+        identity: null,
+        roles: [],
+        worker_sid: null,
+      });
     }
   });
 };

@@ -40,7 +40,15 @@ export function createApp(services: Services, modules: RouteModule[]): App {
   });
   app.use('*', observeRequests(services));
   // SAML responses are the largest bodies we accept; nothing legitimate is near 1 MB.
-  app.use('*', bodyLimit({ maxSize: 1024 * 1024, onError: () => { throw Object.assign(new Error('too large'), { status: 413 }); } }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: () => {
+        throw Object.assign(new Error('too large'), { status: 413 });
+      },
+    }),
+  );
 
   const { config } = services;
   registerRateLimits(app, services.storage, {

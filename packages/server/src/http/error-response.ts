@@ -11,8 +11,8 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCode
 
 /** What an administrator should do about each error code, shown on browser-facing pages. */
 const ADMIN_HINTS: Record<number, string> = {
-  70002: 'An administrator must add this page\'s address to the account\'s Trusted URLs (lanyard trusted-urls add).',
-  70251: 'An administrator must fix the account\'s single sign-on settings (IdP certificate, SSO URL, Domain redirect URL).',
+  70002: "An administrator must add this page's address to the account's Trusted URLs (lanyard trusted-urls add).",
+  70251: "An administrator must fix the account's single sign-on settings (IdP certificate, SSO URL, Domain redirect URL).",
   45050: 'An administrator must configure the identity provider to send this attribute.',
   45010: 'Try signing in again. If it keeps failing, an administrator should check the IdP certificate, clocks and URLs.',
   20404: 'Check the link you followed; the configuration it names does not exist.',
@@ -36,7 +36,11 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
   const known = asLanyardError(error);
   if (!known) {
     logger.error('unhandled error', { request_id: c.get('requestId'), error: error instanceof Error ? error.stack : String(error) });
-    const internal = new LanyardError({ code: 20500, status: 500, message: `Internal error; quote request id ${c.get('requestId') ?? 'unknown'} to the administrator.` });
+    const internal = new LanyardError({
+      code: 20500,
+      status: 500,
+      message: `Internal error; quote request id ${c.get('requestId') ?? 'unknown'} to the administrator.`,
+    });
     return c.json(internal.toJSON(), 500);
   }
   if (known.status >= 500) logger.warn('request failed', { request_id: c.get('requestId'), code: known.code, message: known.message });
@@ -55,7 +59,11 @@ function asLanyardError(error: unknown): LanyardError | undefined {
   // Hono's own HTTPException (e.g. body limit) carries a status we can trust.
   const status = (error as { status?: number }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new LanyardError({ code: 20000 + status, status, message: status === 413 ? 'The request body is too large.' : (error as Error).message || 'Bad request.' });
+    return new LanyardError({
+      code: 20000 + status,
+      status,
+      message: status === 413 ? 'The request body is too large.' : (error as Error).message || 'Bad request.',
+    });
   }
   return undefined;
 }

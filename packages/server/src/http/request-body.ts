@@ -16,7 +16,8 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
 
 export async function readForm(c: Context): Promise<Record<string, string>> {
   const type = c.req.header('content-type') ?? '';
-  if (!type.includes('application/x-www-form-urlencoded')) throw new InvalidParameterError('The request body must be application/x-www-form-urlencoded.');
+  if (!type.includes('application/x-www-form-urlencoded'))
+    throw new InvalidParameterError('The request body must be application/x-www-form-urlencoded.');
   return Object.fromEntries(new URLSearchParams(await c.req.text()));
 }
 

@@ -44,16 +44,30 @@ export class LegacyLoginService {
   /** `POST /v1/Accounts/{AC}/authenticate`: checks the resource, returns the IdP location. */
   async authenticate(accountSid: string, resource: string): Promise<string> {
     const account = await this.accounts.getAccount(accountSid);
-    assertTrusted(resource, account.trustedUrls.map((u) => parseTrustedUrl(u)));
-    if (account.ssoMode === 'enhanced') throw new InvalidSsoSettingsError('this account uses enhanced SSO; legacy sign-in is switched off (lanyard mode set … both)');
+    assertTrusted(
+      resource,
+      account.trustedUrls.map((u) => parseTrustedUrl(u)),
+    );
+    if (account.ssoMode === 'enhanced')
+      throw new InvalidSsoSettingsError('this account uses enhanced SSO; legacy sign-in is switched off (lanyard mode set … both)');
     const connection = await this.connectionOf(account);
     const login: LegacyLoginRequest = {
       id: randomToken('ll_'),
       accountSid,
       resource,
-      samlRequestId: '_' + randomToken().replace(/[^A-Za-z0-9]/g, '').slice(0, 40),
+      samlRequestId:
+        '_' +
+        randomToken()
+          .replace(/[^A-Za-z0-9]/g, '')
+          .slice(0, 40),
     };
-    await this.storage.insert({ kind: LEGACY_LOGIN, id: login.id, accountSid, payload: login, expiresAt: Date.now() + this.config.loginTtlSeconds * 1000 });
+    await this.storage.insert({
+      kind: LEGACY_LOGIN,
+      id: login.id,
+      accountSid,
+      payload: login,
+      expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
+    });
     return this.samlFor(account, connection).authorizeUrl(login.samlRequestId, login.id);
   }
 
@@ -79,7 +93,8 @@ export class LegacyLoginService {
     }
     try {
       const assertion = await this.samlFor(account, connection).verify(samlResponse, login !== undefined);
-      if (login && assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
+      if (login && assertion.inResponseTo !== login.samlRequestId)
+        throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
       const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping);
       const user = await this.users.provision(accountSid, profile);
       const issued = await this.tokens.issueForLegacyLogin({
@@ -91,11 +106,29 @@ export class LegacyLoginService {
         scope: null,
         authTime: Date.now(),
       });
-      await this.audit.record({ type: 'login.succeeded', accountSid, connectionSid: connection.sid, userSid: user.sid, uniqueId: user.uniqueId, surface: login ? 'legacy' : 'legacy-idp-initiated', code: null, reason: null });
+      await this.audit.record({
+        type: 'login.succeeded',
+        accountSid,
+        connectionSid: connection.sid,
+        userSid: user.sid,
+        uniqueId: user.uniqueId,
+        surface: login ? 'legacy' : 'legacy-idp-initiated',
+        code: null,
+        reason: null,
+      });
       return { redirectTo: tokenOnUrl(login?.resource ?? account.defaultRedirectUrl!, issued), issued };
     } catch (error) {
       if (error instanceof LanyardError) {
-        await this.audit.record({ type: 'login.failed', accountSid, connectionSid: connection.sid, userSid: null, uniqueId: null, surface: 'legacy', code: error.code, reason: error.message });
+        await this.audit.record({
+          type: 'login.failed',
+          accountSid,
+          connectionSid: connection.sid,
+          userSid: null,
+          uniqueId: null,
+          surface: 'legacy',
+          code: error.code,
+          reason: error.message,
+        });
       }
       throw error;
     }

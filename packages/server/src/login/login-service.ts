@@ -8,7 +8,14 @@ import { mapProfile, type RawAttributes } from '../connections/profile-mapping.t
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { randomToken } from '../crypto/random.ts';
-import { InvalidGrantError, InvalidParameterError, InvalidSsoSettingsError, LanyardError, SamlResponseError, UntrustedDomainError } from '../errors.ts';
+import {
+  InvalidGrantError,
+  InvalidParameterError,
+  InvalidSsoSettingsError,
+  LanyardError,
+  SamlResponseError,
+  UntrustedDomainError,
+} from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
@@ -79,7 +86,8 @@ export class LoginService {
     this.checkRedirect(input, account, connection);
     // The Flex contract requires state; on the standard surface PKCE already binds the response
     // to the client (RFC 9700 §2.1), so state is optional there.
-    if ((input.surface === 'flex' && !input.state) || input.state.length > 1024) throw new InvalidParameterError('state is required (at most 1024 characters).');
+    if ((input.surface === 'flex' && !input.state) || input.state.length > 1024)
+      throw new InvalidParameterError('state is required (at most 1024 characters).');
     if (input.nonce !== undefined && input.nonce.length > 1024) throw new InvalidParameterError('nonce must be at most 1024 characters.');
     const method = input.codeChallengeMethod ?? 'S256';
     if (method !== 'S256') throw new InvalidParameterError(`code challenge method "${method}" is not allowed: only S256 (RFC 9700 §2.1.1).`);
@@ -100,10 +108,20 @@ export class LoginService {
       nonce: input.nonce ?? null,
       codeChallenge: input.codeChallenge,
       scope: input.scope ?? null,
-      samlRequestId: '_' + randomToken().replace(/[^A-Za-z0-9]/g, '').slice(0, 40),
+      samlRequestId:
+        '_' +
+        randomToken()
+          .replace(/[^A-Za-z0-9]/g, '')
+          .slice(0, 40),
       upstream: connection.oidc ? { nonce: randomToken(), codeVerifier: randomToken() } : null,
     };
-    await this.storage.insert({ kind: LOGIN_REQUEST, id: login.id, accountSid: account.sid, payload: login, expiresAt: Date.now() + this.config.loginTtlSeconds * 1000 });
+    await this.storage.insert({
+      kind: LOGIN_REQUEST,
+      id: login.id,
+      accountSid: account.sid,
+      payload: login,
+      expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
+    });
     if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream });
     return this.samlFor(connection).authorizeUrl(login.samlRequestId, login.id);
   }
@@ -118,9 +136,14 @@ export class LoginService {
       return;
     }
     if (!account.defaultRedirectUrl) {
-      throw new InvalidSsoSettingsError('the account has no Domain redirect URL; an administrator must set it (lanyard redirect-url set) before self-hosted enhanced SSO can be used');
+      throw new InvalidSsoSettingsError(
+        'the account has no Domain redirect URL; an administrator must set it (lanyard redirect-url set) before self-hosted enhanced SSO can be used',
+      );
     }
-    assertTrusted(input.redirectUrl, account.trustedUrls.map((u) => parseTrustedUrl(u)));
+    assertTrusted(
+      input.redirectUrl,
+      account.trustedUrls.map((u) => parseTrustedUrl(u)),
+    );
   }
 
   /** Handles the IdP's POST to the enhanced ACS and produces the redirect back to the client. */
@@ -139,7 +162,7 @@ export class LoginService {
   /** Handles an OpenID Connect provider's redirect back to `/login/oidc/callback`. */
   async completeOidc(callback: URL): Promise<LoginOutcome> {
     const state = callback.searchParams.get('state');
-    if (!state) throw new InvalidParameterError('state is missing from the identity provider\'s redirect.');
+    if (!state) throw new InvalidParameterError("state is missing from the identity provider's redirect.");
     const pending = await this.storage.find<LoginRequest>(LOGIN_REQUEST, state);
     if (!pending) throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
     const connection = await this.accounts.getConnection(pending.payload.connectionSid);
@@ -161,7 +184,11 @@ export class LoginService {
   }
 
   /** The same ending for every IdP protocol: map, provision, mint a code, audit. */
-  private async finish(login: LoginRequest, connection: Connection, verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes }>): Promise<LoginOutcome> {
+  private async finish(
+    login: LoginRequest,
+    connection: Connection,
+    verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes }>,
+  ): Promise<LoginOutcome> {
     try {
       const { uniqueId, attributes } = await verify();
       const profile = mapProfile(uniqueId, attributes, connection.mapping);
@@ -179,13 +206,34 @@ export class LoginService {
         scope: login.scope,
         authTime: Date.now(),
       });
-      await this.audit.record({ type: 'login.succeeded', accountSid: login.accountSid, connectionSid: connection.sid, userSid: user.sid, uniqueId: user.uniqueId, surface: login.surface, code: null, reason: null });
+      await this.audit.record({
+        type: 'login.succeeded',
+        accountSid: login.accountSid,
+        connectionSid: connection.sid,
+        userSid: user.sid,
+        uniqueId: user.uniqueId,
+        surface: login.surface,
+        code: null,
+        reason: null,
+      });
       return { redirectTo: this.redirectWith(login, { code }), user };
     } catch (error) {
       if (!(error instanceof LanyardError)) throw error;
-      await this.audit.record({ type: 'login.failed', accountSid: login.accountSid, connectionSid: connection.sid, userSid: null, uniqueId: null, surface: login.surface, code: error.code, reason: error.message });
+      await this.audit.record({
+        type: 'login.failed',
+        accountSid: login.accountSid,
+        connectionSid: connection.sid,
+        userSid: null,
+        uniqueId: null,
+        surface: login.surface,
+        code: error.code,
+        reason: error.message,
+      });
       // RFC 6749 §4.1.2.1: the redirect was verified at authorize, so the client hears of the failure.
-      return { redirectTo: this.redirectWith(login, { error: error.oauthError, error_description: error.message, error_code: String(error.code) }), user: null };
+      return {
+        redirectTo: this.redirectWith(login, { error: error.oauthError, error_description: error.message, error_code: String(error.code) }),
+        user: null,
+      };
     }
   }
 

@@ -12,7 +12,19 @@ import { SCOPES_SUPPORTED, discoveryDocument } from './discovery.ts';
 const oauthError = (oauth: string, message: string) => new LanyardError({ code: 20001, status: 400, message, oauthError: oauth });
 
 /** RFC 6749 §3.1: request parameters must not be repeated (which copy would we honour?). */
-const SINGLE_VALUED = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'connection', 'prompt', 'response_mode'];
+const SINGLE_VALUED = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'connection',
+  'prompt',
+  'response_mode',
+];
 
 /**
  * The standard OAuth 2.0 / OpenID Connect surface over the same token core as the Flex surface:
@@ -22,7 +34,8 @@ export const oidcRoutes: RouteModule = (app, services) => {
   const { accounts, login, tokens, users, keys, accessTokens, config } = services;
   // Discovery and keys are public; the rest answers pages on a registered client's origin.
   const clients = cors((origin) => accounts.isTrustedOrigin(origin));
-  for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/.well-known/jwks.json']) app.use(path, cors('*'));
+  for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/.well-known/jwks.json'])
+    app.use(path, cors('*'));
   for (const path of ['/oauth2/token', '/oauth2/userinfo', '/oauth2/revoke']) app.use(path, clients);
 
   const discovery = discoveryDocument(config.publicUrl);
@@ -40,16 +53,20 @@ export const oidcRoutes: RouteModule = (app, services) => {
     if (!client) throw new InvalidParameterError('client_id is missing or unknown.');
     if (!q.redirect_uri) throw new InvalidParameterError('redirect_uri is required.');
     if (!exactRedirectMatch(q.redirect_uri, client.redirectUris)) {
-      throw new UntrustedDomainError(`redirect_uri "${q.redirect_uri.slice(0, 300)}" is not registered for this client (exact match required, RFC 9700 §4.1.1).`);
+      throw new UntrustedDomainError(
+        `redirect_uri "${q.redirect_uri.slice(0, 300)}" is not registered for this client (exact match required, RFC 9700 §4.1.1).`,
+      );
     }
     try {
       if (q.request !== undefined) throw oauthError('request_not_supported', 'Request objects are not supported.');
       if (q.request_uri !== undefined) throw oauthError('request_uri_not_supported', 'request_uri is not supported.');
       if (q.response_type !== 'code') throw oauthError('unsupported_response_type', 'Only response_type=code is supported.');
       if (q.response_mode !== undefined && q.response_mode !== 'query') throw oauthError('invalid_request', 'Only response_mode=query is supported.');
-      if (q.connection !== undefined && q.connection !== client.sid) throw oauthError('invalid_request', 'connection does not belong to this client.');
+      if (q.connection !== undefined && q.connection !== client.sid)
+        throw oauthError('invalid_request', 'connection does not belong to this client.');
       // Lanyard keeps no browser session of its own: every sign-in is the IdP's, with its page.
-      if (q.prompt?.split(' ').includes('none')) throw oauthError('login_required', 'prompt=none cannot be satisfied: sign-in always goes to the identity provider.');
+      if (q.prompt?.split(' ').includes('none'))
+        throw oauthError('login_required', 'prompt=none cannot be satisfied: sign-in always goes to the identity provider.');
       const scope = grantedScope(q.scope);
       const idpUrl = await login.begin({
         surface: 'oidc',
@@ -84,7 +101,13 @@ export const oidcRoutes: RouteModule = (app, services) => {
     if (form.grant_type === 'authorization_code') {
       if (!form.code || !form.code_verifier) throw new InvalidParameterError('code and code_verifier are required.');
       // redirect_uri must repeat the authorization request's, character for character (RFC 6749 §4.1.3).
-      const issued = await tokens.exchangeCode({ surface: 'oidc', code: form.code, codeVerifier: form.code_verifier, clientId: client.clientId, redirectUrl: form.redirect_uri ?? '' });
+      const issued = await tokens.exchangeCode({
+        surface: 'oidc',
+        code: form.code,
+        codeVerifier: form.code_verifier,
+        clientId: client.clientId,
+        redirectUrl: form.redirect_uri ?? '',
+      });
       return c.json(tokenResponse(issued));
     }
     if (form.grant_type === 'refresh_token') {
@@ -105,7 +128,15 @@ export const oidcRoutes: RouteModule = (app, services) => {
     try {
       const { claims } = await tokens.validateAccessToken(header.slice(7).trim());
       const user = await users.get(claims.sub);
-      return c.json({ sub: user.sid, name: user.fullName, email: user.email, roles: user.roles, identity: user.identity, account_sid: user.accountSid, worker_sid: user.workerSid });
+      return c.json({
+        sub: user.sid,
+        name: user.fullName,
+        email: user.email,
+        roles: user.roles,
+        identity: user.identity,
+        account_sid: user.accountSid,
+        worker_sid: user.workerSid,
+      });
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
       c.header('WWW-Authenticate', `Bearer realm="lanyard", error="invalid_token", error_description="${error.message.replace(/["\\]/g, "'")}"`);
@@ -129,13 +160,14 @@ export const oidcRoutes: RouteModule = (app, services) => {
     c.set('browserFacing', true);
     const q = c.req.method === 'POST' ? await readForm(c) : c.req.query();
     const hint = q.id_token_hint ? await accessTokens.verifyIdTokenHint(q.id_token_hint) : undefined;
-    if (hint && q.client_id !== undefined && q.client_id !== hint.aud) throw new InvalidParameterError('client_id is not the audience of id_token_hint.');
+    if (hint && q.client_id !== undefined && q.client_id !== hint.aud)
+      throw new InvalidParameterError('client_id is not the audience of id_token_hint.');
     const clientId = hint?.aud ?? q.client_id;
     const client = clientId ? await accounts.findConnectionByClientId(clientId) : undefined;
     // Access tokens verify against the same keys, but their audience is an account, not a client.
     if (hint && !client) throw new InvalidTokenError('id_token_hint is not an ID token issued to a client of this server.');
     if (q.post_logout_redirect_uri !== undefined && (!client || !exactRedirectMatch(q.post_logout_redirect_uri, client.redirectUris))) {
-      throw new UntrustedDomainError('post_logout_redirect_uri must be one of the client\'s registered redirect URIs.');
+      throw new UntrustedDomainError("post_logout_redirect_uri must be one of the client's registered redirect URIs.");
     }
     if (hint) await tokens.revokeSession(hint.sid, 'signed_out');
     if (q.post_logout_redirect_uri) {
@@ -143,7 +175,9 @@ export const oidcRoutes: RouteModule = (app, services) => {
       if (q.state) back.searchParams.set('state', q.state);
       return c.redirect(back.toString(), 302);
     }
-    return c.html('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><main><h1>You are signed out</h1><p>You can close this window.</p></main></body></html>');
+    return c.html(
+      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><main><h1>You are signed out</h1><p>You can close this window.</p></main></body></html>',
+    );
   };
   app.get('/oauth2/logout', logout);
   app.post('/oauth2/logout', logout);

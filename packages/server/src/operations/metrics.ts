@@ -108,8 +108,13 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 /** Lanyard's metrics, one registry per process. */
 export class Metrics {
-  readonly logins = new Counter('lanyard_logins_total', 'Completed IdP sign-ins by surface and outcome (succeeded, failed).', ['surface', 'outcome'] as const);
-  readonly loginFailures = new Counter('lanyard_login_failures_total', 'Failed IdP sign-ins by reason (the Lanyard error code).', ['reason'] as const);
+  readonly logins = new Counter('lanyard_logins_total', 'Completed IdP sign-ins by surface and outcome (succeeded, failed).', [
+    'surface',
+    'outcome',
+  ] as const);
+  readonly loginFailures = new Counter('lanyard_login_failures_total', 'Failed IdP sign-ins by reason (the Lanyard error code).', [
+    'reason',
+  ] as const);
   readonly tokenGrants = new Counter(
     'lanyard_token_grants_total',
     'Token endpoint grants by grant type and outcome (issued, or the error code that refused it).',

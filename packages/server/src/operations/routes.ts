@@ -9,7 +9,11 @@ export const operationsRoutes: RouteModule = (app, { storage, lifecycle, metrics
     // Draining (SIGTERM): tell the load balancer to stop sending before the listener closes.
     if (lifecycle.isDraining) return c.json({ status: 'draining', database: { backend: storage.backend } }, 503, { 'Retry-After': '5' });
     const database = await storage.ping();
-    return c.json({ status: database ? 'ready' : 'unavailable', database: { backend: storage.backend, reachable: database } }, database ? 200 : 503, database ? {} : { 'Retry-After': '5' });
+    return c.json(
+      { status: database ? 'ready' : 'unavailable', database: { backend: storage.backend, reachable: database } },
+      database ? 200 : 503,
+      database ? {} : { 'Retry-After': '5' },
+    );
   });
   app.get('/metrics', (c) => {
     if (config.metricsToken !== undefined) {

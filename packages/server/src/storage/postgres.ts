@@ -36,12 +36,29 @@ function values<T>(r: NewRecord<T>, now: number): unknown[] {
 }
 
 /** Connection failures become 503 with Retry-After at the edge rather than a 500. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  '53300',
+]);
 
 function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   const message = (error as Error).message ?? '';
-  return (code !== undefined && UNAVAILABLE_CODES.has(code)) || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+  return (
+    (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  );
 }
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
@@ -85,11 +102,19 @@ function operations(db: Queryable, transaction: Storage['transaction']): Storage
     },
     async find<T>(kind: string, id: string, options: FindOptions = {}) {
       const lock = options.forUpdate ? ' FOR UPDATE' : '';
-      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}${lock}`, [kind, id, Date.now()]);
+      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}${lock}`, [
+        kind,
+        id,
+        Date.now(),
+      ]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
     },
     async findByLookup<T>(kind: string, lookup: string) {
-      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`, [kind, lookup, Date.now()]);
+      const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`, [
+        kind,
+        lookup,
+        Date.now(),
+      ]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
     },
     async list<T>(kind: string, query: ListQuery = {}) {
@@ -99,7 +124,11 @@ function operations(db: Queryable, transaction: Storage['transaction']): Storage
       if (query.family !== undefined) where.push(`family = $${args.push(query.family)}`);
       if (query.since !== undefined) where.push(`created_at >= $${args.push(query.since)}`);
       const limit = query.limit !== undefined ? `LIMIT $${args.push(query.limit)}` : '';
-      const res = await run(db, `SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY created_at ${query.newestFirst ? 'DESC' : 'ASC'}, id ${limit}`, args);
+      const res = await run(
+        db,
+        `SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY created_at ${query.newestFirst ? 'DESC' : 'ASC'}, id ${limit}`,
+        args,
+      );
       return res.rows.map((row) => toRecord<T>(row));
     },
     async consume<T>(kind: string, id: string, now = Date.now()): Promise<ConsumeResult<T> | undefined> {
@@ -178,7 +207,9 @@ export class PostgresStorage implements Storage {
     try {
       await client.query(`SELECT pg_advisory_lock(hashtext('lanyard_migrations'))`);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
+      );
       const applied = new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
       for (const migration of postgresMigrations) {
         if (applied.has(migration.version)) continue;
@@ -198,15 +229,33 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  insert<T>(r: NewRecord<T>) { return this.ops.insert(r); }
-  upsert<T>(r: NewRecord<T>) { return this.ops.upsert(r); }
-  find<T>(kind: string, id: string, options?: FindOptions) { return this.ops.find<T>(kind, id, options); }
-  findByLookup<T>(kind: string, lookup: string) { return this.ops.findByLookup<T>(kind, lookup); }
-  list<T>(kind: string, query?: ListQuery) { return this.ops.list<T>(kind, query); }
-  consume<T>(kind: string, id: string, now?: number) { return this.ops.consume<T>(kind, id, now); }
-  destroy(kind: string, id: string) { return this.ops.destroy(kind, id); }
-  sweepExpired(now?: number) { return this.ops.sweepExpired(now); }
-  ping() { return this.ops.ping(); }
+  insert<T>(r: NewRecord<T>) {
+    return this.ops.insert(r);
+  }
+  upsert<T>(r: NewRecord<T>) {
+    return this.ops.upsert(r);
+  }
+  find<T>(kind: string, id: string, options?: FindOptions) {
+    return this.ops.find<T>(kind, id, options);
+  }
+  findByLookup<T>(kind: string, lookup: string) {
+    return this.ops.findByLookup<T>(kind, lookup);
+  }
+  list<T>(kind: string, query?: ListQuery) {
+    return this.ops.list<T>(kind, query);
+  }
+  consume<T>(kind: string, id: string, now?: number) {
+    return this.ops.consume<T>(kind, id, now);
+  }
+  destroy(kind: string, id: string) {
+    return this.ops.destroy(kind, id);
+  }
+  sweepExpired(now?: number) {
+    return this.ops.sweepExpired(now);
+  }
+  ping() {
+    return this.ops.ping();
+  }
 
   async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
     const client = await this.pool.connect().catch((error: Error) => {

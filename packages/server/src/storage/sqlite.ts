@@ -51,7 +51,10 @@ function guard<R>(work: () => R): R {
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (code === 'SQLITE_FULL') throw new StorageUnavailableError('the SQLite disk is full; free space on the volume holding the database');
-    if (code.startsWith('SQLITE_READONLY')) throw new StorageUnavailableError('the SQLite database is read-only; check the volume is mounted read-write and the file and its directory are writable');
+    if (code.startsWith('SQLITE_READONLY'))
+      throw new StorageUnavailableError(
+        'the SQLite database is read-only; check the volume is mounted read-write and the file and its directory are writable',
+      );
     if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') throw new StorageUnavailableError(`SQLite I/O error (${code})`);
     throw error;
   }
@@ -62,7 +65,10 @@ function openFailure(filename: string, error: unknown): Error {
   const code = (error as { code?: string }).code ?? '';
   if (!code.startsWith('SQLITE_')) return error as Error;
   const problems: string[] = [];
-  for (const [what, path] of [['directory', dirname(filename)], ['file', filename]] as const) {
+  for (const [what, path] of [
+    ['directory', dirname(filename)],
+    ['file', filename],
+  ] as const) {
     try {
       accessSync(path, constants.W_OK);
     } catch (accessError) {
@@ -116,9 +122,7 @@ export class SqliteStorage implements Storage {
            family = excluded.family, payload = excluded.payload, expires_at = excluded.expires_at`,
       ),
       find: db.prepare(`SELECT * FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`),
-      findByLookup: db.prepare(
-        `SELECT * FROM records WHERE kind = ? AND lookup = ? AND (expires_at IS NULL OR expires_at > ?)`,
-      ),
+      findByLookup: db.prepare(`SELECT * FROM records WHERE kind = ? AND lookup = ? AND (expires_at IS NULL OR expires_at > ?)`),
       consume: db.prepare(
         `UPDATE records SET consumed_at = ? WHERE kind = ? AND id = ? AND consumed_at IS NULL
            AND (expires_at IS NULL OR expires_at > ?) RETURNING *`,
@@ -130,9 +134,7 @@ export class SqliteStorage implements Storage {
 
   private migrate(): void {
     this.db.exec(`CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-    const applied = new Set(
-      (this.db.prepare(`SELECT version FROM lanyard_migrations`).all() as { version: number }[]).map((r) => r.version),
-    );
+    const applied = new Set((this.db.prepare(`SELECT version FROM lanyard_migrations`).all() as { version: number }[]).map((r) => r.version));
     for (const migration of sqliteMigrations) {
       if (applied.has(migration.version)) continue;
       this.db.transaction(() => {
@@ -207,14 +209,30 @@ export class SqliteStorage implements Storage {
     return rows.map((row) => toRecord<T>(row));
   }
 
-  insert<T>(r: NewRecord<T>) { return this.whenOpen(() => this.direct().insert(r)); }
-  upsert<T>(r: NewRecord<T>) { return this.whenOpen(() => this.direct().upsert(r)); }
-  find<T>(kind: string, id: string, _options?: FindOptions) { return this.whenOpen(() => this.direct().find<T>(kind, id)); }
-  findByLookup<T>(kind: string, lookup: string) { return this.whenOpen(() => this.direct().findByLookup<T>(kind, lookup)); }
-  list<T>(kind: string, query?: ListQuery) { return this.whenOpen(() => this.direct().list<T>(kind, query)); }
-  consume<T>(kind: string, id: string, now?: number) { return this.whenOpen(() => this.direct().consume<T>(kind, id, now)); }
-  destroy(kind: string, id: string) { return this.whenOpen(() => this.direct().destroy(kind, id)); }
-  sweepExpired(now?: number) { return this.whenOpen(() => this.direct().sweepExpired(now)); }
+  insert<T>(r: NewRecord<T>) {
+    return this.whenOpen(() => this.direct().insert(r));
+  }
+  upsert<T>(r: NewRecord<T>) {
+    return this.whenOpen(() => this.direct().upsert(r));
+  }
+  find<T>(kind: string, id: string, _options?: FindOptions) {
+    return this.whenOpen(() => this.direct().find<T>(kind, id));
+  }
+  findByLookup<T>(kind: string, lookup: string) {
+    return this.whenOpen(() => this.direct().findByLookup<T>(kind, lookup));
+  }
+  list<T>(kind: string, query?: ListQuery) {
+    return this.whenOpen(() => this.direct().list<T>(kind, query));
+  }
+  consume<T>(kind: string, id: string, now?: number) {
+    return this.whenOpen(() => this.direct().consume<T>(kind, id, now));
+  }
+  destroy(kind: string, id: string) {
+    return this.whenOpen(() => this.direct().destroy(kind, id));
+  }
+  sweepExpired(now?: number) {
+    return this.whenOpen(() => this.direct().sweepExpired(now));
+  }
 
   async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
     let release!: () => void;

@@ -50,7 +50,8 @@ describe.each(BACKENDS)('storage contract on %s', (backend) => {
   });
 
   it('lists by account and family, newest first with a limit', async () => {
-    for (let i = 0; i < 5; i++) await storage.insert({ kind: 'l', id: `r${i}`, accountSid: i % 2 ? 'A' : 'B', family: 'F', payload: { i }, createdAt: 1000 + i });
+    for (let i = 0; i < 5; i++)
+      await storage.insert({ kind: 'l', id: `r${i}`, accountSid: i % 2 ? 'A' : 'B', family: 'F', payload: { i }, createdAt: 1000 + i });
     expect((await storage.list('l', { accountSid: 'A' })).map((r) => r.id)).toEqual(['r1', 'r3']);
     expect((await storage.list('l', { family: 'F', newestFirst: true, limit: 2 })).map((r) => r.id)).toEqual(['r4', 'r3']);
   });

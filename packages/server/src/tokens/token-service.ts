@@ -114,7 +114,16 @@ export class TokenService {
       revokedAt: null,
       revokedReason: null,
     };
-    if (!(await tx.insert({ kind: SESSION, id: session.id, accountSid: session.accountSid, family: session.id, payload: session, expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS }))) {
+    if (
+      !(await tx.insert({
+        kind: SESSION,
+        id: session.id,
+        accountSid: session.accountSid,
+        family: session.id,
+        payload: session,
+        expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS,
+      }))
+    ) {
       throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
     }
     return this.prepare(tx, session, randomToken('lrt_'), now, true);
@@ -136,7 +145,8 @@ export class TokenService {
       if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
         throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
       }
-      if (request.clientId !== undefined && request.clientId !== session.clientId) throw new InvalidGrantError('The refresh token was issued to another client.');
+      if (request.clientId !== undefined && request.clientId !== session.clientId)
+        throw new InvalidGrantError('The refresh token was issued to another client.');
 
       if (!result.consumedNow) {
         const spentAt = result.record.consumedAt ?? 0;
@@ -187,9 +197,10 @@ export class TokenService {
   private async sign(grant: PreparedGrant): Promise<IssuedTokens> {
     const { session, user, account, accessTokenExpiresAt } = grant;
     const accessToken = await this.accessTokens.issueAccessToken(session, user, account, accessTokenExpiresAt);
-    const idToken = session.surface === 'oidc' && session.scope?.split(' ').includes('openid')
-      ? await this.accessTokens.issueIdToken(session, user, accessTokenExpiresAt, atHash(accessToken))
-      : null;
+    const idToken =
+      session.surface === 'oidc' && session.scope?.split(' ').includes('openid')
+        ? await this.accessTokens.issueIdToken(session, user, accessTokenExpiresAt, atHash(accessToken))
+        : null;
     return { ...grant, accessToken, idToken, sessionCapped: accessTokenExpiresAt === session.maxExpiresAt };
   }
 
@@ -215,7 +226,8 @@ export class TokenService {
   /** Full validation: signature and expiry, then the session is live and the user enabled. */
   async validateAccessToken(token: string, expectedAccountSid?: string): Promise<{ claims: AccessTokenClaims; session: Session }> {
     const claims = await this.accessTokens.verify(token);
-    if (expectedAccountSid !== undefined && claims.aud !== expectedAccountSid) throw new InvalidTokenError('The token was issued for another account.');
+    if (expectedAccountSid !== undefined && claims.aud !== expectedAccountSid)
+      throw new InvalidTokenError('The token was issued for another account.');
     const session = await this.requireLiveSession(claims.sid);
     const user = await this.users.find(claims.sub);
     if (!user || user.disabled) throw new InvalidTokenError('This user has been disabled by an administrator.');
@@ -240,7 +252,12 @@ export class TokenService {
       return;
     }
     // A tombstone: the session a replayed code would have created can never be created now.
-    await tx.insert({ kind: SESSION, id: sessionId, payload: { id: sessionId, revokedAt: now, revokedReason: reason }, expiresAt: now + REUSE_MEMORY_MS });
+    await tx.insert({
+      kind: SESSION,
+      id: sessionId,
+      payload: { id: sessionId, revokedAt: now, revokedReason: reason },
+      expiresAt: now + REUSE_MEMORY_MS,
+    });
   }
 
   /** RFC 7009: revoking a refresh token ends its whole session. Unknown tokens are not an error. */
@@ -276,14 +293,16 @@ function checkExchange(grant: CodeRecord, request: CodeExchange): void {
   if (request.connectionSid !== undefined && request.connectionSid !== grant.connectionSid) {
     throw new InvalidGrantError('The authorization code was issued for another connection (sso_profile_sid).');
   }
-  if (request.clientId !== undefined && request.clientId !== grant.clientId) throw new InvalidGrantError('The authorization code was issued to another client.');
+  if (request.clientId !== undefined && request.clientId !== grant.clientId)
+    throw new InvalidGrantError('The authorization code was issued to another client.');
   if (request.redirectUrl !== undefined && request.redirectUrl !== grant.redirectUrl) {
     throw new InvalidGrantError('redirect_uri does not match the one used in the authorization request.');
   }
   if (!PKCE_VERIFIER.test(request.codeVerifier)) {
     throw new InvalidGrantError('code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1).');
   }
-  if (!safeEqual(sha256(request.codeVerifier), grant.codeChallenge)) throw new InvalidGrantError('The PKCE code_verifier does not match the code challenge.');
+  if (!safeEqual(sha256(request.codeVerifier), grant.codeChallenge))
+    throw new InvalidGrantError('The PKCE code_verifier does not match the code challenge.');
   if (grant.nonce !== null && request.nonce !== undefined && request.nonce !== grant.nonce) {
     throw new InvalidGrantError('The nonce does not match the one sent in the authorization request.');
   }
@@ -293,4 +312,3 @@ function checkExchange(grant: CodeRecord, request: CodeExchange): void {
 function atHash(accessToken: string): string {
   return createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
 }
-

@@ -89,7 +89,13 @@ export class UserService {
   }
 
   private async save(user: User): Promise<void> {
-    await this.storage.upsert({ kind: KIND, id: user.sid, accountSid: user.accountSid, lookup: lookupOf(user.accountSid, user.uniqueId), payload: user });
+    await this.storage.upsert({
+      kind: KIND,
+      id: user.sid,
+      accountSid: user.accountSid,
+      lookup: lookupOf(user.accountSid, user.uniqueId),
+      payload: user,
+    });
   }
 }
 

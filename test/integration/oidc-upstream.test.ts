@@ -68,16 +68,14 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
     return { desktop, verifier };
   }
 
+  /** The desktop's code exchange for a sign-in that came back with a code. */
+  const redeem = (desktop: URL, verifier: string) =>
+    exchangeCode(lanyard, connectionSid, { code: desktop.searchParams.get('code')!, verifier, nonce: 'n-1', state: 'st', callback: desktop });
+
   it('signs in through the provider and issues Flex tokens from its claims', async () => {
     const { desktop, verifier } = await signIn('nora');
     expect(desktop.searchParams.get('state')).toBe('st');
-    const tokens = await exchangeCode(lanyard, connectionSid, {
-      code: desktop.searchParams.get('code')!,
-      verifier,
-      nonce: 'n-1',
-      state: 'st',
-      callback: desktop,
-    });
+    const tokens = await redeem(desktop, verifier);
     expect(tokens.status).toBe(200);
     expect(tokens.body.token_info).toMatchObject({
       name_id: 'nora',
@@ -97,13 +95,7 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
 
   it("maps IdP groups to roles with the connection's value map", async () => {
     const { desktop, verifier } = await signIn('sam');
-    const tokens = await exchangeCode(lanyard, connectionSid, {
-      code: desktop.searchParams.get('code')!,
-      verifier,
-      nonce: 'n-1',
-      state: 'st',
-      callback: desktop,
-    });
+    const tokens = await redeem(desktop, verifier);
     expect((tokens.body.token_info as { roles: string[] }).roles).toEqual(['supervisor', 'agent']);
   });
 
@@ -117,13 +109,7 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
   it('follows a signing key rotation at the provider without a failed login', async () => {
     upstream.rotate([await signingKey('key-2')]);
     const { desktop, verifier } = await signIn('nora');
-    const tokens = await exchangeCode(lanyard, connectionSid, {
-      code: desktop.searchParams.get('code')!,
-      verifier,
-      nonce: 'n-1',
-      state: 'st',
-      callback: desktop,
-    });
+    const tokens = await redeem(desktop, verifier);
     expect(tokens.status).toBe(200);
   });
 
@@ -169,13 +155,7 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
 
   it('stops a disabled user at once: validation fails and the next refresh is refused', async () => {
     const { desktop, verifier } = await signIn('nora');
-    const tokens = await exchangeCode(lanyard, connectionSid, {
-      code: desktop.searchParams.get('code')!,
-      verifier,
-      nonce: 'n-1',
-      state: 'st',
-      callback: desktop,
-    });
+    const tokens = await redeem(desktop, verifier);
     const userSid = (tokens.body.token_info as { flex_user_sid: string }).flex_user_sid;
     await lanyard.services.users.setDisabled(userSid, true);
     expect((await validateToken(lanyard, accountSid, authToken, String(tokens.body.access_token))).body).toMatchObject({

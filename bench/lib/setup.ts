@@ -28,7 +28,7 @@ export async function startLanyardUnderTest(
   idp: Child,
   options: { label: string; publicUrl?: string; databaseUrl?: string } = { label: 'lanyard' },
 ) {
-  const db = options.databaseUrl ? { url: options.databaseUrl, drop: async () => undefined } : freshDatabase(backend);
+  const db = options.databaseUrl ? { url: options.databaseUrl, drop: async () => undefined } : await freshDatabase(backend);
   // A directory per process: tsx's loader thread writes a profile of its own beside the main one.
   const nodeFlags = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}${options.label}-${backend}-${Date.now()}`] : [];
   const child = await startChild('lanyard', {

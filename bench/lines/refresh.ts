@@ -27,7 +27,7 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
     for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       const label = backend === 'sqlite' ? 'SQLite' : 'PostgreSQL';
       const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh' });
-      const rawDb = freshDatabase(backend);
+      const rawDb = await freshDatabase(backend);
       const raw = await startChild('baseline', { env: { BENCH_DATABASE_URL: rawDb.url } });
       try {
         const tokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: sessions, returnTokens: true });

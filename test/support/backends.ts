@@ -16,16 +16,16 @@ export interface TestDatabase {
 }
 
 /** A fresh SQLite file or a fresh PostgreSQL schema, dropped afterwards. */
-export async function createTestDatabase(backend: Backend): Promise<TestDatabase> {
+export async function createTestDatabase(backend: Backend, postgresUrl = POSTGRES_URL, prefix = 't'): Promise<TestDatabase> {
   if (backend === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'lanyard-test-'));
+    const dir = mkdtempSync(join(tmpdir(), `lanyard-${prefix}-`));
     return { url: `sqlite:${join(dir, 'lanyard.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
   return {
-    url: `${POSTGRES_URL}?schema=${schema}`,
+    url: `${postgresUrl}?schema=${schema}`,
     async drop() {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      const client = new pg.Client({ connectionString: postgresUrl });
       await client.connect();
       await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await client.end();

@@ -15,7 +15,7 @@ export const operationsRoutes: RouteModule = (app, { storage, lifecycle, metrics
       database ? {} : { 'Retry-After': '5' },
     );
   });
-  app.get('/metrics', (c) => {
+  app.get('/metrics', async (c) => {
     if (config.metricsToken !== undefined) {
       const header = c.req.header('authorization') ?? '';
       if (!header.startsWith('Bearer ') || !safeEqual(header.slice(7).trim(), config.metricsToken)) {
@@ -24,6 +24,6 @@ export const operationsRoutes: RouteModule = (app, { storage, lifecycle, metrics
       }
     }
     c.header('Cache-Control', 'no-store');
-    return c.body(metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    return c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType });
   });
 };

@@ -3,7 +3,8 @@ import type { RouteModule } from '../http/app.ts';
 import { cors } from '../http/cors.ts';
 import { readJson } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
-import { AuthenticationError, InvalidParameterError, LanyardError } from '../errors.ts';
+import { AuthenticationError, LanyardError } from '../errors.ts';
+import { basicCredentials } from '../http/basic-credentials.ts';
 import { serviceProviderMetadata } from '../connections/saml-connection.ts';
 import { answerTestSignIn } from '../console/routes.ts';
 import { enhancedServiceProvider } from '../login/service-providers.ts';
@@ -93,8 +94,8 @@ export const flexRoutes: RouteModule = (app, services) => {
 
   app.post('/v1/Accounts/:accountSid/Tokens/validate', async (c) => {
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
-    const [user, password] = basicCredentials(c.req.header('authorization'));
-    if (user !== accountSid || !(await accounts.verifyAuthToken(accountSid, password))) {
+    const { username, password } = basicCredentials(c, 'the account SID and an auth token of this account');
+    if (username !== accountSid || !(await accounts.verifyAuthToken(accountSid, password))) {
       throw new AuthenticationError('Send the account SID and an auth token of this account with HTTP Basic authentication.');
     }
     const { token } = await readJson(c, validateRequest);
@@ -126,11 +127,3 @@ export const flexRoutes: RouteModule = (app, services) => {
     }
   });
 };
-
-function basicCredentials(header: string | undefined): [string, string] {
-  if (!header?.startsWith('Basic ')) throw new AuthenticationError();
-  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) throw new InvalidParameterError('Malformed Basic credentials.');
-  return [decoded.slice(0, colon), decoded.slice(colon + 1)];
-}

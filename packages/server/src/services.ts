@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { AccountService } from './accounts/account-service.ts';
 import { AdminKeys } from './admin/admin-keys.ts';
-import type { AuditLog } from './audit/audit-log.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
 import { SecretBox } from './crypto/secret-box.ts';
@@ -11,13 +11,13 @@ import { jsonLogger, type Logger } from './http/logger.ts';
 import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
 import { Lifecycle } from './operations/lifecycle.ts';
-import { MeteredAuditLog, MeteredTokenService } from './operations/metering.ts';
+import { meter } from './operations/metering.ts';
 import { Metrics } from './operations/metrics.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage } from './storage/port.ts';
 import { AccessTokens } from './tokens/access-tokens.ts';
 import { SigningKeys } from './tokens/signing-keys.ts';
-import type { TokenService } from './tokens/token-service.ts';
+import { TokenService } from './tokens/token-service.ts';
 import { UserService } from './users/user-service.ts';
 
 /** Everything the routes need, built once per process. */
@@ -56,8 +56,9 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   await keys.init();
   const accessTokens = new AccessTokens(keys, config.publicUrl);
   const metrics = new Metrics();
-  const tokens = MeteredTokenService.create(metrics, storage, config, secrets, accessTokens, accounts, users);
-  const audit = new MeteredAuditLog(storage, metrics);
+  const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
+  const audit = new AuditLog(storage);
+  meter(metrics, { tokens, audit });
   const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets);
   const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
   const adminKeys = new AdminKeys(storage);

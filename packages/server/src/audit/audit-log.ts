@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Storage } from '../storage/port.ts';
 
 export type AuditEventType = 'login.succeeded' | 'login.failed' | 'token.refresh_reuse' | 'code.replayed' | 'admin.change';
@@ -21,10 +22,18 @@ const RETENTION_MS = 90 * 86_400_000;
 
 /** Recent sign-ins and failures per account (the console's audit view). Kept 90 days. */
 export class AuditLog {
+  /**
+   * Emits `event` for every event recorded, before it is written: a sign-in outcome counts even
+   * if the audit write fails. Subscribers (metrics) are wired in the composition root; they must
+   * not throw.
+   */
+  readonly events = new EventEmitter<{ event: [AuditEvent] }>();
+
   constructor(private readonly storage: Storage) {}
 
   async record(event: Omit<AuditEvent, 'at'> & { at?: number }): Promise<void> {
     const at = event.at ?? Date.now();
+    this.events.emit('event', { ...event, at });
     const id = `${at.toString(36)}-${randomBytes(6).toString('hex')}`;
     await this.storage.insert({
       kind: KIND,

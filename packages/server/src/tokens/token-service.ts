@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { LanyardConfig } from '../config.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
@@ -7,6 +8,7 @@ import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExce
 import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
+import type { GrantType, TokenEvents } from './grant-events.ts';
 import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTokenRecord, Session } from './model.ts';
 
 const CODE = 'auth_code';
@@ -40,6 +42,8 @@ export interface RefreshRequest {
  */
 export class TokenService {
   private readonly successorKeyPurpose = 'lanyard/refresh-successor/v1';
+  /** Emits `grant` once per code exchange or refresh, issued or refused. Listeners must not throw. */
+  readonly events = new EventEmitter<TokenEvents>();
 
   constructor(
     private readonly storage: Storage,
@@ -64,12 +68,33 @@ export class TokenService {
     return code;
   }
 
+  /** Exchanges a code for tokens (RFC 6749 §4.1.3) and announces the outcome as a `grant` event. */
+  exchangeCode(request: CodeExchange): Promise<IssuedTokens> {
+    return this.announced('authorization_code', this.spendCode(request));
+  }
+
+  /** Rotates a refresh token (RFC 6749 §6) and announces the outcome as a `grant` event. */
+  refresh(request: RefreshRequest): Promise<IssuedTokens> {
+    return this.announced('refresh_token', this.rotate(request));
+  }
+
+  private async announced(grant: GrantType, work: Promise<IssuedTokens>): Promise<IssuedTokens> {
+    try {
+      const issued = await work;
+      this.events.emit('grant', { grant, issued: true, code: null });
+      return issued;
+    } catch (error) {
+      this.events.emit('grant', { grant, issued: false, code: error instanceof LanyardError ? error.code : null });
+      throw error;
+    }
+  }
+
   /**
    * Spends the code and creates its session and first refresh token in one transaction: if the
    * database fails half-way, nothing was spent and the client's retry succeeds. Refusals (replay,
    * wrong verifier) commit, so the code stays spent and a replay's revocation sticks.
    */
-  async exchangeCode(request: CodeExchange): Promise<IssuedTokens> {
+  private async spendCode(request: CodeExchange): Promise<IssuedTokens> {
     const now = Date.now();
     const outcome = await this.storage.transaction(async (tx): Promise<PreparedGrant | LanyardError> => {
       const result = await tx.consume<CodeRecord>(CODE, sha256(request.code), now);
@@ -134,7 +159,7 @@ export class TokenService {
    * request, two tabs racing) returns the same successor; later, it revokes the whole family
    * (RFC 9700 §4.14.2).
    */
-  async refresh(request: RefreshRequest): Promise<IssuedTokens> {
+  private async rotate(request: RefreshRequest): Promise<IssuedTokens> {
     const now = Date.now();
     const successor = this.successorOf(request.refreshToken);
     const grant = await this.storage.transaction(async (tx) => {

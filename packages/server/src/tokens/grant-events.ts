@@ -1,0 +1,21 @@
+import type { EventEmitter } from 'node:events';
+
+/** The grant types of the token endpoint (RFC 6749 §4.1.3, §6), whichever surface called it. */
+export type GrantType = 'authorization_code' | 'refresh_token';
+
+/**
+ * One token endpoint grant, decided: issued, or refused with the Lanyard error code that refused
+ * it (`null` for an unexpected failure). Carries no token, code or user: only what may be counted.
+ */
+export interface GrantEvent {
+  grant: GrantType;
+  issued: boolean;
+  code: number | null;
+}
+
+/** What the token core announces; subscribers (metrics) are wired in the composition root. */
+export interface TokenEvents {
+  grant: [GrantEvent];
+}
+
+export type TokenEventEmitter = EventEmitter<TokenEvents>;

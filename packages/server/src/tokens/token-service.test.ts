@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BACKENDS } from '../../../../test/support/backends.ts';
+import { createTokenCore, type TokenCore } from '../../../../test/support/token-core.ts';
+import { sha256 } from '../crypto/random.ts';
+import type { GrantEvent } from './grant-events.ts';
+import type { CodeGrant } from './model.ts';
+
+const REDIRECT = 'https://desktop.example.test/';
+
+describe.each(BACKENDS)('TokenService on %s', (backend) => {
+  const cores: TokenCore[] = [];
+  const core = async (overrides: Parameters<typeof createTokenCore>[1] = {}) => {
+    const created = await createTokenCore(backend, overrides);
+    cores.push(created);
+    return created;
+  };
+  afterEach(async () => {
+    vi.useRealTimers();
+    for (const c of cores.splice(0)) await c.close();
+  });
+
+  /** A code as the broker mints it at the end of a sign-in, and the verifier that spends it. */
+  async function mintCode(c: TokenCore, grant: Partial<CodeGrant> = {}) {
+    const verifier = randomBytes(32).toString('base64url');
+    const code = await c.tokens.createCode({
+      surface: 'flex',
+      accountSid: c.account.sid,
+      connectionSid: c.connection.sid,
+      clientId: c.connection.clientId,
+      userSid: c.user.sid,
+      redirectUrl: REDIRECT,
+      codeChallenge: sha256(verifier),
+      nonce: 'nonce-1',
+      scope: null,
+      authTime: Date.now(),
+      ...grant,
+    });
+    const exchange = (extra: { codeVerifier?: string; surface?: CodeGrant['surface']; connectionSid?: string; nonce?: string } = {}) =>
+      c.tokens.exchangeCode({ code, codeVerifier: verifier, surface: grant.surface ?? 'flex', connectionSid: c.connection.sid, ...extra });
+    return { code, verifier, exchange };
+  }
+
+  it('exchanges a code once for tokens that validate, with claims of the user, account and session', async () => {
+    const c = await core();
+    const issued = await (await mintCode(c)).exchange();
+    expect(issued.refreshToken).toMatch(/^lrt_/);
+    expect(issued.idToken).toBeNull(); // the Flex surface has no ID token
+    const { claims, session } = await c.tokens.validateAccessToken(issued.accessToken, c.account.sid);
+    expect(claims).toMatchObject({ sub: c.user.sid, aud: c.account.sid, sid: issued.session.id, worker_sid: c.user.workerSid, roles: ['agent'] });
+    expect(session.revokedAt).toBeNull();
+    await expect(c.tokens.validateAccessToken(issued.accessToken, 'AC' + '0'.repeat(32))).rejects.toMatchObject({ code: 20151 });
+  });
+
+  it('revokes the session a code created when the code is replayed (RFC 6749 §4.1.2)', async () => {
+    const c = await core();
+    const { exchange } = await mintCode(c);
+    const first = await exchange();
+    await expect(exchange()).rejects.toMatchObject({
+      code: 45200,
+      message: expect.stringMatching(/already been used; the tokens issued for it have been revoked/),
+    });
+    await expect(c.tokens.validateAccessToken(first.accessToken)).rejects.toMatchObject({ code: 20151, message: expect.stringMatching(/revoked/) });
+    await expect(c.tokens.refresh({ refreshToken: first.refreshToken })).rejects.toMatchObject({ code: 45200 });
+  });
+
+  it('spends a code refused for a wrong PKCE verifier, so the right verifier cannot use it afterwards', async () => {
+    const c = await core();
+    const { exchange } = await mintCode(c);
+    await expect(exchange({ codeVerifier: randomBytes(32).toString('base64url') })).rejects.toMatchObject({
+      code: 45200,
+      message: 'The PKCE code_verifier does not match the code challenge.',
+    });
+    await expect(exchange()).rejects.toMatchObject({ code: 45200, message: expect.stringMatching(/already been used/) });
+  });
+
+  it('binds a code to the surface, connection and nonce it was issued for', async () => {
+    const c = await core();
+    await expect((await mintCode(c)).exchange({ surface: 'oidc' })).rejects.toThrow('The authorization code was not issued to this endpoint.');
+    await expect((await mintCode(c)).exchange({ connectionSid: 'JQ' + '0'.repeat(32) })).rejects.toThrow(/issued for another connection/);
+    await expect((await mintCode(c)).exchange({ nonce: 'another' })).rejects.toThrow(/nonce does not match/);
+    await expect(c.tokens.exchangeCode({ code: 'never-issued', codeVerifier: 'x'.repeat(43), surface: 'flex' })).rejects.toThrow(
+      /invalid or has expired/,
+    );
+  });
+
+  it('issues an ID token only on the OIDC surface with the openid scope', async () => {
+    const c = await core();
+    const oidc = await (await mintCode(c, { surface: 'oidc', scope: 'openid profile' })).exchange();
+    expect(decodeJwt(oidc.idToken!)).toMatchObject({ aud: c.connection.clientId, sub: c.user.sid, nonce: 'nonce-1' });
+    expect((await (await mintCode(c, { surface: 'oidc', scope: 'profile' })).exchange()).idToken).toBeNull();
+  });
+
+  it('rotates refresh tokens, and answers a retry within the grace window with the same successor', async () => {
+    const c = await core({ refreshGraceSeconds: 10 });
+    const first = await (await mintCode(c)).exchange();
+    const second = await c.tokens.refresh({ refreshToken: first.refreshToken, connectionSid: c.connection.sid });
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expect(second.session.id).toBe(first.session.id);
+    // A lost response or a second tab: the spent token, presented again at once, gets the same successor.
+    const retried = await c.tokens.refresh({ refreshToken: first.refreshToken });
+    expect(retried.refreshToken).toBe(second.refreshToken);
+    const third = await c.tokens.refresh({ refreshToken: second.refreshToken });
+    expect(third.refreshToken).not.toBe(second.refreshToken);
+    await expect(c.tokens.validateAccessToken(third.accessToken)).resolves.toBeDefined();
+  });
+
+  it('revokes the whole family when a spent refresh token comes back after the grace window (RFC 9700 §4.14.2)', async () => {
+    const c = await core({ refreshGraceSeconds: 10 });
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now: start });
+    const first = await (await mintCode(c)).exchange();
+    const second = await c.tokens.refresh({ refreshToken: first.refreshToken });
+    vi.setSystemTime(start + 10_000);
+    await expect(c.tokens.refresh({ refreshToken: first.refreshToken })).rejects.toMatchObject({
+      code: 45200,
+      message: expect.stringMatching(/already used; the session has been revoked/),
+    });
+    // The thief's copy and the rightful holder's are both dead: the holder signs in again.
+    await expect(c.tokens.refresh({ refreshToken: second.refreshToken })).rejects.toMatchObject({
+      code: 45200,
+      message: expect.stringMatching(/session of this refresh token has been revoked/),
+    });
+    await expect(c.tokens.validateAccessToken(second.accessToken)).rejects.toMatchObject({ code: 20151 });
+  });
+
+  it('with a grace window of 0, revokes on the first reuse', async () => {
+    const c = await core({ refreshGraceSeconds: 0 });
+    const first = await (await mintCode(c)).exchange();
+    const second = await c.tokens.refresh({ refreshToken: first.refreshToken });
+    await expect(c.tokens.refresh({ refreshToken: first.refreshToken })).rejects.toMatchObject({ code: 45200 });
+    await expect(c.tokens.validateAccessToken(second.accessToken)).rejects.toMatchObject({ code: 20151 });
+  });
+
+  it('refuses a refresh token at another connection or client, without revoking it', async () => {
+    const c = await core();
+    const first = await (await mintCode(c)).exchange();
+    await expect(c.tokens.refresh({ refreshToken: first.refreshToken, connectionSid: 'JQ' + '1'.repeat(32) })).rejects.toThrow(/another connection/);
+    await expect(c.tokens.refresh({ refreshToken: first.refreshToken, clientId: 'someone-else' })).rejects.toThrow(/another client/);
+  });
+
+  it('cuts expiries to the end of the shift and refuses refresh after it (45210)', async () => {
+    const c = await core({ sessionMaxLifetimeSeconds: 3600, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7200 });
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now: start });
+    // Signed in at the IdP 50 minutes ago: 10 minutes of the shift are left.
+    const authTime = start - 50 * 60_000;
+    const issued = await (await mintCode(c, { authTime })).exchange();
+    expect(issued.session.maxExpiresAt).toBe(authTime + 3600_000);
+    expect(issued.accessTokenExpiresAt).toBe(issued.session.maxExpiresAt);
+    expect(issued.refreshTokenExpiresAt).toBe(issued.session.maxExpiresAt);
+    expect(issued.sessionCapped).toBe(true);
+    vi.setSystemTime(issued.session.maxExpiresAt);
+    await expect(c.tokens.refresh({ refreshToken: issued.refreshToken })).rejects.toMatchObject({ code: 45210 });
+  });
+
+  it('announces every grant, issued or refused, as a typed event carrying no token', async () => {
+    const c = await core();
+    const events: GrantEvent[] = [];
+    c.tokens.events.on('grant', (event) => events.push(event));
+    const { exchange } = await mintCode(c);
+    const issued = await exchange();
+    await c.tokens.refresh({ refreshToken: issued.refreshToken });
+    await exchange().catch(() => undefined); // a replay: refused, and it revokes the session
+    await c.tokens.refresh({ refreshToken: issued.refreshToken }).catch(() => undefined);
+    expect(events).toEqual([
+      { grant: 'authorization_code', issued: true, code: null },
+      { grant: 'refresh_token', issued: true, code: null },
+      { grant: 'authorization_code', issued: false, code: 45200 },
+      { grant: 'refresh_token', issued: false, code: 45200 },
+    ]);
+  });
+
+  it('ends every live session of a user when an administrator revokes them', async () => {
+    const c = await core();
+    const a = await (await mintCode(c)).exchange();
+    const b = await (await mintCode(c)).exchange();
+    expect(await c.tokens.revokeAllForUser(c.user.sid)).toBe(2);
+    for (const issued of [a, b]) await expect(c.tokens.validateAccessToken(issued.accessToken)).rejects.toMatchObject({ code: 20151 });
+    expect(await c.tokens.revokeAllForUser(c.user.sid)).toBe(0);
+  });
+});

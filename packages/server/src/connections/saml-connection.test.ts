@@ -1,0 +1,140 @@
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startDevIdp, type DevIdp } from '../../../demo/src/dev-idp/index.ts';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../../../../test/support/backends.ts';
+import type { SamlIdpSettings } from '../accounts/model.ts';
+import { openStorage } from '../storage/open.ts';
+import type { Storage } from '../storage/port.ts';
+import { SamlConnection, serviceProviderMetadata, type ServiceProvider } from './saml-connection.ts';
+
+const SP: ServiceProvider = {
+  entityId: 'urn:flex:JQ00000000000000000000000000000001',
+  acsUrl: 'https://sso.example.test/login/callback?connection=JQ01',
+};
+
+describe.each(BACKENDS)('SamlConnection on %s, against a samlify IdP', (backend) => {
+  let idp: DevIdp;
+  let stranger: DevIdp;
+  let db: TestDatabase;
+  let storage: Storage;
+  let settings: SamlIdpSettings;
+  let connection: SamlConnection;
+  let requests = 0;
+
+  beforeAll(async () => {
+    [idp, stranger] = await Promise.all([startDevIdp({ port: 0 }), startDevIdp({ port: 0 })]);
+    db = await createTestDatabase(backend, undefined, 'unit');
+    storage = await openStorage(db.url);
+    settings = { issuer: idp.entityId, ssoUrl: idp.ssoUrl, certificates: [idp.certificatePem], metadataUrl: null, clockSkewSeconds: 120 };
+    connection = new SamlConnection(storage, settings, SP);
+  });
+  afterAll(async () => {
+    vi.useRealTimers();
+    await storage?.close();
+    await db?.drop();
+    await Promise.all([idp?.close(), stranger?.close()]);
+  });
+
+  /** Sends an AuthnRequest (stored for the InResponseTo check) and returns its ID. */
+  async function sendRequest(): Promise<string> {
+    const id = `_unit${++requests}${Date.now()}`;
+    await connection.authorizeUrl(id, 'relay');
+    return id;
+  }
+  const answer = (inResponseTo: string | undefined, changes: Partial<Parameters<DevIdp['createResponse']>[0]> = {}, from = idp) =>
+    from.createResponse({
+      userId: 'ada@example.com',
+      acsUrl: SP.acsUrl,
+      audience: SP.entityId,
+      ...(inResponseTo ? { inResponseTo } : {}),
+      ...changes,
+    });
+
+  it('sends a deflated AuthnRequest with our ID, entity ID and ACS URL to the IdP (HTTP-Redirect)', async () => {
+    const url = new URL(await connection.authorizeUrl('_request-one', 'relay-state-1'));
+    expect(url.origin + url.pathname).toBe(idp.ssoUrl);
+    expect(url.searchParams.get('RelayState')).toBe('relay-state-1');
+    const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    expect(xml).toContain('ID="_request-one"');
+    expect(xml).toContain(`AssertionConsumerServiceURL="${SP.acsUrl.replace(/&/g, '&amp;')}"`);
+    expect(xml).toContain(`>${SP.entityId}</saml:Issuer>`);
+  });
+
+  it('verifies a signed answer to our request and returns the NameID, request and attributes', async () => {
+    const id = await sendRequest();
+    const verified = await connection.verify((await answer(id)).SAMLResponse, true);
+    expect(verified).toMatchObject({ nameId: 'ada@example.com', issuer: idp.entityId, inResponseTo: id });
+    expect(verified.attributes).toEqual({ full_name: ['Ada Lovelace'], email: ['ada@example.com'], roles: ['admin', 'supervisor', 'agent'] });
+  });
+
+  it('accepts each assertion once (SAML Profiles §4.1.4.5)', async () => {
+    const unsolicited = await idp.createUnsolicitedResponse({ userId: 'ada@example.com', acsUrl: SP.acsUrl, audience: SP.entityId });
+    await connection.verify(unsolicited.SAMLResponse, false);
+    await expect(connection.verify(unsolicited.SAMLResponse, false)).rejects.toMatchObject({
+      code: 45010,
+      message: expect.stringMatching(/already been used \(replay\)/),
+    });
+  });
+
+  it('refuses an answer to a request it never sent, or an unsolicited one where a request was expected', async () => {
+    await expect(connection.verify((await answer('_never-sent')).SAMLResponse, true)).rejects.toThrow(/InResponseTo/);
+    await expect(connection.verify((await answer(undefined)).SAMLResponse, true)).rejects.toThrow(/InResponseTo/);
+  });
+
+  it('refuses another audience, another Recipient and another Destination', async () => {
+    await expect(connection.verify((await answer(await sendRequest(), { audience: 'urn:flex:JQ-other' })).SAMLResponse, true)).rejects.toThrow(
+      /audience/,
+    );
+    await expect(
+      connection.verify((await answer(await sendRequest(), { acsUrl: 'https://evil.example.test/acs' })).SAMLResponse, true),
+    ).rejects.toThrow(/Recipient is not this service's ACS URL/);
+    await expect(
+      connection.verify((await answer(await sendRequest(), { destination: 'https://evil.example.test/acs' })).SAMLResponse, true),
+    ).rejects.toThrow(/Destination is not this service's ACS URL/);
+  });
+
+  it('trusts the configured certificates only, and requires a signed assertion', async () => {
+    await expect(connection.verify((await answer(await sendRequest(), {}, stranger)).SAMLResponse, true)).rejects.toThrow(
+      /not made with the configured IdP certificate/,
+    );
+    await expect(
+      connection.verify((await answer(await sendRequest(), { signAssertion: false, signResponse: false })).SAMLResponse, true),
+    ).rejects.toMatchObject({ code: 45010 });
+    await expect(connection.verify((await answer(await sendRequest(), { signAssertion: false })).SAMLResponse, true)).rejects.toMatchObject({
+      code: 45010,
+    });
+  });
+
+  it('refuses an assertion signed with the right key for another issuer (one key, many tenants)', async () => {
+    const tenant = new SamlConnection(storage, { ...settings, issuer: 'https://idp.example.test/tenant-b' }, SP);
+    const id = `_tenant${Date.now()}`;
+    await tenant.authorizeUrl(id, 'relay');
+    await expect(tenant.verify((await answer(id)).SAMLResponse, true)).rejects.toThrow(
+      /not by the configured IdP "https:\/\/idp.example.test\/tenant-b"/,
+    );
+  });
+
+  it('refuses an assertion past its validity window', async () => {
+    const unsolicited = await idp.createUnsolicitedResponse({ userId: 'ada@example.com', acsUrl: SP.acsUrl, audience: SP.entityId });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60 * 60_000 });
+    try {
+      await expect(connection.verify(unsolicited.SAMLResponse, false)).rejects.toThrow(/outside its validity window/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('refuses DTDs, non-base64 input and oversized messages before parsing', async () => {
+    const dtd = Buffer.from('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><samlp:Response/>').toString('base64');
+    await expect(connection.verify(dtd, false)).rejects.toThrow(/DTDs and entity declarations are not allowed/);
+    await expect(connection.verify('<xml>', false)).rejects.toThrow(/not base64/);
+    await expect(connection.verify('A'.repeat(256 * 1024 + 4), false)).rejects.toThrow(/too large/);
+  });
+
+  it('describes the service provider in metadata the IdP can import', () => {
+    const xml = serviceProviderMetadata(SP);
+    expect(xml).toContain(`entityID="${SP.entityId}"`);
+    expect(xml).toContain(`Location="${SP.acsUrl.replace(/&/g, '&amp;')}"`);
+    expect(xml).toMatch(/WantAssertionsSigned="true"/);
+  });
+});

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signingKey, startUpstreamProvider, upstreamLoginHeadless } from '../../../../test/support/oidc-upstream.ts';
+import type { OidcIdpSettings } from '../accounts/model.ts';
+import { SecretBox } from '../crypto/secret-box.ts';
+import { OidcConnection, discoverProvider, type UpstreamChecks } from './oidc-connection.ts';
+
+const CALLBACK = 'https://sso.example.test/login/oidc/callback';
+const CLIENT_ID = 'lanyard-unit';
+const CLIENT_SECRET = 'upstream-client-secret-' + randomBytes(8).toString('hex');
+
+/** OidcConnection against panva's oidc-provider (a certified OpenID Provider) on loopback. */
+describe('OidcConnection, against oidc-provider', () => {
+  let upstream: Awaited<ReturnType<typeof startUpstreamProvider>>;
+  let connection: OidcConnection;
+  let settings: OidcIdpSettings;
+  const secrets = new SecretBox(randomBytes(32));
+
+  beforeAll(async () => {
+    upstream = await startUpstreamProvider({
+      users: [{ sub: 'user-42', name: 'Grace Hopper', email: 'grace@example.com', roles: ['agent', 'supervisor'] }],
+      redirectUri: CALLBACK,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      keys: [await signingKey('k1')],
+    });
+    settings = {
+      issuer: upstream.issuer,
+      clientId: CLIENT_ID,
+      sealedClientSecret: secrets.seal(CLIENT_SECRET),
+      scopes: 'openid profile email roles',
+    };
+    connection = new OidcConnection(settings, secrets, CALLBACK);
+  });
+  afterAll(() => upstream?.close());
+
+  const newChecks = (): UpstreamChecks => ({
+    state: randomBytes(12).toString('base64url'),
+    nonce: randomBytes(12).toString('base64url'),
+    codeVerifier: randomBytes(32).toString('base64url'),
+  });
+  /** Sends the browser to the provider, signs in there, and returns where it comes back to. */
+  async function signIn(checks: UpstreamChecks, via = connection): Promise<URL> {
+    return upstreamLoginHeadless(await via.authorizeUrl(checks), 'user-42');
+  }
+
+  it('sends an authorization request with PKCE S256, state, nonce, scopes and our callback', async () => {
+    const checks = newChecks();
+    const url = new URL(await connection.authorizeUrl(checks));
+    expect(url.origin).toBe(upstream.issuer);
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      client_id: CLIENT_ID,
+      redirect_uri: CALLBACK,
+      response_type: 'code',
+      scope: 'openid profile email roles',
+      state: checks.state,
+      nonce: checks.nonce,
+      code_challenge_method: 'S256',
+    });
+    expect(url.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('completes a sign-in: the subject, with ID token and userinfo claims as attributes', async () => {
+    const checks = newChecks();
+    const callback = await signIn(checks);
+    expect(callback.origin + callback.pathname).toBe(CALLBACK);
+    const verified = await connection.complete(callback, checks);
+    expect(verified.subject).toBe('user-42');
+    expect(verified.attributes).toMatchObject({
+      sub: ['user-42'],
+      name: ['Grace Hopper'],
+      email: ['grace@example.com'],
+      roles: ['agent', 'supervisor'],
+    });
+  });
+
+  it('refuses a callback for another state, another nonce or another PKCE verifier (45020)', async () => {
+    for (const wrong of ['state', 'nonce', 'codeVerifier'] as const) {
+      const checks = newChecks();
+      const callback = await signIn(checks);
+      await expect(connection.complete(callback, { ...checks, [wrong]: newChecks()[wrong] }), wrong).rejects.toMatchObject({
+        code: 45020,
+        message: expect.stringMatching(/^The identity provider's OpenID Connect response was rejected: /),
+      });
+    }
+  });
+
+  it('spends the upstream code once: the same callback again is refused', async () => {
+    const checks = newChecks();
+    const callback = await signIn(checks);
+    await connection.complete(callback, checks);
+    await expect(connection.complete(callback, checks)).rejects.toMatchObject({ code: 45020, message: expect.stringMatching(/invalid_grant/) });
+  });
+
+  it('follows a provider that rotates its signing keys, without a restart', async () => {
+    upstream.rotate([await signingKey('k2')]);
+    const checks = newChecks();
+    await expect(connection.complete(await signIn(checks), checks)).resolves.toMatchObject({ subject: 'user-42' });
+  });
+
+  it('refuses a client secret the provider does not know, naming the provider error', async () => {
+    const wrongSecret = new OidcConnection({ ...settings, sealedClientSecret: secrets.seal('not-the-secret') }, secrets, CALLBACK);
+    const checks = newChecks();
+    await expect(wrongSecret.complete(await signIn(checks, wrongSecret), checks)).rejects.toMatchObject({
+      code: 45020,
+      message: expect.stringMatching(/invalid_client/),
+    });
+  });
+
+  it('names the issuer when discovery fails (70251 at sign-in, 400 when saving the connection)', async () => {
+    const nowhere = 'http://127.0.0.1:9/unreachable';
+    const broken = new OidcConnection({ ...settings, issuer: nowhere }, secrets, CALLBACK);
+    await expect(broken.authorizeUrl(newChecks())).rejects.toMatchObject({ code: 70251, message: expect.stringContaining(nowhere) });
+    await expect(discoverProvider(nowhere)).rejects.toMatchObject({ code: 20001, message: expect.stringContaining(nowhere) });
+    await expect(discoverProvider(upstream.issuer)).resolves.toBeUndefined();
+  });
+});

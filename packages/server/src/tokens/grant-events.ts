@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { LanyardError } from '../errors.ts';
 
 /** The grant types of the token endpoint (RFC 6749 §4.1.3, §6), whichever surface called it. */
 export type GrantType = 'authorization_code' | 'refresh_token';
@@ -19,3 +20,15 @@ export interface TokenEvents {
 }
 
 export type TokenEventEmitter = EventEmitter<TokenEvents>;
+
+/** Awaits a grant and emits its outcome, issued or refused, passing the result or error through. */
+export async function announceGrant<T>(events: TokenEventEmitter, grant: GrantType, work: Promise<T>): Promise<T> {
+  try {
+    const issued = await work;
+    events.emit('grant', { grant, issued: true, code: null });
+    return issued;
+  } catch (error) {
+    events.emit('grant', { grant, issued: false, code: error instanceof LanyardError ? error.code : null });
+    throw error;
+  }
+}

@@ -8,7 +8,7 @@ import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExce
 import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
-import type { GrantType, TokenEvents } from './grant-events.ts';
+import { announceGrant, type TokenEvents } from './grant-events.ts';
 import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTokenRecord, Session } from './model.ts';
 
 const CODE = 'auth_code';
@@ -70,23 +70,12 @@ export class TokenService {
 
   /** Exchanges a code for tokens (RFC 6749 §4.1.3) and announces the outcome as a `grant` event. */
   exchangeCode(request: CodeExchange): Promise<IssuedTokens> {
-    return this.announced('authorization_code', this.spendCode(request));
+    return announceGrant(this.events, 'authorization_code', this.spendCode(request));
   }
 
   /** Rotates a refresh token (RFC 6749 §6) and announces the outcome as a `grant` event. */
   refresh(request: RefreshRequest): Promise<IssuedTokens> {
-    return this.announced('refresh_token', this.rotate(request));
-  }
-
-  private async announced(grant: GrantType, work: Promise<IssuedTokens>): Promise<IssuedTokens> {
-    try {
-      const issued = await work;
-      this.events.emit('grant', { grant, issued: true, code: null });
-      return issued;
-    } catch (error) {
-      this.events.emit('grant', { grant, issued: false, code: error instanceof LanyardError ? error.code : null });
-      throw error;
-    }
+    return announceGrant(this.events, 'refresh_token', this.rotate(request));
   }
 
   /**

@@ -69,6 +69,9 @@ beforeAll(async () => {
   lanyard = await startTestLanyard('sqlite', { rateLimitLoginPerMinute: 10_000 });
   const setup = await setupAccount(lanyard, idp);
   await lanyard.services.accounts.setMode(setup.account.sid, 'both');
+  // "admin.evil" is a role this account recognises, so the comment-injection test can see what
+  // the token carries (unrecognised values are dropped).
+  await lanyard.services.accounts.setDeclaredRoles(setup.account.sid, ['admin.evil']);
   ctx = { lanyard, accountSid: setup.account.sid, connectionSid: setup.connection.sid };
 });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/app.ts';
 import { cors } from '../http/cors.ts';
-import { readJson } from '../http/request-body.ts';
+import { readJson, readSamlPost } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { AuthenticationError, InvalidParameterError, LanyardError } from '../errors.ts';
 import { serviceProviderMetadata } from '../connections/saml-connection.ts';
@@ -65,9 +65,7 @@ export const flexRoutes: RouteModule = (app, services) => {
   app.post('/login/callback', async (c) => {
     c.set('browserFacing', true);
     const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
-    const body = await c.req.parseBody();
-    const samlResponse = typeof body.SAMLResponse === 'string' ? body.SAMLResponse : undefined;
-    const relayState = typeof body.RelayState === 'string' ? body.RelayState : undefined;
+    const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
     const testReport = await answerTestSignIn(c, services, { serviceProvider: 'enhanced', sid: connectionSid }, samlResponse, relayState);
     if (testReport) return testReport;
     const outcome = await login.complete(connectionSid, samlResponse, relayState);

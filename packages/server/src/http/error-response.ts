@@ -49,6 +49,9 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
   const headers: Record<string, string> = {};
   if (known instanceof RateLimitedError) headers['Retry-After'] = String(known.retryAfterSeconds);
   if (known instanceof StorageUnavailableError) headers['Retry-After'] = '5';
+  // The unread rest of an oversized body would be taken for the next request on a kept-alive
+  // connection: end the connection with this answer (RFC 9110 §15.5.14).
+  if (known.status === 413) headers['Connection'] = 'close';
   if (wantsHtml(c)) return c.html(errorPage(known), known.status as 400, headers);
   if (c.get('oauthErrors') === true) {
     return c.json({ error: known.oauthError, error_description: known.message, code: known.code }, known.status as 400, headers);

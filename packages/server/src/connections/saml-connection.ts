@@ -4,6 +4,7 @@ import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import { normalizeSamlAttributes, type RawAttributes } from './profile-mapping.ts';
+import { checkResponseMessage } from './saml-message-checks.ts';
 
 /** The service-provider side of one SAML relationship: who we are to the IdP. */
 export interface ServiceProvider {
@@ -66,7 +67,10 @@ export class SamlConnection {
       audience: this.sp.entityId,
       idpCert: this.settings.certificates,
       idpIssuer: this.settings.issuer,
-      wantAssertionsSigned: true,
+      // The signature policy (a signed Response or a signed assertion, every signature valid) is
+      // enforced by checkResponseMessage before node-saml runs; node-saml alone would ignore an
+      // assertion signature once the Response's verified.
+      wantAssertionsSigned: false,
       wantAuthnResponseSigned: false,
       signatureAlgorithm: 'sha256',
       acceptedClockSkewMs: this.settings.clockSkewSeconds * 1000,
@@ -100,11 +104,12 @@ export class SamlConnection {
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
     const message = parseResponse(xml);
     assertStrongAlgorithms(message);
+    checkResponseMessage(message, xml, this.settings.certificates);
     let profile: Profile | null;
     try {
       ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent' }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
     } catch (error) {
-      throw new SamlResponseError(describeSamlFailure(error as Error));
+      throw new SamlResponseError(describeSamlFailure(error as Error, this.sp));
     }
     if (!profile) throw new SamlResponseError('the response carries no assertion');
     if (!solicited && typeof profile.inResponseTo === 'string') throw new SamlResponseError('an IdP-initiated response must not answer a request');
@@ -114,7 +119,8 @@ export class SamlConnection {
     // key (the issuer tells them apart), so a valid signature alone does not make it our IdP.
     if (assertion.issuer !== this.settings.issuer) {
       throw new SamlResponseError(
-        `the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}"`,
+        `the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}". ` +
+          "If this is your IdP, set its entity ID as the issuer in this account's identity provider settings (or import its metadata again)",
       );
     }
     const responseIssuer = children(message, SAML_NS, 'Issuer')[0]?.textContent?.trim();
@@ -127,7 +133,9 @@ export class SamlConnection {
     const skewMs = this.settings.clockSkewSeconds * 1000;
     const forUs = assertion.bearerConfirmations.filter((c) => c.recipient === this.sp.acsUrl);
     if (forUs.length === 0) {
-      throw new SamlResponseError(`the assertion's Recipient is not this service's ACS URL (${this.sp.acsUrl})`);
+      throw new SamlResponseError(
+        `the assertion's Recipient is not this service's ACS URL: set the IdP application's ACS (reply) URL to ${this.sp.acsUrl}`,
+      );
     }
     // SAML Profiles §4.1.4.3, for every response: node-saml checks these times only when it checks
     // InResponseTo, so an unsolicited assertion would otherwise be bounded by its Conditions alone.
@@ -143,7 +151,9 @@ export class SamlConnection {
     }
     const destination = message.getAttribute('Destination') || null;
     if (destination !== null && destination !== this.sp.acsUrl) {
-      throw new SamlResponseError(`the response's Destination is not this service's ACS URL (${this.sp.acsUrl})`);
+      throw new SamlResponseError(
+        `the response's Destination is not this service's ACS URL: set the IdP application's ACS (reply) URL to ${this.sp.acsUrl}`,
+      );
     }
     // One-time use of an assertion, across every node (SAML Profiles §4.1.4.5).
     // Remembered for as long as any part of it could still be accepted.
@@ -186,11 +196,11 @@ const DS_NS = 'http://www.w3.org/2000/09/xmldsig#';
  */
 const SIGNATURE_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512']);
 const DIGEST_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
-const WEAK_NAMES: Record<string, string> = {
-  'http://www.w3.org/2000/09/xmldsig#rsa-sha1': 'RSA-SHA-1',
-  'http://www.w3.org/2000/09/xmldsig#sha1': 'SHA-1',
-  'http://www.w3.org/2000/09/xmldsig#hmac-sha1': 'HMAC-SHA-1',
-};
+const WEAK_NAMES: ReadonlyMap<string, string> = new Map([
+  ['http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'RSA-SHA-1'],
+  ['http://www.w3.org/2000/09/xmldsig#sha1', 'SHA-1'],
+  ['http://www.w3.org/2000/09/xmldsig#hmac-sha1', 'HMAC-SHA-1'],
+]);
 
 function children(parent: Element, namespace: string, localName: string): Element[] {
   return Array.from(parent.childNodes).filter(
@@ -212,7 +222,7 @@ function assertStrongAlgorithms(message: Element): void {
     for (const method of Array.from(message.getElementsByTagNameNS(DS_NS, localName))) {
       const algorithm = method.getAttribute('Algorithm') ?? '';
       if (!allowed.has(algorithm)) {
-        const name = WEAK_NAMES[algorithm] ?? `"${algorithm.slice(0, 100)}"`;
+        const name = WEAK_NAMES.get(algorithm) ?? `"${algorithm.slice(0, 100)}"`;
         throw new SamlResponseError(
           `the ${what} algorithm ${name} is not accepted; configure the IdP to sign with RSA-SHA256 (or RSA-SHA512) and SHA-256 digests`,
         );
@@ -259,16 +269,19 @@ function parseVerifiedAssertion(xml: string): {
 }
 
 /** node-saml's messages, made readable for an administrator without leaking internals. */
-function describeSamlFailure(error: Error): string {
+function describeSamlFailure(error: Error, sp: ServiceProvider): string {
   const m = error.message;
-  if (/Invalid signature|invalid signature|No valid signature|signature/i.test(m))
-    return 'the signature is missing or was not made with the configured IdP certificate';
+  // Signatures were checked before node-saml ran (saml-message-checks.ts): this is node-saml
+  // disagreeing about signed content, so say what it said rather than guess at a setting.
+  if (/signature/i.test(m)) return `the signed content could not be read (${m.slice(0, 200)})`;
   if (/NotBefore|NotOnOrAfter|expired|not yet valid/i.test(m)) return `the assertion is outside its validity window (${m})`;
   // node-saml's words when no SubjectConfirmationData is inside its NotBefore/NotOnOrAfter window.
   if (/No valid subject confirmation/i.test(m))
     return 'the assertion is outside its validity window (SubjectConfirmationData NotOnOrAfter has passed; check the clocks)';
-  if (/audience/i.test(m)) return `the assertion's audience is not this service provider (${m})`;
-  if (/InResponseTo/i.test(m)) return 'the response does not answer a sign-in request of ours (InResponseTo)';
+  if (/audience/i.test(m))
+    return `the assertion's audience is not this service provider: set the IdP application's entity ID (Audience) to ${sp.entityId} (${m.slice(0, 200)})`;
+  if (/InResponseTo/i.test(m))
+    return 'the response does not answer a sign-in request of ours (InResponseTo): start the sign-in again from the desktop; an IdP-initiated sign-in needs it turned on for the account';
   if (/Unknown SAML issuer|issuer/i.test(m)) return 'the response was issued by an unexpected IdP';
   if (/SAML provider returned/.test(m)) return m;
   return m.slice(0, 200);

@@ -27,7 +27,7 @@ describe('meter: metrics subscribed to the token core and the audit log', () => 
 
   it('counts grants by type and outcome, from what the token core announces', async () => {
     await core.tokens.exchangeCode({ code: 'never-issued', codeVerifier: 'v'.repeat(43), surface: 'flex' }).catch(() => undefined);
-    await core.tokens.refresh({ refreshToken: 'lrt_never-issued' }).catch(() => undefined);
+    await core.tokens.refresh({ surface: 'flex', refreshToken: 'lrt_never-issued' }).catch(() => undefined);
     const text = await metrics.render();
     expect(text).toContain('lanyard_token_grants_total{grant="authorization_code",outcome="45200"} 1');
     expect(text).toContain('lanyard_token_grants_total{grant="refresh_token",outcome="45200"} 1');

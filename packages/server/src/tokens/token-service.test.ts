@@ -62,7 +62,7 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
       message: expect.stringMatching(/already been used; the tokens issued for it have been revoked/),
     });
     await expect(c.tokens.validateAccessToken(first.accessToken)).rejects.toMatchObject({ code: 20151, message: expect.stringMatching(/revoked/) });
-    await expect(c.tokens.refresh({ refreshToken: first.refreshToken })).rejects.toMatchObject({ code: 45200 });
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken })).rejects.toMatchObject({ code: 45200 });
   });
 
   it('spends a code refused for a wrong PKCE verifier, so the right verifier cannot use it afterwards', async () => {
@@ -95,13 +95,13 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
   it('rotates refresh tokens, and answers a retry within the grace window with the same successor', async () => {
     const c = await core({ refreshGraceSeconds: 10 });
     const first = await (await mintCode(c)).exchange();
-    const second = await c.tokens.refresh({ refreshToken: first.refreshToken, connectionSid: c.connection.sid });
+    const second = await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken, connectionSid: c.connection.sid });
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect(second.session.id).toBe(first.session.id);
     // A lost response or a second tab: the spent token, presented again at once, gets the same successor.
-    const retried = await c.tokens.refresh({ refreshToken: first.refreshToken });
+    const retried = await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
     expect(retried.refreshToken).toBe(second.refreshToken);
-    const third = await c.tokens.refresh({ refreshToken: second.refreshToken });
+    const third = await c.tokens.refresh({ surface: 'flex', refreshToken: second.refreshToken });
     expect(third.refreshToken).not.toBe(second.refreshToken);
     await expect(c.tokens.validateAccessToken(third.accessToken)).resolves.toBeDefined();
   });
@@ -111,14 +111,14 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     const start = Date.now();
     vi.useFakeTimers({ toFake: ['Date'], now: start });
     const first = await (await mintCode(c)).exchange();
-    const second = await c.tokens.refresh({ refreshToken: first.refreshToken });
+    const second = await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
     vi.setSystemTime(start + 10_000);
-    await expect(c.tokens.refresh({ refreshToken: first.refreshToken })).rejects.toMatchObject({
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken })).rejects.toMatchObject({
       code: 45200,
       message: expect.stringMatching(/already used; the session has been revoked/),
     });
     // The thief's copy and the rightful holder's are both dead: the holder signs in again.
-    await expect(c.tokens.refresh({ refreshToken: second.refreshToken })).rejects.toMatchObject({
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: second.refreshToken })).rejects.toMatchObject({
       code: 45200,
       message: expect.stringMatching(/session of this refresh token has been revoked/),
     });
@@ -128,16 +128,18 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
   it('with a grace window of 0, revokes on the first reuse', async () => {
     const c = await core({ refreshGraceSeconds: 0 });
     const first = await (await mintCode(c)).exchange();
-    const second = await c.tokens.refresh({ refreshToken: first.refreshToken });
-    await expect(c.tokens.refresh({ refreshToken: first.refreshToken })).rejects.toMatchObject({ code: 45200 });
+    const second = await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken })).rejects.toMatchObject({ code: 45200 });
     await expect(c.tokens.validateAccessToken(second.accessToken)).rejects.toMatchObject({ code: 20151 });
   });
 
   it('refuses a refresh token at another connection or client, without revoking it', async () => {
     const c = await core();
     const first = await (await mintCode(c)).exchange();
-    await expect(c.tokens.refresh({ refreshToken: first.refreshToken, connectionSid: 'JQ' + '1'.repeat(32) })).rejects.toThrow(/another connection/);
-    await expect(c.tokens.refresh({ refreshToken: first.refreshToken, clientId: 'someone-else' })).rejects.toThrow(/another client/);
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken, connectionSid: 'JQ' + '1'.repeat(32) })).rejects.toThrow(
+      /another connection/,
+    );
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken, clientId: 'someone-else' })).rejects.toThrow(/another client/);
   });
 
   it('cuts expiries to the end of the shift and refuses refresh after it (45210)', async () => {
@@ -152,7 +154,7 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     expect(issued.refreshTokenExpiresAt).toBe(issued.session.maxExpiresAt);
     expect(issued.sessionCapped).toBe(true);
     vi.setSystemTime(issued.session.maxExpiresAt);
-    await expect(c.tokens.refresh({ refreshToken: issued.refreshToken })).rejects.toMatchObject({ code: 45210 });
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken })).rejects.toMatchObject({ code: 45210 });
   });
 
   it('announces every grant, issued or refused, as a typed event carrying no token', async () => {
@@ -161,9 +163,9 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     c.tokens.events.on('grant', (event) => events.push(event));
     const { exchange } = await mintCode(c);
     const issued = await exchange();
-    await c.tokens.refresh({ refreshToken: issued.refreshToken });
+    await c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken });
     await exchange().catch(() => undefined); // a replay: refused, and it revokes the session
-    await c.tokens.refresh({ refreshToken: issued.refreshToken }).catch(() => undefined);
+    await c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken }).catch(() => undefined);
     expect(events).toEqual([
       { grant: 'authorization_code', issued: true, code: null },
       { grant: 'refresh_token', issued: true, code: null },

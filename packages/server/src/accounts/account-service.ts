@@ -4,6 +4,7 @@ import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
 import { normalizeCertificate } from './certificates.ts';
 import { parseIdpMetadata } from './idp-metadata.ts';
+import { fetchIdpMetadata } from './metadata-fetch.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import {
   DEFAULT_MAPPING,
@@ -28,6 +29,13 @@ export interface SamlSettingsInput {
   certificates?: string[];
   metadataXml?: string;
   metadataUrl?: string;
+  /** Federation metadata: the entity ID of the IdP to use. */
+  entityId?: string;
+  /** Hand-set SSO URL: its binding (default redirect). Metadata imports read it from the metadata. */
+  ssoBinding?: 'redirect' | 'post';
+  /** Sign AuthnRequests; absent: as the IdP's metadata asks (WantAuthnRequestsSigned). */
+  signAuthnRequests?: boolean;
+  allowRsa15KeyTransport?: boolean;
   clockSkewSeconds?: number;
 }
 
@@ -51,7 +59,7 @@ export interface AuthConfigEntry {
 export class AccountService {
   constructor(
     private readonly storage: Storage,
-    private readonly fetchMetadata: (url: string) => Promise<string> = defaultFetchMetadata,
+    private readonly fetchMetadata: (url: string) => Promise<string> = fetchIdpMetadata,
     /** Seals upstream client secrets; absent in tools that never set one. */
     private readonly secrets?: SecretBox,
   ) {}
@@ -243,8 +251,13 @@ export class AccountService {
       const saml = connection.saml;
       if (!saml?.metadataUrl) continue;
       try {
-        const meta = parseIdpMetadata(await this.fetchMetadata(saml.metadataUrl));
-        const changed = meta.issuer !== saml.issuer || meta.ssoUrl !== saml.ssoUrl || meta.certificates.join() !== saml.certificates.join();
+        const meta = parseIdpMetadata(await this.fetchMetadata(saml.metadataUrl), { entityId: saml.metadataEntityId });
+        const changed =
+          meta.issuer !== saml.issuer ||
+          meta.ssoUrl !== saml.ssoUrl ||
+          meta.ssoBinding !== (saml.ssoBinding ?? 'redirect') ||
+          meta.wantAuthnRequestsSigned !== (saml.wantAuthnRequestsSigned ?? false) ||
+          meta.certificates.join() !== saml.certificates.join();
         if (changed) await this.saveConnection({ ...connection, saml: { ...saml, ...meta } });
         results.push({ connectionSid: connection.sid, changed, error: null });
       } catch (error) {
@@ -333,8 +346,15 @@ export class AccountService {
     if (!Number.isInteger(skew) || skew < 0 || skew > 600) throw new InvalidParameterError('clockSkewSeconds must be a whole number from 0 to 600.');
     if (input.metadataXml || input.metadataUrl) {
       const xml = input.metadataXml ?? (await this.fetchMetadata(input.metadataUrl!));
-      const meta = parseIdpMetadata(xml);
-      return { ...meta, metadataUrl: input.metadataUrl ?? null, clockSkewSeconds: skew };
+      const meta = parseIdpMetadata(xml, { entityId: input.entityId });
+      return {
+        ...meta,
+        metadataUrl: input.metadataUrl ?? null,
+        metadataEntityId: input.entityId ?? null,
+        clockSkewSeconds: skew,
+        ...(input.signAuthnRequests !== undefined ? { signAuthnRequests: input.signAuthnRequests } : {}),
+        ...(input.allowRsa15KeyTransport ? { allowRsa15KeyTransport: true } : {}),
+      };
     }
     const certificates = [...(input.certificates ?? []), ...(input.certificate ? [input.certificate] : [])];
     if (!input.issuer) throw new InvalidParameterError('issuer (the IdP entity ID) is required, or import metadata instead.');
@@ -346,8 +366,11 @@ export class AccountService {
       issuer: input.issuer,
       ssoUrl: input.ssoUrl,
       certificates: certificates.map(normalizeCertificate),
+      ssoBinding: input.ssoBinding ?? 'redirect',
       metadataUrl: null,
       clockSkewSeconds: skew,
+      ...(input.signAuthnRequests !== undefined ? { signAuthnRequests: input.signAuthnRequests } : {}),
+      ...(input.allowRsa15KeyTransport ? { allowRsa15KeyTransport: true } : {}),
     };
   }
 
@@ -401,16 +424,4 @@ function safeCanonical(url: string): string {
   } catch {
     return url;
   }
-}
-
-async function defaultFetchMetadata(url: string): Promise<string> {
-  assertHttpUrl(url, 'metadataUrl');
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: 'error' });
-  } catch (error) {
-    throw new InvalidParameterError(`The IdP metadata could not be fetched from ${url}: ${(error as Error).message}`);
-  }
-  if (!response.ok) throw new InvalidParameterError(`The IdP metadata URL answered HTTP ${response.status}.`);
-  return response.text();
 }

@@ -1,6 +1,7 @@
 import type { Connection } from '../accounts/model.ts';
 import { KNOWN_ROLES, readProfile, type RawAttributes } from '../connections/profile-mapping.ts';
-import { SamlConnection } from '../connections/saml-connection.ts';
+import type { SamlConnection } from '../connections/saml-connection.ts';
+import { samlConnectionFor, samlSignInLocation } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, MissingAttributeError, NotFoundError, SamlResponseError } from '../errors.ts';
 import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
@@ -89,7 +90,12 @@ export class ConsoleTestSignIn {
       adminKeySid,
     };
     await storage.insert({ kind: PENDING, id: test.id, accountSid, payload: test, expiresAt: Date.now() + config.loginTtlSeconds * 1000 });
-    const url = await this.samlFor(connection, serviceProvider).authorizeUrl(test.samlRequestId, test.id);
+    const url = await samlSignInLocation(
+      this.services.login.samlDependencies,
+      this.samlFor(connection, serviceProvider),
+      test.samlRequestId,
+      test.id,
+    );
     return { id: test.id, url, service_provider: serviceProvider };
   }
 
@@ -192,7 +198,7 @@ export class ConsoleTestSignIn {
     const { publicUrl } = this.services.config;
     const sp =
       serviceProvider === 'enhanced' ? enhancedServiceProvider(publicUrl, connection.sid) : legacyServiceProvider(publicUrl, connection.accountSid);
-    return new SamlConnection(this.services.storage, connection.saml, sp);
+    return samlConnectionFor(this.services.login.samlDependencies, connection, sp);
   }
 }
 

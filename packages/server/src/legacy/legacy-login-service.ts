@@ -4,7 +4,10 @@ import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import { mapProfile } from '../connections/profile-mapping.ts';
-import { SamlConnection, serviceProviderMetadata } from '../connections/saml-connection.ts';
+import type { SamlConnection } from '../connections/saml-connection.ts';
+import type { SpKeys } from '../connections/sp-keys.ts';
+import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
+import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, InvalidTokenError, LanyardError, SamlResponseError } from '../errors.ts';
 import { legacyServiceProvider } from '../login/service-providers.ts';
@@ -39,7 +42,12 @@ export class LegacyLoginService {
     private readonly users: UserService,
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
+    private readonly spKeys: SpKeys,
   ) {}
+
+  private get samlDependencies(): SamlDependencies {
+    return { storage: this.storage, spKeys: this.spKeys, publicUrl: this.config.publicUrl, requestTtlMs: this.config.loginTtlSeconds * 1000 };
+  }
 
   /** `POST /v1/Accounts/{AC}/authenticate`: checks the resource, returns the IdP location. */
   async authenticate(accountSid: string, resource: string): Promise<string> {
@@ -68,7 +76,7 @@ export class LegacyLoginService {
       payload: login,
       expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
     });
-    return this.samlFor(account, connection).authorizeUrl(login.samlRequestId, login.id);
+    return samlSignInLocation(this.samlDependencies, this.samlFor(account, connection), login.samlRequestId, login.id);
   }
 
   /**
@@ -141,8 +149,10 @@ export class LegacyLoginService {
     return this.tokens.reissueAccessToken(claims);
   }
 
-  metadataFor(accountSid: string): string {
-    return serviceProviderMetadata(legacyServiceProvider(this.config.publicUrl, accountSid));
+  /** The legacy SP's metadata, with the keys of the account's SAML connection once it has one. */
+  async metadataFor(accountSid: string): Promise<string> {
+    const connection = (await this.accounts.connectionsOf(accountSid)).find((c) => c.saml !== null);
+    return serviceProviderMetadataFor(this.spKeys, legacyServiceProvider(this.config.publicUrl, accountSid), connection);
   }
 
   private async connectionOf(account: Account): Promise<Connection> {
@@ -152,7 +162,7 @@ export class LegacyLoginService {
   }
 
   private samlFor(account: Account, connection: Connection): SamlConnection {
-    return new SamlConnection(this.storage, connection.saml!, legacyServiceProvider(this.config.publicUrl, account.sid));
+    return samlConnectionFor(this.samlDependencies, connection, legacyServiceProvider(this.config.publicUrl, account.sid));
   }
 }
 

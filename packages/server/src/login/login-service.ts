@@ -3,7 +3,8 @@ import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
-import { SamlConnection } from '../connections/saml-connection.ts';
+import type { SamlConnection } from '../connections/saml-connection.ts';
+import type { SpKeys } from '../connections/sp-keys.ts';
 import { mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -20,6 +21,7 @@ import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
 import type { UserService, User } from '../users/user-service.ts';
+import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from './saml-connections.ts';
 import { enhancedServiceProvider } from './service-providers.ts';
 
 const LOGIN_REQUEST = 'login_request';
@@ -74,7 +76,13 @@ export class LoginService {
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
     private readonly secrets: SecretBox,
+    private readonly spKeys: SpKeys,
   ) {}
+
+  /** What SAML sign-ins need besides the connection: storage, SP keys, where the POST-binding page lives. */
+  get samlDependencies(): SamlDependencies {
+    return { storage: this.storage, spKeys: this.spKeys, publicUrl: this.config.publicUrl, requestTtlMs: this.config.loginTtlSeconds * 1000 };
+  }
 
   /** Validates the request (nothing redirects before this passes) and returns the IdP URL. */
   async begin(input: AuthorizeInput): Promise<string> {
@@ -123,7 +131,7 @@ export class LoginService {
       expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
     });
     if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream });
-    return this.samlFor(connection).authorizeUrl(login.samlRequestId, login.id);
+    return samlSignInLocation(this.samlDependencies, this.samlFor(connection), login.samlRequestId, login.id);
   }
 
   private checkRedirect(input: AuthorizeInput, account: Account, connection: Connection): void {
@@ -251,7 +259,6 @@ export class LoginService {
   }
 
   samlFor(connection: Connection): SamlConnection {
-    if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
-    return new SamlConnection(this.storage, connection.saml, enhancedServiceProvider(this.config.publicUrl, connection.sid));
+    return samlConnectionFor(this.samlDependencies, connection, enhancedServiceProvider(this.config.publicUrl, connection.sid));
   }
 }

@@ -5,6 +5,7 @@ import type { SamlSettingsInput } from '../accounts/account-service.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
 import type { Services } from '../services.ts';
+import type { SpKeyUse } from '../connections/sp-keys.ts';
 import { appConfigResource } from './app-config.ts';
 import {
   accountResource,
@@ -207,6 +208,27 @@ export class AdminService {
   async verifyToken(token: string, accountSid?: string) {
     if (accountSid !== undefined) requireSid('account', accountSid, 'AccountSid');
     return inspectToken(this.services, token, accountSid);
+  }
+
+  /** The connection's SAML SP keys (signing, encryption), created on first use. */
+  async listSpKeys(connectionSid: string) {
+    const connection = await this.services.accounts.getConnection(connectionSid);
+    return { connection_sid: connection.sid, keys: await this.services.spKeys.summaries(connection) };
+  }
+
+  /** `rollover` publishes a second key of `use` (the new one signs); `retire` drops the older one. */
+  async changeSpKeys(connectionSid: string, use: SpKeyUse, change: 'rollover' | 'retire') {
+    const connection = await this.services.accounts.getConnection(connectionSid);
+    if (change === 'rollover') await this.services.spKeys.rollover(connection, use);
+    else await this.services.spKeys.retire(connection, use);
+    await this.record(
+      connection.accountSid,
+      `${change === 'rollover' ? 'rolled over' : 'retired the old'} SAML ${use} key of connection ${connectionSid}`,
+      {
+        connectionSid,
+      },
+    );
+    return this.listSpKeys(connectionSid);
   }
 
   async listSigningKeys() {

@@ -18,6 +18,7 @@ const pathSid = (name: string, prefix: string, what: string) => ({ name, in: 'pa
 const accountParam = pathSid('sid', 'AC', 'Account SID');
 const userParam = pathSid('sid', 'FU', 'User SID');
 const connectionParam = pathSid('sid', 'JQ', 'Connection (SSO profile) SID');
+const useParam = { name: 'use', in: 'path', required: true, schema: { type: 'string', enum: ['signing', 'encryption'] } };
 
 function op(operationId: string, summary: string, responses: Json, extra: Json = {}): Json {
   return { operationId, summary, responses, ...extra };
@@ -196,6 +197,26 @@ const paths: Record<string, Record<string, Json>> = {
       ok(ref('TokenInspection')),
       { requestBody: requestBody(schemas.verifyToken) },
     ),
+  },
+  '/admin/v1/connections/{sid}/sp-keys': {
+    get: op(
+      'listSpKeys',
+      "The connection's SAML SP keys: signing (AuthnRequests) and encryption (assertions), both of a rollover",
+      ok(ref('SpKeys')),
+      {
+        parameters: [connectionParam],
+      },
+    ),
+  },
+  '/admin/v1/connections/{sid}/sp-keys/{use}/rollover': {
+    post: op('rolloverSpKey', 'Add a new SP key of this use; both are published (and both decrypt) until the old one is retired', ok(ref('SpKeys')), {
+      parameters: [connectionParam, useParam],
+    }),
+  },
+  '/admin/v1/connections/{sid}/sp-keys/{use}/retire': {
+    post: op('retireSpKey', 'Remove the older SP key of this use, once the IdP has the new certificate', ok(ref('SpKeys')), {
+      parameters: [connectionParam, useParam],
+    }),
   },
   '/admin/v1/signing-keys': {
     get: op('listSigningKeys', 'List signing keys (the active one signs; retired ones verify until their tokens expire)', ok(ref('SigningKeys'))),

@@ -19,7 +19,15 @@ export const schemas = {
     metadata_xml: z.string().min(1).max(1_000_000).optional().describe("The IdP's SAML metadata document"),
     metadata_url: url.optional().describe("Where to fetch the IdP's SAML metadata (refreshed on a schedule)"),
     clock_skew_seconds: z.number().int().min(0).max(600).optional().describe('Allowed clock difference for SAML time checks; default 120'),
+    entity_id: z.string().min(1).max(1024).optional().describe('Federation metadata (several entities): the entity ID of the IdP to use'),
+    sso_binding: z.enum(['redirect', 'post']).optional().describe('With sso_url: how AuthnRequests reach the IdP (default redirect)'),
+    sign_authn_requests: z.boolean().optional().describe('Sign AuthnRequests; default: as the IdP metadata asks (WantAuthnRequestsSigned)'),
+    allow_rsa15_key_transport: z
+      .boolean()
+      .optional()
+      .describe('Accept encrypted assertions whose key uses RSA PKCS#1 v1.5 (refused by default: padding-oracle attacks)'),
   }),
+  spKeyUse: z.enum(['signing', 'encryption']),
   url: z.strictObject({ url: url.describe('https://host[:port][/path]; http:// only for localhost, 127.0.0.1 and [::1]') }),
   redirectUrl: z.strictObject({ url: url.nullable().describe('Where IdP-initiated logins land; null clears it') }),
   mode: z.strictObject({
@@ -70,6 +78,9 @@ export function samlInput(body: z.infer<typeof schemas.sso>): SamlSettingsInput 
     body.metadata_url !== undefined,
     [body.issuer, body.sso_url, body.certificate, body.certificates].some((v) => v !== undefined),
   ];
+  if (body.entity_id !== undefined && forms[2])
+    throw new InvalidParameterError('entity_id chooses an IdP in metadata: send it with metadata_xml or metadata_url.');
+  if (body.sso_binding !== undefined && !forms[2]) throw new InvalidParameterError('sso_binding goes with sso_url; metadata says its own bindings.');
   if (forms.filter(Boolean).length !== 1) {
     throw new InvalidParameterError(
       'Send exactly one of: {issuer, sso_url, certificate | certificates}, {metadata_xml} or {metadata_url} (with an optional clock_skew_seconds).',
@@ -83,5 +94,9 @@ export function samlInput(body: z.infer<typeof schemas.sso>): SamlSettingsInput 
     metadataXml: body.metadata_xml,
     metadataUrl: body.metadata_url,
     clockSkewSeconds: body.clock_skew_seconds,
+    entityId: body.entity_id,
+    ssoBinding: body.sso_binding,
+    signAuthnRequests: body.sign_authn_requests,
+    allowRsa15KeyTransport: body.allow_rsa15_key_transport,
   };
 }

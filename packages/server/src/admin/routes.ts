@@ -89,6 +89,14 @@ export const adminRoutes: RouteModule = (app, services) => {
   );
   admin.put('/accounts/:sid/oidc', async (c) => c.json(await ops(c).setOidc(c.req.param('sid'), await readJson(c, schemas.oidc))));
 
+  admin.get('/connections/:sid/sp-keys', async (c) => c.json(await ops(c).listSpKeys(c.req.param('sid'))));
+  admin.post('/connections/:sid/sp-keys/:use/rollover', async (c) =>
+    c.json(await ops(c).changeSpKeys(c.req.param('sid'), parseWith(schemas.spKeyUse, c.req.param('use')), 'rollover')),
+  );
+  admin.post('/connections/:sid/sp-keys/:use/retire', async (c) =>
+    c.json(await ops(c).changeSpKeys(c.req.param('sid'), parseWith(schemas.spKeyUse, c.req.param('use')), 'retire')),
+  );
+
   admin.post('/tokens/verify', async (c) => {
     const body = await readJson(c, schemas.verifyToken);
     return c.json(await ops(c).verifyToken(body.token, body.account_sid));

@@ -1,5 +1,6 @@
 import samlify from 'samlify';
 import { randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import type { SigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
 import { POST_BINDING, REDIRECT_BINDING } from '../../packages/demo/src/dev-idp/identity-provider.ts';
 
@@ -114,13 +115,17 @@ export function createEnterpriseIdp(options: EnterpriseIdpOptions) {
           .toString('utf8')
           .includes('SignatureValue');
       }
-      const request = parsed.extract.request as { id: string; assertionConsumerServiceUrl: string; forceAuthn?: string };
+      const request = parsed.extract.request as { id: string; assertionConsumerServiceUrl: string };
+      // samlify's extractor leaves ForceAuthn out: read it from the request XML itself.
+      const encoded = 'url' in carried ? (new URL(carried.url).searchParams.get('SAMLRequest') ?? '') : (carried.fields.SAMLRequest ?? '');
+      const bytes = Buffer.from(encoded, 'base64');
+      const xml = ('url' in carried ? inflateRawSync(bytes) : bytes).toString('utf8');
       return {
         id: request.id,
         issuer: String(parsed.extract.issuer),
         acsUrl: request.assertionConsumerServiceUrl,
         relayState,
-        forceAuthn: request.forceAuthn === 'true',
+        forceAuthn: /\sForceAuthn="(true|1)"/.test(xml),
         signed,
       };
     },
@@ -147,9 +152,12 @@ export function createEnterpriseIdp(options: EnterpriseIdpOptions) {
         NameIDFormat: user.nameIdFormat === 'transient' ? TRANSIENT_FORMAT : EMAIL_FORMAT,
         NameID: user.nameId,
         InResponseTo: request.id,
-        AuthnStatement:
-          `<saml:AuthnStatement AuthnInstant="${(options.authnInstant ?? now).toISOString()}" SessionIndex="_s${randomBytes(8).toString('hex')}">` +
-          '<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>',
+      };
+      // replaceTagsByValue escapes values, so the element goes into the template first.
+      const authnStatement =
+        `<saml:AuthnStatement AuthnInstant="${(options.authnInstant ?? now).toISOString()}" SessionIndex="_s${randomBytes(8).toString('hex')}">` +
+        '<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>';
+      const attributes: Record<string, string> = {
         attrEmail: user.email,
         attrFullName: user.fullName,
         attrRoles: user.roles.join(','),
@@ -161,7 +169,10 @@ export function createEnterpriseIdp(options: EnterpriseIdpOptions) {
         { email: user.email },
         {
           relayState: request.relayState,
-          customTagReplacement: (template: string) => ({ id: values.ID!, context: samlify.SamlLib.replaceTagsByValue(template, values) }),
+          customTagReplacement: (template: string) => ({
+            id: values.ID!,
+            context: samlify.SamlLib.replaceTagsByValue(template.replace('{AuthnStatement}', authnStatement), { ...values, ...attributes }),
+          }),
         },
       );
       return { SAMLResponse: result.context, RelayState: request.relayState };

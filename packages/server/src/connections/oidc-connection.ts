@@ -14,6 +14,8 @@ export interface UpstreamChecks {
 export interface VerifiedOidcLogin {
   subject: string;
   attributes: RawAttributes;
+  /** The ID token's `auth_time` (ms), when the provider sent it. */
+  authTime: number | undefined;
 }
 
 /** An upstream OIDC login failed verification (issuer, audience, nonce, signature, state…). */
@@ -79,7 +81,8 @@ export class OidcConnection {
     return config;
   }
 
-  async authorizeUrl(checks: UpstreamChecks): Promise<string> {
+  /** `fresh`: pass the client's `prompt=login` / `max_age` on, so that the provider re-authenticates. */
+  async authorizeUrl(checks: UpstreamChecks, fresh: { promptLogin: boolean; maxAgeSeconds: number | null } | null = null): Promise<string> {
     const config = await this.configuration();
     return client
       .buildAuthorizationUrl(config, {
@@ -89,6 +92,8 @@ export class OidcConnection {
         nonce: checks.nonce,
         code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
         code_challenge_method: 'S256',
+        ...(fresh?.promptLogin ? { prompt: 'login' } : {}),
+        ...(fresh?.maxAgeSeconds != null ? { max_age: String(fresh.maxAgeSeconds) } : {}),
       })
       .toString();
   }
@@ -126,7 +131,7 @@ export class OidcConnection {
         throw new OidcResponseError(`userinfo failed: ${describe(error)}`);
       }
     }
-    return { subject: claims.sub, attributes };
+    return { subject: claims.sub, attributes, authTime: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : undefined };
   }
 }
 

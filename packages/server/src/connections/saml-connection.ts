@@ -20,6 +20,8 @@ export interface VerifiedAssertion {
   inResponseTo: string | undefined;
   attributes: RawAttributes;
   assertionId: string;
+  /** AuthnStatement AuthnInstant (ms): when the IdP authenticated the user; undefined when absent. */
+  authnInstant: number | undefined;
 }
 
 const SAML_REQUEST = 'saml_request';
@@ -192,6 +194,7 @@ export class SamlConnection {
       inResponseTo: profile.inResponseTo as string | undefined,
       attributes: normalizeSamlAttributes(profile.attributes as Record<string, unknown> | undefined),
       assertionId: assertion.id,
+      authnInstant: assertion.authnInstant ?? undefined,
     };
   }
 }
@@ -275,6 +278,7 @@ function parseVerifiedAssertion(xml: string): {
   issuer: string | undefined;
   bearerConfirmations: BearerConfirmation[];
   notOnOrAfter: number | null;
+  authnInstant: number | null;
 } {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
@@ -291,7 +295,11 @@ function parseVerifiedAssertion(xml: string): {
       notOnOrAfter: timeOf(d.getAttribute('NotOnOrAfter')),
     }));
   const condition = children(root, SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter') ?? null;
-  return { id, issuer, bearerConfirmations, notOnOrAfter: timeOf(condition) };
+  // The newest AuthnStatement: an assertion may carry one per authentication it vouches for.
+  const instants = children(root, SAML_NS, 'AuthnStatement')
+    .map((a) => timeOf(a.getAttribute('AuthnInstant')))
+    .filter((t): t is number => t !== null && !Number.isNaN(t));
+  return { id, issuer, bearerConfirmations, notOnOrAfter: timeOf(condition), authnInstant: instants.length ? Math.max(...instants) : null };
 }
 
 /** node-saml's messages, made readable for an administrator without leaking internals. */

@@ -10,6 +10,7 @@ import { serviceProviderMetadataFor } from '../login/service-provider-metadata.t
 import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, InvalidTokenError, LanyardError, SamlResponseError } from '../errors.ts';
+import { authTimeOf } from '../login/fresh-authentication.ts';
 import { legacyServiceProvider } from '../login/service-providers.ts';
 import type { Storage } from '../storage/port.ts';
 import type { IssuedTokens } from '../tokens/model.ts';
@@ -112,7 +113,7 @@ export class LegacyLoginService {
         userSid: user.sid,
         nonce: null,
         scope: null,
-        authTime: Date.now(),
+        authTime: authTimeOf(assertion.authnInstant, null, connection.saml!.clockSkewSeconds * 1000),
       });
       await this.audit.record({
         type: 'login.succeeded',

@@ -21,6 +21,7 @@ import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
 import type { UserService, User } from '../users/user-service.ts';
+import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
 import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from './saml-connections.ts';
 import { enhancedServiceProvider } from './service-providers.ts';
 
@@ -43,6 +44,8 @@ export interface LoginRequest {
   samlRequestId: string;
   /** For an OpenID Connect upstream: the nonce and PKCE verifier we sent it. */
   upstream: { nonce: string; codeVerifier: string } | null;
+  /** The client's `prompt=login` / `max_age` (standard surface); absent on older records. */
+  freshness?: Freshness | null;
 }
 
 export interface AuthorizeInput {
@@ -55,6 +58,9 @@ export interface AuthorizeInput {
   codeChallenge: string;
   codeChallengeMethod?: string;
   scope?: string;
+  /** OIDC Core §3.1.2.1 `prompt` and `max_age`, as received. */
+  prompt?: string;
+  maxAge?: string;
 }
 
 /** Where the browser goes after the ACS: the client's redirect URL with a code or an error. */
@@ -122,6 +128,7 @@ export class LoginService {
           .replace(/[^A-Za-z0-9]/g, '')
           .slice(0, 40),
       upstream: connection.oidc ? { nonce: randomToken(), codeVerifier: randomToken() } : null,
+      freshness: input.prompt !== undefined || input.maxAge !== undefined ? parseFreshness(input.prompt, input.maxAge) : null,
     };
     await this.storage.insert({
       kind: LOGIN_REQUEST,
@@ -130,8 +137,10 @@ export class LoginService {
       payload: login,
       expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
     });
-    if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream });
-    return samlSignInLocation(this.samlDependencies, this.samlFor(connection), login.samlRequestId, login.id);
+    if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream }, login.freshness);
+    return samlSignInLocation(this.samlDependencies, this.samlFor(connection), login.samlRequestId, login.id, {
+      forceAuthn: wantsForceAuthn(login.freshness ?? null),
+    });
   }
 
   private checkRedirect(input: AuthorizeInput, account: Account, connection: Connection): void {
@@ -163,7 +172,7 @@ export class LoginService {
     return this.finish(login, connection, async () => {
       const assertion = await this.samlFor(connection).verify(samlResponse, true);
       if (assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      return { uniqueId: assertion.nameId, attributes: assertion.attributes };
+      return { uniqueId: assertion.nameId, attributes: assertion.attributes, authTime: assertion.authnInstant };
     });
   }
 
@@ -178,7 +187,7 @@ export class LoginService {
     return this.finish(login, connection, async () => {
       if (!connection.oidc || !login.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
       const verified = await this.oidcFor(connection).complete(callback, { state, ...login.upstream });
-      return { uniqueId: verified.subject, attributes: verified.attributes };
+      return { uniqueId: verified.subject, attributes: verified.attributes, authTime: verified.authTime };
     });
   }
 
@@ -195,10 +204,11 @@ export class LoginService {
   private async finish(
     login: LoginRequest,
     connection: Connection,
-    verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes }>,
+    verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes; authTime: number | undefined }>,
   ): Promise<LoginOutcome> {
     try {
-      const { uniqueId, attributes } = await verify();
+      const { uniqueId, attributes, authTime: reported } = await verify();
+      const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
       const profile = mapProfile(uniqueId, attributes, connection.mapping);
       const user = await this.users.provision(connection.accountSid, profile);
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
@@ -212,7 +222,7 @@ export class LoginService {
         codeChallenge: login.codeChallenge,
         nonce: login.nonce,
         scope: login.scope,
-        authTime: Date.now(),
+        authTime,
       });
       await this.audit.record({
         type: 'login.succeeded',

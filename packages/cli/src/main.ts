@@ -7,6 +7,7 @@ import { registerIdpInitiated } from './commands/idp-initiated.ts';
 import { registerMapping } from './commands/mapping.ts';
 import { registerMode } from './commands/mode.ts';
 import { registerRedirectUrl } from './commands/redirect-url.ts';
+import { registerRoles } from './commands/roles.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSigningKeys } from './commands/signing-keys.ts';
 import { registerSpKeys } from './commands/sp-keys.ts';
@@ -50,6 +51,7 @@ for (const register of [
   registerSigningKeys,
   registerSpKeys,
   registerMapping,
+  registerRoles,
   registerUsers,
   registerAppConfig,
 ]) {

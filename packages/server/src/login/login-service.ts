@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import type { SamlConnection } from '../connections/saml-connection.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
-import { mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
+import { droppedRolesNote, mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { randomToken } from '../crypto/random.ts';
@@ -209,7 +209,8 @@ export class LoginService {
     try {
       const { uniqueId, attributes, authTime: reported } = await verify();
       const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
-      const profile = mapProfile(uniqueId, attributes, connection.mapping);
+      const account = await this.accounts.getAccount(connection.accountSid);
+      const profile = mapProfile(uniqueId, attributes, connection.mapping, account.declaredRoles);
       const user = await this.users.provision(connection.accountSid, profile);
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
       const code = await this.tokens.createCode({
@@ -232,11 +233,24 @@ export class LoginService {
         uniqueId: user.uniqueId,
         surface: login.surface,
         code: null,
-        reason: null,
+        reason: droppedRolesNote(profile.droppedRoles),
       });
       return { redirectTo: this.redirectWith(login, { code }), user };
     } catch (error) {
-      if (!(error instanceof LanyardError)) throw error;
+      if (!(error instanceof LanyardError)) {
+        // The pending sign-in is spent either way: leave a trace for the administrator.
+        await this.audit.record({
+          type: 'login.failed',
+          accountSid: login.accountSid,
+          connectionSid: connection.sid,
+          userSid: null,
+          uniqueId: null,
+          surface: login.surface,
+          code: 20500,
+          reason: 'internal error while completing the sign-in (see the server log)',
+        });
+        throw error;
+      }
       await this.audit.record({
         type: 'login.failed',
         accountSid: login.accountSid,

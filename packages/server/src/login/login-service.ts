@@ -21,6 +21,7 @@ import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
 import type { UserService, User } from '../users/user-service.ts';
+import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
 import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
 import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from './saml-connections.ts';
 import { enhancedServiceProvider } from './service-providers.ts';
@@ -167,6 +168,9 @@ export class LoginService {
   async complete(connectionSid: string, samlResponse: string | undefined, relayState: string | undefined): Promise<LoginOutcome> {
     const connection = await this.accounts.getConnection(connectionSid);
     if (!samlResponse) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
+    if (isAppTileResponse(samlResponse, relayState)) {
+      return { redirectTo: appTileLanding(await this.accounts.getAccount(connection.accountSid)), user: null };
+    }
     if (!relayState) throw new SamlResponseError('RelayState is missing: IdP-initiated sign-in is not accepted at this endpoint');
     const login = await this.consumeLogin(relayState, connection.sid);
     return this.finish(login, connection, async () => {

@@ -3,6 +3,7 @@ import { registerAccounts } from './commands/accounts.ts';
 import { registerAppConfig } from './commands/appconfig.ts';
 import { registerAdminKey } from './commands/admin-key.ts';
 import { registerAuthConfig } from './commands/auth-config.ts';
+import { registerIdentity } from './commands/identity.ts';
 import { registerIdpInitiated } from './commands/idp-initiated.ts';
 import { registerMapping } from './commands/mapping.ts';
 import { registerMode } from './commands/mode.ts';
@@ -45,6 +46,7 @@ for (const register of [
   registerAuthConfig,
   registerMode,
   registerIdpInitiated,
+  registerIdentity,
   registerStatus,
   registerToken,
   registerAdminKey,

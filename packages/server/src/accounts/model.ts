@@ -1,3 +1,5 @@
+import type { UniqueIdPolicy } from '../users/unique-id.ts';
+
 /** Records kept per account. Stored through the storage port as kind `account` / `connection`. */
 export type SsoMode = 'legacy' | 'enhanced' | 'both';
 
@@ -77,6 +79,8 @@ export interface Connection {
   mapping: AttributeMapping;
   /** Exact redirect URIs for the standard OIDC surface (RFC 9700: exact matching). */
   redirectUris: string[];
+  /** Which IdP value identifies a user; absent on older records: the NameID / `sub`, e-mail ids case-insensitive. */
+  uniqueId?: UniqueIdPolicy;
   createdAt: number;
 }
 

@@ -57,6 +57,10 @@ export const componentSchemas: Record<string, Json> = {
     clock_skew_seconds: nullable({ type: 'integer' }),
     certificates: arrayOf(ref('Certificate')),
     redirect_uris: arrayOf(str('Exact redirect URI for the standard OIDC surface')),
+    unique_id: object({
+      attribute: nullable(str('Attribute or claim the unique id is taken from; null: the NameID / sub')),
+      case_insensitive_email: { type: 'boolean', description: 'E-mail-form unique ids match whatever their letter case' },
+    }),
     mapping: ref('AttributeMapping'),
     service_provider: ref('ServiceProvider'),
     created_at: dateTime(),
@@ -69,6 +73,7 @@ export const componentSchemas: Record<string, Json> = {
     certificate: str('PEM certificate, also in the SP metadata'),
     created_at: dateTime(),
   }),
+  MergedUser: object({ merged_user_sid: sid('FU', 'The duplicate, removed'), revoked_sessions: { type: 'integer' }, user: ref('User') }),
   SpKeys: object({ connection_sid: sid('JQ', 'Connection SID'), keys: arrayOf(ref('SpKey')) }),
   AttributeMapping: object({
     full_name: arrayOf(str('SAML attribute name, tried in order')),

@@ -206,6 +206,29 @@ const paths: Record<string, Record<string, Json>> = {
       { requestBody: requestBody(schemas.verifyToken) },
     ),
   },
+  '/admin/v1/connections/{sid}/unique-id': {
+    put: op(
+      'setUniqueIdPolicy',
+      'Which IdP value identifies a user: the NameID / sub (transient refused) or a named attribute; e-mail case',
+      ok(ref('Connection')),
+      {
+        parameters: [connectionParam],
+        requestBody: requestBody(schemas.uniqueIdPolicy),
+      },
+    ),
+  },
+  '/admin/v1/users/{sid}/unique-id': {
+    put: op('relinkUser', 'Point a user at the unique id the IdP now sends (their next sign-in lands on them)', ok(ref('User')), {
+      parameters: [userParam],
+      requestBody: requestBody(schemas.relinkUser),
+    }),
+  },
+  '/admin/v1/users/{sid}/merge': {
+    post: op('mergeUsers', 'Merge a duplicate user into another: its sessions end, its record is removed', ok(ref('MergedUser')), {
+      parameters: [userParam],
+      requestBody: requestBody(schemas.mergeUsers),
+    }),
+  },
   '/admin/v1/connections/{sid}/sp-keys': {
     get: op(
       'listSpKeys',

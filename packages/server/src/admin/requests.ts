@@ -28,6 +28,22 @@ export const schemas = {
       .describe('Accept encrypted assertions whose key uses RSA PKCS#1 v1.5 (refused by default: padding-oracle attacks)'),
   }),
   spKeyUse: z.enum(['signing', 'encryption']),
+  uniqueIdPolicy: z.strictObject({
+    attribute: z
+      .string()
+      .trim()
+      .min(1)
+      .max(512)
+      .nullable()
+      .optional()
+      .describe('Take the unique id from this attribute (SAML) or claim (OIDC); null: the NameID / sub (transient NameIDs refused)'),
+    case_insensitive_email: z.boolean().optional().describe('E-mail-form unique ids match whatever their letter case (default true)'),
+  }),
+  relinkUser: z.strictObject({ unique_id: z.string().min(1).max(1024).describe('The unique id the IdP now sends for this user') }),
+  mergeUsers: z.strictObject({
+    into: z.string().describe('The user to keep (FU…); the one in the path is removed and its sessions end'),
+    adopt_unique_id: z.boolean().optional().describe("Give the kept user the removed one's unique id (default true)"),
+  }),
   url: z.strictObject({ url: url.describe('https://host[:port][/path]; http:// only for localhost, 127.0.0.1 and [::1]') }),
   redirectUrl: z.strictObject({ url: url.nullable().describe('Where IdP-initiated logins land; null clears it') }),
   mode: z.strictObject({

@@ -60,6 +60,10 @@ export function connectionResource(connection: Connection, publicUrl: string, no
     clock_skew_seconds: saml?.clockSkewSeconds ?? null,
     certificates: (saml?.certificates ?? []).map((pem) => certificateResource(pem, now)),
     redirect_uris: connection.redirectUris,
+    unique_id: {
+      attribute: connection.uniqueId?.attribute ?? null,
+      case_insensitive_email: connection.uniqueId?.caseInsensitiveEmail ?? true,
+    },
     mapping: {
       full_name: connection.mapping.full_name,
       email: connection.mapping.email,

@@ -17,6 +17,8 @@ export interface ServiceProvider {
 
 export interface VerifiedAssertion {
   nameId: string | undefined;
+  /** The NameID's Format attribute (transient, persistent, emailAddress…). */
+  nameIdFormat: string | undefined;
   issuer: string | undefined;
   inResponseTo: string | undefined;
   attributes: RawAttributes;
@@ -199,6 +201,7 @@ export class SamlConnection {
 
     return {
       nameId: profile.nameID,
+      nameIdFormat: profile.nameIDFormat || undefined,
       issuer: profile.issuer,
       inResponseTo: profile.inResponseTo as string | undefined,
       attributes: normalizeSamlAttributes(profile.attributes as Record<string, unknown> | undefined),

@@ -15,6 +15,7 @@ import { legacyServiceProvider } from '../login/service-providers.ts';
 import type { Storage } from '../storage/port.ts';
 import type { IssuedTokens } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
+import { DEFAULT_UNIQUE_ID_POLICY, resolveUniqueId } from '../users/unique-id.ts';
 import type { UserService } from '../users/user-service.ts';
 
 const LEGACY_LOGIN = 'legacy_login';
@@ -104,8 +105,11 @@ export class LegacyLoginService {
       const assertion = await this.samlFor(account, connection).verify(samlResponse, login !== undefined);
       if (login && assertion.inResponseTo !== login.samlRequestId)
         throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping, account.declaredRoles);
-      const user = await this.users.provision(accountSid, profile);
+      const uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
+      const profile = mapProfile(uniqueId, assertion.attributes, connection.mapping, account.declaredRoles);
+      const user = await this.users.provision(accountSid, profile, {
+        caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
+      });
       const issued = await this.tokens.issueForLegacyLogin({
         accountSid,
         connectionSid: connection.sid,

@@ -20,6 +20,7 @@ import {
 import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
+import { DEFAULT_UNIQUE_ID_POLICY, resolveUniqueId } from '../users/unique-id.ts';
 import type { UserService, User } from '../users/user-service.ts';
 import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
 import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
@@ -176,7 +177,8 @@ export class LoginService {
     return this.finish(login, connection, async () => {
       const assertion = await this.samlFor(connection).verify(samlResponse, true);
       if (assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      return { uniqueId: assertion.nameId, attributes: assertion.attributes, authTime: assertion.authnInstant };
+      const uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
+      return { uniqueId, attributes: assertion.attributes, authTime: assertion.authnInstant };
     });
   }
 
@@ -191,7 +193,8 @@ export class LoginService {
     return this.finish(login, connection, async () => {
       if (!connection.oidc || !login.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
       const verified = await this.oidcFor(connection).complete(callback, { state, ...login.upstream });
-      return { uniqueId: verified.subject, attributes: verified.attributes, authTime: verified.authTime };
+      const uniqueId = resolveUniqueId({ nameId: verified.subject }, verified.attributes, connection.uniqueId);
+      return { uniqueId, attributes: verified.attributes, authTime: verified.authTime };
     });
   }
 
@@ -215,7 +218,9 @@ export class LoginService {
       const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
       const account = await this.accounts.getAccount(connection.accountSid);
       const profile = mapProfile(uniqueId, attributes, connection.mapping, account.declaredRoles);
-      const user = await this.users.provision(connection.accountSid, profile);
+      const user = await this.users.provision(connection.accountSid, profile, {
+        caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
+      });
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
       const code = await this.tokens.createCode({
         surface: login.surface,

@@ -1,9 +1,12 @@
 import { discoverProvider } from '../connections/oidc-connection.ts';
-import { emptyAttributes, readProfile, refusalOf } from '../connections/profile-mapping.ts';
+import { readProfile, refusalOf } from '../connections/profile-mapping.ts';
+import type { LanyardError } from '../errors.ts';
 import type { SamlSettingsInput } from '../accounts/account-service.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
 import type { Services } from '../services.ts';
+import { claimsAsAttributes } from '../connections/claim-paths.ts';
+import { explainRoleFailure } from '../connections/group-overage.ts';
 import type { SpKeyUse } from '../connections/sp-keys.ts';
 import { appConfigResource } from './app-config.ts';
 import {
@@ -90,14 +93,16 @@ export class AdminService {
   }
 
   /** What the connection's mapping makes of these attributes, without signing anyone in. */
-  async dryRunMapping(connectionSid: string, input: { name_id: string; attributes: Record<string, string | string[]> }) {
+  async dryRunMapping(connectionSid: string, input: { name_id: string; attributes: Record<string, unknown> }) {
     const connection = await this.services.accounts.getConnection(connectionSid);
     const account = await this.services.accounts.getAccount(connection.accountSid);
-    const attributes = emptyAttributes();
-    for (const [name, value] of Object.entries(input.attributes)) attributes[name] = Array.isArray(value) ? value : [value];
+    const attributes = claimsAsAttributes(input.attributes);
     const reading = readProfile(input.name_id, attributes, connection.mapping, account.declaredRoles);
     const refusal = refusalOf(reading, account.declaredRoles);
-    if (refusal) return { ok: false, profile: null, dropped_roles: reading.droppedRoles, error: refusal.toJSON() };
+    if (refusal) {
+      const explained = explainRoleFailure(refusal, attributes) as LanyardError;
+      return { ok: false, profile: null, dropped_roles: reading.droppedRoles, error: explained.toJSON() };
+    }
     return {
       ok: true,
       profile: {

@@ -83,8 +83,10 @@ export const schemas = {
   mappingDryRun: z.strictObject({
     name_id: z.string().min(1).max(1024).describe('The unique id the IdP would send (SAML NameID or OIDC sub)'),
     attributes: z
-      .record(z.string().min(1).max(512), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)]))
-      .describe('Attributes or claims as the IdP would send them'),
+      .record(z.string().min(1).max(512), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100), z.record(z.string(), z.json())]))
+      .describe(
+        'Attributes or claims as the IdP would send them; nested claims (realm_access: {roles: [...]}) are named by dotted paths in the mapping',
+      ),
   }),
   redirectUris: z.strictObject({
     redirect_uris: z.array(url).max(20).describe('Exact redirect URIs (RFC 9700); loopback ports may vary (RFC 8252)'),

@@ -1,3 +1,4 @@
+import { addClaims } from './claim-paths.ts';
 import * as client from 'openid-client';
 import type { OidcIdpSettings } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -116,14 +117,8 @@ export class OidcConnection {
     if (!claims) throw new OidcResponseError('no ID token was returned');
     // Claim names are the provider's (and a user's, for some claims): no prototype to collide with.
     const attributes: RawAttributes = emptyAttributes();
-    const add = (source: Record<string, unknown>) => {
-      for (const [name, value] of Object.entries(source)) {
-        const values = (Array.isArray(value) ? value : [value])
-          .filter((v): v is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof v))
-          .map(String);
-        if (values.length > 0) attributes[name] = values;
-      }
-    };
+    // Nested claims (Keycloak's realm_access.roles) become dotted claim paths a mapping can name.
+    const add = (source: Record<string, unknown>) => addClaims(attributes, source);
     add(claims);
     if (config.serverMetadata().userinfo_endpoint) {
       try {

@@ -3,7 +3,8 @@ import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
-import { droppedRolesNote, mapProfile } from '../connections/profile-mapping.ts';
+import { droppedRolesNote } from '../connections/profile-mapping.ts';
+import { mapProfileExplained } from '../connections/group-overage.ts';
 import type { SamlConnection } from '../connections/saml-connection.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
 import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
@@ -106,7 +107,7 @@ export class LegacyLoginService {
       if (login && assertion.inResponseTo !== login.samlRequestId)
         throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
       const uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
-      const profile = mapProfile(uniqueId, assertion.attributes, connection.mapping, account.declaredRoles);
+      const profile = mapProfileExplained(uniqueId, assertion.attributes, connection.mapping, account.declaredRoles);
       const user = await this.users.provision(accountSid, profile, {
         caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
       });

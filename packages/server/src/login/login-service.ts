@@ -5,7 +5,8 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import type { SamlConnection } from '../connections/saml-connection.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
-import { droppedRolesNote, mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
+import { droppedRolesNote, type RawAttributes } from '../connections/profile-mapping.ts';
+import { mapProfileExplained } from '../connections/group-overage.ts';
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { randomToken } from '../crypto/random.ts';
@@ -217,7 +218,7 @@ export class LoginService {
       const { uniqueId, attributes, authTime: reported } = await verify();
       const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
       const account = await this.accounts.getAccount(connection.accountSid);
-      const profile = mapProfile(uniqueId, attributes, connection.mapping, account.declaredRoles);
+      const profile = mapProfileExplained(uniqueId, attributes, connection.mapping, account.declaredRoles);
       const user = await this.users.provision(connection.accountSid, profile, {
         caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
       });

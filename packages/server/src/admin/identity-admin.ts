@@ -1,5 +1,8 @@
 import type { Services } from '../services.ts';
 import { requireSid } from '../ids.ts';
+import { InvalidParameterError } from '../errors.ts';
+import { listIdpEntityIds } from '../accounts/idp-metadata.ts';
+import { fetchIdpMetadata } from '../accounts/metadata-fetch.ts';
 import { DEFAULT_UNIQUE_ID_POLICY, type UniqueIdPolicy } from '../users/unique-id.ts';
 import type { Actor } from './admin-service.ts';
 import { connectionResource, userResource } from './resources.ts';
@@ -30,6 +33,15 @@ export class IdentityAdmin {
       { connectionSid },
     );
     return connectionResource(next, this.services.config.publicUrl);
+  }
+
+  /** The IdP entity IDs in (federation) metadata, for the console's picker and scripts. */
+  async metadataEntities(accountSid: string, input: { metadata_xml?: string; metadata_url?: string }) {
+    await this.services.accounts.getAccount(accountSid);
+    if ((input.metadata_xml === undefined) === (input.metadata_url === undefined))
+      throw new InvalidParameterError('Send exactly one of metadata_xml or metadata_url.');
+    const xml = input.metadata_xml ?? (await fetchIdpMetadata(input.metadata_url!));
+    return { entity_ids: listIdpEntityIds(xml) };
   }
 
   async relinkUser(userSid: string, uniqueId: string) {

@@ -73,6 +73,7 @@ export const componentSchemas: Record<string, Json> = {
     certificate: str('PEM certificate, also in the SP metadata'),
     created_at: dateTime(),
   }),
+  MetadataEntities: object({ entity_ids: arrayOf(str('An IdP entity ID (IDPSSODescriptor) in the metadata')) }),
   MergedUser: object({ merged_user_sid: sid('FU', 'The duplicate, removed'), revoked_sessions: { type: 'integer' }, user: ref('User') }),
   SpKeys: object({ connection_sid: sid('JQ', 'Connection SID'), keys: arrayOf(ref('SpKey')) }),
   AttributeMapping: object({

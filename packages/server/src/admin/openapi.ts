@@ -71,6 +71,17 @@ const paths: Record<string, Record<string, Json>> = {
       requestBody: requestBody(schemas.sso),
     }),
   },
+  '/admin/v1/accounts/{sid}/sso/entities': {
+    post: op(
+      'listMetadataEntities',
+      'The identity-provider entity IDs in SAML (federation) metadata, to choose entity_id from',
+      ok(ref('MetadataEntities')),
+      {
+        parameters: [accountParam],
+        requestBody: requestBody(schemas.metadataEntities),
+      },
+    ),
+  },
   '/admin/v1/accounts/{sid}/trusted-urls': {
     get: op('listTrustedUrls', 'List Trusted URLs', ok(ref('TrustedUrls')), { parameters: [accountParam] }),
     post: op('addTrustedUrl', 'Add a Trusted URL (https, or http on loopback; no query, fragment, userinfo or wildcard)', ok(ref('TrustedUrls')), {

@@ -28,6 +28,10 @@ export const schemas = {
       .describe('Accept encrypted assertions whose key uses RSA PKCS#1 v1.5 (refused by default: padding-oracle attacks)'),
   }),
   spKeyUse: z.enum(['signing', 'encryption']),
+  metadataEntities: z.strictObject({
+    metadata_xml: z.string().min(1).max(1_000_000).optional().describe('SAML metadata, possibly federation metadata with many entities'),
+    metadata_url: url.optional().describe('Where to fetch it'),
+  }),
   uniqueIdPolicy: z.strictObject({
     attribute: z
       .string()

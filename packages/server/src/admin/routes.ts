@@ -38,6 +38,10 @@ export const adminRoutes: RouteModule = (app, services) => {
   });
   admin.put('/accounts/:sid/sso', async (c) => c.json(await ops(c).setSso(c.req.param('sid'), samlInput(await readJson(c, schemas.sso)))));
 
+  admin.post('/accounts/:sid/sso/entities', async (c) =>
+    c.json(await identity(c).metadataEntities(c.req.param('sid'), await readJson(c, schemas.metadataEntities))),
+  );
+
   admin.get('/accounts/:sid/trusted-urls', async (c) => c.json(await ops(c).listTrustedUrls(c.req.param('sid'))));
   admin.post('/accounts/:sid/trusted-urls', async (c) => {
     const body = await readJson(c, schemas.url);

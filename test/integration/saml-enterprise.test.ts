@@ -1,4 +1,5 @@
 import { DOMParser } from '@xmldom/xmldom';
+import { createVerify, X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import xmlenc from 'xml-encryption';
 import { generateSigningCredentials, type SigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
@@ -222,6 +223,19 @@ describe.each(BACKENDS)('enterprise SAML IdPs on %s', (backend) => {
       reason: '',
       signedInAs: ADA.nameId,
     });
+
+    // A signing-key rollover: both certificates are published, and the new key signs at once.
+    const next = await lanyard.services.spKeys.rollover(connection, 'signing');
+    const rolled = new DOMParser().parseFromString(await spMetadata(connection.sid), 'text/xml');
+    expect(Array.from(rolled.getElementsByTagNameNS(MD, 'KeyDescriptor')).filter((k) => k.getAttribute('use') === 'signing')).toHaveLength(2);
+    const after = new URL((await begin(connection.sid)).location);
+    const signedOctets = after.search
+      .slice(1)
+      .split('&')
+      .filter((p) => !p.startsWith('Signature='))
+      .join('&');
+    const verifier2 = createVerify('RSA-SHA256').update(signedOctets);
+    expect(verifier2.verify(new X509Certificate(next.certificatePem).publicKey, after.searchParams.get('Signature')!, 'base64')).toBe(true);
 
     // The control: a tampered request fails samlify's check, so the check above was real.
     const tampered = new URL(location);

@@ -75,7 +75,11 @@ export function registerSsoOidc(sso: Command): void {
         const connection = await admin.setOidc(accountSid!, body);
         return {
           data: connection,
-          text: `Connection ${connection.sid} signs in through ${body.issuer}.\nRegister this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback`,
+          text: [
+            `Connection ${connection.sid} signs in through ${body.issuer}.`,
+            `Register this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback`,
+            ...[publicUrlWarning(services.config.publicUrl)].filter((w) => w !== null),
+          ].join('\n'),
         };
       }),
     );

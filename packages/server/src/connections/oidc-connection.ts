@@ -132,9 +132,11 @@ export class OidcConnection {
 }
 
 function describe(error: unknown): string {
-  const e = error as { error?: string; error_description?: string; message?: string; code?: string };
+  const e = error as { error?: string; error_description?: string; message?: string; code?: string; cause?: { code?: string; message?: string } };
   if (e.error) return `${e.error}${e.error_description ? `: ${e.error_description}` : ''}`;
-  return (e.message ?? String(error)).slice(0, 300);
+  // undici says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, a TLS error) is what an admin can act on.
+  const cause = e.message === 'fetch failed' && e.cause ? ` (${e.cause.code ?? e.cause.message ?? 'network error'})` : '';
+  return `${e.message ?? String(error)}${cause}`.slice(0, 300);
 }
 
 /** Checks that an issuer answers OpenID Connect discovery before a connection is saved. */

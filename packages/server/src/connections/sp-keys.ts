@@ -1,4 +1,3 @@
-import { generate } from 'selfsigned';
 import type { Connection } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
@@ -145,6 +144,8 @@ export class SpKeys {
   /** Inserts generation `generation`; false-y when another node created it first (the id is fixed). */
   private async create(connection: Pick<Connection, 'sid' | 'accountSid'>, use: SpKeyUse, generation: number): Promise<SpKey | undefined> {
     const now = Date.now();
+    // Loaded on first use: certificate generation pulls in a large X.509 stack every CLI command would pay for.
+    const { generate } = await import('selfsigned');
     const generated = await generate([{ name: 'commonName', value: `Lanyard SP ${use} ${connection.sid} #${generation}` }], {
       keyType: 'rsa',
       keySize: 2048,

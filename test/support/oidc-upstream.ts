@@ -9,6 +9,8 @@ export interface UpstreamUser {
   email?: string;
   roles?: string[];
   groups?: string[];
+  /** Further claims as the provider sends them, nested objects included (Keycloak's realm_access). */
+  extra?: Record<string, unknown>;
 }
 
 export async function signingKey(kid: string): Promise<JWK> {
@@ -45,13 +47,14 @@ export async function startUpstreamProvider(options: {
       ],
       jwks: { keys },
       scopes: ['openid', 'profile', 'email', 'roles'],
-      claims: { openid: ['sub'], profile: ['name'], email: ['email'], roles: ['roles', 'groups'] },
+      claims: { openid: ['sub'], profile: ['name'], email: ['email'], roles: ['roles', 'groups', 'realm_access', 'resource_access'] },
       pkce: { required: () => true },
       cookies: { keys: ['test-cookie-key'] },
       findAccount: async (_ctx, id) => {
         const user = options.users.find((u) => u.sub === id);
         if (!user) return undefined;
-        return { accountId: id, claims: async () => ({ ...user }) };
+        const { extra, ...plain } = user;
+        return { accountId: id, claims: async () => ({ ...plain, ...extra }) };
       },
     });
 

@@ -3,12 +3,15 @@ import { registerAccounts } from './commands/accounts.ts';
 import { registerAppConfig } from './commands/appconfig.ts';
 import { registerAdminKey } from './commands/admin-key.ts';
 import { registerAuthConfig } from './commands/auth-config.ts';
+import { registerIdentity } from './commands/identity.ts';
+import { registerIdpInitiated } from './commands/idp-initiated.ts';
 import { registerMapping } from './commands/mapping.ts';
 import { registerMode } from './commands/mode.ts';
 import { registerRedirectUrl } from './commands/redirect-url.ts';
 import { registerRoles } from './commands/roles.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSigningKeys } from './commands/signing-keys.ts';
+import { registerSpKeys } from './commands/sp-keys.ts';
 import { registerSso } from './commands/sso.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerToken } from './commands/token.ts';
@@ -42,10 +45,13 @@ for (const register of [
   registerRedirectUrl,
   registerAuthConfig,
   registerMode,
+  registerIdpInitiated,
+  registerIdentity,
   registerStatus,
   registerToken,
   registerAdminKey,
   registerSigningKeys,
+  registerSpKeys,
   registerMapping,
   registerRoles,
   registerUsers,

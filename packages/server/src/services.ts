@@ -7,6 +7,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
 import { SecretBox } from './crypto/secret-box.ts';
+import { SpKeys } from './connections/sp-keys.ts';
 import { jsonLogger, type Logger } from './http/logger.ts';
 import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
@@ -33,6 +34,8 @@ export interface Services {
   tokens: TokenService;
   login: LoginService;
   legacy: LegacyLoginService;
+  /** Per-connection SAML SP keys (AuthnRequest signing, assertion decryption). */
+  spKeys: SpKeys;
   audit: AuditLog;
   adminKeys: AdminKeys;
   metrics: Metrics;
@@ -59,8 +62,9 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
   const audit = new AuditLog(storage);
   meter(metrics, { tokens, audit });
-  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets);
-  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
+  const spKeys = new SpKeys(storage, secrets);
+  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, spKeys);
+  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit, spKeys);
   const adminKeys = new AdminKeys(storage);
   return {
     config,
@@ -74,6 +78,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
     tokens,
     login,
     legacy,
+    spKeys,
     audit,
     adminKeys,
     metrics,

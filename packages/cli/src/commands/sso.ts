@@ -5,6 +5,7 @@ import { parseWith } from '@lanyard/server/http/request-body.ts';
 import { samlInput, schemas } from '@lanyard/server/admin/requests.ts';
 import type { connectionResource } from '@lanyard/server/admin/resources.ts';
 import { fields } from '../output.ts';
+import { publicUrlWarning } from '../public-url.ts';
 import { action } from '../runtime.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -17,10 +18,17 @@ export function registerSso(program: Command): void {
     .description('set the IdP: --issuer, --sso-url and --cert; or --metadata <file>; or --metadata-url <url>')
     .argument('<AccountSid>', 'the account (AC…)')
     .option('--issuer <entityId>', "the IdP's entity ID")
-    .option('--sso-url <url>', "the IdP's single sign-on URL (HTTP-Redirect binding)")
+    .option('--sso-url <url>', "the IdP's single sign-on URL")
+    .addOption(
+      new Option('--sso-binding <binding>', 'with --sso-url: how AuthnRequests reach the IdP (default redirect)').choices(['redirect', 'post']),
+    )
     .option('--cert <file|PEM>', 'IdP signing certificate, a PEM file or the PEM text; repeat during a rollover', collect)
     .option('--metadata <file>', 'IdP metadata XML file')
     .option('--metadata-url <url>', 'IdP metadata URL')
+    .option('--entity-id <entityId>', 'federation metadata (several entities): the entity ID of the IdP to use')
+    .option('--sign-requests', 'sign AuthnRequests (default: when the IdP metadata asks, WantAuthnRequestsSigned)')
+    .option('--no-sign-requests', 'do not sign AuthnRequests, whatever the metadata says')
+    .option('--allow-rsa15', 'accept encrypted assertions whose key uses RSA PKCS#1 v1.5 (refused by default)')
     .addOption(new Option('--clock-skew <seconds>', 'allowed clock skew (default 120)').argParser(Number))
     .action(
       action(async ({ admin }, { args: [accountSid], options }) => {
@@ -32,6 +40,10 @@ export function registerSso(program: Command): void {
           metadata_xml: options.metadata === undefined ? undefined : readText(options.metadata as string, 'metadata'),
           metadata_url: options.metadataUrl,
           clock_skew_seconds: options.clockSkew,
+          entity_id: options.entityId,
+          sso_binding: options.ssoBinding,
+          sign_authn_requests: options.signRequests as boolean | undefined,
+          allow_rsa15_key_transport: options.allowRsa15 === true ? true : undefined,
         });
         const connection = await admin.setSso(accountSid!, samlInput(body));
         return { data: connection, text: describeConnection(connection) };
@@ -63,7 +75,11 @@ export function registerSsoOidc(sso: Command): void {
         const connection = await admin.setOidc(accountSid!, body);
         return {
           data: connection,
-          text: `Connection ${connection.sid} signs in through ${body.issuer}.\nRegister this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback`,
+          text: [
+            `Connection ${connection.sid} signs in through ${body.issuer}.`,
+            `Register this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback`,
+            ...[publicUrlWarning(services.config.publicUrl)].filter((w) => w !== null),
+          ].join('\n'),
         };
       }),
     );
@@ -74,7 +90,9 @@ export function describeConnection(c: ReturnType<typeof connectionResource>): st
     `Connection ${c.sid} (client_id ${c.client_id})`,
     fields([
       ['IdP issuer', c.issuer],
-      ['IdP SSO URL', c.sso_url],
+      ['IdP SSO URL', c.sso_url === null ? null : `${c.sso_url} (${c.sso_binding === 'post' ? 'HTTP-POST' : 'HTTP-Redirect'})`],
+      ['IdP entity chosen', c.metadata_entity_id],
+      ['signed AuthnRequests', c.sign_authn_requests === null ? null : c.sign_authn_requests ? 'yes' : 'no'],
       ['metadata URL', c.metadata_url],
       ['clock skew', c.clock_skew_seconds === null ? null : `${c.clock_skew_seconds} s`],
       ...c.certificates.map((cert, i): [string, string] => [
@@ -85,6 +103,7 @@ export function describeConnection(c: ReturnType<typeof connectionResource>): st
       ['SP ACS URL', c.service_provider.acs_url],
       ['SP metadata', c.service_provider.metadata_url],
     ]),
+    ...[publicUrlWarning(c.service_provider.acs_url)].filter((w) => w !== null),
   ].join('\n');
 }
 

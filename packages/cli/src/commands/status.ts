@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { accountResource } from '@lanyard/server/admin/resources.ts';
 import { fields } from '../output.ts';
+import { publicUrlWarning } from '../public-url.ts';
 import { action } from '../runtime.ts';
 import { describeConnection } from './sso.ts';
 
@@ -34,6 +35,7 @@ export function describeAccount(a: Account): string {
       ['legacy SP entity ID', a.legacy_service_provider.entity_id],
       ['legacy ACS URL', a.legacy_service_provider.acs_url],
     ]),
+    ...(a.connections.length === 0 ? [publicUrlWarning(a.legacy_service_provider.acs_url)].filter((w) => w !== null) : []),
     ...a.connections.flatMap((c) => ['', describeConnection(c)]),
     '',
     readiness('Enhanced SSO', a.setup.enhanced),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { table } from '../output.ts';
 import { action } from '../runtime.ts';
+import { registerUserRepairs } from './identity.ts';
 
 /** User lifecycle: find users, disable them (their tokens stop at once), end their sessions. */
 export function registerUsers(program: Command): void {
@@ -42,6 +43,7 @@ export function registerUsers(program: Command): void {
         }),
       );
   }
+  registerUserRepairs(users);
   users
     .command('revoke-sessions')
     .description('end every session of a user (they must sign in again)')

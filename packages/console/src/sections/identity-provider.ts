@@ -37,6 +37,14 @@ export function identityProviderSection(context: PageContext): Section {
   const ssoUrl = h('input', { type: 'url', spellcheck: 'false', placeholder: 'https://idp.example.com/sso' });
   const certificate = h('textarea', { rows: 6, spellcheck: 'false', placeholder: '-----BEGIN CERTIFICATE-----' });
   const skew = h('input', { type: 'number', min: 0, max: 600, step: 1, value: 120, inputmode: 'numeric' });
+  // Federation metadata holds many IdPs: the picker appears when the server asks for a choice.
+  const entity = h('select', {});
+  const entityField = field(
+    'Identity provider in the metadata',
+    entity,
+    'The metadata describes several identity providers (federation metadata): choose yours.',
+  );
+  entityField.hidden = true;
 
   const panels: Record<Source, HTMLElement> = {
     xml: h('div', { class: 'panel' }, field('IdP metadata XML', xml), field('Or choose a metadata file', file)),
@@ -62,16 +70,27 @@ export function identityProviderSection(context: PageContext): Section {
     { class: 'stack' },
     chooser,
     Object.values(panels),
+    entityField,
     field('Allowed clock skew (seconds)', skew, "Tolerance for the IdP's clock in SAML time checks; 120 unless your IdP needs more."),
     submit,
     status.element,
   );
+  const offerEntities = async (metadata: Record<string, unknown>) => {
+    try {
+      const { entity_ids } = await admin<{ entity_ids: string[] }>('POST', `/accounts/${context.accountSid}/sso/entities`, metadata);
+      replace(entity, ...entity_ids.map((id) => h('option', { value: id }, id)));
+      entityField.hidden = entity_ids.length === 0;
+    } catch {
+      // The save's own error already says what is wrong with the metadata.
+    }
+  };
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const source = selected();
     const body: Record<string, unknown> = { clock_skew_seconds: Number(skew.value || 120) };
     if (source === 'xml') body.metadata_xml = xml.value.trim();
     if (source === 'url') body.metadata_url = url.value.trim();
+    if (source !== 'fields' && !entityField.hidden && entity.value) body.entity_id = entity.value;
     if (source === 'fields')
       Object.assign(body, { issuer: issuer.value.trim(), sso_url: ssoUrl.value.trim(), certificate: certificate.value.trim() });
     submit.disabled = true;
@@ -80,9 +99,13 @@ export function identityProviderSection(context: PageContext): Section {
       const connection = await admin<Connection>('PUT', `/accounts/${context.accountSid}/sso`, body);
       status.ok(`IdP settings saved: issuer ${connection.issuer}, ${connection.certificates.length} certificate(s).`);
       xml.value = '';
+      entityField.hidden = true;
       await context.reload();
     } catch (error) {
       status.error((error as Error).message);
+      if (source !== 'fields' && /choose one by its entity ID|no identity provider with entity ID/.test((error as Error).message)) {
+        await offerEntities(source === 'xml' ? { metadata_xml: body.metadata_xml } : { metadata_url: body.metadata_url });
+      }
     } finally {
       submit.disabled = false;
     }

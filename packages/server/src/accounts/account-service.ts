@@ -4,6 +4,7 @@ import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
 import { normalizeCertificate } from './certificates.ts';
 import { parseIdpMetadata } from './idp-metadata.ts';
+import { fetchIdpMetadata } from './metadata-fetch.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import {
   DEFAULT_MAPPING,
@@ -28,6 +29,13 @@ export interface SamlSettingsInput {
   certificates?: string[];
   metadataXml?: string;
   metadataUrl?: string;
+  /** Federation metadata: the entity ID of the IdP to use. */
+  entityId?: string;
+  /** Hand-set SSO URL: its binding (default redirect). Metadata imports read it from the metadata. */
+  ssoBinding?: 'redirect' | 'post';
+  /** Sign AuthnRequests; absent: as the IdP's metadata asks (WantAuthnRequestsSigned). */
+  signAuthnRequests?: boolean;
+  allowRsa15KeyTransport?: boolean;
   clockSkewSeconds?: number;
 }
 
@@ -51,7 +59,7 @@ export interface AuthConfigEntry {
 export class AccountService {
   constructor(
     private readonly storage: Storage,
-    private readonly fetchMetadata: (url: string) => Promise<string> = defaultFetchMetadata,
+    private readonly fetchMetadata: (url: string) => Promise<string> = fetchIdpMetadata,
     /** Seals upstream client secrets; absent in tools that never set one. */
     private readonly secrets?: SecretBox,
   ) {}
@@ -252,9 +260,14 @@ export class AccountService {
       try {
         // Saved before https was required: refused until an administrator sets an https URL.
         assertHttpUrl(saml.metadataUrl, 'metadataUrl');
-        const meta = parseIdpMetadata(await this.fetchMetadata(saml.metadataUrl));
+        const meta = parseIdpMetadata(await this.fetchMetadata(saml.metadataUrl), { entityId: saml.metadataEntityId });
         assertHttpUrl(meta.ssoUrl, 'the SSO URL in the IdP metadata');
-        const changed = meta.issuer !== saml.issuer || meta.ssoUrl !== saml.ssoUrl || meta.certificates.join() !== saml.certificates.join();
+        const changed =
+          meta.issuer !== saml.issuer ||
+          meta.ssoUrl !== saml.ssoUrl ||
+          meta.ssoBinding !== (saml.ssoBinding ?? 'redirect') ||
+          meta.wantAuthnRequestsSigned !== (saml.wantAuthnRequestsSigned ?? false) ||
+          meta.certificates.join() !== saml.certificates.join();
         if (changed) await this.saveConnection({ ...connection, saml: { ...saml, ...meta } });
         results.push({ connectionSid: connection.sid, changed, error: null });
       } catch (error) {
@@ -344,9 +357,16 @@ export class AccountService {
     if (input.metadataXml || input.metadataUrl) {
       if (input.metadataUrl !== undefined) assertHttpUrl(input.metadataUrl, 'metadataUrl');
       const xml = input.metadataXml ?? (await this.fetchMetadata(input.metadataUrl!));
-      const meta = parseIdpMetadata(xml);
+      const meta = parseIdpMetadata(xml, { entityId: input.entityId });
       assertHttpUrl(meta.ssoUrl, 'the SSO URL in the IdP metadata');
-      return { ...meta, metadataUrl: input.metadataUrl ?? null, clockSkewSeconds: skew };
+      return {
+        ...meta,
+        metadataUrl: input.metadataUrl ?? null,
+        metadataEntityId: input.entityId ?? null,
+        clockSkewSeconds: skew,
+        ...(input.signAuthnRequests !== undefined ? { signAuthnRequests: input.signAuthnRequests } : {}),
+        ...(input.allowRsa15KeyTransport ? { allowRsa15KeyTransport: true } : {}),
+      };
     }
     const certificates = [...(input.certificates ?? []), ...(input.certificate ? [input.certificate] : [])];
     if (!input.issuer) throw new InvalidParameterError('issuer (the IdP entity ID) is required, or import metadata instead.');
@@ -358,8 +378,11 @@ export class AccountService {
       issuer: input.issuer,
       ssoUrl: input.ssoUrl,
       certificates: certificates.map(normalizeCertificate),
+      ssoBinding: input.ssoBinding ?? 'redirect',
       metadataUrl: null,
       clockSkewSeconds: skew,
+      ...(input.signAuthnRequests !== undefined ? { signAuthnRequests: input.signAuthnRequests } : {}),
+      ...(input.allowRsa15KeyTransport ? { allowRsa15KeyTransport: true } : {}),
     };
   }
 
@@ -426,16 +449,4 @@ function safeCanonical(url: string): string {
   } catch {
     return url;
   }
-}
-
-async function defaultFetchMetadata(url: string): Promise<string> {
-  assertHttpUrl(url, 'metadataUrl');
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: 'error' });
-  } catch (error) {
-    throw new InvalidParameterError(`The IdP metadata could not be fetched from ${url}: ${(error as Error).message}`);
-  }
-  if (!response.ok) throw new InvalidParameterError(`The IdP metadata URL answered HTTP ${response.status}.`);
-  return response.text();
 }

@@ -1,3 +1,5 @@
+import type { UniqueIdPolicy } from '../users/unique-id.ts';
+
 /** Records kept per account. Stored through the storage port as kind `account` / `connection`. */
 export type SsoMode = 'legacy' | 'enhanced' | 'both';
 
@@ -29,8 +31,18 @@ export interface Account {
 export interface SamlIdpSettings {
   /** The IdP's entity ID (Issuer of its responses). */
   issuer: string;
-  /** SSO URL (HTTP-Redirect binding) AuthnRequests are sent to. */
+  /** SSO URL AuthnRequests are sent to, in `ssoBinding`. */
   ssoUrl: string;
+  /** How AuthnRequests reach the IdP; absent on older records: HTTP-Redirect. */
+  ssoBinding?: 'redirect' | 'post';
+  /** The IdP's metadata says `WantAuthnRequestsSigned="true"`. */
+  wantAuthnRequestsSigned?: boolean;
+  /** The admin's choice to sign AuthnRequests; absent: follow `wantAuthnRequestsSigned`. */
+  signAuthnRequests?: boolean;
+  /** Accept RSA PKCS#1 v1.5 key transport in encrypted assertions (off: padding-oracle attacks). */
+  allowRsa15KeyTransport?: boolean;
+  /** In federation metadata (several entities): the IdP entity the admin chose, kept for refreshes. */
+  metadataEntityId?: string | null;
   /** PEM certificates; any of them may sign (certificate rollover). */
   certificates: string[];
   metadataUrl: string | null;
@@ -67,6 +79,8 @@ export interface Connection {
   mapping: AttributeMapping;
   /** Exact redirect URIs for the standard OIDC surface (RFC 9700: exact matching). */
   redirectUris: string[];
+  /** Which IdP value identifies a user; absent on older records: the NameID / `sub`, e-mail ids case-insensitive. */
+  uniqueId?: UniqueIdPolicy;
   createdAt: number;
 }
 

@@ -1,9 +1,13 @@
 import { discoverProvider } from '../connections/oidc-connection.ts';
-import { emptyAttributes, readProfile, refusalOf } from '../connections/profile-mapping.ts';
+import { readProfile, refusalOf } from '../connections/profile-mapping.ts';
+import type { LanyardError } from '../errors.ts';
 import type { SamlSettingsInput } from '../accounts/account-service.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
 import type { Services } from '../services.ts';
+import { claimsAsAttributes } from '../connections/claim-paths.ts';
+import { explainRoleFailure } from '../connections/group-overage.ts';
+import type { SpKeyUse } from '../connections/sp-keys.ts';
 import { appConfigResource } from './app-config.ts';
 import {
   accountResource,
@@ -89,14 +93,16 @@ export class AdminService {
   }
 
   /** What the connection's mapping makes of these attributes, without signing anyone in. */
-  async dryRunMapping(connectionSid: string, input: { name_id: string; attributes: Record<string, string | string[]> }) {
+  async dryRunMapping(connectionSid: string, input: { name_id: string; attributes: Record<string, unknown> }) {
     const connection = await this.services.accounts.getConnection(connectionSid);
     const account = await this.services.accounts.getAccount(connection.accountSid);
-    const attributes = emptyAttributes();
-    for (const [name, value] of Object.entries(input.attributes)) attributes[name] = Array.isArray(value) ? value : [value];
+    const attributes = claimsAsAttributes(input.attributes);
     const reading = readProfile(input.name_id, attributes, connection.mapping, account.declaredRoles);
     const refusal = refusalOf(reading, account.declaredRoles);
-    if (refusal) return { ok: false, profile: null, dropped_roles: reading.droppedRoles, error: refusal.toJSON() };
+    if (refusal) {
+      const explained = explainRoleFailure(refusal, attributes) as LanyardError;
+      return { ok: false, profile: null, dropped_roles: reading.droppedRoles, error: explained.toJSON() };
+    }
     return {
       ok: true,
       profile: {
@@ -216,6 +222,27 @@ export class AdminService {
   async verifyToken(token: string, accountSid?: string) {
     if (accountSid !== undefined) requireSid('account', accountSid, 'AccountSid');
     return inspectToken(this.services, token, accountSid);
+  }
+
+  /** The connection's SAML SP keys (signing, encryption), created on first use. */
+  async listSpKeys(connectionSid: string) {
+    const connection = await this.services.accounts.getConnection(connectionSid);
+    return { connection_sid: connection.sid, keys: await this.services.spKeys.summaries(connection) };
+  }
+
+  /** `rollover` publishes a second key of `use` (the new one signs); `retire` drops the older one. */
+  async changeSpKeys(connectionSid: string, use: SpKeyUse, change: 'rollover' | 'retire') {
+    const connection = await this.services.accounts.getConnection(connectionSid);
+    if (change === 'rollover') await this.services.spKeys.rollover(connection, use);
+    else await this.services.spKeys.retire(connection, use);
+    await this.record(
+      connection.accountSid,
+      `${change === 'rollover' ? 'rolled over' : 'retired the old'} SAML ${use} key of connection ${connectionSid}`,
+      {
+        connectionSid,
+      },
+    );
+    return this.listSpKeys(connectionSid);
   }
 
   async listSigningKeys() {

@@ -18,6 +18,7 @@ const pathSid = (name: string, prefix: string, what: string) => ({ name, in: 'pa
 const accountParam = pathSid('sid', 'AC', 'Account SID');
 const userParam = pathSid('sid', 'FU', 'User SID');
 const connectionParam = pathSid('sid', 'JQ', 'Connection (SSO profile) SID');
+const useParam = { name: 'use', in: 'path', required: true, schema: { type: 'string', enum: ['signing', 'encryption'] } };
 
 function op(operationId: string, summary: string, responses: Json, extra: Json = {}): Json {
   return { operationId, summary, responses, ...extra };
@@ -69,6 +70,17 @@ const paths: Record<string, Record<string, Json>> = {
       parameters: [accountParam],
       requestBody: requestBody(schemas.sso),
     }),
+  },
+  '/admin/v1/accounts/{sid}/sso/entities': {
+    post: op(
+      'listMetadataEntities',
+      'The identity-provider entity IDs in SAML (federation) metadata, to choose entity_id from',
+      ok(ref('MetadataEntities')),
+      {
+        parameters: [accountParam],
+        requestBody: requestBody(schemas.metadataEntities),
+      },
+    ),
   },
   '/admin/v1/accounts/{sid}/trusted-urls': {
     get: op('listTrustedUrls', 'List Trusted URLs', ok(ref('TrustedUrls')), { parameters: [accountParam] }),
@@ -204,6 +216,49 @@ const paths: Record<string, Record<string, Json>> = {
       ok(ref('TokenInspection')),
       { requestBody: requestBody(schemas.verifyToken) },
     ),
+  },
+  '/admin/v1/connections/{sid}/unique-id': {
+    put: op(
+      'setUniqueIdPolicy',
+      'Which IdP value identifies a user: the NameID / sub (transient refused) or a named attribute; e-mail case',
+      ok(ref('Connection')),
+      {
+        parameters: [connectionParam],
+        requestBody: requestBody(schemas.uniqueIdPolicy),
+      },
+    ),
+  },
+  '/admin/v1/users/{sid}/unique-id': {
+    put: op('relinkUser', 'Point a user at the unique id the IdP now sends (their next sign-in lands on them)', ok(ref('User')), {
+      parameters: [userParam],
+      requestBody: requestBody(schemas.relinkUser),
+    }),
+  },
+  '/admin/v1/users/{sid}/merge': {
+    post: op('mergeUsers', 'Merge a duplicate user into another: its sessions end, its record is removed', ok(ref('MergedUser')), {
+      parameters: [userParam],
+      requestBody: requestBody(schemas.mergeUsers),
+    }),
+  },
+  '/admin/v1/connections/{sid}/sp-keys': {
+    get: op(
+      'listSpKeys',
+      "The connection's SAML SP keys: signing (AuthnRequests) and encryption (assertions), both of a rollover",
+      ok(ref('SpKeys')),
+      {
+        parameters: [connectionParam],
+      },
+    ),
+  },
+  '/admin/v1/connections/{sid}/sp-keys/{use}/rollover': {
+    post: op('rolloverSpKey', 'Add a new SP key of this use; both are published (and both decrypt) until the old one is retired', ok(ref('SpKeys')), {
+      parameters: [connectionParam, useParam],
+    }),
+  },
+  '/admin/v1/connections/{sid}/sp-keys/{use}/retire': {
+    post: op('retireSpKey', 'Remove the older SP key of this use, once the IdP has the new certificate', ok(ref('SpKeys')), {
+      parameters: [connectionParam, useParam],
+    }),
   },
   '/admin/v1/signing-keys': {
     get: op('listSigningKeys', 'List signing keys (the active one signs; retired ones verify until their tokens expire)', ok(ref('SigningKeys'))),

@@ -19,6 +19,34 @@ export const schemas = {
     metadata_xml: z.string().min(1).max(1_000_000).optional().describe("The IdP's SAML metadata document"),
     metadata_url: url.optional().describe("Where to fetch the IdP's SAML metadata (refreshed on a schedule)"),
     clock_skew_seconds: z.number().int().min(0).max(600).optional().describe('Allowed clock difference for SAML time checks; default 120'),
+    entity_id: z.string().min(1).max(1024).optional().describe('Federation metadata (several entities): the entity ID of the IdP to use'),
+    sso_binding: z.enum(['redirect', 'post']).optional().describe('With sso_url: how AuthnRequests reach the IdP (default redirect)'),
+    sign_authn_requests: z.boolean().optional().describe('Sign AuthnRequests; default: as the IdP metadata asks (WantAuthnRequestsSigned)'),
+    allow_rsa15_key_transport: z
+      .boolean()
+      .optional()
+      .describe('Accept encrypted assertions whose key uses RSA PKCS#1 v1.5 (refused by default: padding-oracle attacks)'),
+  }),
+  spKeyUse: z.enum(['signing', 'encryption']),
+  metadataEntities: z.strictObject({
+    metadata_xml: z.string().min(1).max(1_000_000).optional().describe('SAML metadata, possibly federation metadata with many entities'),
+    metadata_url: url.optional().describe('Where to fetch it'),
+  }),
+  uniqueIdPolicy: z.strictObject({
+    attribute: z
+      .string()
+      .trim()
+      .min(1)
+      .max(512)
+      .nullable()
+      .optional()
+      .describe('Take the unique id from this attribute (SAML) or claim (OIDC); null: the NameID / sub (transient NameIDs refused)'),
+    case_insensitive_email: z.boolean().optional().describe('E-mail-form unique ids match whatever their letter case (default true)'),
+  }),
+  relinkUser: z.strictObject({ unique_id: z.string().min(1).max(1024).describe('The unique id the IdP now sends for this user') }),
+  mergeUsers: z.strictObject({
+    into: z.string().describe('The user to keep (FU…); the one in the path is removed and its sessions end'),
+    adopt_unique_id: z.boolean().optional().describe("Give the kept user the removed one's unique id (default true)"),
   }),
   url: z.strictObject({ url: url.describe('https://host[:port][/path]; http:// only for localhost, 127.0.0.1 and [::1]') }),
   redirectUrl: z.strictObject({ url: url.nullable().describe('Where IdP-initiated logins land; null clears it') }),
@@ -59,8 +87,10 @@ export const schemas = {
   mappingDryRun: z.strictObject({
     name_id: z.string().min(1).max(1024).describe('The unique id the IdP would send (SAML NameID or OIDC sub)'),
     attributes: z
-      .record(z.string().min(1).max(512), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)]))
-      .describe('Attributes or claims as the IdP would send them'),
+      .record(z.string().min(1).max(512), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100), z.record(z.string(), z.json())]))
+      .describe(
+        'Attributes or claims as the IdP would send them; nested claims (realm_access: {roles: [...]}) are named by dotted paths in the mapping',
+      ),
   }),
   redirectUris: z.strictObject({
     redirect_uris: z.array(url).max(20).describe('Exact redirect URIs (RFC 9700); loopback ports may vary (RFC 8252)'),
@@ -81,6 +111,9 @@ export function samlInput(body: z.infer<typeof schemas.sso>): SamlSettingsInput 
     body.metadata_url !== undefined,
     [body.issuer, body.sso_url, body.certificate, body.certificates].some((v) => v !== undefined),
   ];
+  if (body.entity_id !== undefined && forms[2])
+    throw new InvalidParameterError('entity_id chooses an IdP in metadata: send it with metadata_xml or metadata_url.');
+  if (body.sso_binding !== undefined && !forms[2]) throw new InvalidParameterError('sso_binding goes with sso_url; metadata says its own bindings.');
   if (forms.filter(Boolean).length !== 1) {
     throw new InvalidParameterError(
       'Send exactly one of: {issuer, sso_url, certificate | certificates}, {metadata_xml} or {metadata_url} (with an optional clock_skew_seconds).',
@@ -94,5 +127,9 @@ export function samlInput(body: z.infer<typeof schemas.sso>): SamlSettingsInput 
     metadataXml: body.metadata_xml,
     metadataUrl: body.metadata_url,
     clockSkewSeconds: body.clock_skew_seconds,
+    entityId: body.entity_id,
+    ssoBinding: body.sso_binding,
+    signAuthnRequests: body.sign_authn_requests,
+    allowRsa15KeyTransport: body.allow_rsa15_key_transport,
   };
 }

@@ -2,6 +2,7 @@ import { describeCertificate } from '../accounts/certificates.ts';
 import { revertDeadline } from '../accounts/account-service.ts';
 import type { Account, Connection } from '../accounts/model.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
+import { signsAuthnRequests } from '../connections/saml-request-signing.ts';
 import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
 import type { User } from '../users/user-service.ts';
 import type { AdminKey } from './admin-keys.ts';
@@ -51,10 +52,18 @@ export function connectionResource(connection: Connection, publicUrl: string, no
     protocol: connection.protocol,
     issuer: saml?.issuer ?? null,
     sso_url: saml?.ssoUrl ?? null,
+    sso_binding: saml ? (saml.ssoBinding ?? 'redirect') : null,
+    sign_authn_requests: saml ? signsAuthnRequests(saml) : null,
+    want_authn_requests_signed: saml?.wantAuthnRequestsSigned ?? null,
     metadata_url: saml?.metadataUrl ?? null,
+    metadata_entity_id: saml?.metadataEntityId ?? null,
     clock_skew_seconds: saml?.clockSkewSeconds ?? null,
     certificates: (saml?.certificates ?? []).map((pem) => certificateResource(pem, now)),
     redirect_uris: connection.redirectUris,
+    unique_id: {
+      attribute: connection.uniqueId?.attribute ?? null,
+      case_insensitive_email: connection.uniqueId?.caseInsensitiveEmail ?? true,
+    },
     mapping: {
       full_name: connection.mapping.full_name,
       email: connection.mapping.email,

@@ -4,7 +4,8 @@ import type { AppVariables, RouteModule } from '../http/app.ts';
 import { parseWith, readJson } from '../http/request-body.ts';
 import { adminAuthentication, type AdminVariables } from './admin-auth.ts';
 import { ConsoleSessions } from '../console/console-sessions.ts';
-import { AdminService } from './admin-service.ts';
+import { AdminService, type Actor } from './admin-service.ts';
+import { IdentityAdmin } from './identity-admin.ts';
 import { adminOpenApiDocument } from './openapi.ts';
 import { samlInput, schemas } from './requests.ts';
 
@@ -16,10 +17,12 @@ type AdminEnv = { Variables: AppVariables & AdminVariables };
 export const adminRoutes: RouteModule = (app, services) => {
   const admin = new Hono<AdminEnv>();
   admin.use('*', adminAuthentication(services.adminKeys, new ConsoleSessions(services.storage, services.adminKeys)));
-  const ops = (c: Context<AdminEnv>) => {
+  const ops = (c: Context<AdminEnv>) => new AdminService(services, actorOf(c));
+  const actorOf = (c: Context<AdminEnv>): Actor => {
     const key = `admin key ${c.get('adminKey').sid} (${c.get('adminKey').name})`;
-    return new AdminService(services, c.get('viaConsole') ? { surface: 'console', name: `console, ${key}` } : { surface: 'admin-api', name: key });
+    return c.get('viaConsole') ? { surface: 'console', name: `console, ${key}` } : { surface: 'admin-api', name: key };
   };
+  const identity = (c: Context<AdminEnv>) => new IdentityAdmin(services, actorOf(c));
 
   admin.get('/openapi.json', (c) => c.json(adminOpenApiDocument(services.config.publicUrl)));
 
@@ -34,6 +37,10 @@ export const adminRoutes: RouteModule = (app, services) => {
     return c.json(connection, created ? 201 : 200);
   });
   admin.put('/accounts/:sid/sso', async (c) => c.json(await ops(c).setSso(c.req.param('sid'), samlInput(await readJson(c, schemas.sso)))));
+
+  admin.post('/accounts/:sid/sso/entities', async (c) =>
+    c.json(await identity(c).metadataEntities(c.req.param('sid'), await readJson(c, schemas.metadataEntities))),
+  );
 
   admin.get('/accounts/:sid/trusted-urls', async (c) => c.json(await ops(c).listTrustedUrls(c.req.param('sid'))));
   admin.post('/accounts/:sid/trusted-urls', async (c) => {
@@ -76,6 +83,17 @@ export const adminRoutes: RouteModule = (app, services) => {
 
   admin.post('/users/:sid/disable', async (c) => c.json(await ops(c).setUserDisabled(c.req.param('sid'), true)));
   admin.post('/users/:sid/enable', async (c) => c.json(await ops(c).setUserDisabled(c.req.param('sid'), false)));
+  admin.put('/users/:sid/unique-id', async (c) => {
+    const body = await readJson(c, schemas.relinkUser);
+    return c.json(await identity(c).relinkUser(c.req.param('sid'), body.unique_id));
+  });
+  admin.post('/users/:sid/merge', async (c) => {
+    const body = await readJson(c, schemas.mergeUsers);
+    return c.json(await identity(c).mergeUsers(c.req.param('sid'), body.into, body.adopt_unique_id ?? true));
+  });
+  admin.put('/connections/:sid/unique-id', async (c) =>
+    c.json(await identity(c).setUniqueIdPolicy(c.req.param('sid'), await readJson(c, schemas.uniqueIdPolicy))),
+  );
   admin.post('/users/:sid/revoke-sessions', async (c) => c.json(await ops(c).revokeUserSessions(c.req.param('sid'))));
 
   admin.put('/connections/:sid/redirect-uris', async (c) => {
@@ -92,6 +110,14 @@ export const adminRoutes: RouteModule = (app, services) => {
     c.json(await ops(c).dryRunMapping(c.req.param('sid'), await readJson(c, schemas.mappingDryRun))),
   );
   admin.put('/accounts/:sid/oidc', async (c) => c.json(await ops(c).setOidc(c.req.param('sid'), await readJson(c, schemas.oidc))));
+
+  admin.get('/connections/:sid/sp-keys', async (c) => c.json(await ops(c).listSpKeys(c.req.param('sid'))));
+  admin.post('/connections/:sid/sp-keys/:use/rollover', async (c) =>
+    c.json(await ops(c).changeSpKeys(c.req.param('sid'), parseWith(schemas.spKeyUse, c.req.param('use')), 'rollover')),
+  );
+  admin.post('/connections/:sid/sp-keys/:use/retire', async (c) =>
+    c.json(await ops(c).changeSpKeys(c.req.param('sid'), parseWith(schemas.spKeyUse, c.req.param('use')), 'retire')),
+  );
 
   admin.post('/tokens/verify', async (c) => {
     const body = await readJson(c, schemas.verifyToken);

@@ -1,3 +1,4 @@
+import { addClaims } from './claim-paths.ts';
 import * as client from 'openid-client';
 import type { OidcIdpSettings } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -14,6 +15,8 @@ export interface UpstreamChecks {
 export interface VerifiedOidcLogin {
   subject: string;
   attributes: RawAttributes;
+  /** The ID token's `auth_time` (ms), when the provider sent it. */
+  authTime: number | undefined;
 }
 
 /** An upstream OIDC login failed verification (issuer, audience, nonce, signature, state…). */
@@ -79,7 +82,8 @@ export class OidcConnection {
     return config;
   }
 
-  async authorizeUrl(checks: UpstreamChecks): Promise<string> {
+  /** `fresh`: pass the client's `prompt=login` / `max_age` on, so that the provider re-authenticates. */
+  async authorizeUrl(checks: UpstreamChecks, fresh: { promptLogin: boolean; maxAgeSeconds: number | null } | null = null): Promise<string> {
     const config = await this.configuration();
     return client
       .buildAuthorizationUrl(config, {
@@ -89,6 +93,8 @@ export class OidcConnection {
         nonce: checks.nonce,
         code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
         code_challenge_method: 'S256',
+        ...(fresh?.promptLogin ? { prompt: 'login' } : {}),
+        ...(fresh?.maxAgeSeconds != null ? { max_age: String(fresh.maxAgeSeconds) } : {}),
       })
       .toString();
   }
@@ -111,14 +117,8 @@ export class OidcConnection {
     if (!claims) throw new OidcResponseError('no ID token was returned');
     // Claim names are the provider's (and a user's, for some claims): no prototype to collide with.
     const attributes: RawAttributes = emptyAttributes();
-    const add = (source: Record<string, unknown>) => {
-      for (const [name, value] of Object.entries(source)) {
-        const values = (Array.isArray(value) ? value : [value])
-          .filter((v): v is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof v))
-          .map(String);
-        if (values.length > 0) attributes[name] = values;
-      }
-    };
+    // Nested claims (Keycloak's realm_access.roles) become dotted claim paths a mapping can name.
+    const add = (source: Record<string, unknown>) => addClaims(attributes, source);
     add(claims);
     if (config.serverMetadata().userinfo_endpoint) {
       try {
@@ -127,14 +127,16 @@ export class OidcConnection {
         throw new OidcResponseError(`userinfo failed: ${describe(error)}`);
       }
     }
-    return { subject: claims.sub, attributes };
+    return { subject: claims.sub, attributes, authTime: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : undefined };
   }
 }
 
 function describe(error: unknown): string {
-  const e = error as { error?: string; error_description?: string; message?: string; code?: string };
+  const e = error as { error?: string; error_description?: string; message?: string; code?: string; cause?: { code?: string; message?: string } };
   if (e.error) return `${e.error}${e.error_description ? `: ${e.error_description}` : ''}`;
-  return (e.message ?? String(error)).slice(0, 300);
+  // undici says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, a TLS error) is what an admin can act on.
+  const cause = e.message === 'fetch failed' && e.cause ? ` (${e.cause.code ?? e.cause.message ?? 'network error'})` : '';
+  return `${e.message ?? String(error)}${cause}`.slice(0, 300);
 }
 
 /** Checks that an issuer answers OpenID Connect discovery before a connection is saved. */

@@ -4,7 +4,10 @@ import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import { normalizeSamlAttributes, type RawAttributes } from './profile-mapping.ts';
-import { checkResponseMessage } from './saml-message-checks.ts';
+import { decryptAssertion } from './saml-encryption.ts';
+import { checkDecryptedAssertion, checkResponseMessage } from './saml-message-checks.ts';
+import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
+import type { SpKeyMaterial } from './sp-keys.ts';
 
 /** The service-provider side of one SAML relationship: who we are to the IdP. */
 export interface ServiceProvider {
@@ -14,10 +17,14 @@ export interface ServiceProvider {
 
 export interface VerifiedAssertion {
   nameId: string | undefined;
+  /** The NameID's Format attribute (transient, persistent, emailAddress…). */
+  nameIdFormat: string | undefined;
   issuer: string | undefined;
   inResponseTo: string | undefined;
   attributes: RawAttributes;
   assertionId: string;
+  /** AuthnStatement AuthnInstant (ms): when the IdP authenticated the user; undefined when absent. */
+  authnInstant: number | undefined;
 }
 
 const SAML_REQUEST = 'saml_request';
@@ -56,9 +63,17 @@ export class SamlConnection {
     private readonly storage: Storage,
     private readonly settings: SamlIdpSettings,
     private readonly sp: ServiceProvider,
+    /** The connection's SP keys (AuthnRequest signing, assertion decryption); absent: neither. */
+    private readonly keys?: SamlKeySource,
   ) {}
 
-  private saml(options: { requestId?: string; inResponseTo: 'always' | 'ifPresent' }): SAML {
+  private saml(options: {
+    requestId?: string;
+    inResponseTo: 'always' | 'ifPresent';
+    decryptionKey?: string;
+    request?: RequestOptions;
+    signing?: SpKeyMaterial['signing'];
+  }): SAML {
     if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
     return new SAML({
       entryPoint: this.settings.ssoUrl,
@@ -80,17 +95,28 @@ export class SamlConnection {
       disableRequestedAuthnContext: true,
       identifierFormat: null,
       ...(options.requestId ? { generateUniqueId: () => options.requestId! } : {}),
+      ...(options.decryptionKey ? { decryptionPvk: options.decryptionKey } : {}),
+      ...(options.request ? authnRequestOptions(this.settings, options.signing, options.request) : {}),
     });
   }
 
-  /** The IdP URL carrying a deflated, HTTP-Redirect AuthnRequest with our request ID. */
-  async authorizeUrl(requestId: string, relayState: string): Promise<string> {
+  /**
+   * The AuthnRequest with our request ID in the IdP's binding: a URL (HTTP-Redirect, deflated,
+   * query-signed when signing is on) or the fields of a form to POST (HTTP-POST, enveloped signature).
+   */
+  async authnRequest(requestId: string, relayState: string, request: RequestOptions = {}): Promise<IdpRequest> {
     try {
       new URL(this.settings.ssoUrl);
     } catch {
       throw new InvalidSsoSettingsError(`the IdP SSO URL "${this.settings.ssoUrl}" is not a valid URL`);
     }
-    return this.saml({ requestId, inResponseTo: 'always' }).getAuthorizeUrlAsync(relayState, undefined, {});
+    const signing = signsAuthnRequests(this.settings) ? await this.keys?.signing() : undefined;
+    const saml = this.saml({ requestId, inResponseTo: 'always', request: { ...request }, signing });
+    if (this.settings.ssoBinding === 'post') {
+      const fields = (await saml.getAuthorizeMessageAsync(relayState, undefined, {})) as Record<string, string>;
+      return { binding: 'post', action: this.settings.ssoUrl, fields };
+    }
+    return { binding: 'redirect', url: await saml.getAuthorizeUrlAsync(relayState, undefined, {}) };
   }
 
   /**
@@ -104,10 +130,22 @@ export class SamlConnection {
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
     const message = parseResponse(xml);
     assertStrongAlgorithms(message);
-    checkResponseMessage(message, xml, this.settings.certificates);
+    const checked = checkResponseMessage(message, xml, this.settings.certificates);
+    const decrypted = await decryptAssertion(message, {
+      keys: async () => (await this.keys?.decryptionKeys()) ?? [],
+      allowRsa15: this.settings.allowRsa15KeyTransport === true,
+    });
+    if (decrypted) {
+      // Inside an encrypted assertion, the same algorithm and signature rules as in a plain one.
+      const root = parseElement(decrypted.assertionXml);
+      assertStrongAlgorithms(root);
+      checkDecryptedAssertion(root, decrypted.assertionXml, this.settings.certificates, checked.responseSigned);
+    }
     let profile: Profile | null;
     try {
-      ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent' }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+      ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent', decryptionKey: decrypted?.key }).validatePostResponseAsync({
+        SAMLResponse: samlResponse,
+      }));
     } catch (error) {
       throw new SamlResponseError(describeSamlFailure(error as Error, this.sp));
     }
@@ -168,21 +206,17 @@ export class SamlConnection {
 
     return {
       nameId: profile.nameID,
+      nameIdFormat: profile.nameIDFormat || undefined,
       issuer: profile.issuer,
       inResponseTo: profile.inResponseTo as string | undefined,
       attributes: normalizeSamlAttributes(profile.attributes as Record<string, unknown> | undefined),
       assertionId: assertion.id,
+      authnInstant: assertion.authnInstant ?? undefined,
     };
   }
 }
 
-/** SP metadata without IdP settings (to paste into the IdP before anything else exists). */
-export function serviceProviderMetadata(sp: ServiceProvider): string {
-  return new SAML({ issuer: sp.entityId, callbackUrl: sp.acsUrl, idpCert: 'unset', wantAssertionsSigned: true }).generateServiceProviderMetadata(
-    null,
-    null,
-  );
-}
+export { serviceProviderMetadata } from './sp-metadata.ts';
 
 const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const SAMLP_NS = 'urn:oasis:names:tc:SAML:2.0:protocol';
@@ -216,10 +250,22 @@ function parseResponse(xml: string): Element {
   return root;
 }
 
-/** Refuses the message when any signature in it uses an algorithm outside the allow-lists. */
+function parseElement(xml: string): Element {
+  const root = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml').documentElement;
+  if (!root) throw new SamlResponseError('the decrypted assertion is not XML');
+  return root;
+}
+
+/**
+ * Refuses the message when any signature in it uses an algorithm outside the allow-lists. Only
+ * ds:Signature is read: an EncryptedKey's RSA-OAEP ds:DigestMethod (SHA-1 by default, and sound
+ * there) is not a signature digest.
+ */
 function assertStrongAlgorithms(message: Element): void {
+  const signatures = Array.from(message.getElementsByTagNameNS(DS_NS, 'Signature'));
+  if (message.namespaceURI === DS_NS && message.localName === 'Signature') signatures.push(message);
   const check = (localName: string, allowed: Set<string>, what: string) => {
-    for (const method of Array.from(message.getElementsByTagNameNS(DS_NS, localName))) {
+    for (const method of signatures.flatMap((s) => Array.from(s.getElementsByTagNameNS(DS_NS, localName)))) {
       const algorithm = method.getAttribute('Algorithm') ?? '';
       if (!allowed.has(algorithm)) {
         const name = WEAK_NAMES.get(algorithm) ?? `"${algorithm.slice(0, 100)}"`;
@@ -249,6 +295,7 @@ function parseVerifiedAssertion(xml: string): {
   issuer: string | undefined;
   bearerConfirmations: BearerConfirmation[];
   notOnOrAfter: number | null;
+  authnInstant: number | null;
 } {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
@@ -265,7 +312,11 @@ function parseVerifiedAssertion(xml: string): {
       notOnOrAfter: timeOf(d.getAttribute('NotOnOrAfter')),
     }));
   const condition = children(root, SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter') ?? null;
-  return { id, issuer, bearerConfirmations, notOnOrAfter: timeOf(condition) };
+  // The newest AuthnStatement: an assertion may carry one per authentication it vouches for.
+  const instants = children(root, SAML_NS, 'AuthnStatement')
+    .map((a) => timeOf(a.getAttribute('AuthnInstant')))
+    .filter((t): t is number => t !== null && !Number.isNaN(t));
+  return { id, issuer, bearerConfirmations, notOnOrAfter: timeOf(condition), authnInstant: instants.length ? Math.max(...instants) : null };
 }
 
 /** node-saml's messages, made readable for an administrator without leaking internals. */

@@ -1,6 +1,10 @@
 import type { Connection } from '../accounts/model.ts';
 import { KNOWN_ROLES, quoteList, readProfile, recognisedRoles, refusalOf, type RawAttributes } from '../connections/profile-mapping.ts';
-import { SamlConnection } from '../connections/saml-connection.ts';
+import type { SamlConnection } from '../connections/saml-connection.ts';
+import { explainRoleFailure } from '../connections/group-overage.ts';
+import { resolveUniqueId } from '../users/unique-id.ts';
+import { samlDiagnosis } from './saml-diagnosis.ts';
+import { samlConnectionFor, samlSignInLocation } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, NotFoundError, SamlResponseError } from '../errors.ts';
 import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
@@ -91,7 +95,12 @@ export class ConsoleTestSignIn {
       adminKeySid,
     };
     await storage.insert({ kind: PENDING, id: test.id, accountSid, payload: test, expiresAt: Date.now() + config.loginTtlSeconds * 1000 });
-    const url = await this.samlFor(connection, serviceProvider).authorizeUrl(test.samlRequestId, test.id);
+    const url = await samlSignInLocation(
+      this.services.login.samlDependencies,
+      this.samlFor(connection, serviceProvider),
+      test.samlRequestId,
+      test.id,
+    );
     return { id: test.id, url, service_provider: serviceProvider };
   }
 
@@ -156,20 +165,30 @@ export class ConsoleTestSignIn {
       const assertion = await this.samlFor(connection, test.serviceProvider).verify(samlResponse, true);
       if (assertion.inResponseTo !== test.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
       const declared = (await this.services.accounts.getAccount(test.accountSid)).declaredRoles ?? [];
-      const reading = readProfile(assertion.nameId, assertion.attributes, connection.mapping, declared);
+      // The same unique-id policy as a sign-in (a transient NameID is refused, with its fix).
+      let uniqueId: string | undefined = assertion.nameId;
+      let identityRefusal: LanyardError | null = null;
+      try {
+        uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
+      } catch (error) {
+        if (!(error instanceof LanyardError)) throw error;
+        identityRefusal = error;
+      }
+      const reading = readProfile(uniqueId, assertion.attributes, connection.mapping, declared);
       const missing = reading.missing.map((attribute) => explainMissing(attribute, connection, assertion.attributes));
       const recognised = recognisedRoles(declared);
-      const refusal = refusalOf(reading, declared);
+      const refusal = identityRefusal ?? (explainRoleFailure(refusalOf(reading, declared), assertion.attributes) as LanyardError | null);
       return {
         ...base,
         succeeded: refusal === null,
-        name_id: assertion.nameId ?? null,
+        name_id: uniqueId ?? null,
         issuer: assertion.issuer ?? null,
         attributes: assertion.attributes,
         profile: { full_name: reading.fullName ?? null, email: reading.email ?? null, roles: reading.roles, image_url: reading.imageUrl ?? null },
         dropped_roles: reading.droppedRoles,
         missing,
         warnings: [
+          ...samlDiagnosis(samlResponse, connection, assertion),
           ...(reading.droppedRoles.length > 0
             ? [
                 `Dropped role values ${quoteList(reading.droppedRoles)}: they are not recognised roles (${recognised.join(', ')}) and not mapped. ` +
@@ -204,7 +223,7 @@ export class ConsoleTestSignIn {
     const { publicUrl } = this.services.config;
     const sp =
       serviceProvider === 'enhanced' ? enhancedServiceProvider(publicUrl, connection.sid) : legacyServiceProvider(publicUrl, connection.accountSid);
-    return new SamlConnection(this.services.storage, connection.saml, sp);
+    return samlConnectionFor(this.services.login.samlDependencies, connection, sp);
   }
 }
 

@@ -3,9 +3,9 @@ import type { RouteModule } from '../http/app.ts';
 import { cors } from '../http/cors.ts';
 import { readJson, readSamlPost } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
-import { AuthenticationError, LanyardError } from '../errors.ts';
+import { AuthenticationError, InvalidParameterError, LanyardError, NotFoundError } from '../errors.ts';
 import { basicCredentials } from '../http/basic-credentials.ts';
-import { serviceProviderMetadata } from '../connections/saml-connection.ts';
+import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
 import { answerTestSignIn } from '../console/routes.ts';
 import { enhancedServiceProvider } from '../login/service-providers.ts';
 import { flexTokenResponse } from './token-response.ts';
@@ -73,10 +73,15 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.redirect(outcome.redirectTo, 303);
   });
 
-  app.get('/login/metadata', (c) => {
+  app.get('/login/metadata', async (c) => {
     const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
+    const connection = await accounts.getConnection(connectionSid).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    const xml = await serviceProviderMetadataFor(services.spKeys, enhancedServiceProvider(config.publicUrl, connectionSid), connection);
     c.header('Content-Type', 'application/samlmetadata+xml');
-    return c.body(serviceProviderMetadata(enhancedServiceProvider(config.publicUrl, connectionSid)));
+    return c.body(xml);
   });
 
   app.post('/v1/Flex/OAuth/Tokens', async (c) => {

@@ -3,14 +3,20 @@ import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
-import { droppedRolesNote, mapProfile } from '../connections/profile-mapping.ts';
-import { SamlConnection, serviceProviderMetadata } from '../connections/saml-connection.ts';
+import { droppedRolesNote } from '../connections/profile-mapping.ts';
+import { mapProfileExplained } from '../connections/group-overage.ts';
+import type { SamlConnection } from '../connections/saml-connection.ts';
+import type { SpKeys } from '../connections/sp-keys.ts';
+import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
+import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, SamlResponseError } from '../errors.ts';
+import { authTimeOf } from '../login/fresh-authentication.ts';
 import { legacyServiceProvider } from '../login/service-providers.ts';
 import type { Storage } from '../storage/port.ts';
 import type { IssuedTokens } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
+import { DEFAULT_UNIQUE_ID_POLICY, resolveUniqueId } from '../users/unique-id.ts';
 import type { UserService } from '../users/user-service.ts';
 
 const LEGACY_LOGIN = 'legacy_login';
@@ -39,7 +45,12 @@ export class LegacyLoginService {
     private readonly users: UserService,
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
+    private readonly spKeys: SpKeys,
   ) {}
+
+  private get samlDependencies(): SamlDependencies {
+    return { storage: this.storage, spKeys: this.spKeys, publicUrl: this.config.publicUrl, requestTtlMs: this.config.loginTtlSeconds * 1000 };
+  }
 
   /** `POST /v1/Accounts/{AC}/authenticate`: checks the resource, returns the IdP location. */
   async authenticate(accountSid: string, resource: string): Promise<string> {
@@ -68,7 +79,7 @@ export class LegacyLoginService {
       payload: login,
       expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
     });
-    return this.samlFor(account, connection).authorizeUrl(login.samlRequestId, login.id);
+    return samlSignInLocation(this.samlDependencies, this.samlFor(account, connection), login.samlRequestId, login.id);
   }
 
   /**
@@ -95,8 +106,11 @@ export class LegacyLoginService {
       const assertion = await this.samlFor(account, connection).verify(samlResponse, login !== undefined);
       if (login && assertion.inResponseTo !== login.samlRequestId)
         throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping, account.declaredRoles);
-      const user = await this.users.provision(accountSid, profile);
+      const uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
+      const profile = mapProfileExplained(uniqueId, assertion.attributes, connection.mapping, account.declaredRoles);
+      const user = await this.users.provision(accountSid, profile, {
+        caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
+      });
       const issued = await this.tokens.issueForLegacyLogin({
         accountSid,
         connectionSid: connection.sid,
@@ -104,7 +118,7 @@ export class LegacyLoginService {
         userSid: user.sid,
         nonce: null,
         scope: null,
-        authTime: Date.now(),
+        authTime: authTimeOf(assertion.authnInstant, null, connection.saml!.clockSkewSeconds * 1000),
       });
       await this.audit.record({
         type: 'login.succeeded',
@@ -139,8 +153,10 @@ export class LegacyLoginService {
     return this.tokens.reissueAccessToken(claims);
   }
 
-  metadataFor(accountSid: string): string {
-    return serviceProviderMetadata(legacyServiceProvider(this.config.publicUrl, accountSid));
+  /** The legacy SP's metadata, with the keys of the account's SAML connection once it has one. */
+  async metadataFor(accountSid: string): Promise<string> {
+    const connection = (await this.accounts.connectionsOf(accountSid)).find((c) => c.saml !== null);
+    return serviceProviderMetadataFor(this.spKeys, legacyServiceProvider(this.config.publicUrl, accountSid), connection);
   }
 
   private async connectionOf(account: Account): Promise<Connection> {
@@ -150,7 +166,7 @@ export class LegacyLoginService {
   }
 
   private samlFor(account: Account, connection: Connection): SamlConnection {
-    return new SamlConnection(this.storage, connection.saml!, legacyServiceProvider(this.config.publicUrl, account.sid));
+    return samlConnectionFor(this.samlDependencies, connection, legacyServiceProvider(this.config.publicUrl, account.sid));
   }
 }
 

@@ -37,10 +37,11 @@ export const legacyRoutes: RouteModule = (app, services) => {
     return c.redirect(outcome.redirectTo, 303);
   });
 
-  app.get('/v1/Accounts/:accountSid/saml2/metadata', (c) => {
+  app.get('/v1/Accounts/:accountSid/saml2/metadata', async (c) => {
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
+    const xml = await legacy.metadataFor(accountSid);
     c.header('Content-Type', 'application/samlmetadata+xml');
-    return c.body(legacy.metadataFor(accountSid));
+    return c.body(xml);
   });
 
   app.post('/v1/Accounts/:accountSid/Tokens/refresh', async (c) => {

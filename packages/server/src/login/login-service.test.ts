@@ -5,6 +5,7 @@ import { BACKENDS } from '../../../../test/support/backends.ts';
 import { createTokenCore, type TokenCore } from '../../../../test/support/token-core.ts';
 import type { LanyardConfig } from '../config.ts';
 import { LoginService, type AuthorizeInput } from './login-service.ts';
+import { SpKeys } from '../connections/sp-keys.ts';
 
 const DESKTOP = 'https://desktop.example.test/agent/';
 const NO_ROLE = { id: 'norole@example.com', full_name: 'No Role', email: 'norole@example.com', roles: [] };
@@ -33,7 +34,16 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
     await core.accounts.setSaml(core.account.sid, { metadataXml: idp.metadataXml });
     await core.accounts.addTrustedUrl(core.account.sid, DESKTOP);
     await core.accounts.setDefaultRedirectUrl(core.account.sid, DESKTOP);
-    const login = new LoginService(core.storage, core.config, core.accounts, core.users, core.tokens, core.audit, core.secrets);
+    const login = new LoginService(
+      core.storage,
+      core.config,
+      core.accounts,
+      core.users,
+      core.tokens,
+      core.audit,
+      core.secrets,
+      new SpKeys(core.storage, core.secrets),
+    );
     const { verifier, challenge } = pkce();
     const input: AuthorizeInput = {
       surface: 'flex',

@@ -3,8 +3,10 @@ import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
-import { SamlConnection } from '../connections/saml-connection.ts';
-import { droppedRolesNote, mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
+import type { SamlConnection } from '../connections/saml-connection.ts';
+import type { SpKeys } from '../connections/sp-keys.ts';
+import { droppedRolesNote, type RawAttributes } from '../connections/profile-mapping.ts';
+import { mapProfileExplained } from '../connections/group-overage.ts';
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { randomToken } from '../crypto/random.ts';
@@ -19,7 +21,11 @@ import {
 import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
+import { DEFAULT_UNIQUE_ID_POLICY, resolveUniqueId } from '../users/unique-id.ts';
 import type { UserService, User } from '../users/user-service.ts';
+import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
+import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
+import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from './saml-connections.ts';
 import { enhancedServiceProvider } from './service-providers.ts';
 
 const LOGIN_REQUEST = 'login_request';
@@ -41,6 +47,8 @@ export interface LoginRequest {
   samlRequestId: string;
   /** For an OpenID Connect upstream: the nonce and PKCE verifier we sent it. */
   upstream: { nonce: string; codeVerifier: string } | null;
+  /** The client's `prompt=login` / `max_age` (standard surface); absent on older records. */
+  freshness?: Freshness | null;
 }
 
 export interface AuthorizeInput {
@@ -53,6 +61,9 @@ export interface AuthorizeInput {
   codeChallenge: string;
   codeChallengeMethod?: string;
   scope?: string;
+  /** OIDC Core §3.1.2.1 `prompt` and `max_age`, as received. */
+  prompt?: string;
+  maxAge?: string;
 }
 
 /** Where the browser goes after the ACS: the client's redirect URL with a code or an error. */
@@ -74,7 +85,13 @@ export class LoginService {
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
     private readonly secrets: SecretBox,
+    private readonly spKeys: SpKeys,
   ) {}
+
+  /** What SAML sign-ins need besides the connection: storage, SP keys, where the POST-binding page lives. */
+  get samlDependencies(): SamlDependencies {
+    return { storage: this.storage, spKeys: this.spKeys, publicUrl: this.config.publicUrl, requestTtlMs: this.config.loginTtlSeconds * 1000 };
+  }
 
   /** Validates the request (nothing redirects before this passes) and returns the IdP URL. */
   async begin(input: AuthorizeInput): Promise<string> {
@@ -114,6 +131,7 @@ export class LoginService {
           .replace(/[^A-Za-z0-9]/g, '')
           .slice(0, 40),
       upstream: connection.oidc ? { nonce: randomToken(), codeVerifier: randomToken() } : null,
+      freshness: input.prompt !== undefined || input.maxAge !== undefined ? parseFreshness(input.prompt, input.maxAge) : null,
     };
     await this.storage.insert({
       kind: LOGIN_REQUEST,
@@ -122,8 +140,10 @@ export class LoginService {
       payload: login,
       expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
     });
-    if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream });
-    return this.samlFor(connection).authorizeUrl(login.samlRequestId, login.id);
+    if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream }, login.freshness);
+    return samlSignInLocation(this.samlDependencies, this.samlFor(connection), login.samlRequestId, login.id, {
+      forceAuthn: wantsForceAuthn(login.freshness ?? null),
+    });
   }
 
   private checkRedirect(input: AuthorizeInput, account: Account, connection: Connection): void {
@@ -150,12 +170,16 @@ export class LoginService {
   async complete(connectionSid: string, samlResponse: string | undefined, relayState: string | undefined): Promise<LoginOutcome> {
     const connection = await this.accounts.getConnection(connectionSid);
     if (!samlResponse) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
+    if (isAppTileResponse(samlResponse, relayState)) {
+      return { redirectTo: appTileLanding(await this.accounts.getAccount(connection.accountSid)), user: null };
+    }
     if (!relayState) throw new SamlResponseError('RelayState is missing: IdP-initiated sign-in is not accepted at this endpoint');
     const login = await this.consumeLogin(relayState, connection.sid);
     return this.finish(login, connection, async () => {
       const assertion = await this.samlFor(connection).verify(samlResponse, true);
       if (assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      return { uniqueId: assertion.nameId, attributes: assertion.attributes };
+      const uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
+      return { uniqueId, attributes: assertion.attributes, authTime: assertion.authnInstant };
     });
   }
 
@@ -170,7 +194,8 @@ export class LoginService {
     return this.finish(login, connection, async () => {
       if (!connection.oidc || !login.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
       const verified = await this.oidcFor(connection).complete(callback, { state, ...login.upstream });
-      return { uniqueId: verified.subject, attributes: verified.attributes };
+      const uniqueId = resolveUniqueId({ nameId: verified.subject }, verified.attributes, connection.uniqueId);
+      return { uniqueId, attributes: verified.attributes, authTime: verified.authTime };
     });
   }
 
@@ -187,13 +212,16 @@ export class LoginService {
   private async finish(
     login: LoginRequest,
     connection: Connection,
-    verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes }>,
+    verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes; authTime: number | undefined }>,
   ): Promise<LoginOutcome> {
     try {
-      const { uniqueId, attributes } = await verify();
+      const { uniqueId, attributes, authTime: reported } = await verify();
+      const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
       const account = await this.accounts.getAccount(connection.accountSid);
-      const profile = mapProfile(uniqueId, attributes, connection.mapping, account.declaredRoles);
-      const user = await this.users.provision(connection.accountSid, profile);
+      const profile = mapProfileExplained(uniqueId, attributes, connection.mapping, account.declaredRoles);
+      const user = await this.users.provision(connection.accountSid, profile, {
+        caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
+      });
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
       const code = await this.tokens.createCode({
         surface: login.surface,
@@ -205,7 +233,7 @@ export class LoginService {
         codeChallenge: login.codeChallenge,
         nonce: login.nonce,
         scope: login.scope,
-        authTime: Date.now(),
+        authTime,
       });
       await this.audit.record({
         type: 'login.succeeded',
@@ -265,7 +293,6 @@ export class LoginService {
   }
 
   samlFor(connection: Connection): SamlConnection {
-    if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
-    return new SamlConnection(this.storage, connection.saml, enhancedServiceProvider(this.config.publicUrl, connection.sid));
+    return samlConnectionFor(this.samlDependencies, connection, enhancedServiceProvider(this.config.publicUrl, connection.sid));
   }
 }

@@ -78,6 +78,8 @@ export const oidcRoutes: RouteModule = (app, services) => {
         codeChallenge: q.code_challenge ?? '',
         codeChallengeMethod: q.code_challenge_method ?? 'plain', // RFC 7636 §4.3: absent means plain, which we refuse
         scope,
+        prompt: q.prompt,
+        maxAge: q.max_age,
       });
       return c.redirect(idpUrl, 302);
     } catch (error) {

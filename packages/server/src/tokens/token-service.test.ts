@@ -143,13 +143,15 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
   });
 
   it('cuts expiries to the end of the shift and refuses refresh after it (45210)', async () => {
-    const c = await core({ sessionMaxLifetimeSeconds: 3600, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7200 });
+    // A 10-minute shift, shorter than the access and refresh lifetimes.
+    const c = await core({ sessionMaxLifetimeSeconds: 600, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7200 });
     const start = Date.now();
     vi.useFakeTimers({ toFake: ['Date'], now: start });
-    // Signed in at the IdP 50 minutes ago: 10 minutes of the shift are left.
+    // Signed in at the IdP 50 minutes ago: the shift still starts when the session does, so an IdP
+    // session hours old does not cut it short (auth_time is for max_age, not for the cap).
     const authTime = start - 50 * 60_000;
     const issued = await (await mintCode(c, { authTime })).exchange();
-    expect(issued.session.maxExpiresAt).toBe(authTime + 3600_000);
+    expect(issued.session.maxExpiresAt).toBe(start + 600_000);
     expect(issued.accessTokenExpiresAt).toBe(issued.session.maxExpiresAt);
     expect(issued.refreshTokenExpiresAt).toBe(issued.session.maxExpiresAt);
     expect(issued.sessionCapped).toBe(true);

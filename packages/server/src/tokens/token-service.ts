@@ -128,7 +128,9 @@ export class TokenService {
       scope: grant.scope,
       authTime: grant.authTime,
       createdAt: now,
-      maxExpiresAt: grant.authTime + this.config.sessionMaxLifetimeSeconds * 1000,
+      // The shift starts with this session, not with the IdP's authentication (auth_time), which
+      // an IdP session may have made hours earlier.
+      maxExpiresAt: now + this.config.sessionMaxLifetimeSeconds * 1000,
       revokedAt: null,
       revokedReason: null,
     };

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.ts';
+import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
 import { encodeIdentity, newSid } from '../ids.ts';
 import type { Storage } from '../storage/port.ts';
 
@@ -42,10 +42,18 @@ export class UserService {
     return new UserService(tx);
   }
 
-  async provision(accountSid: string, profile: UserProfile, now = Date.now()): Promise<User> {
-    const existing = await this.storage.findByLookup<User>(KIND, lookupOf(accountSid, profile.uniqueId));
+  /**
+   * `caseInsensitiveEmail`: the unique id arrives folded to lower case (users/unique-id.ts); a
+   * user provisioned before that, under another letter case, is found and re-keyed once, so that
+   * they keep their user and worker SIDs instead of getting a second user.
+   */
+  async provision(accountSid: string, profile: UserProfile, options: { now?: number; caseInsensitiveEmail?: boolean } = {}): Promise<User> {
+    const now = options.now ?? Date.now();
+    const existing =
+      (await this.storage.findByLookup<User>(KIND, lookupOf(accountSid, profile.uniqueId)))?.payload ??
+      (options.caseInsensitiveEmail ? await this.findOtherCase(accountSid, profile.uniqueId) : undefined);
     if (existing) {
-      const updated: User = { ...existing.payload, ...profileFields(profile), lastLoginAt: now };
+      const updated: User = { ...existing, ...profileFields(profile), uniqueId: profile.uniqueId, lastLoginAt: now };
       await this.save(updated);
       return updated;
     }
@@ -62,7 +70,48 @@ export class UserService {
     };
     const created = await this.storage.insert({ kind: KIND, id: user.sid, accountSid, lookup: lookupOf(accountSid, user.uniqueId), payload: user });
     // Two first logins racing: the loser adopts the winner's SIDs.
-    return created ? user : this.provision(accountSid, profile, now);
+    return created ? user : this.provision(accountSid, profile, options);
+  }
+
+  /** The oldest user whose unique id equals `uniqueId` but for letter case. */
+  private async findOtherCase(accountSid: string, uniqueId: string): Promise<User | undefined> {
+    const folded = uniqueId.toLowerCase();
+    return (await this.storage.list<User>(KIND, { accountSid }))
+      .map((r) => r.payload)
+      .filter((u) => u.uniqueId.toLowerCase() === folded)
+      .sort((a, b) => a.createdAt - b.createdAt)[0];
+  }
+
+  /**
+   * Points a user at another unique id (the IdP changed its NameID format or source attribute):
+   * their next sign-in under `uniqueId` lands on them. Refused when another user holds it.
+   */
+  async relink(userSid: string, uniqueId: string): Promise<User> {
+    const user = await this.get(userSid);
+    const holder = await this.storage.findByLookup<User>(KIND, lookupOf(user.accountSid, uniqueId));
+    if (holder && holder.payload.sid !== user.sid) {
+      throw new ConflictError(
+        `User ${holder.payload.sid} already has the unique id "${uniqueId.slice(0, 200)}"; merge that user into ${user.sid} instead (lanyard users merge ${holder.payload.sid} ${user.sid}).`,
+      );
+    }
+    const updated = { ...user, uniqueId };
+    await this.save(updated);
+    return updated;
+  }
+
+  /**
+   * Merges a duplicate into the user to keep: the duplicate's record is removed (the caller ends
+   * its sessions first), and with `adoptUniqueId`, `into` takes its unique id (so the IdP's current id lands on `into`).
+   */
+  async merge(fromSid: string, intoSid: string, options: { adoptUniqueId: boolean }): Promise<User> {
+    if (fromSid === intoSid) throw new InvalidParameterError('A user cannot be merged into itself.');
+    const [from, into] = [await this.get(fromSid), await this.get(intoSid)];
+    if (from.accountSid !== into.accountSid) throw new InvalidParameterError('Both users must belong to the same account.');
+    await this.storage.destroy(KIND, from.sid);
+    if (!options.adoptUniqueId) return into;
+    const updated = { ...into, uniqueId: from.uniqueId };
+    await this.save(updated);
+    return updated;
   }
 
   async get(userSid: string): Promise<User> {

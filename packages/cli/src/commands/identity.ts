@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { IdentityAdmin } from '@lanyard/server/admin/identity-admin.ts';
+import { parseWith } from '@lanyard/server/http/request-body.ts';
+import { schemas } from '@lanyard/server/admin/requests.ts';
+import { userInfo } from 'node:os';
+import { action, type CommandContext } from '../runtime.ts';
+
+const identityAdmin = ({ services }: CommandContext) => new IdentityAdmin(services, { surface: 'cli', name: `cli (${safeUser()})` });
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown user';
+  }
+}
+
+/** Who is who: the unique-id policy of a connection, and repairs of duplicate or re-identified users. */
+export function registerIdentity(program: Command): void {
+  program
+    .command('identity')
+    .description('which IdP value identifies a user of a connection')
+    .command('set')
+    .argument('<ConnectionSid>')
+    .option('--attribute <name>', 'take the unique id from this attribute (SAML) or claim (OIDC)')
+    .option('--name-id', 'take it from the NameID (SAML) or sub (OIDC) again; transient NameIDs are refused')
+    .option('--case-sensitive-email', 'e-mail-form ids in another letter case are different users (default: the same user)')
+    .option('--case-insensitive-email', 'e-mail-form ids match whatever their letter case (the default)')
+    .description('set the unique-id policy')
+    .action(
+      action(async (context, { args: [sid], options }) => {
+        const body = parseWith(schemas.uniqueIdPolicy, {
+          attribute: options.nameId ? null : options.attribute,
+          case_insensitive_email: options.caseSensitiveEmail ? false : options.caseInsensitiveEmail ? true : undefined,
+        });
+        const connection = await identityAdmin(context).setUniqueIdPolicy(sid!, body);
+        const { attribute, case_insensitive_email } = connection.unique_id;
+        return {
+          data: connection,
+          text: `Users of ${connection.sid} are identified by ${attribute ? `the attribute "${attribute}"` : 'the NameID / sub'}; e-mail ids ${case_insensitive_email ? 'ignore' : 'respect'} letter case.`,
+        };
+      }),
+    );
+}
+
+export function registerUserRepairs(users: Command): void {
+  users
+    .command('relink')
+    .description('point a user at the unique id the IdP now sends (after a NameID change at the IdP)')
+    .argument('<UserSid>')
+    .argument('<uniqueId>')
+    .action(
+      action(async (context, { args: [sid, uniqueId] }) => {
+        const user = await identityAdmin(context).relinkUser(sid!, uniqueId!);
+        return { data: user, text: `${user.sid} now signs in as "${user.unique_id}".` };
+      }),
+    );
+  users
+    .command('merge')
+    .description('merge a duplicate user into the one to keep: the duplicate is removed and its sessions end')
+    .argument('<DuplicateUserSid>')
+    .argument('<KeepUserSid>')
+    .option('--keep-unique-id', "keep the kept user's unique id instead of taking the duplicate's")
+    .action(
+      action(async (context, { args: [from, into], options }) => {
+        const result = await identityAdmin(context).mergeUsers(from!, into!, options.keepUniqueId !== true);
+        return {
+          data: result,
+          text: `Merged ${from} into ${into} (${result.revoked_sessions} session(s) ended); ${into} signs in as "${result.user.unique_id}".`,
+        };
+      }),
+    );
+}

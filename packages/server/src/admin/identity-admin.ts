@@ -1,0 +1,81 @@
+import type { Services } from '../services.ts';
+import { requireSid } from '../ids.ts';
+import { InvalidParameterError } from '../errors.ts';
+import { listIdpEntityIds } from '../accounts/idp-metadata.ts';
+import { fetchIdpMetadata } from '../accounts/metadata-fetch.ts';
+import { DEFAULT_UNIQUE_ID_POLICY, type UniqueIdPolicy } from '../users/unique-id.ts';
+import type { Actor } from './admin-service.ts';
+import { connectionResource, userResource } from './resources.ts';
+
+/**
+ * "Who is who" for the admin API and the CLI: the connection's unique-id policy, and repairs of
+ * users the IdP identified inconsistently (relink one user to a new id, merge a duplicate).
+ */
+export class IdentityAdmin {
+  constructor(
+    private readonly services: Services,
+    private readonly actor: Actor,
+  ) {}
+
+  async setUniqueIdPolicy(connectionSid: string, input: { attribute?: string | null; case_insensitive_email?: boolean }) {
+    const { accounts } = this.services;
+    const connection = await accounts.getConnection(connectionSid);
+    const current = connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY;
+    const policy: UniqueIdPolicy = {
+      attribute: input.attribute === undefined ? current.attribute : input.attribute,
+      caseInsensitiveEmail: input.case_insensitive_email ?? current.caseInsensitiveEmail,
+    };
+    const next = { ...connection, uniqueId: policy };
+    await accounts.saveConnection(next);
+    await this.record(
+      connection.accountSid,
+      `set the unique id of connection ${connectionSid} to ${policy.attribute ? `attribute "${policy.attribute}"` : 'the NameID / sub'}${policy.caseInsensitiveEmail ? '' : ' (e-mail ids case-sensitive)'}`,
+      { connectionSid },
+    );
+    return connectionResource(next, this.services.config.publicUrl);
+  }
+
+  /** The IdP entity IDs in (federation) metadata, for the console's picker and scripts. */
+  async metadataEntities(accountSid: string, input: { metadata_xml?: string; metadata_url?: string }) {
+    await this.services.accounts.getAccount(accountSid);
+    if ((input.metadata_xml === undefined) === (input.metadata_url === undefined))
+      throw new InvalidParameterError('Send exactly one of metadata_xml or metadata_url.');
+    const xml = input.metadata_xml ?? (await fetchIdpMetadata(input.metadata_url!));
+    return { entity_ids: listIdpEntityIds(xml) };
+  }
+
+  async relinkUser(userSid: string, uniqueId: string) {
+    requireSid('user', userSid, 'UserSid');
+    const before = await this.services.users.get(userSid);
+    const user = await this.services.users.relink(userSid, uniqueId);
+    await this.record(user.accountSid, `relinked user ${userSid} from "${before.uniqueId}" to "${uniqueId}"`, { userSid });
+    return userResource(user);
+  }
+
+  /** The duplicate's sessions end, its record goes; `into` keeps its SIDs and (optionally) takes the duplicate's unique id. */
+  async mergeUsers(fromSid: string, intoSid: string, adoptUniqueId: boolean) {
+    requireSid('user', fromSid, 'UserSid');
+    requireSid('user', intoSid, 'into');
+    const from = await this.services.users.get(fromSid);
+    await this.services.users.get(intoSid);
+    const revoked = await this.services.tokens.revokeAllForUser(fromSid);
+    const user = await this.services.users.merge(fromSid, intoSid, { adoptUniqueId });
+    await this.record(user.accountSid, `merged user ${fromSid} ("${from.uniqueId}", ${revoked} session(s) ended) into ${intoSid}`, {
+      userSid: intoSid,
+    });
+    return { merged_user_sid: fromSid, revoked_sessions: revoked, user: userResource(user) };
+  }
+
+  private async record(accountSid: string, change: string, about: { connectionSid?: string; userSid?: string }): Promise<void> {
+    await this.services.audit.record({
+      type: 'admin.change',
+      accountSid,
+      connectionSid: about.connectionSid ?? null,
+      userSid: about.userSid ?? null,
+      uniqueId: null,
+      surface: this.actor.surface,
+      code: null,
+      reason: `${this.actor.name}: ${change}`,
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import type { IdpRequest } from '../connections/saml-request-signing.ts';
+import { randomToken } from '../crypto/random.ts';
+import { SamlResponseError } from '../errors.ts';
+import type { Storage } from '../storage/port.ts';
+
+const POST_REQUEST = 'saml_post_request';
+/** Path of the page that POSTs a staged AuthnRequest to the IdP. */
+export const SAML_POST_PATH = '/login/saml/post';
+
+interface StagedPost {
+  action: string;
+  fields: Record<string, string>;
+}
+
+/**
+ * Where to send the browser for `request`. HTTP-Redirect: the IdP URL itself. HTTP-POST: our own
+ * page that submits the form, because every caller (Flex and OIDC authorize, legacy
+ * `authenticate`, console test) hands the browser a URL; the form waits in storage for one use.
+ */
+export async function browserLocation(storage: Storage, publicUrl: string, request: IdpRequest, ttlMs: number): Promise<string> {
+  if (request.binding === 'redirect') return request.url;
+  const id = randomToken('sp_');
+  await storage.insert<StagedPost>({
+    kind: POST_REQUEST,
+    id,
+    payload: { action: request.action, fields: request.fields },
+    expiresAt: Date.now() + ttlMs,
+  });
+  return `${publicUrl}${SAML_POST_PATH}?request=${encodeURIComponent(id)}`;
+}
+
+const escapeHtml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The auto-submitting form (SAML bindings §3.5.4) and the CSP that allows exactly it: its one
+ * script by nonce, and form submission only to the IdP's origin. Without JavaScript a button does it.
+ */
+export async function postBindingPage(storage: Storage, id: string): Promise<{ html: string; csp: string }> {
+  const consumed = await storage.consume<StagedPost>(POST_REQUEST, id);
+  if (!consumed) throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
+  if (!consumed.consumedNow) throw new SamlResponseError('this sign-in request was already sent to the identity provider; start the sign-in again');
+  const { action, fields } = consumed.record.payload;
+  const nonce = randomBytes(16).toString('base64');
+  const inputs = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('');
+  const html =
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head><body>' +
+    `<form method="post" action="${escapeHtml(action)}">${inputs}<noscript><p>JavaScript is off: continue to your identity provider.</p><button type="submit">Continue</button></noscript></form>` +
+    `<script nonce="${nonce}">document.forms[0].submit();</script></body></html>`;
+  const csp = `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(action).origin}; frame-ancestors 'none'; base-uri 'none'`;
+  return { html, csp };
+}

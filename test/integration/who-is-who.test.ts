@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
+import { BACKENDS } from '../support/backends.ts';
+import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { DESKTOP_URL, pkcePair, postForm, postJson } from '../support/flows.ts';
+import { createEnterpriseIdp, type EnterpriseIdp, type UserClaims } from '../support/samlify-idp.ts';
+
+/**
+ * Who is who (issue 14): transient NameIDs, e-mail NameIDs in another letter case, the unique id
+ * taken from an attribute, and an administrator repairing duplicates through the admin API.
+ */
+describe.each(BACKENDS)('unique ids on %s', (backend) => {
+  let lanyard: TestLanyard;
+  let idp: EnterpriseIdp;
+  let adminKey: string;
+
+  beforeAll(async () => {
+    lanyard = await startTestLanyard(backend, { rateLimitLoginPerMinute: 10_000 });
+    idp = createEnterpriseIdp({ credentials: await generateSigningCredentials('Who IdP') });
+    adminKey = (await lanyard.services.adminKeys.create('who-is-who test')).secret;
+  });
+  afterAll(async () => {
+    await lanyard?.stop();
+  });
+
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${lanyard.url}/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as { message?: string; unique_id?: unknown; [field: string]: unknown } };
+  };
+
+  async function account() {
+    const { accounts } = lanyard.services;
+    const { account } = await accounts.createAccount('Who');
+    const connection = await accounts.setSaml(account.sid, { metadataXml: idp.metadataXml });
+    await accounts.addTrustedUrl(account.sid, DESKTOP_URL);
+    await accounts.setDefaultRedirectUrl(account.sid, DESKTOP_URL);
+    const metadata = await (await fetch(`${lanyard.url}/login/metadata?connection=${connection.sid}`)).text();
+    return { accountSid: account.sid, connectionSid: connection.sid, metadata };
+  }
+
+  /** One whole Flex sign-in in which the IdP sends `user`; the user SID signed in, or the refusal. */
+  async function signIn(ctx: { connectionSid: string; metadata: string }, user: UserClaims) {
+    const { verifier, challenge } = pkcePair();
+    const url = new URL('/v1/Flex/Authorize', lanyard.url);
+    for (const [k, v] of Object.entries({
+      ssoProfileSid: ctx.connectionSid,
+      redirectUrl: DESKTOP_URL,
+      state: 's',
+      nonce: 'n',
+      codeChallenge: challenge,
+    }))
+      url.searchParams.set(k, v);
+    const start = await fetch(url, { redirect: 'manual' });
+    const request = await idp.readRequest(ctx.metadata, { url: start.headers.get('location')! });
+    const acs = await postForm(request.acsUrl, await idp.respond(ctx.metadata, request, user));
+    const back = new URL(acs.headers.get('location')!);
+    const code = back.searchParams.get('code');
+    if (!code) return { userSid: null, nameId: null, reason: back.searchParams.get('error_description') ?? '' };
+    const tokens = await postJson(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      grant_type: 'AuthorizationCode',
+      sso_profile_sid: ctx.connectionSid,
+      code,
+      code_verifier: verifier,
+      nonce: 'n',
+    });
+    const info = tokens.body.token_info as { flex_user_sid: string; name_id: string };
+    return { userSid: info.flex_user_sid, nameId: info.name_id, reason: '' };
+  }
+
+  const ada = (nameId: string, extra: Partial<UserClaims> = {}): UserClaims => ({
+    nameId,
+    email: 'ada@example.com',
+    fullName: 'Ada Lovelace',
+    roles: ['agent'],
+    ...extra,
+  });
+
+  it('refuses a transient NameID and says what to set at the IdP, or takes the id from the named attribute', async () => {
+    const ctx = await account();
+    const refused = await signIn(ctx, ada('_3f9a1c', { nameIdFormat: 'transient' }));
+    expect(refused.userSid).toBeNull();
+    expect(refused.reason).toMatch(/transient NameID.*persistent or emailAddress.*--attribute/);
+    expect(await lanyard.services.users.list(ctx.accountSid)).toEqual([]);
+
+    expect((await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { attribute: 'email' })).body.unique_id).toEqual({
+      attribute: 'email',
+      case_insensitive_email: true,
+    });
+    const first = await signIn(ctx, ada('_3f9a1c', { nameIdFormat: 'transient' }));
+    const second = await signIn(ctx, ada('_77be02', { nameIdFormat: 'transient' }));
+    expect(first.nameId).toBe('ada@example.com');
+    expect(second.userSid).toBe(first.userSid);
+  });
+
+  it('matches e-mail NameIDs whatever their letter case, unless the connection says otherwise', async () => {
+    const ctx = await account();
+    const lower = await signIn(ctx, ada('ada@example.com'));
+    const upper = await signIn(ctx, ada('Ada@Example.COM'));
+    expect(upper.userSid).toBe(lower.userSid);
+    expect(await lanyard.services.users.list(ctx.accountSid)).toHaveLength(1);
+
+    await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: false });
+    const distinct = await signIn(ctx, ada('Ada@Example.COM'));
+    expect(distinct.userSid).not.toBe(lower.userSid);
+  });
+
+  it('finds a user provisioned in another letter case before the policy existed, keeping their SIDs', async () => {
+    const ctx = await account();
+    const old = await lanyard.services.users.provision(ctx.accountSid, {
+      uniqueId: 'Grace@Example.com',
+      fullName: 'Grace Hopper',
+      email: 'grace@example.com',
+      roles: ['agent'],
+      imageUrl: null,
+      attributes: {},
+    });
+    const signedIn = await signIn(ctx, ada('grace@example.com', { email: 'grace@example.com', fullName: 'Grace Hopper' }));
+    expect(signedIn.userSid).toBe(old.sid);
+    expect((await lanyard.services.users.get(old.sid)).workerSid).toBe(old.workerSid);
+  });
+
+  it('merges a duplicate into the user to keep and relinks a user to a new unique id, through the admin API', async () => {
+    const ctx = await account();
+    await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: false });
+    const keep = await signIn(ctx, ada('ada@example.com'));
+    const duplicate = await signIn(ctx, ada('ADA@example.com'));
+    expect(duplicate.userSid).not.toBe(keep.userSid);
+
+    const merged = await admin('POST', `/users/${duplicate.userSid}/merge`, { into: keep.userSid });
+    expect(merged.status).toBe(200);
+    expect(merged.body).toMatchObject({ merged_user_sid: duplicate.userSid, user: { sid: keep.userSid, unique_id: 'ADA@example.com' } });
+    expect((await signIn(ctx, ada('ADA@example.com'))).userSid).toBe(keep.userSid);
+    expect((await lanyard.services.users.list(ctx.accountSid)).map((u) => u.sid)).toEqual([keep.userSid]);
+
+    // The IdP moves to persistent ids: relink, and the next sign-in under the new id is the same user.
+    const relinked = await admin('PUT', `/users/${keep.userSid}/unique-id`, { unique_id: 'a7c1-persistent' });
+    expect(relinked.body.unique_id).toBe('a7c1-persistent');
+    expect((await signIn(ctx, ada('a7c1-persistent'))).userSid).toBe(keep.userSid);
+
+    const other = await signIn(ctx, ada('someone-else'));
+    const clash = await admin('PUT', `/users/${other.userSid}/unique-id`, { unique_id: 'a7c1-persistent' });
+    expect(clash.status).toBe(409);
+    expect(clash.body.message).toMatch(/lanyard users merge/);
+    expect((await admin('POST', `/users/${keep.userSid}/merge`, { into: keep.userSid })).status).toBe(400);
+  });
+});

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { AccountService } from './accounts/account-service.ts';
 import { AdminKeys } from './admin/admin-keys.ts';
+import { ClientRegistry } from './clients/client-registry.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
@@ -27,6 +28,8 @@ export interface Services {
   storage: Storage;
   secrets: SecretBox;
   accounts: AccountService;
+  /** Registered OAuth 2.0 / OpenID Connect clients of the standard surface. */
+  clients: ClientRegistry;
   users: UserService;
   keys: SigningKeys;
   accessTokens: AccessTokens;
@@ -54,7 +57,8 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
   keys.reloadEveryMs = config.signingKeyReloadSeconds * 1000;
   await keys.init();
-  const accessTokens = new AccessTokens(keys, config.publicUrl);
+  const clients = new ClientRegistry(storage, accounts);
+  const accessTokens = new AccessTokens(keys, config.publicUrl, (clientId) => clients.idTokenAlg(clientId));
   const metrics = new Metrics();
   const tokens = MeteredTokenService.create(metrics, storage, config, secrets, accessTokens, accounts, users);
   const audit = new MeteredAuditLog(storage, metrics);
@@ -67,6 +71,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
     storage,
     secrets,
     accounts,
+    clients,
     users,
     keys,
     accessTokens,

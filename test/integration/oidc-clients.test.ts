@@ -242,7 +242,13 @@ describe.each(BACKENDS)('registered OpenID Connect clients on %s', (backend) => 
     expect(await back({ prompt: 'none login' })).toMatchObject({ error: 'invalid_request' });
     expect(await back({ prompt: 'none', id_token_hint: 'eyJhbGciOiJub25lIn0.e30.' })).toMatchObject({ error: 'invalid_request' });
     // Every description stays within RFC 6749's characters and never repeats what the client sent.
-    for (const extra of [{ code_challenge_method: 'plain"\\é' }, { response_type: 'token<b>"' }, { scope: 'x"y' }, { response_mode: 'form_post"' }]) {
+    const tricks: Array<Record<string, string>> = [
+      { code_challenge_method: 'plain"\\é' },
+      { response_type: 'token<b>"' },
+      { scope: 'x"y' },
+      { response_mode: 'form_post"' },
+    ];
+    for (const extra of tricks) {
       const { description } = await back(extra);
       expect(description).toMatch(RFC6749_CHARSET);
       expect(description).not.toMatch(/<b>|é/);

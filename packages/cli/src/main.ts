@@ -3,6 +3,7 @@ import { registerAccounts } from './commands/accounts.ts';
 import { registerAppConfig } from './commands/appconfig.ts';
 import { registerAdminKey } from './commands/admin-key.ts';
 import { registerAuthConfig } from './commands/auth-config.ts';
+import { registerClients } from './commands/clients.ts';
 import { registerMapping } from './commands/mapping.ts';
 import { registerMode } from './commands/mode.ts';
 import { registerRedirectUrl } from './commands/redirect-url.ts';
@@ -39,6 +40,7 @@ for (const register of [
   registerSso,
   registerTrustedUrls,
   registerRedirectUrl,
+  registerClients,
   registerAuthConfig,
   registerMode,
   registerStatus,

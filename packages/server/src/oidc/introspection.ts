@@ -3,6 +3,7 @@ import { sha256 } from '../crypto/random.ts';
 import { InvalidTokenError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import type { RefreshTokenRecord, Session } from '../tokens/model.ts';
+import { assertIssuedFor } from '../tokens/token-scope.ts';
 
 const INACTIVE = { active: false } as const;
 
@@ -26,8 +27,8 @@ export async function introspect(services: Services, client: OAuthClient, token:
 async function accessToken({ tokens }: Services, client: OAuthClient, token: string) {
   if (token.split('.').length !== 3) return undefined;
   try {
-    const { claims, session } = await tokens.validateAccessToken(token, client.accountSid);
-    if (session.surface !== 'oidc') return undefined;
+    // The token core's one gate: standard-surface tokens of this client's account only.
+    const { claims, session } = await tokens.verifyAccessTokenFor('oidc', token, { accountSid: client.accountSid });
     return {
       active: true,
       token_type: 'Bearer',
@@ -49,12 +50,20 @@ async function accessToken({ tokens }: Services, client: OAuthClient, token: str
 }
 
 /** Reads the token core's records without changing them: introspection never spends a token. */
-async function refreshToken({ storage }: Services, client: OAuthClient, token: string) {
+async function refreshToken({ storage, accounts }: Services, client: OAuthClient, token: string) {
   const record = await storage.find<RefreshTokenRecord>('refresh_token', sha256(token));
   if (!record || record.consumedAt !== null || record.payload.usableUntil <= Date.now()) return undefined;
   const session = (await storage.find<Session>('session', record.payload.sessionId))?.payload;
-  if (!session || session.revokedAt !== null || session.surface !== 'oidc' || session.clientId !== client.clientId) return undefined;
-  if (Date.now() >= session.maxExpiresAt) return undefined;
+  if (!session || session.revokedAt !== null || Date.now() >= session.maxExpiresAt) return undefined;
+  const account = await accounts.findAccount(session.accountSid);
+  if (!account) return undefined;
+  try {
+    // The same gate as access tokens: standard surface, this client, a mode that allows it.
+    assertIssuedFor('oidc', session, account, { accountSid: client.accountSid, clientId: client.clientId });
+  } catch (error) {
+    if (error instanceof InvalidTokenError) return undefined;
+    throw error;
+  }
   return {
     active: true,
     token_type: 'refresh_token',

@@ -197,6 +197,53 @@ describe.each(BACKENDS)('registered OpenID Connect clients on %s', (backend) => 
     expect(await asResource.json()).toMatchObject({ active: true, client_id: app.clientId, scope: 'openid' });
   });
 
+  it('honours scope on a refresh request when it narrows the grant, and refuses a wider one without spending the token', async () => {
+    const redirectUri = 'http://127.0.0.1:7777/cb';
+    const { client: spa } = await lanyard.services.clients.register({ connectionSid, tokenEndpointAuthMethod: 'none', redirectUris: [redirectUri] });
+    const { verifier, challenge } = pkcePair();
+    const url = new URL(`${lanyard.url}/oauth2/authorize`);
+    for (const [k, v] of Object.entries({
+      client_id: spa.clientId,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: 'openid profile email',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    }))
+      url.searchParams.set(k, v);
+    const form = await loginHeadless(idp, (await fetch(url, { redirect: 'manual' })).headers.get('location')!, 'ada@example.com');
+    const code = new URL((await postForm(form.action, form.fields)).headers.get('location')!).searchParams.get('code')!;
+    const first = await post('/oauth2/token', {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: redirectUri,
+      client_id: spa.clientId,
+    });
+    let { refresh_token: refreshToken } = (await first.json()) as { refresh_token: string };
+    const refresh = async (scope?: string) => {
+      const response = await post('/oauth2/token', {
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: spa.clientId,
+        ...(scope ? { scope } : {}),
+      });
+      const body = (await response.json()) as Record<string, string>;
+      if (response.status === 200) refreshToken = body.refresh_token!;
+      return { status: response.status, body };
+    };
+    const wider = await refresh('openid email roles');
+    expect(wider).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    const narrowed = await refresh('openid email');
+    expect(narrowed.status).toBe(200); // the refused request did not spend the token
+    expect(narrowed.body).toMatchObject({ scope: 'openid email', id_token: expect.any(String) });
+    const withoutOpenid = await refresh('email');
+    expect(withoutOpenid.body.scope).toBe('email');
+    expect(withoutOpenid.body.id_token).toBeUndefined();
+    // Narrowing is per response: the next refresh without scope gets the original grant back.
+    expect((await refresh()).body).toMatchObject({ scope: 'openid profile email', id_token: expect.any(String) });
+  });
+
   it('takes POST at the authorization endpoint (OpenID Connect Core §3.1.2.1) and still refuses repeated parameters', async () => {
     const { challenge } = pkcePair();
     const params = new URLSearchParams({

@@ -12,6 +12,7 @@ import { userClaims } from './claims.ts';
 import { InvalidClientError, authenticateClient } from './client-authentication.ts';
 import { introspect } from './introspection.ts';
 import { oauthDescription } from './oauth-text.ts';
+import { requestedRefreshScope } from './refresh-scope.ts';
 import { discoveryDocument } from './discovery.ts';
 
 const oauthError = (oauth: string, message: string) => new LanyardError({ code: 20001, status: 400, message, oauthError: oauth });
@@ -58,7 +59,8 @@ export const oidcRoutes: RouteModule = (app, services) => {
     }
     if (form.grant_type === 'refresh_token') {
       if (!form.refresh_token) throw new InvalidParameterError('refresh_token is required.');
-      return c.json(tokenResponse(await tokens.refresh({ refreshToken: form.refresh_token, surface: 'oidc', clientId: client.clientId })));
+      const scope = await requestedRefreshScope(storage, form.refresh_token, form.scope);
+      return c.json(tokenResponse(await tokens.refresh({ refreshToken: form.refresh_token, surface: 'oidc', clientId: client.clientId }), scope));
     }
     throw oauthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
   });
@@ -141,14 +143,16 @@ export const oidcRoutes: RouteModule = (app, services) => {
   app.post('/oauth2/logout', logout);
 };
 
-function tokenResponse(issued: IssuedTokens) {
+/** RFC 6749 §5.1; `scope` narrowed by a refresh request applies to this response only (no ID token without openid). */
+function tokenResponse(issued: IssuedTokens, narrowedScope?: string) {
+  const scope = narrowedScope ?? issued.session.scope ?? 'openid';
   return {
     access_token: issued.accessToken,
     token_type: 'Bearer',
     expires_in: Math.max(0, Math.floor((issued.accessTokenExpiresAt - Date.now()) / 1000)),
     refresh_token: issued.refreshToken,
-    ...(issued.idToken ? { id_token: issued.idToken } : {}),
-    scope: issued.session.scope ?? 'openid',
+    ...(issued.idToken && scope.split(' ').includes('openid') ? { id_token: issued.idToken } : {}),
+    scope,
   };
 }
 

@@ -1,17 +1,22 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ClientAdmin, clientSchemas, type clientResource } from '@lanyard/server/admin/client-admin.ts';
+import type { clientResource } from '@lanyard/server/admin/client-admin.ts';
 import { InvalidParameterError } from '@lanyard/server/errors.ts';
 import { parseWith } from '@lanyard/server/http/request-body.ts';
 import { action, type CommandContext } from '../runtime.ts';
 
 type Client = ReturnType<typeof clientResource> & { client_secret?: string; secret_id?: string };
 
-const clientAdmin = ({ services }: CommandContext) =>
-  new ClientAdmin(services, { surface: 'cli', name: `cli (${process.env.USER ?? 'unknown user'})` });
+/** Loaded on demand (it pulls in the token core's keys and jose): `--help` needs none of it. */
+const server = async () => {
+  const { ClientAdmin, clientSchemas } = await import('@lanyard/server/admin/client-admin.ts');
+  return { ClientAdmin, clientSchemas, parseWith };
+};
+const clientAdmin = async ({ services }: CommandContext) =>
+  new (await server()).ClientAdmin(services, { surface: 'cli', name: `cli (${process.env.USER ?? 'unknown user'})` });
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function readJwks(file: unknown): { keys: Record<string, unknown>[] } | undefined {
+async function readJwks(file: unknown): Promise<{ keys: Record<string, unknown>[] } | undefined> {
   if (typeof file !== 'string') return undefined;
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as { keys: Record<string, unknown>[] };
@@ -48,15 +53,16 @@ export function registerClients(program: Command): void {
     .option('--connection <JQ…>', "the connection to sign users in with (default: the account's)")
     .action(
       action(async (context, { args: [sid], options }) => {
+        const { parseWith, clientSchemas } = await server();
         const body = parseWith(clientSchemas.register, {
           name: options.name,
           connection_sid: options.connection,
           token_endpoint_auth_method: options.authMethod,
           redirect_uris: options.redirectUri,
-          jwks: readJwks(options.jwksFile),
+          jwks: await readJwks(options.jwksFile),
           id_token_signed_response_alg: options.idTokenAlg,
         });
-        const client = await clientAdmin(context).register(sid!, body);
+        const client = await (await clientAdmin(context)).register(sid!, body);
         return { data: client, text: describe(client) };
       }),
     );
@@ -66,7 +72,7 @@ export function registerClients(program: Command): void {
     .argument('<AccountSid>')
     .action(
       action(async (context, { args: [sid] }) => {
-        const result = await clientAdmin(context).list(sid!);
+        const result = await (await clientAdmin(context)).list(sid!);
         return {
           data: result,
           text:
@@ -80,7 +86,7 @@ export function registerClients(program: Command): void {
     .command('show')
     .description('show a client')
     .argument('<client_id>')
-    .action(action(async (context, { args: [id] }) => output(await clientAdmin(context).get(id!))));
+    .action(action(async (context, { args: [id] }) => output(await (await clientAdmin(context)).get(id!))));
   clients
     .command('update')
     .description("change a client's redirect URIs (the whole list), name, keys or ID token algorithm")
@@ -91,13 +97,14 @@ export function registerClients(program: Command): void {
     .option('--id-token-alg <alg>', 'RS256 or ES256')
     .action(
       action(async (context, { args: [id], options }) => {
+        const { parseWith, clientSchemas } = await server();
         const body = parseWith(clientSchemas.update, {
           name: options.name,
           redirect_uris: options.redirectUri,
-          jwks: readJwks(options.jwksFile),
+          jwks: await readJwks(options.jwksFile),
           id_token_signed_response_alg: options.idTokenAlg,
         });
-        return output(await clientAdmin(context).update(id!, body));
+        return output(await (await clientAdmin(context)).update(id!, body));
       }),
     );
   clients
@@ -108,7 +115,8 @@ export function registerClients(program: Command): void {
     .action(
       action(async (context, { args: [id], options }) => {
         const rollover = options.rollover === undefined ? undefined : Number(options.rollover);
-        return output(await clientAdmin(context).rotateSecret(id!, parseWith(clientSchemas.rotate, { rollover_seconds: rollover })));
+        const { parseWith, clientSchemas } = await server();
+        return output(await (await clientAdmin(context)).rotateSecret(id!, parseWith(clientSchemas.rotate, { rollover_seconds: rollover })));
       }),
     );
   clients
@@ -116,14 +124,14 @@ export function registerClients(program: Command): void {
     .description('end one secret now (the previous one, once every deployment has the new one)')
     .argument('<client_id>')
     .argument('<secret_id>')
-    .action(action(async (context, { args: [id, secretId] }) => output(await clientAdmin(context).revokeSecret(id!, secretId!))));
+    .action(action(async (context, { args: [id, secretId] }) => output(await (await clientAdmin(context)).revokeSecret(id!, secretId!))));
   clients
     .command('delete')
     .description('delete a client')
     .argument('<client_id>')
     .action(
       action(async (context, { args: [id] }) => {
-        const result = await clientAdmin(context).remove(id!);
+        const result = await (await clientAdmin(context)).remove(id!);
         return { data: result, text: `Client ${result.client_id} deleted.` };
       }),
     );

@@ -187,8 +187,10 @@ export function oidcClientsSection(context: PageContext): Section {
     element,
     update({ connection }) {
       register.disabled = connection === undefined;
-      if (connection === undefined) status.error('Set up the identity provider first: clients sign users in through it.');
-      void refresh();
+      // Not an alert: a new account simply has nothing to show here yet.
+      if (connection === undefined)
+        replace(list, h('p', { class: 'muted' }, 'Set up the identity provider first: clients sign users in through it.'));
+      else void refresh();
     },
   };
 }

@@ -46,7 +46,9 @@ export const oidcRoutes: RouteModule = (app, services) => {
     const form = await readForm(c);
     const client = await clientAuth(c, form);
     if (form.grant_type === 'authorization_code') {
-      if (!form.code || !form.code_verifier) throw new InvalidParameterError('code and code_verifier are required.');
+      if (!form.code) throw new InvalidParameterError('code is required.');
+      if (!form.code_verifier)
+        throw new InvalidParameterError('code_verifier is required: every client uses PKCE (RFC 7636), confidential ones too.');
       // redirect_uri must repeat the authorization request's, character for character (RFC 6749 §4.1.3).
       const issued = await tokens.exchangeCode({
         surface: 'oidc',

@@ -19,11 +19,13 @@ const OIDC_REDIRECT = 'https://desktop.example.com/app/cb';
 let lanyard: TestLanyard;
 let idp: DevIdp;
 let a: Awaited<ReturnType<typeof setupAccount>>;
+let b: Awaited<ReturnType<typeof setupAccount>>;
 
 beforeAll(async () => {
   idp = await startDevIdp({ port: 0, users: USERS });
   lanyard = await startTestLanyard('sqlite', { rateLimitLoginPerMinute: 10_000, rateLimitTokenPerMinute: 10_000 });
   a = await setupAccount(lanyard, idp);
+  b = await setupAccount(lanyard, idp);
   await lanyard.services.accounts.setMode(a.account.sid, 'both');
   await lanyard.services.accounts.setRedirectUris(a.connection.sid, [OIDC_REDIRECT]);
 });
@@ -142,14 +144,16 @@ describe('a token works only on the surface that issued it', () => {
     expect((await refreshTokens(lanyard, a.connection.sid, fresh.refresh!)).status).toBe(200);
   });
 
-  it('/oauth2/revoke ignores Flex and legacy tokens (their sessions stay live)', async () => {
-    const desktop = await flexTokens();
+  it("/oauth2/revoke ignores legacy tokens (their session stays live) and another client's, and ends the client's own", async () => {
     const legacyDesktop = await legacyTokens();
-    for (const token of [desktop.access, desktop.refresh!, legacyDesktop.access]) {
-      expect((await oidcForm('/oauth2/revoke', { token, client_id: a.connection.clientId })).status).toBe(200);
-    }
-    expect((await validate(desktop.access)).body.valid).toBe(true);
+    expect((await oidcForm('/oauth2/revoke', { token: legacyDesktop.access, client_id: a.connection.clientId })).status).toBe(200);
     expect((await validate(legacyDesktop.access)).body.valid).toBe(true);
+    const desktop = await flexTokens();
+    expect((await oidcForm('/oauth2/revoke', { token: desktop.refresh!, client_id: b.connection.clientId })).status).toBe(200);
+    expect((await validate(desktop.access)).body.valid).toBe(true);
+    // The SDK signs a Flex desktop out here (RFC 7009, same client): that session ends.
+    expect((await oidcForm('/oauth2/revoke', { token: desktop.refresh!, client_id: a.connection.clientId })).status).toBe(200);
+    expect((await validate(desktop.access)).body.valid).toBe(false);
     const standard = await oidcTokens();
     expect((await oidcForm('/oauth2/revoke', { token: standard.access, client_id: a.connection.clientId })).status).toBe(200);
     expect(await userinfo(standard.access)).toBe(401);

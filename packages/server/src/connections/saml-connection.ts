@@ -109,7 +109,7 @@ export class SamlConnection {
     try {
       ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent' }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
     } catch (error) {
-      throw new SamlResponseError(describeSamlFailure(error as Error));
+      throw new SamlResponseError(describeSamlFailure(error as Error, this.sp));
     }
     if (!profile) throw new SamlResponseError('the response carries no assertion');
     if (!solicited && typeof profile.inResponseTo === 'string') throw new SamlResponseError('an IdP-initiated response must not answer a request');
@@ -119,7 +119,8 @@ export class SamlConnection {
     // key (the issuer tells them apart), so a valid signature alone does not make it our IdP.
     if (assertion.issuer !== this.settings.issuer) {
       throw new SamlResponseError(
-        `the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}"`,
+        `the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}". ` +
+          "If this is your IdP, set its entity ID as the issuer in this account's identity provider settings (or import its metadata again)",
       );
     }
     const responseIssuer = children(message, SAML_NS, 'Issuer')[0]?.textContent?.trim();
@@ -132,7 +133,9 @@ export class SamlConnection {
     const skewMs = this.settings.clockSkewSeconds * 1000;
     const forUs = assertion.bearerConfirmations.filter((c) => c.recipient === this.sp.acsUrl);
     if (forUs.length === 0) {
-      throw new SamlResponseError(`the assertion's Recipient is not this service's ACS URL (${this.sp.acsUrl})`);
+      throw new SamlResponseError(
+        `the assertion's Recipient is not this service's ACS URL: set the IdP application's ACS (reply) URL to ${this.sp.acsUrl}`,
+      );
     }
     // SAML Profiles §4.1.4.3, for every response: node-saml checks these times only when it checks
     // InResponseTo, so an unsolicited assertion would otherwise be bounded by its Conditions alone.
@@ -148,7 +151,9 @@ export class SamlConnection {
     }
     const destination = message.getAttribute('Destination') || null;
     if (destination !== null && destination !== this.sp.acsUrl) {
-      throw new SamlResponseError(`the response's Destination is not this service's ACS URL (${this.sp.acsUrl})`);
+      throw new SamlResponseError(
+        `the response's Destination is not this service's ACS URL: set the IdP application's ACS (reply) URL to ${this.sp.acsUrl}`,
+      );
     }
     // One-time use of an assertion, across every node (SAML Profiles §4.1.4.5).
     // Remembered for as long as any part of it could still be accepted.
@@ -264,7 +269,7 @@ function parseVerifiedAssertion(xml: string): {
 }
 
 /** node-saml's messages, made readable for an administrator without leaking internals. */
-function describeSamlFailure(error: Error): string {
+function describeSamlFailure(error: Error, sp: ServiceProvider): string {
   const m = error.message;
   // Signatures were checked before node-saml ran (saml-message-checks.ts): this is node-saml
   // disagreeing about signed content, so say what it said rather than guess at a setting.
@@ -273,8 +278,10 @@ function describeSamlFailure(error: Error): string {
   // node-saml's words when no SubjectConfirmationData is inside its NotBefore/NotOnOrAfter window.
   if (/No valid subject confirmation/i.test(m))
     return 'the assertion is outside its validity window (SubjectConfirmationData NotOnOrAfter has passed; check the clocks)';
-  if (/audience/i.test(m)) return `the assertion's audience is not this service provider (${m})`;
-  if (/InResponseTo/i.test(m)) return 'the response does not answer a sign-in request of ours (InResponseTo)';
+  if (/audience/i.test(m))
+    return `the assertion's audience is not this service provider: set the IdP application's entity ID (Audience) to ${sp.entityId} (${m.slice(0, 200)})`;
+  if (/InResponseTo/i.test(m))
+    return 'the response does not answer a sign-in request of ours (InResponseTo): start the sign-in again from the desktop; an IdP-initiated sign-in needs it turned on for the account';
   if (/Unknown SAML issuer|issuer/i.test(m)) return 'the response was issued by an unexpected IdP';
   if (/SAML provider returned/.test(m)) return m;
   return m.slice(0, 200);

@@ -163,7 +163,7 @@ async function revokeAny({ tokens }: Services, token: string, clientId: string):
   if (token.split('.').length !== 3) return tokens.revokeRefreshToken(token, clientId);
   try {
     // RFC 7009 §2.1: only the client's own tokens, of this surface, are revoked; others are ignored.
-    const { claims } = await tokens.verifyAccessTokenFor('oidc', token, { clientId });
+    const { claims } = await tokens.verifyAccessTokenFor('revocation', token, { clientId });
     await tokens.revokeSession(claims.sid, 'revoked_by_client');
   } catch (error) {
     if (!(error instanceof InvalidTokenError)) throw error;

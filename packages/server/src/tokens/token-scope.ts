@@ -13,14 +13,18 @@ import type { AccessTokenClaims, Session, Surface } from './model.ts';
  * - `legacy-refresh`: `POST /v1/Accounts/{AC}/Tokens/refresh` re-signs the presented token, so it
  *   takes legacy tokens only (enhanced and OIDC sessions renew through their rotating refresh
  *   tokens, with reuse detection).
- * - `oidc`: the standard surface's resource endpoints: userinfo, revocation, introspection.
+ * - `oidc`: the standard surface's resource endpoints: userinfo, introspection.
+ * - `revocation`: `/oauth2/revoke` (RFC 7009) ends sessions of the OAuth clients of this server:
+ *   standard OIDC and Flex (the SDK signs a Flex desktop out there), never legacy sessions;
+ *   the caller also passes `clientId`.
  */
-export type TokenEndpoint = 'desktop' | 'legacy-refresh' | 'oidc';
+export type TokenEndpoint = 'desktop' | 'legacy-refresh' | 'oidc' | 'revocation';
 
 const ACCEPTED_SURFACES: ReadonlyMap<TokenEndpoint, readonly Surface[]> = new Map<TokenEndpoint, readonly Surface[]>([
   ['desktop', ['flex', 'legacy']],
   ['legacy-refresh', ['legacy']],
   ['oidc', ['oidc']],
+  ['revocation', ['oidc', 'flex']],
 ]);
 
 const SURFACE_NAMES: ReadonlyMap<Surface, string> = new Map<Surface, string>([
@@ -33,6 +37,7 @@ const ENDPOINT_NAMES: ReadonlyMap<TokenEndpoint, string> = new Map<TokenEndpoint
   ['desktop', 'this desktop endpoint'],
   ['legacy-refresh', 'the legacy token refresh'],
   ['oidc', 'this OpenID Connect endpoint'],
+  ['revocation', 'the revocation endpoint'],
 ]);
 
 /** The SSO modes under which tokens of each surface stay usable (`lanyard mode set`). */

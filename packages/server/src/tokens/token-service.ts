@@ -312,7 +312,7 @@ export class TokenService {
     const record = await this.storage.find<RefreshTokenRecord>(REFRESH, sha256(refreshToken));
     if (!record) return;
     const session = (await this.storage.find<Session>(SESSION, record.payload.sessionId))?.payload;
-    if (!session || session.surface !== 'oidc' || (clientId !== undefined && session.clientId !== clientId)) return;
+    if (!session || session.surface === 'legacy' || (clientId !== undefined && session.clientId !== clientId)) return;
     await this.revokeSession(record.payload.sessionId, 'revoked_by_client');
   }
 

@@ -22,14 +22,21 @@ describe('signing keys shared through PostgreSQL', () => {
     await db.drop();
   });
 
-  const active = async () => (await storages[0]!.list<{ retiredAt: number | null }>('signing_key')).filter((k) => k.payload.retiredAt === null);
+  /** Active keys of one algorithm (ES256 signs access tokens; RS256 signs ID tokens by default). */
+  const active = async (alg = 'ES256') =>
+    (await storages[0]!.list<{ retiredAt: number | null; alg: string }>('signing_key')).filter(
+      (k) => k.payload.retiredAt === null && k.payload.alg === alg,
+    );
 
   it('creates one signing key when four nodes initialise an empty database at the same moment', async () => {
     const nodes = storages.map((storage) => new SigningKeys(storage, secrets, 3600_000));
     await Promise.all(nodes.map((keys) => keys.init()));
     expect(await active()).toHaveLength(1);
+    expect(await active('RS256')).toHaveLength(1);
     const kids = await Promise.all(nodes.map(async (keys) => (await keys.current()).kid));
     expect(new Set(kids).size).toBe(1);
+    const rsaKids = await Promise.all(nodes.map(async (keys) => (await keys.current('RS256')).kid));
+    expect(new Set(rsaKids).size).toBe(1);
   });
 
   it('leaves one signing key after concurrent rotations, with every replaced key still verifying', async () => {
@@ -38,10 +45,13 @@ describe('signing keys shared through PostgreSQL', () => {
     const kids = await Promise.all(nodes.map((keys) => keys.rotate()));
     const now = await active();
     expect(now).toHaveLength(1);
+    expect(await active('RS256')).toHaveLength(1);
     expect(kids).toContain(now[0]!.id);
     // A node that looks afterwards (the others reload on an unknown kid or within seconds) verifies all of them.
     const observer = new SigningKeys(storages[0]!, secrets, 3600_000);
     await observer.reload();
     for (const kid of [before, ...kids]) expect(await observer.verificationKey(kid)).toBeDefined();
+    // A key verifies only under its own algorithm.
+    expect(await observer.verificationKey(before, 'RS256')).toBeUndefined();
   });
 });

@@ -109,16 +109,24 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       token_endpoint: `${lanyard.url}/oauth2/token`,
       end_session_endpoint: `${lanyard.url}/oauth2/logout`,
       code_challenge_methods_supported: ['S256'],
-      token_endpoint_auth_methods_supported: ['none'],
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+      introspection_endpoint: `${lanyard.url}/oauth2/introspect`,
       authorization_response_iss_parameter_supported: true,
     });
     const rfc8414 = await fetch(`${lanyard.url}/.well-known/oauth-authorization-server`);
     expect(await rfc8414.json()).toEqual(await (await fetch(`${lanyard.url}/.well-known/openid-configuration`)).json());
     const jwksResponse = await fetch(metadata.jwks_uri!);
     expect(jwksResponse.headers.get('cache-control')).toMatch(/max-age/);
-    const jwks = await jwksResponse.json();
-    expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
-    expect(jwks.keys[0].d).toBeUndefined();
+    const jwks = (await jwksResponse.json()) as { keys: Array<Record<string, unknown>> };
+    // Both keys: ES256 (access tokens, ID tokens on request) and RS256 (ID tokens by default).
+    expect(jwks.keys).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' }),
+        expect.objectContaining({ kty: 'RSA', alg: 'RS256', use: 'sig' }),
+      ]),
+    );
+    for (const key of jwks.keys) expect(key.d).toBeUndefined();
   });
 
   it('signs in with code + PKCE; openid-client validates the ID token, then fetches userinfo', async () => {
@@ -245,7 +253,15 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       expect(response.status, uri).toBe(400);
       expect(response.headers.get('location'), uri).toBeNull();
       expect(response.headers.get('content-type'), uri).toMatch(/text\/html/);
-      expect(await response.text(), uri).toMatch(/exact match required/);
+      const page = await response.text();
+      expect(page, uri).toMatch(/exact match required/);
+      // The page names the true fix (the client's redirect URIs), not the Flex surface's Trusted URLs.
+      expect(page, uri).toMatch(/register this exact redirect URI on the client: lanyard clients update/);
+      expect(page, uri).not.toMatch(/add this page&#39;s address to the account&#39;s Trusted URLs/);
+      expect(page, uri).toContain('70003');
+      // Nothing of the request is echoed back onto our page.
+      expect(page, uri).not.toContain('evil.example');
+      expect(page, uri).not.toContain('8765/call');
     }
     // Unknown client, or a repeated parameter: no redirect either, even to a registered URI.
     const base = { redirect_uri: REDIRECT_URI, code_challenge, code_challenge_method: 'S256', state: 's' };
@@ -270,7 +286,8 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       expect(location.searchParams.get('iss')).toBe(lanyard.url);
       return { error: location.searchParams.get('error'), description: location.searchParams.get('error_description') };
     };
-    expect(await back({})).toMatchObject({ error: 'invalid_request', description: expect.stringMatching(/only S256/) });
+    // No PKCE at all is told that PKCE is required, in the standard parameter names.
+    expect(await back({})).toMatchObject({ error: 'invalid_request', description: expect.stringMatching(/^PKCE is required: send code_challenge/) });
     expect(await back({ code_challenge: await challenge() })).toMatchObject({
       error: 'invalid_request',
       description: expect.stringMatching(/only S256/),
@@ -280,8 +297,11 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
     });
     expect(await back({ code_challenge_method: 'S256' })).toMatchObject({
       error: 'invalid_request',
-      description: expect.stringMatching(/codeChallenge is required/),
+      description: expect.stringMatching(/PKCE is required: send code_challenge with code_challenge_method S256/),
     });
+    const malformed = await back({ code_challenge: 'short"<script>', code_challenge_method: 'S256' });
+    expect(malformed.description).toMatch(/^code_challenge must be the base64url SHA-256/);
+    expect(malformed.description).not.toMatch(/script/);
     const pkce = { code_challenge: await challenge(), code_challenge_method: 'S256' };
     expect(await back({ ...pkce, response_type: 'token' })).toMatchObject({ error: 'unsupported_response_type' });
     expect(await back({ ...pkce, prompt: 'none' })).toMatchObject({ error: 'login_required' });

@@ -5,6 +5,7 @@ import { registerAdminKey } from './commands/admin-key.ts';
 import { registerAuthConfig } from './commands/auth-config.ts';
 import { registerIdentity } from './commands/identity.ts';
 import { registerIdpInitiated } from './commands/idp-initiated.ts';
+import { registerClients } from './commands/clients.ts';
 import { registerMapping } from './commands/mapping.ts';
 import { registerMode } from './commands/mode.ts';
 import { registerRedirectUrl } from './commands/redirect-url.ts';
@@ -43,6 +44,7 @@ for (const register of [
   registerSso,
   registerTrustedUrls,
   registerRedirectUrl,
+  registerClients,
   registerAuthConfig,
   registerMode,
   registerIdpInitiated,

@@ -80,6 +80,20 @@ export class UntrustedDomainError extends LanyardError {
   }
 }
 
+/**
+ * Standard surface: `redirect_uri` is not one of the client's registered redirect URIs (exact
+ * match, RFC 9700 §4.1.1). Trusted URLs play no part here; the fix is on the client.
+ */
+export class UnregisteredRedirectUriError extends LanyardError {
+  constructor(parameter: 'redirect_uri' | 'post_logout_redirect_uri' = 'redirect_uri') {
+    super({
+      code: 70003,
+      status: 400,
+      message: `The ${parameter} is not one of the redirect URIs registered for this client (exact match required, RFC 9700 §4.1.1).`,
+    });
+  }
+}
+
 /** SPEC: the account's SSO settings cannot be used (bad certificate, URLs, missing setup). */
 export class InvalidSsoSettingsError extends LanyardError {
   constructor(detail: string) {

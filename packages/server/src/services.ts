@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { AccountService } from './accounts/account-service.ts';
 import { AdminKeys } from './admin/admin-keys.ts';
 import { AuditLog } from './audit/audit-log.ts';
+import { ClientRegistry } from './clients/client-registry.ts';
 import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
 import { SecretBox } from './crypto/secret-box.ts';
@@ -28,6 +29,8 @@ export interface Services {
   storage: Storage;
   secrets: SecretBox;
   accounts: AccountService;
+  /** Registered OAuth 2.0 / OpenID Connect clients of the standard surface. */
+  clients: ClientRegistry;
   users: UserService;
   keys: SigningKeys;
   accessTokens: AccessTokens;
@@ -57,7 +60,8 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
   keys.reloadEveryMs = config.signingKeyReloadSeconds * 1000;
   await keys.init();
-  const accessTokens = new AccessTokens(keys, config.publicUrl);
+  const clients = new ClientRegistry(storage, accounts);
+  const accessTokens = new AccessTokens(keys, config.publicUrl, (clientId) => clients.idTokenAlg(clientId));
   const metrics = new Metrics();
   const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
   const audit = new AuditLog(storage);
@@ -72,6 +76,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
     storage,
     secrets,
     accounts,
+    clients,
     users,
     keys,
     accessTokens,

@@ -4,6 +4,7 @@ import { attributeMappingSection } from '../sections/attribute-mapping.ts';
 import { auditSection } from '../sections/audit.ts';
 import { desktopConfigSection } from '../sections/desktop-config.ts';
 import { identityProviderSection } from '../sections/identity-provider.ts';
+import { oidcClientsSection } from '../sections/oidc-clients.ts';
 import type { AccountState, PageContext, Section } from '../sections/section.ts';
 import { serviceProviderSection } from '../sections/service-provider.ts';
 import { ssoModeSection } from '../sections/sso-mode.ts';
@@ -28,6 +29,7 @@ export function accountPage(accountSid: string): HTMLElement {
     testSignInSection(context),
     desktopConfigSection(context),
     ssoModeSection(context),
+    oidcClientsSection(context),
     audit,
   ];
 

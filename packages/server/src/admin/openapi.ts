@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { arrayOf, componentSchemas, object, ref, sid, str, type Json } from './openapi-schemas.ts';
+import { clientComponentSchemas, clientPaths } from './openapi-clients.ts';
 import { schemas } from './requests.ts';
 
 function requestBody(schema: z.ZodType): Json {
@@ -266,6 +267,7 @@ const paths: Record<string, Record<string, Json>> = {
   '/admin/v1/signing-keys/rotate': {
     post: op('rotateSigningKeys', 'Rotate the signing key', ok({ allOf: [object({ kid: str('The new signing key') }), ref('SigningKeys')] })),
   },
+  ...clientPaths,
 };
 
 /**
@@ -291,6 +293,7 @@ export function adminOpenApiDocument(serverUrl = 'http://127.0.0.1:4000') {
       { name: 'accounts', description: 'Account setup, users and audit' },
       { name: 'users', description: 'Users and their sessions' },
       { name: 'connections', description: 'SSO connections' },
+      { name: 'clients', description: 'OpenID Connect clients (registration, secrets)' },
       { name: 'tokens', description: 'Token inspection' },
       { name: 'signing-keys', description: 'Token signing keys' },
       { name: 'meta', description: 'This description' },
@@ -306,7 +309,7 @@ export function adminOpenApiDocument(serverUrl = 'http://127.0.0.1:4000') {
           description: 'The admin console session (POST /console/session); every call also needs the session CSRF token in X-CSRF-Token.',
         },
       },
-      schemas: componentSchemas,
+      schemas: { ...componentSchemas, ...clientComponentSchemas },
       responses: {
         BadRequest: {
           description: 'Malformed SID, body or URL; the message names the rule broken',

@@ -3,6 +3,7 @@ import { InvalidParameterError } from '../errors.ts';
 import type { AppVariables, RouteModule } from '../http/app.ts';
 import { parseWith, readJson } from '../http/request-body.ts';
 import { adminAuthentication, type AdminVariables } from './admin-auth.ts';
+import { clientRoutes } from './client-routes.ts';
 import { ConsoleSessions } from '../console/console-sessions.ts';
 import { AdminService, type Actor } from './admin-service.ts';
 import { IdentityAdmin } from './identity-admin.ts';
@@ -125,6 +126,8 @@ export const adminRoutes: RouteModule = (app, services) => {
   });
   admin.get('/signing-keys', async (c) => c.json(await ops(c).listSigningKeys()));
   admin.post('/signing-keys/rotate', async (c) => c.json(await ops(c).rotateSigningKeys()));
+
+  clientRoutes(admin, services);
 
   app.route(ADMIN_PREFIX, admin);
 };

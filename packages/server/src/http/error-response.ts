@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { LanyardError, RateLimitedError, StorageUnavailableError } from '../errors.ts';
 import type { Logger } from './logger.ts';
+import { oauthDescription } from '../oidc/oauth-text.ts';
 
 /** Routes a person's browser lands on answer with a page; API callers get JSON. */
 export function wantsHtml(c: Context): boolean {
@@ -12,6 +13,8 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCode
 /** What an administrator should do about each error code, shown on browser-facing pages. */
 const ADMIN_HINTS: Record<number, string> = {
   70002: "An administrator must add this page's address to the account's Trusted URLs (lanyard trusted-urls add).",
+  70003:
+    'An administrator must register this exact redirect URI on the client: lanyard clients update <client_id> --redirect-uri <uri> (or the console, OpenID Connect clients). Trusted URLs do not apply to OpenID Connect clients.',
   70251: "An administrator must fix the account's single sign-on settings (IdP certificate, SSO URL, Domain redirect URL).",
   45050: 'An administrator must configure the identity provider to send this attribute.',
   // The message above names the cause and its fix (signature, status, clocks, URLs…): no generic guess here.
@@ -54,7 +57,7 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
   if (known.status === 413) headers['Connection'] = 'close';
   if (wantsHtml(c)) return c.html(errorPage(known), known.status as 400, headers);
   if (c.get('oauthErrors') === true) {
-    return c.json({ error: known.oauthError, error_description: known.message, code: known.code }, known.status as 400, headers);
+    return c.json({ error: known.oauthError, error_description: oauthDescription(known.message), code: known.code }, known.status as 400, headers);
   }
   return c.json(known.toJSON(), known.status as 400, headers);
 }

@@ -24,6 +24,7 @@ export const RATE_LIMITED_ROUTES: Record<RateLimitGroup, string[]> = {
     '/v1/Flex/OAuth/Tokens',
     '/oauth2/token',
     '/oauth2/revoke',
+    '/oauth2/introspect',
     '/oauth2/userinfo',
     '/v1/Accounts/:accountSid/Tokens/refresh',
     '/v1/Accounts/:accountSid/Tokens/validate',

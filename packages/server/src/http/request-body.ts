@@ -52,10 +52,15 @@ export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string |
 }
 
 export async function readForm(c: Context): Promise<Record<string, string>> {
+  return Object.fromEntries(await readFormParams(c));
+}
+
+/** The form body with repeated parameters kept (for protocols that must refuse repeats). */
+export async function readFormParams(c: Context): Promise<URLSearchParams> {
   const type = c.req.header('content-type') ?? '';
   if (!type.includes('application/x-www-form-urlencoded'))
     throw new InvalidParameterError('The request body must be application/x-www-form-urlencoded.');
-  return Object.fromEntries(new URLSearchParams(await c.req.text()));
+  return new URLSearchParams(await c.req.text());
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {

@@ -120,7 +120,7 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
     const { login, input, pending } = await broker();
     await expect(login.begin({ ...input, redirectUrl: 'https://evil.example.test/agent/' })).rejects.toMatchObject({ code: 70002 });
     await expect(login.begin({ ...input, codeChallengeMethod: 'plain' })).rejects.toThrow(/only S256/);
-    await expect(login.begin({ ...input, codeChallenge: 'short' })).rejects.toThrow(/codeChallenge is required/);
+    await expect(login.begin({ ...input, codeChallenge: 'short' })).rejects.toThrow(/codeChallenge must be the base64url/);
     await expect(login.begin({ ...input, state: '' })).rejects.toThrow(/state is required/);
     await expect(login.begin({ ...input, clientId: 'another-client' })).rejects.toThrow(/client_id does not belong/);
     expect(await pending()).toBe(0);
@@ -146,8 +146,8 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
     await core.accounts.setRedirectUris(core.connection.sid, [DESKTOP]);
     const oidc = { surface: 'oidc' as const, clientId: core.connection.clientId, scope: 'openid' };
     await expect(login.begin({ ...input, ...oidc, redirectUrl: DESKTOP + 'x' })).rejects.toMatchObject({
-      code: 70002,
-      moreInfo: expect.stringMatching(/exact match required/),
+      code: 70003,
+      message: expect.stringMatching(/registered for this client \(exact match required/),
     });
     const answer = await signInAtIdp('ada@example.com', oidc);
     const back = new URL((await login.complete(core.connection.sid, answer.SAMLResponse, answer.RelayState)).redirectTo);

@@ -16,7 +16,7 @@ import {
   InvalidSsoSettingsError,
   LanyardError,
   SamlResponseError,
-  UntrustedDomainError,
+  UnregisteredRedirectUriError,
 } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
@@ -26,10 +26,13 @@ import type { UserService, User } from '../users/user-service.ts';
 import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
 import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
 import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from './saml-connections.ts';
+import { oauthDescription } from '../oidc/oauth-text.ts';
 import { enhancedServiceProvider } from './service-providers.ts';
 
 const LOGIN_REQUEST = 'login_request';
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+const FLEX_PKCE_NAMES = { challenge: 'codeChallenge', method: 'codeChallengeMethod' };
+const STANDARD_PKCE_NAMES = { challenge: 'code_challenge', method: 'code_challenge_method' };
 
 /** A sign-in in flight between our authorize endpoint and the IdP's answer at the ACS. */
 export interface LoginRequest {
@@ -55,6 +58,8 @@ export interface AuthorizeInput {
   surface: Exclude<Surface, 'legacy'>;
   connectionSid: string;
   clientId?: string;
+  /** Standard surface: the verified client (a registered one, or the connection's built-in client). */
+  client?: { clientId: string; redirectUris: string[] };
   redirectUrl: string;
   state: string;
   nonce?: string;
@@ -97,7 +102,8 @@ export class LoginService {
   async begin(input: AuthorizeInput): Promise<string> {
     const connection = await this.accounts.getConnection(input.connectionSid, input.surface === 'flex' ? 'ssoProfileSid' : 'connection');
     const account = await this.accounts.getAccount(connection.accountSid);
-    if (input.clientId !== undefined && input.clientId !== connection.clientId) {
+    const clientId = input.client?.clientId ?? connection.clientId;
+    if (input.clientId !== undefined && input.clientId !== clientId) {
       throw new InvalidParameterError('client_id does not belong to this connection.');
     }
     this.checkRedirect(input, account, connection);
@@ -106,10 +112,13 @@ export class LoginService {
     if ((input.surface === 'flex' && !input.state) || input.state.length > 1024)
       throw new InvalidParameterError('state is required (at most 1024 characters).');
     if (input.nonce !== undefined && input.nonce.length > 1024) throw new InvalidParameterError('nonce must be at most 1024 characters.');
+    // Error texts name the parameters of the surface the client speaks, and never echo its input.
+    const names = input.surface === 'flex' ? FLEX_PKCE_NAMES : STANDARD_PKCE_NAMES;
+    if (!input.codeChallenge) throw new InvalidParameterError(`PKCE is required: send ${names.challenge} with ${names.method} S256 (RFC 7636).`);
     const method = input.codeChallengeMethod ?? 'S256';
-    if (method !== 'S256') throw new InvalidParameterError(`code challenge method "${method}" is not allowed: only S256 (RFC 9700 §2.1.1).`);
-    if (!PKCE_CHALLENGE.test(input.codeChallenge ?? '')) {
-      throw new InvalidParameterError('codeChallenge is required: the base64url SHA-256 of a PKCE code verifier (43 characters).');
+    if (method !== 'S256') throw new InvalidParameterError(`${names.method} must be S256 (only S256 is allowed; plain is refused, RFC 9700 §2.1.1).`);
+    if (!PKCE_CHALLENGE.test(input.codeChallenge)) {
+      throw new InvalidParameterError(`${names.challenge} must be the base64url SHA-256 of a PKCE code verifier (43 characters).`);
     }
     if (account.ssoMode === 'legacy') throw new InvalidSsoSettingsError('this account uses legacy SSO; switch it to enhanced SSO first');
     if (!connection.saml && !connection.oidc) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
@@ -119,7 +128,7 @@ export class LoginService {
       surface: input.surface,
       accountSid: account.sid,
       connectionSid: connection.sid,
-      clientId: connection.clientId,
+      clientId,
       redirectUrl: input.redirectUrl,
       state: input.state,
       nonce: input.nonce ?? null,
@@ -150,9 +159,7 @@ export class LoginService {
     if (!input.redirectUrl) throw new InvalidParameterError(input.surface === 'flex' ? 'redirectUrl is required.' : 'redirect_uri is required.');
     if (input.surface === 'oidc') {
       // RFC 9700 §4.1.1: exact matching of registered redirect URIs on the standard surface.
-      if (!exactRedirectMatch(input.redirectUrl, connection.redirectUris)) {
-        throw new UntrustedDomainError(`redirect_uri "${input.redirectUrl.slice(0, 300)}" is not registered for this client (exact match required).`);
-      }
+      if (!exactRedirectMatch(input.redirectUrl, input.client?.redirectUris ?? connection.redirectUris)) throw new UnregisteredRedirectUriError();
       return;
     }
     if (!account.defaultRedirectUrl) {
@@ -273,7 +280,12 @@ export class LoginService {
       });
       // RFC 6749 §4.1.2.1: the redirect was verified at authorize, so the client hears of the failure.
       return {
-        redirectTo: this.redirectWith(login, { error: error.oauthError, error_description: error.message, error_code: String(error.code) }),
+        redirectTo: this.redirectWith(login, {
+          error: error.oauthError,
+          // RFC 6749 §4.1.2.1: the standard surface's description stays within its character set.
+          error_description: login.surface === 'oidc' ? oauthDescription(error.message) : error.message,
+          error_code: String(error.code),
+        }),
         user: null,
       };
     }

@@ -3,14 +3,22 @@ import { randomBytes } from 'node:crypto';
 import { InvalidTokenError } from '../errors.ts';
 import type { Account } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
-import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
+import { userClaims } from '../oidc/claims.ts';
+import { ID_TOKEN_ALGS, SIGNING_ALG, type SigningAlg, type SigningKeys } from './signing-keys.ts';
 import type { AccessTokenClaims, Session } from './model.ts';
 
-/** Signs and verifies JWTs. Only ES256 is accepted: `alg: none` and HS/RS confusion are refused. */
+/** Which algorithm signs a client's ID tokens (its `id_token_signed_response_alg`). */
+export type IdTokenAlgResolver = (clientId: string) => Promise<SigningAlg>;
+
+/**
+ * Signs and verifies JWTs. Access tokens are ES256 only; ID tokens RS256 or ES256 per client.
+ * `alg: none`, HMAC and any algorithm other than the key's own are refused.
+ */
 export class AccessTokens {
   constructor(
     private readonly keys: SigningKeys,
     private readonly issuer: string,
+    private readonly idTokenAlg: IdTokenAlgResolver = async () => 'RS256',
   ) {}
 
   async issueAccessToken(session: Session, user: User, account: Account, expiresAt: number): Promise<string> {
@@ -40,17 +48,16 @@ export class AccessTokens {
   }
 
   async issueIdToken(session: Session, user: User, expiresAt: number, accessTokenHash?: string): Promise<string> {
-    const { kid, key } = await this.keys.current();
+    const alg = await this.idTokenAlg(session.clientId);
+    const { kid, key } = await this.keys.current(alg);
     return new SignJWT({
       ...(session.nonce ? { nonce: session.nonce } : {}),
       auth_time: Math.floor(session.authTime / 1000),
       sid: session.id,
-      name: user.fullName,
-      email: user.email,
-      roles: user.roles,
+      ...userClaims(user),
       ...(accessTokenHash ? { at_hash: accessTokenHash } : {}),
     })
-      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' })
+      .setProtectedHeader({ alg, kid, typ: 'JWT' })
       .setIssuer(this.issuer)
       .setSubject(user.sid)
       .setAudience(session.clientId)
@@ -91,9 +98,10 @@ export class AccessTokens {
       const header = decodeProtectedHeader(token);
       // Access tokens share the keys; their `typ` tells them apart (RFC 9068 §2.1).
       if (header.typ !== 'JWT') throw new Error('not an ID token');
-      const key = header.alg === SIGNING_ALG ? await this.keys.verificationKey(header.kid) : undefined;
-      if (!key) throw new Error('unknown key or algorithm');
-      const { payload } = await compactVerify(token, key, { algorithms: [SIGNING_ALG] });
+      const alg = ID_TOKEN_ALGS.find((a) => a === header.alg);
+      const key = alg ? await this.keys.verificationKey(header.kid, alg) : undefined;
+      if (!alg || !key) throw new Error('unknown key or algorithm');
+      const { payload } = await compactVerify(token, key, { algorithms: [alg] });
       const claims = JSON.parse(new TextDecoder().decode(payload)) as { iss?: string; sub?: string; aud?: string; sid?: string };
       if (claims.iss !== this.issuer || !claims.sub || !claims.aud || !claims.sid) throw new Error('not an ID token of this issuer');
       return { sub: claims.sub, aud: claims.aud, sid: claims.sid };

@@ -3,14 +3,24 @@ import { randomBytes } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { Storage } from '../storage/port.ts';
 
+/** Access tokens (and the Flex surface) are ES256. */
 export const SIGNING_ALG = 'ES256';
+/**
+ * ID tokens may be signed with either (OpenID Connect Core §15.1 makes RS256 the algorithm every
+ * relying party supports); a client picks with `id_token_signed_response_alg`.
+ */
+export const ID_TOKEN_ALGS = ['RS256', 'ES256'] as const;
+export type SigningAlg = (typeof ID_TOKEN_ALGS)[number];
+/** One active key per algorithm: every rotation replaces both. */
+const ALGS: readonly SigningAlg[] = ['ES256', 'RS256'];
 const KIND = 'signing_key';
 /** A row every rotation locks first, so rotations on several nodes (or the CLI) never interleave. */
 const LOCK = { kind: 'signing_key_lock', id: 'rotation' };
 
 interface SigningKeyRecord {
   kid: string;
-  alg: typeof SIGNING_ALG;
+  /** Records older than RS256 support carry ES256. */
+  alg: SigningAlg;
   publicJwk: JWK;
   /** The private JWK, sealed with the secret key (never stored in clear). */
   sealedPrivateJwk: string;
@@ -44,35 +54,36 @@ export class SigningKeys {
 
   async init(): Promise<void> {
     await this.reload();
-    // Several nodes starting together on an empty database must end with one signing key.
-    if (!this.keys.some((k) => k.record.retiredAt === null)) await this.rotate(Date.now(), { unlessActive: true });
+    // Several nodes starting together on an empty database must end with one key per algorithm.
+    if (ALGS.some((alg) => !this.keys.some((k) => k.record.alg === alg && k.record.retiredAt === null)))
+      await this.rotate(Date.now(), { unlessActive: true });
   }
 
   /**
-   * Adds a new signing key and retires the current ones (they keep verifying). With
-   * `unlessActive`, does nothing when another node has created an active key meanwhile.
+   * Adds a new signing key per algorithm and retires the current ones (they keep verifying).
+   * With `unlessActive`, keeps each algorithm that another node has given an active key
+   * meanwhile. Returns the kid of the new ES256 key (the one access tokens use).
    */
   async rotate(now = Date.now(), options: { unlessActive?: boolean } = {}): Promise<string> {
-    const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
-    const kid = randomBytes(12).toString('base64url');
-    const record: SigningKeyRecord = {
-      kid,
-      alg: SIGNING_ALG,
-      publicJwk: { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' },
-      sealedPrivateJwk: this.secrets.seal(JSON.stringify(await exportJWK(privateKey))),
-      createdAt: now,
-      retiredAt: null,
-    };
+    const fresh = await Promise.all(ALGS.map((alg) => newRecord(alg, now, this.secrets)));
     const signing = await this.storage.transaction(async (tx) => {
       // The upsert row-locks LOCK until commit; the list below then sees every earlier rotation.
       await tx.upsert({ ...LOCK, payload: { at: now } });
       const active = (await tx.list<SigningKeyRecord>(KIND)).filter((k) => k.payload.retiredAt === null);
-      if (options.unlessActive && active.length > 0) return active[0]!.payload.kid;
-      for (const old of active) {
-        await tx.upsert({ kind: KIND, id: old.id, payload: { ...old.payload, retiredAt: now }, expiresAt: now + this.verifyOverlapMs });
+      const kids = new Map<SigningAlg, string>();
+      for (const record of fresh) {
+        const mine = active.filter((k) => (k.payload.alg ?? SIGNING_ALG) === record.alg);
+        if (options.unlessActive && mine.length > 0) {
+          kids.set(record.alg, mine[0]!.payload.kid);
+          continue;
+        }
+        for (const old of mine) {
+          await tx.upsert({ kind: KIND, id: old.id, payload: { ...old.payload, retiredAt: now }, expiresAt: now + this.verifyOverlapMs });
+        }
+        await tx.insert({ kind: KIND, id: record.kid, payload: record });
+        kids.set(record.alg, record.kid);
       }
-      await tx.insert({ kind: KIND, id: kid, payload: record });
-      return kid;
+      return kids.get(SIGNING_ALG)!;
     });
     await this.reload();
     return signing;
@@ -89,18 +100,19 @@ export class SigningKeys {
         continue;
       }
       const privateJwk = JSON.parse(this.secrets.open(payload.sealedPrivateJwk)) as JWK;
+      const record = { ...payload, alg: payload.alg ?? SIGNING_ALG };
       next.push({
-        record: payload,
-        privateKey: (await importJWK(privateJwk, SIGNING_ALG)) as CryptoKey,
-        publicKey: (await importJWK(payload.publicJwk, SIGNING_ALG)) as CryptoKey,
+        record,
+        privateKey: (await importJWK(privateJwk, record.alg)) as CryptoKey,
+        publicKey: (await importJWK(payload.publicJwk, record.alg)) as CryptoKey,
       });
     }
     this.keys = next;
     this.loadedAt = Date.now();
   }
 
-  /** The key that signs now (another node may have rotated: re-read at most every 30 s). */
-  async current(): Promise<{ kid: string; key: CryptoKey }> {
+  /** The key that signs now with `alg` (another node may have rotated: re-read at most every 30 s). */
+  async current(alg: SigningAlg = SIGNING_ALG): Promise<{ kid: string; key: CryptoKey }> {
     if (Date.now() - this.loadedAt > this.reloadEveryMs) {
       // A database hiccup must not fail a grant that has already committed: keep signing with
       // the key we hold and look again on the next call.
@@ -108,17 +120,22 @@ export class SigningKeys {
         if (!this.keys.some((k) => k.record.retiredAt === null)) throw error;
       });
     }
-    const active = this.keys.filter((k) => k.record.retiredAt === null).sort((a, b) => b.record.createdAt - a.record.createdAt)[0];
+    const active = this.keys
+      .filter((k) => k.record.retiredAt === null && k.record.alg === alg)
+      .sort((a, b) => b.record.createdAt - a.record.createdAt)[0];
     if (!active) {
       await this.init();
-      return this.current();
+      return this.current(alg);
     }
     return { kid: active.record.kid, key: active.privateKey };
   }
 
-  /** The verification key for a kid; reloads once for a kid created by another node. */
-  async verificationKey(kid: string | undefined): Promise<CryptoKey | undefined> {
-    const find = () => this.keys.find((k) => k.record.kid === kid)?.publicKey;
+  /**
+   * The verification key for a kid, only when it is a key of `alg` (a token's header names both;
+   * a key must never verify under another algorithm). Reloads once for a kid created elsewhere.
+   */
+  async verificationKey(kid: string | undefined, alg: string = SIGNING_ALG): Promise<CryptoKey | undefined> {
+    const find = () => this.keys.find((k) => k.record.kid === kid && k.record.alg === alg)?.publicKey;
     if (!kid) return undefined;
     const found = find();
     if (found) return found;
@@ -133,4 +150,17 @@ export class SigningKeys {
   list(): Array<Pick<SigningKeyRecord, 'kid' | 'alg' | 'createdAt' | 'retiredAt'>> {
     return this.keys.map(({ record: { kid, alg, createdAt, retiredAt } }) => ({ kid, alg, createdAt, retiredAt }));
   }
+}
+
+async function newRecord(alg: SigningAlg, now: number, secrets: SecretBox): Promise<SigningKeyRecord> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const kid = randomBytes(12).toString('base64url');
+  return {
+    kid,
+    alg,
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' },
+    sealedPrivateJwk: secrets.seal(JSON.stringify(await exportJWK(privateKey))),
+    createdAt: now,
+    retiredAt: null,
+  };
 }

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import type { OAuthClient } from '../clients/model.ts';
+import { TOKEN_ENDPOINT_AUTH_METHODS } from '../clients/model.ts';
+import { InvalidParameterError } from '../errors.ts';
+import { requireSid } from '../ids.ts';
+import type { Services } from '../services.ts';
+import { ID_TOKEN_ALGS } from '../tokens/signing-keys.ts';
+import type { Actor } from './admin-service.ts';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const redirectUris = z.array(z.string().min(1).max(2048)).min(1).max(20);
+const jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).describe('Public keys for private_key_jwt (a JWK Set)');
+
+/** Request bodies of the client endpoints (wire names), shared by the admin API and the CLI. */
+export const clientSchemas = {
+  register: z.strictObject({
+    name: z.string().trim().min(1).max(100).optional().describe('A name for people, e.g. "Supervisor portal"'),
+    connection_sid: z.string().optional().describe("The connection whose IdP signs the client's users in; default: the account's connection"),
+    token_endpoint_auth_method: z
+      .enum(TOKEN_ENDPOINT_AUTH_METHODS)
+      .optional()
+      .describe('client_secret_basic (default), client_secret_post, private_key_jwt, or none for a public client (SPA, native app)'),
+    redirect_uris: redirectUris.describe('Exact redirect URIs (RFC 9700); private-use schemes such as com.example.app:/cb for public native apps'),
+    jwks: jwks.optional(),
+    id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).optional().describe('RS256 (default) or ES256'),
+  }),
+  update: z.strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    redirect_uris: redirectUris.optional(),
+    jwks: jwks.optional(),
+    id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).optional(),
+  }),
+  rotate: z.strictObject({
+    rollover_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(90 * 86_400)
+      .optional()
+      .describe('How long the previous secret keeps working; default 604800 (7 days), 0 ends it now'),
+  }),
+};
+
+/** The wire shape of a client (RFC 7591 names). Secret values are never in it, only their ids. */
+export function clientResource(client: OAuthClient) {
+  return {
+    client_id: client.clientId,
+    account_sid: client.accountSid,
+    connection_sid: client.connectionSid,
+    name: client.name,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    redirect_uris: client.redirectUris,
+    jwks: client.jwks ? { keys: client.jwks } : null,
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    secrets: client.secrets.map((s) => ({ id: s.id, created_at: iso(s.createdAt), expires_at: iso(s.expiresAt) })),
+    created_at: iso(client.createdAt),
+  };
+}
+
+/**
+ * Client registration for administrators (admin API, console and CLI alike): each change is
+ * audited; a new secret is returned once and never again.
+ */
+export class ClientAdmin {
+  constructor(
+    private readonly services: Services,
+    private readonly actor: Actor,
+  ) {}
+
+  async list(accountSid: string) {
+    requireSid('account', accountSid, 'AccountSid');
+    await this.services.accounts.getAccount(accountSid);
+    return { clients: (await this.services.clients.list(accountSid)).map(clientResource) };
+  }
+
+  async register(accountSid: string, body: z.infer<typeof clientSchemas.register>) {
+    requireSid('account', accountSid, 'AccountSid');
+    const connections = await this.services.accounts.connectionsOf(accountSid);
+    const connection = body.connection_sid ? connections.find((c) => c.sid === body.connection_sid) : connections[0];
+    if (!connection) {
+      throw new InvalidParameterError(
+        body.connection_sid
+          ? 'connection_sid is not a connection of this account.'
+          : 'The account has no connection yet: set up its identity provider first (lanyard sso set).',
+      );
+    }
+    const { client, secret } = await this.services.clients.register({
+      connectionSid: connection.sid,
+      name: body.name,
+      tokenEndpointAuthMethod: body.token_endpoint_auth_method,
+      redirectUris: body.redirect_uris,
+      jwks: body.jwks as { keys: object[] } | undefined,
+      idTokenSignedResponseAlg: body.id_token_signed_response_alg,
+    });
+    await this.record(client, `registered OpenID Connect client ${client.clientId} "${client.name}" (${client.tokenEndpointAuthMethod})`);
+    return { ...clientResource(client), ...(secret ? { client_secret: secret } : {}) };
+  }
+
+  async get(clientId: string) {
+    return clientResource(await this.services.clients.get(clientId));
+  }
+
+  async update(clientId: string, body: z.infer<typeof clientSchemas.update>) {
+    const client = await this.services.clients.update(clientId, {
+      name: body.name,
+      redirectUris: body.redirect_uris,
+      jwks: body.jwks as { keys: object[] } | undefined,
+      idTokenSignedResponseAlg: body.id_token_signed_response_alg,
+    });
+    await this.record(client, `changed OpenID Connect client ${client.clientId} (${Object.keys(body).join(', ') || 'nothing'})`);
+    return clientResource(client);
+  }
+
+  async rotateSecret(clientId: string, body: z.infer<typeof clientSchemas.rotate>) {
+    const { client, secret, secretId } = await this.services.clients.rotateSecret(clientId, body.rollover_seconds);
+    await this.record(client, `rotated the secret of client ${client.clientId} (new secret ${secretId})`);
+    return { ...clientResource(client), client_secret: secret, secret_id: secretId };
+  }
+
+  async revokeSecret(clientId: string, secretId: string) {
+    const client = await this.services.clients.revokeSecret(clientId, secretId);
+    await this.record(client, `revoked secret ${secretId} of client ${client.clientId}`);
+    return clientResource(client);
+  }
+
+  async remove(clientId: string) {
+    const client = await this.services.clients.get(clientId);
+    await this.services.clients.remove(clientId);
+    await this.record(client, `deleted OpenID Connect client ${client.clientId}`);
+    return { client_id: client.clientId, deleted: true };
+  }
+
+  private async record(client: OAuthClient, change: string): Promise<void> {
+    await this.services.audit.record({
+      type: 'admin.change',
+      accountSid: client.accountSid,
+      connectionSid: client.connectionSid,
+      userSid: null,
+      uniqueId: null,
+      surface: this.actor.surface,
+      code: null,
+      reason: `${this.actor.name}: ${change}`,
+    });
+  }
+}

@@ -1,0 +1,112 @@
+import type { Context } from 'hono';
+import { exactRedirectMatch } from '../accounts/trusted-urls.ts';
+import { InvalidParameterError, LanyardError, UnregisteredRedirectUriError } from '../errors.ts';
+import { readFormParams } from '../http/request-body.ts';
+import type { Services } from '../services.ts';
+import { SCOPES_SUPPORTED } from './discovery.ts';
+import { oauthDescription } from './oauth-text.ts';
+
+const oauthError = (oauth: string, message: string) => new LanyardError({ code: 20001, status: 400, message, oauthError: oauth });
+
+/** RFC 6749 §3.1: request parameters must not be repeated (which copy would we honour?). */
+const SINGLE_VALUED = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'connection',
+  'prompt',
+  'response_mode',
+  'id_token_hint',
+  'max_age',
+];
+
+/**
+ * The authorization endpoint, GET or POST (OpenID Connect Core §3.1.2.1: a POST carries the
+ * same parameters form-encoded). Until client and redirect URI are verified, errors are an HTML
+ * page; after, they go back to the client with `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207).
+ */
+export async function authorizationEndpoint(c: Context, services: Services): Promise<Response> {
+  const { clients, login, config } = services;
+  c.set('browserFacing', true);
+  const all = c.req.method === 'POST' ? await readFormParams(c) : new URL(c.req.url).searchParams;
+  const repeated = SINGLE_VALUED.find((name) => all.getAll(name).length > 1);
+  if (repeated) throw new InvalidParameterError(`${repeated} must not be repeated.`);
+  const q = new Map<string, string>();
+  for (const [name, value] of all) q.set(name, value);
+
+  const clientId = q.get('client_id');
+  const client = clientId ? await clients.find(clientId) : undefined;
+  if (!client) throw new InvalidParameterError('client_id is missing or unknown.');
+  const redirectUri = q.get('redirect_uri');
+  if (!redirectUri) throw new InvalidParameterError('redirect_uri is required.');
+  if (!exactRedirectMatch(redirectUri, client.redirectUris)) throw new UnregisteredRedirectUriError();
+  try {
+    if (q.has('request')) throw oauthError('request_not_supported', 'Request objects are not supported.');
+    if (q.has('request_uri')) throw oauthError('request_uri_not_supported', 'request_uri is not supported.');
+    if (q.get('response_type') !== 'code') throw oauthError('unsupported_response_type', 'Only response_type code is supported.');
+    const responseMode = q.get('response_mode');
+    if (responseMode !== undefined && responseMode !== 'query') throw oauthError('invalid_request', 'Only response_mode query is supported.');
+    const connection = q.get('connection');
+    if (connection !== undefined && connection !== client.connectionSid)
+      throw oauthError('invalid_request', 'connection does not belong to this client.');
+    await checkPrompt(q, services);
+    const idpUrl = await login.begin({
+      surface: 'oidc',
+      connectionSid: client.connectionSid,
+      clientId: client.clientId,
+      client: { clientId: client.clientId, redirectUris: client.redirectUris },
+      redirectUrl: redirectUri,
+      state: q.get('state') ?? '',
+      nonce: q.get('nonce'),
+      codeChallenge: q.get('code_challenge') ?? '',
+      codeChallengeMethod: q.get('code_challenge_method') ?? (q.has('code_challenge') ? 'plain' : undefined), // RFC 7636 §4.3: absent means plain
+      scope: grantedScope(q.get('scope')),
+      prompt: q.get('prompt'),
+      maxAge: q.get('max_age'),
+    });
+    return c.redirect(idpUrl, 302);
+  } catch (error) {
+    // The redirect URI is verified: from here on the client hears of the failure (RFC 6749 §4.1.2.1).
+    if (!(error instanceof LanyardError) || error.status >= 500) throw error;
+    const back = new URL(redirectUri);
+    back.searchParams.set('error', error.oauthError);
+    back.searchParams.set('error_description', oauthDescription(error.message));
+    const state = q.get('state');
+    if (state) back.searchParams.set('state', state);
+    back.searchParams.set('iss', config.publicUrl); // RFC 9207
+    return c.redirect(back.toString(), 302);
+  }
+}
+
+/**
+ * Lanyard keeps no browser session of its own: every sign-in is the identity provider's, on its
+ * page. So `prompt=none` can never be answered without a page (`login_required`, OpenID Connect
+ * Core §3.1.2.6), whatever the `id_token_hint`; a hint that we did not issue is refused first.
+ */
+async function checkPrompt(q: Map<string, string>, { accessTokens }: Services): Promise<void> {
+  const prompt = (q.get('prompt') ?? '').split(' ').filter(Boolean);
+  if (prompt.includes('none') && prompt.length > 1) throw oauthError('invalid_request', 'prompt none cannot be combined with other prompt values.');
+  const hint = q.get('id_token_hint');
+  if (hint !== undefined) {
+    try {
+      await accessTokens.verifyIdTokenHint(hint);
+    } catch {
+      throw oauthError('invalid_request', 'id_token_hint is not an ID token issued by this server.');
+    }
+  }
+  if (prompt.includes('none'))
+    throw oauthError('login_required', 'prompt none cannot be satisfied: Lanyard keeps no session; sign-in always shows the identity provider.');
+}
+
+/** The requested scopes we support, in request order; `openid` when none was asked for. */
+export function grantedScope(requested: string | undefined): string {
+  const supported: readonly string[] = SCOPES_SUPPORTED;
+  const granted = [...new Set((requested ?? 'openid').split(' ').filter((s) => supported.includes(s)))];
+  if (granted.length === 0) throw oauthError('invalid_scope', `None of the requested scopes is supported; use ${SCOPES_SUPPORTED.join(', ')}.`);
+  return granted.join(' ');
+}

@@ -58,7 +58,8 @@ export function lanyardBase(lanyardUrl: string | URL): string {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw new TypeError(`Lanyard's URL must use https:// (http:// only on localhost, 127.0.0.1 or [::1]); got ${url.origin}.`);
   }
-  if (url.username || url.password || url.search || url.hash) throw new TypeError("Lanyard's URL must be a plain base URL such as https://sso.example.com.");
+  if (url.username || url.password || url.search || url.hash)
+    throw new TypeError("Lanyard's URL must be a plain base URL such as https://sso.example.com.");
   return (url.origin + url.pathname).replace(/\/+$/, '');
 }
 

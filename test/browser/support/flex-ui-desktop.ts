@@ -77,8 +77,8 @@ async function routingBundles(): Promise<{ worker: string; helper: string }> {
 
 export interface FlexUiDesktop {
   url: string;
-  /** Sets the appConfig the pages load (`/` and `/legacy/` share it; each test sets its own). */
-  setAppConfig(config: Record<string, unknown>): void;
+  /** Sets the appConfig the pages load (`/` and `/legacy/` share it; each test sets its own), and how the page starts Flex. */
+  setAppConfig(config: Record<string, unknown>, start?: 'provideLoginInfo' | 'managerCreate'): void;
   close(): Promise<void>;
 }
 
@@ -99,7 +99,8 @@ const PAGE = `<!doctype html>
       document.head.append(script);
     });
     const Flex = window.Twilio.Flex;
-    await Flex.provideLoginInfo(window.appConfig, '#root');
+    // A desktop may call Manager.create alone; most call provideLoginInfo first (SPEC).
+    if (window.flexStart !== 'managerCreate') await Flex.provideLoginInfo(window.appConfig, '#root');
     const manager = await Flex.Manager.create(window.appConfig);
     window.flexManager = manager;
     report('created', { identity: manager.user.identity, roles: manager.user.roles, accountSid: manager.serviceConfiguration.account_sid });
@@ -112,6 +113,7 @@ const PAGE = `<!doctype html>
 export async function startFlexUiDesktop(lanyardUrl: string): Promise<FlexUiDesktop> {
   const [flex, routing] = await Promise.all([flexUiBundle(), routingBundles()]);
   let appConfig: Record<string, unknown> = {};
+  let start = 'provideLoginInfo';
   const server: Server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://desktop').pathname;
     const send = (body: string, type: string, headers: Record<string, string> = {}) => {
@@ -120,7 +122,10 @@ export async function startFlexUiDesktop(lanyardUrl: string): Promise<FlexUiDesk
     };
     if (path === '/' || path === '/legacy/') return send(PAGE, 'text/html; charset=utf-8');
     if (path.endsWith('/assets/appConfig.js'))
-      return send(`window.lanyardUrl = ${JSON.stringify(lanyardUrl)};\nwindow.appConfig = ${JSON.stringify(appConfig)};`, 'text/javascript');
+      return send(
+        `window.lanyardUrl = ${JSON.stringify(lanyardUrl)};\nwindow.flexStart = ${JSON.stringify(start)};\nwindow.appConfig = ${JSON.stringify(appConfig)};`,
+        'text/javascript',
+      );
     if (path === '/flex-ui.js') return send(flex, 'text/javascript');
     if (path === '/sdk/flex-hosts.js') return send(routing.helper, 'text/javascript');
     if (path === '/lanyard-flex-hosts-worker.js') return send(routing.worker, 'text/javascript');
@@ -129,7 +134,10 @@ export async function startFlexUiDesktop(lanyardUrl: string): Promise<FlexUiDesk
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    setAppConfig: (config) => (appConfig = config),
+    setAppConfig: (config, how = 'provideLoginInfo') => {
+      appConfig = config;
+      start = how;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -8,25 +8,43 @@ import { ConfigError } from './errors.ts';
  * start and validated here. Everything inside the server receives the typed `LanyardConfig`,
  * never `process.env`.
  */
-const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const seconds = (fallback: number, max: number, why: string) =>
+  z.coerce.number().int().positive().max(max, `must be at most ${max} seconds (${why})`).default(fallback);
 /** Requests per minute per client address; 0 turns the limit off. */
 const perMinute = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000).default(fallback);
 
 const envSchema = z.object({
-  LANYARD_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
-  LANYARD_HOST: z.string().min(1).default('127.0.0.1'),
+  LANYARD_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((value) => {
+      if (!URL.canParse(value)) return true; // the url check above already says so
+      const url = new URL(value);
+      return !url.search && !url.hash && !url.username && !url.password;
+    }, 'must be the external base URL alone, without query, fragment or credentials, e.g. https://sso.example.com')
+    .optional(),
+  LANYARD_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0 (no scheme, port or path)')
+    .default('127.0.0.1'),
   LANYARD_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  LANYARD_DATABASE_URL: z.string().min(1).default('sqlite:.lanyard/lanyard.db'),
+  LANYARD_DATABASE_URL: z
+    .string()
+    .refine(
+      (value) => (/^postgres(ql)?:\/\//.test(value) ? URL.canParse(value) : !/^[a-z][a-z0-9+.-]*:\/\//i.test(value)),
+      'must be sqlite:<file> (or a file path) or postgres://user@host/database; other databases are not supported',
+    )
+    .default('sqlite:.lanyard/lanyard.db'),
   LANYARD_SECRET_KEY: z
     .string()
     .regex(/^[A-Za-z0-9+/_-]{43,44}={0,1}$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)')
+    .refine((value) => Buffer.from(value, 'base64').length === 32, 'must decode to exactly 32 bytes (openssl rand -base64 32)')
     .optional(),
-  LANYARD_ACCESS_TOKEN_TTL: seconds(3600),
-  LANYARD_REFRESH_TOKEN_TTL: seconds(24 * 3600),
-  LANYARD_SESSION_MAX_LIFETIME: seconds(12 * 3600),
+  LANYARD_ACCESS_TOKEN_TTL: seconds(3600, 86_400, 'a desktop token lives at most a day; sessions renew it'),
+  LANYARD_REFRESH_TOKEN_TTL: seconds(24 * 3600, 30 * 86_400, 'thirty days'),
+  LANYARD_SESSION_MAX_LIFETIME: seconds(12 * 3600, 7 * 86_400, 'a shift of at most a week'),
   LANYARD_REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).default(10),
-  LANYARD_CODE_TTL: seconds(60),
-  LANYARD_LOGIN_TTL: seconds(600),
+  LANYARD_CODE_TTL: seconds(60, 600, 'RFC 6749 §4.1.2: authorization codes live at most 10 minutes'),
+  LANYARD_LOGIN_TTL: seconds(600, 3600, 'a pending sign-in at the IdP'),
   LANYARD_TRUST_PROXY: z.stringbool().default(false),
   LANYARD_METADATA_REFRESH_MINUTES: z.coerce.number().int().min(0).max(10_080).default(720),
   LANYARD_LOG_LEVEL: z.enum(['info', 'warn', 'error', 'silent']).default('info'),
@@ -112,17 +130,32 @@ function readConfigFile(path: string): Record<string, string> {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<LanyardConfig> = {}): LanyardConfig {
   const file = env.LANYARD_CONFIG_FILE ? readConfigFile(env.LANYARD_CONFIG_FILE) : {};
-  const fromEnv = Object.fromEntries(Object.entries(env).filter(([key, value]) => KNOWN_KEYS.has(key) && value !== undefined));
-  const parsed = envSchema.safeParse({ ...file, ...fromEnv });
+  const fromEnv = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => KNOWN_KEYS.has(entry[0]) && entry[1] !== undefined),
+  );
+  const merged: Record<string, string> = { ...file, ...fromEnv };
+  const sourceOf = (key: string) => (Object.hasOwn(fromEnv, key) || !Object.hasOwn(file, key) ? '' : ` (from ${env.LANYARD_CONFIG_FILE})`);
+  // An empty value would coerce to 0 (LANYARD_RATE_LIMIT_LOGIN= turning the limit off): refuse it.
+  const empty = Object.keys(merged).filter((key) => merged[key]!.trim() === '');
+  if (empty.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration:\n${empty.map((key) => `  ${key}${sourceOf(key)}: is empty; set a value or unset it to use the default`).join('\n')}`,
+    );
+  }
+  const parsed = envSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = issue.path.join('.');
-      const source = key in fromEnv || !(key in file) ? '' : ` (from ${env.LANYARD_CONFIG_FILE})`;
-      return `  ${key}${source}: ${issue.message}`;
+      return `  ${key}${sourceOf(key)}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.LANYARD_REFRESH_TOKEN_TTL < e.LANYARD_ACCESS_TOKEN_TTL) {
+    throw new ConfigError(
+      `Invalid configuration:\n  LANYARD_REFRESH_TOKEN_TTL${sourceOf('LANYARD_REFRESH_TOKEN_TTL')}: must be at least LANYARD_ACCESS_TOKEN_TTL (${e.LANYARD_ACCESS_TOKEN_TTL}); a refresh token that dies before its access token renews nothing`,
+    );
+  }
   const publicUrl = (e.LANYARD_PUBLIC_URL ?? `http://${e.LANYARD_HOST}:${e.LANYARD_PORT}`).replace(/\/+$/, '');
   return {
     publicUrl,

@@ -10,6 +10,7 @@ import { oidcRoutes } from './oidc/routes.ts';
 import { operationsRoutes } from './operations/routes.ts';
 import { createServices, type ServiceOptions, type Services } from './services.ts';
 import type { LanyardConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
 
 export { loadConfig, type LanyardConfig } from './config.ts';
 export * from './errors.ts';
@@ -46,9 +47,10 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
   // Listen first: with port 0 the public URL (issuer, ACS URLs) is known only once bound.
   let handle: (request: Request, env: unknown) => Response | Promise<Response> = () =>
     new Response('starting', { status: 503, headers: { 'Retry-After': '1' } });
-  const server: ServerType = await new Promise((resolve) => {
+  const server: ServerType = await new Promise((resolve, reject) => {
     // The env carries the Node request (`incoming`): the client's socket address for rate limits.
     const s = serve({ fetch: (request, env) => handle(request, env), hostname: config.host, port: config.port }, () => resolve(s));
+    s.once('error', (error) => reject(listenFailure(error as NodeJS.ErrnoException, config)));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -114,4 +116,20 @@ async function refreshMetadata(services: Services): Promise<void> {
   } catch (error) {
     services.logger.warn('IdP metadata refresh failed', { error: (error as Error).message });
   }
+}
+
+/** Why the server could not listen, in terms of the variable that decides it (exit 2 in the CLI). */
+function listenFailure(error: NodeJS.ErrnoException, config: LanyardConfig): Error {
+  const at = `${config.host}:${config.port}`;
+  if (error.code === 'EADDRINUSE')
+    return new ConfigError(`Invalid configuration:\n  LANYARD_PORT: ${at} is already in use; choose another port or stop what listens there`);
+  if (error.code === 'EACCES')
+    return new ConfigError(
+      `Invalid configuration:\n  LANYARD_PORT: listening on ${at} needs privileges; use a port above 1023 behind a reverse proxy`,
+    );
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN')
+    return new ConfigError(
+      `Invalid configuration:\n  LANYARD_HOST: ${config.host} is not an address of this machine (${error.code}); use 127.0.0.1, 0.0.0.0 or one of its addresses`,
+    );
+  return error;
 }

@@ -146,6 +146,13 @@ export class AccountService {
     });
   }
 
+  /** Replaces the account's declared roles (recognised beside admin, supervisor, agent). */
+  async setDeclaredRoles(accountSid: string, roles: string[]): Promise<Account> {
+    return this.updateAccount(accountSid, (account) => {
+      account.declaredRoles = [...new Set(roles.map((r) => r.toLowerCase()))];
+    });
+  }
+
   async setLoginPopup(accountSid: string, enabled: boolean): Promise<Account> {
     return this.updateAccount(accountSid, (account) => {
       account.loginPopup = enabled;
@@ -243,7 +250,10 @@ export class AccountService {
       const saml = connection.saml;
       if (!saml?.metadataUrl) continue;
       try {
+        // Saved before https was required: refused until an administrator sets an https URL.
+        assertHttpUrl(saml.metadataUrl, 'metadataUrl');
         const meta = parseIdpMetadata(await this.fetchMetadata(saml.metadataUrl));
+        assertHttpUrl(meta.ssoUrl, 'the SSO URL in the IdP metadata');
         const changed = meta.issuer !== saml.issuer || meta.ssoUrl !== saml.ssoUrl || meta.certificates.join() !== saml.certificates.join();
         if (changed) await this.saveConnection({ ...connection, saml: { ...saml, ...meta } });
         results.push({ connectionSid: connection.sid, changed, error: null });
@@ -332,8 +342,10 @@ export class AccountService {
     const skew = input.clockSkewSeconds ?? 120;
     if (!Number.isInteger(skew) || skew < 0 || skew > 600) throw new InvalidParameterError('clockSkewSeconds must be a whole number from 0 to 600.');
     if (input.metadataXml || input.metadataUrl) {
+      if (input.metadataUrl !== undefined) assertHttpUrl(input.metadataUrl, 'metadataUrl');
       const xml = input.metadataXml ?? (await this.fetchMetadata(input.metadataUrl!));
       const meta = parseIdpMetadata(xml);
+      assertHttpUrl(meta.ssoUrl, 'the SSO URL in the IdP metadata');
       return { ...meta, metadataUrl: input.metadataUrl ?? null, clockSkewSeconds: skew };
     }
     const certificates = [...(input.certificates ?? []), ...(input.certificate ? [input.certificate] : [])];
@@ -385,6 +397,10 @@ export function revertDeadline(account: Account): number | null {
   return account.previousMode && account.modeChangedAt !== null ? account.modeChangedAt + MODE_SWITCH_GRACE_DAYS * 86_400_000 : null;
 }
 
+/**
+ * An IdP URL: https, or plain http on this machine only. Metadata carries the certificates we
+ * trust and the SSO URL is where users type their passwords: neither may travel in cleartext.
+ */
 function assertHttpUrl(value: string, field: string): void {
   let url: URL;
   try {
@@ -392,8 +408,17 @@ function assertHttpUrl(value: string, field: string): void {
   } catch {
     throw new InvalidParameterError(`${field} must be an absolute URL (got "${value.slice(0, 200)}").`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidParameterError(`${field} must be an http(s) URL.`);
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return;
+  if (url.protocol === 'http:') {
+    throw new InvalidParameterError(
+      `${field} must use https: plain http is accepted only on this machine (localhost, 127.0.0.1, [::1]); got ${url.origin}.`,
+    );
+  }
+  throw new InvalidParameterError(`${field} must be an https URL.`);
 }
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 function safeCanonical(url: string): string {
   try {

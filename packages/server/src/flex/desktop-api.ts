@@ -44,8 +44,8 @@ export function desktopTokenFrom(header: string | undefined): string {
 
 /**
  * The one check these endpoints make: a live Flex desktop token (enhanced or legacy) of this
- * account. Tokens of the standard OIDC surface are refused: their audience is a client, not a
- * desktop. Every failure becomes 20104 or 20003.
+ * account, under an SSO mode that still allows its surface (`tokens/token-scope.ts`). Tokens of
+ * the standard OIDC surface are refused. Every failure becomes 20104 or 20003.
  */
 export async function verifyDesktopToken(
   services: Services,
@@ -53,10 +53,8 @@ export async function verifyDesktopToken(
   accountSid: string,
 ): Promise<{ claims: AccessTokenClaims; session: Session }> {
   try {
-    const verified = await services.tokens.validateAccessToken(token, accountSid);
-    if (verified.session.surface === 'oidc')
-      throw new DesktopTokenInvalidError('the token was issued to a standard OpenID Connect client, not to a Flex desktop.');
-    return verified;
+    // The token core's scope gate: Flex (enhanced) and legacy desktop tokens of this account only.
+    return await services.tokens.verifyAccessTokenFor('desktop', token, { accountSid });
   } catch (error) {
     if (error instanceof ExpiredTokenError) throw new DesktopTokenExpiredError();
     if (error instanceof DesktopTokenInvalidError) throw error;

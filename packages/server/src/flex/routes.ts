@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/app.ts';
 import { cors } from '../http/cors.ts';
-import { readForm, readJson } from '../http/request-body.ts';
+import { readForm, readJson, readSamlPost } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { AuthenticationError, InvalidParameterError, LanyardError } from '../errors.ts';
 import { serviceProviderMetadata } from '../connections/saml-connection.ts';
@@ -66,9 +66,7 @@ export const flexRoutes: RouteModule = (app, services) => {
   app.post('/login/callback', async (c) => {
     c.set('browserFacing', true);
     const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
-    const body = await c.req.parseBody();
-    const samlResponse = typeof body.SAMLResponse === 'string' ? body.SAMLResponse : undefined;
-    const relayState = typeof body.RelayState === 'string' ? body.RelayState : undefined;
+    const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
     const testReport = await answerTestSignIn(c, services, { serviceProvider: 'enhanced', sid: connectionSid }, samlResponse, relayState);
     if (testReport) return testReport;
     const outcome = await login.complete(connectionSid, samlResponse, relayState);
@@ -92,7 +90,7 @@ export const flexRoutes: RouteModule = (app, services) => {
       const issued =
         body.grant_type === 'AuthorizationCode'
           ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
-          : await tokens.refresh({ refreshToken: body.refresh_token, connectionSid });
+          : await tokens.refresh({ refreshToken: body.refresh_token, surface: 'flex', connectionSid });
       return c.json(flexTokenResponse(issued));
     } catch (error) {
       throw asDesktopTokenError(error);
@@ -107,7 +105,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     }
     const { token } = await readJson(c, validateRequest);
     try {
-      const { claims } = await tokens.validateAccessToken(token, accountSid);
+      const { claims } = await tokens.verifyAccessTokenFor('desktop', token, { accountSid });
       return c.json({
         valid: true,
         code: 0,

@@ -16,6 +16,9 @@ export interface AppVariables {
 export type App = Hono<{ Variables: AppVariables }>;
 export type RouteModule = (app: App, services: Services) => void;
 
+/** The assertion consumer services and the upstream OIDC callback: browsers post forms to them. */
+const BROWSER_POSTS = [/^\/login\/callback$/, /^\/login\/oidc\/callback$/, /^\/v1\/Accounts\/[^/]+\/saml2$/];
+
 const DEFAULT_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'";
 
 /** One Hono app for every surface; route modules register themselves on it. */
@@ -39,6 +42,11 @@ export function createApp(services: Services, modules: RouteModule[]): App {
     await next();
   });
   app.use('*', observeRequests(services));
+  // Pages a browser posts to: marked before the body limit, so that its 413 is a page too.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'POST' && BROWSER_POSTS.some((path) => path.test(c.req.path))) c.set('browserFacing', true);
+    await next();
+  });
   // SAML responses are the largest bodies we accept; nothing legitimate is near 1 MB.
   app.use(
     '*',

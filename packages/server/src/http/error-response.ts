@@ -14,7 +14,9 @@ const ADMIN_HINTS: Record<number, string> = {
   70002: "An administrator must add this page's address to the account's Trusted URLs (lanyard trusted-urls add).",
   70251: "An administrator must fix the account's single sign-on settings (IdP certificate, SSO URL, Domain redirect URL).",
   45050: 'An administrator must configure the identity provider to send this attribute.',
-  45010: 'Try signing in again. If it keeps failing, an administrator should check the IdP certificate, clocks and URLs.',
+  // The message above names the cause and its fix (signature, status, clocks, URLs…): no generic guess here.
+  45010:
+    'Try signing in again. If it keeps failing, show this page to an administrator: the reason above says what to change, and the account audit log keeps it.',
   20404: 'Check the link you followed; the configuration it names does not exist.',
 };
 
@@ -47,6 +49,9 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
   const headers: Record<string, string> = {};
   if (known instanceof RateLimitedError) headers['Retry-After'] = String(known.retryAfterSeconds);
   if (known instanceof StorageUnavailableError) headers['Retry-After'] = '5';
+  // The unread rest of an oversized body would be taken for the next request on a kept-alive
+  // connection: end the connection with this answer (RFC 9110 §15.5.14).
+  if (known.status === 413) headers['Connection'] = 'close';
   if (wantsHtml(c)) return c.html(errorPage(known), known.status as 400, headers);
   if (c.get('oauthErrors') === true) {
     return c.json({ error: known.oauthError, error_description: known.message, code: known.code }, known.status as 400, headers);

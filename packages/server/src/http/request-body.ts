@@ -6,12 +6,49 @@ import { InvalidParameterError } from '../errors.ts';
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let body: unknown;
   const type = c.req.header('content-type') ?? '';
+  const text = await c.req.text();
   try {
-    body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(await c.req.text())) : await c.req.json();
-  } catch {
+    body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text, refuseProtoKey);
+  } catch (error) {
+    if (error instanceof InvalidParameterError) throw error;
     throw new InvalidParameterError('The request body must be valid JSON.');
   }
   return parseWith(schema, body);
+}
+
+/**
+ * JSON.parse makes `"__proto__"` an own key, but any later copy into a plain object (schema
+ * validation, spreading) turns it into a prototype assignment, silently dropping or re-parenting
+ * data. No Lanyard field or attribute legitimately has that name: refuse it, naming it.
+ */
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new InvalidParameterError('"__proto__" is not accepted as a key in a JSON body.');
+  return value;
+}
+
+/**
+ * The HTTP-POST binding's form (SAML Bindings §3.5): URL-encoded, or multipart as some browsers
+ * and proxies send it. Anything unreadable is the sender's fault: 400 in the SPEC's shape (an
+ * HTML page for browsers), never a 500. A body over the size limit keeps its 413.
+ */
+export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string | undefined; RelayState: string | undefined }> {
+  const type = (c.req.header('content-type') ?? '').toLowerCase();
+  if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data')) {
+    throw new InvalidParameterError(
+      'The IdP must POST the SAML response as an HTML form (application/x-www-form-urlencoded), with SAMLResponse and RelayState.',
+    );
+  }
+  let form: Record<string, unknown>;
+  try {
+    form = await c.req.parseBody();
+  } catch (error) {
+    if ((error as { status?: number }).status === 413) throw error;
+    throw new InvalidParameterError(
+      'The form body could not be read (malformed multipart/form-data or encoding); post SAMLResponse and RelayState as a URL-encoded form.',
+    );
+  }
+  const field = (name: string) => (Object.hasOwn(form, name) && typeof form[name] === 'string' ? (form[name] as string) : undefined);
+  return { SAMLResponse: field('SAMLResponse'), RelayState: field('RelayState') };
 }
 
 export async function readForm(c: Context): Promise<Record<string, string>> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/app.ts';
-import { readJson } from '../http/request-body.ts';
+import { readJson, readSamlPost } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { answerTestSignIn } from '../console/routes.ts';
@@ -25,9 +25,9 @@ export const legacyRoutes: RouteModule = (app, services) => {
   app.post('/v1/Accounts/:accountSid/saml2', async (c) => {
     c.set('browserFacing', true);
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
-    const form = await c.req.parseBody();
-    const samlResponse = typeof form.SAMLResponse === 'string' ? form.SAMLResponse : undefined;
-    const relayState = typeof form.RelayState === 'string' && form.RelayState !== '' ? form.RelayState : undefined;
+    const form = await readSamlPost(c);
+    const samlResponse = form.SAMLResponse;
+    const relayState = form.RelayState !== '' ? form.RelayState : undefined;
     const testReport = await answerTestSignIn(c, services, { serviceProvider: 'legacy', sid: accountSid }, samlResponse, relayState);
     if (testReport) return testReport;
     const outcome = await legacy.complete(accountSid, samlResponse, relayState);

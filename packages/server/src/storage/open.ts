@@ -1,9 +1,31 @@
+import { ConfigError } from '../errors.ts';
 import { PostgresStorage } from './postgres.ts';
 import { SqliteStorage } from './sqlite.ts';
 import type { Storage } from './port.ts';
 
-/** `postgres://…` (optionally `?schema=name`) opens PostgreSQL; anything else is a SQLite file path. */
+/**
+ * Opens the database named by LANYARD_DATABASE_URL. A value the database itself refuses (a file
+ * that cannot be written, an unknown host, user or database) is the operator's mistake: a
+ * ConfigError naming the variable (the CLI exits 2). An unreachable server stays a 503-type failure.
+ */
 export async function openStorage(databaseUrl: string): Promise<Storage> {
+  try {
+    return await openNamed(databaseUrl);
+  } catch (error) {
+    const cause = ((error as { cause?: unknown }).cause ?? error) as { code?: string; message?: string };
+    const code = cause.code ?? '';
+    const shown = databaseUrl.replace(/\/\/[^@/]*@/, '//…@');
+    const configError = (detail: string) => new ConfigError(`Invalid configuration:\n  LANYARD_DATABASE_URL (${shown}): ${detail}`);
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw configError((error as Error).message);
+    if (code === '28P01' || code === '28000') throw configError(`PostgreSQL refused the user or password (${code})`);
+    if (code === '3D000') throw configError('the database does not exist; create it first (createdb)');
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw configError('the database host name does not resolve');
+    if (error instanceof Error && /schema name/.test(error.message)) throw configError(error.message);
+    throw error;
+  }
+}
+
+async function openNamed(databaseUrl: string): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const url = new URL(databaseUrl);
     const schema = url.searchParams.get('schema') ?? undefined;

@@ -202,7 +202,7 @@ export class PostgresStorage implements Storage {
 
   private async migrate(schema: string): Promise<void> {
     const client = await this.pool.connect().catch((error: Error) => {
-      throw new StorageUnavailableError(error.message);
+      throw Object.assign(new StorageUnavailableError(error.message), { cause: error });
     });
     try {
       await client.query(`SELECT pg_advisory_lock(hashtext('lanyard_migrations'))`);
@@ -259,7 +259,7 @@ export class PostgresStorage implements Storage {
 
   async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
     const client = await this.pool.connect().catch((error: Error) => {
-      throw new StorageUnavailableError(error.message);
+      throw Object.assign(new StorageUnavailableError(error.message), { cause: error });
     });
     let broken: Error | undefined;
     try {

@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
+import { jsonLogger } from '../../packages/server/src/http/logger.ts';
+import { loadConfig, startLanyard, type Lanyard } from '../../packages/server/src/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
+import { setupAccount } from '../support/flows.ts';
+import { ACS_FLOWS, beginSignIn, genuineResponse, type AcsContext, type AcsFlow } from './support/acs.ts';
+
+/**
+ * Bodies the ACS endpoints cannot read (issue 13, item 7): every failure is a 4xx in the SPEC's
+ * shape (an HTML page for a browser, JSON for an API client), nothing reaches the log as an
+ * unhandled error, and a body refused for its size ends its keep-alive connection cleanly so the
+ * client's next request works. Driven with Node's own keep-alive HTTP agent and with fetch (undici).
+ */
+
+let lanyard: Lanyard;
+let db: TestDatabase;
+let idp: DevIdp;
+let ctx: AcsContext;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  idp = await startDevIdp({ port: 0 });
+  db = await createTestDatabase('sqlite');
+  const config = loadConfig({ LANYARD_PORT: '0', LANYARD_DATABASE_URL: db.url }, { secretKey: randomBytes(32), rateLimitLoginPerMinute: 10_000 });
+  lanyard = await startLanyard(config, { logger: jsonLogger('info', (line) => logLines.push(line)) });
+  const setup = await setupAccount({ ...lanyard, db, backend: 'sqlite', stop: async () => undefined }, idp);
+  await lanyard.services.accounts.setMode(setup.account.sid, 'both');
+  ctx = {
+    lanyard: { ...lanyard, db, backend: 'sqlite', stop: async () => undefined },
+    accountSid: setup.account.sid,
+    connectionSid: setup.connection.sid,
+  };
+});
+afterAll(async () => {
+  await lanyard?.close();
+  await db?.drop();
+  await idp?.close();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** The local port of the socket it came on: the same port twice means the connection was reused. */
+  localPort: number;
+}
+
+function send(agent: Agent, url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', agent, headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          localPort: req.socket?.localPort ?? 0,
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+const unhandled = () => logLines.filter((l) => /unhandled error|"stack"|at .*\.ts:\d+/.test(l));
+
+describe.each(ACS_FLOWS)('request bodies at the %s ACS', (flow: AcsFlow) => {
+  const malformed: Array<[string, string, string]> = [
+    [
+      'a multipart body with no closing boundary',
+      'multipart/form-data; boundary=XYZ',
+      '--XYZ\r\nContent-Disposition: form-data; name="SAMLResponse"\r\n\r\nabc',
+    ],
+    ['multipart without a boundary parameter', 'multipart/form-data', 'SAMLResponse=abc'],
+    ['multipart whose part has no headers', 'multipart/form-data; boundary=XYZ', '--XYZ\r\n\r\n\r\n--XYZ--'],
+    ['a JSON body', 'application/json', '{"SAMLResponse":"abc"}'],
+  ];
+
+  it.each(malformed)('answers %s with a 400 page for a browser and JSON for an API client, logging no stack', async (_name, type, body) => {
+    const pending = await beginSignIn(ctx, flow);
+    const before = unhandled().length;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const page = await send(agent, pending.acsUrl, { method: 'POST', headers: { 'content-type': type, accept: BROWSER }, body });
+      expect(page.status).toBe(400);
+      expect(page.headers['content-type']).toMatch(/text\/html/);
+      expect(page.body).toMatch(/form|SAML response/);
+      expect(page.body).not.toMatch(/at .*\.(ts|js):\d+/);
+      const api = await send(agent, pending.acsUrl, { method: 'POST', headers: { 'content-type': type, accept: 'application/json' }, body });
+      expect(api.status).toBe(400);
+      expect(JSON.parse(api.body)).toMatchObject({ code: 20001, status: 400, message: expect.any(String) });
+    } finally {
+      agent.destroy();
+    }
+    expect(unhandled().slice(before)).toEqual([]);
+  });
+
+  it('answers an oversized body with 413 as a page, closes that connection, and the keep-alive client carries on', async () => {
+    const pending = await beginSignIn(ctx, flow);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const warm = await send(agent, `${lanyard.url}/healthz`, {});
+      expect(warm.status).toBe(200);
+      const big = `SAMLResponse=${'A'.repeat(1_200_000)}&RelayState=${pending.relayState}`;
+      const refused = await send(agent, pending.acsUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: BROWSER },
+        body: big,
+      });
+      expect(refused.status).toBe(413);
+      expect(refused.headers['content-type']).toMatch(/text\/html/);
+      expect(refused.headers.connection).toBe('close');
+      // The next request on the same client works, and the pending sign-in can still complete.
+      const genuine = await genuineResponse(idp, pending, 'alan@example.com');
+      const next = await send(agent, pending.acsUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ SAMLResponse: genuine, RelayState: pending.relayState }).toString(),
+      });
+      expect(next.status).toBe(303);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('answers an oversized body sent without Content-Length (chunked) the same way', async () => {
+    const pending = await beginSignIn(ctx, flow);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const refused = await new Promise<Answer>((resolve, reject) => {
+        const req = request(
+          pending.acsUrl,
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked', accept: 'application/json' },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), localPort: 0 }));
+          },
+        );
+        req.on('error', reject);
+        for (let i = 0; i < 12; i++) req.write('A'.repeat(100_000));
+        req.end();
+      });
+      expect(refused.status).toBe(413);
+      expect(JSON.parse(refused.body)).toMatchObject({ code: 20413, status: 413 });
+      expect(refused.headers.connection).toBe('close');
+      expect((await send(agent, `${lanyard.url}/healthz`, {})).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('fetch (undici, keep-alive by default) gets the 413 and its next request succeeds', async () => {
+    const pending = await beginSignIn(ctx, flow);
+    const refused = await fetch(pending.acsUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `SAMLResponse=${'A'.repeat(1_200_000)}`,
+    });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toMatchObject({ code: 20413 });
+    expect((await fetch(`${lanyard.url}/healthz`)).status).toBe(200);
+  });
+});

@@ -18,3 +18,16 @@ mkdirSync(new URL('./dist/', import.meta.url), { recursive: true });
 writeFileSync(outfile, code);
 const gzip = gzipSync(code, { level: 9 }).length;
 console.log(`dist/lanyard-sdk.js  ${code.length} bytes minified, ${gzip} bytes minified+gzip`);
+
+// The routing service worker for desktops running the real Flex UI (docs/flex-ui.md): a classic script.
+const worker = await build({
+  entryPoints: [new URL('./src/flex-hosts-worker.ts', import.meta.url).pathname],
+  bundle: true,
+  format: 'iife',
+  target: 'es2020',
+  minify: true,
+  legalComments: 'none',
+  write: false,
+});
+writeFileSync(new URL('./dist/lanyard-flex-hosts-worker.js', import.meta.url), worker.outputFiles[0].contents);
+console.log(`dist/lanyard-flex-hosts-worker.js  ${worker.outputFiles[0].contents.length} bytes minified`);

@@ -137,7 +137,7 @@ describe('a shift in the demo desktop (Chromium, fake clock)', () => {
       body: JSON.stringify({ grant_type: 'RefreshToken', refresh_token: refreshToken, sso_profile_sid: connection }),
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ code: 45200, message: expect.stringContaining('revoked') });
+    expect(await response.json()).toMatchObject({ code: 45002, message: expect.stringContaining('revoked') });
     // Nothing refreshes for a signed-out desktop, however long it stays open.
     await fastForward(3 * HOUR);
     expect(tokens.grants('RefreshToken')).toHaveLength(0);

@@ -45,7 +45,12 @@ describe('lanyard appconfig check', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('OK (enhanced SSO, because appConfig has an oauth section)');
     expect(run.stdout).toMatch(new RegExp(`token URL\\s+${server.url}/v1/Flex/OAuth/Tokens`));
-    expect(run.stdout).toMatch(/sign-in\s+pop-up \(width=500,height=650\)/);
+    // The real Flex UI's enhanced pop-up ignores loginPopupFeatures; so do the SDK and the checker.
+    expect(run.stdout).toMatch(/sign-in\s+pop-up\n/);
+    expect(run.stdout).toContain('sso.loginPopupFeatures is ignored in enhanced SSO');
+    // Where the real Flex UI would still call Twilio's hosts, and how to fix it.
+    expect(run.stdout).toContain(`Set oauth.authorizeUrl to "${server.url}/v1/Flex/Authorize"`);
+    expect(run.stdout).toContain('oauth.serviceBaseUrl is not where the Flex UI reads it');
   });
 
   it('lists every problem with its field and the fix, and exits 2', async () => {

@@ -190,7 +190,7 @@ describe('appConfig validator properties', () => {
         if (!result.ok) {
           expect(result.problems.length).toBeGreaterThan(0);
           for (const problem of result.problems) {
-            expect(problem.field).toMatch(/^(appConfig|sso|oauth)(\.[A-Za-z]+)?$/);
+            expect(problem.field).toMatch(/^(appConfig|sso|oauth|serviceBaseUrl)(\.[A-Za-z]+)?$/);
             expect(problem.message.length).toBeGreaterThan(20);
           }
         }

@@ -39,9 +39,47 @@ describe('validateAppConfig', () => {
     });
   });
 
-  it('takes loginPopup and its features from sso in enhanced mode', () => {
+  it('takes loginPopup from sso or oauth in enhanced mode, and ignores loginPopupFeatures there as the real Flex UI does', () => {
     const result = check(enhanced({}, { loginPopup: true, loginPopupFeatures: 'width=400,height=600' }));
-    expect(result.ok && result.config).toMatchObject({ loginPopup: true, loginPopupFeatures: 'width=400,height=600' });
+    expect(result.ok && result.config).toMatchObject({ loginPopup: true, loginPopupFeatures: undefined });
+    expect(result.warnings).toEqual([{ field: 'sso.loginPopupFeatures', message: expect.stringContaining('ignored in enhanced SSO') }]);
+    // Manager.create honours oauth.loginPopup; provideLoginInfo reads sso.loginPopup: both are set to agree.
+    const oauthOnly = check(enhanced({ loginPopup: true }));
+    expect(oauthOnly.ok && oauthOnly.config.loginPopup).toBe(true);
+    expect(oauthOnly.warnings).toEqual([{ field: 'oauth.loginPopup', message: expect.stringContaining('set sso.loginPopup to true too') }]);
+    expect(fields(check(enhanced({ loginPopup: 'yes' })))).toEqual(['oauth.loginPopup']);
+  });
+
+  it('reads Lanyard from the top-level serviceBaseUrl; with flexUi, says where the real Flex UI would call Twilio', () => {
+    const top = check({
+      serviceBaseUrl: 'https://sso.example.com',
+      sso: { accountSid: AC },
+      oauth: { connection: JQ, clientId: 'c', redirectUrl: 'https://desktop.example.com/agents/' },
+    });
+    expect(top.ok && top.config).toMatchObject({ authorizeUrl: 'https://sso.example.com/v1/Flex/Authorize' });
+    expect(top.warnings).toEqual([]);
+    const strict = validateAppConfig(
+      {
+        serviceBaseUrl: 'https://sso.example.com',
+        sso: { accountSid: AC },
+        oauth: { connection: JQ, clientId: 'c', redirectUrl: 'https://desktop.example.com/agents/' },
+      },
+      { pageUrl: PAGE, flexUi: true },
+    );
+    expect(strict.warnings.map((w) => w.field)).toEqual(['oauth.authorizeUrl', 'oauth.tokenUrl']);
+    expect(strict.warnings[0]!.message).toContain('Set oauth.authorizeUrl to "https://sso.example.com/v1/Flex/Authorize"');
+    // oauth.serviceBaseUrl still works for the SDK, but the real client overwrites it: move it.
+    const nested = validateAppConfig(
+      enhanced({ authorizeUrl: 'https://sso.example.com/v1/Flex/Authorize', tokenUrl: 'https://sso.example.com/v1/Flex/OAuth/Tokens' }),
+      {
+        pageUrl: PAGE,
+        flexUi: true,
+      },
+    );
+    expect(nested.ok).toBe(true);
+    expect(nested.warnings).toEqual([{ field: 'oauth.serviceBaseUrl', message: expect.stringContaining('move it to the top level') }]);
+    const legacy = validateAppConfig({ serviceBaseUrl: 'https://sso.example.com', sso: { accountSid: AC } }, { pageUrl: PAGE, flexUi: true });
+    expect(legacy.warnings.map((w) => w.field)).toEqual(['sso.loginUrl', 'sso.tokenRefreshUrl']);
   });
 
   it('chooses legacy SSO without oauth: redirectUrl defaults to the page without query or fragment, {accountSid} is filled in', () => {
@@ -130,14 +168,7 @@ describe('validateAppConfig', () => {
 
   it('reports every problem at once, each with its field', () => {
     const result = check({ sso: { loginPopup: 1 }, oauth: { clientId: 'has space', redirectUrl: 'not a url' } });
-    expect(fields(result)).toEqual([
-      'sso.accountSid',
-      'sso.loginPopup',
-      'oauth.connection',
-      'oauth.clientId',
-      'oauth.redirectUrl',
-      'oauth.serviceBaseUrl',
-    ]);
+    expect(fields(result)).toEqual(['sso.accountSid', 'sso.loginPopup', 'oauth.connection', 'oauth.clientId', 'oauth.redirectUrl', 'serviceBaseUrl']);
   });
 
   it('accepts explicit endpoint overrides without serviceBaseUrl', () => {
@@ -149,7 +180,7 @@ describe('validateAppConfig', () => {
       tokenUrl: 'https://t.example.com/x/token',
       revokeUrl: 'https://t.example.com/oauth2/revoke',
     });
-    expect(fields(check({ sso: { accountSid: AC } }))).toEqual(['sso.serviceBaseUrl']);
+    expect(fields(check({ sso: { accountSid: AC } }))).toEqual(['serviceBaseUrl']);
   });
 
   it('warns about unknown and misplaced settings without failing', () => {
@@ -157,7 +188,7 @@ describe('validateAppConfig', () => {
     expect(result.ok).toBe(true);
     expect(result.warnings).toEqual([
       { field: 'oauth.clientID', message: 'oauth.clientID is not a setting the SDK knows and is ignored (did you mean oauth.clientId?).' },
-      { field: 'oauth.loginPopup', message: expect.stringContaining('enhanced SSO reads sso.loginPopup') },
+      { field: 'oauth.loginPopup', message: expect.stringContaining('set sso.loginPopup to true too') },
       {
         field: 'sso.redirectUrl',
         message: expect.stringContaining('ignored in enhanced SSO (appConfig has an oauth section): oauth.redirectUrl is used'),

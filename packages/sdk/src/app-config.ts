@@ -26,10 +26,15 @@ export interface OAuthSettings {
   redirectUrl?: string;
   authorizeUrl?: string;
   tokenUrl?: string;
+  /** Honoured by the real Flex UI's `Manager.create` (not by `provideLoginInfo`, which reads `sso.loginPopup`). */
+  loginPopup?: boolean;
+  /** @deprecated the real Flex UI overwrites it with the top-level `serviceBaseUrl`: put it there. */
   serviceBaseUrl?: string;
 }
 
 export interface AppConfig {
+  /** Lanyard's address (the real Flex UI's "runtime domain" key; it uses it for no sign-in call). */
+  serviceBaseUrl?: string;
   sso?: SsoSettings;
   oauth?: OAuthSettings;
   [other: string]: unknown;
@@ -74,13 +79,19 @@ export type AppConfigResult =
 export interface ValidateOptions {
   /** The address of the page that will run the desktop (in the CLI: `--origin`). */
   pageUrl: string | URL;
+  /**
+   * Also warn where the real `@twilio/flex-ui` would not reach Lanyard with this file (endpoints
+   * it calls on Twilio's hosts unless overridden or routed, `serviceBaseUrl` where it does not
+   * read it). `lanyard appconfig check` turns this on; the SDK at run time does not.
+   */
+  flexUi?: boolean;
 }
 
 /** Exact wording from the SPEC: desktops and their runbooks match on it. */
 export const MISSING_ACCOUNT_SID = 'Invalid or missing configuration: accountSid is required';
 
 const SSO_KEYS = ['accountSid', 'loginPopup', 'loginPopupFeatures', 'redirectUrl', 'loginUrl', 'tokenRefreshUrl', 'idpUrl', 'serviceBaseUrl'];
-const OAUTH_KEYS = ['connection', 'clientId', 'redirectUrl', 'authorizeUrl', 'tokenUrl', 'serviceBaseUrl'];
+const OAUTH_KEYS = ['connection', 'clientId', 'redirectUrl', 'authorizeUrl', 'tokenUrl', 'loginPopup', 'serviceBaseUrl'];
 const LEGACY_ONLY = ['redirectUrl', 'loginUrl', 'tokenRefreshUrl', 'idpUrl'];
 const SID = (prefix: string) => new RegExp(`^${prefix}[0-9a-fA-F]{32}$`);
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -135,23 +146,96 @@ export function validateAppConfig(input: unknown, options: ValidateOptions): App
       'sso.loginPopupFeatures must not contain "noopener" or "noreferrer": the sign-in window has to report back to this page. Remove them.',
     );
   }
-  if (enhanced && isObject(input.oauth) && 'loginPopup' in input.oauth) {
-    warnings.push({ field: 'oauth.loginPopup', message: 'oauth.loginPopup is ignored: enhanced SSO reads sso.loginPopup. Move the setting to sso.' });
+  // The real Flex UI: Manager.create honours oauth.loginPopup (or sso.loginPopup); provideLoginInfo reads sso.loginPopup only.
+  const oauthPopup = oauth?.loginPopup;
+  if (oauthPopup !== undefined && typeof oauthPopup !== 'boolean')
+    problem('oauth.loginPopup', `oauth.loginPopup must be true or false (got ${show(oauthPopup)}).`);
+  else if (oauthPopup !== undefined && oauthPopup !== (sso.loginPopup ?? false)) {
+    warnings.push({
+      field: 'oauth.loginPopup',
+      message: `oauth.loginPopup is honoured by the Flex UI's Manager.create, but provideLoginInfo reads sso.loginPopup only: set sso.loginPopup to ${String(oauthPopup)} too, so both sign in the same way.`,
+    });
+  }
+  if (enhanced && typeof features === 'string') {
+    warnings.push({
+      field: 'sso.loginPopupFeatures',
+      message:
+        'sso.loginPopupFeatures is ignored in enhanced SSO (appConfig has an oauth section): the sign-in pop-up always opens at 600×800. It applies to legacy pop-ups only.',
+    });
   }
 
   const common = {
     accountSid: String(accountSid),
-    loginPopup: loginPopup === true,
-    loginPopupFeatures: typeof features === 'string' ? features : undefined,
+    loginPopup: loginPopup === true || oauthPopup === true,
+    loginPopupFeatures: typeof features === 'string' && !enhanced ? features : undefined,
   };
-  const config = enhanced ? resolveEnhanced(sso, oauth ?? {}, page, problem, warnings) : resolveLegacy(sso, page, String(accountSid), problem);
+  // Real-Flex-UI compatibility notes go to a list that is kept only when asked for.
+  const flexUiNotes: ConfigProblem[] = [];
+  const base = serviceBase(input, sso, oauth, problem, flexUiNotes);
+  const config = enhanced
+    ? resolveEnhanced(sso, oauth ?? {}, base, page, problem, warnings, flexUiNotes)
+    : resolveLegacy(sso, base, page, String(accountSid), problem, flexUiNotes);
+  if (options.flexUi) warnings.push(...flexUiNotes);
   if (problems.length > 0 || !config) return { ok: false, problems, warnings };
   return { ok: true, config: { ...common, ...config } as ResolvedAppConfig, warnings };
 }
 
 type Report = (field: string, message: string) => void;
 
-function resolveEnhanced(sso: Record<string, unknown>, oauth: Record<string, unknown>, page: URL, problem: Report, warnings: ConfigProblem[]) {
+/**
+ * Lanyard's address: the top-level `serviceBaseUrl`. The real Flex UI overwrites
+ * `oauth.serviceBaseUrl` with the top-level key, so a value only there (or in `sso`) is read for
+ * compatibility with older files, with a warning to move it.
+ */
+function serviceBase(
+  input: Record<string, unknown>,
+  sso: Record<string, unknown>,
+  oauth: Record<string, unknown> | undefined,
+  problem: Report,
+  warnings: ConfigProblem[],
+): { value: string | undefined; given: boolean } {
+  for (const [field, section] of [
+    ['oauth.serviceBaseUrl', oauth],
+    ['sso.serviceBaseUrl', sso],
+  ] as const) {
+    if (section?.serviceBaseUrl === undefined) continue;
+    warnings.push({
+      field,
+      message:
+        input.serviceBaseUrl === undefined
+          ? `${field} is not where the Flex UI reads it (it overwrites oauth.serviceBaseUrl with the top-level key): move it to the top level, appConfig.serviceBaseUrl.`
+          : `${field} is ignored: the top-level serviceBaseUrl is used.`,
+    });
+  }
+  const [field, value] =
+    input.serviceBaseUrl !== undefined
+      ? ['serviceBaseUrl', input.serviceBaseUrl]
+      : oauth?.serviceBaseUrl !== undefined
+        ? ['oauth.serviceBaseUrl', oauth.serviceBaseUrl]
+        : ['sso.serviceBaseUrl', sso.serviceBaseUrl];
+  return { value: baseUrl(field, value, problem), given: value !== undefined };
+}
+
+/** Endpoints the real Flex UI calls on Twilio's hosts unless overridden (SPEC): say so, and how to fix it. */
+function warnFixedHost(field: string, lanyardPath: string, base: string | undefined, navigation: boolean, warnings: ConfigProblem[]): void {
+  const target = base === undefined ? `<Lanyard>${lanyardPath}` : base + lanyardPath;
+  warnings.push({
+    field,
+    message: navigation
+      ? `${field} is not set: the Flex UI sends the agent to Twilio's address for this step, which no routing can change (it is a page navigation). Set ${field} to "${target}".`
+      : `${field} is not set: the Flex UI calls Twilio's host for this step. Set ${field} to "${target}", or route Twilio's hosts to Lanyard (docs/flex-ui.md).`,
+  });
+}
+
+function resolveEnhanced(
+  sso: Record<string, unknown>,
+  oauth: Record<string, unknown>,
+  service: { value: string | undefined; given: boolean },
+  page: URL,
+  problem: Report,
+  warnings: ConfigProblem[],
+  flexUiNotes: ConfigProblem[],
+) {
   for (const key of LEGACY_ONLY) {
     if (sso[key] !== undefined)
       warnings.push({
@@ -188,38 +272,45 @@ function resolveEnhanced(sso: Record<string, unknown>, oauth: Record<string, unk
     redirectUrl = checkRedirect('oauth.redirectUrl', oauth.redirectUrl, page, problem);
   }
 
-  const base = baseUrl(
-    oauth.serviceBaseUrl !== undefined ? 'oauth.serviceBaseUrl' : 'sso.serviceBaseUrl',
-    oauth.serviceBaseUrl ?? sso.serviceBaseUrl,
-    problem,
-  );
+  const base = service.value;
   const authorizeUrl = endpoint('oauth.authorizeUrl', oauth.authorizeUrl, base, '/v1/Flex/Authorize', problem);
   const tokenUrl = endpoint('oauth.tokenUrl', oauth.tokenUrl, base, '/v1/Flex/OAuth/Tokens', problem);
-  if ((!authorizeUrl || !tokenUrl) && base === undefined && oauth.serviceBaseUrl === undefined && sso.serviceBaseUrl === undefined) {
+  if ((!authorizeUrl || !tokenUrl) && !service.given) {
     problem(
-      'oauth.serviceBaseUrl',
-      'oauth.serviceBaseUrl is required: set it to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both oauth.authorizeUrl and oauth.tokenUrl).',
+      'serviceBaseUrl',
+      'serviceBaseUrl is required: set the top-level appConfig.serviceBaseUrl to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both oauth.authorizeUrl and oauth.tokenUrl).',
     );
   }
+  if (oauth.authorizeUrl === undefined) warnFixedHost('oauth.authorizeUrl', '/v1/Flex/Authorize', base, true, flexUiNotes);
+  if (oauth.tokenUrl === undefined) warnFixedHost('oauth.tokenUrl', '/v1/Flex/OAuth/Tokens', base, false, flexUiNotes);
   if (!redirectUrl || !authorizeUrl || !tokenUrl) return undefined;
   const revokeUrl = base !== undefined ? `${base}/oauth2/revoke` : new URL('/oauth2/revoke', tokenUrl).toString();
   return { mode: 'enhanced' as const, connection: String(connection), clientId: String(clientId), redirectUrl, authorizeUrl, tokenUrl, revokeUrl };
 }
 
-function resolveLegacy(sso: Record<string, unknown>, page: URL, accountSid: string, problem: Report) {
+function resolveLegacy(
+  sso: Record<string, unknown>,
+  service: { value: string | undefined; given: boolean },
+  page: URL,
+  accountSid: string,
+  problem: Report,
+  warnings: ConfigProblem[],
+) {
   // SPEC: redirectUrl defaults to the page itself (without its query: tokens will be added there).
   const redirectUrl = sso.redirectUrl === undefined ? page.origin + page.pathname : checkRedirect('sso.redirectUrl', sso.redirectUrl, page, problem);
-  const base = baseUrl('sso.serviceBaseUrl', sso.serviceBaseUrl, problem);
+  const base = service.value;
   const withSid = (value: unknown) => (typeof value === 'string' ? value.replaceAll('{accountSid}', accountSid) : value);
   const loginUrl = endpoint('sso.loginUrl', withSid(sso.loginUrl), base, `/v1/Accounts/${accountSid}/authenticate`, problem);
   const tokenRefreshUrl = endpoint('sso.tokenRefreshUrl', withSid(sso.tokenRefreshUrl), base, `/v1/Accounts/${accountSid}/Tokens/refresh`, problem);
   const idpUrl = sso.idpUrl === undefined ? undefined : checkUrl('sso.idpUrl', sso.idpUrl, problem);
-  if ((!loginUrl || !tokenRefreshUrl) && sso.serviceBaseUrl === undefined) {
+  if ((!loginUrl || !tokenRefreshUrl) && !service.given) {
     problem(
-      'sso.serviceBaseUrl',
-      'sso.serviceBaseUrl is required: set it to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both sso.loginUrl and sso.tokenRefreshUrl).',
+      'serviceBaseUrl',
+      'serviceBaseUrl is required: set the top-level appConfig.serviceBaseUrl to your Lanyard server\'s address, e.g. "https://sso.example.com" (or set both sso.loginUrl and sso.tokenRefreshUrl).',
     );
   }
+  if (sso.loginUrl === undefined) warnFixedHost('sso.loginUrl', '/v1/Accounts/{accountSid}/authenticate', base, false, warnings);
+  if (sso.tokenRefreshUrl === undefined) warnFixedHost('sso.tokenRefreshUrl', '/v1/Accounts/{accountSid}/Tokens/refresh', base, false, warnings);
   if (!redirectUrl || !loginUrl || !tokenRefreshUrl) return undefined;
   return { mode: 'legacy' as const, redirectUrl, loginUrl, tokenRefreshUrl, idpUrl };
 }

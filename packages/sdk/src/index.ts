@@ -42,3 +42,4 @@ export { createLeaseLock, createMemoryChannelHub, createMemoryLock, type Channel
 export { systemClock, type Clock } from './clock.ts';
 export { codeChallengeS256, createPkcePair, type PkcePair } from './pkce.ts';
 export type { FetchLike } from './lanyard-api.ts';
+export { routeFlexHost, routeFlexHostsToLanyard, type FlexHostRoute, type FlexHostRoutingOptions } from './flex-hosts.ts';

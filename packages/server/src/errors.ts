@@ -156,6 +156,13 @@ export class InvalidTokenError extends LanyardError {
   }
 }
 
+/** An access token past its `exp`: told apart so desktop endpoints can answer 20104 (SPEC). */
+export class ExpiredTokenError extends InvalidTokenError {
+  constructor() {
+    super('The token has expired.');
+  }
+}
+
 /** The session has reached its maximum lifetime (end of shift): sign in again. */
 export class SessionLifetimeExceededError extends LanyardError {
   constructor() {

@@ -3,6 +3,7 @@ import { adminRoutes } from './admin/routes.ts';
 import { consoleRoutes } from './console/routes.ts';
 import { createApp, type RouteModule } from './http/app.ts';
 import { flexRoutes } from './flex/routes.ts';
+import { desktopApiRoutes } from './flex/desktop-api.ts';
 import { legacyRoutes } from './legacy/routes.ts';
 import { loginRoutes } from './login/routes.ts';
 import { oidcRoutes } from './oidc/routes.ts';
@@ -16,7 +17,16 @@ export * from './errors.ts';
 export type { Services } from './services.ts';
 
 /** Every route module of the server, in one list. */
-export const routeModules: RouteModule[] = [operationsRoutes, flexRoutes, legacyRoutes, loginRoutes, oidcRoutes, adminRoutes, consoleRoutes];
+export const routeModules: RouteModule[] = [
+  operationsRoutes,
+  flexRoutes,
+  desktopApiRoutes,
+  legacyRoutes,
+  loginRoutes,
+  oidcRoutes,
+  adminRoutes,
+  consoleRoutes,
+];
 
 export interface Lanyard {
   services: Services;

@@ -22,7 +22,9 @@ export function registerAppConfig(program: Command): void {
   const appconfig = program.command('appconfig').description("check a self-hosted desktop's appConfig.js");
   appconfig
     .command('check')
-    .description('validate appConfig.js (or .json) exactly as the SDK will in the browser; exit 2 when it has problems')
+    .description(
+      'validate appConfig.js (or .json) exactly as the SDK will in the browser, and warn where the real Flex UI would call Twilio hosts; exit 2 when it has problems',
+    )
     .argument('<file>', 'appConfig.js (assigning window.appConfig) or a JSON file')
     .requiredOption('--origin <url>', 'the address the desktop is served from, e.g. https://desktop.example.com/')
     .option(
@@ -37,7 +39,7 @@ export function registerAppConfig(program: Command): void {
 
 async function check(file: string, options: { origin: string; server?: string }): Promise<Output> {
   const pageUrl = absoluteUrl('--origin', options.origin);
-  const result = validateAppConfig(await readAppConfig(file), { pageUrl });
+  const result = validateAppConfig(await readAppConfig(file), { pageUrl, flexUi: true });
   const problems = result.ok ? [] : [...result.problems];
   let server: { url: string; checked: boolean; note: string } | null = null;
   if (options.server !== undefined && result.ok) {
@@ -83,7 +85,7 @@ async function checkServer(server: string, config: ResolvedAppConfig, problems: 
   const endpoint = config.mode === 'enhanced' ? config.tokenUrl : config.loginUrl;
   if (!endpoint.startsWith(base + '/')) {
     warnings.push({
-      field: config.mode === 'enhanced' ? 'oauth.serviceBaseUrl' : 'sso.serviceBaseUrl',
+      field: 'serviceBaseUrl',
       message: `appConfig points the desktop at ${new URL(endpoint).origin}, not at ${base}.`,
     });
   }

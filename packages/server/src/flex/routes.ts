@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/app.ts';
 import { cors } from '../http/cors.ts';
-import { readJson, readSamlPost } from '../http/request-body.ts';
+import { readForm, readJson, readSamlPost } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { AuthenticationError, InvalidParameterError, LanyardError, NotFoundError } from '../errors.ts';
 import { basicCredentials } from '../http/basic-credentials.ts';
@@ -9,6 +9,8 @@ import { serviceProviderMetadataFor } from '../login/service-provider-metadata.t
 import { answerTestSignIn } from '../console/routes.ts';
 import { enhancedServiceProvider } from '../login/service-providers.ts';
 import { flexTokenResponse } from './token-response.ts';
+import { asDesktopTokenError, exchangeForm } from './form-exchange.ts';
+import { lookup, lookupQuery } from './lookup.ts';
 
 const tokenRequest = z.discriminatedUnion(
   'grant_type',
@@ -42,9 +44,8 @@ export const flexRoutes: RouteModule = (app, services) => {
   app.use('/v1/Accounts/:accountSid/authenticate', desktops);
   app.use('/v1/Accounts/:accountSid/Tokens/refresh', desktops);
   app.get('/v1/Flex/Authentication/Config', async (c) => {
-    const accountSid = requireSid('account', c.req.query('AccountSid'), 'AccountSid');
     c.header('Cache-Control', 'public, max-age=60');
-    return c.json({ config_list: await accounts.lookupConfig(accountSid) });
+    return c.json({ config_list: await lookup(accounts, lookupQuery(c.req.query())) });
   });
 
   app.get('/v1/Flex/Authorize', async (c) => {
@@ -86,13 +87,20 @@ export const flexRoutes: RouteModule = (app, services) => {
 
   app.post('/v1/Flex/OAuth/Tokens', async (c) => {
     c.header('Cache-Control', 'no-store');
-    const body = await readJson(c, tokenRequest);
-    const connectionSid = requireSid('connection', body.sso_profile_sid, 'sso_profile_sid');
-    const issued =
-      body.grant_type === 'AuthorizationCode'
-        ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
-        : await tokens.refresh({ refreshToken: body.refresh_token, surface: 'flex', connectionSid });
-    return c.json(flexTokenResponse(issued));
+    try {
+      if ((c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
+        return c.json(await exchangeForm(services, await readForm(c)));
+      }
+      const body = await readJson(c, tokenRequest);
+      const connectionSid = requireSid('connection', body.sso_profile_sid, 'sso_profile_sid');
+      const issued =
+        body.grant_type === 'AuthorizationCode'
+          ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
+          : await tokens.refresh({ refreshToken: body.refresh_token, surface: 'flex', connectionSid });
+      return c.json(flexTokenResponse(issued));
+    } catch (error) {
+      throw asDesktopTokenError(error);
+    }
   });
 
   app.post('/v1/Accounts/:accountSid/Tokens/validate', async (c) => {

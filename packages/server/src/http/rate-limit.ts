@@ -28,6 +28,8 @@ export const RATE_LIMITED_ROUTES: Record<RateLimitGroup, string[]> = {
     '/oauth2/userinfo',
     '/v1/Accounts/:accountSid/Tokens/refresh',
     '/v1/Accounts/:accountSid/Tokens/validate',
+    '/v1/Accounts/:accountSid/Tokens/Info',
+    '/v1/Configuration',
   ],
   admin: ['/admin/v1/*', '/console/session', '/console/test-sign-in', '/console/test-sign-in/*'],
 };

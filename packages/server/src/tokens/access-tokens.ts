@@ -1,6 +1,6 @@
 import { SignJWT, compactVerify, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { randomBytes } from 'node:crypto';
-import { InvalidTokenError } from '../errors.ts';
+import { ExpiredTokenError, InvalidTokenError } from '../errors.ts';
 import type { Account } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
 import { userClaims } from '../oidc/claims.ts';
@@ -83,7 +83,7 @@ export class AccessTokens {
       const { payload } = await jwtVerify(token, key, { issuer: this.issuer, algorithms: [SIGNING_ALG], typ: 'at+jwt' });
       return payload as unknown as AccessTokenClaims;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('The token has expired.');
+      if (error instanceof joseErrors.JWTExpired) throw new ExpiredTokenError();
       if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidTokenError('The token signature is invalid.');
       throw new InvalidTokenError(`The token is invalid: ${(error as Error).message}`);
     }

@@ -49,6 +49,8 @@ export interface RefreshTokenRecord {
   sessionId: string;
   /** When this token stops being usable (the stored record lives a little longer for reuse detection). */
   usableUntil: number;
+  /** Expiry of the access token issued with it: at the session cap, refreshes stop rotating. Absent on older records. */
+  accessTokenExpiresAt?: number;
 }
 
 export interface IssuedTokens {

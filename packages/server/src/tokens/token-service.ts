@@ -158,6 +158,8 @@ export class TokenService {
     const now = Date.now();
     const successor = this.successorOf(request.refreshToken);
     const grant = await this.storage.transaction(async (tx) => {
+      const capped = await this.refreshAtCap(tx, request, now);
+      if (capped) return capped;
       const result = await tx.consume<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), now);
       if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
       const session = (await tx.find<Session>(SESSION, result.record.payload.sessionId))?.payload;
@@ -192,6 +194,28 @@ export class TokenService {
   }
 
   /**
+   * SPEC "Enhanced SSO" step 5: once the access token a refresh token came with already ended at
+   * the session cap, a refresh cannot move the expiry. The real Flex UI discards such an answer
+   * by design and presents the same refresh token again 15-20 s later, outside the grace window:
+   * rotating would revoke the session minutes before the shift ends and record a false reuse
+   * attack. So the token is not rotated: a new access token (ending at the cap) comes back with
+   * the same refresh token, which stays usable until the cap, where the session ends.
+   * Undefined when the ordinary rotation applies.
+   */
+  private async refreshAtCap(tx: Storage, request: RefreshRequest, now: number): Promise<PreparedGrant | undefined> {
+    const record = await tx.find<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), { forUpdate: true });
+    if (!record || record.consumedAt !== null || now >= record.payload.usableUntil) return undefined;
+    const session = (await tx.find<Session>(SESSION, record.payload.sessionId))?.payload;
+    if (!session || session.revokedAt !== null || now >= session.maxExpiresAt) return undefined;
+    if (session.surface !== request.surface) return undefined;
+    if (record.payload.accessTokenExpiresAt !== session.maxExpiresAt) return undefined;
+    // The same binding checks as a rotation: a token of another connection or client is refused.
+    if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) return undefined;
+    if (request.clientId !== undefined && request.clientId !== session.clientId) return undefined;
+    return this.prepare(tx, session, request.refreshToken, now, false);
+  }
+
+  /**
    * Records what a grant issues (inside the caller's transaction); `sign` then makes the tokens
    * after it commits, so no signing or key loading ever runs while a transaction is open.
    */
@@ -208,7 +232,7 @@ export class TokenService {
         id: sha256(refreshToken),
         accountSid: session.accountSid,
         family: session.id,
-        payload: { sessionId: session.id, usableUntil: refreshTokenExpiresAt },
+        payload: { sessionId: session.id, usableUntil: refreshTokenExpiresAt, accessTokenExpiresAt },
         expiresAt: refreshTokenExpiresAt + REUSE_MEMORY_MS,
       });
     }

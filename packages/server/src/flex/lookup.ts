@@ -1,0 +1,52 @@
+import type { AccountService } from '../accounts/account-service.ts';
+import { InvalidParameterError } from '../errors.ts';
+import { requireSid } from '../ids.ts';
+
+/**
+ * The public lookup's parameters. flex-sdk 3.0.0 sends every one of them, empty when unknown
+ * (`AccountSid=&FlexInstanceSid=&RuntimeDomain=&SSOProfileSid=&AppType=SinglePageApp`): an empty
+ * value means "not given". Given values are filters; a malformed SID is a 400 naming it.
+ */
+export interface LookupQuery {
+  accountSid: string | undefined;
+  instanceSid: string | undefined;
+  connectionSid: string | undefined;
+  runtimeDomain: string | undefined;
+  appType: string | undefined;
+}
+
+const given = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
+
+export function lookupQuery(query: Record<string, string>): LookupQuery {
+  const accountSid = given(query.AccountSid);
+  const instanceSid = given(query.FlexInstanceSid);
+  const connectionSid = given(query.SSOProfileSid);
+  const runtimeDomain = given(query.RuntimeDomain);
+  if (accountSid === undefined && runtimeDomain === undefined) {
+    throw new InvalidParameterError('AccountSid is required: "AC" followed by 32 hex characters (or RuntimeDomain).');
+  }
+  return {
+    accountSid: accountSid === undefined ? undefined : requireSid('account', accountSid, 'AccountSid'),
+    instanceSid: instanceSid === undefined ? undefined : requireSid('instance', instanceSid, 'FlexInstanceSid'),
+    connectionSid: connectionSid === undefined ? undefined : requireSid('connection', connectionSid, 'SSOProfileSid'),
+    runtimeDomain,
+    appType: given(query.AppType),
+  };
+}
+
+/**
+ * `RuntimeDomain` names a Twilio Serverless domain (flex-sdk turns `name` into `name.twil.io`);
+ * Lanyard accounts have none, so a lookup by it alone finds nothing: an empty list, as for an
+ * unknown account, never a 400. Lanyard issues tokens to single-page apps only, so any other
+ * `AppType` also finds nothing.
+ */
+export async function lookup(accounts: AccountService, query: LookupQuery) {
+  if (query.accountSid === undefined) return [];
+  if (query.appType !== undefined && query.appType !== 'SinglePageApp') return [];
+  const entries = await accounts.lookupConfig(query.accountSid);
+  return entries.filter(
+    (entry) =>
+      (query.instanceSid === undefined || entry.instance_sid === query.instanceSid) &&
+      (query.connectionSid === undefined || entry.connection_name === query.connectionSid),
+  );
+}

@@ -11,4 +11,6 @@ export default function setup(): void {
   const root = resolve(import.meta.dirname, '../..');
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-b', 'packages/cli/tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  // The SDK's one-file bundle (@lanyard/sdk/bundle), quietly: the size line is for `npm run build`.
+  execFileSync(process.execPath, ['packages/sdk/build.mjs'], { cwd: root, stdio: 'ignore' });
 }

@@ -15,6 +15,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// A hung step must fail CI, not stall it.
+setTimeout(() => {
+  console.error('check-packages: timed out after 15 minutes');
+  process.exit(1);
+}, 15 * 60_000).unref();
 const work = mkdtempSync(join(tmpdir(), 'lanyard-packages-'));
 const app = join(work, 'app');
 const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

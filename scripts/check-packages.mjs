@@ -28,6 +28,7 @@ const fail = (message) => {
   process.exitCode = 1;
 };
 
+let server;
 try {
   // 1. Pack. prepack copies the built console into the server package.
   const packed = JSON.parse(
@@ -90,7 +91,14 @@ try {
 
   // 4. `npx lanyard serve` until it answers.
   const spawned = performance.now();
-  const server = spawn('npx', ['--no-install', 'lanyard', 'serve', '--port', '0', '--json'], { cwd: app, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Its own process group: npx runs lanyard as a child, and the stop below signals both.
+  server = spawn('npx', ['--no-install', 'lanyard', 'serve', '--port', '0', '--json'], {
+    cwd: app,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve(code ?? signal)));
   const url = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`lanyard serve printed no URL within 30 s: ${out}`)), 30_000);
@@ -113,15 +121,22 @@ try {
   const consolePage = await fetch(`${url}/console/`);
   const html = await consolePage.text();
   if (consolePage.status !== 200 || html.includes('has not been built')) fail(`the console is not served from the package (${consolePage.status})`);
-  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve(code ?? signal)));
-  // npx runs lanyard as its child: signal the whole group, as Ctrl-C would.
-  server.kill('SIGTERM');
-  const code = await exited;
+  // Signal the whole group, as Ctrl-C would; SIGKILL it if it does not stop within 15 s.
+  process.kill(-server.pid, 'SIGTERM');
+  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('no exit within 15 s'), 15_000))]);
+  if (code === 'no exit within 15 s') process.kill(-server.pid, 'SIGKILL');
   if (code !== 0 && code !== 'SIGTERM') fail(`lanyard serve exited with ${code} on SIGTERM`);
   if (!process.exitCode) console.log('check-packages: OK');
 } catch (error) {
   fail(error.stack ?? String(error));
 } finally {
+  if (server && server.exitCode === null && server.signalCode === null) {
+    try {
+      process.kill(-server.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   rmSync(work, { recursive: true, force: true });
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { AdminService } from '@lanyard/server/admin/admin-service.ts';
 import type { Services } from '@lanyard/server/services.ts';
+import { databaseNote } from './database-note.ts';
 import { cliLogger, emit, type Output } from './output.ts';
 
 export interface CommandContext {
@@ -44,7 +45,10 @@ export function action(handler: Handler): (...parsed: unknown[]) => Promise<void
     const args = parsed.slice(0, -2).filter((a): a is string => typeof a === 'string');
     const options = command.opts();
     const output = await withServices((context) => handler(context, { args, options }));
-    emit(output, command.optsWithGlobals().json === true);
+    const json = command.optsWithGlobals().json === true;
+    emit(output, json);
+    // On stderr, so stdout stays the command's output; --json output stays exactly the API's shape.
+    if (!json) process.stderr.write(databaseNote());
   };
 }
 

@@ -11,6 +11,8 @@ export interface DemoOptions {
   idpPort?: number;
   desktopPort?: number;
   users?: DevUser[];
+  /** Cross-Origin-Opener-Policy sent by the IdP's and/or the desktop's pages (none by default). */
+  crossOriginOpenerPolicy?: { idp?: string; desktop?: string };
 }
 
 export interface Demo {
@@ -27,13 +29,19 @@ export interface Demo {
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
-  const idp = await startDevIdp({ port: options.idpPort ?? 0, host, users: options.users });
+  const idp = await startDevIdp({
+    port: options.idpPort ?? 0,
+    host,
+    users: options.users,
+    crossOriginOpenerPolicy: options.crossOriginOpenerPolicy?.idp,
+  });
   let account: DemoAccount | undefined;
   // The desktop's origin (its port) must be known before the account can trust it.
   const desktop = await startDesktopServer({
     host,
     port: options.desktopPort ?? 0,
     lanyardUrl: options.lanyard.url,
+    crossOriginOpenerPolicy: options.crossOriginOpenerPolicy?.desktop,
     demo: () => {
       if (!account) throw new Error('the demo account is not set up yet');
       return account;

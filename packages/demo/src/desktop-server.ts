@@ -22,6 +22,8 @@ export interface DesktopServerOptions {
   lanyardUrl: string;
   /** The account the generated appConfig.js points at (a function: it may be set up after the server starts). */
   demo: DemoAccount | (() => DemoAccount);
+  /** A Cross-Origin-Opener-Policy for the desktop's pages, e.g. `same-origin` (none by default). */
+  crossOriginOpenerPolicy?: string;
 }
 
 /**
@@ -45,7 +47,9 @@ export async function startDesktopServer(options: DesktopServerOptions): Promise
     const file = path.endsWith('/') ? `${path}index.html` : path;
     const relative = normalize(file.replace(/^\/legacy\//, '/')).replace(/^(\.\.[/\\])+/, '');
     try {
-      return respond(await readFile(join(DESKTOP_DIR, relative), 'utf8'), extname(relative), csp);
+      const response = respond(await readFile(join(DESKTOP_DIR, relative), 'utf8'), extname(relative), csp);
+      if (options.crossOriginOpenerPolicy) response.headers.set('cross-origin-opener-policy', options.crossOriginOpenerPolicy);
+      return response;
     } catch {
       return new Response('Not found', { status: 404 });
     }

@@ -1,4 +1,6 @@
 import { loadConfig, startLanyard } from '@lanyard/server';
+import { databaseLabel } from '@lanyard/server/storage/database-label.ts';
+import { issueDemoConsoleKey } from './console-key.ts';
 import { startDemo } from './demo.ts';
 
 /**
@@ -8,10 +10,13 @@ import { startDemo } from './demo.ts';
  */
 const env = process.env;
 const host = env.LANYARD_HOST ?? '127.0.0.1';
+// Its own database, so the demo account and its keys never mix with `lanyard serve`'s data
+// (.lanyard/lanyard.db); the banner prints the variable that points the CLI at it.
 const config = loadConfig({ LANYARD_DATABASE_URL: 'sqlite:.lanyard/demo.db', LANYARD_LOG_LEVEL: 'warn', ...env });
 const lanyard = await startLanyard(config);
 const demo = await startDemo({ lanyard, host, idpPort: Number(env.DEMO_IDP_PORT ?? 4100), desktopPort: Number(env.DEMO_DESKTOP_PORT ?? 5173) });
 const { account, connection } = demo.account;
+const consoleKey = await issueDemoConsoleKey(lanyard.services);
 
 const line = '─'.repeat(64);
 console.log(`
@@ -22,11 +27,20 @@ ${line}
  Agent desktop (legacy SSO)    ${demo.desktop.url}/legacy/
  Lanyard server                ${lanyard.url}
  Admin console                 ${lanyard.url}/console/
+   admin key                   ${consoleKey.secret}
+                               (paste it on the console's sign-in page; a new key at every
+                               start, and the one the previous start printed is revoked)
  Development SAML IdP          ${demo.idp.url}   (demo only: never use in production)
 
  Account SID   ${account.sid}
  Connection    ${connection.sid}
  Lookup        ${lanyard.url}/v1/Flex/Authentication/Config?AccountSid=${account.sid}
+ Database      ${databaseLabel(config.databaseUrl)}
+${
+  env.LANYARD_DATABASE_URL
+    ? '   the CLI reads the same LANYARD_DATABASE_URL'
+    : `   the CLI on it (the CLI's default is .lanyard/lanyard.db, \`lanyard serve\`'s database):\n   LANYARD_DATABASE_URL=${config.databaseUrl} npx lanyard accounts list`
+}
 
  Test users (open the desktop, press "Sign in", pick one on the IdP's page):
 ${demo.idp.users.map((u) => `   ${u.id.padEnd(24)} ${u.full_name.padEnd(18)} ${u.roles.join(', ')}`).join('\n')}

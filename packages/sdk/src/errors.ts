@@ -50,10 +50,21 @@ export class PopupBlockedError extends LanyardError {
   }
 }
 
-/** The agent closed the sign-in window before signing in. */
+/**
+ * The sign-in window ended without a result. `reason` tells the two cases apart: `closed` (the
+ * agent closed it) or `opener_cut` (a page in it sent Cross-Origin-Opener-Policy, so it lost its
+ * link to the desktop, and it did not report back over the same-origin channel in time).
+ */
 export class PopupClosedError extends LanyardError {
-  constructor() {
-    super('popup_closed', 'The sign-in window was closed before sign-in finished. Press "Sign in" to try again.');
+  readonly reason: 'closed' | 'opener_cut';
+  constructor(reason: 'closed' | 'opener_cut' = 'closed') {
+    super(
+      'popup_closed',
+      reason === 'closed'
+        ? 'The sign-in window was closed before sign-in finished. Press "Sign in" to try again.'
+        : 'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy) and did not finish signing in. Press "Sign in" to try again.',
+    );
+    this.reason = reason;
   }
 }
 

@@ -7,7 +7,8 @@ import { ConfigError, SessionExpiredError, StateMismatchError, toLanyardError, t
 import { Emitter, type LanyardEvents, type LanyardWarning } from './events.ts';
 import { defaultFetch, type FetchLike } from './lanyard-api.ts';
 import { acceptLegacyToken, authenticate, LEGACY_POPUP_MESSAGE, readLegacyCallback, refreshLegacy, type LegacyTokenPayload } from './legacy-sso.ts';
-import { openPopup, popupOpener, reportToOpener, waitForPopupMessage } from './popup.ts';
+import { openPopup, popupOpener, reportToOpener, waitForPopupResult } from './popup.ts';
+import { beginHandover, handoverFor } from './popup-handover.ts';
 import { RefreshCoordinator, refreshAt, type SignOutReason } from './refresh-coordinator.ts';
 import {
   createBrowserStore,
@@ -110,8 +111,33 @@ export class LanyardClient {
 
   /** True when this page is the sign-in pop-up coming back: it reports to its opener and closes. */
   get isPopupCallback(): boolean {
-    const url = new URL(window.location.href);
-    return popupOpener() !== null && (readCallback(url) !== null || readLegacyCallback(url) !== null);
+    return this.popupReport(new URL(window.location.href)) !== null;
+  }
+
+  /**
+   * On a sign-in pop-up's callback page: the function that hands the result to the desktop that
+   * opened it, by `postMessage` to `window.opener`, or over the same-origin handover channel when
+   * a Cross-Origin-Opener-Policy cut the opener off. `null` on any other page.
+   */
+  private popupReport(url: URL): (() => void) | null {
+    const enhanced = readCallback(url);
+    const legacy = readLegacyCallback(url);
+    if (!enhanced && !legacy) return null;
+    const message = enhanced
+      ? ({ type: 'lanyard:callback', params: enhanced } satisfies PopupMessage)
+      : { messageId: LEGACY_POPUP_MESSAGE, tokenPayload: legacy };
+    const opener = popupOpener();
+    if (opener) return () => reportToOpener(opener, message);
+    const handover = handoverFor(
+      this.config.accountSid,
+      enhanced ? { mode: 'enhanced', state: enhanced.state ?? undefined } : { mode: 'legacy' },
+      this.clock.now(),
+    );
+    if (!handover) return null;
+    return () => {
+      handover(message);
+      window.close();
+    };
   }
 
   /** Subscribes to an event; returns the function that unsubscribes. */
@@ -135,15 +161,10 @@ export class LanyardClient {
     const url = new URL(window.location.href);
     const enhanced = readCallback(url);
     const legacy = readLegacyCallback(url);
+    const report = this.popupReport(url);
     if (enhanced || legacy) stripAddressBar(url);
-    const opener = popupOpener();
-    if (opener && (enhanced || legacy)) {
-      reportToOpener(
-        opener,
-        enhanced
-          ? ({ type: 'lanyard:callback', params: enhanced } satisfies PopupMessage)
-          : { messageId: LEGACY_POPUP_MESSAGE, tokenPayload: legacy },
-      );
+    if (report) {
+      report();
       return null;
     }
     this.start();
@@ -200,11 +221,8 @@ export class LanyardClient {
 
   private async enhancedPopup(config: EnhancedConfig, popup: Window): Promise<Session> {
     const { url, pending } = await beginEnhanced(config, this.clock);
-    popup.location.replace(url);
-    const params = await waitForPopupMessage(
-      popup,
-      (data) => ((data as PopupMessage | null)?.type === 'lanyard:callback' ? (data as PopupMessage).params : undefined),
-      this.clock,
+    const params = await this.waitForPopup(popup, url, { mode: 'enhanced', state: pending.state }, (data) =>
+      (data as PopupMessage | null)?.type === 'lanyard:callback' ? (data as PopupMessage).params : undefined,
     );
     if (params.state !== pending.state) throw new StateMismatchError();
     const refused = callbackError(params);
@@ -213,13 +231,39 @@ export class LanyardClient {
   }
 
   private async legacyPopup(config: LegacyConfig, popup: Window): Promise<Session> {
-    popup.location.replace(config.idpUrl ?? (await authenticate(config, this.fetch)));
+    const url = config.idpUrl ?? (await authenticate(config, this.fetch));
     const accept = (data: unknown) => {
       const message = data as { messageId?: unknown; tokenPayload?: LegacyTokenPayload } | null;
       return message?.messageId === LEGACY_POPUP_MESSAGE && typeof message.tokenPayload?.token === 'string' ? message.tokenPayload : undefined;
     };
-    const payload = await waitForPopupMessage(popup, accept, this.clock);
+    const payload = await this.waitForPopup(popup, url, { mode: 'legacy' }, accept);
     return this.signedIn(acceptLegacyToken(payload, config.accountSid, this.clock.now()));
+  }
+
+  /** Sends the pop-up to `url` and waits for its result (postMessage, or the handover channel). */
+  private async waitForPopup<T>(
+    popup: Window,
+    url: string,
+    pending: { mode: 'enhanced' | 'legacy'; state?: string },
+    accept: (data: unknown) => T | undefined,
+  ): Promise<T> {
+    const handover = beginHandover(this.config.accountSid, pending, this.clock);
+    try {
+      popup.location.replace(url);
+      return await waitForPopupResult(popup, {
+        accept,
+        handover,
+        clock: this.clock,
+        onOpenerCut: () =>
+          this.warn({
+            code: 'popup_opener_cut',
+            message:
+              'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy): waiting for its result over a same-origin channel. Finish signing in in that window.',
+          }),
+      });
+    } finally {
+      handover.end();
+    }
   }
 
   /** The current session (without its refresh token), or `null`. */

@@ -1,18 +1,23 @@
 import type { Clock } from './clock.ts';
 import { PopupBlockedError, PopupClosedError } from './errors.ts';
+import type { PopupHandover } from './popup-handover.ts';
 
 /**
  * The sign-in pop-up. The opener opens it synchronously (inside the click, or browsers block it)
  * and keeps every secret (state, PKCE verifier) in memory; the pop-up only carries the answer
  * back. Messages are origin-checked both ways: the pop-up posts to its own origin only, and the
- * opener accepts only messages from that pop-up window on its own origin.
+ * opener accepts only messages from that pop-up window on its own origin. When a
+ * Cross-Origin-Opener-Policy cuts that link, the result comes over popup-handover.ts instead.
  */
 
 /** The pop-up's window name: how the page in it knows to report to its opener. */
 export const POPUP_NAME = 'lanyard-login';
 
 const DEFAULT_FEATURES = 'width=520,height=680,menubar=no,toolbar=no,location=yes,status=no';
-const CLOSED_POLL_MS = 500;
+// Often enough to see the IdP's page in the pop-up before an agent can close it.
+const POLL_MS = 50;
+const CLOSED_GRACE_MS = 500;
+const DETACHED_TIMEOUT_MS = 10 * 60_000;
 
 /** Opens an empty pop-up now, to be sent on its way once the sign-in URL is known. */
 export function openPopup(features: string | undefined): Window {
@@ -22,39 +27,79 @@ export function openPopup(features: string | undefined): Window {
   return popup;
 }
 
+export interface PopupWaitOptions<T> {
+  /** The payload of a message this sign-in expects (from the pop-up window, or the handover channel). */
+  accept: (data: unknown) => T | undefined;
+  /** The same-origin channel the callback page uses when its opener was cut off. */
+  handover: PopupHandover;
+  clock: Clock;
+  /** Called once when the pop-up's handle reads closed while the pop-up may still be open (see below). */
+  onOpenerCut?: () => void;
+  /** How long to wait for the handover after the opener was cut. Default 10 minutes (a sign-in's lifetime). */
+  detachedTimeoutMs?: number;
+}
+
 /**
- * Waits for the pop-up's message. `accept` returns the payload for a message it recognises.
- * Rejects with `PopupClosedError` when the agent closes the pop-up first.
+ * Waits for the pop-up's result, from `postMessage` (the opener link is intact) or from the
+ * handover channel (a Cross-Origin-Opener-Policy cut it). Rejects with `PopupClosedError`.
+ *
+ * When the handle reads `closed`, the two cases are told apart by what the pop-up showed before:
+ * a page of another origin, seen on consecutive polls, means the agent had a page in front of
+ * them and closed the window (`reason: 'closed'`, at once). A handle that reads `closed` right
+ * after this origin's blank page (another origin shows for a few milliseconds at most while the
+ * browser swaps browsing context groups) means the first page carrying Cross-Origin-Opener-Policy
+ * cut the link before the agent saw anything, so the wait goes on over the channel, up to
+ * `detachedTimeoutMs` (`reason: 'opener_cut'`). Limitation: an IdP whose first page has no COOP
+ * but a later one has is taken as closed by the agent.
  */
-export function waitForPopupMessage<T>(popup: Window, accept: (data: unknown) => T | undefined, clock: Clock): Promise<T> {
+export function waitForPopupResult<T>(popup: Window, options: PopupWaitOptions<T>): Promise<T> {
+  const { accept, handover, clock } = options;
   return new Promise<T>((resolve, reject) => {
     let timer: unknown;
+    // Consecutive polls that found a page of another origin in the pop-up.
+    let otherOriginPolls = 0;
+    const stopHandover = handover.listen((data) => deliver(data));
     const finish = () => {
       window.removeEventListener('message', onMessage);
+      stopHandover();
       clock.clearTimeout(timer);
     };
-    const onMessage = (event: MessageEvent) => {
-      if (event.source !== popup || event.origin !== window.location.origin) return;
-      const payload = accept(event.data);
+    const deliver = (data: unknown) => {
+      const payload = accept(data);
       if (payload === undefined) return;
       finish();
       resolve(payload);
     };
-    const poll = (closedOnce: boolean) => {
-      if (popup.closed) {
-        // One more round: a message posted just before closing is still in the queue.
-        if (closedOnce) {
-          finish();
-          reject(new PopupClosedError());
-          return;
+    const onMessage = (event: MessageEvent) => {
+      if (event.source === popup && event.origin === window.location.origin) deliver(event.data);
+    };
+    const poll = () => {
+      if (!popup.closed) {
+        try {
+          void popup.location.href;
+          otherOriginPolls = 0;
+        } catch {
+          otherOriginPolls++;
         }
-        timer = clock.setTimeout(() => poll(true), CLOSED_POLL_MS);
+        timer = clock.setTimeout(poll, POLL_MS);
         return;
       }
-      timer = clock.setTimeout(() => poll(false), CLOSED_POLL_MS);
+      if (otherOriginPolls >= 2) {
+        // One more round: a message posted just before closing is still in the queue.
+        timer = clock.setTimeout(() => {
+          finish();
+          reject(new PopupClosedError('closed'));
+        }, CLOSED_GRACE_MS);
+        return;
+      }
+      options.onOpenerCut?.();
+      timer = clock.setTimeout(() => {
+        finish();
+        reject(new PopupClosedError('opener_cut'));
+      }, options.detachedTimeoutMs ?? DETACHED_TIMEOUT_MS);
     };
     window.addEventListener('message', onMessage);
-    poll(false);
+    poll();
   });
 }
 

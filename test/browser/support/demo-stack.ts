@@ -1,6 +1,6 @@
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import type { LanyardConfig } from '../../../packages/server/src/index.ts';
-import { startDemo, type Demo } from '../../../packages/demo/src/demo.ts';
+import { startDemo, type Demo, type DemoOptions } from '../../../packages/demo/src/demo.ts';
 import { startTestLanyard, type TestLanyard } from '../../support/lanyard.ts';
 
 /**
@@ -16,9 +16,12 @@ export interface DemoStack {
   close(): Promise<void>;
 }
 
-export async function startDemoStack(overrides: Partial<LanyardConfig> = {}): Promise<DemoStack> {
+export async function startDemoStack(
+  overrides: Partial<LanyardConfig> = {},
+  demoOptions: Pick<DemoOptions, 'crossOriginOpenerPolicy'> = {},
+): Promise<DemoStack> {
   const lanyard = await startTestLanyard('sqlite', overrides);
-  const demo = await startDemo({ lanyard }).catch(async (error: unknown) => {
+  const demo = await startDemo({ lanyard, ...demoOptions }).catch(async (error: unknown) => {
     await lanyard.stop();
     throw error;
   });

@@ -1,7 +1,7 @@
 import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_USERS, generateSigningCredentials, loginHeadless, parseAutoPostForm, startDevIdp, type DevIdp, type DevUser } from './index.ts';
 
 // Lanyard's SPs as the IdP sees them (SPEC: enhanced SSO step 2, legacy SSO step 2). Nothing
@@ -260,6 +260,20 @@ describe('the IdP itself', () => {
     expect(served.replace(/\s/g, '')).toContain(certificateBody);
     expect(served).toContain(`Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${idp.ssoUrl}"`);
     expect(served).toContain(`Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${idp.ssoUrl}"`);
+  });
+
+  it('starts without samlify printing anything (no "missing endpoint of SingleLogoutService")', async () => {
+    const warn = vi.spyOn(console, 'warn');
+    const log = vi.spyOn(console, 'log');
+    try {
+      const quiet = await startDevIdp({ port: 0 });
+      await quiet.close();
+      expect(warn).not.toHaveBeenCalled();
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+    }
   });
 
   it('keeps a fixed key and certificate across restarts', async () => {

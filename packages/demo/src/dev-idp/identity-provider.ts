@@ -1,4 +1,5 @@
 import samlify from 'samlify';
+import { identityProviderMetadata } from './idp-metadata.ts';
 
 export const POST_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 export const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
@@ -41,19 +42,22 @@ export interface IdentityProviderSettings {
 /** samlify's IdP entity: our entity ID, signing key and certificate, endpoints and template. */
 export function createIdentityProvider(settings: IdentityProviderSettings) {
   return samlify.IdentityProvider({
-    entityID: settings.entityId,
+    // Entity ID, certificate, NameID format and endpoints come from this document (no SLO).
+    metadata: identityProviderMetadata({
+      entityId: settings.entityId,
+      certificatePem: settings.certificatePem,
+      nameIdFormats: [EMAIL_FORMAT],
+      singleSignOnServices: [
+        { Binding: REDIRECT_BINDING, Location: settings.ssoUrl },
+        { Binding: POST_BINDING, Location: settings.ssoUrl },
+      ],
+    }),
     privateKey: settings.privateKeyPem,
-    signingCert: settings.certificatePem,
-    nameIDFormat: [EMAIL_FORMAT],
     // samlify signs responses with the algorithm named "requestSignatureAlgorithm" (and derives
     // the digest from it: RSA-SHA256 → SHA-256).
     requestSignatureAlgorithm: SIGNATURE_ALGORITHMS[settings.signatureAlgorithm ?? 'sha256'],
     // A dev IdP answers unsigned requests (Lanyard may or may not sign them).
     wantAuthnRequestsSigned: false,
-    singleSignOnService: [
-      { Binding: REDIRECT_BINDING, Location: settings.ssoUrl },
-      { Binding: POST_BINDING, Location: settings.ssoUrl },
-    ],
     loginResponseTemplate: {
       context: samlify.SamlLib.defaultLoginResponseTemplate.context,
       attributes: ATTRIBUTES.map((a) => ({ name: a.name, valueTag: a.valueTag, nameFormat: BASIC_NAME_FORMAT, valueXsiType: 'xs:string' })),

@@ -23,6 +23,8 @@ export interface DevIdpOptions {
   signAssertion?: boolean;
   /** SPs to register at start, for IdP-initiated sign-in (see `registerServiceProvider`). */
   serviceProviders?: ServiceProviderRegistration[];
+  /** A Cross-Origin-Opener-Policy for every response (as some real IdPs send), e.g. `same-origin`. */
+  crossOriginOpenerPolicy?: string;
 }
 
 /** What a response is built from; `userId` picks the test user (its NameID). */
@@ -65,6 +67,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   for (const sp of options.serviceProviders ?? []) registry.register(sp);
 
   const server = createServer((req, res) => {
+    if (options.crossOriginOpenerPolicy) res.setHeader('cross-origin-opener-policy', options.crossOriginOpenerPolicy);
     handle(req, res).catch((error: Error) => {
       if (error instanceof AuthnRequestError)
         send(res, 400, HTML, errorPage(error.message, 'Start the sign-in again from the application that sent you here.'));

@@ -1,10 +1,18 @@
 import type { Context } from 'hono';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where `npm run build -w @lanyard/console` writes the console. */
-export const CONSOLE_DIST = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
+/**
+ * The built console: in the repository, where `npm run build -w @lanyard/console` writes it (the
+ * same path from src/ and dist/); in the published package, the copy `npm pack` puts in
+ * console-dist/ (scripts/copy-console.mjs).
+ */
+export const CONSOLE_DIST =
+  [new URL('../../../console/dist/', import.meta.url), new URL('../../console-dist/', import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('../../../console/dist/', import.meta.url));
 
 /**
  * Console pages run only our own bundled script and stylesheet: no inline code, no other origin,

@@ -68,3 +68,8 @@ export async function startChild(name: string, options: ChildOptions = {}): Prom
     },
   };
 }
+
+/** How the children run their TypeScript, for the start-up line's note. */
+export function loaderNote(): string {
+  return 'both sides run their TypeScript through the tsx loader';
+}

@@ -1,6 +1,7 @@
-import { startChild, type Child } from '../lib/child.ts';
-import { load } from '../lib/load.ts';
+import { loaderNote, startChild, type Child } from '../lib/child.ts';
+import { load, type LoadResult } from '../lib/load.ts';
 import type { Line } from '../lib/report.ts';
+import { alternate, ratioOf, sideSummary, type Sample } from '../lib/rounds.ts';
 import { startLanyardUnderTest, type Settings } from '../lib/setup.ts';
 
 const rps = (n: number) => `${Math.round(n).toLocaleString('en')} req/s`;
@@ -18,54 +19,51 @@ export async function accessTokenFrom(lanyard: Awaited<ReturnType<typeof startLa
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-/** Lookup and validate endpoints against a bare hello-world on the same framework. */
+const loadSample = (r: LoadResult): Sample => ({ value: r.rps, detail: `${rps(r.rps)}, ${lat(r.p50, r.p99)}`, errors: r.errors });
+
+/** Lookup and validate endpoints against a bare hello-world on the same framework, in alternating rounds. */
 export async function endpointLines(idp: Child, settings: Settings): Promise<Line[]> {
   const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'endpoints' });
   const hello = await startChild('baseline');
   try {
-    const duration = settings.durationSeconds;
-    const helloGet = await load({ url: `${hello.url}/hello`, durationSeconds: duration, connections: settings.connections });
-    const lookup = await load({
-      url: `${lanyard.child.url}/v1/Flex/Authentication/Config?AccountSid=${lanyard.account.accountSid}`,
-      durationSeconds: duration,
-      connections: settings.connections,
-    });
+    const run = (options: Omit<Parameters<typeof load>[0], 'durationSeconds' | 'connections'>) => async () =>
+      loadSample(await load({ ...options, durationSeconds: settings.durationSeconds, connections: settings.connections }));
+    const rounds = { rounds: settings.rounds };
+    const [lookup] = await alternate(
+      run({ url: `${lanyard.child.url}/v1/Flex/Authentication/Config?AccountSid=${lanyard.account.accountSid}` }),
+      [run({ url: `${hello.url}/hello` })],
+      rounds,
+    );
     const token = await accessTokenFrom(lanyard);
     const body = JSON.stringify({ token });
     const authorization = 'Basic ' + Buffer.from(`${lanyard.account.accountSid}:${lanyard.account.authToken}`).toString('base64');
-    const validate = await load({
-      url: `${lanyard.child.url}/v1/Accounts/${lanyard.account.accountSid}/Tokens/validate`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization },
-      body,
-      durationSeconds: duration,
-      connections: settings.connections,
-    });
-    const helloPost = await load({
-      url: `${hello.url}/hello`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      durationSeconds: duration,
-      connections: settings.connections,
-    });
-    const errors = (n: number) => (n ? `, ${n} errors` : '');
+    const [validate] = await alternate(
+      run({
+        url: `${lanyard.child.url}/v1/Accounts/${lanyard.account.accountSid}/Tokens/validate`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body,
+      }),
+      [run({ url: `${hello.url}/hello`, method: 'POST', headers: { 'content-type': 'application/json' }, body })],
+      rounds,
+    );
+    const perSecond = (v: number) => rps(v);
     return [
       {
         section: '',
         name: 'Lookup GET /v1/Flex/Authentication/Config (SQLite)',
-        lanyard: `${rps(lookup.rps)}, ${lat(lookup.p50, lookup.p99)}${errors(lookup.errors)}`,
-        baseline: `hello-world GET: ${rps(helloGet.rps)}, ${lat(helloGet.p50, helloGet.p99)}`,
-        ratio: lookup.rps / helloGet.rps,
+        lanyard: sideSummary(lookup!.a, perSecond),
+        baseline: `hello-world GET: ${sideSummary(lookup!.b, perSecond)}`,
+        ...ratioOf(lookup!),
         better: 'higher',
-        note: 'throughput; Hono on @hono/node-server both sides',
+        note: `throughput; Hono on @hono/node-server both sides; ${settings.rounds} rounds of ${settings.durationSeconds} s a side`,
       },
       {
         section: '',
         name: 'Validate POST …/Tokens/validate (SQLite)',
-        lanyard: `${rps(validate.rps)}, ${lat(validate.p50, validate.p99)}${errors(validate.errors)}`,
-        baseline: `hello-world JSON POST: ${rps(helloPost.rps)}, ${lat(helloPost.p50, helloPost.p99)}`,
-        ratio: validate.rps / helloPost.rps,
+        lanyard: sideSummary(validate!.a, perSecond),
+        baseline: `hello-world JSON POST: ${sideSummary(validate!.b, perSecond)}`,
+        ...ratioOf(validate!),
         better: 'higher',
         note: 'Basic auth check + ES256 verify + session and user reads',
       },
@@ -76,30 +74,35 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /** Start-up to ready (fresh database, migrations included) and memory per live sessions. */
 export async function lifecycleLines(idp: Child, settings: Settings): Promise<Line[]> {
-  const runs = settings.quick ? 1 : 3;
-  const lanyardStarts: number[] = [];
-  const helloStarts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const hello = await startChild('baseline');
-    helloStarts.push(hello.startupMs);
-    await hello.stop();
-    const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'startup' });
-    lanyardStarts.push(lanyard.child.startupMs);
-    await lanyard.stop();
-  }
+  const [startup] = await alternate(
+    async () => {
+      const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'startup', skipSetup: true });
+      const ms = lanyard.child.startupMs;
+      await lanyard.stop();
+      return { value: ms };
+    },
+    [
+      async () => {
+        const hello = await startChild('baseline');
+        const ms = hello.startupMs;
+        await hello.stop();
+        return { value: ms };
+      },
+    ],
+    { rounds: settings.rounds },
+  );
+  const ms = (v: number) => `${Math.round(v)} ms`;
   const lines: Line[] = [
     {
       section: '',
       name: 'Start-up to ready (fresh SQLite, migrations, key generation)',
-      lanyard: `${Math.round(median(lanyardStarts))} ms`,
-      baseline: `hello-world: ${Math.round(median(helloStarts))} ms`,
-      ratio: median(lanyardStarts) / median(helloStarts),
+      lanyard: sideSummary(startup!.a, ms),
+      baseline: `hello-world: ${sideSummary(startup!.b, ms)}`,
+      ...ratioOf(startup!),
       better: 'lower',
-      note: `median of ${runs}; process spawn to listening and set up, tsx loader both sides`,
+      note: `process spawn to listening and set up; ${loaderNote()}`,
     },
   ];
 

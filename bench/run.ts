@@ -29,7 +29,7 @@ const sections: Array<{ key: string; title: string; run: (idp: Child) => Promise
   { key: 'login', title: 'Full enhanced login', run: (idp) => loginLines(idp, settings) },
   { key: 'local', title: 'Local work: token verification, SDK size', run: (idp) => localLines(idp, settings) },
   { key: 'lifecycle', title: 'Start-up and memory', run: (idp) => lifecycleLines(idp, settings) },
-  { key: 'burst', title: 'Shift-change burst on PostgreSQL', run: (idp) => burst(idp, settings) },
+  { key: 'burst', title: 'Shift change from behind one NAT', run: (idp) => burst(idp, settings) },
 ];
 
 async function main(): Promise<void> {

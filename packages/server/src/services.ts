@@ -10,6 +10,7 @@ import { SecretBox } from './crypto/secret-box.ts';
 import { jsonLogger, type Logger } from './http/logger.ts';
 import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
+import { RateLimits } from './http/rate-limit.ts';
 import { Lifecycle } from './operations/lifecycle.ts';
 import { MeteredAuditLog, MeteredTokenService } from './operations/metering.ts';
 import { Metrics } from './operations/metrics.ts';
@@ -38,6 +39,8 @@ export interface Services {
   metrics: Metrics;
   /** In-flight requests and draining state (graceful shutdown, `/readyz`). */
   lifecycle: Lifecycle;
+  /** This node's rate-limit budgets (in memory; routes declare theirs with `rateLimits.route`). */
+  rateLimits: RateLimits;
 }
 
 export interface ServiceOptions {
@@ -56,10 +59,21 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   await keys.init();
   const accessTokens = new AccessTokens(keys, config.publicUrl);
   const metrics = new Metrics();
-  const tokens = MeteredTokenService.create(metrics, storage, config, secrets, accessTokens, accounts, users);
+  const rateLimits = new RateLimits(
+    {
+      login: config.rateLimitLoginPerMinute,
+      token: config.rateLimitTokenPerMinute,
+      admin: config.rateLimitAdminPerMinute,
+      accountSignIns: config.rateLimitAccountSignInsPerMinute,
+      userSignIns: config.rateLimitUserSignInsPerMinute,
+      refreshFamily: config.rateLimitRefreshFamilyPerMinute,
+    },
+    config.trustProxy,
+  );
+  const tokens = MeteredTokenService.create(metrics, storage, config, secrets, accessTokens, accounts, users, rateLimits);
   const audit = new MeteredAuditLog(storage, metrics);
-  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets);
-  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit);
+  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, rateLimits);
+  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit, rateLimits);
   const adminKeys = new AdminKeys(storage);
   return {
     config,
@@ -77,6 +91,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
     adminKeys,
     metrics,
     lifecycle: new Lifecycle(),
+    rateLimits,
   };
 }
 

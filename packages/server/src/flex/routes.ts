@@ -34,7 +34,7 @@ const validateRequest = z.object({ token: z.string().min(1).max(8192) });
 
 /** The Flex wire surface (SPEC): lookup, authorize, ACS, tokens, validation. */
 export const flexRoutes: RouteModule = (app, services) => {
-  const { accounts, login, tokens, config, logger } = services;
+  const { accounts, login, tokens, config, logger, rateLimits } = services;
   const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
   app.use('/v1/Flex/Authentication/Config', cors('*'));
   app.use('/v1/Flex/OAuth/Tokens', desktops);
@@ -46,7 +46,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.json({ config_list: await accounts.lookupConfig(accountSid) });
   });
 
-  app.get('/v1/Flex/Authorize', async (c) => {
+  app.get('/v1/Flex/Authorize', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const q = c.req.query();
     const idpUrl = await login.begin({
@@ -62,7 +62,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.redirect(idpUrl, 302);
   });
 
-  app.post('/login/callback', async (c) => {
+  app.post('/login/callback', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
     const body = await c.req.parseBody();
@@ -80,7 +80,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.body(serviceProviderMetadata(enhancedServiceProvider(config.publicUrl, connectionSid)));
   });
 
-  app.post('/v1/Flex/OAuth/Tokens', async (c) => {
+  app.post('/v1/Flex/OAuth/Tokens', rateLimits.route('token'), async (c) => {
     c.header('Cache-Control', 'no-store');
     const body = await readJson(c, tokenRequest);
     const connectionSid = requireSid('connection', body.sso_profile_sid, 'sso_profile_sid');
@@ -91,7 +91,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.json(flexTokenResponse(issued));
   });
 
-  app.post('/v1/Accounts/:accountSid/Tokens/validate', async (c) => {
+  app.post('/v1/Accounts/:accountSid/Tokens/validate', rateLimits.route('token'), async (c) => {
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
     const [user, password] = basicCredentials(c.req.header('authorization'));
     if (user !== accountSid || !(await accounts.verifyAuthToken(accountSid, password))) {

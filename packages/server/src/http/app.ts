@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import type { Services } from '../services.ts';
 import { NotFoundError } from '../errors.ts';
 import { respondWithError } from './error-response.ts';
-import { registerRateLimits } from './rate-limit.ts';
 import { observeRequests } from '../operations/request-observer.ts';
 
 export interface AppVariables {
@@ -49,12 +48,6 @@ export function createApp(services: Services, modules: RouteModule[]): App {
       },
     }),
   );
-
-  const { config } = services;
-  registerRateLimits(app, services.storage, {
-    limits: { login: config.rateLimitLoginPerMinute, token: config.rateLimitTokenPerMinute, admin: config.rateLimitAdminPerMinute },
-    trustProxy: config.trustProxy,
-  });
 
   for (const register of modules) register(app, services);
 

@@ -2,6 +2,7 @@ import type { AccountService } from '../accounts/account-service.ts';
 import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
 import type { LanyardConfig } from '../config.ts';
 import { mapProfile } from '../connections/profile-mapping.ts';
 import { SamlConnection, serviceProviderMetadata } from '../connections/saml-connection.ts';
@@ -39,6 +40,7 @@ export class LegacyLoginService {
     private readonly users: UserService,
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
+    private readonly rateLimits?: RateLimits,
   ) {}
 
   /** `POST /v1/Accounts/{AC}/authenticate`: checks the resource, returns the IdP location. */
@@ -51,6 +53,7 @@ export class LegacyLoginService {
     if (account.ssoMode === 'enhanced')
       throw new InvalidSsoSettingsError('this account uses enhanced SSO; legacy sign-in is switched off (lanyard mode set … both)');
     const connection = await this.connectionOf(account);
+    this.rateLimits?.take('accountSignIns', accountSid);
     const login: LegacyLoginRequest = {
       id: randomToken('ll_'),
       accountSid,
@@ -97,6 +100,7 @@ export class LegacyLoginService {
         throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
       const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping);
       const user = await this.users.provision(accountSid, profile);
+      this.rateLimits?.take('userSignIns', user.sid);
       const issued = await this.tokens.issueForLegacyLogin({
         accountSid,
         connectionSid: connection.sid,

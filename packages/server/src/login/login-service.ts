@@ -7,6 +7,7 @@ import { SamlConnection } from '../connections/saml-connection.ts';
 import { mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
 import { randomToken } from '../crypto/random.ts';
 import {
   InvalidGrantError,
@@ -74,6 +75,7 @@ export class LoginService {
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
     private readonly secrets: SecretBox,
+    private readonly rateLimits?: RateLimits,
   ) {}
 
   /** Validates the request (nothing redirects before this passes) and returns the IdP URL. */
@@ -96,6 +98,8 @@ export class LoginService {
     }
     if (account.ssoMode === 'legacy') throw new InvalidSsoSettingsError('this account uses legacy SSO; switch it to enhanced SSO first');
     if (!connection.saml && !connection.oidc) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
+    // Each start stores a pending login: an account's budget caps a flood from many addresses.
+    this.rateLimits?.take('accountSignIns', account.sid);
 
     const login: LoginRequest = {
       id: randomToken('lr_'),
@@ -194,6 +198,7 @@ export class LoginService {
       const profile = mapProfile(uniqueId, attributes, connection.mapping);
       const user = await this.users.provision(connection.accountSid, profile);
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
+      this.rateLimits?.take('userSignIns', user.sid);
       const code = await this.tokens.createCode({
         surface: login.surface,
         accountSid: login.accountSid,

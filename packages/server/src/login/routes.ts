@@ -1,8 +1,8 @@
 import type { RouteModule } from '../http/app.ts';
 
 /** Where OpenID Connect providers send the browser back (register this URL at the provider). */
-export const loginRoutes: RouteModule = (app, { login, config }) => {
-  app.get('/login/oidc/callback', async (c) => {
+export const loginRoutes: RouteModule = (app, { login, config, rateLimits }) => {
+  app.get('/login/oidc/callback', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const callback = new URL(c.req.url);
     // The URL the provider redirected to, as registered: our public URL, not the listening address.

@@ -31,7 +31,7 @@ const SINGLE_VALUED = [
  * public clients with PKCE S256, exact redirect URI matching, rotating refresh tokens.
  */
 export const oidcRoutes: RouteModule = (app, services) => {
-  const { accounts, login, tokens, users, keys, accessTokens, config } = services;
+  const { accounts, login, tokens, users, keys, accessTokens, config, rateLimits } = services;
   // Discovery and keys are public; the rest answers pages on a registered client's origin.
   const clients = cors((origin) => accounts.isTrustedOrigin(origin));
   for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/.well-known/jwks.json'])
@@ -43,7 +43,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
   app.get('/.well-known/oauth-authorization-server', (c) => c.json(discovery, 200, { 'Cache-Control': 'public, max-age=300' }));
   app.get('/.well-known/jwks.json', (c) => c.json(keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
 
-  app.get('/oauth2/authorize', async (c) => {
+  app.get('/oauth2/authorize', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const q = c.req.query();
     // RFC 6749 §4.1.2.1: until client and redirect URI are verified, errors are shown, never redirected.
@@ -92,7 +92,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
     }
   });
 
-  app.post('/oauth2/token', async (c) => {
+  app.post('/oauth2/token', rateLimits.route('token'), async (c) => {
     c.set('oauthErrors', true);
     c.header('Cache-Control', 'no-store');
     c.header('Pragma', 'no-cache');
@@ -143,10 +143,10 @@ export const oidcRoutes: RouteModule = (app, services) => {
       return c.json({ error: 'invalid_token', error_description: error.message }, 401);
     }
   };
-  app.get('/oauth2/userinfo', userinfo);
-  app.post('/oauth2/userinfo', userinfo);
+  app.get('/oauth2/userinfo', rateLimits.route('token'), userinfo);
+  app.post('/oauth2/userinfo', rateLimits.route('token'), userinfo);
 
-  app.post('/oauth2/revoke', async (c) => {
+  app.post('/oauth2/revoke', rateLimits.route('token'), async (c) => {
     c.set('oauthErrors', true);
     const form = await readForm(c);
     const client = await publicClient(c, accounts, form);

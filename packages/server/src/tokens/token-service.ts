@@ -4,6 +4,7 @@ import type { LanyardConfig } from '../config.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
 import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
@@ -48,6 +49,8 @@ export class TokenService {
     private readonly accessTokens: AccessTokens,
     private readonly accounts: AccountService,
     private readonly users: UserService,
+    /** Refresh grants per session are budgeted here (the family is known only once the token is read). */
+    private readonly rateLimits?: RateLimits,
   ) {}
 
   /** A short-lived, single-use code for a completed IdP login. */
@@ -142,6 +145,9 @@ export class TokenService {
       if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
       const session = (await tx.find<Session>(SESSION, result.record.payload.sessionId))?.payload;
       if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
+      // A runaway or hammering client: refused before anything is spent (the throw rolls back),
+      // so the same token still works once the budget refills.
+      this.rateLimits?.take('refreshFamily', session.id);
       if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
         throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
       }

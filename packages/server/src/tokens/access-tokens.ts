@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { InvalidTokenError } from '../errors.ts';
 import type { Account } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
+import { signEs256 } from './compact-jws.ts';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
 import type { AccessTokenClaims, Session } from './model.ts';
 
@@ -27,15 +28,20 @@ export class AccessTokens {
       full_name: user.fullName,
       email: user.email,
     };
-    return new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'at+jwt' })
-      .setIssuer(this.issuer)
-      .setSubject(user.sid)
-      .setAudience(account.sid)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(expiresAt / 1000))
-      .setJti(randomBytes(12).toString('base64url'))
-      .sign(key);
+    const now = Math.floor(Date.now() / 1000);
+    return signEs256(
+      { alg: SIGNING_ALG, kid, typ: 'at+jwt' },
+      {
+        ...claims,
+        iss: this.issuer,
+        sub: user.sid,
+        aud: account.sid,
+        iat: now,
+        exp: Math.floor(expiresAt / 1000),
+        jti: randomBytes(12).toString('base64url'),
+      },
+      key,
+    );
   }
 
   async issueIdToken(session: Session, user: User, expiresAt: number, accessTokenHash?: string): Promise<string> {

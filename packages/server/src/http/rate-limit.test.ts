@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.ts';
 import { RateLimitedError } from '../errors.ts';
 import { respondWithError } from './error-response.ts';
 import { jsonLogger } from './logger.ts';
@@ -87,6 +88,57 @@ describe('RateLimits', () => {
     // The client is the proxy's last entry, not what the client wrote in front of it.
     expect((await call('/console/test-sign-in', 'POST', '192.0.2.50, 192.0.2.51')).status).toBe(200);
     for (let i = 0; i < 10; i++) expect((await call('/free', 'GET')).status).toBe(200);
+  });
+});
+
+describe('the default configuration', () => {
+  const config = loadConfig({});
+  const defaults = () =>
+    new RateLimits(
+      {
+        login: config.rateLimitLoginPerMinute,
+        token: config.rateLimitTokenPerMinute,
+        admin: config.rateLimitAdminPerMinute,
+        accountSignIns: config.rateLimitAccountSignInsPerMinute,
+        userSignIns: config.rateLimitUserSignInsPerMinute,
+        refreshFamily: config.rateLimitRefreshFamilyPerMinute,
+      },
+      false,
+    );
+
+  it('lets a shift change through: 2,000 agents from one address in 60 s, on one node or three behind round robin', () => {
+    for (const nodes of [1, 3]) {
+      const cluster = Array.from({ length: nodes }, defaults);
+      let request = 0;
+      const at = (node: number) => cluster[node % nodes]!;
+      for (let agent = 0; agent < 2_000; agent++) {
+        const now = 1_000_000 + agent * 30; // evenly over 60 s
+        // authorize (login, account), ACS (login, user), token (token, and later its refreshes).
+        at(request++).take('login', '203.0.113.7', now);
+        at(request - 1).take('accountSignIns', 'AC1', now);
+        at(request++).take('login', '203.0.113.7', now);
+        at(request - 1).take('userSignIns', `FU${agent}`, now);
+        at(request++).take('token', '203.0.113.7', now);
+      }
+    }
+  });
+
+  it('still stops a flood from one address and a session hammering refresh', () => {
+    const limits = defaults();
+    const refused = (take: () => void) => {
+      try {
+        take();
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    let passed = 0;
+    while (!refused(() => limits.take('token', '198.51.100.1', 0)) && passed < 1_000_000) passed++;
+    expect(passed).toBe(config.rateLimitTokenPerMinute);
+    passed = 0;
+    while (!refused(() => limits.take('refreshFamily', 'ses_x', 0)) && passed < 1_000) passed++;
+    expect(passed).toBe(config.rateLimitRefreshFamilyPerMinute);
   });
 });
 

@@ -1,7 +1,7 @@
 import { SignJWT, compactVerify, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { InvalidTokenError } from '../errors.ts';
-import type { Account } from '../accounts/model.ts';
+import type { AccountIdentity } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
 import { signEs256 } from './compact-jws.ts';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
@@ -14,7 +14,7 @@ export class AccessTokens {
     private readonly issuer: string,
   ) {}
 
-  async issueAccessToken(session: Session, user: User, account: Account, expiresAt: number): Promise<string> {
+  async issueAccessToken(session: Session, user: User, account: AccountIdentity, expiresAt: number): Promise<string> {
     const { kid, key } = await this.keys.current();
     const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'jti'> = {
       sid: session.id,

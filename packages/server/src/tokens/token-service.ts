@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AccountService } from '../accounts/account-service.ts';
+import type { AccountIdentity } from '../accounts/model.ts';
 import type { LanyardConfig } from '../config.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -184,7 +185,7 @@ export class TokenService {
     // Read through the transaction: on SQLite anything else would wait for it to finish.
     const user = await this.users.within(tx).get(session.userSid);
     if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
-    const account = await this.accounts.within(tx).getAccount(session.accountSid);
+    const account = await this.accountIdentity(tx, session.accountSid);
     const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
     const refreshTokenExpiresAt = Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt);
     if (storeRefresh) {
@@ -198,6 +199,17 @@ export class TokenService {
       });
     }
     return { session, user, account, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+  }
+
+  /** Account SIDs and their Flex instance SIDs never change: read once per process, not per grant. */
+  private readonly identities = new Map<string, AccountIdentity>();
+
+  private async accountIdentity(tx: Storage, accountSid: string): Promise<AccountIdentity> {
+    const known = this.identities.get(accountSid);
+    if (known) return known;
+    const { sid, instanceSid } = await this.accounts.within(tx).getAccount(accountSid);
+    this.identities.set(accountSid, { sid, instanceSid });
+    return { sid, instanceSid };
   }
 
   private async sign(grant: PreparedGrant): Promise<IssuedTokens> {

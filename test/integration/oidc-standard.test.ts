@@ -203,7 +203,7 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
     expect(refused.headers.get('location')).toBeNull();
     // An access token is signed with the same keys but is no ID token: it ends nothing.
     const accessTokenHint = client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.access_token });
-    expect((await fetch(accessTokenHint, { redirect: 'manual' })).status).toBe(400); // client_id is not its audience
+    expect((await fetch(accessTokenHint, { redirect: 'manual' })).status).toBe(401); // its typ is at+jwt: not an ID token
     accessTokenHint.searchParams.delete('client_id');
     expect((await fetch(accessTokenHint, { redirect: 'manual' })).status).toBe(401);
     expect((await client.refreshTokenGrant(rp.config, tokens.refresh_token!)).refresh_token).toBeTruthy();

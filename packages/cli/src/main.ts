@@ -6,6 +6,7 @@ import { registerAuthConfig } from './commands/auth-config.ts';
 import { registerMapping } from './commands/mapping.ts';
 import { registerMode } from './commands/mode.ts';
 import { registerRedirectUrl } from './commands/redirect-url.ts';
+import { registerRoles } from './commands/roles.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSigningKeys } from './commands/signing-keys.ts';
 import { registerSso } from './commands/sso.ts';
@@ -46,6 +47,7 @@ for (const register of [
   registerAdminKey,
   registerSigningKeys,
   registerMapping,
+  registerRoles,
   registerUsers,
   registerAppConfig,
 ]) {

@@ -110,6 +110,8 @@ export interface Account extends AccountSummary {
   default_redirect_url: string | null;
   idp_initiated_login: boolean;
   login_popup: boolean;
+  /** Roles recognised beside admin, supervisor and agent. */
+  declared_roles?: string[];
   legacy_service_provider: ServiceProvider;
   connections: Connection[];
   setup: { enhanced: Readiness; legacy: Readiness; warnings: string[] };
@@ -150,6 +152,8 @@ export interface TestReport {
   issuer: string | null;
   attributes: Record<string, string[]>;
   profile: { full_name: string | null; email: string | null; roles: string[]; image_url: string | null };
+  /** Role values neither recognised nor mapped (left out of a real sign-in's token). */
+  dropped_roles?: string[];
   missing: { attribute: string; looked_for: string[]; explanation: string }[];
   warnings: string[];
   error: { code: number; message: string } | null;

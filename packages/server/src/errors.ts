@@ -101,6 +101,27 @@ export class MissingAttributeError extends LanyardError {
   }
 }
 
+/**
+ * Roles arrived, but none is a role this account recognises (admin, supervisor, agent, its
+ * declared roles) or has mapped: a desktop could do nothing with them (SPEC: `roles` mandatory).
+ */
+export class NoRecognisedRoleError extends LanyardError {
+  readonly received: string[];
+  constructor(received: string[], recognised: string[]) {
+    const shown = received.slice(0, 10).map((v) => `"${v.slice(0, 100)}"`);
+    const list = received.length > 10 ? `${shown.join(', ')} and ${received.length - 10} more` : shown.join(', ');
+    super({
+      code: 45050,
+      status: 401,
+      message:
+        `None of the roles the identity provider sent is recognised: it sent ${list}. Recognised roles are ${recognised.join(', ')}. ` +
+        'Map the IdP\'s values to roles under "Role values" of this connection\'s attribute mapping, or declare them as roles of the account.',
+      oauthError: 'access_denied',
+    });
+    this.received = received;
+  }
+}
+
 /** The IdP's answer failed verification (signature, audience, time window, replay…). */
 export class SamlResponseError extends LanyardError {
   constructor(detail: string) {

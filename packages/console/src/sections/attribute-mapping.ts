@@ -17,7 +17,8 @@ const names = (value: string) =>
 
 /** "cc-supervisors = supervisor" lines ⇄ {"cc-supervisors": "supervisor"}. */
 function parseRoleValues(text: string): Record<string, string> | string {
-  const values: Record<string, string> = {};
+  // Keys are typed by the administrator: no prototype, so "constructor" is just a key.
+  const values = Object.create(null) as Record<string, string>;
   for (const [index, line] of text.split('\n').entries()) {
     if (line.trim() === '') continue;
     const match = /^(.+?)\s*=\s*(.+)$/.exec(line.trim());
@@ -48,7 +49,7 @@ export function attributeMappingSection(context: PageContext): Section {
     field(
       'Role values',
       roleValues,
-      'One per line: IdP value = Lanyard role (admin, supervisor or agent). Values not listed are used as they are, in lower case.',
+      'One per line: IdP value = Lanyard role (admin, supervisor or agent). Values neither listed nor recognised roles are dropped at sign-in (the test sign-in and the audit show them).',
     ),
     submit,
     status.element,
@@ -71,6 +72,33 @@ export function attributeMappingSection(context: PageContext): Section {
       submit.disabled = false;
     }
   });
+  const declared = h('input', { type: 'text', spellcheck: 'false', name: 'declared_roles', placeholder: 'wfo.full_access, wfo.team_leader' });
+  const declaredStatus = statusLine();
+  const declaredSubmit = h('button', { type: 'submit' }, 'Save account roles');
+  const declaredForm = h(
+    'form',
+    { class: 'stack' },
+    field(
+      'Account roles',
+      declared,
+      'Roles this account uses beside admin, supervisor and agent (for example Flex Insights wfo.* roles), separated by commas. A sign-in keeps only recognised or mapped role values.',
+    ),
+    declaredSubmit,
+    declaredStatus.element,
+  );
+  declaredForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    declaredSubmit.disabled = true;
+    try {
+      await admin('PUT', `/accounts/${context.accountSid}/roles`, { roles: names(declared.value) });
+      declaredStatus.ok('Account roles saved.');
+      await context.reload();
+    } catch (error) {
+      declaredStatus.error((error as Error).message);
+    } finally {
+      declaredSubmit.disabled = false;
+    }
+  });
   return {
     id: 'mapping',
     title: 'Attributes and roles',
@@ -79,8 +107,10 @@ export function attributeMappingSection(context: PageContext): Section {
       'Attributes and roles',
       "Every agent needs full_name, email and at least one role in the IdP's assertion; a sign-in without one fails with error 45050. Tell Lanyard which attribute names your IdP uses.",
       form,
+      declaredForm,
     ),
-    update({ connection }) {
+    update({ connection, account }) {
+      if (!declaredForm.contains(document.activeElement)) declared.value = (account.declared_roles ?? []).join(', ');
       connectionSid = connection?.sid;
       if (!connection || form.contains(document.activeElement)) return;
       const mapping: AttributeMapping = connection.mapping;

@@ -138,6 +138,7 @@ export function reportView(report: TestReport): HTMLElement {
         ['full_name', report.profile.full_name],
         ['email', report.profile.email],
         ['roles', report.profile.roles.length ? report.profile.roles.join(', ') : null],
+        ['dropped role values', report.dropped_roles?.length ? report.dropped_roles.join(', ') : null],
         ['image_url', report.profile.image_url],
       ]),
     ),

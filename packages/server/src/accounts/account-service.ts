@@ -151,6 +151,13 @@ export class AccountService {
     });
   }
 
+  /** Replaces the account's declared roles (recognised beside admin, supervisor, agent). */
+  async setDeclaredRoles(accountSid: string, roles: string[]): Promise<Account> {
+    return this.updateAccount(accountSid, (account) => {
+      account.declaredRoles = [...new Set(roles.map((r) => r.toLowerCase()))];
+    });
+  }
+
   async setLoginPopup(accountSid: string, enabled: boolean): Promise<Account> {
     return this.updateAccount(accountSid, (account) => {
       account.loginPopup = enabled;

@@ -18,6 +18,11 @@ export interface Account {
   ssoMode: SsoMode;
   /** Desktops sign in in a popup window (appConfig `sso.loginPopup`); absent on older records: false. */
   loginPopup?: boolean;
+  /**
+   * Roles this account uses beside admin, supervisor and agent (e.g. Flex Insights `wfo.*`),
+   * lower case. A sign-in keeps only recognised or mapped role values. Absent on older records: none.
+   */
+  declaredRoles?: string[];
   /** When the account last left a mode; switching back is allowed within the grace period. */
   modeChangedAt: number | null;
   previousMode: SsoMode | null;

@@ -1,6 +1,5 @@
-import { LanyardError } from '../errors.ts';
 import { discoverProvider } from '../connections/oidc-connection.ts';
-import { mapProfile } from '../connections/profile-mapping.ts';
+import { emptyAttributes, readProfile, refusalOf } from '../connections/profile-mapping.ts';
 import type { SamlSettingsInput } from '../accounts/account-service.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
@@ -92,25 +91,35 @@ export class AdminService {
   /** What the connection's mapping makes of these attributes, without signing anyone in. */
   async dryRunMapping(connectionSid: string, input: { name_id: string; attributes: Record<string, string | string[]> }) {
     const connection = await this.services.accounts.getConnection(connectionSid);
-    const attributes = Object.fromEntries(Object.entries(input.attributes).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
-    try {
-      const profile = mapProfile(input.name_id, attributes, connection.mapping);
-      return {
-        ok: true,
-        profile: {
-          unique_id: profile.uniqueId,
-          identity: encodeIdentity(profile.uniqueId),
-          full_name: profile.fullName,
-          email: profile.email,
-          roles: profile.roles,
-          image_url: profile.imageUrl,
-        },
-        error: null,
-      };
-    } catch (error) {
-      if (!(error instanceof LanyardError)) throw error;
-      return { ok: false, profile: null, error: error.toJSON() };
-    }
+    const account = await this.services.accounts.getAccount(connection.accountSid);
+    const attributes = emptyAttributes();
+    for (const [name, value] of Object.entries(input.attributes)) attributes[name] = Array.isArray(value) ? value : [value];
+    const reading = readProfile(input.name_id, attributes, connection.mapping, account.declaredRoles);
+    const refusal = refusalOf(reading, account.declaredRoles);
+    if (refusal) return { ok: false, profile: null, dropped_roles: reading.droppedRoles, error: refusal.toJSON() };
+    return {
+      ok: true,
+      profile: {
+        unique_id: input.name_id,
+        identity: encodeIdentity(input.name_id),
+        full_name: reading.fullName!,
+        email: reading.email!,
+        roles: reading.roles,
+        image_url: reading.imageUrl ?? null,
+      },
+      /** Role values neither recognised nor mapped: a real sign-in drops them. */
+      dropped_roles: reading.droppedRoles,
+      error: null,
+    };
+  }
+
+  async setDeclaredRoles(accountSid: string, roles: string[]) {
+    const account = await this.services.accounts.setDeclaredRoles(accountSid, roles);
+    await this.record(
+      accountSid,
+      `set the account's declared roles to ${account.declaredRoles?.length ? account.declaredRoles.join(', ') : '(none)'}`,
+    );
+    return this.getAccount(accountSid);
   }
 
   async setLoginPopup(accountSid: string, enabled: boolean) {

@@ -77,6 +77,7 @@ export const componentSchemas: Record<string, Json> = {
         default_redirect_url: nullable(str()),
         idp_initiated_login: { type: 'boolean' },
         login_popup: { type: 'boolean', description: 'Desktops sign in in a popup window (appConfig sso.loginPopup)' },
+        declared_roles: arrayOf(str('A role recognised beside admin, supervisor and agent (lower case)')),
         legacy_service_provider: ref('ServiceProvider'),
         connections: arrayOf(ref('Connection')),
         setup: ref('SetupReport'),

@@ -106,6 +106,14 @@ const paths: Record<string, Record<string, Json>> = {
       requestBody: requestBody(schemas.idpInitiated),
     }),
   },
+  '/admin/v1/accounts/{sid}/roles': {
+    put: op(
+      'setDeclaredRoles',
+      "Declare the account's own roles (e.g. Flex Insights wfo.*), recognised beside admin, supervisor and agent; other role values are dropped at sign-in",
+      ok(ref('Account')),
+      { parameters: [accountParam], requestBody: requestBody(schemas.declaredRoles) },
+    ),
+  },
   '/admin/v1/accounts/{sid}/login-popup': {
     put: op('setLoginPopup', 'Make desktops sign in in a popup window (appConfig sso.loginPopup) or in the same page', ok(ref('Account')), {
       parameters: [accountParam],

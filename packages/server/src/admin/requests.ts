@@ -27,6 +27,17 @@ export const schemas = {
     force: z.boolean().optional().describe('Needed to switch back to the previous mode after the 30-day grace period'),
   }),
   idpInitiated: z.strictObject({ enabled: z.boolean() }),
+  declaredRoles: z.strictObject({
+    roles: z
+      .array(
+        z
+          .string()
+          .trim()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'a role is 1 to 64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'),
+      )
+      .max(50)
+      .describe('Roles recognised beside admin, supervisor and agent, e.g. ["wfo.full_access", "wfo.team_leader"]; [] clears them'),
+  }),
   loginPopup: z.strictObject({ enabled: z.boolean().describe('Desktops sign in in a popup window (appConfig sso.loginPopup)') }),
   mapping: z.strictObject({
     full_name: attributeNames.min(1).optional().describe('SAML attribute names tried in order for full_name'),

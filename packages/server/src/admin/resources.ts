@@ -35,6 +35,7 @@ export function accountResource(account: Account, connections: Connection[], pub
     default_redirect_url: account.defaultRedirectUrl,
     idp_initiated_login: account.idpInitiatedLogin,
     login_popup: account.loginPopup ?? false,
+    declared_roles: account.declaredRoles ?? [],
     legacy_service_provider: serviceProvider(legacyServiceProvider(publicUrl, account.sid), `${publicUrl}/v1/Accounts/${account.sid}/saml2/metadata`),
     connections: connections.map((c) => connectionResource(c, publicUrl, now)),
     setup: setupReport(account, connections, now),

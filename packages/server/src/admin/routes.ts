@@ -59,6 +59,10 @@ export const adminRoutes: RouteModule = (app, services) => {
     const body = await readJson(c, schemas.idpInitiated);
     return c.json(await ops(c).setIdpInitiatedLogin(c.req.param('sid'), body.enabled));
   });
+  admin.put('/accounts/:sid/roles', async (c) => {
+    const body = await readJson(c, schemas.declaredRoles);
+    return c.json(await ops(c).setDeclaredRoles(c.req.param('sid'), body.roles));
+  });
   admin.put('/accounts/:sid/login-popup', async (c) => {
     const body = await readJson(c, schemas.loginPopup);
     return c.json(await ops(c).setLoginPopup(c.req.param('sid'), body.enabled));

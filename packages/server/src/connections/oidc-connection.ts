@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import type { OidcIdpSettings } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError } from '../errors.ts';
-import type { RawAttributes } from './profile-mapping.ts';
+import { emptyAttributes, type RawAttributes } from './profile-mapping.ts';
 
 /** What a sign-in keeps between the redirect to the upstream IdP and its callback. */
 export interface UpstreamChecks {
@@ -109,7 +109,8 @@ export class OidcConnection {
     }
     const claims = tokens.claims();
     if (!claims) throw new OidcResponseError('no ID token was returned');
-    const attributes: RawAttributes = {};
+    // Claim names are the provider's (and a user's, for some claims): no prototype to collide with.
+    const attributes: RawAttributes = emptyAttributes();
     const add = (source: Record<string, unknown>) => {
       for (const [name, value] of Object.entries(source)) {
         const values = (Array.isArray(value) ? value : [value])

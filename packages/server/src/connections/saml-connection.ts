@@ -4,6 +4,7 @@ import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import { normalizeSamlAttributes, type RawAttributes } from './profile-mapping.ts';
+import { checkResponseMessage } from './saml-message-checks.ts';
 
 /** The service-provider side of one SAML relationship: who we are to the IdP. */
 export interface ServiceProvider {
@@ -66,7 +67,10 @@ export class SamlConnection {
       audience: this.sp.entityId,
       idpCert: this.settings.certificates,
       idpIssuer: this.settings.issuer,
-      wantAssertionsSigned: true,
+      // The signature policy (a signed Response or a signed assertion, every signature valid) is
+      // enforced by checkResponseMessage before node-saml runs; node-saml alone would ignore an
+      // assertion signature once the Response's verified.
+      wantAssertionsSigned: false,
       wantAuthnResponseSigned: false,
       signatureAlgorithm: 'sha256',
       acceptedClockSkewMs: this.settings.clockSkewSeconds * 1000,
@@ -100,6 +104,7 @@ export class SamlConnection {
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
     const message = parseResponse(xml);
     assertStrongAlgorithms(message);
+    checkResponseMessage(message, xml, this.settings.certificates);
     let profile: Profile | null;
     try {
       ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent' }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
@@ -186,11 +191,11 @@ const DS_NS = 'http://www.w3.org/2000/09/xmldsig#';
  */
 const SIGNATURE_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512']);
 const DIGEST_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
-const WEAK_NAMES: Record<string, string> = {
-  'http://www.w3.org/2000/09/xmldsig#rsa-sha1': 'RSA-SHA-1',
-  'http://www.w3.org/2000/09/xmldsig#sha1': 'SHA-1',
-  'http://www.w3.org/2000/09/xmldsig#hmac-sha1': 'HMAC-SHA-1',
-};
+const WEAK_NAMES: ReadonlyMap<string, string> = new Map([
+  ['http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'RSA-SHA-1'],
+  ['http://www.w3.org/2000/09/xmldsig#sha1', 'SHA-1'],
+  ['http://www.w3.org/2000/09/xmldsig#hmac-sha1', 'HMAC-SHA-1'],
+]);
 
 function children(parent: Element, namespace: string, localName: string): Element[] {
   return Array.from(parent.childNodes).filter(
@@ -212,7 +217,7 @@ function assertStrongAlgorithms(message: Element): void {
     for (const method of Array.from(message.getElementsByTagNameNS(DS_NS, localName))) {
       const algorithm = method.getAttribute('Algorithm') ?? '';
       if (!allowed.has(algorithm)) {
-        const name = WEAK_NAMES[algorithm] ?? `"${algorithm.slice(0, 100)}"`;
+        const name = WEAK_NAMES.get(algorithm) ?? `"${algorithm.slice(0, 100)}"`;
         throw new SamlResponseError(
           `the ${what} algorithm ${name} is not accepted; configure the IdP to sign with RSA-SHA256 (or RSA-SHA512) and SHA-256 digests`,
         );
@@ -261,8 +266,9 @@ function parseVerifiedAssertion(xml: string): {
 /** node-saml's messages, made readable for an administrator without leaking internals. */
 function describeSamlFailure(error: Error): string {
   const m = error.message;
-  if (/Invalid signature|invalid signature|No valid signature|signature/i.test(m))
-    return 'the signature is missing or was not made with the configured IdP certificate';
+  // Signatures were checked before node-saml ran (saml-message-checks.ts): this is node-saml
+  // disagreeing about signed content, so say what it said rather than guess at a setting.
+  if (/signature/i.test(m)) return `the signed content could not be read (${m.slice(0, 200)})`;
   if (/NotBefore|NotOnOrAfter|expired|not yet valid/i.test(m)) return `the assertion is outside its validity window (${m})`;
   // node-saml's words when no SubjectConfirmationData is inside its NotBefore/NotOnOrAfter window.
   if (/No valid subject confirmation/i.test(m))

@@ -41,7 +41,7 @@ ${verdict}${missing}${warnings}
 <table><tbody>${row('Issuer', report.issuer)}${row('NameID (unique id)', report.name_id)}${row('Service provider used', report.service_provider)}${row('Connection', report.connection_sid)}</tbody></table>
 <h2>Attributes received</h2>${received}
 <h2>Profile Lanyard would use</h2>
-<table><tbody>${row('full_name', p.full_name)}${row('email', p.email)}${row('roles', p.roles.length ? p.roles.join(', ') : null)}${row('image_url', p.image_url)}</tbody></table>
+<table><tbody>${row('full_name', p.full_name)}${row('email', p.email)}${row('roles', p.roles.length ? p.roles.join(', ') : null)}${row('dropped role values', report.dropped_roles.length ? report.dropped_roles.join(', ') : null)}${row('image_url', p.image_url)}</tbody></table>
 <p>This report also appears in the console. You can close this window.</p>
 </main></body></html>`;
 }

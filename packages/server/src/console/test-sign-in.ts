@@ -1,8 +1,8 @@
 import type { Connection } from '../accounts/model.ts';
-import { KNOWN_ROLES, readProfile, type RawAttributes } from '../connections/profile-mapping.ts';
+import { KNOWN_ROLES, quoteList, readProfile, recognisedRoles, refusalOf, type RawAttributes } from '../connections/profile-mapping.ts';
 import { SamlConnection } from '../connections/saml-connection.ts';
 import { randomToken } from '../crypto/random.ts';
-import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, MissingAttributeError, NotFoundError, SamlResponseError } from '../errors.ts';
+import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, NotFoundError, SamlResponseError } from '../errors.ts';
 import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
 import type { Services } from '../services.ts';
 
@@ -42,6 +42,8 @@ export interface TestSignInReport {
   issuer: string | null;
   attributes: RawAttributes;
   profile: { full_name: string | null; email: string | null; roles: string[]; image_url: string | null };
+  /** Role values neither recognised nor mapped: a real sign-in leaves them out of the token. */
+  dropped_roles: string[];
   missing: MissingAttribute[];
   warnings: string[];
   error: { code: number; message: string } | null;
@@ -153,23 +155,32 @@ export class ConsoleTestSignIn {
       if (!connection.saml) throw new InvalidSsoSettingsError('the connection lost its identity provider settings during the test');
       const assertion = await this.samlFor(connection, test.serviceProvider).verify(samlResponse, true);
       if (assertion.inResponseTo !== test.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      const reading = readProfile(assertion.nameId, assertion.attributes, connection.mapping);
+      const declared = (await this.services.accounts.getAccount(test.accountSid)).declaredRoles ?? [];
+      const reading = readProfile(assertion.nameId, assertion.attributes, connection.mapping, declared);
       const missing = reading.missing.map((attribute) => explainMissing(attribute, connection, assertion.attributes));
-      const unknownRoles = reading.roles.filter((role) => !(KNOWN_ROLES as readonly string[]).includes(role));
-      const first = reading.missing[0];
+      const recognised = recognisedRoles(declared);
+      const refusal = refusalOf(reading, declared);
       return {
         ...base,
-        succeeded: missing.length === 0,
+        succeeded: refusal === null,
         name_id: assertion.nameId ?? null,
         issuer: assertion.issuer ?? null,
         attributes: assertion.attributes,
         profile: { full_name: reading.fullName ?? null, email: reading.email ?? null, roles: reading.roles, image_url: reading.imageUrl ?? null },
+        dropped_roles: reading.droppedRoles,
         missing,
-        warnings: unknownRoles.map(
-          (role) =>
-            `Role "${role}" is not one of ${KNOWN_ROLES.join(', ')}: desktops may not recognise it. Map the IdP's value to a role under "Role values".`,
-        ),
-        error: first ? errorOf(new MissingAttributeError(first)) : null,
+        warnings: [
+          ...(reading.droppedRoles.length > 0
+            ? [
+                `Dropped role values ${quoteList(reading.droppedRoles)}: they are not recognised roles (${recognised.join(', ')}) and not mapped. ` +
+                  'Map them to roles under "Role values", or declare them as account roles, to keep them.',
+              ]
+            : []),
+          ...reading.roles
+            .filter((role) => !recognised.includes(role))
+            .map((role) => `Role "${role}" (mapped) is not one of ${recognised.join(', ')}: desktops may not recognise it.`),
+        ],
+        error: refusal ? errorOf(refusal) : null,
       };
     } catch (error) {
       if (!(error instanceof LanyardError)) throw error;
@@ -180,6 +191,7 @@ export class ConsoleTestSignIn {
         issuer: null,
         attributes: {},
         profile: { full_name: null, email: null, roles: [], image_url: null },
+        dropped_roles: [],
         missing: [],
         warnings: [],
         error: errorOf(error),

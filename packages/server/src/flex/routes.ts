@@ -87,7 +87,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     const issued =
       body.grant_type === 'AuthorizationCode'
         ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
-        : await tokens.refresh({ refreshToken: body.refresh_token, connectionSid });
+        : await tokens.refresh({ refreshToken: body.refresh_token, surface: 'flex', connectionSid });
     return c.json(flexTokenResponse(issued));
   });
 
@@ -99,7 +99,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     }
     const { token } = await readJson(c, validateRequest);
     try {
-      const { claims } = await tokens.validateAccessToken(token, accountSid);
+      const { claims } = await tokens.verifyAccessTokenFor('desktop', token, { accountSid });
       return c.json({
         valid: true,
         code: 0,

@@ -14,7 +14,9 @@ const ADMIN_HINTS: Record<number, string> = {
   70002: "An administrator must add this page's address to the account's Trusted URLs (lanyard trusted-urls add).",
   70251: "An administrator must fix the account's single sign-on settings (IdP certificate, SSO URL, Domain redirect URL).",
   45050: 'An administrator must configure the identity provider to send this attribute.',
-  45010: 'Try signing in again. If it keeps failing, an administrator should check the IdP certificate, clocks and URLs.',
+  // The message above names the cause and its fix (signature, status, clocks, URLs…): no generic guess here.
+  45010:
+    'Try signing in again. If it keeps failing, show this page to an administrator: the reason above says what to change, and the account audit log keeps it.',
   20404: 'Check the link you followed; the configuration it names does not exist.',
 };
 

@@ -4,10 +4,10 @@ import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
 import type { LanyardConfig } from '../config.ts';
-import { mapProfile } from '../connections/profile-mapping.ts';
+import { droppedRolesNote, mapProfile } from '../connections/profile-mapping.ts';
 import { SamlConnection, serviceProviderMetadata } from '../connections/saml-connection.ts';
 import { randomToken } from '../crypto/random.ts';
-import { InvalidParameterError, InvalidSsoSettingsError, InvalidTokenError, LanyardError, SamlResponseError } from '../errors.ts';
+import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, SamlResponseError } from '../errors.ts';
 import { legacyServiceProvider } from '../login/service-providers.ts';
 import type { Storage } from '../storage/port.ts';
 import type { IssuedTokens } from '../tokens/model.ts';
@@ -98,7 +98,7 @@ export class LegacyLoginService {
       const assertion = await this.samlFor(account, connection).verify(samlResponse, login !== undefined);
       if (login && assertion.inResponseTo !== login.samlRequestId)
         throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping);
+      const profile = mapProfile(assertion.nameId, assertion.attributes, connection.mapping, account.declaredRoles);
       const user = await this.users.provision(accountSid, profile);
       this.rateLimits?.take('userSignIns', user.sid);
       const issued = await this.tokens.issueForLegacyLogin({
@@ -118,30 +118,28 @@ export class LegacyLoginService {
         uniqueId: user.uniqueId,
         surface: login ? 'legacy' : 'legacy-idp-initiated',
         code: null,
-        reason: null,
+        reason: droppedRolesNote(profile.droppedRoles),
       });
       return { redirectTo: tokenOnUrl(login?.resource ?? account.defaultRedirectUrl!, issued), issued };
     } catch (error) {
-      if (error instanceof LanyardError) {
-        await this.audit.record({
-          type: 'login.failed',
-          accountSid,
-          connectionSid: connection.sid,
-          userSid: null,
-          uniqueId: null,
-          surface: 'legacy',
-          code: error.code,
-          reason: error.message,
-        });
-      }
+      const known = error instanceof LanyardError;
+      await this.audit.record({
+        type: 'login.failed',
+        accountSid,
+        connectionSid: connection.sid,
+        userSid: null,
+        uniqueId: null,
+        surface: 'legacy',
+        code: known ? error.code : 20500,
+        reason: known ? error.message : 'internal error while completing the sign-in (see the server log)',
+      });
       throw error;
     }
   }
 
   /** `POST /v1/Accounts/{AC}/Tokens/refresh`: a fresh token for a live session, never past its end. */
   async refresh(accountSid: string, token: string): Promise<IssuedTokens> {
-    const { claims } = await this.tokens.validateAccessToken(token, accountSid);
-    if (claims.account_sid !== accountSid) throw new InvalidTokenError('The token was issued for another account.');
+    const { claims } = await this.tokens.verifyAccessTokenFor('legacy-refresh', token, { accountSid });
     return this.tokens.reissueAccessToken(claims);
   }
 

@@ -4,7 +4,7 @@ import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import { SamlConnection } from '../connections/saml-connection.ts';
-import { mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
+import { droppedRolesNote, mapProfile, type RawAttributes } from '../connections/profile-mapping.ts';
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
@@ -195,7 +195,8 @@ export class LoginService {
   ): Promise<LoginOutcome> {
     try {
       const { uniqueId, attributes } = await verify();
-      const profile = mapProfile(uniqueId, attributes, connection.mapping);
+      const account = await this.accounts.getAccount(connection.accountSid);
+      const profile = mapProfile(uniqueId, attributes, connection.mapping, account.declaredRoles);
       const user = await this.users.provision(connection.accountSid, profile);
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
       this.rateLimits?.take('userSignIns', user.sid);
@@ -219,11 +220,24 @@ export class LoginService {
         uniqueId: user.uniqueId,
         surface: login.surface,
         code: null,
-        reason: null,
+        reason: droppedRolesNote(profile.droppedRoles),
       });
       return { redirectTo: this.redirectWith(login, { code }), user };
     } catch (error) {
-      if (!(error instanceof LanyardError)) throw error;
+      if (!(error instanceof LanyardError)) {
+        // The pending sign-in is spent either way: leave a trace for the administrator.
+        await this.audit.record({
+          type: 'login.failed',
+          accountSid: login.accountSid,
+          connectionSid: connection.sid,
+          userSid: null,
+          uniqueId: null,
+          surface: login.surface,
+          code: 20500,
+          reason: 'internal error while completing the sign-in (see the server log)',
+        });
+        throw error;
+      }
       await this.audit.record({
         type: 'login.failed',
         accountSid: login.accountSid,

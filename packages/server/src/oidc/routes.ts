@@ -112,7 +112,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
     }
     if (form.grant_type === 'refresh_token') {
       if (!form.refresh_token) throw new InvalidParameterError('refresh_token is required.');
-      return c.json(tokenResponse(await tokens.refresh({ refreshToken: form.refresh_token, clientId: client.clientId })));
+      return c.json(tokenResponse(await tokens.refresh({ refreshToken: form.refresh_token, surface: 'oidc', clientId: client.clientId })));
     }
     throw oauthError('unsupported_grant_type', `grant_type "${form.grant_type ?? ''}" is not supported.`);
   });
@@ -126,7 +126,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
       return c.json({ error: 'invalid_request', error_description: 'Send the access token as "Authorization: Bearer <token>".' }, 401);
     }
     try {
-      const { claims } = await tokens.validateAccessToken(header.slice(7).trim());
+      const { claims } = await tokens.verifyAccessTokenFor('oidc', header.slice(7).trim());
       const user = await users.get(claims.sub);
       return c.json({
         sub: user.sid,
@@ -169,7 +169,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
     if (q.post_logout_redirect_uri !== undefined && (!client || !exactRedirectMatch(q.post_logout_redirect_uri, client.redirectUris))) {
       throw new UntrustedDomainError("post_logout_redirect_uri must be one of the client's registered redirect URIs.");
     }
-    if (hint) await tokens.revokeSession(hint.sid, 'signed_out');
+    if (hint) await tokens.endSessionForIdToken(hint);
     if (q.post_logout_redirect_uri) {
       const back = new URL(q.post_logout_redirect_uri);
       if (q.state) back.searchParams.set('state', q.state);
@@ -206,8 +206,9 @@ function tokenResponse(issued: IssuedTokens) {
 async function revokeAny({ tokens }: Services, token: string, clientId: string): Promise<void> {
   if (token.split('.').length !== 3) return tokens.revokeRefreshToken(token, clientId);
   try {
-    const { claims } = await tokens.validateAccessToken(token);
-    if (claims.client_id === clientId) await tokens.revokeSession(claims.sid, 'revoked_by_client');
+    // RFC 7009 §2.1: only the client's own tokens, of this surface, are revoked; others are ignored.
+    const { claims } = await tokens.verifyAccessTokenFor('oidc', token, { clientId });
+    await tokens.revokeSession(claims.sid, 'revoked_by_client');
   } catch (error) {
     if (!(error instanceof InvalidTokenError)) throw error;
   }

@@ -18,6 +18,7 @@ export class AccessTokens {
     const { kid, key } = await this.keys.current();
     const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'jti'> = {
       sid: session.id,
+      surface: session.surface,
       client_id: session.clientId,
       account_sid: account.sid,
       flex_instance_sid: account.instanceSid,
@@ -94,6 +95,8 @@ export class AccessTokens {
   async verifyIdTokenHint(token: string): Promise<{ sub: string; aud: string; sid: string }> {
     try {
       const header = decodeProtectedHeader(token);
+      // Access tokens share the keys; their `typ` tells them apart (RFC 9068 §2.1).
+      if (header.typ !== 'JWT') throw new Error('not an ID token');
       const key = header.alg === SIGNING_ALG ? await this.keys.verificationKey(header.kid) : undefined;
       if (!key) throw new Error('unknown key or algorithm');
       const { payload } = await compactVerify(token, key, { algorithms: [SIGNING_ALG] });

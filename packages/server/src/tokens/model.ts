@@ -73,6 +73,8 @@ export interface AccessTokenClaims {
   iat: number;
   jti: string;
   sid: string;
+  /** The surface that issued the token; endpoints of other surfaces refuse it (`token-scope.ts`). */
+  surface: Surface;
   client_id: string;
   account_sid: string;
   flex_instance_sid: string;

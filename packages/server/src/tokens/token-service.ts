@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AccountService } from '../accounts/account-service.ts';
-import type { AccountIdentity } from '../accounts/model.ts';
+import type { Account, AccountIdentity } from '../accounts/model.ts';
 import type { LanyardConfig } from '../config.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -9,7 +9,8 @@ import type { RateLimits } from '../http/rate-limit.ts';
 import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
-import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTokenRecord, Session } from './model.ts';
+import { assertIssuedFor, type TokenEndpoint, type TokenExpectation } from './token-scope.ts';
+import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTokenRecord, Session, Surface } from './model.ts';
 
 const CODE = 'auth_code';
 const SESSION = 'session';
@@ -32,6 +33,8 @@ export interface CodeExchange {
 
 export interface RefreshRequest {
   refreshToken: string;
+  /** The surface asking: a refresh token renews only at the surface that issued it. */
+  surface: Exclude<Surface, 'legacy'>;
   connectionSid?: string;
   clientId?: string;
 }
@@ -146,6 +149,7 @@ export class TokenService {
       if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
       const session = (await tx.find<Session>(SESSION, result.record.payload.sessionId))?.payload;
       if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
+      if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
       // A runaway or hammering client: refused before anything is spent (the throw rolls back),
       // so the same token still works once the budget refills.
       this.rateLimits?.take('refreshFamily', session.id);
@@ -241,7 +245,36 @@ export class TokenService {
     return this.sign(await this.prepare(this.storage, session, '', now, false));
   }
 
-  /** Full validation: signature and expiry, then the session is live and the user enabled. */
+  /**
+   * The one gate for every endpoint that accepts an access token. Verifies signature, issuer,
+   * expiry and type (ES256 `at+jwt`), then that the token was issued for `endpoint`
+   * (`token-scope.ts`: surface, account, client, the account's SSO mode), that its session is
+   * live and its user enabled.
+   *
+   * @param endpoint which group of endpoints is asking (`desktop`, `legacy-refresh`, `oidc`)
+   * @param expect the account (URL or Basic credentials) and/or OAuth client it must belong to
+   * @throws InvalidTokenError (code 20151, HTTP 401) with a message naming the mismatch
+   */
+  async verifyAccessTokenFor(
+    endpoint: TokenEndpoint,
+    token: string,
+    expect: TokenExpectation = {},
+  ): Promise<{ claims: AccessTokenClaims; session: Session; account: Account }> {
+    const claims = await this.accessTokens.verify(token);
+    if (expect.accountSid !== undefined && claims.aud !== expect.accountSid) throw new InvalidTokenError('The token was issued for another account.');
+    const session = await this.requireLiveSession(claims.sid);
+    const account = await this.accounts.findAccount(session.accountSid);
+    if (!account) throw new InvalidTokenError('The account of this token no longer exists.');
+    assertIssuedFor(endpoint, session, account, expect, claims);
+    const user = await this.users.find(claims.sub);
+    if (!user || user.disabled) throw new InvalidTokenError('This user has been disabled by an administrator.');
+    return { claims, session, account };
+  }
+
+  /**
+   * Full validation without a surface check: signature and expiry, then the session is live and
+   * the user enabled. For administrators' inspection only; endpoints use `verifyAccessTokenFor`.
+   */
   async validateAccessToken(token: string, expectedAccountSid?: string): Promise<{ claims: AccessTokenClaims; session: Session }> {
     const claims = await this.accessTokens.verify(token);
     if (expectedAccountSid !== undefined && claims.aud !== expectedAccountSid)
@@ -250,6 +283,19 @@ export class TokenService {
     const user = await this.users.find(claims.sub);
     if (!user || user.disabled) throw new InvalidTokenError('This user has been disabled by an administrator.');
     return { claims, session };
+  }
+
+  /**
+   * RP-initiated logout: ends the session named by a verified ID token hint, if that session was
+   * issued on the standard surface to the hint's client. Anything else is refused.
+   */
+  async endSessionForIdToken(hint: { sid: string; aud: string }): Promise<void> {
+    const session = (await this.storage.find<Session>(SESSION, hint.sid))?.payload;
+    if (!session || session.revokedAt !== null) return;
+    const account = await this.accounts.findAccount(session.accountSid);
+    if (!account) return;
+    assertIssuedFor('oidc', session, account, { clientId: hint.aud });
+    await this.revokeSession(session.id, 'signed_out');
   }
 
   private async requireLiveSession(sessionId: string): Promise<Session> {
@@ -283,7 +329,7 @@ export class TokenService {
     const record = await this.storage.find<RefreshTokenRecord>(REFRESH, sha256(refreshToken));
     if (!record) return;
     const session = (await this.storage.find<Session>(SESSION, record.payload.sessionId))?.payload;
-    if (clientId !== undefined && session && session.clientId !== clientId) return;
+    if (!session || session.surface !== 'oidc' || (clientId !== undefined && session.clientId !== clientId)) return;
     await this.revokeSession(record.payload.sessionId, 'revoked_by_client');
   }
 

@@ -30,7 +30,9 @@ export type Settings = typeof settings;
 export async function startLanyardUnderTest(
   backend: Backend,
   idp: Child,
-  options: { label: string; publicUrl?: string; databaseUrl?: string; skipSetup?: boolean; env?: Record<string, string> } = { label: 'lanyard' },
+  options: { label: string; publicUrl?: string; databaseUrl?: string; skipSetup?: boolean; env?: Record<string, string>; compiled?: boolean } = {
+    label: 'lanyard',
+  },
 ) {
   const db = options.databaseUrl ? { url: options.databaseUrl, drop: async () => undefined } : await freshDatabase(backend);
   // A directory per process: tsx's loader thread writes a profile of its own beside the main one.
@@ -38,6 +40,7 @@ export async function startLanyardUnderTest(
   const child = await startChild('lanyard', {
     env: { BENCH_DATABASE_URL: db.url, ...(options.publicUrl ? { BENCH_PUBLIC_URL: options.publicUrl } : {}), ...options.env },
     nodeFlags,
+    compiled: options.compiled,
   });
   const account =
     options.databaseUrl || options.skipSetup

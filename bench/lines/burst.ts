@@ -36,7 +36,8 @@ async function runBurst(nodes: string[], connectionSid: string, idpUrl: string, 
         latencies.push(performance.now() - t0);
       } catch (error) {
         errors++;
-        firstError ??= (error as Error).message.slice(0, 160);
+        const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+        firstError ??= `${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`.slice(0, 160);
       }
     }),
   );

@@ -72,7 +72,8 @@ async function main(): Promise<void> {
   const load = `min ${Math.min(...loads).toFixed(1)}, median ${median(loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on ${m.cores} cores`;
   console.log(`\nload average during the run: ${load}`);
   if (ONLY && process.env.BENCH_WRITE !== '1') return;
-  const out = fileURLToPath(new URL('../docs/bench/', import.meta.url));
+  // BENCH_OUT: another directory (e.g. a second run kept apart from the published one).
+  const out = process.env.BENCH_OUT ? `${process.env.BENCH_OUT.replace(/\/$/, '')}/` : fileURLToPath(new URL('../docs/bench/', import.meta.url));
   mkdirSync(out, { recursive: true });
   const previousFile = `${out}latest.json`;
   const previous = existsSync(previousFile)
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   writeFileSync(`${out}latest.md`, markdown(lines, QUICK ? 'BENCH_QUICK=1: short smoke run, numbers are rough' : 'full run', load, before));
   const renderer = await writePng(svgChart(lines), `${out}latest.svg`, `${out}latest.png`);
   writeFileSync(`${out}latest.json`, JSON.stringify({ machine: m, load: { samples: loads, summary: load }, quick: QUICK, lines }, null, 2) + '\n');
-  console.log(`\nwrote docs/bench/latest.md, latest.json, latest.svg, latest.png (${renderer})`);
+  console.log(`\nwrote ${out}latest.md, latest.json, latest.svg, latest.png (${renderer})`);
 }
 
 await main();

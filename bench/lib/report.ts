@@ -45,8 +45,7 @@ export interface PreviousRun {
   lines: Line[];
 }
 
-export function markdown(lines: Line[], mode: string, load: string, previous?: PreviousRun): string {
-  const m = machine();
+export function markdown(lines: Line[], mode: string, load: string, previous?: PreviousRun, m = machine()): string {
   const before = new Map(previous?.lines.map((line) => [line.name, line]) ?? []);
   const out = [
     '# Benchmarks: last run',
@@ -56,7 +55,7 @@ export function markdown(lines: Line[], mode: string, load: string, previous?: P
     'Every server ran in its own process and the load generator in another, on 127.0.0.1, all in the same run.',
     '**ratio = Lanyard ÷ baseline**, the median of alternating rounds with the min–max of the rounds in brackets; the "better" column says which direction is good.',
     previous
-      ? `"previous run" is the ratio of the run before this one (${previous.date}); "change" is this run's median ÷ that one. Method: [docs/benchmarks.md](../benchmarks.md).`
+      ? `"previous run" is the ratio of the other full run (${previous.date}); "change" is this run's median ÷ that one − 1: how far two runs differ. Method: [docs/benchmarks.md](../benchmarks.md).`
       : 'Method: [docs/benchmarks.md](../benchmarks.md).',
     '',
     '![ratios](latest.png)',
@@ -75,7 +74,8 @@ export function markdown(lines: Line[], mode: string, load: string, previous?: P
       );
     }
     const old = before.get(line.name);
-    const change = old?.ratio && line.ratio ? `${((line.ratio / old.ratio - 1) * 100).toFixed(0)} %` : '—';
+    const percent = old?.ratio && line.ratio ? Math.round((line.ratio / old.ratio - 1) * 100) : undefined;
+    const change = percent === undefined ? '—' : `${percent > 0 ? '+' : ''}${percent} %`;
     out.push(
       `| ${line.name} | ${line.lanyard} | ${line.baseline} | ${formatRange(line)} | ${line.better} | ${old ? formatRange(old) : '—'} | ${change} | ${line.note ?? ''} |`,
     );

@@ -1,5 +1,5 @@
 import type { Child } from '../lib/child.ts';
-import { idpLogin, lanyardAuthorize, lanyardComplete, roundRobin } from '../lib/login.ts';
+import { idpLogin, lanyardAuthorize, lanyardComplete, resentRequests, roundRobin } from '../lib/login.ts';
 import type { Backend } from '../lib/database.ts';
 import type { Line } from '../lib/report.ts';
 import { startLanyardUnderTest, type LanyardUnderTest, type Settings } from '../lib/setup.ts';
@@ -79,7 +79,7 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
       baseline: `arrival window ${w} s`,
       ratio: r.errors === n ? null : r.drainSeconds / w,
       better: 'lower',
-      note: 'ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); whole login including the dev IdP, all from 127.0.0.1',
+      note: `ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); whole login including the dev IdP, all from 127.0.0.1; requests resent after a connection reset so far: ${resentRequests()}`,
     });
   }
   return lines;

@@ -3,7 +3,17 @@ import { SignedXml } from 'xml-crypto';
 import xpath from 'xpath';
 import type { AutoPostForm } from '../../packages/demo/src/dev-idp/index.ts';
 import { startChild, type Child } from '../lib/child.ts';
-import { direct, idpLogin, jacksonAuthorize, jacksonComplete, lanyardAuthorize, lanyardComplete, pool, type PendingLogin } from '../lib/login.ts';
+import {
+  direct,
+  idpLogin,
+  jacksonAuthorize,
+  jacksonComplete,
+  lanyardAuthorize,
+  lanyardComplete,
+  pool,
+  resentRequests,
+  type PendingLogin,
+} from '../lib/login.ts';
 import type { Line } from '../lib/report.ts';
 import { alternate, ratioOf, sideSummary, type Sample } from '../lib/rounds.ts';
 import { startLanyardUnderTest, type Settings } from '../lib/setup.ts';
@@ -126,7 +136,7 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
             baseline: `@boxyhq/saml-jackson (mem engine) authorize → ACS → token: ${sideSummary(vsJackson.b, fmt)}`,
             ...ratioOf(vsJackson),
             better: 'higher',
-            note: 'same dev IdP, same two-phase timing',
+            note: `same dev IdP, same two-phase timing; requests resent after a connection reset (both sides): ${resentRequests()}`,
           }
         : {
             section: '',

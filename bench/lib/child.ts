@@ -61,7 +61,11 @@ export async function startChild(name: string, options: ChildOptions = {}): Prom
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000);
+    const timer = setTimeout(() => {
+      // Not left running behind the bench (it would start later and hold its port and CPU).
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start within 60 s`));
+    }, 60_000);
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
     child.on('message', (message: { type?: string; id?: number; result?: unknown; error?: string }) => {
       if (message.type === 'ready') {

@@ -25,7 +25,7 @@ const self = new Map<number, number>();
 profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
-const shortUrl = (url: string) => url.replace(/^file:\/\/\/work\/main\//, '').replace(/^.*node_modules\//, 'nm:');
+const shortUrl = (url: string) => url.replace(/^file:\/\/\/work\/(main|wt\/\d+)\//, '').replace(/^.*node_modules\//, 'nm:');
 const group = (url: string) => {
   if (!url) return '(native/idle)';
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);

@@ -3,14 +3,20 @@
  * runs in its own child process; the load generator (autocannon, plain fetch chains) runs here.
  * Prints `name | lanyard | baseline | ratio` and writes docs/bench/latest.{md,svg,png}.
  *
- * BENCH_QUICK=1: short smoke run (~2 min). BENCH_ONLY=lookup,refresh,...: a subset.
+ * Each line alternates Lanyard and its baseline in rounds (bench/lib/rounds.ts) and reports the
+ * median ratio with its min–max; the table also shows the previous run's ratio (latest.json
+ * before it is rewritten), which is how far two runs differ.
+ *
+ * BENCH_QUICK=1: short smoke run. BENCH_ONLY=endpoints,refresh,...: a subset.
  * BENCH_PROFILE=1: the Lanyard children write CPU profiles to bench/.profiles/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startChild, type Child } from './lib/child.ts';
 import { ONLY, QUICK, settings } from './lib/setup.ts';
-import { machine, markdown, printLine, svgChart, writePng, type Line } from './lib/report.ts';
+import { machine, markdown, printLine, svgChart, writePng, type Line, type PreviousRun } from './lib/report.ts';
+import { median } from './lib/rounds.ts';
 import { burst } from './lines/burst.ts';
 import { localLines } from './lines/local.ts';
 import { loginLines } from './lines/login.ts';
@@ -23,13 +29,16 @@ const sections: Array<{ key: string; title: string; run: (idp: Child) => Promise
   { key: 'login', title: 'Full enhanced login', run: (idp) => loginLines(idp, settings) },
   { key: 'local', title: 'Local work: token verification, SDK size', run: (idp) => localLines(idp, settings) },
   { key: 'lifecycle', title: 'Start-up and memory', run: (idp) => lifecycleLines(idp, settings) },
-  { key: 'burst', title: 'Shift-change burst on PostgreSQL', run: (idp) => burst(idp, settings) },
+  { key: 'burst', title: 'Shift change from behind one NAT', run: (idp) => burst(idp, settings) },
 ];
 
 async function main(): Promise<void> {
   const m = machine();
   console.log(`Lanyard bench${QUICK ? ' (quick)' : ''}: ${m.cores} cores, ${m.ramGb} GB, Node ${m.node}`);
   console.log('name | lanyard | baseline | ratio (Lanyard ÷ baseline)');
+  // The machine may be shared: record how busy it was, for the reader of the numbers.
+  const loads: number[] = [loadavg()[0]!];
+  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
   const idp = await startChild('dev-idp');
   const lines: Line[] = [];
   try {
@@ -57,15 +66,24 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    clearInterval(sampler);
     await idp.stop();
   }
+  const load = `min ${Math.min(...loads).toFixed(1)}, median ${median(loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on ${m.cores} cores`;
+  console.log(`\nload average during the run: ${load}`);
   if (ONLY && process.env.BENCH_WRITE !== '1') return;
-  const out = fileURLToPath(new URL('../docs/bench/', import.meta.url));
+  // BENCH_OUT: another directory (e.g. a second run kept apart from the published one).
+  const out = process.env.BENCH_OUT ? `${process.env.BENCH_OUT.replace(/\/$/, '')}/` : fileURLToPath(new URL('../docs/bench/', import.meta.url));
   mkdirSync(out, { recursive: true });
-  writeFileSync(`${out}latest.md`, markdown(lines, QUICK ? 'BENCH_QUICK=1: short smoke run, numbers are rough' : 'full run'));
+  const previousFile = `${out}latest.json`;
+  const previous = existsSync(previousFile)
+    ? (JSON.parse(readFileSync(previousFile, 'utf8')) as { machine: { date: string }; lines: Line[] })
+    : undefined;
+  const before: PreviousRun | undefined = previous && { date: previous.machine.date, lines: previous.lines };
+  writeFileSync(`${out}latest.md`, markdown(lines, QUICK ? 'BENCH_QUICK=1: short smoke run, numbers are rough' : 'full run', load, before));
   const renderer = await writePng(svgChart(lines), `${out}latest.svg`, `${out}latest.png`);
-  writeFileSync(`${out}latest.json`, JSON.stringify({ machine: m, quick: QUICK, lines }, null, 2) + '\n');
-  console.log(`\nwrote docs/bench/latest.md, latest.json, latest.svg, latest.png (${renderer})`);
+  writeFileSync(`${out}latest.json`, JSON.stringify({ machine: m, load: { samples: loads, summary: load }, quick: QUICK, lines }, null, 2) + '\n');
+  console.log(`\nwrote ${out}latest.md, latest.json, latest.svg, latest.png (${renderer})`);
 }
 
 await main();

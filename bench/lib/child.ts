@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** A server under test in its own Node process, driven over IPC for untimed set-up only. */
@@ -16,21 +17,55 @@ export interface ChildOptions {
   env?: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /**
+   * Run compiled JavaScript without a loader: the server file and everything it imports from
+   * the repository bundled by esbuild (node_modules stay external), as a production build would.
+   */
+  compiled?: boolean;
 }
 
 const serverPath = (name: string) => fileURLToPath(new URL(`../servers/${name}.ts`, import.meta.url));
+// Inside node_modules: the bundle finds its packages by walking up, and linters skip it.
+const compiledDir = fileURLToPath(new URL('../../node_modules/.cache/lanyard-bench/', import.meta.url));
+
+/** Bundles a bench server once per run (node_modules/.cache/lanyard-bench/<name>.mjs). */
+async function compiledServer(name: string): Promise<string> {
+  const outfile = `${compiledDir}${name}.mjs`;
+  if (!existsSync(outfile) || !compiledThisRun.has(name)) {
+    const { build } = await import('esbuild');
+    // The console's files are found relative to the server's source; the bundle lives elsewhere.
+    await build({
+      entryPoints: [serverPath(name)],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    compiledThisRun.add(name);
+  }
+  return outfile;
+}
+const compiledThisRun = new Set<string>();
 
 export async function startChild(name: string, options: ChildOptions = {}): Promise<Child> {
+  const entry = options.compiled ? await compiledServer(name) : serverPath(name);
   const started = performance.now();
-  const child = fork(serverPath(name), [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(options.nodeFlags ?? [])],
+  const child = fork(entry, [], {
+    execArgv: [...(options.compiled ? [] : ['--import', 'tsx']), '--expose-gc', ...(options.nodeFlags ?? [])],
     env: { ...process.env, NODE_ENV: 'production', ...options.env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000);
+    const timer = setTimeout(() => {
+      // Not left running behind the bench (it would start later and hold its port and CPU).
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start within 60 s`));
+    }, 60_000);
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
     child.on('message', (message: { type?: string; id?: number; result?: unknown; error?: string }) => {
       if (message.type === 'ready') {
@@ -67,4 +102,11 @@ export async function startChild(name: string, options: ChildOptions = {}): Prom
       clearTimeout(timer);
     },
   };
+}
+
+/** How the children run their TypeScript, for the start-up line's note. */
+export function loaderNote(compiled: boolean): string {
+  return compiled
+    ? 'both sides compiled to JavaScript (esbuild bundle of the repository code, node_modules external), no loader'
+    : 'both sides run their TypeScript through the tsx loader';
 }

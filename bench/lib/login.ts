@@ -4,6 +4,25 @@ import { pkcePair } from './pkce.ts';
 
 export const DESKTOP_URL = 'http://127.0.0.1:5173/desktop/';
 
+/**
+ * fetch, sent once more when the connection is reset before any answer: on a loaded machine the
+ * client can reuse a kept-alive socket the server has just closed as idle. Browsers resend in
+ * that case too (the server never read the request). Anything else fails the login.
+ */
+export async function send(url: string | URL, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE' && code !== 'UND_ERR_SOCKET') throw error;
+    resent++;
+    return fetch(url, init);
+  }
+}
+let resent = 0;
+/** How many requests were sent again after a reset (reported with the login lines). */
+export const resentRequests = () => resent;
+
 /** Sends each request to the next node, as a round-robin load balancer in front of a cluster. */
 export type Balancer = (publicUrl: string) => string;
 export const direct: Balancer = (url) => url;
@@ -41,7 +60,7 @@ export async function lanyardAuthorize(target: LanyardTarget, userId: string): P
     codeChallengeMethod: 'S256',
   }))
     url.searchParams.set(k, v);
-  const response = await fetch(target.balance(url.toString()), { redirect: 'manual' });
+  const response = await send(target.balance(url.toString()), { redirect: 'manual' });
   if (response.status !== 302) throw new Error(`authorize answered ${response.status}: ${await response.text()}`);
   return { idpUrl: response.headers.get('location')!, verifier, nonce, state, userId };
 }
@@ -54,7 +73,7 @@ export function idpLogin(idpUrl: string, pending: PendingLogin): Promise<AutoPos
 
 /** ACS post, then the code exchange: the rest of the browser's and the SDK's journey. */
 export async function lanyardComplete(target: LanyardTarget, pending: PendingLogin, form: AutoPostForm): Promise<void> {
-  const acs = await fetch(target.balance(form.action), {
+  const acs = await send(target.balance(form.action), {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -64,7 +83,7 @@ export async function lanyardComplete(target: LanyardTarget, pending: PendingLog
   const callback = new URL(acs.headers.get('location')!);
   const code = callback.searchParams.get('code');
   if (!code || callback.searchParams.get('state') !== pending.state) throw new Error(`no code: ${callback}`);
-  const token = await fetch(target.balance(`${target.publicUrl}/v1/Flex/OAuth/Tokens`), {
+  const token = await send(target.balance(`${target.publicUrl}/v1/Flex/OAuth/Tokens`), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -92,13 +111,13 @@ export async function jacksonAuthorize(jacksonUrl: string, userId: string): Prom
     code_challenge_method: 'S256',
   }))
     url.searchParams.set(k, v);
-  const response = await fetch(url, { redirect: 'manual' });
+  const response = await send(url, { redirect: 'manual' });
   if (response.status !== 302) throw new Error(`jackson authorize answered ${response.status}: ${await response.text()}`);
   return { idpUrl: response.headers.get('location')!, verifier, nonce: '', state, userId };
 }
 
 export async function jacksonComplete(jacksonUrl: string, pending: PendingLogin, form: AutoPostForm): Promise<void> {
-  const acs = await fetch(form.action, {
+  const acs = await send(form.action, {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -108,7 +127,7 @@ export async function jacksonComplete(jacksonUrl: string, pending: PendingLogin,
   const callback = new URL(acs.headers.get('location')!);
   const code = callback.searchParams.get('code');
   if (!code) throw new Error(`jackson: no code in ${callback}`);
-  const token = await fetch(new URL('/token', jacksonUrl), {
+  const token = await send(new URL('/token', jacksonUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: DESKTOP_URL, code_verifier: pending.verifier }),

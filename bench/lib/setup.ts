@@ -11,9 +11,13 @@ export const QUICK = process.env.BENCH_QUICK === '1';
 export const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 export const settings = {
   quick: QUICK,
-  durationSeconds: Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 10)),
+  /** Counted rounds per line (plus one warm-up round of each side). */
+  rounds: Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5)),
+  /** Seconds of load per side and round. */
+  durationSeconds: Number(process.env.BENCH_DURATION ?? (QUICK ? 1 : 3)),
   connections: 10,
-  logins: QUICK ? 60 : 300,
+  /** Logins per side and round. */
+  logins: QUICK ? 16 : 48,
   loginConcurrency: 8,
   burstAgents: Number(process.env.BENCH_BURST_AGENTS ?? (QUICK ? 200 : 2000)),
   burstWindowSeconds: QUICK ? 10 : 60,
@@ -26,21 +30,25 @@ export type Settings = typeof settings;
 export async function startLanyardUnderTest(
   backend: Backend,
   idp: Child,
-  options: { label: string; publicUrl?: string; databaseUrl?: string } = { label: 'lanyard' },
+  options: { label: string; publicUrl?: string; databaseUrl?: string; skipSetup?: boolean; env?: Record<string, string>; compiled?: boolean } = {
+    label: 'lanyard',
+  },
 ) {
   const db = options.databaseUrl ? { url: options.databaseUrl, drop: async () => undefined } : await freshDatabase(backend);
   // A directory per process: tsx's loader thread writes a profile of its own beside the main one.
   const nodeFlags = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}${options.label}-${backend}-${Date.now()}`] : [];
   const child = await startChild('lanyard', {
-    env: { BENCH_DATABASE_URL: db.url, ...(options.publicUrl ? { BENCH_PUBLIC_URL: options.publicUrl } : {}) },
+    env: { BENCH_DATABASE_URL: db.url, ...(options.publicUrl ? { BENCH_PUBLIC_URL: options.publicUrl } : {}), ...options.env },
     nodeFlags,
+    compiled: options.compiled,
   });
-  const account = options.databaseUrl
-    ? undefined
-    : await child.call<{ accountSid: string; authToken: string; connectionSid: string; clientId: string }>('setup', {
-        metadataXml: idp.ready.metadataXml,
-        trustedUrl: 'http://127.0.0.1:5173/desktop/',
-      });
+  const account =
+    options.databaseUrl || options.skipSetup
+      ? undefined
+      : await child.call<{ accountSid: string; authToken: string; connectionSid: string; clientId: string }>('setup', {
+          metadataXml: idp.ready.metadataXml,
+          trustedUrl: 'http://127.0.0.1:5173/desktop/',
+        });
   return {
     child,
     db,

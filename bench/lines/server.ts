@@ -1,6 +1,7 @@
-import { startChild, type Child } from '../lib/child.ts';
-import { load } from '../lib/load.ts';
+import { loaderNote, startChild, type Child } from '../lib/child.ts';
+import { load, type LoadResult } from '../lib/load.ts';
 import type { Line } from '../lib/report.ts';
+import { alternate, ratioOf, sideSummary, type Sample } from '../lib/rounds.ts';
 import { startLanyardUnderTest, type Settings } from '../lib/setup.ts';
 
 const rps = (n: number) => `${Math.round(n).toLocaleString('en')} req/s`;
@@ -18,54 +19,51 @@ export async function accessTokenFrom(lanyard: Awaited<ReturnType<typeof startLa
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-/** Lookup and validate endpoints against a bare hello-world on the same framework. */
+const loadSample = (r: LoadResult): Sample => ({ value: r.rps, detail: `${rps(r.rps)}, ${lat(r.p50, r.p99)}`, errors: r.errors });
+
+/** Lookup and validate endpoints against a bare hello-world on the same framework, in alternating rounds. */
 export async function endpointLines(idp: Child, settings: Settings): Promise<Line[]> {
   const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'endpoints' });
   const hello = await startChild('baseline');
   try {
-    const duration = settings.durationSeconds;
-    const helloGet = await load({ url: `${hello.url}/hello`, durationSeconds: duration, connections: settings.connections });
-    const lookup = await load({
-      url: `${lanyard.child.url}/v1/Flex/Authentication/Config?AccountSid=${lanyard.account.accountSid}`,
-      durationSeconds: duration,
-      connections: settings.connections,
-    });
+    const run = (options: Omit<Parameters<typeof load>[0], 'durationSeconds' | 'connections'>) => async () =>
+      loadSample(await load({ ...options, durationSeconds: settings.durationSeconds, connections: settings.connections }));
+    const rounds = { rounds: settings.rounds };
+    const [lookup] = await alternate(
+      run({ url: `${lanyard.child.url}/v1/Flex/Authentication/Config?AccountSid=${lanyard.account.accountSid}` }),
+      [run({ url: `${hello.url}/hello` })],
+      rounds,
+    );
     const token = await accessTokenFrom(lanyard);
     const body = JSON.stringify({ token });
     const authorization = 'Basic ' + Buffer.from(`${lanyard.account.accountSid}:${lanyard.account.authToken}`).toString('base64');
-    const validate = await load({
-      url: `${lanyard.child.url}/v1/Accounts/${lanyard.account.accountSid}/Tokens/validate`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization },
-      body,
-      durationSeconds: duration,
-      connections: settings.connections,
-    });
-    const helloPost = await load({
-      url: `${hello.url}/hello`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      durationSeconds: duration,
-      connections: settings.connections,
-    });
-    const errors = (n: number) => (n ? `, ${n} errors` : '');
+    const [validate] = await alternate(
+      run({
+        url: `${lanyard.child.url}/v1/Accounts/${lanyard.account.accountSid}/Tokens/validate`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body,
+      }),
+      [run({ url: `${hello.url}/hello`, method: 'POST', headers: { 'content-type': 'application/json' }, body })],
+      rounds,
+    );
+    const perSecond = (v: number) => rps(v);
     return [
       {
         section: '',
         name: 'Lookup GET /v1/Flex/Authentication/Config (SQLite)',
-        lanyard: `${rps(lookup.rps)}, ${lat(lookup.p50, lookup.p99)}${errors(lookup.errors)}`,
-        baseline: `hello-world GET: ${rps(helloGet.rps)}, ${lat(helloGet.p50, helloGet.p99)}`,
-        ratio: lookup.rps / helloGet.rps,
+        lanyard: sideSummary(lookup!.a, perSecond),
+        baseline: `hello-world GET: ${sideSummary(lookup!.b, perSecond)}`,
+        ...ratioOf(lookup!),
         better: 'higher',
-        note: 'throughput; Hono on @hono/node-server both sides',
+        note: `throughput; Hono on @hono/node-server both sides; ${settings.rounds} rounds of ${settings.durationSeconds} s a side`,
       },
       {
         section: '',
         name: 'Validate POST …/Tokens/validate (SQLite)',
-        lanyard: `${rps(validate.rps)}, ${lat(validate.p50, validate.p99)}${errors(validate.errors)}`,
-        baseline: `hello-world JSON POST: ${rps(helloPost.rps)}, ${lat(helloPost.p50, helloPost.p99)}`,
-        ratio: validate.rps / helloPost.rps,
+        lanyard: sideSummary(validate!.a, perSecond),
+        baseline: `hello-world JSON POST: ${sideSummary(validate!.b, perSecond)}`,
+        ...ratioOf(validate!),
         better: 'higher',
         note: 'Basic auth check + ES256 verify + session and user reads',
       },
@@ -76,36 +74,43 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /** Start-up to ready (fresh database, migrations included) and memory per live sessions. */
 export async function lifecycleLines(idp: Child, settings: Settings): Promise<Line[]> {
-  const runs = settings.quick ? 1 : 3;
-  const lanyardStarts: number[] = [];
-  const helloStarts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const hello = await startChild('baseline');
-    helloStarts.push(hello.startupMs);
-    await hello.stop();
-    const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'startup' });
-    lanyardStarts.push(lanyard.child.startupMs);
-    await lanyard.stop();
-  }
-  const lines: Line[] = [
-    {
+  const lines: Line[] = [];
+  const ms = (v: number) => `${Math.round(v)} ms`;
+  // The start-up under the tsx loader (how the bench and tests run) and compiled (how production should).
+  for (const compiled of [false, true]) {
+    const [startup] = await alternate(
+      async () => {
+        const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'startup', skipSetup: true, compiled });
+        const took = lanyard.child.startupMs;
+        await lanyard.stop();
+        return { value: took };
+      },
+      [
+        async () => {
+          const hello = await startChild('baseline', { compiled });
+          const took = hello.startupMs;
+          await hello.stop();
+          return { value: took };
+        },
+      ],
+      { rounds: settings.rounds },
+    );
+    lines.push({
       section: '',
-      name: 'Start-up to ready (fresh SQLite, migrations, key generation)',
-      lanyard: `${Math.round(median(lanyardStarts))} ms`,
-      baseline: `hello-world: ${Math.round(median(helloStarts))} ms`,
-      ratio: median(lanyardStarts) / median(helloStarts),
+      name: `Start-up to ready (fresh SQLite, migrations, key generation), ${compiled ? 'compiled JavaScript' : 'tsx loader'}`,
+      lanyard: sideSummary(startup!.a, ms),
+      baseline: `hello-world: ${sideSummary(startup!.b, ms)}`,
+      ...ratioOf(startup!),
       better: 'lower',
-      note: `median of ${runs}; process spawn to listening and set up, tsx loader both sides`,
-    },
-  ];
+      note: `process spawn to listening and set up; ${loaderNote(compiled)}`,
+    });
+  }
 
   const n = settings.memorySessions;
   const perTenK = (bytes: number) => (bytes * 10_000) / n;
-  const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'memory' });
+  const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'memory', compiled: true });
   const provider = await startChild('oidc-provider');
   try {
     type Mem = { rss: number; heapUsed: number; external: number };
@@ -124,7 +129,7 @@ export async function lifecycleLines(idp: Child, settings: Settings): Promise<Li
       baseline: `oidc-provider in-memory: ${mb(pDelta)} heap+external (RSS +${mb(perTenK(p1.rss - p0.rss))})`,
       ratio: pDelta > 0 ? Math.max(lDelta, 0) / pDelta : null,
       better: 'lower',
-      note: `${n.toLocaleString('en')} sessions made${n === 10_000 ? '' : ', scaled to 10,000'}; read after a forced GC; RSS growth is mostly allocator and SQLite page cache, not retained`,
+      note: `${n.toLocaleString('en')} sessions made${n === 10_000 ? '' : ', scaled to 10,000'}; Lanyard compiled (esbuild bundle, no loader); read after a forced GC; RSS growth is mostly allocator and SQLite page cache, not retained`,
     });
   } finally {
     await provider.stop();

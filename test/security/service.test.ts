@@ -1,12 +1,11 @@
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginHeadless, startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
-import { RateLimiter } from '../../packages/server/src/http/rate-limit.ts';
 import { loadConfig, startLanyard, type Lanyard } from '../../packages/server/src/index.ts';
 import { POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
@@ -226,27 +225,66 @@ describe('rate limits', () => {
     expect((await get(adminKey, '127.0.0.6')).status).toBe(200);
   });
 
-  it('counts exactly under concurrency on PostgreSQL (several nodes share one count)', async () => {
-    const pgLanyard = await startTestLanyard('postgres');
-    try {
-      // Two limiters over one database: two nodes behind a load balancer. One window for all
-      // 30 requests: the next minute (counters expire in real time, so not a past one).
-      const now = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 1_000;
-      const nodes = [
-        new RateLimiter(pgLanyard.services.storage, { login: 20, token: 0, admin: 0 }),
-        new RateLimiter(pgLanyard.services.storage, { login: 20, token: 0, admin: 0 }),
-      ];
-      const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => nodes[i % 2]!.hit('login', '198.51.100.9', now)));
-      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(20);
-    } finally {
-      await pgLanyard.stop();
-    }
+  it('counts a concurrent flood from one address exactly on a node (in-memory buckets: no lost updates)', async () => {
+    const url = `${lanyard.url}/v1/Flex/Authorize?ssoProfileSid=${setup.connection.sid}&redirectUrl=${encodeURIComponent(DESKTOP_URL)}&state=s&codeChallenge=${pkcePair().challenge}`;
+    const statuses = await Promise.all(Array.from({ length: 30 }, () => requestFrom('127.0.0.8', url).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 302)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(25);
   });
 
   it('ignores X-Forwarded-For unless LANYARD_TRUST_PROXY is set (a client cannot pick its own address)', async () => {
     const url = `${lanyard.url}/v1/Flex/Authorize?ssoProfileSid=${setup.connection.sid}`;
     for (let i = 0; i < 5; i++) await requestFrom('127.0.0.7', url, { headers: { 'x-forwarded-for': `203.0.113.${i}` } });
     expect429(await requestFrom('127.0.0.7', url, { headers: { 'x-forwarded-for': '203.0.113.99' } }));
+  });
+});
+
+describe('keyed budgets: per session, per user, per account, whatever the address', () => {
+  let lanyard: TestLanyard;
+  let setup: Awaited<ReturnType<typeof setupAccount>>;
+  beforeAll(async () => {
+    lanyard = await startTestLanyard('sqlite', {
+      rateLimitRefreshFamilyPerMinute: 3,
+      rateLimitUserSignInsPerMinute: 2,
+      rateLimitAccountSignInsPerMinute: 6,
+    });
+    setup = await setupAccount(lanyard, idp);
+  });
+  afterAll(() => lanyard?.stop());
+
+  it('refuses a session refreshing too often with 429, leaving the presented token unspent and other sessions alone', async () => {
+    const first = await exchangeCode(lanyard, setup.connection.sid, await flexLogin(lanyard, idp, setup.connection.sid, 'alan@example.com'));
+    let refreshToken = String(first.body.refresh_token);
+    for (let i = 0; i < 3; i++) {
+      const rotated = await refreshTokens(lanyard, setup.connection.sid, refreshToken);
+      expect(rotated.status).toBe(200);
+      refreshToken = String(rotated.body.refresh_token);
+    }
+    const refused = await refreshTokens(lanyard, setup.connection.sid, refreshToken);
+    expect(refused.status).toBe(429);
+    expect(refused.body.message).toMatch(/refresh token was presented too many times.*LANYARD_RATE_LIMIT_REFRESH_FAMILY/);
+    // The refusal rolled back: the same token is neither spent nor seen as reused.
+    const record = await lanyard.services.storage.find('refresh_token', createHash('sha256').update(refreshToken).digest('base64url'));
+    expect(record?.consumedAt).toBeNull();
+    const other = await exchangeCode(lanyard, setup.connection.sid, await flexLogin(lanyard, idp, setup.connection.sid, 'grace@example.com'));
+    expect((await refreshTokens(lanyard, setup.connection.sid, String(other.body.refresh_token))).status).toBe(200);
+  });
+
+  it('refuses a third sign-in of one user within the minute (the desktop hears error_code 20429) and caps sign-ins started per account', async () => {
+    // alan signed in once above; one more is allowed.
+    expect((await flexLogin(lanyard, idp, setup.connection.sid, 'alan@example.com')).code).not.toBe('');
+    const refused = await flexLogin(lanyard, idp, setup.connection.sid, 'alan@example.com');
+    expect(refused.code).toBe('');
+    expect(refused.callback.searchParams.get('error_code')).toBe('20429');
+    expect(refused.callback.searchParams.get('error_description')).toMatch(/LANYARD_RATE_LIMIT_USER_SIGN_INS/);
+    // Four starts so far on this account (budget 6 a minute, refilling one per 10 s): eight more
+    // from another address overrun it whoever sends them.
+    const url = `${lanyard.url}/v1/Flex/Authorize?ssoProfileSid=${setup.connection.sid}&redirectUrl=${encodeURIComponent(DESKTOP_URL)}&state=s&codeChallenge=${pkcePair().challenge}`;
+    const flood = await Promise.all(Array.from({ length: 8 }, () => requestFrom('127.0.0.9', url)));
+    const refusals = flood.filter((r) => r.status === 429);
+    expect(refusals.length).toBeGreaterThanOrEqual(4);
+    expect(flood.filter((r) => r.status === 302).length).toBeLessThanOrEqual(4);
+    expect(JSON.parse(refusals[0]!.body).message).toMatch(/LANYARD_RATE_LIMIT_ACCOUNT_SIGN_INS/);
   });
 });
 

@@ -10,7 +10,7 @@ import { ConfigError } from './errors.ts';
  */
 const seconds = (fallback: number, max: number, why: string) =>
   z.coerce.number().int().positive().max(max, `must be at most ${max} seconds (${why})`).default(fallback);
-/** Requests per minute per client address; 0 turns the limit off. */
+/** Requests per minute and node for one key (address, account, user, session); 0 turns the limit off. */
 const perMinute = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000).default(fallback);
 
 const envSchema = z.object({
@@ -51,9 +51,15 @@ const envSchema = z.object({
   LANYARD_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 16)').optional(),
   LANYARD_SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).max(300).default(10),
   LANYARD_SIGNING_KEY_RELOAD: z.coerce.number().int().min(1).max(3600).default(30),
-  LANYARD_RATE_LIMIT_LOGIN: perMinute(300),
-  LANYARD_RATE_LIMIT_TOKEN: perMinute(600),
+  // Per client address: high, because a contact center's agents sit behind one egress address
+  // (2,000 agents signing in within a minute is a shift change, not an attack).
+  LANYARD_RATE_LIMIT_LOGIN: perMinute(10_000),
+  LANYARD_RATE_LIMIT_TOKEN: perMinute(10_000),
   LANYARD_RATE_LIMIT_ADMIN: perMinute(120),
+  // Per account, user and session: what stops guessing and runaway clients whatever the address.
+  LANYARD_RATE_LIMIT_ACCOUNT_SIGN_INS: perMinute(20_000),
+  LANYARD_RATE_LIMIT_USER_SIGN_INS: perMinute(60),
+  LANYARD_RATE_LIMIT_REFRESH_FAMILY: perMinute(60),
 });
 
 const KNOWN_KEYS = new Set(Object.keys(envSchema.shape));
@@ -84,10 +90,19 @@ export interface LanyardConfig {
   shutdownTimeoutSeconds: number;
   /** How often each node re-reads signing keys (a rotation by another node or the CLI). */
   signingKeyReloadSeconds: number;
-  /** Requests per minute per client address (0: no limit) on sign-in, token and admin routes. */
+  /**
+   * Rate limits, each in requests per minute and node (0: no limit), counted in memory (token
+   * buckets; see docs/security.md). Per client address on sign-in, token and admin routes:
+   */
   rateLimitLoginPerMinute: number;
   rateLimitTokenPerMinute: number;
   rateLimitAdminPerMinute: number;
+  /** Sign-ins started per account (each stores a pending login): a flood from many addresses. */
+  rateLimitAccountSignInsPerMinute: number;
+  /** Completed sign-ins per user. */
+  rateLimitUserSignInsPerMinute: number;
+  /** Refresh grants per session (refresh-token family). */
+  rateLimitRefreshFamilyPerMinute: number;
 }
 
 /**
@@ -178,6 +193,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitLoginPerMinute: e.LANYARD_RATE_LIMIT_LOGIN,
     rateLimitTokenPerMinute: e.LANYARD_RATE_LIMIT_TOKEN,
     rateLimitAdminPerMinute: e.LANYARD_RATE_LIMIT_ADMIN,
+    rateLimitAccountSignInsPerMinute: e.LANYARD_RATE_LIMIT_ACCOUNT_SIGN_INS,
+    rateLimitUserSignInsPerMinute: e.LANYARD_RATE_LIMIT_USER_SIGN_INS,
+    rateLimitRefreshFamilyPerMinute: e.LANYARD_RATE_LIMIT_REFRESH_FAMILY,
     ...overrides,
   };
 }

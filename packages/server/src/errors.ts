@@ -177,8 +177,9 @@ export class SessionLifetimeExceededError extends LanyardError {
 
 export class RateLimitedError extends LanyardError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super({ code: 20429, status: 429, message: `Too many requests; retry after ${retryAfterSeconds} seconds.` });
+  /** `reason`: which budget ran out, when it is not the client address's. */
+  constructor(retryAfterSeconds: number, reason?: string) {
+    super({ code: 20429, status: 429, message: `Too many requests; retry after ${retryAfterSeconds} seconds.${reason ? ` ${reason}` : ''}` });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

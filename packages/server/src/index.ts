@@ -60,7 +60,10 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     throw error;
   });
   handle = app.fetch;
-  const sweeper = setInterval(() => void services.storage.sweepExpired().catch(() => undefined), 60_000);
+  const sweeper = setInterval(() => {
+    services.rateLimits.sweep();
+    void services.storage.sweepExpired().catch(() => undefined);
+  }, 60_000);
   sweeper.unref();
   const metadataRefresher =
     boundConfig.metadataRefreshMinutes > 0

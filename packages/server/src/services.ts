@@ -12,6 +12,7 @@ import { SpKeys } from './connections/sp-keys.ts';
 import { jsonLogger, type Logger } from './http/logger.ts';
 import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
+import { RateLimits } from './http/rate-limit.ts';
 import { Lifecycle } from './operations/lifecycle.ts';
 import { meter } from './operations/metering.ts';
 import { Metrics } from './operations/metrics.ts';
@@ -44,6 +45,8 @@ export interface Services {
   metrics: Metrics;
   /** In-flight requests and draining state (graceful shutdown, `/readyz`). */
   lifecycle: Lifecycle;
+  /** This node's rate-limit budgets (in memory; routes declare theirs with `rateLimits.route`). */
+  rateLimits: RateLimits;
 }
 
 export interface ServiceOptions {
@@ -63,12 +66,23 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const clients = new ClientRegistry(storage, accounts);
   const accessTokens = new AccessTokens(keys, config.publicUrl, (clientId) => clients.idTokenAlg(clientId));
   const metrics = new Metrics();
-  const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users);
+  const rateLimits = new RateLimits(
+    {
+      login: config.rateLimitLoginPerMinute,
+      token: config.rateLimitTokenPerMinute,
+      admin: config.rateLimitAdminPerMinute,
+      accountSignIns: config.rateLimitAccountSignInsPerMinute,
+      userSignIns: config.rateLimitUserSignInsPerMinute,
+      refreshFamily: config.rateLimitRefreshFamilyPerMinute,
+    },
+    config.trustProxy,
+  );
+  const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users, rateLimits);
   const audit = new AuditLog(storage);
   meter(metrics, { tokens, audit });
   const spKeys = new SpKeys(storage, secrets);
-  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, spKeys);
-  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit, spKeys);
+  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, spKeys, rateLimits);
+  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit, spKeys, rateLimits);
   const adminKeys = new AdminKeys(storage);
   return {
     config,
@@ -88,6 +102,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
     adminKeys,
     metrics,
     lifecycle: new Lifecycle(),
+    rateLimits,
   };
 }
 

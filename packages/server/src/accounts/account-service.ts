@@ -55,6 +55,9 @@ export interface AuthConfigEntry {
   app_type: 'SinglePageApp';
 }
 
+const LOOKUP_CACHE_MS = 5_000;
+const LOOKUP_CACHE_ENTRIES = 10_000;
+
 /** Accounts, their SSO connections, Trusted URLs and redirect URL: the administrator's setup. */
 export class AccountService {
   constructor(
@@ -85,6 +88,7 @@ export class AccountService {
       createdAt: Date.now(),
     };
     await this.storage.insert({ kind: ACCOUNT, id: account.sid, accountSid: account.sid, payload: account });
+    this.lookups.clear();
     return { account, authToken };
   }
 
@@ -121,6 +125,7 @@ export class AccountService {
     });
     // This node sees new Trusted URLs at once; other nodes within the cache's 10 seconds.
     this.trustedOriginCache = undefined;
+    this.lookups.clear();
     return updated;
   }
 
@@ -207,7 +212,7 @@ export class AccountService {
   async ensureConnection(accountSid: string): Promise<{ connection: Connection; created: boolean }> {
     requireSid('account', accountSid, 'AccountSid');
     // The account row lock keeps two concurrent calls from creating two connections.
-    return this.storage.transaction(async (tx) => {
+    const result = await this.storage.transaction(async (tx) => {
       if (!(await tx.find<Account>(ACCOUNT, accountSid, { forUpdate: true }))) throw new NotFoundError(`Account ${accountSid} was not found.`);
       const within = this.within(tx);
       const existing = (await within.connectionsOf(accountSid))[0];
@@ -216,6 +221,8 @@ export class AccountService {
       await within.saveConnection(connection);
       return { connection, created: true };
     });
+    this.lookups.clear();
+    return result;
   }
 
   /**
@@ -313,6 +320,7 @@ export class AccountService {
       lookup: `client:${connection.clientId}`,
       payload: connection,
     });
+    this.lookups.clear();
   }
 
   async getConnection(connectionSid: string, parameter = 'connection'): Promise<Connection> {
@@ -334,8 +342,26 @@ export class AccountService {
    * The public lookup. Unknown accounts and accounts without enhanced SSO both get an empty
    * list: the endpoint is unauthenticated, so it must not reveal which account SIDs exist.
    */
+  /**
+   * The public lookup's answers, kept LOOKUP_CACHE_MS per account in this process: desktops call
+   * it on every page load and its HTTP answer is cacheable for 60 s anyway. Writes through this
+   * service clear it at once; another node's write shows here within LOOKUP_CACHE_MS.
+   */
+  private readonly lookups = new Map<string, { entries: AuthConfigEntry[]; until: number }>();
+
   async lookupConfig(accountSid: string): Promise<AuthConfigEntry[]> {
     requireSid('account', accountSid, 'AccountSid');
+    const now = Date.now();
+    const cached = this.lookups.get(accountSid);
+    if (cached && cached.until > now) return cached.entries;
+    const entries = await this.readLookupConfig(accountSid);
+    // Unknown SIDs are remembered too (a flood of them costs no reads), within a bound.
+    if (this.lookups.size >= LOOKUP_CACHE_ENTRIES) this.lookups.delete(this.lookups.keys().next().value!);
+    this.lookups.set(accountSid, { entries, until: now + LOOKUP_CACHE_MS });
+    return entries;
+  }
+
+  private async readLookupConfig(accountSid: string): Promise<AuthConfigEntry[]> {
     const account = await this.findAccount(accountSid);
     if (!account || account.ssoMode === 'legacy') return [];
     const connections = await this.connectionsOf(accountSid);

@@ -3,6 +3,9 @@ import type { UniqueIdPolicy } from '../users/unique-id.ts';
 /** Records kept per account. Stored through the storage port as kind `account` / `connection`. */
 export type SsoMode = 'legacy' | 'enhanced' | 'both';
 
+/** What tokens carry of an account; fixed at its creation. */
+export type AccountIdentity = Pick<Account, 'sid' | 'instanceSid'>;
+
 export interface Account {
   sid: string;
   friendlyName: string;

@@ -17,6 +17,8 @@ type AdminEnv = { Variables: AppVariables & AdminVariables };
 /** The admin API (`/admin/v1`): account setup, users, sessions, tokens and keys, behind an admin API key. */
 export const adminRoutes: RouteModule = (app, services) => {
   const admin = new Hono<AdminEnv>();
+  // Every admin call, wrong keys included (key guessing), counts per address before authentication.
+  admin.use('*', services.rateLimits.route('admin'));
   admin.use('*', adminAuthentication(services.adminKeys, new ConsoleSessions(services.storage, services.adminKeys)));
   const ops = (c: Context<AdminEnv>) => new AdminService(services, actorOf(c));
   const actorOf = (c: Context<AdminEnv>): Actor => {

@@ -49,7 +49,8 @@ export const consoleRoutes: RouteModule = (app, services) => {
     });
   }
 
-  app.post('/console/session', async (c) => {
+  const limited = services.rateLimits.route('admin');
+  app.post('/console/session', limited, async (c) => {
     // JSON only: a cross-site HTML form cannot send it.
     if (!(c.req.header('content-type') ?? '').startsWith('application/json')) {
       throw new InvalidParameterError('Send the admin API key as JSON: {"admin_key": "lk_…"}.');
@@ -65,13 +66,13 @@ export const consoleRoutes: RouteModule = (app, services) => {
   });
 
   /** The console reads its CSRF token here after a reload; another origin cannot read the answer. */
-  app.get('/console/session', async (c) => {
+  app.get('/console/session', limited, async (c) => {
     const found = await cookieSession(c, sessions);
     if (!found) throw new AuthenticationError('Not signed in to the console.');
     return c.json(sessionResource(found.session));
   });
 
-  app.delete('/console/session', async (c) => {
+  app.delete('/console/session', limited, async (c) => {
     // Without the CSRF token nothing changes, the cookie included: no forced sign-out either.
     const found = await consoleCall(c);
     await sessions.destroy(found.sessionId);
@@ -80,14 +81,14 @@ export const consoleRoutes: RouteModule = (app, services) => {
     return c.body(null, 204);
   });
 
-  app.post('/console/test-sign-in', async (c) => {
+  app.post('/console/test-sign-in', limited, async (c) => {
     const found = await consoleCall(c);
     const body = await readJson(c, testBody);
     const accountSid = requireSid('account', body.account_sid, 'account_sid');
     return c.json(await tests.begin(accountSid, found.session.adminKey.sid, body.service_provider), 201);
   });
 
-  app.get('/console/test-sign-in/:id', async (c) => {
+  app.get('/console/test-sign-in/:id', limited, async (c) => {
     const found = await consoleCall(c);
     return c.json(await tests.status(c.req.param('id'), found.session.adminKey.sid));
   });

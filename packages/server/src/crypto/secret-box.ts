@@ -42,7 +42,12 @@ export class SecretBox {
     }
   }
 
+  /** Derived once per purpose: the refresh grant computes an HMAC on every request. */
+  private readonly hmacKeys = new Map<string, Buffer>();
+
   hmac(purpose: string, value: string): string {
-    return createHmac('sha256', this.deriveKey(purpose)).update(value).digest('base64url');
+    let key = this.hmacKeys.get(purpose);
+    if (!key) this.hmacKeys.set(purpose, (key = this.deriveKey(purpose)));
+    return createHmac('sha256', key).update(value).digest('base64url');
   }
 }

@@ -76,7 +76,7 @@ async function formToken(c: Context): Promise<string | undefined> {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export const desktopApiRoutes: RouteModule = (app, services) => {
-  const { accounts, config } = services;
+  const { accounts, config, rateLimits } = services;
   const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
   // Twilio answers a bare host here (a Serverless domain); Lanyard's own host is the honest equivalent.
   const runtimeDomain = new URL(config.publicUrl).host;
@@ -103,7 +103,7 @@ export const desktopApiRoutes: RouteModule = (app, services) => {
     });
   });
 
-  app.get('/v1/Configuration', async (c) => {
+  app.get('/v1/Configuration', rateLimits.route('token'), async (c) => {
     c.header('Cache-Control', 'no-store');
     const token = desktopTokenFrom(c.req.header('authorization'));
     const claims = await claimsOfAnyAccount(services, token);
@@ -122,7 +122,7 @@ export const desktopApiRoutes: RouteModule = (app, services) => {
     });
   });
 
-  app.post('/v1/Accounts/:accountSid/Tokens/Info', async (c) => {
+  app.post('/v1/Accounts/:accountSid/Tokens/Info', rateLimits.route('token'), async (c) => {
     c.header('Cache-Control', 'no-store');
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
     const token = desktopTokenFrom(c.req.header('authorization'));

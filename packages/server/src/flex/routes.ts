@@ -37,7 +37,7 @@ const validateRequest = z.object({ token: z.string().min(1).max(8192) });
 
 /** The Flex wire surface (SPEC): lookup, authorize, ACS, tokens, validation. */
 export const flexRoutes: RouteModule = (app, services) => {
-  const { accounts, login, tokens, config, logger } = services;
+  const { accounts, login, tokens, config, logger, rateLimits } = services;
   const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
   app.use('/v1/Flex/Authentication/Config', cors('*'));
   app.use('/v1/Flex/OAuth/Tokens', desktops);
@@ -48,7 +48,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.json({ config_list: await lookup(accounts, lookupQuery(c.req.query())) });
   });
 
-  app.get('/v1/Flex/Authorize', async (c) => {
+  app.get('/v1/Flex/Authorize', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const q = c.req.query();
     const idpUrl = await login.begin({
@@ -64,7 +64,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.redirect(idpUrl, 302);
   });
 
-  app.post('/login/callback', async (c) => {
+  app.post('/login/callback', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
     const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
@@ -85,7 +85,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     return c.body(xml);
   });
 
-  app.post('/v1/Flex/OAuth/Tokens', async (c) => {
+  app.post('/v1/Flex/OAuth/Tokens', rateLimits.route('token'), async (c) => {
     c.header('Cache-Control', 'no-store');
     try {
       if ((c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
@@ -103,7 +103,7 @@ export const flexRoutes: RouteModule = (app, services) => {
     }
   });
 
-  app.post('/v1/Accounts/:accountSid/Tokens/validate', async (c) => {
+  app.post('/v1/Accounts/:accountSid/Tokens/validate', rateLimits.route('token'), async (c) => {
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
     const { username, password } = basicCredentials(c, 'the account SID and an auth token of this account');
     if (username !== accountSid || !(await accounts.verifyAuthToken(accountSid, password))) {

@@ -1,80 +1,128 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { RateLimitedError } from '../errors.ts';
-import type { Storage } from '../storage/port.ts';
-import type { App } from './app.ts';
-
-export type RateLimitGroup = 'login' | 'token' | 'admin';
 
 /**
- * The routes each limit covers (Hono patterns). Login: where a sign-in starts or an IdP answer
- * lands. Token: grants, refreshes and everything that checks a token or an account auth token.
- * Admin: the admin API and console sign-in (admin key guessing).
+ * The per-address budgets a route can declare, beside itself (`app.post(path, limits.route('token'), …)`).
+ * Login: where a sign-in starts or an IdP answer lands. Token: grants, refreshes and everything
+ * that checks a token or an account auth token. Admin: the admin API and console sign-in.
  */
-export const RATE_LIMITED_ROUTES: Record<RateLimitGroup, string[]> = {
-  login: [
-    '/v1/Flex/Authorize',
-    '/login/callback',
-    '/login/oidc/callback',
-    '/oauth2/authorize',
-    '/v1/Accounts/:accountSid/authenticate',
-    '/v1/Accounts/:accountSid/saml2',
-  ],
-  token: [
-    '/v1/Flex/OAuth/Tokens',
-    '/oauth2/token',
-    '/oauth2/revoke',
-    '/oauth2/introspect',
-    '/oauth2/userinfo',
-    '/v1/Accounts/:accountSid/Tokens/refresh',
-    '/v1/Accounts/:accountSid/Tokens/validate',
-    '/v1/Accounts/:accountSid/Tokens/Info',
-    '/v1/Configuration',
-  ],
-  admin: ['/admin/v1/*', '/console/session', '/console/test-sign-in', '/console/test-sign-in/*'],
+export type RouteGroup = 'login' | 'token' | 'admin';
+
+/** Budgets keyed by something other than the address: they stop guessing and runaway clients. */
+export type KeyedBudget = 'accountSignIns' | 'userSignIns' | 'refreshFamily';
+
+export type Budget = RouteGroup | KeyedBudget;
+
+/** Requests per minute and node for each budget; 0 turns one off. */
+export type RateLimitSettings = Record<Budget, number>;
+
+const WHY: Record<KeyedBudget, string> = {
+  accountSignIns: 'Too many sign-ins started for this account in a minute (LANYARD_RATE_LIMIT_ACCOUNT_SIGN_INS).',
+  userSignIns: 'This user signed in too many times in a minute (LANYARD_RATE_LIMIT_USER_SIGN_INS).',
+  refreshFamily:
+    "This session's refresh token was presented too many times in a minute; refresh once per access-token lifetime (LANYARD_RATE_LIMIT_REFRESH_FAMILY).",
 };
 
-const KIND = 'rate_limit';
-const WINDOW_MS = 60_000;
-
-interface Counter {
-  count: number;
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
 }
 
+/** Keys kept per budget at most; the oldest untouched key goes first (it then starts full). */
+const MAX_KEYS = 100_000;
+
 /**
- * Fixed one-minute windows per client address and route group, counted in storage: every node
- * behind a load balancer shares one count, so adding nodes does not multiply an attacker's
- * budget. A counter is one row per client, group and minute, expiring with its window. Each
- * counted request is one short transaction; once a client is over its limit, refusals are a
- * single read and write nothing.
+ * A token bucket per key, in this process's memory: `perMinute` requests refill evenly over a
+ * minute, and a full bucket allows that many at once. No database write per request.
+ *
+ * Across nodes each process counts alone: a client spread over N nodes gets at most N × the
+ * budget (each node's share is the whole configured budget). That is the documented bound.
  */
-export class RateLimiter {
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly perMs: number;
+
   constructor(
-    private readonly storage: Storage,
-    /** Requests per minute per client; 0 turns a group's limit off. */
-    private readonly limits: Record<RateLimitGroup, number>,
-  ) {}
+    readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.perMs = perMinute / 60_000;
+  }
 
-  /** Counts one request of `client` to `group`; throws RateLimitedError (429) beyond the limit. */
-  async hit(group: RateLimitGroup, client: string, now = Date.now()): Promise<void> {
-    const limit = this.limits[group];
-    if (limit <= 0) return;
-    const windowStart = now - (now % WINDOW_MS);
-    const id = `${group}|${client}|${windowStart}`;
-    const expiresAt = windowStart + WINDOW_MS;
-    const refuse = () => new RateLimitedError(Math.max(1, Math.ceil((expiresAt - now) / 1000)));
+  private level(key: string, now: number): Bucket {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return { tokens: this.perMinute, updatedAt: now };
+    const tokens = Math.min(this.perMinute, bucket.tokens + Math.max(0, now - bucket.updatedAt) * this.perMs);
+    return { tokens, updatedAt: now };
+  }
 
-    const seen = await this.storage.find<Counter>(KIND, id);
-    if (seen && seen.payload.count >= limit) throw refuse();
-    const count = await this.storage.transaction(async (tx) => {
-      // The insert settles a race for the first request of a window; later ones lock the row.
-      if (await tx.insert<Counter>({ kind: KIND, id, payload: { count: 1 }, expiresAt })) return 1;
-      const current = await tx.find<Counter>(KIND, id, { forUpdate: true });
-      const next = (current?.payload.count ?? 0) + 1;
-      if (next <= limit) await tx.upsert<Counter>({ kind: KIND, id, payload: { count: next }, expiresAt });
-      return next;
-    });
-    if (count > limit) throw refuse();
+  /** Seconds until one request is allowed again (0: allowed now). */
+  waitSeconds(key: string, now = this.now()): number {
+    if (this.perMinute <= 0) return 0;
+    const { tokens } = this.level(key, now);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000));
+  }
+
+  /** Spends one request of `key`'s budget; returns the seconds to wait instead when there is none left. */
+  take(key: string, now = this.now()): number {
+    if (this.perMinute <= 0) return 0;
+    const bucket = this.level(key, now);
+    if (bucket.tokens < 1) return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
+    bucket.tokens -= 1;
+    // Re-inserted, so the Map's order is least recently used first.
+    this.buckets.delete(key);
+    if (this.buckets.size >= MAX_KEYS) this.buckets.delete(this.buckets.keys().next().value!);
+    this.buckets.set(key, bucket);
+    return 0;
+  }
+
+  /** Forgets buckets that have refilled: they behave exactly like absent ones. */
+  sweep(now = this.now()): void {
+    for (const [key, bucket] of this.buckets) {
+      if (bucket.tokens + (now - bucket.updatedAt) * this.perMs >= this.perMinute) this.buckets.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+}
+
+/** Every budget of one node, and the route middleware that charges the per-address ones. */
+export class RateLimits {
+  private readonly budgets: Map<Budget, TokenBuckets>;
+
+  constructor(
+    readonly settings: RateLimitSettings,
+    private readonly trustProxy: boolean,
+    now: () => number = Date.now,
+  ) {
+    this.budgets = new Map(Object.entries(settings).map(([budget, perMinute]) => [budget as Budget, new TokenBuckets(perMinute, now)]));
+  }
+
+  private bucketsOf(budget: Budget): TokenBuckets {
+    return this.budgets.get(budget)!;
+  }
+
+  /** Charges one request to `key` under `budget`; throws RateLimitedError (429, Retry-After) when spent. */
+  take(budget: Budget, key: string, now?: number): void {
+    const wait = this.bucketsOf(budget).take(key, now);
+    if (wait > 0) throw new RateLimitedError(wait, budget in WHY ? WHY[budget as KeyedBudget] : undefined);
+  }
+
+  /** A route's per-address budget, as Hono middleware placed in the route's own registration. */
+  route(group: RouteGroup): MiddlewareHandler {
+    if (this.settings[group] <= 0) return (_c, next) => next();
+    return async (c, next) => {
+      // CORS preflights carry no credentials and do no work.
+      if (c.req.method !== 'OPTIONS') this.take(group, clientAddress(c, this.trustProxy));
+      await next();
+    };
+  }
+
+  sweep(now?: number): void {
+    for (const buckets of this.budgets.values()) buckets.sweep(now);
   }
 }
 
@@ -110,23 +158,4 @@ export function normalizeAddress(address: string): string {
     .slice(0, 4)
     .map((g) => g.replace(/^0+(?=.)/, ''))
     .join(':')}::/64`;
-}
-
-/** Puts each group's limit in front of its routes (registered before the route modules). */
-export function registerRateLimits(app: App, storage: Storage, options: { limits: Record<RateLimitGroup, number>; trustProxy: boolean }): void {
-  const limiter = new RateLimiter(storage, options.limits);
-  for (const group of Object.keys(RATE_LIMITED_ROUTES) as RateLimitGroup[]) {
-    if (options.limits[group] <= 0) continue;
-    // `/x/*` also matches `/x`: a request that matches two patterns of a group counts once.
-    const counted = new WeakSet<Request>();
-    const middleware: MiddlewareHandler = async (c, next) => {
-      // CORS preflights carry no credentials and do no work.
-      if (c.req.method !== 'OPTIONS' && !counted.has(c.req.raw)) {
-        counted.add(c.req.raw);
-        await limiter.hit(group, clientAddress(c, options.trustProxy));
-      }
-      await next();
-    };
-    for (const path of RATE_LIMITED_ROUTES[group]) app.use(path, middleware);
-  }
 }

@@ -2,6 +2,7 @@ import type { AccountService } from '../accounts/account-service.ts';
 import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
 import type { LanyardConfig } from '../config.ts';
 import { droppedRolesNote } from '../connections/profile-mapping.ts';
 import { mapProfileExplained } from '../connections/group-overage.ts';
@@ -46,6 +47,7 @@ export class LegacyLoginService {
     private readonly tokens: TokenService,
     private readonly audit: AuditLog,
     private readonly spKeys: SpKeys,
+    private readonly rateLimits?: RateLimits,
   ) {}
 
   private get samlDependencies(): SamlDependencies {
@@ -62,6 +64,7 @@ export class LegacyLoginService {
     if (account.ssoMode === 'enhanced')
       throw new InvalidSsoSettingsError('this account uses enhanced SSO; legacy sign-in is switched off (lanyard mode set … both)');
     const connection = await this.connectionOf(account);
+    this.rateLimits?.take('accountSignIns', accountSid);
     const login: LegacyLoginRequest = {
       id: randomToken('ll_'),
       accountSid,
@@ -111,6 +114,7 @@ export class LegacyLoginService {
       const user = await this.users.provision(accountSid, profile, {
         caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
       });
+      this.rateLimits?.take('userSignIns', user.sid);
       const issued = await this.tokens.issueForLegacyLogin({
         accountSid,
         connectionSid: connection.sid,

@@ -13,8 +13,8 @@ const refreshBody = z.object({ token: z.string().min(1).max(8192) });
 
 /** Legacy SSO (SPEC): authenticate → IdP → ACS → token on the resource URL; refresh. */
 export const legacyRoutes: RouteModule = (app, services) => {
-  const { legacy } = services;
-  app.post('/v1/Accounts/:accountSid/authenticate', async (c) => {
+  const { legacy, rateLimits } = services;
+  app.post('/v1/Accounts/:accountSid/authenticate', rateLimits.route('login'), async (c) => {
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
     const body = await readJson(c, authenticateBody);
     if (body.products && !body.products.includes('flex')) throw new InvalidParameterError('products must include "flex".');
@@ -22,7 +22,7 @@ export const legacyRoutes: RouteModule = (app, services) => {
     return c.json({ location: await legacy.authenticate(accountSid, body.resource) });
   });
 
-  app.post('/v1/Accounts/:accountSid/saml2', async (c) => {
+  app.post('/v1/Accounts/:accountSid/saml2', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
     const form = await readSamlPost(c);
@@ -44,7 +44,7 @@ export const legacyRoutes: RouteModule = (app, services) => {
     return c.body(xml);
   });
 
-  app.post('/v1/Accounts/:accountSid/Tokens/refresh', async (c) => {
+  app.post('/v1/Accounts/:accountSid/Tokens/refresh', rateLimits.route('token'), async (c) => {
     const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
     const { token } = await readJson(c, refreshBody);
     const issued = await legacy.refresh(accountSid, token);

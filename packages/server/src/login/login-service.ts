@@ -9,6 +9,7 @@ import { droppedRolesNote, type RawAttributes } from '../connections/profile-map
 import { mapProfileExplained } from '../connections/group-overage.ts';
 import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
 import { randomToken } from '../crypto/random.ts';
 import {
   InvalidGrantError,
@@ -91,6 +92,7 @@ export class LoginService {
     private readonly audit: AuditLog,
     private readonly secrets: SecretBox,
     private readonly spKeys: SpKeys,
+    private readonly rateLimits?: RateLimits,
   ) {}
 
   /** What SAML sign-ins need besides the connection: storage, SP keys, where the POST-binding page lives. */
@@ -122,6 +124,8 @@ export class LoginService {
     }
     if (account.ssoMode === 'legacy') throw new InvalidSsoSettingsError('this account uses legacy SSO; switch it to enhanced SSO first');
     if (!connection.saml && !connection.oidc) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
+    // Each start stores a pending login: an account's budget caps a flood from many addresses.
+    this.rateLimits?.take('accountSignIns', account.sid);
 
     const login: LoginRequest = {
       id: randomToken('lr_'),
@@ -230,6 +234,7 @@ export class LoginService {
         caseInsensitiveEmail: (connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY).caseInsensitiveEmail,
       });
       if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
+      this.rateLimits?.take('userSignIns', user.sid);
       const code = await this.tokens.createCode({
         surface: login.surface,
         accountSid: login.accountSid,

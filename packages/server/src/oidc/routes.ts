@@ -22,7 +22,7 @@ const oauthError = (oauth: string, message: string) => new LanyardError({ code: 
  * public and confidential clients, PKCE S256, exact redirect URI matching, rotating refresh tokens.
  */
 export const oidcRoutes: RouteModule = (app, services) => {
-  const { accounts, clients: registry, tokens, users, keys, accessTokens, config, storage } = services;
+  const { accounts, clients: registry, tokens, users, keys, accessTokens, config, storage, rateLimits } = services;
   // Discovery and keys are public; the rest answers pages on a registered client's origin.
   const clients = cors(async (origin) => (await accounts.isTrustedOrigin(origin)) || (await registry.isClientOrigin(origin)));
   const clientAuth = (c: Context, form: Record<string, string>) =>
@@ -36,10 +36,10 @@ export const oidcRoutes: RouteModule = (app, services) => {
   app.get('/.well-known/oauth-authorization-server', (c) => c.json(discovery, 200, { 'Cache-Control': 'public, max-age=300' }));
   app.get('/.well-known/jwks.json', (c) => c.json(keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
 
-  app.get('/oauth2/authorize', (c) => authorizationEndpoint(c, services));
-  app.post('/oauth2/authorize', (c) => authorizationEndpoint(c, services));
+  app.get('/oauth2/authorize', rateLimits.route('login'), (c) => authorizationEndpoint(c, services));
+  app.post('/oauth2/authorize', rateLimits.route('login'), (c) => authorizationEndpoint(c, services));
 
-  app.post('/oauth2/token', async (c) => {
+  app.post('/oauth2/token', rateLimits.route('token'), async (c) => {
     c.set('oauthErrors', true);
     c.header('Cache-Control', 'no-store');
     c.header('Pragma', 'no-cache');
@@ -91,10 +91,10 @@ export const oidcRoutes: RouteModule = (app, services) => {
       return c.json({ error: 'invalid_token', error_description: description }, 401);
     }
   };
-  app.get('/oauth2/userinfo', userinfo);
-  app.post('/oauth2/userinfo', userinfo);
+  app.get('/oauth2/userinfo', rateLimits.route('token'), userinfo);
+  app.post('/oauth2/userinfo', rateLimits.route('token'), userinfo);
 
-  app.post('/oauth2/revoke', async (c) => {
+  app.post('/oauth2/revoke', rateLimits.route('token'), async (c) => {
     c.set('oauthErrors', true);
     const form = await readForm(c);
     const client = await clientAuth(c, form);
@@ -106,7 +106,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
   });
 
   // RFC 7662: resource servers ask whether a token is active. Confidential clients only.
-  app.post('/oauth2/introspect', async (c) => {
+  app.post('/oauth2/introspect', rateLimits.route('token'), async (c) => {
     c.set('oauthErrors', true);
     c.header('Cache-Control', 'no-store');
     const form = await readForm(c);

@@ -1,9 +1,10 @@
 import { SignJWT, compactVerify, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { ExpiredTokenError, InvalidTokenError } from '../errors.ts';
-import type { Account } from '../accounts/model.ts';
+import type { AccountIdentity } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
 import { userClaims } from '../oidc/claims.ts';
+import { signEs256 } from './compact-jws.ts';
 import { ID_TOKEN_ALGS, SIGNING_ALG, type SigningAlg, type SigningKeys } from './signing-keys.ts';
 import type { AccessTokenClaims, Session } from './model.ts';
 
@@ -21,7 +22,7 @@ export class AccessTokens {
     private readonly idTokenAlg: IdTokenAlgResolver = async () => 'RS256',
   ) {}
 
-  async issueAccessToken(session: Session, user: User, account: Account, expiresAt: number): Promise<string> {
+  async issueAccessToken(session: Session, user: User, account: AccountIdentity, expiresAt: number): Promise<string> {
     const { kid, key } = await this.keys.current();
     const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'jti'> = {
       sid: session.id,
@@ -36,15 +37,20 @@ export class AccessTokens {
       full_name: user.fullName,
       email: user.email,
     };
-    return new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'at+jwt' })
-      .setIssuer(this.issuer)
-      .setSubject(user.sid)
-      .setAudience(account.sid)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(expiresAt / 1000))
-      .setJti(randomBytes(12).toString('base64url'))
-      .sign(key);
+    const now = Math.floor(Date.now() / 1000);
+    return signEs256(
+      { alg: SIGNING_ALG, kid, typ: 'at+jwt' },
+      {
+        ...claims,
+        iss: this.issuer,
+        sub: user.sid,
+        aud: account.sid,
+        iat: now,
+        exp: Math.floor(expiresAt / 1000),
+        jti: randomBytes(12).toString('base64url'),
+      },
+      key,
+    );
   }
 
   async issueIdToken(session: Session, user: User, expiresAt: number, accessTokenHash?: string): Promise<string> {

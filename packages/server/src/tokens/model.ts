@@ -1,4 +1,4 @@
-import type { Account } from '../accounts/model.ts';
+import type { AccountIdentity } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
 
 /** Which wire surface a login came through. One set of rules governs all of them. */
@@ -61,7 +61,7 @@ export interface IssuedTokens {
   idToken: string | null;
   session: Session;
   user: User;
-  account: Account;
+  account: AccountIdentity;
   /** True once the access token's expiry has been cut to the session's maximum lifetime. */
   sessionCapped: boolean;
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AccountService } from '../accounts/account-service.ts';
-import type { Account } from '../accounts/model.ts';
+import type { Account, AccountIdentity } from '../accounts/model.ts';
 import type { LanyardConfig } from '../config.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
 import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
@@ -56,6 +57,8 @@ export class TokenService {
     private readonly accessTokens: AccessTokens,
     private readonly accounts: AccountService,
     private readonly users: UserService,
+    /** Refresh grants per session are budgeted here (the family is known only once the token is read). */
+    private readonly rateLimits?: RateLimits,
   ) {}
 
   /** A short-lived, single-use code for a completed IdP login. */
@@ -165,6 +168,9 @@ export class TokenService {
       const session = (await tx.find<Session>(SESSION, result.record.payload.sessionId))?.payload;
       if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
       if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
+      // A runaway or hammering client: refused before anything is spent (the throw rolls back),
+      // so the same token still works once the budget refills.
+      this.rateLimits?.take('refreshFamily', session.id);
       if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
         throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
       }
@@ -223,7 +229,7 @@ export class TokenService {
     // Read through the transaction: on SQLite anything else would wait for it to finish.
     const user = await this.users.within(tx).get(session.userSid);
     if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
-    const account = await this.accounts.within(tx).getAccount(session.accountSid);
+    const account = await this.accountIdentity(tx, session.accountSid);
     const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
     const refreshTokenExpiresAt = Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt);
     if (storeRefresh) {
@@ -237,6 +243,17 @@ export class TokenService {
       });
     }
     return { session, user, account, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+  }
+
+  /** Account SIDs and their Flex instance SIDs never change: read once per process, not per grant. */
+  private readonly identities = new Map<string, AccountIdentity>();
+
+  private async accountIdentity(tx: Storage, accountSid: string): Promise<AccountIdentity> {
+    const known = this.identities.get(accountSid);
+    if (known) return known;
+    const { sid, instanceSid } = await this.accounts.within(tx).getAccount(accountSid);
+    this.identities.set(accountSid, { sid, instanceSid });
+    return { sid, instanceSid };
   }
 
   private async sign(grant: PreparedGrant): Promise<IssuedTokens> {

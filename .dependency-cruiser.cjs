@@ -28,7 +28,7 @@ const LAYERS = [
   { name: 'composition root', path: `${SERVER}(services|index)\\.ts$` },
   { name: 'surfaces', path: `${SERVER}(http|flex|oidc|legacy|admin|console|operations)/` },
   { name: 'broker', path: `${SERVER}login/` },
-  { name: 'token core', path: `${SERVER}tokens/` },
+  { name: 'token core', path: `${SERVER}(tokens|clients)/` },
   { name: 'domain', path: `${SERVER}(connections|accounts|users|audit)/` },
   { name: 'storage', path: `${SERVER}storage/` },
   { name: 'foundation', path: `${SERVER}((errors|ids|config)\\.ts$|crypto/)` },

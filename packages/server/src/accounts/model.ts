@@ -1,5 +1,3 @@
-import type { UniqueIdPolicy } from '../users/unique-id.ts';
-
 /** Records kept per account. Stored through the storage port as kind `account` / `connection`. */
 export type SsoMode = 'legacy' | 'enhanced' | 'both';
 
@@ -94,3 +92,11 @@ export const DEFAULT_MAPPING: AttributeMapping = {
   image_url: ['image_url'],
   roleValues: {},
 };
+
+/** Which IdP value identifies a user of this connection, and how it is compared. */
+export interface UniqueIdPolicy {
+  /** Take the unique id from this attribute (SAML) or claim (OIDC) instead of the NameID / `sub`. */
+  attribute: string | null;
+  /** Unique ids in e-mail form match whatever their letter case (`Ada@X.org` is `ada@x.org`). Default true. */
+  caseInsensitiveEmail: boolean;
+}

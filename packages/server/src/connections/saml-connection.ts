@@ -1,3 +1,4 @@
+import type { ServiceProvider } from './sp-metadata.ts';
 import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import type { SamlIdpSettings } from '../accounts/model.ts';
@@ -9,11 +10,7 @@ import { checkDecryptedAssertion, checkResponseMessage } from './saml-message-ch
 import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
 
-/** The service-provider side of one SAML relationship: who we are to the IdP. */
-export interface ServiceProvider {
-  entityId: string;
-  acsUrl: string;
-}
+export type { ServiceProvider } from './sp-metadata.ts';
 
 export interface VerifiedAssertion {
   nameId: string | undefined;

@@ -1,4 +1,8 @@
-import type { ServiceProvider } from './saml-connection.ts';
+/** The service-provider side of one SAML relationship: who we are to the IdP. */
+export interface ServiceProvider {
+  entityId: string;
+  acsUrl: string;
+}
 
 /** The SP certificates to publish (every key still valid during a rollover) and whether we sign. */
 export interface SpMetadataKeys {

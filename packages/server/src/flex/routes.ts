@@ -3,7 +3,7 @@ import type { RouteModule } from '../http/app.ts';
 import { cors } from '../http/cors.ts';
 import { readForm, readJson, readSamlPost } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
-import { AuthenticationError, InvalidParameterError, LanyardError, NotFoundError } from '../errors.ts';
+import { AuthenticationError, LanyardError, NotFoundError } from '../errors.ts';
 import { basicCredentials } from '../http/basic-credentials.ts';
 import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
 import { answerTestSignIn } from '../console/routes.ts';

@@ -1,13 +1,8 @@
 import { MissingAttributeError, SamlResponseError } from '../errors.ts';
+import type { UniqueIdPolicy } from '../accounts/model.ts';
 import type { RawAttributes } from '../connections/profile-mapping.ts';
 
-/** Which IdP value identifies a user of this connection, and how it is compared. */
-export interface UniqueIdPolicy {
-  /** Take the unique id from this attribute (SAML) or claim (OIDC) instead of the NameID / `sub`. */
-  attribute: string | null;
-  /** Unique ids in e-mail form match whatever their letter case (`Ada@X.org` is `ada@x.org`). Default true. */
-  caseInsensitiveEmail: boolean;
-}
+export type { UniqueIdPolicy };
 
 export const DEFAULT_UNIQUE_ID_POLICY: UniqueIdPolicy = { attribute: null, caseInsensitiveEmail: true };
 

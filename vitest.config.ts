@@ -1,10 +1,11 @@
-import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   // Workspace packages from their TypeScript sources (their exports' "lanyard-source" condition);
   // processes the tests spawn (the CLI, the demo) run the compiled dist/ that globalSetup builds.
-  ssr: { resolve: { conditions: ['lanyard-source', ...defaultServerConditions] } },
+  // Not Vite's default 'module' condition: it is for bundlers, and some packages' 'module' builds
+  // (@opentelemetry/api under prom-client) use extensionless imports that Node cannot load.
+  ssr: { resolve: { conditions: ['lanyard-source', 'node', 'development'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['./test/support/build-packages.ts'],

@@ -5,7 +5,7 @@ import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import { normalizeSamlAttributes, type RawAttributes } from './profile-mapping.ts';
-import { decryptAssertion } from './saml-encryption.ts';
+import { decryptAssertion, EncryptedAssertionError } from './saml-encryption.ts';
 import { checkDecryptedAssertion, checkResponseMessage } from './saml-message-checks.ts';
 import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
@@ -134,9 +134,16 @@ export class SamlConnection {
     });
     if (decrypted) {
       // Inside an encrypted assertion, the same algorithm and signature rules as in a plain one.
-      const root = parseElement(decrypted.assertionXml);
-      assertStrongAlgorithms(root);
-      checkDecryptedAssertion(root, decrypted.assertionXml, this.settings.certificates, checked.responseSigned);
+      try {
+        const root = parseElement(decrypted.assertionXml);
+        assertStrongAlgorithms(root);
+        checkDecryptedAssertion(root, decrypted.assertionXml, this.settings.certificates, checked.responseSigned);
+      } catch (error) {
+        // Without a verified Response signature the plaintext is the attacker's choice (CBC is
+        // malleable): what it fails on must not be told apart from a failed decryption.
+        if (!checked.responseSigned) throw new EncryptedAssertionError();
+        throw error;
+      }
     }
     let profile: Profile | null;
     try {

@@ -139,7 +139,39 @@ describe.each(BACKENDS)('enterprise SAML IdPs on %s', (backend) => {
     // Anyone can encrypt to the SP's public certificate; only the IdP's key makes the signature.
     const outcome = await finish(await rogue.respond(metadata, request, ADA), request, connection.sid, verifier);
     expect(outcome.signedInAs).toBeNull();
-    expect(outcome.reason).toMatch(/signature/);
+    expect(outcome.reason).toMatch(/could not be decrypted and verified.*signs with the certificate/);
+  });
+
+  it('gives no padding oracle: a tampered AES-CBC ciphertext reads the same whatever the plaintext it opens to', async () => {
+    // The IdP signs the assertion only (the usual set-up), so nothing authenticates the ciphertext
+    // before it is decrypted: each answer to a tampered byte must be the same refusal.
+    const idp = createEnterpriseIdp({ credentials: idpKey, encrypt: { data: ALGORITHMS.data.AES_256, key: ALGORITHMS.key.RSA_OAEP_MGF1P } });
+    const { connection } = await account(idp);
+    const metadata = await spMetadata(connection.sid);
+    const first = await begin(connection.sid);
+    const genuine = await idp.respond(metadata, await idp.readRequest(metadata, await carried(first.location)), ADA);
+    const xml = Buffer.from(genuine.SAMLResponse, 'base64').toString('utf8');
+    const values = [...xml.matchAll(/<(?:\w+:)?CipherValue>([^<]+)</g)].map((m) => m[1]!);
+    const content = Buffer.from(values.at(-1)!, 'base64'); // the EncryptedData's value: IV, then CBC blocks
+    const reasons = new Set<string>();
+    for (let v = 0; v < 256; v++) {
+      if (v === content[content.length - 17]) continue; // untouched: it would open and verify
+      const tampered = Buffer.from(content);
+      tampered[tampered.length - 17] = v; // the last byte of the next-to-last block: the padding of the last
+      const { location, verifier } = await begin(connection.sid);
+      const request = await idp.readRequest(metadata, await carried(location));
+      const forged = xml.replace(values.at(-1)!, tampered.toString('base64'));
+      const outcome = await finish(
+        { SAMLResponse: Buffer.from(forged).toString('base64'), RelayState: request.relayState },
+        request,
+        connection.sid,
+        verifier,
+      );
+      expect(outcome.signedInAs).toBeNull();
+      reasons.add(outcome.reason);
+    }
+    expect([...reasons]).toHaveLength(1);
+    expect([...reasons][0]).toMatch(/could not be decrypted and verified/);
   });
 
   it('rolls the encryption key over: both keys decrypt until the old one is retired, then the old one is named as the cause', async () => {
@@ -170,7 +202,7 @@ describe.each(BACKENDS)('enterprise SAML IdPs on %s', (backend) => {
       verifier,
     );
     expect(outcome.signedInAs).toBeNull();
-    expect(outcome.reason).toMatch(/encrypts to another certificate.*SP metadata/);
+    expect(outcome.reason).toMatch(/could not be decrypted and verified.*encrypts to the encryption certificate in Lanyard's SP metadata/);
   });
 
   it('refuses Triple DES content encryption by name', async () => {

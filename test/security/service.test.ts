@@ -270,6 +270,27 @@ describe('keyed budgets: per session, per user, per account, whatever the addres
     expect((await refreshTokens(lanyard, setup.connection.sid, String(other.body.refresh_token))).status).toBe(200);
   });
 
+  it('budgets refreshes at the session cap too, where the refresh token is not rotated', async () => {
+    const capped = await startTestLanyard('sqlite', { rateLimitRefreshFamilyPerMinute: 3, sessionMaxLifetimeSeconds: 600 });
+    try {
+      const account = await setupAccount(capped, idp);
+      const first = await exchangeCode(capped, account.connection.sid, await flexLogin(capped, idp, account.connection.sid, 'alan@example.com'));
+      // A 10-minute shift under a 1-hour access token: every grant already ends at the cap.
+      expect(first.body.access_token_expires_at).toBe(first.body.refresh_token_expires_at);
+      const refreshToken = String(first.body.refresh_token);
+      for (let i = 0; i < 3; i++) {
+        const renewed = await refreshTokens(capped, account.connection.sid, refreshToken);
+        expect(renewed.status).toBe(200);
+        expect(renewed.body.refresh_token).toBe(refreshToken);
+      }
+      const refused = await refreshTokens(capped, account.connection.sid, refreshToken);
+      expect(refused.status).toBe(429);
+      expect(refused.body.message).toMatch(/LANYARD_RATE_LIMIT_REFRESH_FAMILY/);
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it('refuses a third sign-in of one user within the minute (the desktop hears error_code 20429) and caps sign-ins started per account', async () => {
     // alan signed in once above; one more is allowed.
     expect((await flexLogin(lanyard, idp, setup.connection.sid, 'alan@example.com')).code).not.toBe('');

@@ -218,6 +218,8 @@ export class TokenService {
     // The same binding checks as a rotation: a token of another connection or client is refused.
     if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) return undefined;
     if (request.clientId !== undefined && request.clientId !== session.clientId) return undefined;
+    // Not rotated, so no reuse detection here: the family's budget still bounds how often it renews.
+    this.rateLimits?.take('refreshFamily', session.id);
     return this.prepare(tx, session, request.refreshToken, now, false);
   }
 

@@ -105,18 +105,30 @@ type ConfigOptions = Pick<DesktopServerOptions, 'lanyardUrl'> & { demo: DemoAcco
 
 export function enhancedAppConfig(options: ConfigOptions, origin: string) {
   return {
+    serviceBaseUrl: options.lanyardUrl,
     sso: { accountSid: options.demo.account.sid, loginPopup: false },
     oauth: {
       connection: options.demo.connection.sid,
       clientId: options.demo.connection.clientId,
       redirectUrl: `${origin}/`,
-      serviceBaseUrl: options.lanyardUrl,
+      authorizeUrl: `${options.lanyardUrl}/v1/Flex/Authorize`,
+      tokenUrl: `${options.lanyardUrl}/v1/Flex/OAuth/Tokens`,
     },
   };
 }
 
 export function legacyAppConfig(options: ConfigOptions, origin: string) {
-  return { sso: { accountSid: options.demo.account.sid, loginPopup: false, redirectUrl: `${origin}/legacy/`, serviceBaseUrl: options.lanyardUrl } };
+  const sid = options.demo.account.sid;
+  return {
+    serviceBaseUrl: options.lanyardUrl,
+    sso: {
+      accountSid: sid,
+      loginPopup: false,
+      redirectUrl: `${origin}/legacy/`,
+      loginUrl: `${options.lanyardUrl}/v1/Accounts/${sid}/authenticate`,
+      tokenRefreshUrl: `${options.lanyardUrl}/v1/Accounts/${sid}/Tokens/refresh`,
+    },
+  };
 }
 
 function appConfigScript(config: unknown): string {

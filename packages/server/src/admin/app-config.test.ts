@@ -39,8 +39,15 @@ describe('appConfigResource', () => {
     const result = appConfigResource({ ...account, loginPopup: true }, connection, PUBLIC_URL);
     expect(result.legacy).toBeNull();
     expect(load(result.enhanced!.script)).toEqual({
+      serviceBaseUrl: PUBLIC_URL,
       sso: { accountSid: account.sid, loginPopup: true },
-      oauth: { connection: connection.sid, clientId: 'client-1', redirectUrl: 'https://desktop.example.com/agent/', serviceBaseUrl: PUBLIC_URL },
+      oauth: {
+        connection: connection.sid,
+        clientId: 'client-1',
+        redirectUrl: 'https://desktop.example.com/agent/',
+        authorizeUrl: `${PUBLIC_URL}/v1/Flex/Authorize`,
+        tokenUrl: `${PUBLIC_URL}/v1/Flex/OAuth/Tokens`,
+      },
     });
     expect(result.lookup_url).toBe(`${PUBLIC_URL}/v1/Flex/Authentication/Config?AccountSid=${account.sid}`);
   });
@@ -49,7 +56,14 @@ describe('appConfigResource', () => {
     const legacy = appConfigResource({ ...account, ssoMode: 'legacy' }, connection, PUBLIC_URL);
     expect(legacy.enhanced).toBeNull();
     expect(load(legacy.legacy!.script)).toEqual({
-      sso: { accountSid: account.sid, loginPopup: false, redirectUrl: 'https://desktop.example.com/agent/', serviceBaseUrl: PUBLIC_URL },
+      serviceBaseUrl: PUBLIC_URL,
+      sso: {
+        accountSid: account.sid,
+        loginPopup: false,
+        redirectUrl: 'https://desktop.example.com/agent/',
+        loginUrl: `${PUBLIC_URL}/v1/Accounts/${account.sid}/authenticate`,
+        tokenRefreshUrl: `${PUBLIC_URL}/v1/Accounts/${account.sid}/Tokens/refresh`,
+      },
     });
     const both = appConfigResource({ ...account, ssoMode: 'both' }, connection, PUBLIC_URL);
     expect(both.enhanced).not.toBeNull();

@@ -5,8 +5,10 @@ export const REDIRECT_PLACEHOLDER = 'https://desktop.example.com/';
 
 /**
  * The `appConfig.js` a self-hosted desktop needs for this account (SPEC "appConfig.js"): the
- * `oauth` object selects enhanced SSO, its absence legacy SSO. `serviceBaseUrl` points the
- * desktop at this server instead of Flex. One snippet per mode the account accepts.
+ * `oauth` object selects enhanced SSO, its absence legacy SSO. The top-level `serviceBaseUrl`
+ * points our SDK at this server (the real Flex UI reads it only there), and the URL overrides send
+ * the real Flex UI's sign-in calls here rather than to Twilio's hosts (docs/flex-ui.md). One
+ * snippet per mode the account accepts.
  */
 export function appConfigResource(account: Account, connection: Connection | undefined, publicUrl: string) {
   const redirectUrl = account.defaultRedirectUrl ?? account.trustedUrls[0] ?? null;
@@ -18,12 +20,14 @@ export function appConfigResource(account: Account, connection: Connection | und
   if (account.ssoMode !== 'legacy') {
     if (connection) {
       const config = {
+        serviceBaseUrl: publicUrl,
         sso: { accountSid: account.sid, loginPopup },
         oauth: {
           connection: connection.sid,
           clientId: connection.clientId,
           redirectUrl: redirectUrl ?? REDIRECT_PLACEHOLDER,
-          serviceBaseUrl: publicUrl,
+          authorizeUrl: `${publicUrl}/v1/Flex/Authorize`,
+          tokenUrl: `${publicUrl}/v1/Flex/OAuth/Tokens`,
         },
       };
       enhanced = { app_config: config, script: script(account, config, 'enhanced SSO') };
@@ -33,7 +37,16 @@ export function appConfigResource(account: Account, connection: Connection | und
   }
   let legacy = null;
   if (account.ssoMode !== 'enhanced') {
-    const config = { sso: { accountSid: account.sid, loginPopup, ...(redirectUrl ? { redirectUrl } : {}), serviceBaseUrl: publicUrl } };
+    const config = {
+      serviceBaseUrl: publicUrl,
+      sso: {
+        accountSid: account.sid,
+        loginPopup,
+        ...(redirectUrl ? { redirectUrl } : {}),
+        loginUrl: `${publicUrl}/v1/Accounts/${account.sid}/authenticate`,
+        tokenRefreshUrl: `${publicUrl}/v1/Accounts/${account.sid}/Tokens/refresh`,
+      },
+    };
     legacy = { app_config: config, script: script(account, config, 'legacy SSO') };
   }
   return {

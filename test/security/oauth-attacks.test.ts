@@ -291,6 +291,32 @@ describe('codes', () => {
     expect((await refreshTokens(lanyard, a.connection.sid, String(first.body.refresh_token))).status).toBe(400);
   });
 
+  it('refuses a repeated form parameter (RFC 6749 §3.2) at the token endpoints instead of taking the last', async () => {
+    const login = await oidcLogin(a.connection.clientId, OIDC_REDIRECT);
+    const body = new URLSearchParams({ grant_type: 'authorization_code', code: 'guess', code_verifier: login.verifier });
+    body.append('code', login.code);
+    body.append('redirect_uri', login.redirectUri);
+    body.append('client_id', login.clientId);
+    const repeated = await fetch(`${lanyard.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+    expect(repeated.status).toBe(400);
+    expect(await repeated.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/code must not be repeated/) });
+    const flexForm = new URLSearchParams({ AuthCode: 'guess', CodeVerifier: 'v'.repeat(43), ClientId: a.connection.clientId });
+    flexForm.append('AuthCode', 'another');
+    const flex = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: flexForm,
+    });
+    expect(flex.status).toBe(400);
+    expect(((await flex.json()) as { message: string }).message).toMatch(/AuthCode must not be repeated/);
+    // The refusal spent nothing: the real code still redeems once.
+    expect((await redeem(login)).status).toBe(200);
+  });
+
   it('standard surface: a replayed code fails with invalid_grant and revokes the first tokens', async () => {
     const login = await oidcLogin(a.connection.clientId, OIDC_REDIRECT);
     const first = await redeem(login);

@@ -52,7 +52,19 @@ export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string |
 }
 
 export async function readForm(c: Context): Promise<Record<string, string>> {
-  return Object.fromEntries(await readFormParams(c));
+  const params = await readFormParams(c);
+  const form: Record<string, string> = Object.create(null);
+  for (const [name, value] of params) {
+    // RFC 6749 §3.1/§3.2: request and response parameters must not be included more than once.
+    if (Object.hasOwn(form, name)) throw new InvalidParameterError(`${safeName(name)} must not be repeated.`);
+    form[name] = value;
+  }
+  return form;
+}
+
+/** A parameter name fit to quote back: RFC 6749 error text never echoes arbitrary client input. */
+function safeName(name: string): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : 'a parameter';
 }
 
 /** The form body with repeated parameters kept (for protocols that must refuse repeats). */

@@ -1,4 +1,4 @@
-import { loadConfig, startLanyard } from '@lanyard/server';
+import { ConfigError, loadConfig, startLanyard } from '@lanyard/server';
 import { databaseLabel } from '@lanyard/server/storage/database-label.ts';
 import { issueDemoConsoleKey } from './console-key.ts';
 import { startDemo } from './demo.ts';
@@ -12,9 +12,32 @@ const env = process.env;
 const host = env.LANYARD_HOST ?? '127.0.0.1';
 // Its own database, so the demo account and its keys never mix with `lanyard serve`'s data
 // (.lanyard/lanyard.db); the banner prints the variable that points the CLI at it.
-const config = loadConfig({ LANYARD_DATABASE_URL: 'sqlite:.lanyard/demo.db', LANYARD_LOG_LEVEL: 'warn', ...env });
-const lanyard = await startLanyard(config);
-const demo = await startDemo({ lanyard, host, idpPort: Number(env.DEMO_IDP_PORT ?? 4100), desktopPort: Number(env.DEMO_DESKTOP_PORT ?? 5173) });
+/** A configuration mistake (a port in use, a bad variable) is one line naming it and exit code 2, as in `lanyard serve`. */
+function refuse(error: unknown): never {
+  if (error instanceof ConfigError) {
+    console.error(`npm start: ${error.message}`);
+    process.exit(2);
+  }
+  if (error instanceof Error && (error as { code?: unknown }).code === 'EADDRINUSE') {
+    console.error(`npm start: ${error.message}: another demo may be running (set DEMO_IDP_PORT / DEMO_DESKTOP_PORT / LANYARD_PORT).`);
+    process.exit(2);
+  }
+  throw error;
+}
+const config = (() => {
+  try {
+    return loadConfig({ LANYARD_DATABASE_URL: 'sqlite:.lanyard/demo.db', LANYARD_LOG_LEVEL: 'warn', ...env });
+  } catch (error) {
+    return refuse(error);
+  }
+})();
+const lanyard = await startLanyard(config).catch(refuse);
+const demo = await startDemo({ lanyard, host, idpPort: Number(env.DEMO_IDP_PORT ?? 4100), desktopPort: Number(env.DEMO_DESKTOP_PORT ?? 5173) }).catch(
+  async (error: unknown) => {
+    await lanyard.close();
+    return refuse(error);
+  },
+);
 const { account, connection } = demo.account;
 const consoleKey = await issueDemoConsoleKey(lanyard.services);
 

@@ -59,7 +59,7 @@ for (const sender of ['idp', 'desktop'] as const) {
       const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
       await popup.waitForURL(`${stack.demo.idp.url}/**`);
       // The opener's handle reads closed now; the SDK must keep waiting, not report a closed window.
-      await expect.poll(() => warnings.some((w) => w.includes('lost its link to this page')), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => warnings.some((w) => w.includes('lost its link to this page')), { timeout: 20_000 }).toBe(true);
       await page.waitForTimeout(1500);
       await expect(page.getByRole('alert').filter({ hasText: 'closed' }).count()).resolves.toBe(0);
       const closed = popup.waitForEvent('close');

@@ -126,12 +126,15 @@ describe('a three-node cluster on one PostgreSQL', () => {
     await idp?.close();
   });
 
-  it('ends with exactly one signing key when the nodes start together, and every node publishes it', async () => {
-    const keys = await admin.storage.list<{ retiredAt: number | null }>('signing_key');
-    expect(keys.filter((k) => k.payload.retiredAt === null)).toHaveLength(1);
+  it('ends with exactly one signing key per algorithm when the nodes start together, and every node publishes them', async () => {
+    const keys = await admin.storage.list<{ retiredAt: number | null; alg: string }>('signing_key');
+    const active = keys.filter((k) => k.payload.retiredAt === null);
+    // ES256 signs access tokens, RS256 ID tokens by default: one active key each, no more.
+    expect(active.map((k) => k.payload.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(keys).toHaveLength(2);
     for (const node of nodes) {
       const jwks = (await (await fetch(`${node.origin}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
-      expect(jwks.keys.map((k) => k.kid)).toEqual([keys[0]!.id]);
+      expect(jwks.keys.map((k) => k.kid).sort()).toEqual(keys.map((k) => k.id).sort());
     }
   });
 
@@ -202,8 +205,15 @@ describe('a three-node cluster on one PostgreSQL', () => {
       refreshToken = refreshed.body.refresh_token as string;
       expect(tokenFacts(refreshed.body.access_token as string).kid).toBe(newKid);
       for (const other of nodes) expect((await validateAt(other, refreshed.body.access_token as string)).body.valid).toBe(true);
-      const jwks = (await (await fetch(`${node.origin}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
-      expect(jwks.keys.map((k) => k.kid).sort()).toEqual([oldKid, newKid].sort());
+      const jwks = (await (await fetch(`${node.origin}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; alg: string }> };
+      // The access-token keys (ES256), old and new; the rotation replaced the RS256 key alike.
+      expect(
+        jwks.keys
+          .filter((k) => k.alg === 'ES256')
+          .map((k) => k.kid)
+          .sort(),
+      ).toEqual([oldKid, newKid].sort());
+      expect(jwks.keys.filter((k) => k.alg === 'RS256')).toHaveLength(2);
     }
     expect((await validateAt(c, before.body.access_token as string)).body.valid).toBe(true);
   });

@@ -207,8 +207,15 @@ describe('admin console in Chromium', () => {
     const window: { appConfig?: unknown } = {};
     new Function('window', copied)(window);
     expect(window.appConfig).toEqual({
+      serviceBaseUrl: lanyard.url,
       sso: { accountSid, loginPopup: false },
-      oauth: { connection: connection!.sid, clientId: connection!.clientId, redirectUrl: DESKTOP, serviceBaseUrl: lanyard.url },
+      oauth: {
+        connection: connection!.sid,
+        clientId: connection!.clientId,
+        redirectUrl: DESKTOP,
+        authorizeUrl: `${lanyard.url}/v1/Flex/Authorize`,
+        tokenUrl: `${lanyard.url}/v1/Flex/OAuth/Tokens`,
+      },
     });
 
     // The popup default is reflected in the snippet.

@@ -20,12 +20,9 @@ import {
 } from './resources.ts';
 import type { MappingInput } from './requests.ts';
 import { inspectToken } from './token-inspection.ts';
+import { recordAdminChange, type Actor } from './admin-audit.ts';
 
-/** Who made a change, for the audit log: an admin API key (directly or through the console) or the local CLI. */
-export interface Actor {
-  surface: 'admin-api' | 'console' | 'cli';
-  name: string;
-}
+export type { Actor } from './admin-audit.ts';
 
 /**
  * The administrator's operations, shared by the admin API and the CLI: each one validates, acts
@@ -278,17 +275,8 @@ export class AdminService {
     return this.services.config.publicUrl;
   }
 
-  private async record(accountSid: string | null, change: string, about: { connectionSid?: string; userSid?: string } = {}): Promise<void> {
-    await this.services.audit.record({
-      type: 'admin.change',
-      accountSid,
-      connectionSid: about.connectionSid ?? null,
-      userSid: about.userSid ?? null,
-      uniqueId: null,
-      surface: this.actor.surface,
-      code: null,
-      reason: `${this.actor.name}: ${change}`,
-    });
+  private record(accountSid: string | null, change: string, about: { connectionSid?: string; userSid?: string } = {}): Promise<void> {
+    return recordAdminChange(this.services.audit, this.actor, accountSid, change, about);
   }
 }
 

@@ -5,7 +5,7 @@ import { InvalidParameterError } from '../errors.ts';
 import { requireSid } from '../ids.ts';
 import type { Services } from '../services.ts';
 import { ID_TOKEN_ALGS } from '../tokens/signing-keys.ts';
-import type { Actor } from './admin-service.ts';
+import { recordAdminChange, type Actor } from './admin-audit.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const redirectUris = z.array(z.string().min(1).max(2048)).min(1).max(20);
@@ -130,16 +130,7 @@ export class ClientAdmin {
     return { client_id: client.clientId, deleted: true };
   }
 
-  private async record(client: OAuthClient, change: string): Promise<void> {
-    await this.services.audit.record({
-      type: 'admin.change',
-      accountSid: client.accountSid,
-      connectionSid: client.connectionSid,
-      userSid: null,
-      uniqueId: null,
-      surface: this.actor.surface,
-      code: null,
-      reason: `${this.actor.name}: ${change}`,
-    });
+  private record(client: OAuthClient, change: string): Promise<void> {
+    return recordAdminChange(this.services.audit, this.actor, client.accountSid, change, { connectionSid: client.connectionSid });
   }
 }

@@ -4,7 +4,7 @@ import { InvalidParameterError } from '../errors.ts';
 import { listIdpEntityIds } from '../accounts/idp-metadata.ts';
 import { fetchIdpMetadata } from '../accounts/metadata-fetch.ts';
 import { DEFAULT_UNIQUE_ID_POLICY, type UniqueIdPolicy } from '../users/unique-id.ts';
-import type { Actor } from './admin-service.ts';
+import { recordAdminChange, type Actor } from './admin-audit.ts';
 import { connectionResource, userResource } from './resources.ts';
 
 /**
@@ -66,16 +66,7 @@ export class IdentityAdmin {
     return { merged_user_sid: fromSid, revoked_sessions: revoked, user: userResource(user) };
   }
 
-  private async record(accountSid: string, change: string, about: { connectionSid?: string; userSid?: string }): Promise<void> {
-    await this.services.audit.record({
-      type: 'admin.change',
-      accountSid,
-      connectionSid: about.connectionSid ?? null,
-      userSid: about.userSid ?? null,
-      uniqueId: null,
-      surface: this.actor.surface,
-      code: null,
-      reason: `${this.actor.name}: ${change}`,
-    });
+  private record(accountSid: string, change: string, about: { connectionSid?: string; userSid?: string }): Promise<void> {
+    return recordAdminChange(this.services.audit, this.actor, accountSid, change, about);
   }
 }

@@ -259,20 +259,8 @@ export class LoginService {
       });
       return { redirectTo: this.redirectWith(login, { code }), user };
     } catch (error) {
-      if (!(error instanceof LanyardError)) {
-        // The pending sign-in is spent either way: leave a trace for the administrator.
-        await this.audit.record({
-          type: 'login.failed',
-          accountSid: login.accountSid,
-          connectionSid: connection.sid,
-          userSid: null,
-          uniqueId: null,
-          surface: login.surface,
-          code: 20500,
-          reason: 'internal error while completing the sign-in (see the server log)',
-        });
-        throw error;
-      }
+      // The pending sign-in is spent either way: leave a trace for the administrator.
+      const known = error instanceof LanyardError;
       await this.audit.record({
         type: 'login.failed',
         accountSid: login.accountSid,
@@ -280,9 +268,10 @@ export class LoginService {
         userSid: null,
         uniqueId: null,
         surface: login.surface,
-        code: error.code,
-        reason: error.message,
+        code: known ? error.code : 20500,
+        reason: known ? error.message : 'internal error while completing the sign-in (see the server log)',
       });
+      if (!known) throw error;
       // RFC 6749 §4.1.2.1: the redirect was verified at authorize, so the client hears of the failure.
       return {
         redirectTo: this.redirectWith(login, {

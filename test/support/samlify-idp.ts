@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import type { SigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
 import { POST_BINDING, REDIRECT_BINDING } from '../../packages/demo/src/dev-idp/identity-provider.ts';
+import { identityProviderMetadata } from '../../packages/demo/src/dev-idp/idp-metadata.ts';
 
 // The dev IdP module sets samlify's (process-wide) schema validator; this one needs it too.
 samlify.setSchemaValidator({ validate: async () => 'skipped' });
@@ -48,15 +49,19 @@ const SSO_URL = 'https://idp.example.test/sso';
 export function createEnterpriseIdp(options: EnterpriseIdpOptions) {
   const bindings = options.bindings ?? ['redirect', 'post'];
   const idp = samlify.IdentityProvider({
-    entityID: options.entityId ?? 'https://idp.example.test/metadata',
+    // From a metadata document, as the dev IdP does: built from options, samlify warns "missing
+    // endpoint of SingleLogoutService" at every construction (this IdP has no single logout).
+    metadata: identityProviderMetadata({
+      entityId: options.entityId ?? 'https://idp.example.test/metadata',
+      certificatePem: options.credentials.certificatePem,
+      nameIdFormats: [EMAIL_FORMAT],
+      singleSignOnServices: bindings.map((b) => ({ Binding: b === 'redirect' ? REDIRECT_BINDING : POST_BINDING, Location: SSO_URL })),
+      wantAuthnRequestsSigned: options.wantAuthnRequestsSigned ?? false,
+    }),
     privateKey: options.credentials.privateKeyPem,
-    signingCert: options.credentials.certificatePem,
-    nameIDFormat: [EMAIL_FORMAT],
     requestSignatureAlgorithm: samlify.Constants.algorithms.signature.RSA_SHA256,
-    wantAuthnRequestsSigned: options.wantAuthnRequestsSigned ?? false,
     isAssertionEncrypted: options.encrypt !== undefined,
     ...(options.encrypt ? { dataEncryptionAlgorithm: options.encrypt.data, keyEncryptionAlgorithm: options.encrypt.key } : {}),
-    singleSignOnService: bindings.map((b) => ({ Binding: b === 'redirect' ? REDIRECT_BINDING : POST_BINDING, Location: SSO_URL })),
     loginResponseTemplate: {
       context: samlify.SamlLib.defaultLoginResponseTemplate.context,
       attributes: [

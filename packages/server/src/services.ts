@@ -66,17 +66,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const clients = new ClientRegistry(storage, accounts);
   const accessTokens = new AccessTokens(keys, config.publicUrl, (clientId) => clients.idTokenAlg(clientId));
   const metrics = new Metrics();
-  const rateLimits = new RateLimits(
-    {
-      login: config.rateLimitLoginPerMinute,
-      token: config.rateLimitTokenPerMinute,
-      admin: config.rateLimitAdminPerMinute,
-      accountSignIns: config.rateLimitAccountSignInsPerMinute,
-      userSignIns: config.rateLimitUserSignInsPerMinute,
-      refreshFamily: config.rateLimitRefreshFamilyPerMinute,
-    },
-    config.trustProxy,
-  );
+  const rateLimits = RateLimits.fromConfig(config);
   const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users, rateLimits);
   const audit = new AuditLog(storage);
   meter(metrics, { tokens, audit });

@@ -93,18 +93,7 @@ describe('RateLimits', () => {
 
 describe('the default configuration', () => {
   const config = loadConfig({});
-  const defaults = () =>
-    new RateLimits(
-      {
-        login: config.rateLimitLoginPerMinute,
-        token: config.rateLimitTokenPerMinute,
-        admin: config.rateLimitAdminPerMinute,
-        accountSignIns: config.rateLimitAccountSignInsPerMinute,
-        userSignIns: config.rateLimitUserSignInsPerMinute,
-        refreshFamily: config.rateLimitRefreshFamilyPerMinute,
-      },
-      false,
-    );
+  const defaults = () => RateLimits.fromConfig({ ...config, trustProxy: false });
 
   it('lets a shift change through: 2,000 agents from one address in 60 s, on one node or three behind round robin', () => {
     for (const nodes of [1, 3]) {

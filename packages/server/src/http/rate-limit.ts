@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
+import type { LanyardConfig } from '../config.ts';
 import { RateLimitedError } from '../errors.ts';
 
 /**
@@ -99,6 +100,21 @@ export class RateLimits {
     now: () => number = Date.now,
   ) {
     this.budgets = new Map(Object.entries(settings).map(([budget, perMinute]) => [budget as Budget, new TokenBuckets(perMinute, now)]));
+  }
+
+  /** The budgets of a validated configuration (`LANYARD_RATE_LIMIT_*`), per minute and node. */
+  static fromConfig(config: LanyardConfig): RateLimits {
+    return new RateLimits(
+      {
+        login: config.rateLimitLoginPerMinute,
+        token: config.rateLimitTokenPerMinute,
+        admin: config.rateLimitAdminPerMinute,
+        accountSignIns: config.rateLimitAccountSignInsPerMinute,
+        userSignIns: config.rateLimitUserSignInsPerMinute,
+        refreshFamily: config.rateLimitRefreshFamilyPerMinute,
+      },
+      config.trustProxy,
+    );
   }
 
   private bucketsOf(budget: Budget): TokenBuckets {

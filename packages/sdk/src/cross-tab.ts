@@ -7,9 +7,22 @@ import { randomString } from './pkce.ts';
  * tests and for the memory session store.
  */
 
-/** The part of `navigator.locks` used here: an exclusive lock held while `callback` runs. */
+/**
+ * The part of `navigator.locks` used here: an exclusive lock held while `callback` runs, and
+ * optionally notes that every tab sees at once.
+ *
+ * Notes exist because `localStorage` is not consistent across processes: Chromium gives each
+ * renderer its own copy and sends a write to the others later, so a tab that takes the lock just
+ * after another tab refreshed can still read the spent session. The lock manager lives in the
+ * browser process, so a note held there (a held Web Lock, listed by `navigator.locks.query()`) is
+ * seen by the next lock holder without delay.
+ */
 export interface LockLike {
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+  /** Leaves a note named `name` for `holdMs` milliseconds; resolves once other tabs can see it. */
+  leaveNote?(name: string, holdMs: number): Promise<void>;
+  /** Whether a note named `name` is there now. */
+  hasNote?(name: string): Promise<boolean>;
 }
 
 /** The part of `BroadcastChannel` used here. */
@@ -23,7 +36,7 @@ export interface ChannelLike {
 export function defaultLock(clock: Clock): LockLike {
   const locks = typeof navigator === 'undefined' ? undefined : (navigator as Partial<Navigator>).locks;
   // The Web Locks API resolves with what the callback's promise resolves to.
-  if (locks?.request) return { request: <T>(name: string, callback: () => Promise<T>) => locks.request(name, callback) as unknown as Promise<T> };
+  if (locks?.request) return createWebLock(locks, clock);
   if (typeof localStorage !== 'undefined') return createLeaseLock(localStorage, clock);
   return createMemoryLock();
 }
@@ -32,10 +45,40 @@ export function defaultChannel(accountSid: string): ChannelLike | null {
   return typeof BroadcastChannel === 'undefined' ? null : (new BroadcastChannel(`lanyard-${accountSid}`) as unknown as ChannelLike);
 }
 
-/** An exclusive lock within one JavaScript realm. */
-export function createMemoryLock(): LockLike {
-  const tails = new Map<string, Promise<unknown>>();
+/** The Web Locks API; a note is a lock held for a while. */
+function createWebLock(locks: LockManager, clock: Clock): LockLike {
   return {
+    // The Web Locks API resolves with what the callback's promise resolves to.
+    request: <T>(name: string, callback: () => Promise<T>) => locks.request(name, callback) as unknown as Promise<T>,
+    leaveNote: (name, holdMs) =>
+      new Promise<void>((held) => {
+        void locks
+          .request(name, { ifAvailable: true }, () => {
+            held();
+            return new Promise<void>((release) => clock.setTimeout(release, holdMs));
+          })
+          .catch(() => held());
+      }),
+    async hasNote(name) {
+      try {
+        return ((await locks.query()).held ?? []).some((lock) => lock.name === name);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/** An exclusive lock within one JavaScript realm, with notes (for tests and the memory store). */
+export function createMemoryLock(clock: Clock = systemClock): LockLike {
+  const tails = new Map<string, Promise<unknown>>();
+  const notes = new Map<string, number>();
+  return {
+    leaveNote(name, holdMs) {
+      notes.set(name, clock.now() + holdMs);
+      return Promise.resolve();
+    },
+    hasNote: (name) => Promise.resolve((notes.get(name) ?? -Infinity) > clock.now()),
     request<T>(name: string, callback: () => Promise<T>): Promise<T> {
       const previous = tails.get(name) ?? Promise.resolve();
       const run = previous.then(callback, callback);

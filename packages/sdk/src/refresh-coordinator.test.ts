@@ -118,6 +118,34 @@ describe('RefreshCoordinator', () => {
     });
   }
 
+  for (const [name, notes, expected] of [
+    ['with notes, the late tab waits for storage and sends nothing', true, ['rt-0']],
+    ['without notes, it refreshes the spent token again (what the notes prevent)', false, ['rt-0', 'rt-0']],
+  ] as const) {
+    it(`two tabs whose storage copies lag 500 ms behind each other: ${name}`, async () => {
+      const endpoint = tokenEndpoint();
+      const [storeA, storeB] = laggingStores(2, 500);
+      const shared = createMemoryLock();
+      const lock: LockLike = notes ? shared : { request: (lockName, callback) => shared.request(lockName, callback) };
+      const hub = createMemoryChannelHub();
+      const a = tab(storeA!, lock, hub, endpoint.fetch);
+      const b = tab(storeB!, lock, hub, endpoint.fetch);
+      a.coordinator.start();
+      b.coordinator.start();
+      a.coordinator.publish(signedIn());
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(b.coordinator.session?.refreshToken).toBe('rt-0');
+
+      await vi.advanceTimersByTimeAsync(55 * 60_000);
+      expect(endpoint.requests.map((r) => r.refresh_token)).toEqual(expected);
+      if (notes) {
+        // B adopted A's refresh once its copy of storage caught up.
+        expect(b.coordinator.session?.refreshToken).toBe('rt-1');
+        expect(b.events).toContainEqual(['otherTab', 'rt-1']);
+      }
+    });
+  }
+
   it('without a shared lock both tabs refresh (what the lock prevents)', async () => {
     const endpoint = tokenEndpoint();
     const store = createMemoryStore();
@@ -209,6 +237,26 @@ describe('RefreshCoordinator', () => {
     expect(endpoint.requests).toHaveLength(0);
   });
 });
+
+/**
+ * One store per tab, each a copy that sees the other tabs' writes `lagMs` late: how Chromium's
+ * renderer processes each cache `localStorage`.
+ */
+function laggingStores(count: number, lagMs: number): SessionStore[] {
+  const copies = Array.from({ length: count }, () => createMemoryStore());
+  const elsewhere = (i: number, apply: (copy: SessionStore) => void) => copies.forEach((copy, j) => j !== i && setTimeout(() => apply(copy), lagMs));
+  return copies.map((own, i) => ({
+    ...own,
+    write(session) {
+      own.write(session);
+      elsewhere(i, (copy) => copy.write(session));
+    },
+    clear(reason) {
+      own.clear(reason);
+      elsewhere(i, (copy) => copy.clear(reason));
+    },
+  }));
+}
 
 function mapStorage(): Storage {
   const map = new Map<string, string>();

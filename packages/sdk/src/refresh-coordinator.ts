@@ -34,6 +34,9 @@ export interface RefreshCoordinatorOptions {
 
 const MAX_LEAD_MS = 5 * 60_000;
 const MAX_RETRY_MS = 60_000;
+/** How long a "this token was refreshed" note stays up, and how long a tab waits for storage to catch up with it. */
+const NOTE_MS = 30_000;
+const CATCH_UP_MS = 5_000;
 
 /** When to refresh: before expiry by five minutes, or by half the lifetime for short tokens. */
 export function refreshAt(session: Pick<StoredSession, 'expiresAt' | 'receivedAt'>): number {
@@ -116,9 +119,29 @@ export class RefreshCoordinator {
     return this.inFlight;
   }
 
+  /** The note a tab leaves once it has refreshed past `accessToken` (see `LockLike`). */
+  private refreshedNote(accessToken: string): string {
+    return `lanyard-refreshed-${this.options.accountSid}-${accessToken.slice(-16)}`;
+  }
+
+  /**
+   * Inside the lock, storage is the truth: another tab may have refreshed while this one waited.
+   * This tab's copy of storage can lag behind that tab's write, though; a note left with the lock
+   * manager says so, and then this tab waits for the write to arrive instead of refreshing again.
+   */
+  private async readLatest(seenToken: string | undefined): Promise<StoredSession | null> {
+    let stored = this.options.store.read();
+    if (!stored || stored.accessToken !== seenToken || !(await this.lock.hasNote?.(this.refreshedNote(stored.accessToken)))) return stored;
+    const giveUpAt = this.clock.now() + CATCH_UP_MS;
+    while (stored?.accessToken === seenToken && this.clock.now() < giveUpAt) {
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 25));
+      stored = this.options.store.read();
+    }
+    return stored;
+  }
+
   private async refreshLocked(force: boolean, seenToken: string | undefined): Promise<StoredSession | null> {
-    // Inside the lock, storage is the truth: another tab may have refreshed while this one waited.
-    const stored = this.options.store.read();
+    const stored = await this.readLatest(seenToken);
     if (!stored) {
       this.end('otherTab', false);
       return null;
@@ -139,6 +162,7 @@ export class RefreshCoordinator {
     this.retries = 0;
     this.current = next;
     this.options.store.write(next);
+    await this.lock.leaveNote?.(this.refreshedNote(stored.accessToken), NOTE_MS);
     this.post({ type: 'changed' });
     this.schedule();
     this.options.onUpdate(next, 'refresh');

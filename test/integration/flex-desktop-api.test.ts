@@ -212,6 +212,10 @@ describe.each(BACKENDS)('the Flex UI fixed-host endpoints on %s', (backend) => {
     const third = await flexLogin(lanyard, idp, setup.connection.sid, 'ada@example.com');
     const wrongClient = await form({ ...fields, AuthCode: third.code, CodeVerifier: third.verifier, ClientId: other.connection.clientId });
     expect(await wrongClient.json()).toMatchObject({ code: 45002, message: expect.stringContaining('another') });
+    const fourth = await flexLogin(lanyard, idp, setup.connection.sid, 'ada@example.com');
+    const { Nonce: _left, ...withoutNonce } = { ...fields, AuthCode: fourth.code, CodeVerifier: fourth.verifier };
+    const noNonce = await form(withoutNonce);
+    expect(await noNonce.json()).toMatchObject({ code: 45002, message: expect.stringMatching(/^nonce is missing/) });
     const unknownClient = await form({ ...fields, ClientId: 'nobody' });
     expect(await unknownClient.json()).toMatchObject({ code: 45004, message: expect.stringContaining('ClientId') });
     const malformed = await form({ AuthCode: 'x' });

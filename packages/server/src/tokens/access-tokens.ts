@@ -77,7 +77,7 @@ export class AccessTokens {
     let kid: string | undefined;
     try {
       const header = decodeProtectedHeader(token);
-      if (header.alg !== SIGNING_ALG) throw new InvalidTokenError(`Tokens signed with "${String(header.alg)}" are not accepted.`);
+      if (header.alg !== SIGNING_ALG) throw new InvalidTokenError(`Only access tokens signed with ${SIGNING_ALG} are accepted.`);
       kid = header.kid;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;

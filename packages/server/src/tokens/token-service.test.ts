@@ -38,7 +38,14 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
       ...grant,
     });
     const exchange = (extra: { codeVerifier?: string; surface?: CodeGrant['surface']; connectionSid?: string; nonce?: string } = {}) =>
-      c.tokens.exchangeCode({ code, codeVerifier: verifier, surface: grant.surface ?? 'flex', connectionSid: c.connection.sid, ...extra });
+      c.tokens.exchangeCode({
+        code,
+        codeVerifier: verifier,
+        surface: grant.surface ?? 'flex',
+        connectionSid: c.connection.sid,
+        nonce: 'nonce-1',
+        ...extra,
+      });
     return { code, verifier, exchange };
   }
 
@@ -80,6 +87,12 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     await expect((await mintCode(c)).exchange({ surface: 'oidc' })).rejects.toThrow('The authorization code was not issued to this endpoint.');
     await expect((await mintCode(c)).exchange({ connectionSid: 'JQ' + '0'.repeat(32) })).rejects.toThrow(/issued for another connection/);
     await expect((await mintCode(c)).exchange({ nonce: 'another' })).rejects.toThrow(/nonce does not match/);
+    // The Flex contract sends the nonce again; leaving it out is refused there, not on the OIDC surface.
+    await expect((await mintCode(c)).exchange({ nonce: undefined })).rejects.toThrow(/nonce is missing/);
+    await expect((await mintCode(c, { nonce: null })).exchange({ nonce: undefined })).resolves.toMatchObject({ refreshToken: expect.any(String) });
+    await expect((await mintCode(c, { surface: 'oidc', scope: 'openid' })).exchange({ nonce: undefined })).resolves.toMatchObject({
+      idToken: expect.any(String),
+    });
     await expect(c.tokens.exchangeCode({ code: 'never-issued', codeVerifier: 'x'.repeat(43), surface: 'flex' })).rejects.toThrow(
       /invalid or has expired/,
     );

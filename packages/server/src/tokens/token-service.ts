@@ -409,6 +409,11 @@ function checkExchange(grant: CodeRecord, request: CodeExchange): void {
   }
   if (!safeEqual(sha256(request.codeVerifier), grant.codeChallenge))
     throw new InvalidGrantError('The PKCE code_verifier does not match the code challenge.');
+  // The Flex contract sends the nonce again with the code (SPEC "Enhanced SSO"); standard OIDC
+  // clients check it in the ID token instead (OIDC Core §3.1.3.7), so they need not send it.
+  if (grant.nonce !== null && request.nonce === undefined && request.surface === 'flex') {
+    throw new InvalidGrantError('nonce is missing: send the nonce of the authorization request again with the code.');
+  }
   if (grant.nonce !== null && request.nonce !== undefined && request.nonce !== grant.nonce) {
     throw new InvalidGrantError('The nonce does not match the one sent in the authorization request.');
   }

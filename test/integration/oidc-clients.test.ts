@@ -232,6 +232,20 @@ describe.each(BACKENDS)('registered OpenID Connect clients on %s', (backend) => 
       if (response.status === 200) refreshToken = body.refresh_token!;
       return { status: response.status, body };
     };
+    // Another client holding this token learns nothing of its grant: invalid_grant, not invalid_scope.
+    const { client: other } = await lanyard.services.clients.register({
+      connectionSid,
+      tokenEndpointAuthMethod: 'none',
+      redirectUris: [redirectUri],
+    });
+    const stolen = await post('/oauth2/token', {
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: other.clientId,
+      scope: 'openid email roles',
+    });
+    expect(stolen.status).toBe(400);
+    expect(await stolen.json()).toMatchObject({ error: 'invalid_grant' });
     const wider = await refresh('openid email roles');
     expect(wider).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
     const narrowed = await refresh('openid email');

@@ -61,7 +61,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
     }
     if (form.grant_type === 'refresh_token') {
       if (!form.refresh_token) throw new InvalidParameterError('refresh_token is required.');
-      const scope = await requestedRefreshScope(storage, form.refresh_token, form.scope);
+      const scope = await requestedRefreshScope(storage, form.refresh_token, form.scope, client.clientId);
       return c.json(tokenResponse(await tokens.refresh({ refreshToken: form.refresh_token, surface: 'oidc', clientId: client.clientId }), scope));
     }
     throw oauthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');

@@ -235,6 +235,12 @@ describe.each(BACKENDS)('admin API on %s', (backend) => {
     });
 
     it('sets the redirect URL, mode and IdP-initiated switch; the account becomes ready', async () => {
+      // The Default redirect URL must lie under a Trusted URL; the refusal names the command that fixes it.
+      const untrusted = await api('PUT', `/accounts/${accountSid}/redirect-url`, { url: 'https://elsewhere.example.com/desk' });
+      expect(untrusted).toMatchObject({
+        status: 400,
+        body: { code: 70002, more_info: expect.stringContaining(`lanyard trusted-urls add ${accountSid} https://elsewhere.example.com`) },
+      });
       const redirect = await api('PUT', `/accounts/${accountSid}/redirect-url`, { url: DESKTOP });
       expect(redirect.body).toMatchObject({ default_redirect_url: DESKTOP, setup: { enhanced: { ready: true, missing: [] } } });
       const both = await api('PUT', `/accounts/${accountSid}/mode`, { mode: 'both' });
@@ -242,6 +248,10 @@ describe.each(BACKENDS)('admin API on %s', (backend) => {
       const idp = await api('PUT', `/accounts/${accountSid}/idp-initiated`, { enabled: true });
       expect(idp.body.idp_initiated_login).toBe(true);
       expect((await api('PUT', `/accounts/${accountSid}/idp-initiated`, { enabled: 'yes' })).status).toBe(400);
+      // Removing the Trusted URL the Default redirect URL lies under is refused until that is changed.
+      const uncovering = await api('DELETE', `/accounts/${accountSid}/trusted-urls?url=${encodeURIComponent(DESKTOP)}`);
+      expect(uncovering).toMatchObject({ status: 409, body: { message: expect.stringMatching(/Default redirect URL .* needs this Trusted URL/) } });
+      expect((await api('GET', `/accounts/${accountSid}/trusted-urls`)).body.trusted_urls).toEqual([DESKTOP]);
     });
 
     it('shows the auth config exactly as the public lookup answers it', async () => {

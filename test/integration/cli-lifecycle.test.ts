@@ -36,6 +36,14 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     const attributes = join(dir, 'claims.json');
     writeFileSync(attributes, JSON.stringify({ name: 'Sam', email: 'sam@example.com', groups: ['cc-supervisors'] }));
     await json('mapping', 'set', connectionSid, '--roles', 'roles,groups', '--role-value', 'cc-supervisors=supervisor');
+    expect(await json('mapping', 'show', connectionSid)).toMatchObject({
+      roles: ['roles', 'groups'],
+      role_values: { 'cc-supervisors': 'supervisor' },
+    });
+    const shown = await lanyard('mapping', 'show', connectionSid);
+    expect(shown.stdout).toMatch(/roles\s+roles, groups/);
+    expect(shown.stdout).toMatch(/role values\s+cc-supervisors=supervisor/);
+    expectBadInput(await lanyard('mapping', 'show', 'JQnope'), /connection/i);
     const ok = await json('mapping', 'dry-run', connectionSid, '--name-id', 'sam@example.com', '--attributes', attributes);
     expect(ok).toMatchObject({ ok: true, profile: { identity: 'sam_40example_2Ecom', roles: ['supervisor'] } });
     writeFileSync(attributes, JSON.stringify({ name: 'Sam', email: 'sam@example.com' }));

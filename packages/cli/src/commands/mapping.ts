@@ -44,6 +44,25 @@ export function registerMapping(program: Command): void {
       }),
     );
   mapping
+    .command('show')
+    .description('show which attributes give full_name, email, roles, image_url, and the role values mapped')
+    .argument('<ConnectionSid>', 'the connection (JQ…)')
+    .action(
+      action(async ({ admin }, { args: [sid] }) => {
+        const { mapping: shown } = await admin.getConnection(sid!);
+        const names = (value: string[] | undefined) => (value?.length ? value.join(', ') : '(default)');
+        const roleValues = Object.entries(shown.role_values ?? {});
+        const text = fields([
+          ['full_name', names(shown.full_name)],
+          ['email', names(shown.email)],
+          ['roles', names(shown.roles)],
+          ['image_url', names(shown.image_url)],
+          ['role values', roleValues.length ? roleValues.map(([idp, role]) => `${idp}=${role}`).join(', ') : '(none)'],
+        ]);
+        return { data: shown, text };
+      }),
+    );
+  mapping
     .command('dry-run')
     .description('show the profile a set of attributes or claims would produce, without signing anyone in')
     .argument('<ConnectionSid>', 'the connection (JQ…)')

@@ -66,6 +66,10 @@ export class AdminService {
     return { connection: connectionResource(connection, this.publicUrl), created };
   }
 
+  async getConnection(connectionSid: string) {
+    return connectionResource(await this.services.accounts.getConnection(connectionSid), this.publicUrl);
+  }
+
   async setMapping(connectionSid: string, input: MappingInput) {
     const mapping: Partial<AttributeMapping> = {};
     if (input.full_name) mapping.full_name = input.full_name;

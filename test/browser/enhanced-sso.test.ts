@@ -48,7 +48,7 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
 
   it('signs in by redirect: name, roles and expiry shown, no code or state left on the URL', async () => {
     await page.goto(stack.desktopUrl);
-    await expect(page.getByRole('heading', { name: 'Sign in to start your shift' }).isVisible()).resolves.toBe(true);
+    await page.getByRole('heading', { name: 'Sign in to start your shift' }).waitFor();
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${stack.demo.idp.url}/**`);
     await pickUser(page, 'Ada Lovelace');
@@ -113,7 +113,7 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
     );
     await expect(alert.getAttribute('data-code')).resolves.toBe('popup_blocked');
     expect(tokens.all).toEqual([]);
-    await expect(page.locator('#signed-out').isVisible()).resolves.toBe(true);
+    await page.locator('#signed-out').waitFor();
   });
 
   it('reports a pop-up closed by the agent with PopupClosedError', async () => {
@@ -158,12 +158,12 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
     await expect(alert.getAttribute('data-code')).resolves.toBe('state_mismatch');
     expect(page.url()).toBe(stack.desktopUrl);
     expect(tokens.all).toEqual([]);
-    await expect(page.locator('#signed-out').isVisible()).resolves.toBe(true);
+    await page.locator('#signed-out').waitFor();
 
     // The same with nothing pending at all (a fresh tab), and with a state merely altered.
     const fresh = await context.newPage();
     await fresh.goto(`${stack.desktopUrl}?code=abc&state=tampered`);
-    await expect(fresh.getByRole('alert').filter({ hasText: 'state mismatch' }).isVisible()).resolves.toBe(true);
+    await fresh.getByRole('alert').filter({ hasText: 'state mismatch' }).waitFor();
     expect(fresh.url()).toBe(stack.desktopUrl);
     expect(tokens.all).toEqual([]);
   });

@@ -137,7 +137,7 @@ describe('legacy SSO in the demo desktop (Chromium)', () => {
     const alert = page.getByRole('alert').filter({ hasText: 'did not start a sign-in' });
     await expect(alert.getAttribute('data-code')).resolves.toBe('state_mismatch');
     expect(page.url()).toBe(stack.legacyUrl);
-    await expect(page.locator('#signed-out').isVisible()).resolves.toBe(true);
+    await page.locator('#signed-out').waitFor();
     expect(await page.evaluate(() => Object.values({ ...localStorage }).join(' '))).not.toMatch(/eyJ/);
   });
 

@@ -105,8 +105,8 @@ describe('a shift in the demo desktop (Chromium, fake clock)', () => {
     await expect.poll(async () => (await expiry(a)) > second && (await expiry(a)) === (await expiry(b))).toBe(true);
     expect(tokens.grants('RefreshToken')).toHaveLength(2);
     // Each refresh presented the newest refresh token: no reuse, so the session was never revoked.
-    await expect(a.locator('#signed-in').isVisible()).resolves.toBe(true);
-    await expect(b.locator('#signed-in').isVisible()).resolves.toBe(true);
+    await a.locator('#signed-in').waitFor();
+    await b.locator('#signed-in').waitFor();
   });
 
   it('a sign-out in one tab signs the other out and revokes the session at the server', async () => {

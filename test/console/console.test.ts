@@ -71,19 +71,21 @@ describe('admin console in Chromium', () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe-inline');
-    await expect(page.getByRole('heading', { name: 'Sign in to the Lanyard console' }).isVisible()).resolves.toBe(true);
+    await page.getByRole('heading', { name: 'Sign in to the Lanyard console' }).waitFor();
     await shot(page, 'sign-in');
 
     await page.getByLabel('Admin API key').fill('lk_not_a_key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor();
+    // The usual cause on a first try: a key created against another database (the demo keeps its own).
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/same LANYARD_DATABASE_URL as this server .*demo\.db/);
 
     // Keyboard only: the label names the field, Enter submits.
     await page.getByLabel('Admin API key').focus();
     await page.keyboard.type(adminKey);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Accounts' }).waitFor();
-    await expect(page.getByText('console test').first().isVisible()).resolves.toBe(true);
+    await page.getByText('console test').first().waitFor();
 
     const cookie = (await context.cookies(lanyard.url)).find((c) => c.name === 'lanyard_console')!;
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/', secure: false });
@@ -96,7 +98,7 @@ describe('admin console in Chromium', () => {
   });
 
   it('creates an account and shows its auth token once', async () => {
-    await expect(page.getByText('No accounts yet').isVisible()).resolves.toBe(true);
+    await page.getByText('No accounts yet').waitFor();
     await page.getByLabel('Account name').fill('Acme contact center');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('heading', { name: 'Account "Acme contact center" created' }).waitFor();
@@ -114,10 +116,11 @@ describe('admin console in Chromium', () => {
   it('shows the SP values for enhanced and legacy SSO before the IdP is known', async () => {
     const [connection] = await lanyard.services.accounts.connectionsOf(accountSid);
     const enhanced = page.getByTestId('sp-enhanced');
-    await expect(enhanced.getByText(`urn:flex:${connection!.sid}`).isVisible()).resolves.toBe(true);
-    await expect(enhanced.getByText(`${lanyard.url}/login/callback?connection=${connection!.sid}`).isVisible()).resolves.toBe(true);
+    // The setup page renders these after its own requests: wait for them, do not sample.
+    await enhanced.getByText(`urn:flex:${connection!.sid}`).waitFor();
+    await enhanced.getByText(`${lanyard.url}/login/callback?connection=${connection!.sid}`).waitFor();
     const legacy = page.getByTestId('sp-legacy');
-    await expect(legacy.getByText(`${lanyard.url}/v1/Accounts/${accountSid}/saml2/metadata`).isVisible()).resolves.toBe(true);
+    await legacy.getByText(`${lanyard.url}/v1/Accounts/${accountSid}/saml2/metadata`).waitFor();
     // The metadata link downloads the SP metadata the server serves.
     const href = await enhanced.getByRole('link', { name: /Download/ }).getAttribute('href');
     const metadata = await fetch(href!).then((r) => r.text());
@@ -145,8 +148,8 @@ describe('admin console in Chromium', () => {
     await page.getByRole('button', { name: 'Save IdP settings' }).click();
     await certificate.getByText('CN=Lanyard development IdP').first().waitFor();
     const current = page.getByTestId('idp-current');
-    await expect(current.getByText(idp.entityId, { exact: true }).isVisible()).resolves.toBe(true);
-    await expect(current.getByText(idp.ssoUrl, { exact: true }).isVisible()).resolves.toBe(true);
+    await current.getByText(idp.entityId, { exact: true }).waitFor();
+    await current.getByText(idp.ssoUrl, { exact: true }).waitFor();
     expect(await page.getByTestId('certificate-days').textContent()).toMatch(/^36[45] days$/);
     expect(await certificate.getByRole('note').count()).toBe(0);
     await page.getByTestId('idp-current').screenshot({ path: `${SCREENSHOTS}console-identity-provider.png` });

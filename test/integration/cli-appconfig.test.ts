@@ -116,6 +116,17 @@ describe('lanyard appconfig check', () => {
     expect(wrongConnection.stdout).toContain(
       `✗ oauth.connection: oauth.connection ${otherConnection} is not a connection of ${accountSid} on ${server.url}: use ${connection.sid}.`,
     );
+
+    // An account the server does not hold (most often: the server runs on another database) is not
+    // blamed on the identity provider setup alone.
+    const elsewhere = 'AC' + 'e'.repeat(32);
+    const unknownAccount = file('unknown-account.js', enhanced().replace(`"accountSid":"${accountSid}"`, `"accountSid":"${elsewhere}"`));
+    const unknown = await lanyard('appconfig', 'check', unknownAccount, '--origin', ORIGIN, '--server', server.url);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toContain(
+      `✗ sso.accountSid: ${server.url} lists no enhanced SSO for ${elsewhere}. Either that server does not hold the account`,
+    );
+    expect(unknown.stdout).toContain(`lanyard status ${elsewhere}`);
   });
 
   it('refuses unreadable and broken files and bad options in one line', async () => {

@@ -107,7 +107,10 @@ async function checkServer(server: string, config: ResolvedAppConfig, problems: 
   if (entries.length === 0) {
     problems.push({
       field: 'sso.accountSid',
-      message: `${base} has no enhanced SSO configured for ${config.accountSid}: set up its identity provider (lanyard sso …) or remove oauth to use legacy SSO.`,
+      message:
+        `${base} lists no enhanced SSO for ${config.accountSid}. Either that server does not hold the account (it uses another database: ` +
+        `\`lanyard status ${config.accountSid}\` with the server's LANYARD_DATABASE_URL tells), or the account's identity provider is not set up ` +
+        `(lanyard sso …), or the account uses legacy SSO (remove oauth from appConfig).`,
     });
   } else {
     const entry = entries.find((e) => e.connection_name === config.connection);

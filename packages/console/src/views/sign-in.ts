@@ -41,7 +41,7 @@ export function signInPage(onSignedIn: (session: ConsoleSession) => void, notice
       key.value = '';
       status.error(
         error instanceof ApiError && error.status === 401
-          ? 'This admin API key is not valid: it is malformed, unknown or revoked.'
+          ? 'This admin API key is not valid: it is malformed, unknown or revoked. Keys belong to one database: create it with the same LANYARD_DATABASE_URL as this server (the demo started by npm start uses sqlite:.lanyard/demo.db).'
           : (error as Error).message,
       );
       key.focus();

@@ -40,7 +40,7 @@ export interface AppConfig {
   [other: string]: unknown;
 }
 
-interface CommonConfig {
+export interface CommonConfig {
   accountSid: string;
   loginPopup: boolean;
   /** `window.open` features for the sign-in pop-up, as written. */
@@ -102,8 +102,10 @@ const HOSTED_FLEX = 'https://flex.twilio.com';
  * Every mistake is reported (not only the first), each naming its field and how to fix it.
  *
  * @example
+ * ```ts
  * const result = validateAppConfig(window.appConfig, { pageUrl: location.href });
  * if (!result.ok) console.error(result.problems.map((p) => `${p.field}: ${p.message}`).join('\n'));
+ * ```
  */
 export function validateAppConfig(input: unknown, options: ValidateOptions): AppConfigResult {
   const problems: ConfigProblem[] = [];

@@ -49,10 +49,12 @@ export interface SignInOptions {
  * through the shift: enhanced SSO when `appConfig.oauth` exists, legacy otherwise.
  *
  * @example
+ * ```ts
  * const client = LanyardClient.fromAppConfig(window.appConfig);
  * client.on('tokenUpdated', (session) => flex.setToken(session.accessToken));
  * const session = await client.handleCallback(); // on every page load
  * if (!session) button.onclick = () => client.signIn();
+ * ```
  */
 export class LanyardClient {
   readonly config: ResolvedAppConfig;

@@ -24,6 +24,7 @@ import type { SignInStrategy } from './sign-in-strategy.ts';
 
 export type { LanyardEvents, LanyardWarning } from './events.ts';
 
+/** How a `LanyardClient` stores, times and shares the session; every option has a browser default. */
 export interface LanyardClientOptions {
   /** `'local'` (default: shared by all tabs), `'memory'` (this page only) or your own store. */
   storage?: 'local' | 'memory' | SessionStore;
@@ -33,12 +34,17 @@ export interface LanyardClientOptions {
   allowIdpInitiated?: boolean;
   /** The page's address. Default `location.href`. */
   pageUrl?: string;
+  /** Default `globalThis.fetch`. */
   fetch?: FetchLike;
+  /** Default `Date.now()` and the global timers. */
   clock?: Clock;
+  /** The lock under which one tab refreshes for all. Default `navigator.locks`, else a lease in `localStorage`. */
   lock?: LockLike;
+  /** How tabs tell each other about a new session. Default `BroadcastChannel('lanyard-<AC>')`; `null` for none. */
   channel?: ChannelLike | null;
 }
 
+/** Options of one `signIn` call. */
 export interface SignInOptions {
   /** Overrides `sso.loginPopup` for this sign-in. */
   popup?: boolean;
@@ -57,7 +63,9 @@ export interface SignInOptions {
  * ```
  */
 export class LanyardClient {
+  /** The validated `appConfig`, endpoints resolved. */
   readonly config: ResolvedAppConfig;
+  /** Problems found in `appConfig` and the page, raised as `warning` events by `handleCallback`. */
   readonly warnings: LanyardWarning[];
   private readonly emitter = new Emitter<LanyardEvents>();
   private readonly store: SessionStore;
@@ -109,6 +117,7 @@ export class LanyardClient {
     });
   }
 
+  /** `enhanced` when `appConfig.oauth` exists, `legacy` otherwise (as the Flex UI decides). */
   get mode(): 'enhanced' | 'legacy' {
     return this.strategy.mode;
   }

@@ -9,22 +9,35 @@ export type { ConfigProblem } from './errors.ts';
 
 /** `appConfig.sso`, as a desktop writes it. */
 export interface SsoSettings {
+  /** Required: `AC` + 32 hex digits. */
   accountSid?: string;
+  /** Sign in in a pop-up (both modes). */
   loginPopup?: boolean;
+  /** Legacy pop-ups only: a `window.open` features string, without `noopener`. */
   loginPopupFeatures?: string;
+  /** Legacy: where the token comes back (default: the page without its query). */
   redirectUrl?: string;
+  /** Legacy: overrides `…/v1/Accounts/{accountSid}/authenticate`. */
   loginUrl?: string;
+  /** Legacy: overrides `…/v1/Accounts/{accountSid}/Tokens/refresh`. */
   tokenRefreshUrl?: string;
+  /** Legacy: go straight to this IdP URL instead of asking `…/authenticate`. */
   idpUrl?: string;
+  /** Lanyard's address; the top-level `serviceBaseUrl` is preferred. */
   serviceBaseUrl?: string;
 }
 
 /** `appConfig.oauth`: its presence selects enhanced SSO. */
 export interface OAuthSettings {
+  /** The SSO connection (`JQ…`, the public lookup's `connection_name`). */
   connection?: string;
+  /** The public lookup's `client_id`. */
   clientId?: string;
+  /** Where the code comes back: same origin as the page, and one of the account's Trusted URLs. */
   redirectUrl?: string;
+  /** Overrides `…/v1/Flex/Authorize` (the real Flex UI needs it). */
   authorizeUrl?: string;
+  /** Overrides `…/v1/Flex/OAuth/Tokens`. */
   tokenUrl?: string;
   /** Honoured by the real Flex UI's `Manager.create` (not by `provideLoginInfo`, which reads `sso.loginPopup`). */
   loginPopup?: boolean;
@@ -32,6 +45,7 @@ export interface OAuthSettings {
   serviceBaseUrl?: string;
 }
 
+/** `window.appConfig` as a desktop writes it (SPEC "appConfig.js"); other keys are left alone. */
 export interface AppConfig {
   /** Lanyard's address (the real Flex UI's "runtime domain" key; it uses it for no sign-in call). */
   serviceBaseUrl?: string;
@@ -40,8 +54,11 @@ export interface AppConfig {
   [other: string]: unknown;
 }
 
-interface CommonConfig {
+/** What both SSO modes resolve from `appConfig`. */
+export interface CommonConfig {
+  /** `AC` + 32 hex digits. */
   accountSid: string;
+  /** Sign in in a pop-up rather than by redirect. */
   loginPopup: boolean;
   /** `window.open` features for the sign-in pop-up, as written. */
   loginPopupFeatures: string | undefined;
@@ -69,13 +86,16 @@ export interface LegacyConfig extends CommonConfig {
   idpUrl: string | undefined;
 }
 
+/** A valid `appConfig` with every endpoint resolved; `mode` tells enhanced from legacy SSO. */
 export type ResolvedAppConfig = EnhancedConfig | LegacyConfig;
 /** Alias of `ResolvedAppConfig`. */
 export type ResolvedConfig = ResolvedAppConfig;
 
+/** `validateAppConfig`'s answer: the resolved config, or every problem found; warnings in both cases. */
 export type AppConfigResult =
   { ok: true; config: ResolvedAppConfig; warnings: ConfigProblem[] } | { ok: false; problems: ConfigProblem[]; warnings: ConfigProblem[] };
 
+/** How `validateAppConfig` reads an `appConfig`. */
 export interface ValidateOptions {
   /** The address of the page that will run the desktop (in the CLI: `--origin`). */
   pageUrl: string | URL;
@@ -102,8 +122,10 @@ const HOSTED_FLEX = 'https://flex.twilio.com';
  * Every mistake is reported (not only the first), each naming its field and how to fix it.
  *
  * @example
+ * ```ts
  * const result = validateAppConfig(window.appConfig, { pageUrl: location.href });
  * if (!result.ok) console.error(result.problems.map((p) => `${p.field}: ${p.message}`).join('\n'));
+ * ```
  */
 export function validateAppConfig(input: unknown, options: ValidateOptions): AppConfigResult {
   const problems: ConfigProblem[] = [];

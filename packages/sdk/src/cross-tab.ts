@@ -18,6 +18,7 @@ import { randomString } from './pkce.ts';
  * seen by the next lock holder without delay.
  */
 export interface LockLike {
+  /** Runs `callback` while holding the exclusive lock `name`, and resolves to its result. */
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;
   /** Leaves a note named `name` for `holdMs` milliseconds; resolves once other tabs can see it. */
   leaveNote?(name: string, holdMs: number): Promise<void>;

@@ -41,6 +41,9 @@ export interface CallbackParams {
 
 export const CALLBACK_PARAMS = ['code', 'state', 'error', 'error_description', 'error_code'] as const;
 
+/** The `type` of the message an enhanced sign-in pop-up posts to its opener: `{ type, params }`. */
+export const ENHANCED_POPUP_MESSAGE = 'lanyard:callback';
+
 /** Builds the authorize URL and the secrets this tab must keep until the code comes back. */
 export async function beginEnhanced(config: EnhancedConfig, clock: Clock): Promise<{ url: string; pending: PendingLogin }> {
   const { verifier, challenge } = await createPkcePair();

@@ -5,7 +5,9 @@
 
 /** One mistake in `appConfig`, named by its field (`sso.accountSid`, `oauth.redirectUrl`…). */
 export interface ConfigProblem {
+  /** The field's path in `appConfig`, e.g. `oauth.redirectUrl`. */
   field: string;
+  /** What is wrong and what to change. */
   message: string;
 }
 
@@ -19,6 +21,7 @@ export interface ServerErrorBody {
 
 /** Base class: `instanceof LanyardError` catches every error the SDK raises. */
 export class LanyardError extends Error {
+  /** Stable and machine-readable: `config_invalid`, `popup_blocked`, `popup_closed`, `state_mismatch`, `server_error`, `session_expired`, `network_error` or `unexpected`. */
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -36,6 +39,7 @@ export function toLanyardError(error: unknown): LanyardError {
 
 /** `appConfig` cannot be used; `problems` lists every mistake found, not only the first. */
 export class ConfigError extends LanyardError {
+  /** Every problem found, in `appConfig` order. */
   readonly problems: ConfigProblem[];
   constructor(problems: ConfigProblem[]) {
     super('config_invalid', problems.map((p) => p.message).join('\n'));
@@ -56,6 +60,7 @@ export class PopupBlockedError extends LanyardError {
  * link to the desktop, and it did not report back over the same-origin channel in time).
  */
 export class PopupClosedError extends LanyardError {
+  /** `closed` (the agent closed the window) or `opener_cut` (Cross-Origin-Opener-Policy, no result in time). */
   readonly reason: 'closed' | 'opener_cut';
   constructor(reason: 'closed' | 'opener_cut' = 'closed') {
     super(
@@ -80,7 +85,9 @@ export class StateMismatchError extends LanyardError {
 
 /** Lanyard answered with an error; `server` holds its `{code, message, status}`. */
 export class ServerError extends LanyardError {
+  /** Lanyard's error body as it answered it: its numeric `code` (SPEC error codes), `message` and HTTP `status`. */
   readonly server: ServerErrorBody;
+  /** The HTTP status (`server.status`). */
   readonly status: number;
   constructor(server: ServerErrorBody) {
     super('server_error', `${server.message} (code ${server.code})`);

@@ -16,9 +16,11 @@ export interface LanyardEvents {
   tokenUpdated: (session: Session, detail: { source: 'signIn' | 'refresh' | 'otherTab' }) => void;
   /** The shift ends soon (N minutes before `sessionExpiresAt`), or the server refused to extend it. */
   sessionExpiring: (detail: { sessionExpiresAt: number; reason: 'shiftEnding' | 'lifetimeReached' }) => void;
+  /** This tab is signed out: by the agent (`user`), in another tab, at the end of the shift (`expired`) or by the server (`revoked`). */
   signedOut: (detail: { reason: SignOutReason }) => void;
   /** Background failures (refresh, network). Failures of a call you await reject that call instead. */
   error: (error: LanyardError) => void;
+  /** Something the desktop's owner should fix (also written to the console). */
   warning: (warning: LanyardWarning) => void;
 }
 

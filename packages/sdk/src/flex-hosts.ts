@@ -84,6 +84,7 @@ export async function retarget(request: Request, url: string): Promise<Request> 
   });
 }
 
+/** Where the routing service worker sends the real Flex UI's calls to Twilio's hosts (docs/flex-ui.md). */
 export interface FlexHostRoutingOptions {
   /** Lanyard's public base URL, e.g. `https://sso.example.com`. */
   lanyardUrl: string;

@@ -1,18 +1,22 @@
 /**
- * @lanyard/sdk: sign agents in to a self-hosted, Flex-style desktop from its `appConfig.js`.
+ * The Lanyard browser SDK: sign agents in to a self-hosted, Flex-style desktop from its `appConfig.js`.
  * Zero dependencies, ESM, framework-free.
+ *
+ * Only the public API is exported here; etc/lanyard-sdk.api.md (API Extractor) records it, and
+ * CI fails when it changes without that report (`npm run api:report -w @lanyard/sdk`).
+ *
+ * @packageDocumentation
  */
 export { LanyardClient, type LanyardClientOptions, type LanyardEvents, type LanyardWarning, type SignInOptions } from './lanyard-client.ts';
 export {
-  MISSING_ACCOUNT_SID,
   validateAppConfig,
   type AppConfig,
   type AppConfigResult,
+  type CommonConfig,
   type EnhancedConfig,
   type LegacyConfig,
   type OAuthSettings,
   type ResolvedAppConfig,
-  type ResolvedConfig,
   type SsoSettings,
   type ValidateOptions,
 } from './app-config.ts';
@@ -28,18 +32,9 @@ export {
   type ConfigProblem,
   type ServerErrorBody,
 } from './errors.ts';
-export {
-  createBrowserStore,
-  createMemoryStore,
-  type PendingLogin,
-  type Session,
-  type SessionStore,
-  type SessionUser,
-  type StoredSession,
-} from './session-store.ts';
-export { RefreshCoordinator, refreshAt, type RefreshCoordinatorOptions, type SignOutReason } from './refresh-coordinator.ts';
-export { createLeaseLock, createMemoryChannelHub, createMemoryLock, type ChannelLike, type LockLike } from './cross-tab.ts';
-export { systemClock, type Clock } from './clock.ts';
-export { codeChallengeS256, createPkcePair, type PkcePair } from './pkce.ts';
+export type { PendingLogin, Session, SessionStore, SessionUser, StoredSession } from './session-store.ts';
+export type { SignOutReason } from './refresh-coordinator.ts';
+export type { ChannelLike, LockLike } from './cross-tab.ts';
+export type { Clock } from './clock.ts';
 export type { FetchLike } from './lanyard-api.ts';
-export { routeFlexHost, routeFlexHostsToLanyard, type FlexHostRoute, type FlexHostRoutingOptions } from './flex-hosts.ts';
+export { routeFlexHostsToLanyard, type FlexHostRoutingOptions } from './flex-hosts.ts';

@@ -1,26 +1,30 @@
-import { hasNoReferrerMeta, stripAddressBar } from './address-bar.ts';
-import { validateAppConfig, type EnhancedConfig, type LegacyConfig, type ResolvedAppConfig } from './app-config.ts';
+import { stripAddressBar } from './address-bar.ts';
+import { validateAppConfig, type ResolvedAppConfig } from './app-config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ChannelLike, LockLike } from './cross-tab.ts';
-import { beginEnhanced, callbackError, exchangeCode, readCallback, refreshEnhanced, revokeEnhanced, type CallbackParams } from './enhanced-sso.ts';
-import { ConfigError, SessionExpiredError, StateMismatchError, toLanyardError, type ConfigProblem } from './errors.ts';
+import { enhancedStrategy } from './enhanced-strategy.ts';
+import { ConfigError, SessionExpiredError, toLanyardError, type ConfigProblem } from './errors.ts';
 import { Emitter, type LanyardEvents, type LanyardWarning } from './events.ts';
 import { defaultFetch, type FetchLike } from './lanyard-api.ts';
-import { acceptLegacyToken, authenticate, LEGACY_POPUP_MESSAGE, readLegacyCallback, refreshLegacy, type LegacyTokenPayload } from './legacy-sso.ts';
-import { openPopup, popupOpener, reportToOpener, waitForPopupResult } from './popup.ts';
-import { beginHandover, handoverFor } from './popup-handover.ts';
+import { legacyStrategy } from './legacy-strategy.ts';
+import { openPopup, waitForPopupResult } from './popup.ts';
+import { hasSignInResult, popupReport } from './popup-callback.ts';
+import { beginHandover } from './popup-handover.ts';
 import { RefreshCoordinator, refreshAt, type SignOutReason } from './refresh-coordinator.ts';
 import {
   createBrowserStore,
   createMemoryStore,
   toPublicSession as toPublic,
+  type PendingLogin,
   type Session,
   type SessionStore,
   type StoredSession,
 } from './session-store.ts';
+import type { SignInStrategy } from './sign-in-strategy.ts';
 
 export type { LanyardEvents, LanyardWarning } from './events.ts';
 
+/** How a `LanyardClient` stores, times and shares the session; every option has a browser default. */
 export interface LanyardClientOptions {
   /** `'local'` (default: shared by all tabs), `'memory'` (this page only) or your own store. */
   storage?: 'local' | 'memory' | SessionStore;
@@ -30,34 +34,42 @@ export interface LanyardClientOptions {
   allowIdpInitiated?: boolean;
   /** The page's address. Default `location.href`. */
   pageUrl?: string;
+  /** Default `globalThis.fetch`. */
   fetch?: FetchLike;
+  /** Default `Date.now()` and the global timers. */
   clock?: Clock;
+  /** The lock under which one tab refreshes for all. Default `navigator.locks`, else a lease in `localStorage`. */
   lock?: LockLike;
+  /** How tabs tell each other about a new session. Default `BroadcastChannel('lanyard-<AC>')`; `null` for none. */
   channel?: ChannelLike | null;
 }
 
+/** Options of one `signIn` call. */
 export interface SignInOptions {
   /** Overrides `sso.loginPopup` for this sign-in. */
   popup?: boolean;
 }
-
-type PopupMessage = { type: 'lanyard:callback'; params: CallbackParams };
 
 /**
  * Signs an agent in to a self-hosted desktop from its `appConfig`, and keeps them signed in
  * through the shift: enhanced SSO when `appConfig.oauth` exists, legacy otherwise.
  *
  * @example
+ * ```ts
  * const client = LanyardClient.fromAppConfig(window.appConfig);
  * client.on('tokenUpdated', (session) => flex.setToken(session.accessToken));
  * const session = await client.handleCallback(); // on every page load
  * if (!session) button.onclick = () => client.signIn();
+ * ```
  */
 export class LanyardClient {
+  /** The validated `appConfig`, endpoints resolved. */
   readonly config: ResolvedAppConfig;
+  /** Problems found in `appConfig` and the page, raised as `warning` events by `handleCallback`. */
   readonly warnings: LanyardWarning[];
   private readonly emitter = new Emitter<LanyardEvents>();
   private readonly store: SessionStore;
+  private readonly strategy: SignInStrategy;
   private readonly coordinator: RefreshCoordinator;
   private readonly fetch: FetchLike;
   private readonly clock: Clock;
@@ -83,21 +95,21 @@ export class LanyardClient {
     this.clock = options.clock ?? systemClock;
     const storage = options.storage ?? 'local';
     this.store = storage === 'local' ? createBrowserStore(config.accountSid) : storage === 'memory' ? createMemoryStore() : storage;
-    this.warnings = configWarnings.map((w) => ({ code: 'config', message: w.message, field: w.field }));
-    if (config.mode === 'legacy' && !hasNoReferrerMeta()) {
-      this.warnings.push({
-        code: 'no_referrer_policy',
-        message:
-          'Legacy SSO puts the token on this page\'s address: add <meta name="referrer" content="no-referrer"> so it cannot leak to other sites through the Referer header.',
-      });
-    }
+    this.strategy =
+      config.mode === 'enhanced'
+        ? enhancedStrategy(config, this.fetch, this.clock)
+        : legacyStrategy(config, this.fetch, this.clock, options.allowIdpInitiated);
+    this.warnings = [
+      ...configWarnings.map((w): LanyardWarning => ({ code: 'config', message: w.message, field: w.field })),
+      ...this.strategy.warnings,
+    ];
     this.coordinator = new RefreshCoordinator({
       accountSid: config.accountSid,
       store: this.store,
       clock: this.clock,
       lock: options.lock,
       channel: options.channel,
-      refresh: (session) => this.refreshWith(session),
+      refresh: (session) => this.strategy.refresh(session),
       onUpdate: (session, source) => this.updated(session, source),
       onSignedOut: (reason) => this.signedOut(reason),
       onError: (error) => this.emitter.emit('error', toLanyardError(error)),
@@ -105,39 +117,14 @@ export class LanyardClient {
     });
   }
 
+  /** `enhanced` when `appConfig.oauth` exists, `legacy` otherwise (as the Flex UI decides). */
   get mode(): 'enhanced' | 'legacy' {
-    return this.config.mode;
+    return this.strategy.mode;
   }
 
   /** True when this page is the sign-in pop-up coming back: it reports to its opener and closes. */
   get isPopupCallback(): boolean {
-    return this.popupReport(new URL(window.location.href)) !== null;
-  }
-
-  /**
-   * On a sign-in pop-up's callback page: the function that hands the result to the desktop that
-   * opened it, by `postMessage` to `window.opener`, or over the same-origin handover channel when
-   * a Cross-Origin-Opener-Policy cut the opener off. `null` on any other page.
-   */
-  private popupReport(url: URL): (() => void) | null {
-    const enhanced = readCallback(url);
-    const legacy = readLegacyCallback(url);
-    if (!enhanced && !legacy) return null;
-    const message = enhanced
-      ? ({ type: 'lanyard:callback', params: enhanced } satisfies PopupMessage)
-      : { messageId: LEGACY_POPUP_MESSAGE, tokenPayload: legacy };
-    const opener = popupOpener();
-    if (opener) return () => reportToOpener(opener, message);
-    const handover = handoverFor(
-      this.config.accountSid,
-      enhanced ? { mode: 'enhanced', state: enhanced.state ?? undefined } : { mode: 'legacy' },
-      this.clock.now(),
-    );
-    if (!handover) return null;
-    return () => {
-      handover(message);
-      window.close();
-    };
+    return popupReport(new URL(window.location.href), this.config.accountSid, this.clock) !== null;
   }
 
   /** Subscribes to an event; returns the function that unsubscribes. */
@@ -159,33 +146,18 @@ export class LanyardClient {
   private async finishCallback(): Promise<Session | null> {
     for (const warning of this.warnings) this.warn(warning);
     const url = new URL(window.location.href);
-    const enhanced = readCallback(url);
-    const legacy = readLegacyCallback(url);
-    const report = this.popupReport(url);
-    if (enhanced || legacy) stripAddressBar(url);
+    const result = this.strategy.readCallback(url);
+    const report = popupReport(url, this.config.accountSid, this.clock);
+    if (hasSignInResult(url)) stripAddressBar(url);
     if (report) {
       report();
       return null;
     }
     this.start();
     const pending = this.store.readPending();
-    if (enhanced && this.config.mode === 'enhanced') {
-      this.store.clearPending();
-      if (!pending || pending.mode !== 'enhanced' || pending.state !== enhanced.state) throw new StateMismatchError();
-      const refused = callbackError(enhanced);
-      if (refused) throw refused;
-      return this.signedIn(await exchangeCode(this.config, this.fetch, this.clock, pending, enhanced.code!));
-    }
-    if (legacy && this.config.mode === 'legacy') {
-      this.store.clearPending();
-      if (pending?.mode !== 'legacy' && !this.options.allowIdpInitiated) {
-        throw new StateMismatchError(
-          'A sign-in token arrived on the address bar, but this tab did not start a sign-in (IdP-initiated sign-in is off in this desktop).',
-        );
-      }
-      return this.signedIn(acceptLegacyToken(legacy, this.config.accountSid, this.clock.now()));
-    }
-    return this.getSession();
+    if (result === null) return this.getSession();
+    this.store.clearPending();
+    return this.signedIn(await this.strategy.complete(result, pending));
   }
 
   /**
@@ -196,14 +168,7 @@ export class LanyardClient {
   async signIn(options: SignInOptions = {}): Promise<Session | null> {
     if (options.popup ?? this.config.loginPopup) return this.signInWithPopup();
     this.start();
-    if (this.config.mode === 'enhanced') {
-      const { url, pending } = await beginEnhanced(this.config, this.clock);
-      this.store.writePending(pending);
-      window.location.assign(url);
-    } else {
-      this.store.writePending({ mode: 'legacy', state: '', nonce: '', verifier: '', startedAt: this.clock.now() });
-      window.location.assign(this.config.idpUrl ?? (await authenticate(this.config, this.fetch)));
-    }
+    window.location.assign(await this.strategy.begin((pending) => this.store.writePending(pending)));
     return null;
   }
 
@@ -212,32 +177,15 @@ export class LanyardClient {
     const popup = openPopup(this.config.loginPopupFeatures);
     this.start();
     try {
-      if (this.config.mode === 'enhanced') return await this.enhancedPopup(this.config, popup);
-      return await this.legacyPopup(this.config, popup);
+      // What the result must match stays in this tab's memory (the PKCE verifier never leaves it).
+      const begun: { pending?: PendingLogin } = {};
+      const url = await this.strategy.begin((pending) => (begun.pending = pending));
+      const marker = { mode: this.strategy.mode, state: begun.pending?.state || undefined };
+      const result = await this.waitForPopup(popup, url, marker, (data) => this.strategy.readPopupMessage(data));
+      return this.signedIn(await this.strategy.complete(result, begun.pending ?? null));
     } finally {
       if (!popup.closed) popup.close();
     }
-  }
-
-  private async enhancedPopup(config: EnhancedConfig, popup: Window): Promise<Session> {
-    const { url, pending } = await beginEnhanced(config, this.clock);
-    const params = await this.waitForPopup(popup, url, { mode: 'enhanced', state: pending.state }, (data) =>
-      (data as PopupMessage | null)?.type === 'lanyard:callback' ? (data as PopupMessage).params : undefined,
-    );
-    if (params.state !== pending.state) throw new StateMismatchError();
-    const refused = callbackError(params);
-    if (refused) throw refused;
-    return this.signedIn(await exchangeCode(config, this.fetch, this.clock, pending, params.code!));
-  }
-
-  private async legacyPopup(config: LegacyConfig, popup: Window): Promise<Session> {
-    const url = config.idpUrl ?? (await authenticate(config, this.fetch));
-    const accept = (data: unknown) => {
-      const message = data as { messageId?: unknown; tokenPayload?: LegacyTokenPayload } | null;
-      return message?.messageId === LEGACY_POPUP_MESSAGE && typeof message.tokenPayload?.token === 'string' ? message.tokenPayload : undefined;
-    };
-    const payload = await this.waitForPopup(popup, url, { mode: 'legacy' }, accept);
-    return this.signedIn(acceptLegacyToken(payload, config.accountSid, this.clock.now()));
   }
 
   /** Sends the pop-up to `url` and waits for its result (postMessage, or the handover channel). */
@@ -298,10 +246,8 @@ export class LanyardClient {
     this.start();
     const session = this.coordinator.session ?? this.store.read();
     this.coordinator.signOut('user');
-    if (this.config.mode === 'enhanced' && session?.refreshToken) {
-      await revokeEnhanced(this.config, this.fetch, session.refreshToken).catch((error: unknown) =>
-        this.emitter.emit('error', toLanyardError(error)),
-      );
+    if (session?.refreshToken) {
+      await this.strategy.revoke(session.refreshToken).catch((error: unknown) => this.emitter.emit('error', toLanyardError(error)));
     }
   }
 
@@ -322,12 +268,6 @@ export class LanyardClient {
     this.coordinator.publish(session);
     this.updated(session, 'signIn');
     return toPublic(session);
-  }
-
-  private refreshWith(session: StoredSession): Promise<StoredSession> {
-    return this.config.mode === 'enhanced'
-      ? refreshEnhanced(this.config, this.fetch, this.clock, session)
-      : refreshLegacy(this.config, this.fetch, this.clock, session);
   }
 
   private updated(session: StoredSession, source: 'signIn' | 'refresh' | 'otherTab'): void {

@@ -27,7 +27,9 @@ export interface SessionUser {
  * for any difference between this device's clock and the server's.
  */
 export interface Session {
+  /** The SSO mode that signed the agent in. */
   mode: 'enhanced' | 'legacy';
+  /** The Flex token the desktop sends to its back end. */
   accessToken: string;
   /** When the access token stops being accepted. */
   expiresAt: number;
@@ -37,12 +39,15 @@ export interface Session {
   sessionCapped: boolean;
   /** When this device received the access token. */
   receivedAt: number;
+  /** Who signed in. */
   user: SessionUser;
 }
 
 /** What is stored: the session plus its refresh token (enhanced SSO only). */
 export interface StoredSession extends Session {
+  /** The stored shape's version; a store ignores shapes it does not know. */
   version: 1;
+  /** Enhanced SSO's refresh token; `null` in legacy SSO (it refreshes with the access token). */
   refreshToken: string | null;
 }
 
@@ -54,15 +59,25 @@ export function toPublicSession(session: StoredSession): Session {
 
 /** A sign-in this tab started and has not finished (redirect mode). */
 export interface PendingLogin {
+  /** The `state` the callback must carry (RFC 6749 §10.12); empty in legacy SSO. */
   state: string;
+  /** The `nonce` sent with the code exchange; empty in legacy SSO. */
   nonce: string;
+  /** The PKCE `code_verifier` (RFC 7636); empty in legacy SSO. */
   verifier: string;
   mode: 'enhanced' | 'legacy';
+  /** When the sign-in started (milliseconds since the epoch). */
   startedAt: number;
 }
 
+/**
+ * Where `LanyardClient` keeps the session and a sign-in in flight (option `storage`). Synchronous;
+ * a store shared by tabs must call `subscribe`'s listeners when another tab changes it.
+ */
 export interface SessionStore {
+  /** The stored session, or `null`. */
   read(): StoredSession | null;
+  /** Replaces the stored session. */
   write(session: StoredSession): void;
   /** Removes the session, leaving why, so that other tabs can tell the agent the same reason. */
   clear(reason: string): void;
@@ -70,8 +85,11 @@ export interface SessionStore {
   signOutReason(): string | null;
   /** Calls `listener` when another tab (or another client on this store) changes the session. */
   subscribe(listener: () => void): () => void;
+  /** The sign-in this tab started and has not finished, or `null`. */
   readPending(): PendingLogin | null;
+  /** Keeps a sign-in this tab starts (redirect mode) until its result comes back. */
   writePending(pending: PendingLogin): void;
+  /** Forgets the sign-in in flight (its result came back). */
   clearPending(): void;
 }
 

@@ -122,6 +122,12 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
     await page.getByLabel('Sign in in a pop-up window').check();
     const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     await popup.waitForURL(`${stack.demo.idp.url}/**`);
+    // A person looks at the IdP's page before closing it. Let the desktop's watch on the pop-up
+    // (a timer every 50 ms) see it at least twice: each chained 100 ms timer in the desktop's page
+    // fires after the watch's next poll, however late a loaded machine runs them.
+    await page.evaluate(async () => {
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    });
     await popup.close();
     const alert = page.getByRole('alert').filter({ hasText: 'closed' });
     await expect(alert.textContent()).resolves.toBe('The sign-in window was closed before sign-in finished. Press "Sign in" to try again.');

@@ -164,7 +164,9 @@ export class LoginService {
     if (!input.redirectUrl) throw new InvalidParameterError(input.surface === 'flex' ? 'redirectUrl is required.' : 'redirect_uri is required.');
     if (input.surface === 'oidc') {
       // RFC 9700 §4.1.1: exact matching of registered redirect URIs on the standard surface.
-      if (!exactRedirectMatch(input.redirectUrl, input.client?.redirectUris ?? connection.redirectUris)) throw new UnregisteredRedirectUriError();
+      if (!exactRedirectMatch(input.redirectUrl, input.client?.redirectUris ?? connection.redirectUris)) {
+        throw new UnregisteredRedirectUriError('redirect_uri', input.client?.clientId ?? connection.clientId);
+      }
       return;
     }
     if (!account.defaultRedirectUrl) {

@@ -147,15 +147,36 @@ describe('lanyard clients (CLI)', () => {
         stdio: 'ignore',
       },
     );
-    const connection = await json('sso', 'set', account.sid, '--issuer', 'https://idp.example.com', '--sso-url', 'https://idp.example.com/sso', '--cert', certFile);
+    const connection = await json(
+      'sso',
+      'set',
+      account.sid,
+      '--issuer',
+      'https://idp.example.com',
+      '--sso-url',
+      'https://idp.example.com/sso',
+      '--cert',
+      certFile,
+    );
 
     // The connection's built-in client: its redirect URIs through the same command, nothing else.
     const builtInId = String(connection.client_id);
-    const builtIn = await lanyard('clients', 'update', builtInId, '--redirect-uri', 'https://desk.example.com/cb', '--redirect-uri', 'http://127.0.0.1:8080/cb');
+    const builtIn = await lanyard(
+      'clients',
+      'update',
+      builtInId,
+      '--redirect-uri',
+      'https://desk.example.com/cb',
+      '--redirect-uri',
+      'http://127.0.0.1:8080/cb',
+    );
     expect(builtIn.code, builtIn.stderr).toBe(0);
     expect(builtIn.stdout).toMatch(/redirect URI: https:\/\/desk\.example\.com\/cb/);
     expect((await json('clients', 'show', builtInId)).redirect_uris).toEqual(['https://desk.example.com/cb', 'http://127.0.0.1:8080/cb']);
-    expectBadInput(await lanyard('clients', 'update', builtInId, '--name', 'Desk'), /built-in client of connection .*only redirect_uris can change \(not name\)/);
+    expectBadInput(
+      await lanyard('clients', 'update', builtInId, '--name', 'Desk'),
+      /built-in client of connection .*only redirect_uris can change \(not name\)/,
+    );
     expectBadInput(await lanyard('clients', 'update', builtInId, '--redirect-uri', 'http://desk.example.com/cb'), /must use https/);
 
     const text = await lanyard(

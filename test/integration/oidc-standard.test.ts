@@ -265,7 +265,9 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       // The page names the true fix (the client's redirect URIs), not the Flex surface's Trusted URLs.
       expect(page, uri).toMatch(/register this exact redirect URI on the client: lanyard clients update/);
       // …naming this client (the connection's built-in one), whose list that command edits.
-      expect(page, uri).toContain(`Client ${rp.clientId}: an administrator adds the URI to its redirect URIs with lanyard clients update ${rp.clientId}`);
+      expect(page, uri).toContain(
+        `Client ${rp.clientId}: an administrator adds the URI to its redirect URIs with lanyard clients update ${rp.clientId}`,
+      );
       expect(page, uri).not.toMatch(/add this page&#39;s address to the account&#39;s Trusted URLs/);
       expect(page, uri).toContain('70003');
       // Nothing of the request is echoed back onto our page.

@@ -60,7 +60,10 @@ export function fromSamlClassRef(classRef: string | undefined): AuthenticationCo
 export function fromOidcClaims(claims: { acr?: unknown; amr?: unknown }): AuthenticationContext {
   const acr = typeof claims.acr === 'string' && claims.acr.length > 0 && claims.acr.length <= MAX_ACR_LENGTH ? claims.acr : undefined;
   const amr =
-    Array.isArray(claims.amr) && claims.amr.length > 0 && claims.amr.length <= MAX_AMR_VALUES && claims.amr.every((v) => typeof v === 'string' && AMR_VALUE.test(v))
+    Array.isArray(claims.amr) &&
+    claims.amr.length > 0 &&
+    claims.amr.length <= MAX_AMR_VALUES &&
+    claims.amr.every((v) => typeof v === 'string' && AMR_VALUE.test(v))
       ? (claims.amr as string[])
       : undefined;
   return { ...(acr ? { acr } : {}), ...(amr ? { amr: [...amr] } : {}) };

@@ -226,7 +226,12 @@ export class LoginService {
   private async finish(
     login: LoginRequest,
     connection: Connection,
-    verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes; authTime: number | undefined; authnContext: AuthenticationContext }>,
+    verify: () => Promise<{
+      uniqueId: string | undefined;
+      attributes: RawAttributes;
+      authTime: number | undefined;
+      authnContext: AuthenticationContext;
+    }>,
   ): Promise<LoginOutcome> {
     try {
       const { uniqueId, attributes, authTime: reported, authnContext } = await verify();

@@ -8,20 +8,23 @@ import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 
 const CONSOLE_ROOT = fileURLToPath(new URL('../../packages/console/', import.meta.url));
 
-/** The console's OpenID Connect clients section in a real Chromium: register, secret once, rotate, edit, delete. */
+/** The console's OpenID Connect clients section in a real Chromium: register, secret once, rotate, edit, delete; the built-in client's redirect URIs. */
 describe('OpenID Connect clients in the admin console', () => {
   let idp: DevIdp;
   let lanyard: TestLanyard;
   let browser: Browser;
   let page: Page;
   let accountSid: string;
+  let connection: { sid: string; clientId: string };
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
     await build({ root: CONSOLE_ROOT, logLevel: 'warn' });
     idp = await startDevIdp({ port: 0 });
     lanyard = await startTestLanyard('sqlite');
-    accountSid = (await setupAccount(lanyard, idp)).account.sid;
+    const setup = await setupAccount(lanyard, idp);
+    accountSid = setup.account.sid;
+    connection = { sid: setup.connection.sid, clientId: setup.connection.clientId };
     const adminKey = (await lanyard.services.adminKeys.create('console clients test')).secret;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -87,6 +90,38 @@ describe('OpenID Connect clients in the admin console', () => {
     await card.getByRole('button', { name: 'Delete client' }).click();
     await section.getByText('Deleted Supervisor portal.').waitFor();
     expect((await tokenCall(second)).status).toBe(401);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("edits the redirect URIs of the connection's built-in client, which a sign-in then accepts", async () => {
+    const section = page.locator('#section-clients');
+    const card = section.getByRole('article', { name: 'Built-in client' });
+    await card.waitFor();
+    expect(await card.locator('code.value').first().textContent()).toBe(connection.clientId);
+    // No secret to rotate and nothing to delete: the connection owns it.
+    await expect(card.getByRole('button', { name: 'Delete client' }).count()).resolves.toBe(0);
+
+    const authorize = (redirectUri: string) => {
+      const url = new URL('/oauth2/authorize', lanyard.url);
+      const params = { client_id: connection.clientId, redirect_uri: redirectUri, response_type: 'code', scope: 'openid' };
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      url.searchParams.set('code_challenge', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM');
+      url.searchParams.set('code_challenge_method', 'S256');
+      return fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    };
+    const before = await authorize('https://wallboard.example.com/cb');
+    expect(before.status).toBe(400);
+    // The error page sends the administrator to this client's redirect URIs, naming it.
+    expect(await before.text()).toContain(`lanyard clients update ${connection.clientId} --redirect-uri`);
+
+    await card.getByLabel('Redirect URIs of Built-in client').fill('https://wallboard.example.com/cb\nhttp://wallboard.example.com/cb');
+    await card.getByRole('button', { name: 'Save redirect URIs' }).click();
+    await section.getByRole('alert').filter({ hasText: 'must use https' }).waitFor();
+    await card.getByLabel('Redirect URIs of Built-in client').fill('https://wallboard.example.com/cb');
+    await card.getByRole('button', { name: 'Save redirect URIs' }).click();
+    await section.getByText('Redirect URIs of Built-in client saved.').waitFor();
+    expect((await lanyard.services.accounts.getConnection(connection.sid)).redirectUris).toEqual(['https://wallboard.example.com/cb']);
+    expect((await authorize('https://wallboard.example.com/cb')).status).toBe(302);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -16,6 +16,7 @@ describe.each(BACKENDS)('OpenID Connect clients in the admin API on %s', (backen
   let idp: DevIdp;
   let key: string;
   let accountSid: string;
+  let connection: { sid: string; clientId: string };
 
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Body }> {
     const headers: Record<string, string> = { authorization: `Bearer ${key}` };
@@ -34,7 +35,9 @@ describe.each(BACKENDS)('OpenID Connect clients in the admin API on %s', (backen
     idp = await startDevIdp({ port: 0 });
     lanyard = await startTestLanyard(backend);
     key = (await lanyard.services.adminKeys.create('clients test')).secret;
-    accountSid = (await setupAccount(lanyard, idp)).account.sid;
+    const setup = await setupAccount(lanyard, idp);
+    accountSid = setup.account.sid;
+    connection = setup.connection;
   });
   afterAll(async () => {
     await lanyard?.stop();
@@ -93,6 +96,22 @@ describe.each(BACKENDS)('OpenID Connect clients in the admin API on %s', (backen
     expect((await api('GET', `/clients/${clientId}`)).status).toBe(404);
   });
 
+  it("sets the redirect URIs of a connection's built-in client at its client endpoint, the same list as the connection's", async () => {
+    const shown = await api('GET', `/clients/${connection.clientId}`);
+    expect(shown.body).toMatchObject({ client_id: connection.clientId, connection_sid: connection.sid, token_endpoint_auth_method: 'none' });
+    const set = await api('PATCH', `/clients/${connection.clientId}`, { redirect_uris: ['https://desk.example.com/oidc'] });
+    expect(set.status).toBe(200);
+    expect(set.body.redirect_uris).toEqual(['https://desk.example.com/oidc']);
+    expect((await lanyard.services.accounts.getConnection(connection.sid)).redirectUris).toEqual(['https://desk.example.com/oidc']);
+    const renamed = await api('PATCH', `/clients/${connection.clientId}`, { name: 'Desk' });
+    expect(renamed.status).toBe(400);
+    expect(renamed.body.message).toMatch(/built-in client .* only redirect_uris can change \(not name\)/);
+    // Not a client that can be deleted or given a secret.
+    expect((await api('DELETE', `/clients/${connection.clientId}`)).status).toBe(404);
+    const audit = await api('GET', `/accounts/${accountSid}/audit`);
+    expect(audit.body.events.map((e: Body) => e.reason).join('\n')).toMatch(/set the redirect URIs of the built-in OpenID Connect client/);
+  });
+
   it('refuses bad registrations with a 400 naming the rule', async () => {
     const bad = async (body: Body, message: RegExp) => {
       const response = await api('POST', `/accounts/${accountSid}/clients`, body);
@@ -128,7 +147,37 @@ describe('lanyard clients (CLI)', () => {
         stdio: 'ignore',
       },
     );
-    await json('sso', 'set', account.sid, '--issuer', 'https://idp.example.com', '--sso-url', 'https://idp.example.com/sso', '--cert', certFile);
+    const connection = await json(
+      'sso',
+      'set',
+      account.sid,
+      '--issuer',
+      'https://idp.example.com',
+      '--sso-url',
+      'https://idp.example.com/sso',
+      '--cert',
+      certFile,
+    );
+
+    // The connection's built-in client: its redirect URIs through the same command, nothing else.
+    const builtInId = String(connection.client_id);
+    const builtIn = await lanyard(
+      'clients',
+      'update',
+      builtInId,
+      '--redirect-uri',
+      'https://desk.example.com/cb',
+      '--redirect-uri',
+      'http://127.0.0.1:8080/cb',
+    );
+    expect(builtIn.code, builtIn.stderr).toBe(0);
+    expect(builtIn.stdout).toMatch(/redirect URI: https:\/\/desk\.example\.com\/cb/);
+    expect((await json('clients', 'show', builtInId)).redirect_uris).toEqual(['https://desk.example.com/cb', 'http://127.0.0.1:8080/cb']);
+    expectBadInput(
+      await lanyard('clients', 'update', builtInId, '--name', 'Desk'),
+      /built-in client of connection .*only redirect_uris can change \(not name\)/,
+    );
+    expectBadInput(await lanyard('clients', 'update', builtInId, '--redirect-uri', 'http://desk.example.com/cb'), /must use https/);
 
     const text = await lanyard(
       'clients',

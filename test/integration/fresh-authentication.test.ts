@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverProvider } from '../../packages/server/src/connections/oidc-connection.ts';
 import { generateSigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
@@ -11,7 +12,8 @@ import { createEnterpriseIdp, type EnterpriseIdp } from '../support/samlify-idp.
 /**
  * Fresh authentication (issue 14): `prompt=login` and `max_age` reach the IdP (SAML ForceAuthn,
  * OIDC prompt/max_age), `auth_time` is when the IdP authenticated the user (AuthnInstant, the
- * upstream `auth_time`), and max_age is enforced against it.
+ * upstream `auth_time`), and max_age is enforced against it. `acr`/`amr` likewise come from the
+ * IdP's answer (AuthnContextClassRef, the upstream ID token) and outlive refreshes.
  */
 const APP = 'https://app.example.com/callback';
 const ADA = { nameId: 'ada@example.com', email: 'ada@example.com', fullName: 'Ada Lovelace', roles: ['agent'] };
@@ -111,6 +113,53 @@ describe.each(BACKENDS)('fresh authentication on %s', (backend) => {
     expect(Number(plain.accessToken!.exp) * 1000).toBeGreaterThan(Date.now());
   });
 
+  /** openid-client as the relying party, the samlify IdP answering with `classRef`; then a refresh. */
+  async function signInWithClassRef(classRef: string) {
+    const config = await client.discovery(new URL(lanyard.url), saml.clientId, undefined, client.None(), {
+      execute: [client.allowInsecureRequests],
+    });
+    const verifier = client.randomPKCECodeVerifier();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: APP,
+      scope: 'openid',
+      nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const start = await fetch(url, { redirect: 'manual' });
+    const request = await idp.readRequest(saml.metadata, { url: start.headers.get('location')! });
+    const acs = await postForm(request.acsUrl, await idp.respond(saml.metadata, request, ADA, { authnContextClassRef: classRef }));
+    const tokens = await client.authorizationCodeGrant(config, new URL(acs.headers.get('location')!), {
+      pkceCodeVerifier: verifier,
+      expectedNonce: nonce,
+    });
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    return { signedIn: tokens.claims()!, refreshed: refreshed.claims()! };
+  }
+
+  it('puts the SAML AuthnContextClassRef in acr and its RFC 8176 methods in amr, and keeps both across a refresh', async () => {
+    const PPT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+    const password = await signInWithClassRef(PPT);
+    expect(password.signedIn).toMatchObject({ acr: PPT, amr: ['pwd'] });
+    expect(password.refreshed).toMatchObject({ acr: PPT, amr: ['pwd'], auth_time: password.signedIn.auth_time });
+
+    const SMARTCARD_PKI = 'urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI';
+    const smartcard = await signInWithClassRef(SMARTCARD_PKI);
+    expect(smartcard.signedIn).toMatchObject({ acr: SMARTCARD_PKI, amr: ['sc', 'hwk'] });
+    expect(smartcard.refreshed).toMatchObject({ acr: SMARTCARD_PKI, amr: ['sc', 'hwk'] });
+
+    const mfa = await signInWithClassRef('https://refeds.org/profile/mfa');
+    expect(mfa.refreshed).toMatchObject({ acr: 'https://refeds.org/profile/mfa', amr: ['mfa'] });
+
+    // A class with no clear RFC 8176 equivalent: acr as sent, no amr at all.
+    const KERBEROS = 'urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos';
+    const kerberos = await signInWithClassRef(KERBEROS);
+    expect(kerberos.signedIn.acr).toBe(KERBEROS);
+    expect(kerberos.signedIn).not.toHaveProperty('amr');
+    expect(kerberos.refreshed).not.toHaveProperty('amr');
+  });
+
   it('refuses a malformed max_age back to the client', async () => {
     const { challenge } = pkcePair();
     const url = new URL('/oauth2/authorize', lanyard.url);
@@ -129,9 +178,9 @@ describe.each(BACKENDS)('fresh authentication on %s', (backend) => {
     expect(back.searchParams.get('error_description')).toMatch(/max_age must be a whole number/);
   });
 
-  it('passes prompt=login and max_age to an OpenID Connect upstream and takes its auth_time', async () => {
+  it('passes prompt=login and max_age to an OpenID Connect upstream and takes its auth_time, acr and amr', async () => {
     const upstream = await startUpstreamProvider({
-      users: [{ sub: 'nora', name: 'Nora', email: 'nora@example.com', roles: ['agent'] }],
+      users: [{ sub: 'nora', name: 'Nora', email: 'nora@example.com', roles: ['agent'], acr: 'urn:example:loa:high', amr: ['pwd', 'otp'] }],
       redirectUri: `${lanyard.url}/login/oidc/callback`,
       clientId: 'lanyard',
       clientSecret: 'secret',
@@ -179,9 +228,21 @@ describe.each(BACKENDS)('fresh authentication on %s', (backend) => {
           redirect_uri: APP,
         }),
       });
-      const idToken = decodeJwt(((await token.json()) as { id_token: string }).id_token);
+      const issued = (await token.json()) as { id_token: string; refresh_token: string };
+      const idToken = decodeJwt(issued.id_token);
       expect(Number(idToken.auth_time)).toBeGreaterThanOrEqual(before - 1);
       expect(Number(idToken.auth_time)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+      // The upstream ID token's acr/amr, passed through, and still there after a refresh.
+      expect(idToken).toMatchObject({ acr: 'urn:example:loa:high', amr: ['pwd', 'otp'] });
+      const refreshed = await fetch(`${lanyard.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: issued.refresh_token, client_id: connection.clientId }),
+      });
+      expect(decodeJwt(((await refreshed.json()) as { id_token: string }).id_token)).toMatchObject({
+        acr: 'urn:example:loa:high',
+        amr: ['pwd', 'otp'],
+      });
     } finally {
       await upstream.close();
     }

@@ -166,6 +166,22 @@ describe.each(BACKENDS)('off-the-shelf relying parties on %s', (backend) => {
       await oauth.introspectionRequest(as, oc, clientAuth, tokens.access_token, insecure),
     );
     expect(introspected).toMatchObject({ active: true, client_id: registered.clientId, sub: claims.sub, token_type: 'Bearer' });
+
+    // Who else may introspect it (docs/security.md): a confidential client of the same account,
+    // such as the API this app calls (the token's audience is the account) is told; a client of
+    // another account, and anyone about the refresh token, are not.
+    const asClient = async (connection: string, token: string) => {
+      const { client: other, secret } = await lanyard.services.clients.register({
+        connectionSid: connection,
+        redirectUris: ['https://api.example.com/cb'],
+      });
+      const rs: oauth.Client = { client_id: other.clientId };
+      return oauth.processIntrospectionResponse(as, rs, await oauth.introspectionRequest(as, rs, oauth.ClientSecretBasic(secret!), token, insecure));
+    };
+    expect(await asClient(connectionSid, tokens.access_token)).toMatchObject({ active: true, client_id: registered.clientId, sub: claims.sub });
+    expect(await asClient(connectionSid, tokens.refresh_token!)).toEqual({ active: false });
+    const elsewhere = (await setupAccount(lanyard, idp)).connection.sid;
+    expect(await asClient(elsewhere, tokens.access_token)).toEqual({ active: false });
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, oc, clientAuth, tokens.refresh_token!, insecure));
     const after = await oauth.processIntrospectionResponse(
       as,

@@ -114,6 +114,7 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       introspection_endpoint: `${lanyard.url}/oauth2/introspect`,
       authorization_response_iss_parameter_supported: true,
     });
+    expect(metadata.claims_supported).toEqual(expect.arrayContaining(['auth_time', 'acr', 'amr']));
     const rfc8414 = await fetch(`${lanyard.url}/.well-known/oauth-authorization-server`);
     expect(await rfc8414.json()).toEqual(await (await fetch(`${lanyard.url}/.well-known/openid-configuration`)).json());
     const jwksResponse = await fetch(metadata.jwks_uri!);
@@ -138,6 +139,10 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
     const claims = tokens.claims()!;
     expect(claims).toMatchObject({ iss: lanyard.url, aud: rp.clientId, name: 'Ada Lovelace', email: 'ada@example.com' });
     expect(claims.sub).toMatch(/^FU[0-9a-f]{32}$/);
+    // The dev IdP signs Ada in without a password: its AuthnContextClassRef says "unspecified",
+    // which is passed on as acr, with no amr (no RFC 8176 method to name).
+    expect(claims.acr).toBe('urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified');
+    expect(claims).not.toHaveProperty('amr');
     const info = await client.fetchUserInfo(rp.config, tokens.access_token, claims.sub);
     expect(info).toMatchObject({ sub: claims.sub, name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'supervisor', 'agent'] });
   });
@@ -155,6 +160,8 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
     const first = await client.refreshTokenGrant(rp.config, tokens.refresh_token!);
     expect(first.refresh_token).not.toBe(tokens.refresh_token);
     expect(first.claims()?.sub).toBe(tokens.claims()?.sub);
+    // A refreshed ID token still tells how the user authenticated at the IdP.
+    expect(first.claims()).toMatchObject({ acr: tokens.claims()!.acr, auth_time: tokens.claims()!.auth_time });
     const retry = await client.refreshTokenGrant(rp.config, tokens.refresh_token!);
     expect(retry.refresh_token).toBe(first.refresh_token);
     const next = await client.refreshTokenGrant(rp.config, first.refresh_token!);
@@ -257,6 +264,10 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       expect(page, uri).toMatch(/exact match required/);
       // The page names the true fix (the client's redirect URIs), not the Flex surface's Trusted URLs.
       expect(page, uri).toMatch(/register this exact redirect URI on the client: lanyard clients update/);
+      // …naming this client (the connection's built-in one), whose list that command edits.
+      expect(page, uri).toContain(
+        `Client ${rp.clientId}: an administrator adds the URI to its redirect URIs with lanyard clients update ${rp.clientId}`,
+      );
       expect(page, uri).not.toMatch(/add this page&#39;s address to the account&#39;s Trusted URLs/);
       expect(page, uri).toContain('70003');
       // Nothing of the request is echoed back onto our page.

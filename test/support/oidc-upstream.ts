@@ -11,6 +11,9 @@ export interface UpstreamUser {
   groups?: string[];
   /** Further claims as the provider sends them, nested objects included (Keycloak's realm_access). */
   extra?: Record<string, unknown>;
+  /** How the provider says it authenticated this user: its ID tokens' `acr` and `amr`. */
+  acr?: string;
+  amr?: string[];
 }
 
 export async function signingKey(kid: string): Promise<JWK> {
@@ -47,28 +50,44 @@ export async function startUpstreamProvider(options: {
       ],
       jwks: { keys },
       scopes: ['openid', 'profile', 'email', 'roles'],
-      claims: { openid: ['sub'], profile: ['name'], email: ['email'], roles: ['roles', 'groups', 'realm_access', 'resource_access'] },
+      // acr and amr with the openid scope: in every ID token whose login recorded them, as Entra ID
+      // and Okta send them (oidc-provider otherwise sends acr only when the client asks for it).
+      claims: { openid: ['sub', 'acr', 'amr'], profile: ['name'], email: ['email'], roles: ['roles', 'groups', 'realm_access', 'resource_access'] },
       pkce: { required: () => true },
       cookies: { keys: ['test-cookie-key'] },
       findAccount: async (_ctx, id) => {
         const user = options.users.find((u) => u.sub === id);
         if (!user) return undefined;
-        const { extra, ...plain } = user;
+        const { extra, acr: _acr, amr: _amr, ...plain } = user;
         return { accountId: id, claims: async () => ({ ...plain, ...extra }) };
       },
     });
+
+  // The development login page finishes with the account only; a real provider's login also
+  // records how it authenticated (oidc-provider's login result `acr` / `amr`, put in its ID tokens).
+  const withAuthenticationContext = (provider: Provider) => {
+    const finished = provider.interactionFinished.bind(provider);
+    provider.interactionFinished = (req, res, result, finishOptions) => {
+      const login = result.login as { accountId: string; acr?: string; amr?: string[] } | undefined;
+      const user = login && options.users.find((u) => u.sub === login.accountId);
+      if (login && user?.acr) login.acr = user.acr;
+      if (login && user?.amr) login.amr = user.amr;
+      return finished(req, res, result, finishOptions);
+    };
+    return provider;
+  };
 
   const listen = (provider: Provider) => {
     server.removeAllListeners('request');
     server.on('request', provider.callback());
   };
-  listen(build(options.keys));
+  listen(withAuthenticationContext(build(options.keys)));
 
   return {
     issuer,
     /** Same issuer, new signing keys (the old provider state is dropped, as after a restart). */
     rotate(keys: JWK[]) {
-      listen(build(keys));
+      listen(withAuthenticationContext(build(keys)));
     },
     close: () =>
       new Promise<void>((resolve) => {

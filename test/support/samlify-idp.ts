@@ -135,8 +135,16 @@ export function createEnterpriseIdp(options: EnterpriseIdpOptions) {
       };
     },
 
-    /** A signed (and, when configured, encrypted) response to `request` for `user`. */
-    async respond(spMetadataXml: string, request: ReadRequest, user: UserClaims, options: { encryptTo?: string; authnInstant?: Date } = {}) {
+    /**
+     * A signed (and, when configured, encrypted) response to `request` for `user`. Its
+     * AuthnStatement says PasswordProtectedTransport unless `authnContextClassRef` names another class.
+     */
+    async respond(
+      spMetadataXml: string,
+      request: ReadRequest,
+      user: UserClaims,
+      options: { encryptTo?: string; authnInstant?: Date; authnContextClassRef?: string } = {},
+    ) {
       const sp = serviceProvider(spMetadataXml, options.encryptTo);
       const now = new Date();
       const later = new Date(now.getTime() + 300_000).toISOString();
@@ -161,7 +169,7 @@ export function createEnterpriseIdp(options: EnterpriseIdpOptions) {
       // replaceTagsByValue escapes values, so the element goes into the template first.
       const authnStatement =
         `<saml:AuthnStatement AuthnInstant="${(options.authnInstant ?? now).toISOString()}" SessionIndex="_s${randomBytes(8).toString('hex')}">` +
-        '<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>';
+        `<saml:AuthnContext><saml:AuthnContextClassRef>${options.authnContextClassRef ?? 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport'}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
       const attributes: Record<string, string> = {
         attrEmail: user.email,
         attrFullName: user.fullName,

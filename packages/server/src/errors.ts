@@ -85,11 +85,20 @@ export class UntrustedDomainError extends LanyardError {
  * match, RFC 9700 §4.1.1). Trusted URLs play no part here; the fix is on the client.
  */
 export class UnregisteredRedirectUriError extends LanyardError {
-  constructor(parameter: 'redirect_uri' | 'post_logout_redirect_uri' = 'redirect_uri') {
+  /**
+   * `clientId`: the client whose list was searched (our own ID, looked up before; never the
+   * request's redirect URI): `moreInfo` tells the administrator where that client's list is edited.
+   */
+  constructor(parameter: 'redirect_uri' | 'post_logout_redirect_uri' = 'redirect_uri', clientId?: string) {
     super({
       code: 70003,
       status: 400,
       message: `The ${parameter} is not one of the redirect URIs registered for this client (exact match required, RFC 9700 §4.1.1).`,
+      ...(clientId
+        ? {
+            moreInfo: `Client ${clientId}: an administrator adds the URI to its redirect URIs with lanyard clients update ${clientId} --redirect-uri <uri> (repeat for each URI; the list is replaced), in the console (account page, OpenID Connect clients), or with PATCH /admin/v1/clients/${clientId}.`,
+          }
+        : {}),
     });
   }
 }

@@ -84,12 +84,14 @@ export function registerClients(program: Command): void {
     );
   clients
     .command('show')
-    .description('show a client')
+    .description("show a client (a registered one, or a connection's built-in client by its client ID)")
     .argument('<client_id>')
     .action(action(async (context, { args: [id] }) => output(await (await clientAdmin(context)).get(id!))));
   clients
     .command('update')
-    .description("change a client's redirect URIs (the whole list), name, keys or ID token algorithm")
+    .description(
+      "change a client's redirect URIs (the whole list), name, keys or ID token algorithm; a connection's built-in client (the client_id lanyard sso set prints): redirect URIs only",
+    )
     .argument('<client_id>')
     .option('--redirect-uri <uri>', 'an exact redirect URI (repeat for several; replaces the list)', collect)
     .option('--name <name>', 'a name for people')

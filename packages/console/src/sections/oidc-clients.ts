@@ -27,7 +27,8 @@ const lines = (text: string) =>
 
 /**
  * OpenID Connect clients of the standard surface: register one with its exact redirect URIs,
- * see its secret once, rotate it with a rollover, change redirect URIs, delete it.
+ * see its secret once, rotate it with a rollover, change redirect URIs, delete it; and the
+ * redirect URIs of the connection's built-in client.
  */
 export function oidcClientsSection(context: PageContext): Section {
   const list = h('div', { class: 'client-list' });
@@ -100,7 +101,11 @@ export function oidcClientsSection(context: PageContext): Section {
     }
   });
 
-  const clientCard = (client: OidcClient) => {
+  /**
+   * A connection's built-in client (public, PKCE) is what relying parties use without a client of
+   * their own: only its redirect URIs can change, through the same endpoint.
+   */
+  const clientCard = (client: OidcClient, builtIn = false) => {
     const rotate = h('button', { type: 'button', class: 'secondary small' }, 'Rotate secret');
     const remove = h('button', { type: 'button', class: 'secondary small' }, 'Delete client');
     const uris = h('textarea', { rows: Math.max(2, client.redirect_uris.length), spellcheck: 'false' });
@@ -150,18 +155,32 @@ export function oidcClientsSection(context: PageContext): Section {
       { class: 'client', 'aria-label': client.name },
       h('h3', {}, client.name),
       copyable('client ID', client.client_id),
-      h('p', { class: 'muted' }, `${client.token_endpoint_auth_method}; ID tokens ${client.id_token_signed_response_alg}`),
+      h(
+        'p',
+        { class: 'muted' },
+        builtIn
+          ? `Public (PKCE); ID tokens ${client.id_token_signed_response_alg}. Used by apps that sign in with this client ID instead of a registered client.`
+          : `${client.token_endpoint_auth_method}; ID tokens ${client.id_token_signed_response_alg}`,
+      ),
       field(`Redirect URIs of ${client.name}`, uris, 'One per line, matched exactly.'),
       saveUris,
       secrets.length ? h('ul', {}, secrets) : null,
-      h('div', { class: 'actions' }, client.secrets.length ? rotate : null, remove),
+      builtIn ? null : h('div', { class: 'actions' }, client.secrets.length ? rotate : null, remove),
     );
   };
 
+  let builtInClientId: string | undefined;
   async function refresh(): Promise<void> {
     try {
-      const { clients } = await admin<{ clients: OidcClient[] }>('GET', `/accounts/${context.accountSid}/clients`);
-      replace(list, clients.length === 0 ? h('p', { class: 'muted' }, 'No OpenID Connect clients yet.') : clients.map(clientCard));
+      const [{ clients }, builtIn] = await Promise.all([
+        admin<{ clients: OidcClient[] }>('GET', `/accounts/${context.accountSid}/clients`),
+        builtInClientId ? admin<OidcClient>('GET', `/clients/${builtInClientId}`) : undefined,
+      ]);
+      replace(
+        list,
+        builtIn ? clientCard({ ...builtIn, name: 'Built-in client' }, true) : null,
+        clients.length === 0 ? h('p', { class: 'muted' }, 'No registered OpenID Connect clients yet.') : clients.map((c) => clientCard(c)),
+      );
     } catch (error) {
       status.error((error as Error).message);
     }
@@ -187,6 +206,7 @@ export function oidcClientsSection(context: PageContext): Section {
     element,
     update({ connection }) {
       register.disabled = connection === undefined;
+      builtInClientId = connection?.client_id;
       // Not an alert: a new account simply has nothing to show here yet.
       if (connection === undefined)
         replace(list, h('p', { class: 'muted' }, 'Set up the identity provider first: clients sign users in through it.'));

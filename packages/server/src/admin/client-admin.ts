@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { OAuthClient } from '../clients/model.ts';
 import { TOKEN_ENDPOINT_AUTH_METHODS } from '../clients/model.ts';
+import { builtInClient } from '../clients/client-registry.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { requireSid } from '../ids.ts';
 import type { Services } from '../services.ts';
@@ -96,11 +97,31 @@ export class ClientAdmin {
     return { ...clientResource(client), ...(secret ? { client_secret: secret } : {}) };
   }
 
+  /** A registered client, or a connection's built-in client (by its client ID). */
   async get(clientId: string) {
-    return clientResource(await this.services.clients.get(clientId));
+    const builtIn = await this.builtIn(clientId);
+    return clientResource(builtIn ?? (await this.services.clients.get(clientId)));
   }
 
+  /**
+   * Changes a registered client. A connection's built-in client (the public client relying
+   * parties use without registering one) has only its redirect URIs to change; they are the
+   * connection's (`PUT /connections/{sid}/redirect-uris` sets the same list).
+   */
   async update(clientId: string, body: z.infer<typeof clientSchemas.update>) {
+    const builtIn = await this.builtIn(clientId);
+    if (builtIn) {
+      const others = Object.entries(body).flatMap(([k, v]) => (k !== 'redirect_uris' && v !== undefined ? [k] : []));
+      if (others.length > 0 || body.redirect_uris === undefined) {
+        throw new InvalidParameterError(
+          `${clientId} is the built-in client of connection ${builtIn.connectionSid}: only redirect_uris can change (not ${others.join(', ') || 'nothing'}). For a name, a secret, keys or another ID token algorithm, register a client (lanyard clients register).`,
+        );
+      }
+      const connection = await this.services.accounts.setRedirectUris(builtIn.connectionSid, body.redirect_uris);
+      const updated = builtInClient(connection);
+      await this.record(updated, `set the redirect URIs of the built-in OpenID Connect client ${clientId} (connection ${connection.sid})`);
+      return clientResource(updated);
+    }
     const client = await this.services.clients.update(clientId, {
       name: body.name,
       redirectUris: body.redirect_uris,
@@ -128,6 +149,11 @@ export class ClientAdmin {
     await this.services.clients.remove(clientId);
     await this.record(client, `deleted OpenID Connect client ${client.clientId}`);
     return { client_id: client.clientId, deleted: true };
+  }
+
+  private async builtIn(clientId: string): Promise<OAuthClient | undefined> {
+    const client = await this.services.clients.find(clientId);
+    return client && !client.registered ? client : undefined;
   }
 
   private record(client: OAuthClient, change: string): Promise<void> {

@@ -55,13 +55,13 @@ export const clientPaths: Record<string, Record<string, Json>> = {
   '/admin/v1/clients/{client_id}': {
     get: {
       operationId: 'getClient',
-      summary: 'Get a client (secrets as ids and expiries only)',
+      summary: "Get a client (secrets as ids and expiries only); a connection's built-in client by its client ID too",
       responses: ok(ref('Client')),
       parameters: [clientParam],
     },
     patch: {
       operationId: 'updateClient',
-      summary: 'Change name, redirect URIs, keys or ID token algorithm',
+      summary: "Change name, redirect URIs, keys or ID token algorithm; a connection's built-in client: redirect_uris only",
       responses: ok(ref('Client')),
       parameters: [clientParam],
       requestBody: requestBody(clientSchemas.update),

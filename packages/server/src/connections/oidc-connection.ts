@@ -1,4 +1,5 @@
 import { addClaims } from './claim-paths.ts';
+import { fromOidcClaims, type AuthenticationContext } from './authentication-context.ts';
 import * as client from 'openid-client';
 import type { OidcIdpSettings } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -17,6 +18,8 @@ export interface VerifiedOidcLogin {
   attributes: RawAttributes;
   /** The ID token's `auth_time` (ms), when the provider sent it. */
   authTime: number | undefined;
+  /** The ID token's `acr` / `amr`, passed through when the provider sent them. */
+  authnContext: AuthenticationContext;
 }
 
 /** An upstream OIDC login failed verification (issuer, audience, nonce, signature, state…). */
@@ -127,7 +130,12 @@ export class OidcConnection {
         throw new OidcResponseError(`userinfo failed: ${describe(error)}`);
       }
     }
-    return { subject: claims.sub, attributes, authTime: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : undefined };
+    return {
+      subject: claims.sub,
+      attributes,
+      authTime: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : undefined,
+      authnContext: fromOidcClaims({ acr: claims.acr, amr: claims.amr }),
+    };
   }
 }
 

@@ -9,6 +9,7 @@ import { decryptAssertion, EncryptedAssertionError } from './saml-encryption.ts'
 import { checkDecryptedAssertion, checkResponseMessage } from './saml-message-checks.ts';
 import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
+import { fromSamlClassRef, type AuthenticationContext } from './authentication-context.ts';
 
 export type { ServiceProvider } from './sp-metadata.ts';
 
@@ -22,6 +23,8 @@ export interface VerifiedAssertion {
   assertionId: string;
   /** AuthnStatement AuthnInstant (ms): when the IdP authenticated the user; undefined when absent. */
   authnInstant: number | undefined;
+  /** The newest AuthnStatement's AuthnContextClassRef, as `acr`/`amr` (authentication-context.ts). */
+  authnContext: AuthenticationContext;
 }
 
 const SAML_REQUEST = 'saml_request';
@@ -216,6 +219,7 @@ export class SamlConnection {
       attributes: normalizeSamlAttributes(profile.attributes as Record<string, unknown> | undefined),
       assertionId: assertion.id,
       authnInstant: assertion.authnInstant ?? undefined,
+      authnContext: fromSamlClassRef(assertion.authnContextClassRef ?? undefined),
     };
   }
 }
@@ -300,6 +304,7 @@ function parseVerifiedAssertion(xml: string): {
   bearerConfirmations: BearerConfirmation[];
   notOnOrAfter: number | null;
   authnInstant: number | null;
+  authnContextClassRef: string | null;
 } {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
@@ -317,10 +322,21 @@ function parseVerifiedAssertion(xml: string): {
     }));
   const condition = children(root, SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter') ?? null;
   // The newest AuthnStatement: an assertion may carry one per authentication it vouches for.
-  const instants = children(root, SAML_NS, 'AuthnStatement')
-    .map((a) => timeOf(a.getAttribute('AuthnInstant')))
-    .filter((t): t is number => t !== null && !Number.isNaN(t));
-  return { id, issuer, bearerConfirmations, notOnOrAfter: timeOf(condition), authnInstant: instants.length ? Math.max(...instants) : null };
+  const statements = children(root, SAML_NS, 'AuthnStatement')
+    .map((a) => ({ instant: timeOf(a.getAttribute('AuthnInstant')), element: a }))
+    .filter((s): s is { instant: number; element: Element } => s.instant !== null && !Number.isNaN(s.instant))
+    .sort((a, b) => b.instant - a.instant);
+  const newest = statements[0]?.element;
+  const context = newest ? children(newest, SAML_NS, 'AuthnContext')[0] : undefined;
+  const classRef = context ? children(context, SAML_NS, 'AuthnContextClassRef')[0]?.textContent?.trim() : undefined;
+  return {
+    id,
+    issuer,
+    bearerConfirmations,
+    notOnOrAfter: timeOf(condition),
+    authnInstant: statements[0]?.instant ?? null,
+    authnContextClassRef: classRef || null,
+  };
 }
 
 /** node-saml's messages, made readable for an administrator without leaking internals. */

@@ -14,7 +14,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCode
 const ADMIN_HINTS: Record<number, string> = {
   70002: "An administrator must add this page's address to the account's Trusted URLs (lanyard trusted-urls add).",
   70003:
-    'An administrator must register this exact redirect URI on the client: lanyard clients update <client_id> --redirect-uri <uri> (or the console, OpenID Connect clients). Trusted URLs do not apply to OpenID Connect clients.',
+    "An administrator must register this exact redirect URI on the client: lanyard clients update <client_id> --redirect-uri <uri>, the console's OpenID Connect clients section, or the admin API (PATCH /admin/v1/clients/<client_id>). This holds for a connection's built-in client too. Trusted URLs do not apply to OpenID Connect clients.",
   70251: "An administrator must fix the account's single sign-on settings (IdP certificate, SSO URL, Domain redirect URL).",
   45050: 'An administrator must configure the identity provider to send this attribute.',
   // The message above names the cause and its fix (signature, status, clocks, URLs…): no generic guess here.

@@ -123,6 +123,7 @@ export class LegacyLoginService {
         nonce: null,
         scope: null,
         authTime: authTimeOf(assertion.authnInstant, null, connection.saml!.clockSkewSeconds * 1000),
+        ...assertion.authnContext,
       });
       await this.audit.record({
         type: 'login.succeeded',

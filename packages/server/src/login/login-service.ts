@@ -26,6 +26,7 @@ import { DEFAULT_UNIQUE_ID_POLICY, resolveUniqueId } from '../users/unique-id.ts
 import type { UserService, User } from '../users/user-service.ts';
 import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
 import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
+import type { AuthenticationContext } from '../connections/authentication-context.ts';
 import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from './saml-connections.ts';
 import { oauthDescription } from '../oidc/oauth-text.ts';
 import { enhancedServiceProvider } from './service-providers.ts';
@@ -163,7 +164,9 @@ export class LoginService {
     if (!input.redirectUrl) throw new InvalidParameterError(input.surface === 'flex' ? 'redirectUrl is required.' : 'redirect_uri is required.');
     if (input.surface === 'oidc') {
       // RFC 9700 §4.1.1: exact matching of registered redirect URIs on the standard surface.
-      if (!exactRedirectMatch(input.redirectUrl, input.client?.redirectUris ?? connection.redirectUris)) throw new UnregisteredRedirectUriError();
+      if (!exactRedirectMatch(input.redirectUrl, input.client?.redirectUris ?? connection.redirectUris)) {
+        throw new UnregisteredRedirectUriError('redirect_uri', input.client?.clientId ?? connection.clientId);
+      }
       return;
     }
     if (!account.defaultRedirectUrl) {
@@ -190,7 +193,7 @@ export class LoginService {
       const assertion = await this.samlFor(connection).verify(samlResponse, true);
       if (assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
       const uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
-      return { uniqueId, attributes: assertion.attributes, authTime: assertion.authnInstant };
+      return { uniqueId, attributes: assertion.attributes, authTime: assertion.authnInstant, authnContext: assertion.authnContext };
     });
   }
 
@@ -206,7 +209,7 @@ export class LoginService {
       if (!connection.oidc || !login.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
       const verified = await this.oidcFor(connection).complete(callback, { state, ...login.upstream });
       const uniqueId = resolveUniqueId({ nameId: verified.subject }, verified.attributes, connection.uniqueId);
-      return { uniqueId, attributes: verified.attributes, authTime: verified.authTime };
+      return { uniqueId, attributes: verified.attributes, authTime: verified.authTime, authnContext: verified.authnContext };
     });
   }
 
@@ -223,10 +226,15 @@ export class LoginService {
   private async finish(
     login: LoginRequest,
     connection: Connection,
-    verify: () => Promise<{ uniqueId: string | undefined; attributes: RawAttributes; authTime: number | undefined }>,
+    verify: () => Promise<{
+      uniqueId: string | undefined;
+      attributes: RawAttributes;
+      authTime: number | undefined;
+      authnContext: AuthenticationContext;
+    }>,
   ): Promise<LoginOutcome> {
     try {
-      const { uniqueId, attributes, authTime: reported } = await verify();
+      const { uniqueId, attributes, authTime: reported, authnContext } = await verify();
       const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
       const account = await this.accounts.getAccount(connection.accountSid);
       const profile = mapProfileExplained(uniqueId, attributes, connection.mapping, account.declaredRoles);
@@ -246,6 +254,7 @@ export class LoginService {
         nonce: login.nonce,
         scope: login.scope,
         authTime,
+        ...authnContext,
       });
       await this.audit.record({
         type: 'login.succeeded',

@@ -44,7 +44,7 @@ export async function authorizationEndpoint(c: Context, services: Services): Pro
   if (!client) throw new InvalidParameterError('client_id is missing or unknown.');
   const redirectUri = q.get('redirect_uri');
   if (!redirectUri) throw new InvalidParameterError('redirect_uri is required.');
-  if (!exactRedirectMatch(redirectUri, client.redirectUris)) throw new UnregisteredRedirectUriError();
+  if (!exactRedirectMatch(redirectUri, client.redirectUris)) throw new UnregisteredRedirectUriError('redirect_uri', client.clientId);
   try {
     if (q.has('request')) throw oauthError('request_not_supported', 'Request objects are not supported.');
     if (q.has('request_uri')) throw oauthError('request_uri_not_supported', 'request_uri is not supported.');

@@ -7,13 +7,12 @@ import type { User } from '../users/user-service.ts';
  *
  * - `email_verified`: users are provisioned by the organisation's identity provider, which owns
  *   the addresses it asserts; it is false only when that IdP says so (`email_verified: false`).
- * - `acr` / `amr`: passed on when the IdP stated them at the user's latest sign-in (an OpenID
- *   Connect IdP's ID token claims of the same names).
+ *
+ * `acr` / `amr` describe one sign-in, not the user: the ID token takes them from the session
+ * (connections/authentication-context.ts), never from the user's stored attributes.
  */
 export function userClaims(user: User): Record<string, unknown> {
   const first = (name: string) => (Object.hasOwn(user.attributes, name) ? user.attributes[name]?.[0] : undefined);
-  const amr = Object.hasOwn(user.attributes, 'amr') ? user.attributes.amr : undefined;
-  const acr = first('acr');
   return {
     name: user.fullName,
     preferred_username: user.identity,
@@ -21,7 +20,5 @@ export function userClaims(user: User): Record<string, unknown> {
     email: user.email,
     email_verified: first('email_verified') !== 'false',
     roles: user.roles,
-    ...(acr ? { acr } : {}),
-    ...(amr?.length ? { amr } : {}),
   };
 }

@@ -8,10 +8,18 @@ import { assertIssuedFor } from '../tokens/token-scope.ts';
 const INACTIVE = { active: false } as const;
 
 /**
- * RFC 7662 §2.2: what an authenticated client may learn about a token. Only tokens of the
- * standard surface and of the client's own account are ever active; refresh tokens only for the
- * client they were issued to. Everything else (unknown, expired, revoked, foreign) is just
- * `{"active": false}` (§2.2: no reason is given, so introspection reveals nothing).
+ * RFC 7662 §2.2: what an authenticated client may learn about a token. RFC 7662 §2.1/§4 leave
+ * the choice of who may introspect what to the server; Lanyard's (docs/security.md):
+ *
+ * - access tokens: any confidential client of the token's account. The token's `aud` is the
+ *   account (RFC 9068), so every resource server of the account is its audience: an API called
+ *   by an SPA introspects the SPA's tokens. What it learns is what the JWT already says to
+ *   whoever holds it, plus whether the session is still alive;
+ * - refresh tokens: only the client they were issued to (a credential of that client alone);
+ * - only tokens of the standard surface; public clients cannot introspect (no authentication).
+ *
+ * Everything else (unknown, expired, revoked, another account's, another client's refresh
+ * token) is just `{"active": false}` (§2.2: no reason is given, so introspection reveals nothing).
  */
 export async function introspect(services: Services, client: OAuthClient, token: string, hint: string | undefined): Promise<Record<string, unknown>> {
   const asJwt = token.split('.').length === 3;

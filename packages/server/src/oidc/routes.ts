@@ -129,7 +129,7 @@ export const oidcRoutes: RouteModule = (app, services) => {
     // Access tokens verify against the same keys, but their audience is an account, not a client.
     if (hint && !client) throw new InvalidTokenError('id_token_hint is not an ID token issued to a client of this server.');
     if (q.post_logout_redirect_uri !== undefined && (!client || !exactRedirectMatch(q.post_logout_redirect_uri, client.redirectUris))) {
-      throw new UnregisteredRedirectUriError('post_logout_redirect_uri');
+      throw new UnregisteredRedirectUriError('post_logout_redirect_uri', client?.clientId);
     }
     if (hint) await tokens.endSessionForIdToken(hint);
     if (q.post_logout_redirect_uri) {

@@ -4,6 +4,7 @@ import { ExpiredTokenError, InvalidTokenError } from '../errors.ts';
 import type { AccountIdentity } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
 import { userClaims } from '../oidc/claims.ts';
+import { authenticationClaims } from '../connections/authentication-context.ts';
 import { signEs256 } from './compact-jws.ts';
 import { ID_TOKEN_ALGS, SIGNING_ALG, type SigningAlg, type SigningKeys } from './signing-keys.ts';
 import type { AccessTokenClaims, Session } from './model.ts';
@@ -61,6 +62,7 @@ export class AccessTokens {
       auth_time: Math.floor(session.authTime / 1000),
       sid: session.id,
       ...userClaims(user),
+      ...authenticationClaims(session),
       ...(accessTokenHash ? { at_hash: accessTokenHash } : {}),
     })
       .setProtectedHeader({ alg, kid, typ: 'JWT' })

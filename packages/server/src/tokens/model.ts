@@ -17,6 +17,10 @@ export interface CodeGrant {
   nonce: string | null;
   scope: string | null;
   authTime: number;
+  /** The IdP's authentication context class (ID token `acr`), when it stated one. */
+  acr?: string;
+  /** Authentication methods (ID token `amr`, RFC 8176), when known. */
+  amr?: string[];
 }
 
 export interface CodeRecord extends CodeGrant {
@@ -38,6 +42,9 @@ export interface Session {
   nonce: string | null;
   scope: string | null;
   authTime: number;
+  /** From the code grant; absent on sessions stored before it was recorded (then no claim). */
+  acr?: string;
+  amr?: string[];
   createdAt: number;
   /** End of the shift: refreshes never extend past this. */
   maxExpiresAt: number;

@@ -130,6 +130,8 @@ export class TokenService {
       nonce: grant.nonce,
       scope: grant.scope,
       authTime: grant.authTime,
+      ...(grant.acr ? { acr: grant.acr } : {}),
+      ...(grant.amr?.length ? { amr: grant.amr } : {}),
       createdAt: now,
       // The shift starts with this session, not with the IdP's authentication (auth_time), which
       // an IdP session may have made hours earlier.

@@ -162,6 +162,20 @@ describe('security headers', () => {
   });
 });
 
+describe('kept-alive connections', () => {
+  it('keeps an idle connection open longer than clients and load balancers keep theirs (they close first: no reset)', async () => {
+    const lanyard = await startTestLanyard('sqlite');
+    try {
+      // fetch keeps the connection alive; Node announces how long it will wait for the next request.
+      const response = await fetch(`${lanyard.url}/healthz`);
+      await response.arrayBuffer();
+      expect(response.headers.get('keep-alive')).toBe('timeout=72');
+    } finally {
+      await lanyard.stop();
+    }
+  });
+});
+
 describe('rate limits', () => {
   let lanyard: TestLanyard;
   let setup: Awaited<ReturnType<typeof setupAccount>>;

@@ -61,4 +61,14 @@ describe('loadConfig', () => {
     expect(loadConfig({}).logLevel).toBe('info');
     expect(loadConfig({}).shutdownTimeoutSeconds).toBe(10);
   });
+
+  it('keeps idle connections longer than clients and load balancers do, and headers time out after that', () => {
+    expect(loadConfig({})).toMatchObject({ keepAliveTimeoutSeconds: 72, headersTimeoutSeconds: 75 });
+    expect(loadConfig({ LANYARD_KEEP_ALIVE_TIMEOUT: '120', LANYARD_HEADERS_TIMEOUT: '125' })).toMatchObject({
+      keepAliveTimeoutSeconds: 120,
+      headersTimeoutSeconds: 125,
+    });
+    expect(() => loadConfig({ LANYARD_KEEP_ALIVE_TIMEOUT: '90' })).toThrow('LANYARD_HEADERS_TIMEOUT: must be above LANYARD_KEEP_ALIVE_TIMEOUT (90)');
+    expect(() => loadConfig({ LANYARD_KEEP_ALIVE_TIMEOUT: '0' })).toThrow('LANYARD_KEEP_ALIVE_TIMEOUT');
+  });
 });

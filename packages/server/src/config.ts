@@ -50,6 +50,11 @@ const envSchema = z.object({
   LANYARD_LOG_LEVEL: z.enum(['info', 'warn', 'error', 'silent']).default('info'),
   LANYARD_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 16)').optional(),
   LANYARD_SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).max(300).default(10),
+  // Above the idle timeouts of the clients and load balancers in front (browsers, undici 4 s,
+  // AWS ALB and nginx 60 s): the side that closes an idle connection first must be the client,
+  // or a request sent on it as the server closes it is reset (ECONNRESET, 502 at a proxy).
+  LANYARD_KEEP_ALIVE_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(72),
+  LANYARD_HEADERS_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(75),
   LANYARD_SIGNING_KEY_RELOAD: z.coerce.number().int().min(1).max(3600).default(30),
   // Per client address: high, because a contact center's agents sit behind one egress address
   // (2,000 agents signing in within a minute is a shift change, not an attack).
@@ -88,6 +93,10 @@ export interface LanyardConfig {
   metricsToken: string | undefined;
   /** On SIGTERM, how long in-flight requests may take to finish before connections are cut. */
   shutdownTimeoutSeconds: number;
+  /** How long an idle kept-alive connection stays open (s; Node's `server.keepAliveTimeout`). */
+  keepAliveTimeoutSeconds: number;
+  /** How long a client may take to send a request's headers (s; `server.headersTimeout`), above the keep-alive timeout. */
+  headersTimeoutSeconds: number;
   /** How often each node re-reads signing keys (a rotation by another node or the CLI). */
   signingKeyReloadSeconds: number;
   /**
@@ -171,6 +180,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `Invalid configuration:\n  LANYARD_REFRESH_TOKEN_TTL${sourceOf('LANYARD_REFRESH_TOKEN_TTL')}: must be at least LANYARD_ACCESS_TOKEN_TTL (${e.LANYARD_ACCESS_TOKEN_TTL}); a refresh token that dies before its access token renews nothing`,
     );
   }
+  if (e.LANYARD_HEADERS_TIMEOUT <= e.LANYARD_KEEP_ALIVE_TIMEOUT) {
+    throw new ConfigError(
+      `Invalid configuration:\n  LANYARD_HEADERS_TIMEOUT${sourceOf('LANYARD_HEADERS_TIMEOUT')}: must be above LANYARD_KEEP_ALIVE_TIMEOUT (${e.LANYARD_KEEP_ALIVE_TIMEOUT}); a kept-alive connection's next request would otherwise be cut while its headers arrive`,
+    );
+  }
   const publicUrl = (e.LANYARD_PUBLIC_URL ?? `http://${e.LANYARD_HOST}:${e.LANYARD_PORT}`).replace(/\/+$/, '');
   return {
     publicUrl,
@@ -189,6 +203,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LANYARD_LOG_LEVEL,
     metricsToken: e.LANYARD_METRICS_TOKEN,
     shutdownTimeoutSeconds: e.LANYARD_SHUTDOWN_TIMEOUT,
+    keepAliveTimeoutSeconds: e.LANYARD_KEEP_ALIVE_TIMEOUT,
+    headersTimeoutSeconds: e.LANYARD_HEADERS_TIMEOUT,
     signingKeyReloadSeconds: e.LANYARD_SIGNING_KEY_RELOAD,
     rateLimitLoginPerMinute: e.LANYARD_RATE_LIMIT_LOGIN,
     rateLimitTokenPerMinute: e.LANYARD_RATE_LIMIT_TOKEN,

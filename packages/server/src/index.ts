@@ -51,6 +51,9 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     // The env carries the Node request (`incoming`): the client's socket address for rate limits.
     const s = serve({ fetch: (request, env) => handle(request, env), hostname: config.host, port: config.port }, () => resolve(s));
     s.once('error', (error) => reject(listenFailure(error as NodeJS.ErrnoException, config)));
+    const http = s as import('node:http').Server;
+    http.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
+    http.headersTimeout = config.headersTimeoutSeconds * 1000;
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -66,7 +66,9 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const registry = new ServiceProviderRegistry();
   for (const sp of options.serviceProviders ?? []) registry.register(sp);
 
-  const server = createServer((req, res) => {
+  // Like Lanyard (LANYARD_KEEP_ALIVE_TIMEOUT): idle connections outlive the client's, so a
+  // client never sends a request on one the IdP is closing (ECONNRESET under load).
+  const server = createServer({ keepAliveTimeout: 72_000, headersTimeout: 75_000 }, (req, res) => {
     if (options.crossOriginOpenerPolicy) res.setHeader('cross-origin-opener-policy', options.crossOriginOpenerPolicy);
     handle(req, res).catch((error: Error) => {
       if (error instanceof AuthnRequestError)

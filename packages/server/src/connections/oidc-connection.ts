@@ -1,6 +1,6 @@
 import { addClaims } from './claim-paths.ts';
 import { fromOidcClaims, type AuthenticationContext } from './authentication-context.ts';
-import * as client from 'openid-client';
+import type * as OpenId from 'openid-client';
 import type { OidcIdpSettings } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError } from '../errors.ts';
@@ -35,7 +35,9 @@ export class OidcResponseError extends LanyardError {
 }
 
 const DISCOVERY_TTL_MS = 10 * 60_000;
-const discoveries = new Map<string, { metadata: Promise<client.ServerMetadata>; at: number }>();
+const discoveries = new Map<string, { metadata: Promise<OpenId.ServerMetadata>; at: number }>();
+/** openid-client, loaded with the first OpenID Connect sign-in rather than at start-up. */
+const openidClient = () => import('openid-client');
 
 const isLoopback = (url: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 
@@ -56,7 +58,8 @@ export class OidcConnection {
    * every sign-in, so a provider that rotates its signing keys is followed at once instead of
    * failing logins until a cache expires.
    */
-  private async configuration(): Promise<client.Configuration> {
+  private async configuration(): Promise<OpenId.Configuration> {
+    const client = await openidClient();
     const issuer = new URL(this.settings.issuer);
     const insecure = isLoopback(issuer);
     const key = `${this.settings.issuer}|${this.settings.clientId}`;
@@ -73,7 +76,7 @@ export class OidcConnection {
       discoveries.set(key, cached);
       metadata.catch(() => discoveries.delete(key));
     }
-    let metadata: client.ServerMetadata;
+    let metadata: OpenId.ServerMetadata;
     try {
       metadata = await cached.metadata;
     } catch (error) {
@@ -88,6 +91,7 @@ export class OidcConnection {
   /** `fresh`: pass the client's `prompt=login` / `max_age` on, so that the provider re-authenticates. */
   async authorizeUrl(checks: UpstreamChecks, fresh: { promptLogin: boolean; maxAgeSeconds: number | null } | null = null): Promise<string> {
     const config = await this.configuration();
+    const client = await openidClient();
     return client
       .buildAuthorizationUrl(config, {
         redirect_uri: this.callbackUrl,
@@ -105,7 +109,8 @@ export class OidcConnection {
   /** Exchanges the upstream code and returns the subject with ID-token and userinfo claims. */
   async complete(callback: URL, checks: UpstreamChecks): Promise<VerifiedOidcLogin> {
     const config = await this.configuration();
-    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    const client = await openidClient();
+    let tokens: Awaited<ReturnType<typeof OpenId.authorizationCodeGrant>>;
     try {
       tokens = await client.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: checks.codeVerifier,
@@ -150,6 +155,7 @@ function describe(error: unknown): string {
 /** Checks that an issuer answers OpenID Connect discovery before a connection is saved. */
 export async function discoverProvider(issuer: string): Promise<void> {
   const url = new URL(issuer);
+  const client = await openidClient();
   try {
     await client.discovery(url, 'lanyard-discovery-check', undefined, client.None(), {
       ...(isLoopback(url) ? { execute: [client.allowInsecureRequests] } : {}),

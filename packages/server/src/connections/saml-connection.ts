@@ -1,12 +1,11 @@
 import type { ServiceProvider } from './sp-metadata.ts';
-import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
+import type { CacheProvider, SAML } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
-import { normalizeSamlAttributes, type RawAttributes } from './profile-mapping.ts';
-import { decryptAssertion, EncryptedAssertionError } from './saml-encryption.ts';
-import { checkDecryptedAssertion, checkResponseMessage } from './saml-message-checks.ts';
+import type { RawAttributes } from './profile-mapping.ts';
+import { checkConditions, readAssertion } from './saml-assertion.ts';
 import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
 import { fromSamlClassRef, type AuthenticationContext } from './authentication-context.ts';
@@ -55,8 +54,10 @@ function requestCache(storage: Storage): CacheProvider {
 }
 
 /**
- * SAML 2.0 through @node-saml/node-saml, with the checks it leaves to the caller: Recipient and
- * Destination against our ACS URL, and assertion replay across all nodes.
+ * A SAML 2.0 relationship with one IdP. AuthnRequests are built by @node-saml/node-saml (loaded
+ * on the first one, not at start-up); responses are checked here (saml-message-checks.ts for
+ * status, assertion count and signatures through xml-crypto, saml-assertion.ts for conditions and
+ * audience), with Recipient, Destination, InResponseTo and assertion replay across all nodes.
  */
 export class SamlConnection {
   constructor(
@@ -67,14 +68,9 @@ export class SamlConnection {
     private readonly keys?: SamlKeySource,
   ) {}
 
-  private saml(options: {
-    requestId?: string;
-    inResponseTo: 'always' | 'ifPresent';
-    decryptionKey?: string;
-    request?: RequestOptions;
-    signing?: SpKeyMaterial['signing'];
-  }): SAML {
+  private async saml(options: { requestId: string; request: RequestOptions; signing?: SpKeyMaterial['signing'] }): Promise<SAML> {
     if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
+    const { SAML, ValidateInResponseTo } = await import('@node-saml/node-saml');
     return new SAML({
       entryPoint: this.settings.ssoUrl,
       issuer: this.sp.entityId,
@@ -82,21 +78,18 @@ export class SamlConnection {
       audience: this.sp.entityId,
       idpCert: this.settings.certificates,
       idpIssuer: this.settings.issuer,
-      // The signature policy (a signed Response or a signed assertion, every signature valid) is
-      // enforced by checkResponseMessage before node-saml runs; node-saml alone would ignore an
-      // assertion signature once the Response's verified.
+      // Responses are not validated by node-saml (see verify); these only shape the AuthnRequest.
       wantAssertionsSigned: false,
       wantAuthnResponseSigned: false,
       signatureAlgorithm: 'sha256',
       acceptedClockSkewMs: this.settings.clockSkewSeconds * 1000,
-      validateInResponseTo: options.inResponseTo === 'always' ? ValidateInResponseTo.always : ValidateInResponseTo.ifPresent,
+      validateInResponseTo: ValidateInResponseTo.always,
       requestIdExpirationPeriodMs: REQUEST_TTL_MS,
       cacheProvider: requestCache(this.storage),
       disableRequestedAuthnContext: true,
       identifierFormat: null,
-      ...(options.requestId ? { generateUniqueId: () => options.requestId! } : {}),
-      ...(options.decryptionKey ? { decryptionPvk: options.decryptionKey } : {}),
-      ...(options.request ? authnRequestOptions(this.settings, options.signing, options.request) : {}),
+      generateUniqueId: () => options.requestId,
+      ...authnRequestOptions(this.settings, options.signing, options.request),
     });
   }
 
@@ -111,7 +104,7 @@ export class SamlConnection {
       throw new InvalidSsoSettingsError(`the IdP SSO URL "${this.settings.ssoUrl}" is not a valid URL`);
     }
     const signing = signsAuthnRequests(this.settings) ? await this.keys?.signing() : undefined;
-    const saml = this.saml({ requestId, inResponseTo: 'always', request: { ...request }, signing });
+    const saml = await this.saml({ requestId, request: { ...request }, signing });
     if (this.settings.ssoBinding === 'post') {
       const fields = (await saml.getAuthorizeMessageAsync(relayState, undefined, {})) as Record<string, string>;
       return { binding: 'post', action: this.settings.ssoUrl, fields };
@@ -122,12 +115,21 @@ export class SamlConnection {
   /**
    * Verifies a POSTed SAMLResponse. `solicited` requires InResponseTo to name an outstanding
    * request of ours; IdP-initiated logins pass false and rely on replay protection alone.
+   *
+   * The message is parsed once; each signature in it is verified once (xml-crypto, configured
+   * certificates only); every later check reads the elements those checks verified.
    */
   async verify(samlResponse: string, solicited: boolean): Promise<VerifiedAssertion> {
     if (samlResponse.length > MAX_SAML_RESPONSE_BYTES) throw new SamlResponseError('the SAML response is too large');
     if (!/^[A-Za-z0-9+/=\s]+$/.test(samlResponse)) throw new SamlResponseError('SAMLResponse is not base64');
     const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
+    if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
+    // xml-crypto and xml-encryption load with the first response, not at start-up.
+    const [{ checkDecryptedAssertion, checkResponseMessage }, { decryptAssertion, EncryptedAssertionError }] = await Promise.all([
+      import('./saml-message-checks.ts'),
+      import('./saml-encryption.ts'),
+    ]);
     const message = parseResponse(xml);
     assertStrongAlgorithms(message);
     const checked = checkResponseMessage(message, xml, this.settings.certificates);
@@ -138,9 +140,8 @@ export class SamlConnection {
     if (decrypted) {
       // Inside an encrypted assertion, the same algorithm and signature rules as in a plain one.
       try {
-        const root = parseElement(decrypted.assertionXml);
-        assertStrongAlgorithms(root);
-        checkDecryptedAssertion(root, decrypted.assertionXml, this.settings.certificates, checked.responseSigned);
+        assertStrongAlgorithms(decrypted.assertion);
+        checkDecryptedAssertion(decrypted.assertion, decrypted.assertionXml, this.settings.certificates, checked.responseSigned);
       } catch (error) {
         // Without a verified Response signature the plaintext is the attacker's choice (CBC is
         // malleable): what it fails on must not be told apart from a failed decryption.
@@ -148,20 +149,24 @@ export class SamlConnection {
         throw error;
       }
     }
-    let profile: Profile | null;
-    try {
-      ({ profile } = await this.saml({ inResponseTo: solicited ? 'always' : 'ifPresent', decryptionKey: decrypted?.key }).validatePostResponseAsync({
-        SAMLResponse: samlResponse,
-      }));
-    } catch (error) {
-      throw new SamlResponseError(describeSamlFailure(error as Error, this.sp));
-    }
-    if (!profile) throw new SamlResponseError('the response carries no assertion');
-    if (!solicited && typeof profile.inResponseTo === 'string') throw new SamlResponseError('an IdP-initiated response must not answer a request');
+    // Verified above: signed itself, or inside the verified Response, or decrypted and verified.
+    const verified = decrypted?.assertion ?? checked.assertion;
+    const assertion = readAssertion(verified);
+    const now = Date.now();
+    const skewMs = this.settings.clockSkewSeconds * 1000;
 
-    const assertion = parseVerifiedAssertion(profile.getAssertionXml?.() ?? '');
-    // node-saml checks the Issuer of logout messages only. Some IdPs sign for many tenants with one
-    // key (the issuer tells them apart), so a valid signature alone does not make it our IdP.
+    // SAML Profiles §4.1.4.2 / §4.1.4.3: a solicited response answers one outstanding request of
+    // ours, used once (shared by every node through storage).
+    const inResponseTo = message.getAttribute('InResponseTo') || null;
+    if (!solicited && inResponseTo !== null) throw new SamlResponseError('an IdP-initiated response must not answer a request');
+    if (solicited) {
+      const request = inResponseTo === null ? undefined : await this.storage.consume(SAML_REQUEST, inResponseTo, now);
+      if (!request?.consumedNow) throw new SamlResponseError(NOT_OUR_REQUEST);
+    }
+
+    checkConditions(verified, this.sp.entityId, now, skewMs);
+    // A valid signature alone does not make it our IdP: some IdPs sign for many tenants with one
+    // key (the issuer tells them apart).
     if (assertion.issuer !== this.settings.issuer) {
       throw new SamlResponseError(
         `the assertion was issued by "${assertion.issuer?.slice(0, 200) ?? '(no Issuer)'}", not by the configured IdP "${this.settings.issuer}". ` +
@@ -174,16 +179,13 @@ export class SamlConnection {
         `the response was issued by "${responseIssuer.slice(0, 200)}", not by the configured IdP "${this.settings.issuer}"`,
       );
     }
-    const now = Date.now();
-    const skewMs = this.settings.clockSkewSeconds * 1000;
     const forUs = assertion.bearerConfirmations.filter((c) => c.recipient === this.sp.acsUrl);
     if (forUs.length === 0) {
       throw new SamlResponseError(
         `the assertion's Recipient is not this service's ACS URL: set the IdP application's ACS (reply) URL to ${this.sp.acsUrl}`,
       );
     }
-    // SAML Profiles §4.1.4.3, for every response: node-saml checks these times only when it checks
-    // InResponseTo, so an unsolicited assertion would otherwise be bounded by its Conditions alone.
+    // SAML Profiles §4.1.4.3, for every response, solicited or not.
     const confirmation = forUs.find(
       (c) => c.notOnOrAfter !== null && now - skewMs < c.notOnOrAfter && (c.notBefore === null || c.notBefore <= now + skewMs),
     );
@@ -194,6 +196,8 @@ export class SamlConnection {
           : 'the assertion is outside its validity window (SubjectConfirmationData NotBefore/NotOnOrAfter; check the clocks)',
       );
     }
+    // The signed confirmation, when it names a request, names the one the Response answers.
+    if (confirmation.inResponseTo !== null && confirmation.inResponseTo !== inResponseTo) throw new SamlResponseError(NOT_OUR_REQUEST);
     const destination = message.getAttribute('Destination') || null;
     if (destination !== null && destination !== this.sp.acsUrl) {
       throw new SamlResponseError(
@@ -212,17 +216,20 @@ export class SamlConnection {
     if (!fresh) throw new SamlResponseError('this assertion has already been used (replay)');
 
     return {
-      nameId: profile.nameID,
-      nameIdFormat: profile.nameIDFormat || undefined,
-      issuer: profile.issuer,
-      inResponseTo: profile.inResponseTo as string | undefined,
-      attributes: normalizeSamlAttributes(profile.attributes as Record<string, unknown> | undefined),
+      nameId: assertion.nameId,
+      nameIdFormat: assertion.nameIdFormat,
+      issuer: assertion.issuer,
+      inResponseTo: inResponseTo ?? undefined,
+      attributes: assertion.attributes,
       assertionId: assertion.id,
       authnInstant: assertion.authnInstant ?? undefined,
       authnContext: fromSamlClassRef(assertion.authnContextClassRef ?? undefined),
     };
   }
 }
+
+const NOT_OUR_REQUEST =
+  'the response does not answer a sign-in request of ours (InResponseTo): start the sign-in again from the desktop; an IdP-initiated sign-in needs it turned on for the account';
 
 export { serviceProviderMetadata } from './sp-metadata.ts';
 
@@ -258,12 +265,6 @@ function parseResponse(xml: string): Element {
   return root;
 }
 
-function parseElement(xml: string): Element {
-  const root = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml').documentElement;
-  if (!root) throw new SamlResponseError('the decrypted assertion is not XML');
-  return root;
-}
-
 /**
  * Refuses the message when any signature in it uses an algorithm outside the allow-lists. Only
  * ds:Signature is read: an EncryptedKey's RSA-OAEP ds:DigestMethod (SHA-1 by default, and sound
@@ -285,75 +286,4 @@ function assertStrongAlgorithms(message: Element): void {
   };
   check('SignatureMethod', SIGNATURE_ALGORITHMS, 'signature');
   check('DigestMethod', DIGEST_ALGORITHMS, 'digest');
-}
-
-const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
-
-interface BearerConfirmation {
-  recipient: string | null;
-  notBefore: number | null;
-  notOnOrAfter: number | null;
-}
-
-const timeOf = (value: string | null): number | null => (value ? Date.parse(value) : null);
-
-/** Reads only the XML that node-saml verified (the signed assertion), never the raw message. */
-function parseVerifiedAssertion(xml: string): {
-  id: string;
-  issuer: string | undefined;
-  bearerConfirmations: BearerConfirmation[];
-  notOnOrAfter: number | null;
-  authnInstant: number | null;
-  authnContextClassRef: string | null;
-} {
-  const doc = new DOMParser().parseFromString(xml, 'text/xml');
-  const root = doc.documentElement;
-  const id = root?.getAttribute('ID');
-  if (!root || root.localName !== 'Assertion' || !id) throw new SamlResponseError('the verified assertion has no ID');
-  const issuer = children(root, SAML_NS, 'Issuer')[0]?.textContent?.trim();
-  const subject = children(root, SAML_NS, 'Subject')[0];
-  const bearerConfirmations = (subject ? children(subject, SAML_NS, 'SubjectConfirmation') : [])
-    .filter((c) => c.getAttribute('Method') === BEARER)
-    .flatMap((c) => children(c, SAML_NS, 'SubjectConfirmationData'))
-    .map((d) => ({
-      recipient: d.getAttribute('Recipient') || null,
-      notBefore: timeOf(d.getAttribute('NotBefore')),
-      notOnOrAfter: timeOf(d.getAttribute('NotOnOrAfter')),
-    }));
-  const condition = children(root, SAML_NS, 'Conditions')[0]?.getAttribute('NotOnOrAfter') ?? null;
-  // The newest AuthnStatement: an assertion may carry one per authentication it vouches for.
-  const statements = children(root, SAML_NS, 'AuthnStatement')
-    .map((a) => ({ instant: timeOf(a.getAttribute('AuthnInstant')), element: a }))
-    .filter((s): s is { instant: number; element: Element } => s.instant !== null && !Number.isNaN(s.instant))
-    .sort((a, b) => b.instant - a.instant);
-  const newest = statements[0]?.element;
-  const context = newest ? children(newest, SAML_NS, 'AuthnContext')[0] : undefined;
-  const classRef = context ? children(context, SAML_NS, 'AuthnContextClassRef')[0]?.textContent?.trim() : undefined;
-  return {
-    id,
-    issuer,
-    bearerConfirmations,
-    notOnOrAfter: timeOf(condition),
-    authnInstant: statements[0]?.instant ?? null,
-    authnContextClassRef: classRef || null,
-  };
-}
-
-/** node-saml's messages, made readable for an administrator without leaking internals. */
-function describeSamlFailure(error: Error, sp: ServiceProvider): string {
-  const m = error.message;
-  // Signatures were checked before node-saml ran (saml-message-checks.ts): this is node-saml
-  // disagreeing about signed content, so say what it said rather than guess at a setting.
-  if (/signature/i.test(m)) return `the signed content could not be read (${m.slice(0, 200)})`;
-  if (/NotBefore|NotOnOrAfter|expired|not yet valid/i.test(m)) return `the assertion is outside its validity window (${m})`;
-  // node-saml's words when no SubjectConfirmationData is inside its NotBefore/NotOnOrAfter window.
-  if (/No valid subject confirmation/i.test(m))
-    return 'the assertion is outside its validity window (SubjectConfirmationData NotOnOrAfter has passed; check the clocks)';
-  if (/audience/i.test(m))
-    return `the assertion's audience is not this service provider: set the IdP application's entity ID (Audience) to ${sp.entityId} (${m.slice(0, 200)})`;
-  if (/InResponseTo/i.test(m))
-    return 'the response does not answer a sign-in request of ours (InResponseTo): start the sign-in again from the desktop; an IdP-initiated sign-in needs it turned on for the account';
-  if (/Unknown SAML issuer|issuer/i.test(m)) return 'the response was issued by an unexpected IdP';
-  if (/SAML provider returned/.test(m)) return m;
-  return m.slice(0, 200);
 }

@@ -32,6 +32,8 @@ export interface DecryptionPolicy {
 export interface DecryptedAssertion {
   /** The Assertion element as the IdP encrypted it (its own signature, if any, still inside). */
   assertionXml: string;
+  /** `assertionXml` parsed (once): the element the signature checks and the reader work on. */
+  assertion: Element;
   /** The key that opened it, to hand the same key to the signature checks that follow. */
   key: string;
 }
@@ -65,7 +67,7 @@ export async function decryptAssertion(response: Element, policy: DecryptionPoli
         assertionXml,
         'text/xml',
       ).documentElement;
-      if (root && root.namespaceURI === SAML_NS && root.localName === 'Assertion') return { assertionXml, key };
+      if (root && root.namespaceURI === SAML_NS && root.localName === 'Assertion') return { assertionXml, assertion: root, key };
     } catch {
       // Every way of failing reads the same (below): a message that told bad padding from a bad
       // plaintext would be a CBC padding oracle (Jager & Somorovsky, CCS 2011).

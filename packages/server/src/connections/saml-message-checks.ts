@@ -2,7 +2,7 @@ import { SignedXml } from 'xml-crypto';
 import { SamlResponseError } from '../errors.ts';
 
 /**
- * Checks on a whole SAML Response that node-saml leaves open, run before node-saml reads it.
+ * Checks on a whole SAML Response, on the one parse of it (saml-connection.ts `verify`).
  * The signature policy (SAML Core §5, Profiles §4.1.3.5, and the XML Signature Wrapping attacks
  * of Somorovsky et al., 2012):
  *
@@ -67,7 +67,7 @@ export function checkStatus(response: Element): void {
   );
 }
 
-/** Every assertion-shaped element in the tree, by local name: node-saml finds them by local name too. */
+/** Every assertion-shaped element in the tree, by local name (whatever its namespace: a look-alike counts too). */
 export function findAssertions(root: Element): Element[] {
   return elementsOf(root).filter((e) => ASSERTION_NAMES.has(e.localName ?? ''));
 }
@@ -99,11 +99,30 @@ const toPem = (certificate: string): string =>
 
 type Verdict = 'valid' | 'content-changed' | 'wrong-certificate' | 'malformed';
 
-/** One signature against each configured certificate in turn; KeyInfo is never trusted. */
-function verifySignature(signature: Element, xml: string, certificates: readonly string[]): Verdict {
+const base64Of = (certificate: string): string => certificate.replace(/-----[^-]+-----|\s+/g, '');
+
+/**
+ * The configured certificates, the one the signature's KeyInfo names first (so that during a
+ * rollover each signature is checked once, not once per certificate). KeyInfo only orders the
+ * list: a certificate that is not configured is never used.
+ */
+function certificatesToTry(signature: Element, certificates: readonly string[]): readonly string[] {
+  if (certificates.length < 2) return certificates;
+  const named = new Set(Array.from(signature.getElementsByTagNameNS(DS_NS, 'X509Certificate')).map((c) => base64Of(c.textContent ?? '')));
+  return [...certificates].sort((a, b) => Number(named.has(base64Of(b))) - Number(named.has(base64Of(a))));
+}
+
+/**
+ * One signature against each configured certificate in turn; KeyInfo is never trusted.
+ * `idAttribute` is the ID attribute of the signed element ("ID" in SAML): xml-crypto then looks
+ * the reference up by that one name (and still refuses two elements carrying it) instead of
+ * scanning the document once for each of ID, Id and id.
+ */
+function verifySignature(signature: Element, xml: string, certificates: readonly string[], idAttribute: 'ID' | 'Id'): Verdict {
   let verdict: Verdict = 'wrong-certificate';
-  for (const certificate of certificates) {
+  for (const certificate of certificatesToTry(signature, certificates)) {
     const signer = new SignedXml({ publicCert: toPem(certificate) });
+    signer.idAttributes = [idAttribute];
     try {
       signer.loadSignature(signature);
       if (signer.checkSignature(xml)) return 'valid';
@@ -140,13 +159,14 @@ export function checkSignatures(root: Element, xml: string, certificates: readon
       );
     }
     const references = Array.from(signature.getElementsByTagNameNS(DS_NS, 'Reference'));
-    const id = parent.getAttribute('ID') || parent.getAttribute('Id');
+    const idAttribute = parent.getAttribute('ID') ? 'ID' : 'Id';
+    const id = parent.getAttribute(idAttribute);
     if (references.length !== 1 || !id || references[0]!.getAttribute('URI') !== `#${id}` || allIds.get(id) !== 1) {
       throw new SamlResponseError(
         `${describe(parent)} does not sign exactly the element it sits in (one reference to a unique ID); the message was altered`,
       );
     }
-    const verdict = verifySignature(signature, normalized, certificates);
+    const verdict = verifySignature(signature, normalized, certificates, idAttribute);
     if (verdict === 'content-changed') {
       throw new SamlResponseError(
         `${describe(parent)} does not match the content: the message was changed after the IdP signed it. No setting fixes this; if it happens to every sign-in, something between the IdP and Lanyard rewrites the response`,

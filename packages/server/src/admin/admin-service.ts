@@ -1,7 +1,7 @@
 import { discoverProvider } from '../connections/oidc-connection.ts';
 import { readProfile, refusalOf } from '../connections/profile-mapping.ts';
 import type { LanyardError } from '../errors.ts';
-import type { SamlSettingsInput } from '../accounts/account-service.ts';
+import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
 import type { AccountService } from '../accounts/account-service.ts';

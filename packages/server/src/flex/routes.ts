@@ -98,7 +98,11 @@ export const flexRoutes =
         relayState,
       );
       if (testReport) return testReport;
-      const outcome = await login.complete(connectionSid, samlResponse, relayState);
+      const outcome = await login.complete({
+        connectionSid,
+        signInId: relayState,
+        message: samlResponse ? { samlResponse } : undefined,
+      });
       return c.redirect(outcome.redirectTo, 303);
     });
 

@@ -3,6 +3,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { Storage } from '../storage/port.ts';
 import type { LoginService } from './login-service.ts';
 import { InvalidParameterError } from '../errors.ts';
+import { OIDC_CALLBACK_PATH } from './connection-protocols.ts';
 import { postBindingPage, SAML_POST_PATH } from './saml-post-binding.ts';
 
 /** What the broker's own pages use; the composition root (index.ts) passes just these. */
@@ -38,12 +39,12 @@ export function loginRoutes({ login, config, storage, rateLimits }: LoginRouteDe
     return c.html(page.html);
   });
 
-  app.get('/login/oidc/callback', rateLimits.route('login'), async (c) => {
+  app.get(OIDC_CALLBACK_PATH, rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const callback = new URL(c.req.url);
     // The URL the provider redirected to, as registered: our public URL, not the listening address.
-    const registered = new URL(`${config.publicUrl}/login/oidc/callback${callback.search}`);
-    const outcome = await login.completeOidc(registered);
+    const registered = new URL(`${config.publicUrl}${OIDC_CALLBACK_PATH}${callback.search}`);
+    const outcome = await login.complete({ signInId: registered.searchParams.get('state') ?? undefined, message: { callback: registered } });
     return c.redirect(outcome.redirectTo, 303);
   });
   return app;

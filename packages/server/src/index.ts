@@ -1,7 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { adminRoutes } from './admin/routes.ts';
 import { consoleRoutes } from './console/routes.ts';
-import { ConsoleTestSignIn } from './console/test-sign-in.ts';
+import { RelayStateHandlers } from './login/relay-states.ts';
 import { createApp, mounted } from './http/app.ts';
 import type { RouteModule } from './http/app-types.ts';
 import { flexRoutes } from './flex/routes.ts';
@@ -25,17 +25,17 @@ export type { Services } from './services.ts';
 export function routeModules(s: Services): RouteModule[] {
   const { config, logger, storage, accounts, clients, users, keys, accessTokens, tokens, login, legacy, spKeys, audit } = s;
   const { adminKeys, metrics, lifecycle, rateLimits } = s;
-  // One test sign-in desk: the console starts tests, the assertion consumer services finish them.
-  const testSignIns = new ConsoleTestSignIn({ accounts, storage, audit, config, login });
+  // Features that share the broker's ACSs (the console's test sign-in) register their RelayStates here.
+  const relayStates = new RelayStateHandlers();
   return [
     operationsRoutes({ storage, lifecycle, metrics, config }),
-    flexRoutes({ accounts, login, tokens, spKeys, config, logger, rateLimits, testSignIns }),
+    flexRoutes({ accounts, login, tokens, logger, rateLimits }),
     desktopApiRoutes({ accounts, tokens, config, rateLimits }),
-    legacyRoutes({ legacy, rateLimits, testSignIns }),
-    mounted(loginRoutes({ login, config, storage, rateLimits })),
+    legacyRoutes({ legacy, rateLimits, relayStates }),
+    mounted(loginRoutes({ login, accounts, spKeys, config, storage, rateLimits, relayStates })),
     oidcRoutes({ accounts, clients, users, keys, accessTokens, tokens, login, storage, config, rateLimits }),
     adminRoutes({ accounts, clients, users, keys, accessTokens, tokens, spKeys, audit, adminKeys, storage, config, rateLimits }),
-    consoleRoutes({ config, logger, storage, adminKeys, rateLimits, testSignIns }),
+    consoleRoutes({ config, logger, storage, adminKeys, rateLimits, accounts, audit, login, relayStates }),
   ];
 }
 

@@ -21,7 +21,8 @@ import {
 } from './console-sessions.ts';
 import { serveConsoleFile } from './static-files.ts';
 import { testReportResponse } from './test-report-page.ts';
-import { ConsoleTestSignIn, isTestRelayState, type TestServiceProvider } from './test-sign-in.ts';
+import type { RelayStateHandlers } from '../login/relay-states.ts';
+import { ConsoleTestSignIn, TEST_RELAY_STATE_PREFIX, type TestSignInDependencies } from './test-sign-in.ts';
 
 const signInBody = z.strictObject({ admin_key: z.string().min(1).max(200) });
 const testBody = z.strictObject({ account_sid: z.string(), service_provider: z.enum(['enhanced', 'legacy']).optional() });
@@ -36,21 +37,25 @@ const sessionResource = (session: ConsoleSession) => ({
  * The admin console (`/console/`): its built files, sign-in and sign-out, and the test sign-in.
  * Everything else the console does goes through the admin API with the session cookie.
  */
-export interface ConsoleRouteDependencies {
-  config: Pick<LanyardConfig, 'publicUrl'>;
+export interface ConsoleRouteDependencies extends TestSignInDependencies {
+  config: Pick<LanyardConfig, 'publicUrl' | 'loginTtlSeconds'>;
   logger: Logger;
   storage: Storage;
   adminKeys: AdminKeys;
   rateLimits: RateLimits;
-  /** The same instance the assertion consumer services hand test answers to. */
-  testSignIns: ConsoleTestSignIn;
+  /** The broker's ACSs hand the answers to test sign-ins (RelayState `ct_…`) back through this. */
+  relayStates: RelayStateHandlers;
 }
 
 export const consoleRoutes =
   (services: ConsoleRouteDependencies): RouteModule =>
   (app) => {
     const sessions = new ConsoleSessions(services.storage, services.adminKeys);
-    const tests = services.testSignIns;
+    const tests = new ConsoleTestSignIn(services);
+    // A test sign-in's answer arrives at the broker's ACS (enhanced or legacy) and becomes a report page.
+    services.relayStates.register(TEST_RELAY_STATE_PREFIX, async (c, at, samlResponse, relayState) =>
+      testReportResponse(c, await tests.complete(at, samlResponse, relayState)),
+    );
     const secure = services.config.publicUrl.startsWith('https:');
     const consoleCall = async (c: Context) => {
       const found = await authenticateConsoleCall(c, sessions);
@@ -112,18 +117,3 @@ export const consoleRoutes =
     app.get('/console', (c) => c.redirect('/console/', 301));
     app.get('/console/*', (c) => serveConsoleFile(c, c.req.path.slice('/console/'.length)));
   };
-
-/**
- * The ACS hook for test sign-ins: an answer to one becomes a report page. Undefined for every
- * other RelayState, which the ACS handles as a real sign-in.
- */
-export async function answerTestSignIn(
-  c: Context,
-  tests: ConsoleTestSignIn,
-  at: { serviceProvider: TestServiceProvider; sid: string },
-  samlResponse: string | undefined,
-  relayState: string | undefined,
-): Promise<Response | undefined> {
-  if (!isTestRelayState(relayState)) return undefined;
-  return testReportResponse(c, await tests.complete(at, samlResponse, relayState));
-}

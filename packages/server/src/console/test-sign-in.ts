@@ -66,10 +66,6 @@ export interface TestSignInReport {
   error: { code: number; message: string } | null;
 }
 
-export function isTestRelayState(relayState: string | undefined): relayState is string {
-  return relayState !== undefined && relayState.startsWith(TEST_RELAY_STATE_PREFIX);
-}
-
 /**
  * "Test sign-in" from the console: a real SP-initiated SAML login against the account's IdP,
  * through the enhanced or the legacy service provider, whose outcome is a report (attributes

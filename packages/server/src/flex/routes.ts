@@ -1,21 +1,15 @@
 import { z } from 'zod';
 import type { AccountService } from '../accounts/account-service.ts';
-import type { LanyardConfig } from '../config.ts';
-import type { SpKeys } from '../connections/sp-keys.ts';
-import type { ConsoleTestSignIn } from '../console/test-sign-in.ts';
 import type { RouteModule } from '../http/app-types.ts';
 import type { Logger } from '../http/logger.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
 import type { LoginService } from '../login/login-service.ts';
 import type { TokenService } from '../tokens/token-service.ts';
 import { cors } from '../http/cors.ts';
-import { readForm, readJson, readSamlPost } from '../http/request-body.ts';
+import { readForm, readJson } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
-import { AuthenticationError, LanyardError, NotFoundError } from '../errors.ts';
+import { AuthenticationError, LanyardError } from '../errors.ts';
 import { basicCredentials } from '../http/basic-credentials.ts';
-import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
-import { answerTestSignIn } from '../console/routes.ts';
-import { enhancedServiceProvider } from '../login/service-providers.ts';
 import { flexTokenResponse } from './token-response.ts';
 import { asDesktopTokenError, exchangeForm } from './form-exchange.ts';
 import { lookup, lookupQuery } from './lookup.ts';
@@ -43,23 +37,19 @@ const tokenRequest = z.discriminatedUnion(
 
 const validateRequest = z.object({ token: z.string().min(1).max(8192) });
 
-/** The Flex wire surface (SPEC): lookup, authorize, ACS, tokens, validation. */
+/** The Flex wire surface (SPEC): lookup, authorize, tokens, validation. Its ACS and SP metadata are the broker's (login/routes.ts). */
 export interface FlexRouteDependencies {
   accounts: AccountService;
   login: LoginService;
   tokens: TokenService;
-  spKeys: SpKeys;
-  config: Pick<LanyardConfig, 'publicUrl'>;
   logger: Logger;
   rateLimits: RateLimits;
-  /** Takes the ACS answers to console test sign-ins (their RelayState says so). */
-  testSignIns: ConsoleTestSignIn;
 }
 
 export const flexRoutes =
   (services: FlexRouteDependencies): RouteModule =>
   (app) => {
-    const { accounts, login, tokens, config, logger, rateLimits } = services;
+    const { accounts, login, tokens, logger, rateLimits } = services;
     const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
     app.use('/v1/Flex/Authentication/Config', cors('*'));
     app.use('/v1/Flex/OAuth/Tokens', desktops);
@@ -84,37 +74,6 @@ export const flexRoutes =
         codeChallengeMethod: q.codeChallengeMethod,
       });
       return c.redirect(idpUrl, 302);
-    });
-
-    app.post('/login/callback', rateLimits.route('login'), async (c) => {
-      c.set('browserFacing', true);
-      const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
-      const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
-      const testReport = await answerTestSignIn(
-        c,
-        services.testSignIns,
-        { serviceProvider: 'enhanced', sid: connectionSid },
-        samlResponse,
-        relayState,
-      );
-      if (testReport) return testReport;
-      const outcome = await login.complete({
-        connectionSid,
-        signInId: relayState,
-        message: samlResponse ? { samlResponse } : undefined,
-      });
-      return c.redirect(outcome.redirectTo, 303);
-    });
-
-    app.get('/login/metadata', async (c) => {
-      const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
-      const connection = await accounts.getConnection(connectionSid).catch((error: unknown) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
-      const xml = await serviceProviderMetadataFor(services.spKeys, enhancedServiceProvider(config.publicUrl, connectionSid), connection);
-      c.header('Content-Type', 'application/samlmetadata+xml');
-      return c.body(xml);
     });
 
     app.post('/v1/Flex/OAuth/Tokens', rateLimits.route('token'), async (c) => {

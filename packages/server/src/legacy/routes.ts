@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import type { ConsoleTestSignIn } from '../console/test-sign-in.ts';
+import type { RelayStateHandlers } from '../login/relay-states.ts';
 import type { RouteModule } from '../http/app-types.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
 import type { LegacyLoginService } from './legacy-login-service.ts';
-import { readJson, readSamlPost } from '../http/request-body.ts';
+import { readJson } from '../http/request-body.ts';
+import { readSamlPost } from '../login/saml-post-binding.ts';
 import { requireSid } from '../ids.ts';
 import { InvalidParameterError } from '../errors.ts';
-import { answerTestSignIn } from '../console/routes.ts';
 
 const authenticateBody = z.object({
   products: z.array(z.string()).optional(),
@@ -18,8 +18,8 @@ const refreshBody = z.object({ token: z.string().min(1).max(8192) });
 export interface LegacyRouteDependencies {
   legacy: LegacyLoginService;
   rateLimits: RateLimits;
-  /** Takes the ACS answers to console test sign-ins (their RelayState says so). */
-  testSignIns: ConsoleTestSignIn;
+  /** Features that share the ACS (the console's test sign-in) registered their RelayStates with the broker. */
+  relayStates: RelayStateHandlers;
 }
 
 export const legacyRoutes =
@@ -40,8 +40,8 @@ export const legacyRoutes =
       const form = await readSamlPost(c);
       const samlResponse = form.SAMLResponse;
       const relayState = form.RelayState !== '' ? form.RelayState : undefined;
-      const testReport = await answerTestSignIn(c, services.testSignIns, { serviceProvider: 'legacy', sid: accountSid }, samlResponse, relayState);
-      if (testReport) return testReport;
+      const registered = await services.relayStates.answer(c, { serviceProvider: 'legacy', sid: accountSid }, samlResponse, relayState);
+      if (registered) return registered;
       const outcome = await legacy.complete(accountSid, samlResponse, relayState);
       // The token travels on the URL (legacy contract): forbid the Referer from carrying it on.
       c.header('Referrer-Policy', 'no-referrer');

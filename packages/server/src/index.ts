@@ -1,7 +1,9 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { adminRoutes } from './admin/routes.ts';
 import { consoleRoutes } from './console/routes.ts';
-import { createApp, type RouteModule } from './http/app.ts';
+import { RelayStateHandlers } from './login/relay-states.ts';
+import { createApp, mounted } from './http/app.ts';
+import type { RouteModule } from './http/app-types.ts';
 import { flexRoutes } from './flex/routes.ts';
 import { desktopApiRoutes } from './flex/desktop-api.ts';
 import { legacyRoutes } from './legacy/routes.ts';
@@ -16,17 +18,26 @@ export { loadConfig, type LanyardConfig } from './config.ts';
 export * from './errors.ts';
 export type { Services } from './services.ts';
 
-/** Every route module of the server, in one list. */
-export const routeModules: RouteModule[] = [
-  operationsRoutes,
-  flexRoutes,
-  desktopApiRoutes,
-  legacyRoutes,
-  loginRoutes,
-  oidcRoutes,
-  adminRoutes,
-  consoleRoutes,
-];
+/**
+ * Every route module of the server, each given only the services it uses: this list is where a
+ * reader sees which surface depends on what (the OIDC surface on the login broker, …).
+ */
+export function routeModules(s: Services): RouteModule[] {
+  const { config, logger, storage, accounts, clients, users, keys, accessTokens, tokens, login, legacy, spKeys, audit } = s;
+  const { adminKeys, metrics, lifecycle, rateLimits } = s;
+  // Features that share the broker's ACSs (the console's test sign-in) register their RelayStates here.
+  const relayStates = new RelayStateHandlers();
+  return [
+    operationsRoutes({ storage, lifecycle, metrics, config }),
+    flexRoutes({ accounts, login, tokens, logger, rateLimits }),
+    desktopApiRoutes({ accounts, tokens, config, rateLimits }),
+    legacyRoutes({ legacy, rateLimits, relayStates }),
+    mounted(loginRoutes({ login, accounts, spKeys, config, storage, rateLimits, relayStates })),
+    oidcRoutes({ accounts, clients, users, keys, accessTokens, tokens, login, storage, config, rateLimits }),
+    adminRoutes({ accounts, clients, users, keys, accessTokens, tokens, spKeys, audit, adminKeys, storage, config, rateLimits }),
+    consoleRoutes({ config, logger, storage, adminKeys, rateLimits, accounts, audit, login, relayStates }),
+  ];
+}
 
 export interface Lanyard {
   services: Services;
@@ -39,7 +50,7 @@ export interface Lanyard {
 /** Builds the services and the app; `listen` starts the HTTP server. */
 export async function createLanyard(config: LanyardConfig, options: ServiceOptions = {}): Promise<Omit<Lanyard, 'url'>> {
   const services = await createServices(config, options);
-  const app = createApp(services, routeModules);
+  const app = createApp(services, routeModules(services));
   return { services, app, close: () => services.storage.close() };
 }
 

@@ -2,10 +2,16 @@ import { discoverProvider } from '../connections/oidc-connection.ts';
 import { readProfile, refusalOf } from '../connections/profile-mapping.ts';
 import { ConflictError, UntrustedDomainError, type LanyardError } from '../errors.ts';
 import { matchesTrustedUrl, parseTrustedUrl } from '../accounts/trusted-urls.ts';
-import type { SamlSettingsInput } from '../accounts/account-service.ts';
+import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
-import type { Services } from '../services.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { LanyardConfig } from '../config.ts';
+import type { SpKeys } from '../connections/sp-keys.ts';
+import type { SigningKeys } from '../tokens/signing-keys.ts';
+import type { UserService } from '../users/user-service.ts';
+import type { AdminKeys } from './admin-keys.ts';
 import { claimsAsAttributes } from '../connections/claim-paths.ts';
 import { explainRoleFailure } from '../connections/group-overage.ts';
 import type { SpKeyUse } from '../connections/sp-keys.ts';
@@ -20,7 +26,7 @@ import {
   userResource,
 } from './resources.ts';
 import type { MappingInput } from './requests.ts';
-import { inspectToken } from './token-inspection.ts';
+import { inspectToken, type TokenInspectionServices } from './token-inspection.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
 
 export type { Actor } from './admin-audit.ts';
@@ -30,9 +36,19 @@ export type { Actor } from './admin-audit.ts';
  * through the domain services, records the change in the audit log and returns the wire shape.
  * Both front ends stay thin, and a change made from either looks the same afterwards.
  */
+export interface AdminServiceDependencies extends TokenInspectionServices {
+  accounts: AccountService;
+  users: UserService;
+  audit: AuditLog;
+  spKeys: SpKeys;
+  keys: SigningKeys;
+  adminKeys: AdminKeys;
+  config: Pick<LanyardConfig, 'publicUrl'>;
+}
+
 export class AdminService {
   constructor(
-    private readonly services: Services,
+    private readonly services: AdminServiceDependencies,
     private readonly actor: Actor,
   ) {}
 

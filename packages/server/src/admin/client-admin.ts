@@ -4,7 +4,16 @@ import { TOKEN_ENDPOINT_AUTH_METHODS } from '../clients/model.ts';
 import { builtInClient } from '../clients/client-registry.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { requireSid } from '../ids.ts';
-import type { Services } from '../services.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ClientRegistry } from '../clients/client-registry.ts';
+
+/** What client registration uses: the registry, the account's connections, the audit log. */
+export interface ClientAdminDependencies {
+  accounts: AccountService;
+  clients: ClientRegistry;
+  audit: AuditLog;
+}
 import { ID_TOKEN_ALGS } from '../tokens/signing-keys.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
 
@@ -64,7 +73,7 @@ export function clientResource(client: OAuthClient) {
  */
 export class ClientAdmin {
   constructor(
-    private readonly services: Services,
+    private readonly services: ClientAdminDependencies,
     private readonly actor: Actor,
   ) {}
 

@@ -1,14 +1,13 @@
 import type { Context, Hono } from 'hono';
-import type { AppVariables } from '../http/app.ts';
+import type { AppVariables } from '../http/app-types.ts';
 import { parseWith, readJson } from '../http/request-body.ts';
-import type { Services } from '../services.ts';
 import type { AdminVariables } from './admin-auth.ts';
-import { ClientAdmin, clientSchemas } from './client-admin.ts';
+import { ClientAdmin, clientSchemas, type ClientAdminDependencies } from './client-admin.ts';
 
 type AdminEnv = { Variables: AppVariables & AdminVariables };
 
 /** `/admin/v1` routes for OpenID Connect client registration (described in openapi-clients.ts). */
-export function clientRoutes(admin: Hono<AdminEnv>, services: Services): void {
+export function clientRoutes(admin: Hono<AdminEnv>, services: ClientAdminDependencies): void {
   const ops = (c: Context<AdminEnv>) => {
     const key = `admin key ${c.get('adminKey').sid} (${c.get('adminKey').name})`;
     return new ClientAdmin(services, c.get('viaConsole') ? { surface: 'console', name: `console, ${key}` } : { surface: 'admin-api', name: key });

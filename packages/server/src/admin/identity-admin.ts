@@ -1,4 +1,8 @@
-import type { Services } from '../services.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { LanyardConfig } from '../config.ts';
+import type { TokenService } from '../tokens/token-service.ts';
+import type { UserService } from '../users/user-service.ts';
 import { requireSid } from '../ids.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { listIdpEntityIds } from '../accounts/idp-metadata.ts';
@@ -11,9 +15,17 @@ import { connectionResource, userResource } from './resources.ts';
  * "Who is who" for the admin API and the CLI: the connection's unique-id policy, and repairs of
  * users the IdP identified inconsistently (relink one user to a new id, merge a duplicate).
  */
+export interface IdentityAdminDependencies {
+  accounts: AccountService;
+  users: UserService;
+  tokens: TokenService;
+  audit: AuditLog;
+  config: Pick<LanyardConfig, 'publicUrl'>;
+}
+
 export class IdentityAdmin {
   constructor(
-    private readonly services: Services,
+    private readonly services: IdentityAdminDependencies,
     private readonly actor: Actor,
   ) {}
 

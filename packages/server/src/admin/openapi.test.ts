@@ -17,7 +17,7 @@ describe('admin OpenAPI document', () => {
     services = await createServices(loadConfig({ LANYARD_DATABASE_URL: 'sqlite::memory:' }, { secretKey: randomBytes(32) }), {
       logger: jsonLogger('silent'),
     });
-    app = createApp(services, routeModules);
+    app = createApp(services, routeModules(services));
   });
   afterAll(() => services.storage.close());
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SamlSettingsInput } from '../accounts/account-service.ts';
+import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import { InvalidParameterError } from '../errors.ts';
 
 const url = z.string().min(1).max(2048);

@@ -1,5 +1,5 @@
 import { describeCertificate } from '../accounts/certificates.ts';
-import { revertDeadline } from '../accounts/account-service.ts';
+import { revertDeadline } from '../accounts/sso-mode.ts';
 import type { Account, Connection } from '../accounts/model.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { signsAuthnRequests } from '../connections/saml-request-signing.ts';

@@ -8,7 +8,20 @@ import { samlConnectionFor, samlSignInLocation } from '../login/saml-connections
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, NotFoundError, SamlResponseError } from '../errors.ts';
 import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
-import type { Services } from '../services.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { LanyardConfig } from '../config.ts';
+import type { LoginService } from '../login/login-service.ts';
+import type { Storage } from '../storage/port.ts';
+
+/** What a test sign-in uses: the account's settings, the broker's SAML wiring, storage and audit. */
+export interface TestSignInDependencies {
+  accounts: AccountService;
+  storage: Storage;
+  audit: AuditLog;
+  config: Pick<LanyardConfig, 'publicUrl' | 'loginTtlSeconds'>;
+  login: Pick<LoginService, 'samlDependencies'>;
+}
 
 const PENDING = 'console_test_login';
 const RESULT = 'console_test_result';
@@ -53,17 +66,13 @@ export interface TestSignInReport {
   error: { code: number; message: string } | null;
 }
 
-export function isTestRelayState(relayState: string | undefined): relayState is string {
-  return relayState !== undefined && relayState.startsWith(TEST_RELAY_STATE_PREFIX);
-}
-
 /**
  * "Test sign-in" from the console: a real SP-initiated SAML login against the account's IdP,
  * through the enhanced or the legacy service provider, whose outcome is a report (attributes
  * received, the mapped profile, what is missing) instead of a token. Nobody is provisioned.
  */
 export class ConsoleTestSignIn {
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: TestSignInDependencies) {}
 
   async begin(
     accountSid: string,

@@ -1,9 +1,12 @@
 import type { Context } from 'hono';
-import type { RouteModule } from '../http/app.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { LanyardConfig } from '../config.ts';
+import type { RouteModule } from '../http/app-types.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
+import type { TokenService } from '../tokens/token-service.ts';
 import { cors } from '../http/cors.ts';
 import { requireSid } from '../ids.ts';
 import { ExpiredTokenError, InvalidParameterError, LanyardError } from '../errors.ts';
-import type { Services } from '../services.ts';
 import type { AccessTokenClaims, Session } from '../tokens/model.ts';
 
 /**
@@ -48,7 +51,7 @@ export function desktopTokenFrom(header: string | undefined): string {
  * the standard OIDC surface are refused. Every failure becomes 20104 or 20003.
  */
 export async function verifyDesktopToken(
-  services: Services,
+  services: { tokens: Pick<TokenService, 'verifyAccessTokenFor'> },
   token: string,
   accountSid: string,
 ): Promise<{ claims: AccessTokenClaims; session: Session }> {
@@ -75,77 +78,86 @@ async function formToken(c: Context): Promise<string | undefined> {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export const desktopApiRoutes: RouteModule = (app, services) => {
-  const { accounts, config, rateLimits } = services;
-  const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
-  // Twilio answers a bare host here (a Serverless domain); Lanyard's own host is the honest equivalent.
-  const runtimeDomain = new URL(config.publicUrl).host;
-  app.use('/v1/Configuration/Public', cors('*'));
-  app.use('/v1/Configuration', desktops);
-  app.use('/v1/Accounts/:accountSid/Tokens/Info', desktops);
+export interface DesktopApiDependencies {
+  accounts: AccountService;
+  tokens: TokenService;
+  config: Pick<LanyardConfig, 'publicUrl'>;
+  rateLimits: RateLimits;
+}
 
-  /**
-   * Only what any browser may know before sign-in. Unknown accounts get the same shape with the
-   * defaults, so the answer does not tell which account SIDs exist (as the public lookup).
-   */
-  app.get('/v1/Configuration/Public', async (c) => {
-    const accountSid = requireSid('account', c.req.query('AccountSid'), 'AccountSid');
-    const account = await accounts.findAccount(accountSid);
-    c.header('Cache-Control', 'public, max-age=60');
-    return c.json({
-      configurations: [
-        {
-          account_sid: accountSid,
-          runtime_domain: runtimeDomain,
-          public_attributes: { loginPopup: account?.loginPopup === true },
-        },
-      ],
-    });
-  });
+export const desktopApiRoutes =
+  (services: DesktopApiDependencies): RouteModule =>
+  (app) => {
+    const { accounts, config, rateLimits } = services;
+    const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
+    // Twilio answers a bare host here (a Serverless domain); Lanyard's own host is the honest equivalent.
+    const runtimeDomain = new URL(config.publicUrl).host;
+    app.use('/v1/Configuration/Public', cors('*'));
+    app.use('/v1/Configuration', desktops);
+    app.use('/v1/Accounts/:accountSid/Tokens/Info', desktops);
 
-  app.get('/v1/Configuration', rateLimits.route('token'), async (c) => {
-    c.header('Cache-Control', 'no-store');
-    const token = desktopTokenFrom(c.req.header('authorization'));
-    const claims = await claimsOfAnyAccount(services, token);
-    const account = await accounts.getAccount(claims.aud);
-    return c.json({
-      account_sid: account.sid,
-      flex_instance_sid: account.instanceSid,
-      date_created: iso(account.createdAt),
-      date_updated: iso(account.createdAt),
-      runtime_domain: runtimeDomain,
-      status: 'ok',
-      ui_version: c.req.query('UiVersion') ?? null,
-      // The real client refuses to start unless the service declares its UI version compatible.
-      ui_attributes: { version_compatibility: 'yes' },
-      url: new URL('/v1/Configuration', config.publicUrl).toString(),
+    /**
+     * Only what any browser may know before sign-in. Unknown accounts get the same shape with the
+     * defaults, so the answer does not tell which account SIDs exist (as the public lookup).
+     */
+    app.get('/v1/Configuration/Public', async (c) => {
+      const accountSid = requireSid('account', c.req.query('AccountSid'), 'AccountSid');
+      const account = await accounts.findAccount(accountSid);
+      c.header('Cache-Control', 'public, max-age=60');
+      return c.json({
+        configurations: [
+          {
+            account_sid: accountSid,
+            runtime_domain: runtimeDomain,
+            public_attributes: { loginPopup: account?.loginPopup === true },
+          },
+        ],
+      });
     });
-  });
 
-  app.post('/v1/Accounts/:accountSid/Tokens/Info', rateLimits.route('token'), async (c) => {
-    c.header('Cache-Control', 'no-store');
-    const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
-    const token = desktopTokenFrom(c.req.header('authorization'));
-    const described = await formToken(c);
-    if (described !== undefined && described !== token)
-      throw new DesktopTokenInvalidError('Token differs from the token in the Authorization header.');
-    const { claims, session } = await verifyDesktopToken(services, token, accountSid);
-    return c.json({
-      account_sid: claims.aud,
-      flex_instance_sid: claims.flex_instance_sid,
-      flex_user_sid: claims.sub,
-      worker_sid: claims.worker_sid,
-      identity: claims.identity,
-      realm_user_id: claims.name_id,
-      roles: claims.roles,
-      expiration: iso(claims.exp * 1000),
-      session_expires_at: iso(session.maxExpiresAt),
+    app.get('/v1/Configuration', rateLimits.route('token'), async (c) => {
+      c.header('Cache-Control', 'no-store');
+      const token = desktopTokenFrom(c.req.header('authorization'));
+      const claims = await claimsOfAnyAccount(services, token);
+      const account = await accounts.getAccount(claims.aud);
+      return c.json({
+        account_sid: account.sid,
+        flex_instance_sid: account.instanceSid,
+        date_created: iso(account.createdAt),
+        date_updated: iso(account.createdAt),
+        runtime_domain: runtimeDomain,
+        status: 'ok',
+        ui_version: c.req.query('UiVersion') ?? null,
+        // The real client refuses to start unless the service declares its UI version compatible.
+        ui_attributes: { version_compatibility: 'yes' },
+        url: new URL('/v1/Configuration', config.publicUrl).toString(),
+      });
     });
-  });
-};
+
+    app.post('/v1/Accounts/:accountSid/Tokens/Info', rateLimits.route('token'), async (c) => {
+      c.header('Cache-Control', 'no-store');
+      const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
+      const token = desktopTokenFrom(c.req.header('authorization'));
+      const described = await formToken(c);
+      if (described !== undefined && described !== token)
+        throw new DesktopTokenInvalidError('Token differs from the token in the Authorization header.');
+      const { claims, session } = await verifyDesktopToken(services, token, accountSid);
+      return c.json({
+        account_sid: claims.aud,
+        flex_instance_sid: claims.flex_instance_sid,
+        flex_user_sid: claims.sub,
+        worker_sid: claims.worker_sid,
+        identity: claims.identity,
+        realm_user_id: claims.name_id,
+        roles: claims.roles,
+        expiration: iso(claims.exp * 1000),
+        session_expires_at: iso(session.maxExpiresAt),
+      });
+    });
+  };
 
 /** `/v1/Configuration` names no account: the token's own audience does, and is then checked like any other. */
-async function claimsOfAnyAccount(services: Services, token: string): Promise<AccessTokenClaims> {
+async function claimsOfAnyAccount(services: DesktopApiDependencies, token: string): Promise<AccessTokenClaims> {
   const audience = unverifiedAudience(token);
   return (await verifyDesktopToken(services, token, audience)).claims;
 }

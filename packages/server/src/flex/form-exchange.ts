@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { InvalidParameterError, LanyardError } from '../errors.ts';
 import { parseWith } from '../http/request-body.ts';
-import type { Services } from '../services.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { TokenService } from '../tokens/token-service.ts';
 
 /**
  * The real Flex UI's "Twilio-hosted" code exchange (SPEC "Enhanced SSO" step 4): on `localhost`
@@ -21,7 +22,7 @@ const formExchange = z.object({
   Nonce: z.string().max(1024).optional(),
 });
 
-export async function exchangeForm(services: Services, form: Record<string, string>) {
+export async function exchangeForm(services: { accounts: AccountService; tokens: TokenService }, form: Record<string, string>) {
   const body = parseWith(formExchange, form);
   const connection = await services.accounts.findConnectionByClientId(body.ClientId);
   if (!connection) throw new InvalidParameterError('ClientId does not name a connection: copy client_id from the public lookup (oauth.clientId).');

@@ -1,13 +1,15 @@
 import { z } from 'zod';
-import type { RouteModule } from '../http/app.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { RouteModule } from '../http/app-types.ts';
+import type { Logger } from '../http/logger.ts';
+import type { RateLimits } from '../http/rate-limit.ts';
+import type { LoginService } from '../login/login-service.ts';
+import type { TokenService } from '../tokens/token-service.ts';
 import { cors } from '../http/cors.ts';
-import { readForm, readJson, readSamlPost } from '../http/request-body.ts';
+import { readForm, readJson } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
-import { AuthenticationError, LanyardError, NotFoundError } from '../errors.ts';
+import { AuthenticationError, LanyardError } from '../errors.ts';
 import { basicCredentials } from '../http/basic-credentials.ts';
-import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
-import { answerTestSignIn } from '../console/routes.ts';
-import { enhancedServiceProvider } from '../login/service-providers.ts';
 import { flexTokenResponse } from './token-response.ts';
 import { asDesktopTokenError, exchangeForm } from './form-exchange.ts';
 import { lookup, lookupQuery } from './lookup.ts';
@@ -35,106 +37,95 @@ const tokenRequest = z.discriminatedUnion(
 
 const validateRequest = z.object({ token: z.string().min(1).max(8192) });
 
-/** The Flex wire surface (SPEC): lookup, authorize, ACS, tokens, validation. */
-export const flexRoutes: RouteModule = (app, services) => {
-  const { accounts, login, tokens, config, logger, rateLimits } = services;
-  const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
-  app.use('/v1/Flex/Authentication/Config', cors('*'));
-  app.use('/v1/Flex/OAuth/Tokens', desktops);
-  app.use('/v1/Accounts/:accountSid/authenticate', desktops);
-  app.use('/v1/Accounts/:accountSid/Tokens/refresh', desktops);
-  app.get('/v1/Flex/Authentication/Config', async (c) => {
-    c.header('Cache-Control', 'public, max-age=60');
-    return c.json({ config_list: await lookup(accounts, lookupQuery(c.req.query())) });
-  });
+/** The Flex wire surface (SPEC): lookup, authorize, tokens, validation. Its ACS and SP metadata are the broker's (login/routes.ts). */
+export interface FlexRouteDependencies {
+  accounts: AccountService;
+  login: LoginService;
+  tokens: TokenService;
+  logger: Logger;
+  rateLimits: RateLimits;
+}
 
-  app.get('/v1/Flex/Authorize', rateLimits.route('login'), async (c) => {
-    c.set('browserFacing', true);
-    const q = c.req.query();
-    const idpUrl = await login.begin({
-      surface: 'flex',
-      connectionSid: q.ssoProfileSid ?? '',
-      clientId: q.clientId,
-      redirectUrl: q.redirectUrl ?? '',
-      state: q.state ?? '',
-      nonce: q.nonce,
-      codeChallenge: q.codeChallenge ?? '',
-      codeChallengeMethod: q.codeChallengeMethod,
+export const flexRoutes =
+  (services: FlexRouteDependencies): RouteModule =>
+  (app) => {
+    const { accounts, login, tokens, logger, rateLimits } = services;
+    const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
+    app.use('/v1/Flex/Authentication/Config', cors('*'));
+    app.use('/v1/Flex/OAuth/Tokens', desktops);
+    app.use('/v1/Accounts/:accountSid/authenticate', desktops);
+    app.use('/v1/Accounts/:accountSid/Tokens/refresh', desktops);
+    app.get('/v1/Flex/Authentication/Config', async (c) => {
+      c.header('Cache-Control', 'public, max-age=60');
+      return c.json({ config_list: await lookup(accounts, lookupQuery(c.req.query())) });
     });
-    return c.redirect(idpUrl, 302);
-  });
 
-  app.post('/login/callback', rateLimits.route('login'), async (c) => {
-    c.set('browserFacing', true);
-    const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
-    const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
-    const testReport = await answerTestSignIn(c, services, { serviceProvider: 'enhanced', sid: connectionSid }, samlResponse, relayState);
-    if (testReport) return testReport;
-    const outcome = await login.complete(connectionSid, samlResponse, relayState);
-    return c.redirect(outcome.redirectTo, 303);
-  });
-
-  app.get('/login/metadata', async (c) => {
-    const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
-    const connection = await accounts.getConnection(connectionSid).catch((error: unknown) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
+    app.get('/v1/Flex/Authorize', rateLimits.route('login'), async (c) => {
+      c.set('browserFacing', true);
+      const q = c.req.query();
+      const idpUrl = await login.begin({
+        surface: 'flex',
+        connectionSid: q.ssoProfileSid ?? '',
+        clientId: q.clientId,
+        redirectUrl: q.redirectUrl ?? '',
+        state: q.state ?? '',
+        nonce: q.nonce,
+        codeChallenge: q.codeChallenge ?? '',
+        codeChallengeMethod: q.codeChallengeMethod,
+      });
+      return c.redirect(idpUrl, 302);
     });
-    const xml = await serviceProviderMetadataFor(services.spKeys, enhancedServiceProvider(config.publicUrl, connectionSid), connection);
-    c.header('Content-Type', 'application/samlmetadata+xml');
-    return c.body(xml);
-  });
 
-  app.post('/v1/Flex/OAuth/Tokens', rateLimits.route('token'), async (c) => {
-    c.header('Cache-Control', 'no-store');
-    try {
-      if ((c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
-        return c.json(await exchangeForm(services, await readForm(c)));
+    app.post('/v1/Flex/OAuth/Tokens', rateLimits.route('token'), async (c) => {
+      c.header('Cache-Control', 'no-store');
+      try {
+        if ((c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
+          return c.json(await exchangeForm(services, await readForm(c)));
+        }
+        const body = await readJson(c, tokenRequest);
+        const connectionSid = requireSid('connection', body.sso_profile_sid, 'sso_profile_sid');
+        const issued =
+          body.grant_type === 'AuthorizationCode'
+            ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
+            : await tokens.refresh({ refreshToken: body.refresh_token, surface: 'flex', connectionSid });
+        return c.json(flexTokenResponse(issued));
+      } catch (error) {
+        throw asDesktopTokenError(error);
       }
-      const body = await readJson(c, tokenRequest);
-      const connectionSid = requireSid('connection', body.sso_profile_sid, 'sso_profile_sid');
-      const issued =
-        body.grant_type === 'AuthorizationCode'
-          ? await tokens.exchangeCode({ code: body.code, codeVerifier: body.code_verifier, surface: 'flex', connectionSid, nonce: body.nonce })
-          : await tokens.refresh({ refreshToken: body.refresh_token, surface: 'flex', connectionSid });
-      return c.json(flexTokenResponse(issued));
-    } catch (error) {
-      throw asDesktopTokenError(error);
-    }
-  });
+    });
 
-  app.post('/v1/Accounts/:accountSid/Tokens/validate', rateLimits.route('token'), async (c) => {
-    const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
-    const { username, password } = basicCredentials(c, 'the account SID and an auth token of this account');
-    if (username !== accountSid || !(await accounts.verifyAuthToken(accountSid, password))) {
-      throw new AuthenticationError('Send the account SID and an auth token of this account with HTTP Basic authentication.');
-    }
-    const { token } = await readJson(c, validateRequest);
-    try {
-      const { claims } = await tokens.verifyAccessTokenFor('desktop', token, { accountSid });
-      return c.json({
-        valid: true,
-        code: 0,
-        message: null,
-        expiration: new Date(claims.exp * 1000).toISOString(),
-        realm_user_id: claims.name_id,
-        identity: claims.identity,
-        roles: claims.roles,
-        worker_sid: claims.worker_sid,
-      });
-    } catch (error) {
-      if (!(error instanceof LanyardError) || error.status !== 401) throw error;
-      logger.info('token validation refused', { accountSid, reason: error.message });
-      return c.json({
-        valid: false,
-        code: error.code,
-        message: error.message,
-        expiration: null,
-        realm_user_id: null,
-        identity: null,
-        roles: [],
-        worker_sid: null,
-      });
-    }
-  });
-};
+    app.post('/v1/Accounts/:accountSid/Tokens/validate', rateLimits.route('token'), async (c) => {
+      const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
+      const { username, password } = basicCredentials(c, 'the account SID and an auth token of this account');
+      if (username !== accountSid || !(await accounts.verifyAuthToken(accountSid, password))) {
+        throw new AuthenticationError('Send the account SID and an auth token of this account with HTTP Basic authentication.');
+      }
+      const { token } = await readJson(c, validateRequest);
+      try {
+        const { claims } = await tokens.verifyAccessTokenFor('desktop', token, { accountSid });
+        return c.json({
+          valid: true,
+          code: 0,
+          message: null,
+          expiration: new Date(claims.exp * 1000).toISOString(),
+          realm_user_id: claims.name_id,
+          identity: claims.identity,
+          roles: claims.roles,
+          worker_sid: claims.worker_sid,
+        });
+      } catch (error) {
+        if (!(error instanceof LanyardError) || error.status !== 401) throw error;
+        logger.info('token validation refused', { accountSid, reason: error.message });
+        return c.json({
+          valid: false,
+          code: error.code,
+          message: error.message,
+          expiration: null,
+          realm_user_id: null,
+          identity: null,
+          roles: [],
+          worker_sid: null,
+        });
+      }
+    });
+  };

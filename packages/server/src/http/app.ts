@@ -1,19 +1,34 @@
-import { Hono } from 'hono';
+import { Hono, type Env } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { randomUUID } from 'node:crypto';
-import type { Services } from '../services.ts';
+import type { LanyardConfig } from '../config.ts';
 import { NotFoundError } from '../errors.ts';
 import { respondWithError } from './error-response.ts';
 import { observeRequests } from '../operations/request-observer.ts';
+import type { Lifecycle } from '../operations/lifecycle.ts';
+import type { Metrics } from '../operations/metrics.ts';
+import type { Logger } from './logger.ts';
+import type { App, AppVariables, RouteModule } from './app-types.ts';
 
-export interface AppVariables {
-  requestId: string;
-  browserFacing: boolean;
-  oauthErrors: boolean;
+export type { App, AppVariables, RouteModule } from './app-types.ts';
+
+/** What the app's own middleware uses: the public URL (HSTS), logs, metrics and draining state. */
+export interface AppDependencies {
+  config: Pick<LanyardConfig, 'publicUrl'>;
+  logger: Logger;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
 }
 
-export type App = Hono<{ Variables: AppVariables }>;
-export type RouteModule = (app: App, services: Services) => void;
+/**
+ * A route module made of a Hono app of its own (the broker's, which may not name the surfaces'
+ * `App` type): its routes join the app's, behind the same middleware and error pages.
+ */
+export function mounted<E extends Env>(routes: Hono<E>): RouteModule {
+  return (app) => {
+    app.route('/', routes);
+  };
+}
 
 /** The assertion consumer services and the upstream OIDC callback: browsers post forms to them. */
 const BROWSER_POSTS = [/^\/login\/callback$/, /^\/login\/oidc\/callback$/, /^\/v1\/Accounts\/[^/]+\/saml2$/];
@@ -21,7 +36,7 @@ const BROWSER_POSTS = [/^\/login\/callback$/, /^\/login\/oidc\/callback$/, /^\/v
 const DEFAULT_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'";
 
 /** One Hono app for every surface; route modules register themselves on it. */
-export function createApp(services: Services, modules: RouteModule[]): App {
+export function createApp(services: AppDependencies, modules: RouteModule[]): App {
   const app: App = new Hono<{ Variables: AppVariables }>();
   const https = services.config.publicUrl.startsWith('https:');
 
@@ -58,7 +73,7 @@ export function createApp(services: Services, modules: RouteModule[]): App {
   // WHATWG Request, the costliest part of a lookup.
   app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
 
-  for (const register of modules) register(app, services);
+  for (const register of modules) register(app);
 
   app.notFound((c) => respondWithError(c, new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), services.logger));
   app.onError((error, c) => respondWithError(c, error, services.logger));

@@ -26,31 +26,6 @@ function refuseProtoKey(key: string, value: unknown): unknown {
   return value;
 }
 
-/**
- * The HTTP-POST binding's form (SAML Bindings §3.5): URL-encoded, or multipart as some browsers
- * and proxies send it. Anything unreadable is the sender's fault: 400 in the SPEC's shape (an
- * HTML page for browsers), never a 500. A body over the size limit keeps its 413.
- */
-export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string | undefined; RelayState: string | undefined }> {
-  const type = (c.req.header('content-type') ?? '').toLowerCase();
-  if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data')) {
-    throw new InvalidParameterError(
-      'The IdP must POST the SAML response as an HTML form (application/x-www-form-urlencoded), with SAMLResponse and RelayState.',
-    );
-  }
-  let form: Record<string, unknown>;
-  try {
-    form = await c.req.parseBody();
-  } catch (error) {
-    if ((error as { status?: number }).status === 413) throw error;
-    throw new InvalidParameterError(
-      'The form body could not be read (malformed multipart/form-data or encoding); post SAMLResponse and RelayState as a URL-encoded form.',
-    );
-  }
-  const field = (name: string) => (Object.hasOwn(form, name) && typeof form[name] === 'string' ? (form[name] as string) : undefined);
-  return { SAMLResponse: field('SAMLResponse'), RelayState: field('RelayState') };
-}
-
 export async function readForm(c: Context): Promise<Record<string, string>> {
   const params = await readFormParams(c);
   const form: Record<string, string> = Object.create(null);

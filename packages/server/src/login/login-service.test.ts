@@ -68,7 +68,11 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
   it('turns the IdP answer into a one-time code bound to the PKCE challenge, and audits the sign-in', async () => {
     const { core, login, input, verifier, signInAtIdp } = await broker();
     const answer = await signInAtIdp();
-    const outcome = await login.complete(core.connection.sid, answer.SAMLResponse, answer.RelayState);
+    const outcome = await login.complete({
+      connectionSid: core.connection.sid,
+      signInId: answer.RelayState,
+      message: { samlResponse: answer.SAMLResponse },
+    });
     const back = new URL(outcome.redirectTo);
     expect(back.origin + back.pathname).toBe(DESKTOP);
     expect(back.searchParams.get('state')).toBe(input.state);
@@ -88,8 +92,10 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
   it('completes a pending sign-in once: the same IdP answer again is a replay', async () => {
     const { core, login, signInAtIdp } = await broker();
     const answer = await signInAtIdp();
-    await login.complete(core.connection.sid, answer.SAMLResponse, answer.RelayState);
-    await expect(login.complete(core.connection.sid, answer.SAMLResponse, answer.RelayState)).rejects.toMatchObject({
+    await login.complete({ connectionSid: core.connection.sid, signInId: answer.RelayState, message: { samlResponse: answer.SAMLResponse } });
+    await expect(
+      login.complete({ connectionSid: core.connection.sid, signInId: answer.RelayState, message: { samlResponse: answer.SAMLResponse } }),
+    ).rejects.toMatchObject({
       code: 45010,
       message: expect.stringMatching(/already completed \(replay\)/),
     });
@@ -100,7 +106,9 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
     const start = Date.now();
     const answer = await signInAtIdp();
     vi.useFakeTimers({ toFake: ['Date'], now: start + 61_000 });
-    await expect(login.complete(core.connection.sid, answer.SAMLResponse, answer.RelayState)).rejects.toMatchObject({
+    await expect(
+      login.complete({ connectionSid: core.connection.sid, signInId: answer.RelayState, message: { samlResponse: answer.SAMLResponse } }),
+    ).rejects.toMatchObject({
       code: 45010,
       message: expect.stringMatching(/expired or is unknown; start the sign-in again/),
     });
@@ -110,10 +118,16 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
     const a = await broker();
     const b = await broker();
     const answer = await a.signInAtIdp();
-    await expect(b.login.complete(b.core.connection.sid, answer.SAMLResponse, answer.RelayState)).rejects.toThrow(/expired or is unknown/);
-    await expect(a.login.complete(a.core.connection.sid, answer.SAMLResponse, undefined)).rejects.toThrow(/RelayState is missing/);
+    await expect(
+      b.login.complete({ connectionSid: b.core.connection.sid, signInId: answer.RelayState, message: { samlResponse: answer.SAMLResponse } }),
+    ).rejects.toThrow(/expired or is unknown/);
+    await expect(
+      a.login.complete({ connectionSid: a.core.connection.sid, signInId: undefined, message: { samlResponse: answer.SAMLResponse } }),
+    ).rejects.toThrow(/RelayState is missing/);
     // The refused attempt at B did not spend A's pending sign-in.
-    await expect(a.login.complete(a.core.connection.sid, answer.SAMLResponse, answer.RelayState)).resolves.toMatchObject({ user: expect.anything() });
+    await expect(
+      a.login.complete({ connectionSid: a.core.connection.sid, signInId: answer.RelayState, message: { samlResponse: answer.SAMLResponse } }),
+    ).resolves.toMatchObject({ user: expect.anything() });
   });
 
   it('stores nothing and redirects nowhere until the redirect target, state and PKCE pass', async () => {
@@ -131,7 +145,11 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
   it('sends a failed mapping back to the client as an error with its code, and audits it', async () => {
     const { core, login, input, signInAtIdp } = await broker();
     const answer = await signInAtIdp(NO_ROLE.id);
-    const outcome = await login.complete(core.connection.sid, answer.SAMLResponse, answer.RelayState);
+    const outcome = await login.complete({
+      connectionSid: core.connection.sid,
+      signInId: answer.RelayState,
+      message: { samlResponse: answer.SAMLResponse },
+    });
     const back = new URL(outcome.redirectTo);
     expect(outcome.user).toBeNull();
     expect(back.searchParams.get('error_code')).toBe('45050');
@@ -150,7 +168,10 @@ describe.each(BACKENDS)('LoginService (the broker) on %s, with a samlify IdP', (
       message: expect.stringMatching(/registered for this client \(exact match required/),
     });
     const answer = await signInAtIdp('ada@example.com', oidc);
-    const back = new URL((await login.complete(core.connection.sid, answer.SAMLResponse, answer.RelayState)).redirectTo);
+    const back = new URL(
+      (await login.complete({ connectionSid: core.connection.sid, signInId: answer.RelayState, message: { samlResponse: answer.SAMLResponse } }))
+        .redirectTo,
+    );
     expect(back.searchParams.get('iss')).toBe(core.config.publicUrl);
     expect(back.searchParams.get('code')).toBeTruthy();
   });

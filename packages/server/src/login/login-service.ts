@@ -3,11 +3,10 @@ import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
-import type { SamlConnection } from '../connections/saml-connection.ts';
+import type { ConnectionProtocol, IdpMessage, VerifiedSignIn } from '../connections/connection-protocol.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
-import { droppedRolesNote, type RawAttributes } from '../connections/profile-mapping.ts';
+import { droppedRolesNote } from '../connections/profile-mapping.ts';
 import { mapProfileExplained } from '../connections/group-overage.ts';
-import { OidcConnection } from '../connections/oidc-connection.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
 import { randomToken } from '../crypto/random.ts';
@@ -22,14 +21,14 @@ import {
 import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
-import { DEFAULT_UNIQUE_ID_POLICY, resolveUniqueId } from '../users/unique-id.ts';
+import { DEFAULT_UNIQUE_ID_POLICY } from '../users/unique-id.ts';
 import type { UserService, User } from '../users/user-service.ts';
 import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
 import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
-import type { AuthenticationContext } from '../connections/authentication-context.ts';
-import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from './saml-connections.ts';
+import type { SamlDependencies } from './saml-connections.ts';
+import { browserLocation } from './saml-post-binding.ts';
+import { connectionProtocol } from './connection-protocols.ts';
 import { oauthDescription } from '../oidc/oauth-text.ts';
-import { enhancedServiceProvider } from './service-providers.ts';
 
 const LOGIN_REQUEST = 'login_request';
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
@@ -71,6 +70,18 @@ export interface AuthorizeInput {
   /** OIDC Core §3.1.2.1 `prompt` and `max_age`, as received. */
   prompt?: string;
   maxAge?: string;
+}
+
+/**
+ * The IdP's answer at one of the broker's endpoints (SAML ACS, OIDC callback), whatever the protocol.
+ */
+export interface IdpAnswer {
+  /** The connection the endpoint names (the enhanced ACS URL does); absent: the sign-in names it (OIDC callback). */
+  connectionSid?: string;
+  /** Our sign-in's id as the IdP returned it: SAML RelayState, OIDC `state`. */
+  signInId: string | undefined;
+  /** What the IdP sent; undefined when a POST to the ACS carried no SAMLResponse. */
+  message: IdpMessage | undefined;
 }
 
 /** Where the browser goes after the ACS: the client's redirect URL with a code or an error. */
@@ -124,7 +135,7 @@ export class LoginService {
       throw new InvalidParameterError(`${names.challenge} must be the base64url SHA-256 of a PKCE code verifier (43 characters).`);
     }
     if (account.ssoMode === 'legacy') throw new InvalidSsoSettingsError('this account uses legacy SSO; switch it to enhanced SSO first');
-    if (!connection.saml && !connection.oidc) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
+    const protocol = this.protocolOf(connection);
     // Each start stores a pending login: an account's budget caps a flood from many addresses.
     this.rateLimits?.take('accountSignIns', account.sid);
 
@@ -139,12 +150,7 @@ export class LoginService {
       nonce: input.nonce ?? null,
       codeChallenge: input.codeChallenge,
       scope: input.scope ?? null,
-      samlRequestId:
-        '_' +
-        randomToken()
-          .replace(/[^A-Za-z0-9]/g, '')
-          .slice(0, 40),
-      upstream: connection.oidc ? { nonce: randomToken(), codeVerifier: randomToken() } : null,
+      ...protocol.newChecks(),
       freshness: input.prompt !== undefined || input.maxAge !== undefined ? parseFreshness(input.prompt, input.maxAge) : null,
     };
     await this.storage.insert({
@@ -154,10 +160,10 @@ export class LoginService {
       payload: login,
       expiresAt: Date.now() + this.config.loginTtlSeconds * 1000,
     });
-    if (connection.oidc && login.upstream) return this.oidcFor(connection).authorizeUrl({ state: login.id, ...login.upstream }, login.freshness);
-    return samlSignInLocation(this.samlDependencies, this.samlFor(connection), login.samlRequestId, login.id, {
-      forceAuthn: wantsForceAuthn(login.freshness ?? null),
-    });
+    const freshness = login.freshness ?? null;
+    const request = await protocol.start(login.id, login, { forceAuthn: wantsForceAuthn(freshness), fresh: freshness });
+    const { storage, publicUrl, requestTtlMs } = this.samlDependencies;
+    return browserLocation(storage, publicUrl, request, requestTtlMs);
   }
 
   private checkRedirect(input: AuthorizeInput, account: Account, connection: Connection): void {
@@ -180,37 +186,42 @@ export class LoginService {
     );
   }
 
-  /** Handles the IdP's POST to the enhanced ACS and produces the redirect back to the client. */
-  async complete(connectionSid: string, samlResponse: string | undefined, relayState: string | undefined): Promise<LoginOutcome> {
-    const connection = await this.accounts.getConnection(connectionSid);
-    if (!samlResponse) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
-    if (isAppTileResponse(samlResponse, relayState)) {
-      return { redirectTo: appTileLanding(await this.accounts.getAccount(connection.accountSid)), user: null };
-    }
-    if (!relayState) throw new SamlResponseError('RelayState is missing: IdP-initiated sign-in is not accepted at this endpoint');
-    const login = await this.consumeLogin(relayState, connection.sid);
-    return this.finish(login, connection, async () => {
-      const assertion = await this.samlFor(connection).verify(samlResponse, true);
-      if (assertion.inResponseTo !== login.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-      const uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
-      return { uniqueId, attributes: assertion.attributes, authTime: assertion.authnInstant, authnContext: assertion.authnContext };
-    });
+  /**
+   * Handles the IdP's answer (a SAMLResponse at the enhanced ACS, a redirect to the OIDC callback)
+   * and produces the redirect back to the client: with a code, or with the error once the sign-in
+   * it answers is known.
+   */
+  async complete(answer: IdpAnswer): Promise<LoginOutcome> {
+    const answered = await this.answeredSignIn(answer);
+    if ('redirectTo' in answered) return answered;
+    const { login, connection, message } = answered;
+    return this.finish(login, connection, () => this.protocolOf(connection).complete(message, login.id, login));
   }
 
-  /** Handles an OpenID Connect provider's redirect back to `/login/oidc/callback`. */
-  async completeOidc(callback: URL): Promise<LoginOutcome> {
-    const state = callback.searchParams.get('state');
-    if (!state) throw new InvalidParameterError("state is missing from the identity provider's redirect.");
-    const pending = await this.storage.find<LoginRequest>(LOGIN_REQUEST, state);
-    if (!pending) throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
-    const connection = await this.accounts.getConnection(pending.payload.connectionSid);
-    const login = await this.consumeLogin(state, connection.sid);
-    return this.finish(login, connection, async () => {
-      if (!connection.oidc || !login.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
-      const verified = await this.oidcFor(connection).complete(callback, { state, ...login.upstream });
-      const uniqueId = resolveUniqueId({ nameId: verified.subject }, verified.attributes, connection.uniqueId);
-      return { uniqueId, attributes: verified.attributes, authTime: verified.authTime, authnContext: verified.authnContext };
-    });
+  /**
+   * The pending sign-in an answer belongs to, spent (single use). At the ACS the URL names the
+   * connection and RelayState the sign-in; an unsolicited response is only an app tile's. At the
+   * OIDC callback `state` names the sign-in, and with it the connection.
+   */
+  private async answeredSignIn(answer: IdpAnswer): Promise<LoginOutcome | { login: LoginRequest; connection: Connection; message: IdpMessage }> {
+    if (answer.connectionSid === undefined) {
+      const state = answer.signInId;
+      if (!state) throw new InvalidParameterError("state is missing from the identity provider's redirect.");
+      const pending = await this.storage.find<LoginRequest>(LOGIN_REQUEST, state);
+      if (!pending) throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
+      const connection = await this.accounts.getConnection(pending.payload.connectionSid);
+      const login = await this.consumeLogin(state, connection.sid);
+      if (!answer.message) throw new InvalidParameterError("the identity provider's redirect carries no answer.");
+      return { login, connection, message: answer.message };
+    }
+    const connection = await this.accounts.getConnection(answer.connectionSid);
+    const message = answer.message;
+    if (!message) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
+    if ('samlResponse' in message && isAppTileResponse(message.samlResponse, answer.signInId)) {
+      return { redirectTo: appTileLanding(await this.accounts.getAccount(connection.accountSid)), user: null };
+    }
+    if (!answer.signInId) throw new SamlResponseError('RelayState is missing: IdP-initiated sign-in is not accepted at this endpoint');
+    return { login: await this.consumeLogin(answer.signInId, connection.sid), connection, message };
   }
 
   private async consumeLogin(id: string, connectionSid: string): Promise<LoginRequest> {
@@ -223,16 +234,7 @@ export class LoginService {
   }
 
   /** The same ending for every IdP protocol: map, provision, mint a code, audit. */
-  private async finish(
-    login: LoginRequest,
-    connection: Connection,
-    verify: () => Promise<{
-      uniqueId: string | undefined;
-      attributes: RawAttributes;
-      authTime: number | undefined;
-      authnContext: AuthenticationContext;
-    }>,
-  ): Promise<LoginOutcome> {
+  private async finish(login: LoginRequest, connection: Connection, verify: () => Promise<VerifiedSignIn>): Promise<LoginOutcome> {
     try {
       const { uniqueId, attributes, authTime: reported, authnContext } = await verify();
       const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
@@ -302,12 +304,8 @@ export class LoginService {
     return url.toString();
   }
 
-  oidcFor(connection: Connection): OidcConnection {
-    if (!connection.oidc) throw new InvalidSsoSettingsError('the connection has no OpenID Connect provider settings');
-    return new OidcConnection(connection.oidc, this.secrets, `${this.config.publicUrl}/login/oidc/callback`);
-  }
-
-  samlFor(connection: Connection): SamlConnection {
-    return samlConnectionFor(this.samlDependencies, connection, enhancedServiceProvider(this.config.publicUrl, connection.sid));
+  /** The connection's protocol (connection-protocols.ts): the broker never asks which one it is. */
+  private protocolOf(connection: Connection): ConnectionProtocol {
+    return connectionProtocol(connection, { ...this.samlDependencies, secrets: this.secrets });
   }
 }

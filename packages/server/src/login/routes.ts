@@ -1,10 +1,45 @@
-import type { RouteModule } from '../http/app.ts';
-import { InvalidParameterError } from '../errors.ts';
-import { postBindingPage, SAML_POST_PATH } from './saml-post-binding.ts';
+import type { LanyardConfig } from '../config.ts';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { SpKeys } from '../connections/sp-keys.ts';
+import type { Storage } from '../storage/port.ts';
+import type { LoginService } from './login-service.ts';
+import { InvalidParameterError, NotFoundError } from '../errors.ts';
+import { requireSid } from '../ids.ts';
+import { OIDC_CALLBACK_PATH } from './connection-protocols.ts';
+import type { RelayStateHandlers } from './relay-states.ts';
+import { postBindingPage, readSamlPost, SAML_POST_PATH } from './saml-post-binding.ts';
+import { serviceProviderMetadataFor } from './service-provider-metadata.ts';
+import { enhancedServiceProvider } from './service-providers.ts';
 
-/** Where OpenID Connect providers send the browser back (register this URL at the provider). */
-export const loginRoutes: RouteModule = (app, { login, config, storage, rateLimits }) => {
-  // HTTP-POST binding: the page that carries a staged AuthnRequest to the IdP.
+/** What the broker's own endpoints use; the composition root (index.ts) passes just these. */
+export interface LoginRouteDependencies {
+  login: LoginService;
+  accounts: AccountService;
+  spKeys: SpKeys;
+  config: Pick<LanyardConfig, 'publicUrl'>;
+  storage: Storage;
+  /** The sign-in pages' per-address budget (http/rate-limit.ts's `RateLimits` fits). */
+  rateLimits: { route(group: 'login'): MiddlewareHandler };
+  /** Features that share the ACS (the console's test sign-in) registered their RelayStates here. */
+  relayStates: RelayStateHandlers;
+}
+
+/**
+ * The request variables the broker's pages set. The app's own (http/app-types.ts `App`) include
+ * them; named here so that the broker depends on no surface: its routes are a Hono app of their
+ * own that the composition root mounts (`http/app.ts` `mounted`).
+ */
+export type BrokerEnv = { Variables: { browserFacing: boolean } };
+
+/**
+ * The broker's endpoints, every one the IdP calls back on the enhanced service provider: the
+ * assertion consumer service (`/login/callback?connection=JQ…`), the SP metadata
+ * (`/login/metadata?connection=JQ…`), the OpenID Connect callback (register it at the provider),
+ * and the HTTP-POST binding page that carries a staged AuthnRequest to the IdP.
+ */
+export function loginRoutes({ login, accounts, spKeys, config, storage, rateLimits, relayStates }: LoginRouteDependencies): Hono<BrokerEnv> {
+  const app = new Hono<BrokerEnv>();
   app.get(SAML_POST_PATH, rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const id = c.req.query('request');
@@ -15,12 +50,35 @@ export const loginRoutes: RouteModule = (app, { login, config, storage, rateLimi
     return c.html(page.html);
   });
 
-  app.get('/login/oidc/callback', rateLimits.route('login'), async (c) => {
+  // SAML HTTP-POST binding (SAML bindings §3.5): the IdP's answer, through the browser.
+  app.post('/login/callback', rateLimits.route('login'), async (c) => {
+    c.set('browserFacing', true);
+    const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
+    const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
+    const registered = await relayStates.answer(c, { serviceProvider: 'enhanced', sid: connectionSid }, samlResponse, relayState);
+    if (registered) return registered;
+    const outcome = await login.complete({ connectionSid, signInId: relayState, message: samlResponse ? { samlResponse } : undefined });
+    return c.redirect(outcome.redirectTo, 303);
+  });
+
+  app.get('/login/metadata', async (c) => {
+    const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
+    const connection = await accounts.getConnection(connectionSid).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    const xml = await serviceProviderMetadataFor(spKeys, enhancedServiceProvider(config.publicUrl, connectionSid), connection);
+    c.header('Content-Type', 'application/samlmetadata+xml');
+    return c.body(xml);
+  });
+
+  app.get(OIDC_CALLBACK_PATH, rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const callback = new URL(c.req.url);
     // The URL the provider redirected to, as registered: our public URL, not the listening address.
-    const registered = new URL(`${config.publicUrl}/login/oidc/callback${callback.search}`);
-    const outcome = await login.completeOidc(registered);
+    const registered = new URL(`${config.publicUrl}${OIDC_CALLBACK_PATH}${callback.search}`);
+    const outcome = await login.complete({ signInId: registered.searchParams.get('state') ?? undefined, message: { callback: registered } });
     return c.redirect(outcome.redirectTo, 303);
   });
-};
+  return app;
+}

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { Context } from 'hono';
 import type { IdpRequest } from '../connections/saml-request-signing.ts';
 import { randomToken } from '../crypto/random.ts';
-import { SamlResponseError } from '../errors.ts';
+import { InvalidParameterError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 
 const POST_REQUEST = 'saml_post_request';
@@ -51,4 +52,29 @@ export async function postBindingPage(storage: Storage, id: string): Promise<{ h
     `<script nonce="${nonce}">document.forms[0].submit();</script></body></html>`;
   const csp = `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(action).origin}; frame-ancestors 'none'; base-uri 'none'`;
   return { html, csp };
+}
+
+/**
+ * The HTTP-POST binding's form (SAML Bindings §3.5): URL-encoded, or multipart as some browsers
+ * and proxies send it. Anything unreadable is the sender's fault: 400 in the SPEC's shape (an
+ * HTML page for browsers), never a 500. A body over the size limit keeps its 413.
+ */
+export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string | undefined; RelayState: string | undefined }> {
+  const type = (c.req.header('content-type') ?? '').toLowerCase();
+  if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data')) {
+    throw new InvalidParameterError(
+      'The IdP must POST the SAML response as an HTML form (application/x-www-form-urlencoded), with SAMLResponse and RelayState.',
+    );
+  }
+  let form: Record<string, unknown>;
+  try {
+    form = await c.req.parseBody();
+  } catch (error) {
+    if ((error as { status?: number }).status === 413) throw error;
+    throw new InvalidParameterError(
+      'The form body could not be read (malformed multipart/form-data or encoding); post SAMLResponse and RelayState as a URL-encoded form.',
+    );
+  }
+  const field = (name: string) => (Object.hasOwn(form, name) && typeof form[name] === 'string' ? (form[name] as string) : undefined);
+  return { SAMLResponse: field('SAMLResponse'), RelayState: field('RelayState') };
 }

@@ -2,7 +2,18 @@ import type { Context } from 'hono';
 import { exactRedirectMatch } from '../accounts/trusted-urls.ts';
 import { InvalidParameterError, LanyardError, UnregisteredRedirectUriError } from '../errors.ts';
 import { readFormParams } from '../http/request-body.ts';
-import type { Services } from '../services.ts';
+import type { ClientRegistry } from '../clients/client-registry.ts';
+import type { LanyardConfig } from '../config.ts';
+import type { LoginService } from '../login/login-service.ts';
+import type { AccessTokens } from '../tokens/access-tokens.ts';
+
+/** What the authorization endpoint uses: the client registry, the login broker, ID token hints. */
+export interface AuthorizeDependencies {
+  clients: ClientRegistry;
+  login: LoginService;
+  accessTokens: AccessTokens;
+  config: Pick<LanyardConfig, 'publicUrl'>;
+}
 import { SCOPES_SUPPORTED } from './discovery.ts';
 import { oauthDescription } from './oauth-text.ts';
 
@@ -30,7 +41,7 @@ const SINGLE_VALUED = [
  * same parameters form-encoded). Until client and redirect URI are verified, errors are an HTML
  * page; after, they go back to the client with `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207).
  */
-export async function authorizationEndpoint(c: Context, services: Services): Promise<Response> {
+export async function authorizationEndpoint(c: Context, services: AuthorizeDependencies): Promise<Response> {
   const { clients, login, config } = services;
   c.set('browserFacing', true);
   const all = c.req.method === 'POST' ? await readFormParams(c) : new URL(c.req.url).searchParams;
@@ -88,7 +99,7 @@ export async function authorizationEndpoint(c: Context, services: Services): Pro
  * page. So `prompt=none` can never be answered without a page (`login_required`, OpenID Connect
  * Core §3.1.2.6), whatever the `id_token_hint`; a hint that we did not issue is refused first.
  */
-async function checkPrompt(q: Map<string, string>, { accessTokens }: Services): Promise<void> {
+async function checkPrompt(q: Map<string, string>, { accessTokens }: AuthorizeDependencies): Promise<void> {
   const prompt = (q.get('prompt') ?? '').split(' ').filter(Boolean);
   if (prompt.includes('none') && prompt.length > 1) throw oauthError('invalid_request', 'prompt none cannot be combined with other prompt values.');
   const hint = q.get('id_token_hint');

@@ -1,7 +1,16 @@
 import type { OAuthClient } from '../clients/model.ts';
 import { sha256 } from '../crypto/random.ts';
 import { InvalidTokenError } from '../errors.ts';
-import type { Services } from '../services.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { Storage } from '../storage/port.ts';
+import type { TokenService } from '../tokens/token-service.ts';
+
+/** What introspection reads: access tokens through the token core, refresh tokens from storage. */
+export interface IntrospectionDependencies {
+  tokens: TokenService;
+  storage: Storage;
+  accounts: AccountService;
+}
 import type { RefreshTokenRecord, Session } from '../tokens/model.ts';
 import { assertIssuedFor } from '../tokens/token-scope.ts';
 
@@ -21,7 +30,12 @@ const INACTIVE = { active: false } as const;
  * Everything else (unknown, expired, revoked, another account's, another client's refresh
  * token) is just `{"active": false}` (§2.2: no reason is given, so introspection reveals nothing).
  */
-export async function introspect(services: Services, client: OAuthClient, token: string, hint: string | undefined): Promise<Record<string, unknown>> {
+export async function introspect(
+  services: IntrospectionDependencies,
+  client: OAuthClient,
+  token: string,
+  hint: string | undefined,
+): Promise<Record<string, unknown>> {
   const asJwt = token.split('.').length === 3;
   // §2.1: the hint is only an optimisation; a wrong hint still finds the token.
   const order = hint === 'refresh_token' || !asJwt ? [refreshToken, accessToken] : [accessToken, refreshToken];
@@ -32,7 +46,7 @@ export async function introspect(services: Services, client: OAuthClient, token:
   return INACTIVE;
 }
 
-async function accessToken({ tokens }: Services, client: OAuthClient, token: string) {
+async function accessToken({ tokens }: IntrospectionDependencies, client: OAuthClient, token: string) {
   if (token.split('.').length !== 3) return undefined;
   try {
     // The token core's one gate: standard-surface tokens of this client's account only.
@@ -58,7 +72,7 @@ async function accessToken({ tokens }: Services, client: OAuthClient, token: str
 }
 
 /** Reads the token core's records without changing them: introspection never spends a token. */
-async function refreshToken({ storage, accounts }: Services, client: OAuthClient, token: string) {
+async function refreshToken({ storage, accounts }: IntrospectionDependencies, client: OAuthClient, token: string) {
   const record = await storage.find<RefreshTokenRecord>('refresh_token', sha256(token));
   if (!record || record.consumedAt !== null || record.payload.usableUntil <= Date.now()) return undefined;
   const session = (await storage.find<Session>('session', record.payload.sessionId))?.payload;

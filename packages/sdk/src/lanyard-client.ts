@@ -110,6 +110,8 @@ export class LanyardClient {
       lock: options.lock,
       channel: options.channel,
       refresh: (session) => this.strategy.refresh(session),
+      // A refresh that returns after a sign-out is revoked the way sign-out revokes (legacy: a no-op).
+      revoke: (refreshToken) => this.strategy.revoke(refreshToken),
       onUpdate: (session, source) => this.updated(session, source),
       onSignedOut: (reason) => this.signedOut(reason),
       onError: (error) => this.emitter.emit('error', toLanyardError(error)),

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EnhancedConfig } from './app-config.ts';
 import { systemClock } from './clock.ts';
 import { createLeaseLock, createMemoryChannelHub, createMemoryLock, type LockLike } from './cross-tab.ts';
-import { refreshEnhanced, sessionFromTokens } from './enhanced-sso.ts';
+import { refreshEnhanced, revokeEnhanced, sessionFromTokens } from './enhanced-sso.ts';
 import { NetworkError, ServerError } from './errors.ts';
-import { RefreshCoordinator, refreshAt, type SignOutReason } from './refresh-coordinator.ts';
+import { RefreshCoordinator, refreshAt, type RefreshCoordinatorOptions, type SignOutReason } from './refresh-coordinator.ts';
 import { createMemoryStore, type SessionStore, type StoredSession } from './session-store.ts';
 
 const AC = 'AC' + '1'.repeat(32);
@@ -15,17 +15,26 @@ const CONFIG = {
   connection: 'JQ' + '2'.repeat(32),
   clientId: 'c',
   tokenUrl: 'https://sso.example.com/v1/Flex/OAuth/Tokens',
+  revokeUrl: 'https://sso.example.com/oauth2/revoke',
 } as EnhancedConfig;
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 /** An unsigned JWT is enough here: the SDK reads `iat` to line its clock up with the server's. */
 const jwt = (iat: number, n: number) => `${b64({ alg: 'ES256' })}.${b64({ iat: Math.floor(iat / 1000), n })}.sig`;
 
-/** The token endpoint, played by a fetch stub that counts refresh requests and rotates tokens. */
+/**
+ * The token endpoint, played by a fetch stub that counts refresh requests and rotates tokens; its
+ * revocation endpoint (RFC 7009) records the tokens revoked.
+ */
 function tokenEndpoint(options: { lifetimeMs?: number; sessionEnd?: number } = {}) {
   const requests: Array<Record<string, unknown>> = [];
+  const revoked: string[] = [];
   let answer: ((body: Record<string, unknown>) => Response) | null = null;
-  const fetch = vi.fn(async (_url: string, init: RequestInit) => {
+  const fetch = vi.fn(async (url: string, init: RequestInit) => {
+    if (url === CONFIG.revokeUrl) {
+      revoked.push(new URLSearchParams(String(init.body)).get('token') ?? '');
+      return new Response(null, { status: 200 });
+    }
     const body = JSON.parse(String(init.body)) as Record<string, unknown>;
     requests.push(body);
     // A real round trip takes time: long enough for another tab's timer to fire meanwhile.
@@ -41,7 +50,7 @@ function tokenEndpoint(options: { lifetimeMs?: number; sessionEnd?: number } = {
       session_expires_at: new Date(options.sessionEnd ?? now + 12 * HOUR).toISOString(),
     });
   });
-  return { fetch, requests, answerWith: (f: typeof answer) => (answer = f) };
+  return { fetch, requests, revoked, answerWith: (f: typeof answer) => (answer = f) };
 }
 
 function signedIn(lifetimeMs = HOUR): StoredSession {
@@ -59,7 +68,13 @@ function signedIn(lifetimeMs = HOUR): StoredSession {
 }
 
 /** One "tab": a coordinator with its own channel end, sharing the store and lock given. */
-function tab(store: SessionStore, lock: LockLike, hub: ReturnType<typeof createMemoryChannelHub>, fetch: ReturnType<typeof tokenEndpoint>['fetch']) {
+function tab(
+  store: SessionStore,
+  lock: LockLike,
+  hub: ReturnType<typeof createMemoryChannelHub>,
+  fetch: ReturnType<typeof tokenEndpoint>['fetch'],
+  overrides: Partial<RefreshCoordinatorOptions> = {},
+) {
   const events: Array<[string, unknown]> = [];
   const coordinator = new RefreshCoordinator({
     accountSid: AC,
@@ -68,10 +83,13 @@ function tab(store: SessionStore, lock: LockLike, hub: ReturnType<typeof createM
     channel: hub(),
     clock: systemClock,
     refresh: (session) => refreshEnhanced(CONFIG, fetch, systemClock, session),
+    // As LanyardClient wires it: the strategy's revoke (enhanced: RFC 7009 at `revokeUrl`).
+    revoke: (refreshToken) => revokeEnhanced(CONFIG, fetch, refreshToken),
     onUpdate: (session, source) => events.push([source, session.refreshToken]),
     onSignedOut: (reason: SignOutReason) => events.push(['signedOut', reason]),
     onError: (error) => events.push(['error', error]),
     onLifetimeReached: () => events.push(['lifetimeReached', null]),
+    ...overrides,
   });
   return { coordinator, events };
 }
@@ -235,6 +253,163 @@ describe('RefreshCoordinator', () => {
     ]);
     await vi.advanceTimersByTimeAsync(2 * HOUR);
     expect(endpoint.requests).toHaveLength(0);
+  });
+});
+
+/**
+ * Sign-out does not take the refresh lock, so a refresh can be in flight when the session ends:
+ * its result must not bring the session back (security review: the agent signs out in tab B
+ * while tab A refreshes, A then stored the fresh tokens and every tab, B included, adopted them).
+ */
+describe('RefreshCoordinator: a sign-out while a refresh is in flight', () => {
+  beforeEach(() => vi.useFakeTimers({ now: Date.parse('2030-01-01T08:00:00Z') }));
+  afterEach(() => vi.useRealTimers());
+
+  const summary = (store: SessionStore, ...tabs: Array<ReturnType<typeof tab>>) => ({
+    stored: store.read()?.refreshToken ?? null,
+    tabs: tabs.map((t) => t.coordinator.session?.refreshToken ?? null),
+  });
+  const refreshEvents = (...tabs: Array<ReturnType<typeof tab>>) => tabs.flatMap((t) => t.events).filter(([kind]) => kind === 'refresh');
+
+  function twoTabs(endpoint = tokenEndpoint(), stores: SessionStore[] = [createMemoryStore()]) {
+    const lock = createMemoryLock();
+    const hub = createMemoryChannelHub();
+    const a = tab(stores[0]!, lock, hub, endpoint.fetch);
+    const b = tab(stores[1] ?? stores[0]!, lock, hub, endpoint.fetch);
+    a.coordinator.start();
+    b.coordinator.start();
+    a.coordinator.publish(signedIn());
+    return { endpoint, a, b };
+  }
+
+  it('in another tab: stays signed out in every tab, and the refreshed token is revoked', async () => {
+    const store = createMemoryStore();
+    const { endpoint, a, b } = twoTabs(tokenEndpoint(), [store]);
+
+    // A's refresh starts (the request takes 200 ms); the agent signs out in B meanwhile.
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(endpoint.requests).toHaveLength(1);
+    b.coordinator.signOut('user');
+    expect(store.read()).toBeNull();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await refreshing).toBeNull();
+
+    expect(summary(store, a, b)).toEqual({ stored: null, tabs: [null, null] });
+    expect(endpoint.revoked).toEqual(['rt-1']);
+    expect(refreshEvents(a, b)).toEqual([]);
+    expect(a.events.at(-1)).toEqual(['signedOut', 'otherTab']);
+    expect(store.signOutReason()).toBe('user');
+  });
+
+  it('in the refreshing tab itself: the result is thrown away and revoked', async () => {
+    const store = createMemoryStore();
+    const { endpoint, a, b } = twoTabs(tokenEndpoint(), [store]);
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    a.coordinator.signOut('user');
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await refreshing).toBeNull();
+
+    expect(summary(store, a, b)).toEqual({ stored: null, tabs: [null, null] });
+    expect(endpoint.revoked).toEqual(['rt-1']);
+    expect(a.events).toEqual([['signedOut', 'user']]);
+    expect(refreshEvents(a, b)).toEqual([]);
+  });
+
+  it('during a retry after a network failure: nothing is stored, the token is revoked', async () => {
+    const endpoint = tokenEndpoint();
+    let down = true;
+    const flaky = vi.fn((url: string, init: RequestInit) => (down ? Promise.reject(new TypeError('Failed to fetch')) : endpoint.fetch(url, init)));
+    const store = createMemoryStore();
+    const lock = createMemoryLock();
+    const hub = createMemoryChannelHub();
+    const a = tab(store, lock, hub, flaky);
+    const b = tab(store, lock, hub, flaky);
+    a.coordinator.start();
+    b.coordinator.start();
+    a.coordinator.publish(signedIn());
+    await vi.advanceTimersByTimeAsync(55 * 60_000 + 1);
+    expect(flaky).toHaveBeenCalled();
+    expect(endpoint.requests).toHaveLength(0);
+    down = false;
+    // The retry comes 5 s later; the agent signs out while it is in flight.
+    await vi.advanceTimersByTimeAsync(5_000 + 50);
+    expect(endpoint.requests).toHaveLength(1);
+    a.coordinator.signOut('user');
+    await vi.advanceTimersByTimeAsync(HOUR);
+
+    expect(summary(store, a, b)).toEqual({ stored: null, tabs: [null, null] });
+    expect(endpoint.revoked).toEqual(['rt-1']);
+    expect(endpoint.requests).toHaveLength(1);
+    expect(refreshEvents(a, b)).toEqual([]);
+  });
+
+  it('while the refreshing tab’s copy of storage lags behind: the sign-out note stops it storing', async () => {
+    const [storeA, storeB] = laggingStores(2, 500);
+    const { endpoint, a, b } = twoTabs(tokenEndpoint(), [storeA!, storeB!]);
+    await vi.advanceTimersByTimeAsync(1000);
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    b.coordinator.signOut('user');
+    // A's request returns at 200 ms, before B's sign-out reaches A's copy of storage (at 550 ms):
+    // A found B's note, and stored the sign-out itself.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await refreshing).toBeNull();
+    expect(storeA!.signOutReason()).toBe('otherTab');
+    await vi.advanceTimersByTimeAsync(2000);
+
+    expect({ a: summary(storeA!, a), b: summary(storeB!, b) }).toEqual({
+      a: { stored: null, tabs: [null] },
+      b: { stored: null, tabs: [null] },
+    });
+    expect(endpoint.revoked).toEqual(['rt-1']);
+    expect(refreshEvents(a, b)).toEqual([]);
+  });
+
+  it('followed by a new sign-in: the late refresh is revoked and the new session kept', async () => {
+    const store = createMemoryStore();
+    const { endpoint, a, b } = twoTabs(tokenEndpoint(), [store]);
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    b.coordinator.signOut('user');
+    b.coordinator.publish({ ...signedIn(), accessToken: jwt(Date.now(), 99), refreshToken: 'rt-new' });
+    await vi.advanceTimersByTimeAsync(500);
+    expect((await refreshing)?.refreshToken).toBe('rt-new');
+
+    expect(summary(store, a, b)).toEqual({ stored: 'rt-new', tabs: ['rt-new', 'rt-new'] });
+    expect(endpoint.revoked).toEqual(['rt-1']);
+    expect(refreshEvents(a, b)).toEqual([]);
+  });
+
+  it('in legacy SSO (nothing to revoke): the refreshed token is neither stored nor reported', async () => {
+    const legacy = (session: StoredSession): StoredSession => ({ ...session, mode: 'legacy', refreshToken: null });
+    const refreshed: string[] = [];
+    const refresh = async (session: StoredSession) => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = Date.now();
+      const token = jwt(now, refreshed.push(session.accessToken));
+      return legacy({ ...session, accessToken: token, receivedAt: now, expiresAt: now + HOUR });
+    };
+    const revoke = vi.fn(async () => {});
+    const store = createMemoryStore();
+    const lock = createMemoryLock();
+    const hub = createMemoryChannelHub();
+    const a = tab(store, lock, hub, tokenEndpoint().fetch, { refresh, revoke });
+    const b = tab(store, lock, hub, tokenEndpoint().fetch, { refresh, revoke });
+    a.coordinator.start();
+    b.coordinator.start();
+    a.coordinator.publish(legacy(signedIn()));
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    b.coordinator.signOut('user');
+    await vi.advanceTimersByTimeAsync(500);
+
+    expect(await refreshing).toBeNull();
+    expect(refreshed).toHaveLength(1);
+    expect([store.read(), a.coordinator.session, b.coordinator.session]).toEqual([null, null, null]);
+    expect(refreshEvents(a, b)).toEqual([]);
+    expect(revoke).not.toHaveBeenCalled();
   });
 });
 

@@ -21,6 +21,12 @@ export interface RefreshCoordinatorOptions {
   store: SessionStore;
   /** Exchanges the session's refresh credential for a new session (one network request). */
   refresh(session: StoredSession): Promise<StoredSession>;
+  /**
+   * Revokes a refresh token at the server, best effort (enhanced SSO: RFC 7009, as the client's
+   * sign-out does). Called with the token of a refresh that came back after the session was
+   * signed out, so that it cannot outlive the sign-out. Errors go to `onError`.
+   */
+  revoke?(refreshToken: string): Promise<void>;
   onUpdate(session: StoredSession, source: 'refresh' | 'otherTab'): void;
   onSignedOut(reason: SignOutReason): void;
   onError(error: unknown): void;
@@ -38,6 +44,9 @@ const MAX_RETRY_MS = 60_000;
 const NOTE_MS = 30_000;
 const CATCH_UP_MS = 5_000;
 
+/** Why a refresh's result was thrown away instead of stored (see `refreshLocked`). */
+type Superseded = { signedOut: true } | { signedOut: false; stored: StoredSession };
+
 /** When to refresh: before expiry by five minutes, or by half the lifetime for short tokens. */
 export function refreshAt(session: Pick<StoredSession, 'expiresAt' | 'receivedAt'>): number {
   return session.expiresAt - Math.min(MAX_LEAD_MS, (session.expiresAt - session.receivedAt) / 2);
@@ -48,6 +57,8 @@ export class RefreshCoordinator {
   private timer: unknown = undefined;
   private inFlight: Promise<StoredSession | null> | null = null;
   private retries = 0;
+  /** Counts this tab's sign-outs: a refresh that started before one must not store its result. */
+  private endings = 0;
   private lifetimeReached = false;
   private unsubscribe: (() => void) | null = null;
   private readonly clock: Clock;
@@ -110,8 +121,9 @@ export class RefreshCoordinator {
    */
   refreshNow(force = false): Promise<StoredSession | null> {
     const seen = this.current?.accessToken;
+    const endings = this.endings;
     this.inFlight ??= this.lock
-      .request(`lanyard-refresh-${this.options.accountSid}`, () => this.refreshLocked(force, seen))
+      .request(`lanyard-refresh-${this.options.accountSid}`, () => this.refreshLocked(force, seen, endings))
       .catch((error: unknown) => this.refreshFailed(error))
       .finally(() => {
         this.inFlight = null;
@@ -122,6 +134,19 @@ export class RefreshCoordinator {
   /** The note a tab leaves once it has refreshed past `accessToken` (see `LockLike`). */
   private refreshedNote(accessToken: string): string {
     return `lanyard-refreshed-${this.options.accountSid}-${accessToken.slice(-16)}`;
+  }
+
+  /**
+   * The note a tab leaves when it signs out the session of `accessToken`. Storage reaches other
+   * processes late (see `LockLike`), so a tab whose refresh returns just after another tab's
+   * sign-out may still read the session there; the note tells it the truth at once.
+   */
+  private signedOutNote(accessToken: string): string {
+    return `lanyard-signed-out-${this.options.accountSid}-${accessToken.slice(-16)}`;
+  }
+
+  private async signedOutElsewhere(session: StoredSession): Promise<boolean> {
+    return (await this.lock.hasNote?.(this.signedOutNote(session.accessToken))) === true;
   }
 
   /**
@@ -140,10 +165,17 @@ export class RefreshCoordinator {
     return stored;
   }
 
-  private async refreshLocked(force: boolean, seenToken: string | undefined): Promise<StoredSession | null> {
+  private async refreshLocked(force: boolean, seenToken: string | undefined, endings: number): Promise<StoredSession | null> {
+    // This tab signed out (and perhaps in again) while it waited: that refresh is not wanted.
+    if (this.endings !== endings) return this.current;
     const stored = await this.readLatest(seenToken);
     if (!stored) {
       this.end('otherTab', false);
+      return null;
+    }
+    if (await this.signedOutElsewhere(stored)) {
+      // Signed out in another tab whose write has not reached this tab's copy of storage yet.
+      this.end('otherTab', true);
       return null;
     }
     if (stored.accessToken !== seenToken) {
@@ -159,6 +191,8 @@ export class RefreshCoordinator {
       return null;
     }
     const next = await this.options.refresh(stored);
+    const superseded = await this.superseded(stored, endings);
+    if (superseded) return this.discard(next, superseded);
     this.retries = 0;
     this.current = next;
     this.options.store.write(next);
@@ -167,6 +201,50 @@ export class RefreshCoordinator {
     this.schedule();
     this.options.onUpdate(next, 'refresh');
     return next;
+  }
+
+  /**
+   * Whether the session refreshed from `refreshed` ended, or was replaced, while the request was
+   * in flight: signed out in this tab (`endings` moved on) or another (storage, or its note), or
+   * a new sign-in stored over it. Sign-out does not wait for the refresh lock, so this is checked
+   * after every request, before anything is stored.
+   */
+  private async superseded(refreshed: StoredSession, endings: number): Promise<Superseded | null> {
+    const endedHere = () => this.endings !== endings;
+    // `endedHere` again after the await: this tab may have signed out meanwhile.
+    if (!endedHere() && !(await this.signedOutElsewhere(refreshed)) && !endedHere()) {
+      if (this.options.store.read()?.accessToken === refreshed.accessToken) return null;
+    }
+    const stored = this.options.store.read();
+    return stored && stored.accessToken !== refreshed.accessToken ? { signedOut: false, stored } : { signedOut: true };
+  }
+
+  /**
+   * Throws away a refresh that came back too late (see `superseded`): nothing stores or reports
+   * it, and its refresh token is revoked so it cannot outlive the sign-out. A legacy token has no
+   * revocation endpoint; it is only forgotten, and expires on its own.
+   */
+  private discard(next: StoredSession, superseded: Superseded): StoredSession | null {
+    if (next.refreshToken && this.options.revoke) {
+      this.options.revoke(next.refreshToken).catch((error: unknown) => this.options.onError(error));
+    }
+    if (!superseded.signedOut) {
+      if (superseded.stored.accessToken !== this.current?.accessToken) this.take(superseded.stored, 'otherTab');
+      return superseded.stored;
+    }
+    if (this.current) {
+      // Another tab signed out; make sure storage says so too, even if its write has not arrived.
+      const stored = this.options.store.read();
+      this.end(this.endReason(), stored !== null);
+    }
+    return null;
+  }
+
+  /** What a sign-out stored by another tab means here. */
+  private endReason(): SignOutReason {
+    const reason = this.options.store.signOutReason();
+    // The agent signed out over there; an expiry or a revocation is the same news here.
+    return reason === 'expired' || reason === 'revoked' ? reason : 'otherTab';
   }
 
   private refreshFailed(error: unknown): StoredSession | null {
@@ -202,15 +280,21 @@ export class RefreshCoordinator {
   }
 
   private end(reason: SignOutReason, everywhere: boolean): void {
-    const wasSignedIn = this.current !== null;
+    const ended = this.current;
+    this.endings++;
     this.current = null;
     this.lifetimeReached = false;
     this.clock.clearTimeout(this.timer);
     if (everywhere) {
+      const stored = this.options.store.read();
       this.options.store.clear(reason);
       this.post({ type: 'changed' });
+      // A refresh in flight in another tab checks for this note before it stores its result.
+      for (const token of new Set([ended?.accessToken, stored?.accessToken])) {
+        if (token) void this.lock.leaveNote?.(this.signedOutNote(token), NOTE_MS).catch(() => undefined);
+      }
     }
-    if (wasSignedIn) this.options.onSignedOut(reason);
+    if (ended) this.options.onSignedOut(reason);
   }
 
   private take(session: StoredSession, source: 'refresh' | 'otherTab'): void {
@@ -225,10 +309,7 @@ export class RefreshCoordinator {
   private sync(): void {
     const stored = this.options.store.read();
     if (!stored) {
-      if (!this.current) return;
-      const reason = this.options.store.signOutReason();
-      // The agent signed out over there; an expiry or a revocation is the same news here.
-      this.end(reason === 'expired' || reason === 'revoked' ? reason : 'otherTab', false);
+      if (this.current) this.end(this.endReason(), false);
       return;
     }
     if (stored.accessToken !== this.current?.accessToken) this.take(stored, 'otherTab');

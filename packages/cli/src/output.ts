@@ -23,7 +23,9 @@ export function reportFailure(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
   const debug = process.env.LANYARD_DEBUG === '1';
   const known = error instanceof LanyardError;
-  const message = oneLine(error instanceof Error ? error.message : String(error));
+  // The detail (`more_info`) often holds the fix: the admin API shows it, so must the CLI.
+  const detail = known && error.moreInfo ? ` ${error.moreInfo}` : '';
+  const message = oneLine((error instanceof Error ? error.message : String(error)) + detail);
   process.stderr.write(`lanyard: ${message}${known || debug ? '' : ' (LANYARD_DEBUG=1 shows details)'}\n`);
   if (debug && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
   return known && error.status >= 400 && error.status < 500 ? EXIT.badInput : EXIT.failure;

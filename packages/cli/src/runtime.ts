@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { AdminService } from '@lanyard/server/admin/admin-service.ts';
 import type { Services } from '@lanyard/server/services.ts';
+import { ConfigError } from '@lanyard/server/errors.ts';
 import { databaseNote } from './database-note.ts';
 import { cliLogger, emit, type Output } from './output.ts';
 
@@ -44,8 +45,16 @@ export function action(handler: Handler): (...parsed: unknown[]) => Promise<void
     const command = parsed.at(-1) as Command;
     const args = parsed.slice(0, -2).filter((a): a is string => typeof a === 'string');
     const options = command.opts();
-    const output = await withServices((context) => handler(context, { args, options }));
     const json = command.optsWithGlobals().json === true;
+    let output: Output;
+    try {
+      output = await withServices((context) => handler(context, { args, options }));
+    } catch (error) {
+      // "not found" is most often the wrong database: say which one was read, as on success
+      // (not when the configuration itself was refused: the database may not even be named right).
+      if (!json && !(error instanceof ConfigError)) process.stderr.write(databaseNote());
+      throw error;
+    }
     emit(output, json);
     // On stderr, so stdout stays the command's output; --json output stays exactly the API's shape.
     if (!json) process.stderr.write(databaseNote());

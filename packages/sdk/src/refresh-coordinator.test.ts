@@ -302,6 +302,35 @@ describe('RefreshCoordinator: a sign-out while a refresh is in flight', () => {
     expect(store.signOutReason()).toBe('user');
   });
 
+  it('in another tab, when the server then refuses the refresh: the sign-out reason stands, not "revoked"', async () => {
+    const store = createMemoryStore();
+    const endpoint = tokenEndpoint();
+    // What the server answers once the sign-out revoked the session.
+    endpoint.answerWith(() => Response.json({ code: 45200, message: 'The session has been revoked.', status: 400 }, { status: 400 }));
+    const { a, b } = twoTabs(endpoint, [store]);
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    b.coordinator.signOut('user');
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await refreshing).toBeNull();
+    expect(store.signOutReason()).toBe('user');
+    expect(a.events.filter(([kind]) => kind === 'signedOut')).toEqual([['signedOut', 'otherTab']]);
+
+    // The same while A's copy of storage lags behind B's sign-out (a real browser's renderers).
+    const lagging = tokenEndpoint();
+    lagging.answerWith(() => Response.json({ code: 45200, message: 'The session has been revoked.', status: 400 }, { status: 400 }));
+    const [storeA, storeB] = laggingStores(2, 500);
+    const late = twoTabs(lagging, [storeA!, storeB!]);
+    await vi.advanceTimersByTimeAsync(1000);
+    const again = late.a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    late.b.coordinator.signOut('user');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await again).toBeNull();
+    expect(late.a.events.filter(([kind]) => kind === 'signedOut')).toEqual([['signedOut', 'otherTab']]);
+    expect([storeA!.signOutReason(), storeB!.signOutReason()]).not.toContain('revoked');
+  });
+
   it('in the refreshing tab itself: the result is thrown away and revoked', async () => {
     const store = createMemoryStore();
     const { endpoint, a, b } = twoTabs(tokenEndpoint(), [store]);

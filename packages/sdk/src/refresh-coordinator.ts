@@ -247,7 +247,7 @@ export class RefreshCoordinator {
     return reason === 'expired' || reason === 'revoked' ? reason : 'otherTab';
   }
 
-  private refreshFailed(error: unknown): StoredSession | null {
+  private async refreshFailed(error: unknown): Promise<StoredSession | null> {
     const session = this.current;
     this.options.onError(error);
     if (!session) return null;
@@ -258,8 +258,13 @@ export class RefreshCoordinator {
       return session;
     }
     if (error instanceof ServerError && error.status >= 400 && error.status < 500 && error.status !== 429) {
-      // The grant is gone (revoked by an administrator, reuse detected, user disabled).
-      this.end('revoked', true);
+      // The grant is gone (revoked by an administrator, reuse detected, user disabled), or the
+      // agent signed out in another tab meanwhile (storage or its note says so): then that
+      // sign-out's reason stands, not "revoked".
+      this.sync();
+      if (!this.current) return null;
+      if (await this.signedOutElsewhere(session)) this.end('otherTab', this.options.store.read() !== null);
+      else this.end('revoked', true);
       return null;
     }
     // Network trouble, a busy or failing server: retry with backoff while the session can be saved.

@@ -93,6 +93,12 @@ export class AccessTokens {
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new ExpiredTokenError();
       if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidTokenError('The token signature is invalid.');
+      // The token's own iss is not repeated (client input); ours is public (discovery).
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'iss') {
+        throw new InvalidTokenError(
+          `The token was issued by another issuer: this server's issuer is ${this.issuer} (its LANYARD_PUBLIC_URL, or http://LANYARD_HOST:LANYARD_PORT when unset).`,
+        );
+      }
       throw new InvalidTokenError(`The token is invalid: ${(error as Error).message}`);
     }
   }

@@ -119,6 +119,25 @@ describe.each(BACKENDS)('legacy SSO and migration on %s', (backend) => {
     expect((await postForm(acsUrl, forged)).status).toBe(401);
   });
 
+  it('refuses IdP-initiated sign-in to a stored Default redirect URL no Trusted URL covers: no token is sent there', async () => {
+    const setup = await legacyAccount();
+    await lanyard.services.accounts.setIdpInitiatedLogin(setup.account.sid, true);
+    // A record written before the rule was enforced atomically: the Default redirect URL is uncovered.
+    const account = await lanyard.services.accounts.getAccount(setup.account.sid);
+    await lanyard.services.storage.upsert({
+      kind: 'account',
+      id: account.sid,
+      accountSid: account.sid,
+      payload: { ...account, trustedUrls: ['https://other.example.com/'] },
+    });
+    const acsUrl = `${lanyard.url}/v1/Accounts/${setup.account.sid}/saml2`;
+    const audience = `${lanyard.url}/v1/Accounts/${setup.account.sid}/saml2/metadata`;
+    const response = await postForm(acsUrl, await idp.createResponse({ userId: 'grace@example.com', acsUrl, audience }));
+    expect(response.status).toBe(403);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.text()).toMatch(/no Trusted URL covers.*lanyard trusted-urls add/s);
+  });
+
   it('migrates legacy → enhanced → legacy with the same user and worker SIDs, and back within the grace period only', async () => {
     const setup = await legacyAccount();
     const { accounts } = lanyard.services;

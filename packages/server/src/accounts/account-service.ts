@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError, UntrustedDomainError } from '../errors.ts';
 import { newSid, requireSid } from '../ids.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
@@ -14,13 +14,13 @@ import {
   type SamlIdpSettings,
   type SsoMode,
 } from './model.ts';
-import { checkedRedirectUris } from './connection-redirect-uris.ts';
+import { validateRedirectUris } from './redirect-uris.ts';
 import { oidcSettings, type OidcSettingsInput } from './oidc-settings.ts';
 import { LookupCache, lookupEntries, type AuthConfigEntry } from './public-lookup.ts';
 import { resolveSamlSettings, type MetadataFetcher, type SamlSettingsInput } from './saml-settings.ts';
 import { switchSsoMode } from './sso-mode.ts';
 import { TrustedOrigins } from './trusted-origins.ts';
-import { parseTrustedUrl } from './trusted-urls.ts';
+import { isCoveredBy, parseTrustedUrl } from './trusted-urls.ts';
 
 const ACCOUNT = 'account';
 const CONNECTION = 'connection';
@@ -28,7 +28,7 @@ const CONNECTION = 'connection';
 /**
  * Accounts, their SSO connections, Trusted URLs and redirect URL: the administrator's setup, as
  * stored. What each setting may be lives beside it (saml-settings.ts, oidc-settings.ts,
- * connection-redirect-uris.ts, sso-mode.ts, trusted-urls.ts); the two read caches too
+ * redirect-uris.ts, sso-mode.ts, trusted-urls.ts); the two read caches too
  * (public-lookup.ts, trusted-origins.ts), which every write here clears.
  */
 export class AccountService {
@@ -92,7 +92,15 @@ export class AccountService {
     return account !== undefined && safeEqual(account.authTokenHash, sha256(authToken));
   }
 
-  /** Read-modify-write of one account inside a transaction, so concurrent edits are not lost. */
+  /**
+   * Read-modify-write of one account inside a transaction, so concurrent edits are not lost and
+   * the account's rules hold on what is written, not on an earlier snapshot: a change to the
+   * Trusted URLs or the Default redirect URL must leave the Default redirect URL under a Trusted
+   * URL (SPEC "Trusted URLs"; checkDefaultRedirect).
+   *
+   * @throws NotFoundError; UntrustedDomainError (70002) for an uncovered new Default redirect URL;
+   *   ConflictError (409) when removing the Trusted URL that covers it.
+   */
   async updateAccount(accountSid: string, change: (account: Account) => void): Promise<Account> {
     requireSid('account', accountSid, 'AccountSid');
     const updated = await this.storage.transaction(async (tx) => {
@@ -100,6 +108,7 @@ export class AccountService {
       if (!record) throw new NotFoundError(`Account ${accountSid} was not found.`);
       const account = structuredClone(record.payload);
       change(account);
+      checkDefaultRedirect(record.payload, account);
       await tx.upsert({ kind: ACCOUNT, id: account.sid, accountSid: account.sid, payload: account });
       return account;
     });
@@ -116,6 +125,12 @@ export class AccountService {
     });
   }
 
+  /**
+   * Removes a Trusted URL; refused (ConflictError, 409) when the Default redirect URL needs it,
+   * checked atomically by updateAccount.
+   *
+   * @throws NotFoundError when `url` is not one of the account's Trusted URLs.
+   */
   async removeTrustedUrl(accountSid: string, url: string): Promise<Account> {
     const canonical = safeCanonical(url);
     return this.updateAccount(accountSid, (account) => {
@@ -125,6 +140,12 @@ export class AccountService {
     });
   }
 
+  /**
+   * Sets (or with null clears) the Default redirect URL, which must lie under one of the account's
+   * Trusted URLs: UntrustedDomainError (70002) otherwise, checked atomically by updateAccount.
+   *
+   * @throws InvalidParameterError for a malformed URL.
+   */
   async setDefaultRedirectUrl(accountSid: string, url: string | null): Promise<Account> {
     // Kept as entered (normalised): a landing page at `/desktop/` must not become `/desktop`.
     const href = url === null ? null : parseTrustedUrl(url).href;
@@ -216,10 +237,16 @@ export class AccountService {
     return next;
   }
 
-  /** Replaces the connection's redirect URIs (connection-redirect-uris.ts says which are allowed). */
+  /**
+   * Replaces the redirect URIs of the connection's built-in client, checked by the same validator
+   * as a registered client's (redirect-uris.ts). The built-in client is public (PKCE, no secret),
+   * so private-use schemes are allowed (RFC 8252 §7.1).
+   *
+   * @throws InvalidParameterError naming the first URI that fails; NotFoundError for an unknown connection.
+   */
   async setRedirectUris(connectionSid: string, uris: string[]): Promise<Connection> {
     const connection = await this.getConnection(connectionSid);
-    const next = { ...connection, redirectUris: checkedRedirectUris(uris) };
+    const next = { ...connection, redirectUris: validateRedirectUris(uris, { allowPrivateUse: true }) };
     await this.saveConnection(next);
     return next;
   }
@@ -277,6 +304,38 @@ function newConnection(accountSid: string, saml: SamlIdpSettings | null): Connec
     redirectUris: [],
     createdAt: Date.now(),
   };
+}
+
+/**
+ * SPEC "Trusted URLs": the Default redirect URL lies under a Trusted URL. Checked on the account
+ * as it is about to be written, whenever a write changes either; a write that touches neither
+ * (mode, roles…), or that does not itself uncover it, is not blocked by an older record that
+ * already breaks the rule (the use sites refuse such a URL: app-tiles.ts, legacy-login-service.ts).
+ */
+function checkDefaultRedirect(before: Account, after: Account): void {
+  const target = after.defaultRedirectUrl;
+  if (target === null) return;
+  const defaultChanged = target !== before.defaultRedirectUrl;
+  const trustedChanged = after.trustedUrls.length !== before.trustedUrls.length || after.trustedUrls.some((u, i) => u !== before.trustedUrls[i]);
+  if ((!defaultChanged && !trustedChanged) || isCoveredBy(target, after.trustedUrls)) return;
+  // Same default, other Trusted URLs: refused only when this write is what uncovers it.
+  if (!defaultChanged && !isCoveredBy(target, before.trustedUrls)) return;
+  if (defaultChanged) {
+    throw new UntrustedDomainError(
+      `The Default redirect URL must be under one of the account's Trusted URLs; add one that covers it first (lanyard trusted-urls add ${after.sid} ${originOf(target)}).`,
+    );
+  }
+  throw new ConflictError(
+    `The Default redirect URL ${target} needs this Trusted URL: set another Default redirect URL (lanyard redirect-url set) or clear it (lanyard redirect-url clear) first.`,
+  );
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
 function safeCanonical(url: string): string {

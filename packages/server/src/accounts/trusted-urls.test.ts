@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidParameterError, UntrustedDomainError } from '../errors.ts';
-import { assertTrusted, exactRedirectMatch, matchesTrustedUrl, parseTrustedUrl, type TrustedUrl } from './trusted-urls.ts';
+import { assertTrusted, exactRedirectMatch, isCoveredBy, matchesTrustedUrl, parseTrustedUrl, type TrustedUrl } from './trusted-urls.ts';
 
 const CYRILLIC_A = '\u0430'; // looks exactly like the Latin "a"
 
@@ -407,6 +407,30 @@ describe('exactRedirectMatch (standard OIDC surface)', () => {
 
   it('matches nothing when nothing is registered', () => {
     expect(exactRedirectMatch('http://127.0.0.1:5000/callback', [])).toBe(false);
+  });
+
+  // Values stored before the redirect URI validator refused them: equal strings, but the browser
+  // would go somewhere else (tab dropped, backslash read as "/", userinfo host, "?error" after "#").
+  it.each([
+    ['a tab', 'https://rp.example.com/c\tb'],
+    ['a newline', 'https://rp.example.com/cb\n'],
+    ['a space', 'https://rp.example.com/c b'],
+    ['a backslash', 'https://rp.example.com\\@evil.example/cb'],
+    ['a fragment', 'https://rp.example.com/cb#'],
+    ['userinfo', 'https://rp.example.com@evil.example/cb'],
+  ])('a stored URI with %s never matches, even character for character', (_why, uri) => {
+    expect(exactRedirectMatch(uri, [uri])).toBe(false);
+  });
+});
+
+describe('isCoveredBy (Default redirect URL under a Trusted URL)', () => {
+  it('is true on or below a Trusted URL on a "/" boundary, false otherwise or for unparsable entries', () => {
+    expect(isCoveredBy('https://a.example.com/desk/', ['https://a.example.com/desk'])).toBe(true);
+    expect(isCoveredBy('https://a.example.com/desk', ['https://a.example.com/desk'])).toBe(true);
+    expect(isCoveredBy('https://a.example.com/desktop', ['https://a.example.com/desk'])).toBe(false);
+    expect(isCoveredBy('https://b.example.com/desk/', ['https://a.example.com/desk'])).toBe(false);
+    expect(isCoveredBy('https://a.example.com/desk/', [])).toBe(false);
+    expect(isCoveredBy('https://a.example.com/desk/', ['not a url'])).toBe(false);
   });
 });
 

@@ -144,6 +144,32 @@ export function assertTrusted(candidate: string, trusted: TrustedUrl[]): Trusted
   return result;
 }
 
+/** Whitespace, controls (browsers drop or trim them) and backslashes (read as `/`). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+const UNSAFE_REDIRECT = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\\]/u;
+
+/** `https://a.com@evil.com/…`: an http(s) authority holding `@` sends the browser to the host after it. */
+function hasUserinfo(uri: string): boolean {
+  return /^https?:\/\/[^/?#]*@/i.test(uri);
+}
+
+/**
+ * Whether `href` (a Default redirect URL) lies on or below one of `trusted` (Trusted URLs as
+ * stored, canonical). The SPEC's rule "the Default redirect URL is under a Trusted URL": checked
+ * when either changes (AccountService) and again wherever a browser is sent there.
+ */
+export function isCoveredBy(href: string, trusted: readonly string[]): boolean {
+  const parsed: TrustedUrl[] = [];
+  for (const url of trusted) {
+    try {
+      parsed.push(parseTrustedUrl(url));
+    } catch {
+      // A stored value that no longer parses covers nothing.
+    }
+  }
+  return matchesTrustedUrl(href, parsed) !== undefined;
+}
+
 /** The URI without the port of a loopback authority, or undefined when it is not loopback. */
 function withoutLoopbackPort(uri: string): string | undefined {
   const loopback = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(?::(\d{1,5}))?(?=[/?]|$)/.exec(uri);
@@ -155,9 +181,14 @@ function withoutLoopbackPort(uri: string): string | undefined {
  * The standard OIDC surface: registered redirect URIs match exactly, character for character
  * (RFC 9700 §4.1.1 — any normalisation is a bypass waiting to happen), except that a loopback
  * redirect may use any port (RFC 8252 §7.3: native apps bind an ephemeral port). The host must be
- * the one registered; `localhost` is honoured only when it was registered as such.
+ * the one registered; `localhost` is honoured only when it was registered as such. Candidates with
+ * whitespace, control characters, backslashes, a fragment or userinfo never match, even if such a
+ * value was stored before the redirect URI validator (redirect-uris.ts) refused it.
  */
 export function exactRedirectMatch(candidate: string, registered: string[]): boolean {
+  // A value stored before redirect-uris.ts refused them never matches: a browser drops or rewrites
+  // these characters, so it would go somewhere other than the address compared here.
+  if (typeof candidate !== 'string' || UNSAFE_REDIRECT.test(candidate) || candidate.includes('#') || hasUserinfo(candidate)) return false;
   if (registered.includes(candidate)) return true;
   const portless = withoutLoopbackPort(candidate);
   if (portless === undefined || rawProblem(candidate, 'candidate')) return false;

@@ -1,7 +1,6 @@
 import { discoverProvider } from '../connections/oidc-connection.ts';
 import { readProfile, refusalOf } from '../connections/profile-mapping.ts';
-import { ConflictError, UntrustedDomainError, type LanyardError } from '../errors.ts';
-import { matchesTrustedUrl, parseTrustedUrl } from '../accounts/trusted-urls.ts';
+import type { LanyardError } from '../errors.ts';
 import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
@@ -168,30 +167,18 @@ export class AdminService {
     return trustedUrls(account);
   }
 
+  /** 409 when the Default redirect URL needs this Trusted URL (checked atomically by AccountService). */
   async removeTrustedUrl(accountSid: string, url: string) {
-    const before = await this.services.accounts.getAccount(accountSid);
-    const remaining = before.trustedUrls.filter((u) => u !== url && u !== safeHref(url));
-    if (before.defaultRedirectUrl && remaining.length < before.trustedUrls.length && !coveredBy(before.defaultRedirectUrl, remaining)) {
-      throw new ConflictError(
-        `The Default redirect URL ${before.defaultRedirectUrl} needs this Trusted URL: set another Default redirect URL (lanyard redirect-url set) or clear it (lanyard redirect-url clear) first.`,
-      );
-    }
     const account = await this.services.accounts.removeTrustedUrl(accountSid, url);
     await this.record(accountSid, `removed Trusted URL ${url}`);
     return trustedUrls(account);
   }
 
-  /** The Default redirect URL must lie under a Trusted URL (SPEC "Trusted URLs"): 400 70002 otherwise. */
+  /**
+   * The Default redirect URL must lie under a Trusted URL (SPEC "Trusted URLs"): 400 70002 otherwise,
+   * checked atomically with the write by AccountService.setDefaultRedirectUrl.
+   */
   async setRedirectUrl(accountSid: string, url: string | null) {
-    if (url !== null) {
-      const { trustedUrls } = await this.services.accounts.getAccount(accountSid);
-      const href = parseTrustedUrl(url).href;
-      if (!coveredBy(href, trustedUrls)) {
-        throw new UntrustedDomainError(
-          `The Default redirect URL must be under one of the account's Trusted URLs; add one that covers it first (lanyard trusted-urls add ${accountSid} ${new URL(href).origin}).`,
-        );
-      }
-    }
     await this.services.accounts.setDefaultRedirectUrl(accountSid, url);
     await this.record(accountSid, url === null ? 'cleared the Default redirect URL' : `set the Default redirect URL to ${url}`);
     return this.getAccount(accountSid);
@@ -315,24 +302,6 @@ export class AdminService {
 
   private record(accountSid: string | null, change: string, about: { connectionSid?: string; userSid?: string } = {}): Promise<void> {
     return recordAdminChange(this.services.audit, this.actor, accountSid, change, about);
-  }
-}
-
-/** Whether `href` lies under one of `trusted` (as stored: canonical Trusted URLs). */
-function coveredBy(href: string, trusted: string[]): boolean {
-  return (
-    matchesTrustedUrl(
-      href,
-      trusted.map((u) => parseTrustedUrl(u)),
-    ) !== undefined
-  );
-}
-
-function safeHref(url: string): string | undefined {
-  try {
-    return parseTrustedUrl(url).url;
-  } catch {
-    return undefined;
   }
 }
 

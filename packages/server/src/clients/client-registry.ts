@@ -6,7 +6,7 @@ import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.t
 import type { Storage } from '../storage/port.ts';
 import { ID_TOKEN_ALGS, type SigningAlg } from '../tokens/signing-keys.ts';
 import { TOKEN_ENDPOINT_AUTH_METHODS, isConfidential, type OAuthClient, type TokenEndpointAuthMethod } from './model.ts';
-import { validateRedirectUris } from './redirect-uris.ts';
+import { validateRedirectUris, webOrigin } from '../accounts/redirect-uris.ts';
 
 const KIND = 'oauth_client';
 /** How long the previous secret keeps working after a rotation unless told otherwise. */
@@ -159,7 +159,10 @@ export class ClientRegistry {
     if (!this.originCache || Date.now() - this.originCache.at > 10_000) {
       const origins = new Set<string>();
       for (const { payload } of await this.storage.list<OAuthClient>(KIND)) {
-        for (const uri of payload.redirectUris) if (/^https?:/.test(uri)) origins.add(new URL(uri).origin);
+        for (const uri of payload.redirectUris) {
+          const origin = webOrigin(uri);
+          if (origin) origins.add(origin);
+        }
       }
       this.originCache = { origins, at: Date.now() };
     }

@@ -1,6 +1,6 @@
 import type { AccountService } from '../accounts/account-service.ts';
 import type { Account, Connection } from '../accounts/model.ts';
-import { assertTrusted, parseTrustedUrl } from '../accounts/trusted-urls.ts';
+import { assertTrusted, isCoveredBy, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
 import type { LanyardConfig } from '../config.ts';
@@ -104,6 +104,13 @@ export class LegacyLoginService {
         throw new SamlResponseError('IdP-initiated sign-in is turned off for this account; start the sign-in from the agent desktop');
       }
       if (!account.defaultRedirectUrl) throw new InvalidSsoSettingsError('IdP-initiated sign-in needs a Default redirect URL');
+      // The token goes on this URL: checked again here, before anything is issued, so a Default
+      // redirect URL that no Trusted URL covers (however it was stored) never receives one.
+      if (!isCoveredBy(account.defaultRedirectUrl, account.trustedUrls)) {
+        throw new InvalidSsoSettingsError(
+          `IdP-initiated sign-in goes to the Default redirect URL ${account.defaultRedirectUrl}, which no Trusted URL covers; add a Trusted URL for it (lanyard trusted-urls add ${account.sid} ${safeOrigin(account.defaultRedirectUrl)}) or set another Default redirect URL (lanyard redirect-url set)`,
+        );
+      }
     }
     try {
       const assertion = await this.samlFor(account, connection).verify(samlResponse, login !== undefined);
@@ -185,4 +192,13 @@ function tokenOnUrl(resource: string, issued: IssuedTokens): string {
   for (const role of issued.user.roles) url.searchParams.append('Roles', role);
   url.searchParams.set('flexUserSid', issued.user.sid);
   return url.toString();
+}
+
+/** The origin of a stored URL for an error message, or the URL itself when it does not parse. */
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }

@@ -1,5 +1,6 @@
 import { DOMParser } from '@xmldom/xmldom';
 import type { Account } from '../accounts/model.ts';
+import { isCoveredBy } from '../accounts/trusted-urls.ts';
 import { MAX_SAML_RESPONSE_BYTES } from '../connections/saml-connection.ts';
 import { InvalidSsoSettingsError } from '../errors.ts';
 
@@ -27,11 +28,19 @@ export function isAppTileResponse(samlResponse: string, relayState: string | und
  * cannot finish one (and accepting it would be login CSRF). The browser is sent to the Default
  * redirect URL instead: the desktop there starts an ordinary sign-in, which the IdP session the
  * tile click proved completes without a password prompt.
+ *
+ * @throws InvalidSsoSettingsError (70251) when there is no Default redirect URL or no Trusted URL covers it.
  */
 export function appTileLanding(account: Account): string {
   if (!account.defaultRedirectUrl) {
     throw new InvalidSsoSettingsError(
       "an app tile at the IdP was clicked (an IdP-initiated response), but the account has no Default redirect URL to send the agent to. Set it to the desktop's URL (lanyard redirect-url set), or hide the app tile at the IdP",
+    );
+  }
+  // Checked again where the browser is sent: a Default redirect URL no Trusted URL covers is refused.
+  if (!isCoveredBy(account.defaultRedirectUrl, account.trustedUrls)) {
+    throw new InvalidSsoSettingsError(
+      `an app tile at the IdP was clicked (an IdP-initiated response), but the Default redirect URL ${account.defaultRedirectUrl} is not under any of the account's Trusted URLs. Add a Trusted URL that covers it (lanyard trusted-urls add ${account.sid} <URL>) or set another Default redirect URL (lanyard redirect-url set)`,
     );
   }
   return account.defaultRedirectUrl;

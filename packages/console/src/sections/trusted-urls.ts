@@ -65,8 +65,8 @@ export function trustedUrlsSection(context: PageContext): Section {
   const redirect = checkedUrlInput(
     (valid) => (redirectButton.disabled = !valid),
     (canonical) =>
-      trusted.length > 0 && !isBelowTrustedUrl(canonical, trusted)
-        ? 'Allowed, but not on or below a Trusted URL: desktops sent here by enhanced SSO would be refused (70002). Add its Trusted URL too.'
+      !isBelowTrustedUrl(canonical, trusted)
+        ? 'Not on or below a Trusted URL: add its Trusted URL above first, or saving is refused (70002).'
         : null,
   );
   const clearButton = h('button', { type: 'button', class: 'secondary' }, 'Clear');

@@ -65,9 +65,7 @@ export function trustedUrlsSection(context: PageContext): Section {
   const redirect = checkedUrlInput(
     (valid) => (redirectButton.disabled = !valid),
     (canonical) =>
-      !isBelowTrustedUrl(canonical, trusted)
-        ? 'Not on or below a Trusted URL: add its Trusted URL above first, or saving is refused (70002).'
-        : null,
+      !isBelowTrustedUrl(canonical, trusted) ? 'Not on or below a Trusted URL: add its Trusted URL above first, or saving is refused (70002).' : null,
   );
   const clearButton = h('button', { type: 'button', class: 'secondary' }, 'Clear');
   const redirectForm = h(

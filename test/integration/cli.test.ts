@@ -155,10 +155,7 @@ describe('lanyard CLI', () => {
   });
 
   it('exits 2 with one clear line for a malformed SID', async () => {
-    expectBadInput(
-      await lanyard('trusted-urls', 'list', 'AC123'),
-      /^lanyard: AccountSid must be an? account SID: "AC" followed by 32 hex characters/,
-    );
+    expectBadInput(await lanyard('trusted-urls', 'list', 'AC123'), /^lanyard: AccountSid must be an? account SID: AC followed by 32 hex characters/);
     expectBadInput(await lanyard('status', 'nope', '--json'), /AccountSid/);
   });
 

@@ -184,7 +184,13 @@ describe.each(BACKENDS)('registered OpenID Connect clients on %s', (backend) => 
     // Userinfo with the token in a form body (RFC 6750 §2.2), but not in two places at once.
     const info = await post('/oauth2/userinfo', { access_token: body.access_token });
     expect(info.status).toBe(200);
-    expect(await info.json()).toMatchObject({ email: 'ada@example.com', email_verified: true, preferred_username: expect.any(String) });
+    // Scope openid releases sub only (OpenID Connect Core §5.4).
+    const released = (await info.json()) as Record<string, unknown>;
+    expect({ sub: released.sub, email: released.email, preferred_username: released.preferred_username }).toEqual({
+      sub: expect.stringMatching(/^FU/),
+      email: undefined,
+      preferred_username: undefined,
+    });
     const twice = await post('/oauth2/userinfo', { access_token: body.access_token }, { authorization: `Bearer ${body.access_token}` });
     expect(twice.status).toBe(400);
     expect(await twice.json()).toMatchObject({ error: 'invalid_request' });

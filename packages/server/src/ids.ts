@@ -31,11 +31,15 @@ const SID_NAMES: Record<SidKind, string> = {
   adminKey: 'admin key SID',
 };
 
-/** Throws a 400 naming the parameter and the expected form. */
+/**
+ * Throws a 400 (20001) naming the parameter and the expected form. The value sent is never
+ * quoted back (it is client input: error text must not echo it), only whether one was sent.
+ * The text keeps to RFC 6749's error_description characters (no quotes or backslashes).
+ */
 export function requireSid(kind: SidKind, value: unknown, parameter: string): string {
   if (isSid(kind, value)) return value;
-  const shown = typeof value === 'string' ? `"${value.slice(0, 64)}"` : 'missing';
-  throw new InvalidParameterError(`${parameter} must be a ${SID_NAMES[kind]}: "${SidPrefix[kind]}" followed by 32 hex characters (got ${shown}).`);
+  const sent = typeof value === 'string' ? 'the value sent is not one' : 'none was sent';
+  throw new InvalidParameterError(`${parameter} must be a ${SID_NAMES[kind]}: ${SidPrefix[kind]} followed by 32 hex characters (${sent}).`);
 }
 
 /**

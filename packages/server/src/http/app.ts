@@ -75,7 +75,13 @@ export function createApp(services: AppDependencies, modules: RouteModule[]): Ap
 
   for (const register of modules) register(app);
 
-  app.notFound((c) => respondWithError(c, new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), services.logger));
+  app.notFound((c) => {
+    // The standard surface never quotes the client's text back (RFC 6749 error_description).
+    const message = c.req.path.startsWith('/oauth2/')
+      ? 'No such OAuth endpoint: the endpoints are listed in /.well-known/openid-configuration.'
+      : `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`;
+    return respondWithError(c, new NotFoundError(message), services.logger);
+  });
   app.onError((error, c) => respondWithError(c, error, services.logger));
   return app;
 }

@@ -56,7 +56,10 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
   // connection: end the connection with this answer (RFC 9110 §15.5.14).
   if (known.status === 413) headers['Connection'] = 'close';
   if (wantsHtml(c)) return c.html(errorPage(known), known.status as 400, headers);
-  if (c.get('oauthErrors') === true) {
+  // The standard surface answers in RFC 6749 §5.2's shape wherever the error arose, also before
+  // a route ran (a 413 from the body limit) and on its browser routes asked for JSON (authorize,
+  // logout): `error` always, `error_description` in RFC 6749's character set.
+  if (c.get('oauthErrors') === true || isOAuthPath(c.req.path)) {
     return c.json({ error: known.oauthError, error_description: oauthDescription(known.message), code: known.code }, known.status as 400, headers);
   }
   return c.json(known.toJSON(), known.status as 400, headers);
@@ -74,4 +77,9 @@ function asLanyardError(error: unknown): LanyardError | undefined {
     });
   }
   return undefined;
+}
+
+/** The standard OAuth 2.0 / OpenID Connect surface (oidc/routes.ts): every error is RFC 6749-shaped. */
+function isOAuthPath(path: string): boolean {
+  return path.startsWith('/oauth2/');
 }

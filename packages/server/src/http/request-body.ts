@@ -31,15 +31,54 @@ export async function readForm(c: Context): Promise<Record<string, string>> {
   const form: Record<string, string> = Object.create(null);
   for (const [name, value] of params) {
     // RFC 6749 §3.1/§3.2: request and response parameters must not be included more than once.
-    if (Object.hasOwn(form, name)) throw new InvalidParameterError(`${safeName(name)} must not be repeated.`);
+    if (Object.hasOwn(form, name)) throw new InvalidParameterError(`${knownParameterName(name)} must not be repeated.`);
     form[name] = value;
   }
   return form;
 }
 
-/** A parameter name fit to quote back: RFC 6749 error text never echoes arbitrary client input. */
-function safeName(name: string): string {
-  return /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : 'a parameter';
+/**
+ * The form parameters Lanyard's endpoints read (RFC 6749, 7009, 7521/7523, 7636, 7662,
+ * OIDC Core and RP-Initiated Logout, the Flex form exchange). Only these are ever named in an
+ * error: any other name is the client's own text and is not quoted back.
+ */
+const KNOWN_FORM_PARAMETERS: ReadonlySet<string> = new Set([
+  'grant_type',
+  'code',
+  'code_verifier',
+  'redirect_uri',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'refresh_token',
+  'scope',
+  'token',
+  'token_type_hint',
+  'access_token',
+  'response_type',
+  'response_mode',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'connection',
+  'prompt',
+  'max_age',
+  'id_token_hint',
+  'post_logout_redirect_uri',
+  'logout_hint',
+  'ui_locales',
+  'AuthCode',
+  'CodeVerifier',
+  'ClientId',
+  'RedirectUrl',
+  'Nonce',
+]);
+
+/** `name` when it is one of ours (`KNOWN_FORM_PARAMETERS`), else a neutral phrase: never client text. */
+export function knownParameterName(name: string): string {
+  return KNOWN_FORM_PARAMETERS.has(name) ? name : 'A parameter';
 }
 
 /** The form body with repeated parameters kept (for protocols that must refuse repeats). */
@@ -55,6 +94,9 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.inf
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const field = issue.path.join('.') || 'body';
+    // zod's unrecognized_keys message lists the keys sent: client text, never quoted back.
+    if (issue.code === 'unrecognized_keys')
+      throw new InvalidParameterError(`${field}: has fields that are not accepted; send only the documented ones.`);
     throw new InvalidParameterError(`${field}: ${issue.message}`);
   }
   return result.data;

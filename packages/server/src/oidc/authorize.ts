@@ -46,6 +46,7 @@ export async function authorizationEndpoint(c: Context, services: AuthorizeDepen
   c.set('browserFacing', true);
   const all = c.req.method === 'POST' ? await readFormParams(c) : new URL(c.req.url).searchParams;
   const repeated = SINGLE_VALUED.find((name) => all.getAll(name).length > 1);
+  // `repeated` is one of SINGLE_VALUED (our own names), never the client's text.
   if (repeated) throw new InvalidParameterError(`${repeated} must not be repeated.`);
   const q = new Map<string, string>();
   for (const [name, value] of all) q.set(name, value);

@@ -54,7 +54,8 @@ async function accessToken({ tokens }: IntrospectionDependencies, client: OAuthC
     return {
       active: true,
       token_type: 'Bearer',
-      scope: session.scope ?? 'openid',
+      // The token's own grant: a refresh that narrowed the scope issued it with the narrower one.
+      scope: claims.scope ?? session.scope ?? 'openid',
       client_id: claims.client_id,
       username: claims.identity,
       sub: claims.sub,

@@ -12,11 +12,10 @@ import { readForm } from '../http/request-body.ts';
 import type { IssuedTokens } from '../tokens/model.ts';
 import { authorizationEndpoint, type AuthorizeDependencies } from './authorize.ts';
 import { presentedBearerToken } from './bearer-token.ts';
-import { userClaims } from './claims.ts';
+import { hasScope, userClaims } from './claims.ts';
 import { InvalidClientError, authenticateClient } from './client-authentication.ts';
 import { introspect, type IntrospectionDependencies } from './introspection.ts';
 import { oauthDescription } from './oauth-text.ts';
-import { requestedRefreshScope } from './refresh-scope.ts';
 import { discoveryDocument } from './discovery.ts';
 
 const oauthError = (oauth: string, message: string) => new LanyardError({ code: 20001, status: 400, message, oauthError: oauth });
@@ -75,8 +74,11 @@ export const oidcRoutes =
       }
       if (form.grant_type === 'refresh_token') {
         if (!form.refresh_token) throw new InvalidParameterError('refresh_token is required.');
-        const scope = await requestedRefreshScope(storage, form.refresh_token, form.scope, client.clientId);
-        return c.json(tokenResponse(await tokens.refresh({ refreshToken: form.refresh_token, surface: 'oidc', clientId: client.clientId }), scope));
+        // A narrower `scope` is checked by the token core, only once the token is known live and
+        // this client's: a spent or revoked token is invalid_grant (and reuse revokes the family).
+        return c.json(
+          tokenResponse(await tokens.refresh({ refreshToken: form.refresh_token, surface: 'oidc', clientId: client.clientId, scope: form.scope })),
+        );
       }
       throw oauthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
     });
@@ -89,14 +91,14 @@ export const oidcRoutes =
         return c.json({ error: presented.error ?? 'invalid_request', error_description: oauthDescription(presented.description) }, presented.status);
       }
       try {
-        const { claims } = await tokens.verifyAccessTokenFor('oidc', presented.token);
+        const { claims, session } = await tokens.verifyAccessTokenFor('oidc', presented.token);
         const user = await users.get(claims.sub);
+        // OIDC Core §5.4: what this token's grant released (a refresh may have narrowed it).
+        const scope = claims.scope ?? session.scope;
         return c.json({
           sub: user.sid,
-          ...userClaims(user),
-          identity: user.identity,
-          account_sid: user.accountSid,
-          worker_sid: user.workerSid,
+          ...userClaims(user, scope),
+          ...(hasScope(scope, 'profile') ? { identity: user.identity, account_sid: user.accountSid, worker_sid: user.workerSid } : {}),
         });
       } catch (error) {
         if (!(error instanceof InvalidTokenError)) throw error;
@@ -159,15 +161,15 @@ export const oidcRoutes =
     app.post('/oauth2/logout', logout);
   };
 
-/** RFC 6749 §5.1; `scope` narrowed by a refresh request applies to this response only (no ID token without openid). */
-function tokenResponse(issued: IssuedTokens, narrowedScope?: string) {
-  const scope = narrowedScope ?? issued.session.scope ?? 'openid';
+/** RFC 6749 §5.1; `scope` is this grant's (a refresh may narrow it; no ID token without openid). */
+function tokenResponse(issued: IssuedTokens) {
+  const scope = issued.scope ?? 'openid';
   return {
     access_token: issued.accessToken,
     token_type: 'Bearer',
     expires_in: Math.max(0, Math.floor((issued.accessTokenExpiresAt - Date.now()) / 1000)),
     refresh_token: issued.refreshToken,
-    ...(issued.idToken && scope.split(' ').includes('openid') ? { id_token: issued.idToken } : {}),
+    ...(issued.idToken ? { id_token: issued.idToken } : {}),
     scope,
   };
 }

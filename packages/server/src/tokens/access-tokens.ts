@@ -23,7 +23,18 @@ export class AccessTokens {
     private readonly idTokenAlg: IdTokenAlgResolver = async () => 'RS256',
   ) {}
 
-  async issueAccessToken(session: Session, user: User, account: AccountIdentity, expiresAt: number): Promise<string> {
+  /**
+   * `scope`: the grant's (a refresh may narrow it); carried as the `scope` claim on the standard
+   * surface only (RFC 9068 §2.2.3), so userinfo and introspection answer for this token's grant.
+   * Flex and legacy desktop tokens keep their SPEC claims unchanged.
+   */
+  async issueAccessToken(
+    session: Session,
+    user: User,
+    account: AccountIdentity,
+    expiresAt: number,
+    scope: string | null = session.scope,
+  ): Promise<string> {
     const { kid, key } = await this.keys.current();
     const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'jti'> = {
       sid: session.id,
@@ -37,6 +48,7 @@ export class AccessTokens {
       worker_sid: user.workerSid,
       full_name: user.fullName,
       email: user.email,
+      ...(session.surface === 'oidc' ? { scope: scope ?? 'openid' } : {}),
     };
     const now = Math.floor(Date.now() / 1000);
     return signEs256(
@@ -54,14 +66,18 @@ export class AccessTokens {
     );
   }
 
-  async issueIdToken(session: Session, user: User, expiresAt: number, accessTokenHash?: string): Promise<string> {
+  /**
+   * OIDC Core §2, §5.4: the user claims are those `scope` releases (`oidc/claims.ts`); `scope` is
+   * the grant's, narrowed by a refresh when it asked for less.
+   */
+  async issueIdToken(session: Session, user: User, expiresAt: number, scope: string | null, accessTokenHash?: string): Promise<string> {
     const alg = await this.idTokenAlg(session.clientId);
     const { kid, key } = await this.keys.current(alg);
     return new SignJWT({
       ...(session.nonce ? { nonce: session.nonce } : {}),
       auth_time: Math.floor(session.authTime / 1000),
       sid: session.id,
-      ...userClaims(user),
+      ...userClaims(user, scope),
       ...authenticationClaims(session),
       ...(accessTokenHash ? { at_hash: accessTokenHash } : {}),
     })

@@ -67,6 +67,11 @@ export interface IssuedTokens {
   refreshTokenExpiresAt: number;
   idToken: string | null;
   session: Session;
+  /**
+   * The scope of this grant: the session's, or the narrower one a refresh asked for (RFC 6749
+   * §6). What the access token (`scope` claim, standard surface), ID token and response carry.
+   */
+  scope: string | null;
   user: User;
   account: AccountIdentity;
   /** True once the access token's expiry has been cut to the session's maximum lifetime. */
@@ -93,4 +98,6 @@ export interface AccessTokenClaims {
   worker_sid: string;
   full_name: string;
   email: string;
+  /** RFC 9068 §2.2.3: the scope of the grant that issued it; standard surface only. */
+  scope?: string;
 }

@@ -11,6 +11,7 @@ import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { announceGrant, type TokenEvents } from './grant-events.ts';
+import { narrowScope } from './grant-scope.ts';
 import { assertIssuedFor, type TokenEndpoint, type TokenExpectation } from './token-scope.ts';
 import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTokenRecord, Session, Surface } from './model.ts';
 
@@ -39,6 +40,12 @@ export interface RefreshRequest {
   surface: Exclude<Surface, 'legacy'>;
   connectionSid?: string;
   clientId?: string;
+  /**
+   * The request's `scope` (RFC 6749 §6), standard surface only: checked against the session's
+   * grant once the token is known live and this client's (`grant-scope.ts`); the access token,
+   * ID token and response of this grant carry the narrowed scope, the session keeps its grant.
+   */
+  scope?: string;
 }
 
 /**
@@ -186,14 +193,17 @@ export class TokenService {
         const withinGrace = now - spentAt < this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
         if (!withinGrace) {
           // Commit the revocation: throwing here would roll it back with the transaction.
+          // Whatever `scope` asked for: reuse is detected before the scope is looked at.
           await this.revokeWith(tx, session.id, 'refresh_token_reuse', now);
           return REUSE_DETECTED;
         }
-        return this.prepare(tx, session, successor, now, false);
+        return this.prepare(tx, session, successor, now, false, narrowScope(session.scope, request.scope));
       }
       if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
       if (now >= result.record.payload.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
-      return this.prepare(tx, session, successor, now, true);
+      // Checked only now, on a live token of this client: a refusal throws, which rolls the
+      // consumption back, so the client's token stays usable.
+      return this.prepare(tx, session, successor, now, true, narrowScope(session.scope, request.scope));
     });
     if (grant === REUSE_DETECTED) {
       throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
@@ -222,14 +232,21 @@ export class TokenService {
     if (request.clientId !== undefined && request.clientId !== session.clientId) return undefined;
     // Not rotated, so no reuse detection here: the family's budget still bounds how often it renews.
     this.rateLimits?.take('refreshFamily', session.id);
-    return this.prepare(tx, session, request.refreshToken, now, false);
+    return this.prepare(tx, session, request.refreshToken, now, false, narrowScope(session.scope, request.scope));
   }
 
   /**
    * Records what a grant issues (inside the caller's transaction); `sign` then makes the tokens
    * after it commits, so no signing or key loading ever runs while a transaction is open.
    */
-  private async prepare(tx: Storage, session: Session, refreshToken: string, now: number, storeRefresh: boolean): Promise<PreparedGrant> {
+  private async prepare(
+    tx: Storage,
+    session: Session,
+    refreshToken: string,
+    now: number,
+    storeRefresh: boolean,
+    scope: string | null = session.scope,
+  ): Promise<PreparedGrant> {
     // Read through the transaction: on SQLite anything else would wait for it to finish.
     const user = await this.users.within(tx).get(session.userSid);
     if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
@@ -246,7 +263,7 @@ export class TokenService {
         expiresAt: refreshTokenExpiresAt + REUSE_MEMORY_MS,
       });
     }
-    return { session, user, account, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+    return { session, user, account, scope, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
   }
 
   /** Account SIDs and their Flex instance SIDs never change: read once per process, not per grant. */
@@ -261,11 +278,11 @@ export class TokenService {
   }
 
   private async sign(grant: PreparedGrant): Promise<IssuedTokens> {
-    const { session, user, account, accessTokenExpiresAt } = grant;
-    const accessToken = await this.accessTokens.issueAccessToken(session, user, account, accessTokenExpiresAt);
+    const { session, user, account, scope, accessTokenExpiresAt } = grant;
+    const accessToken = await this.accessTokens.issueAccessToken(session, user, account, accessTokenExpiresAt, scope);
     const idToken =
-      session.surface === 'oidc' && session.scope?.split(' ').includes('openid')
-        ? await this.accessTokens.issueIdToken(session, user, accessTokenExpiresAt, atHash(accessToken))
+      session.surface === 'oidc' && scope?.split(' ').includes('openid')
+        ? await this.accessTokens.issueIdToken(session, user, accessTokenExpiresAt, scope, atHash(accessToken))
         : null;
     return { ...grant, accessToken, idToken, sessionCapped: accessTokenExpiresAt === session.maxExpiresAt };
   }

@@ -179,6 +179,13 @@ describe('lanyard CLI', () => {
 
   it('exits 2 for usage errors and 404s', async () => {
     expect((await lanyard('accounts', 'frobnicate')).code).toBe(2);
-    expectBadInput(await lanyard('status', `AC${'0'.repeat(32)}`), /was not found/);
+    // A 404 says which database was read (the usual cause: another database), then the error.
+    const missing = await lanyard('status', `AC${'0'.repeat(32)}`);
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toBe('');
+    const lines = missing.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^lanyard: database sqlite:\/\S+ \(LANYARD_DATABASE_URL\)$/);
+    expect(lines.at(-1)).toBe(`lanyard: Account AC${'0'.repeat(32)} was not found.`);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
   });
 });

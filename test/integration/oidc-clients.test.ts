@@ -219,6 +219,13 @@ describe.each(BACKENDS)('registered OpenID Connect clients on %s', (backend) => 
       url.searchParams.set(k, v);
     const form = await loginHeadless(idp, (await fetch(url, { redirect: 'manual' })).headers.get('location')!, 'ada@example.com');
     const code = new URL((await postForm(form.action, form.fields)).headers.get('location')!).searchParams.get('code')!;
+    // Without redirect_uri: told it is required (not that it "does not match"), and the code is not spent.
+    const noRedirect = await post('/oauth2/token', { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: spa.clientId });
+    expect(noRedirect.status).toBe(400);
+    expect(await noRedirect.json()).toMatchObject({
+      error: 'invalid_request',
+      error_description: expect.stringMatching(/^redirect_uri is required/),
+    });
     const first = await post('/oauth2/token', {
       grant_type: 'authorization_code',
       code,

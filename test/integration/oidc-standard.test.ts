@@ -113,6 +113,8 @@ describe.each(BACKENDS)('standard OpenID Connect surface on %s', (backend) => {
       id_token_signing_alg_values_supported: ['RS256', 'ES256'],
       introspection_endpoint: `${lanyard.url}/oauth2/introspect`,
       authorization_response_iss_parameter_supported: true,
+      // prompt=login is honoured (ForceAuthn / prompt=login upstream); prompt=none answers login_required.
+      prompt_values_supported: ['none', 'login'],
     });
     expect(metadata.claims_supported).toEqual(expect.arrayContaining(['auth_time', 'acr', 'amr']));
     const rfc8414 = await fetch(`${lanyard.url}/.well-known/oauth-authorization-server`);

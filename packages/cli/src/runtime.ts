@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { AdminService } from '@lanyard/server/admin/admin-service.ts';
 import type { Services } from '@lanyard/server/services.ts';
-import { ConfigError } from '@lanyard/server/errors.ts';
+import { NotFoundError } from '@lanyard/server/errors.ts';
 import { databaseNote } from './database-note.ts';
 import { cliLogger, emit, type Output } from './output.ts';
 
@@ -50,9 +50,8 @@ export function action(handler: Handler): (...parsed: unknown[]) => Promise<void
     try {
       output = await withServices((context) => handler(context, { args, options }));
     } catch (error) {
-      // "not found" is most often the wrong database: say which one was read, as on success
-      // (not when the configuration itself was refused: the database may not even be named right).
-      if (!json && !(error instanceof ConfigError)) process.stderr.write(databaseNote());
+      // "Not found" is most often the wrong database: say which one was read, as on success.
+      if (!json && error instanceof NotFoundError) process.stderr.write(databaseNote());
       throw error;
     }
     emit(output, json);

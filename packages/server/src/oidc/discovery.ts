@@ -52,7 +52,7 @@ export function discoveryDocument(issuer: string) {
       'email_verified',
       'roles',
     ],
-    prompt_values_supported: ['none'],
+    prompt_values_supported: ['none', 'login'],
     authorization_response_iss_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,

@@ -62,13 +62,15 @@ export const oidcRoutes =
         if (!form.code) throw new InvalidParameterError('code is required.');
         if (!form.code_verifier)
           throw new InvalidParameterError('code_verifier is required: every client uses PKCE (RFC 7636), confidential ones too.');
+        if (!form.redirect_uri)
+          throw new InvalidParameterError("redirect_uri is required: send the authorization request's redirect_uri again (RFC 6749 section 4.1.3).");
         // redirect_uri must repeat the authorization request's, character for character (RFC 6749 §4.1.3).
         const issued = await tokens.exchangeCode({
           surface: 'oidc',
           code: form.code,
           codeVerifier: form.code_verifier,
           clientId: client.clientId,
-          redirectUrl: form.redirect_uri ?? '',
+          redirectUrl: form.redirect_uri,
         });
         return c.json(tokenResponse(issued));
       }

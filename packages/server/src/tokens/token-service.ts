@@ -106,7 +106,9 @@ export class TokenService {
       if (!result.consumedNow) {
         // RFC 6749 §4.1.2: a code used twice revokes what it issued.
         await this.revokeWith(tx, grant.sessionId, 'authorization_code_replay', now);
-        return new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
+        return new InvalidGrantError(
+          'The authorization code has already been used (a code works once, even when that exchange failed); any tokens issued for it have been revoked.',
+        );
       }
       try {
         checkExchange(grant, request);
@@ -156,7 +158,9 @@ export class TokenService {
         expiresAt: session.maxExpiresAt + REUSE_MEMORY_MS,
       }))
     ) {
-      throw new InvalidGrantError('The authorization code has already been used; the tokens issued for it have been revoked.');
+      throw new InvalidGrantError(
+        'The authorization code has already been used (a code works once, even when that exchange failed); any tokens issued for it have been revoked.',
+      );
     }
     return this.prepare(tx, session, randomToken('lrt_'), now, true);
   }

@@ -184,7 +184,7 @@ describe('admin console in Chromium', () => {
     expect((await lanyard.services.accounts.getAccount(accountSid)).trustedUrls).toEqual(['http://127.0.0.1:5173/desktop']);
   });
 
-  it('checks the Default redirect URL with the same rules, and warns when it is not below a Trusted URL', async () => {
+  it('checks the Default redirect URL with the same rules, and refuses one that is not below a Trusted URL', async () => {
     const input = page.getByRole('textbox', { name: 'Default redirect URL' });
     const rule = page.locator('#section-urls .rule').nth(1);
     const save = page.getByRole('button', { name: 'Save Default redirect URL' });
@@ -192,7 +192,14 @@ describe('admin console in Chromium', () => {
     await expect(rule.textContent()).resolves.toMatch(/http:\/\/ is only allowed/);
     await expect(save.isDisabled()).resolves.toBe(true);
     await input.fill('https://other.example.com/');
-    await expect(rule.textContent()).resolves.toMatch(/not on or below a Trusted URL/);
+    await expect(rule.textContent()).resolves.toMatch(/^Not on or below a Trusted URL: add its Trusted URL above first/);
+    // Saving it anyway is refused by the server, which names the Trusted URL to add.
+    const errorsBefore = pageErrors.length;
+    await save.click();
+    await page.getByRole('alert').filter({ hasText: 'lanyard trusted-urls add' }).waitFor();
+    // The browser logs that deliberate 400; nothing else may have failed meanwhile.
+    expect(pageErrors.splice(errorsBefore)).toEqual([expect.stringMatching(/status of 400/)]);
+    expect((await lanyard.services.accounts.getAccount(accountSid)).defaultRedirectUrl).toBeNull();
     await input.fill(DESKTOP);
     await save.click();
     await page

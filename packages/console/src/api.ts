@@ -31,9 +31,11 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     throw new ApiError(0, 0, 'The Lanyard server could not be reached. Check that it is running, then try again.');
   }
   if (response.status === 204) return undefined as T;
-  const data = (await response.json().catch(() => null)) as (T & { code?: number; message?: string }) | null;
+  const data = (await response.json().catch(() => null)) as (T & { code?: number; message?: string; more_info?: string }) | null;
   if (!response.ok) {
-    const error = new ApiError(response.status, data?.code ?? 0, data?.message ?? `The server answered HTTP ${response.status}.`);
+    // more_info often holds the fix (the Trusted URL to add, the setting to change): show it too.
+    const message = [data?.message ?? `The server answered HTTP ${response.status}.`, data?.more_info].filter(Boolean).join(' ');
+    const error = new ApiError(response.status, data?.code ?? 0, message);
     if (response.status === 401 && csrfToken) {
       csrfToken = '';
       onSignedOut();

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, UntrustedDomainError } from '../errors.ts';
 import { newSid, requireSid } from '../ids.ts';
-import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
+import { randomAlphanumeric, randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
 import { fetchIdpMetadata } from './metadata-fetch.ts';
 import { refreshIdpMetadata, type MetadataRefreshResult } from './metadata-refresh.ts';
@@ -297,7 +297,7 @@ function newConnection(accountSid: string, saml: SamlIdpSettings | null): Connec
   return {
     sid: newSid('connection'),
     accountSid,
-    clientId: randomToken().slice(0, 32),
+    clientId: randomAlphanumeric(32),
     protocol: 'saml',
     saml,
     mapping: DEFAULT_MAPPING,

@@ -30,8 +30,10 @@ export function normalizeCertificate(input: string): string {
     throw new InvalidParameterError('The X.509 certificate could not be parsed: paste the signing certificate exactly as the IdP shows it.');
   }
   // Most IdP signing certificates are self-signed: their own signature must verify, which
-  // catches a certificate damaged in copy and paste that still parses.
-  if (cert.checkIssued(cert) && !cert.verify(cert.publicKey)) {
+  // catches a certificate damaged in copy and paste that still parses. Self-signed is read from
+  // the names (subject = issuer), not checkIssued(): OpenSSL's issuer check also wants keyCertSign
+  // in a key usage extension, which many IdP certificates (rightly) lack, and then skipped this.
+  if (cert.subject === cert.issuer && !cert.verify(cert.publicKey)) {
     throw new InvalidParameterError('The X.509 certificate is damaged (its self-signature does not verify): copy it again from the IdP.');
   }
   return pem;

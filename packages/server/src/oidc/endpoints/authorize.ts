@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { exactRedirectMatch } from '../../accounts/trusted-urls.ts';
-import { InvalidParameterError, LanyardError, UnregisteredRedirectUriError } from '../../errors.ts';
+import { InvalidParameterError, LanyardError, UnregisteredRedirectUriError, oauthDescription } from '../../errors.ts';
 import type { RouteModule } from '../../http/app-types.ts';
 import type { RateLimits } from '../../http/rate-limit.ts';
 import { readFormParams } from '../../http/request-body.ts';
@@ -10,7 +10,6 @@ import type { LanyardConfig } from '../../config.ts';
 import type { LoginService } from '../../login/login-service.ts';
 import type { AccessTokens } from '../../tokens/access-tokens.ts';
 import { SCOPES_SUPPORTED } from '../discovery.ts';
-import { oauthDescription } from '../oauth-text.ts';
 import { oauthError, optionalParameter, parseOAuthParameters } from './oauth-request.ts';
 
 /** What the authorization endpoint uses: the client registry, the login broker, ID token hints. */

@@ -1,12 +1,11 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { InvalidTokenError } from '../../errors.ts';
+import { InvalidTokenError, oauthDescription } from '../../errors.ts';
 import type { RouteModule } from '../../http/app-types.ts';
 import type { RateLimits } from '../../http/rate-limit.ts';
 import type { TokenService } from '../../tokens/token-service.ts';
 import type { UserService } from '../../users/user-service.ts';
 import { presentedBearerToken } from '../bearer-token.ts';
-import { hasScope, userClaims } from '../claims.ts';
-import { oauthDescription } from '../oauth-text.ts';
+import { hasScope, userClaims } from '../../users/claims.ts';
 
 export interface UserinfoEndpointDependencies {
   tokens: TokenService;

@@ -47,99 +47,30 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export const admin = <T>(method: string, path: string, body?: unknown) => api<T>(method, `/admin/v1${path}`, body);
 
-export type SsoMode = 'legacy' | 'enhanced' | 'both';
+/**
+ * The admin API's response shapes, from the server's own schemas (the ones its mappers return
+ * and the OpenAPI document is generated from): type-only, so nothing of the server is bundled.
+ */
+export type {
+  Account,
+  AccountSummary,
+  AppConfig,
+  AppConfigSnippet,
+  AttributeMapping,
+  AuditEvent,
+  Certificate,
+  Client,
+  ClientWithSecret,
+  Connection,
+  Readiness,
+  ServiceProvider,
+  SsoMode,
+} from '../../server/src/admin/responses.ts';
 
 export interface ConsoleSession {
   csrf_token: string;
   admin_key: { sid: string; name: string };
   expires_at: string;
-}
-
-export interface AccountSummary {
-  sid: string;
-  friendly_name: string;
-  instance_sid: string;
-  sso_mode: SsoMode;
-  created_at: string;
-}
-
-export interface ServiceProvider {
-  entity_id: string;
-  acs_url: string;
-  metadata_url: string;
-}
-
-export interface Certificate {
-  subject: string;
-  issuer: string;
-  valid_from: string;
-  valid_to: string;
-  fingerprint_sha256: string;
-  days_left: number;
-}
-
-export interface AttributeMapping {
-  full_name: string[];
-  email: string[];
-  roles: string[];
-  image_url: string[];
-  role_values: Record<string, string>;
-}
-
-export interface Connection {
-  sid: string;
-  client_id: string;
-  protocol: 'saml' | 'oidc';
-  issuer: string | null;
-  sso_url: string | null;
-  metadata_url: string | null;
-  clock_skew_seconds: number | null;
-  certificates: Certificate[];
-  mapping: AttributeMapping;
-  service_provider: ServiceProvider;
-}
-
-export interface Readiness {
-  ready: boolean;
-  missing: string[];
-}
-
-export interface Account extends AccountSummary {
-  previous_mode: SsoMode | null;
-  mode_changed_at: string | null;
-  mode_revert_deadline: string | null;
-  trusted_urls: string[];
-  default_redirect_url: string | null;
-  idp_initiated_login: boolean;
-  login_popup: boolean;
-  /** Roles recognised beside admin, supervisor and agent. */
-  declared_roles?: string[];
-  legacy_service_provider: ServiceProvider;
-  connections: Connection[];
-  setup: { enhanced: Readiness; legacy: Readiness; warnings: string[] };
-}
-
-export interface AppConfigSnippet {
-  app_config: Record<string, unknown>;
-  script: string;
-}
-
-export interface AppConfig {
-  lookup_url: string;
-  enhanced: AppConfigSnippet | null;
-  legacy: AppConfigSnippet | null;
-  notes: string[];
-}
-
-export interface AuditEvent {
-  type: 'login.succeeded' | 'login.failed' | 'token.refresh_reuse' | 'code.replayed' | 'admin.change';
-  at: string;
-  connection_sid: string | null;
-  user_sid: string | null;
-  unique_id: string | null;
-  surface: string | null;
-  code: number | null;
-  reason: string | null;
 }
 
 export type TestServiceProvider = 'enhanced' | 'legacy';

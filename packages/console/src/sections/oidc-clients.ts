@@ -1,17 +1,9 @@
-import { admin } from '../api.ts';
+import { admin, type Client } from '../api.ts';
 import { copyable, field, formatDate, h, replace, statusLine } from '../dom.ts';
 import { sectionCard, type PageContext, type Section } from './section.ts';
 
-/** A client as the admin API returns it (`/admin/v1/accounts/{sid}/clients`). */
-interface OidcClient {
-  client_id: string;
-  name: string;
-  token_endpoint_auth_method: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
-  redirect_uris: string[];
-  id_token_signed_response_alg: 'RS256' | 'ES256';
-  secrets: Array<{ id: string; created_at: string; expires_at: string | null }>;
-  client_secret?: string;
-}
+/** A client as the admin API returns it (`/admin/v1/accounts/{sid}/clients`); its secret only when just issued. */
+type OidcClient = Client & { client_secret?: string };
 
 const METHODS: Array<[OidcClient['token_endpoint_auth_method'], string]> = [
   ['client_secret_basic', 'Server-side web app, secret in the Authorization header (client_secret_basic)'],

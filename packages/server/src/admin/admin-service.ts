@@ -24,6 +24,7 @@ import {
   signingKeyResource,
   userResource,
 } from './resources.ts';
+import type * as Wire from './responses.ts';
 import type { MappingInput } from './requests.ts';
 import { inspectToken, type TokenInspectionServices } from './token-inspection.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
@@ -51,22 +52,22 @@ export class AdminService {
     private readonly actor: Actor,
   ) {}
 
-  async listAccounts() {
+  async listAccounts(): Promise<Wire.AccountList> {
     return { accounts: (await this.services.accounts.listAccounts()).map(accountSummary) };
   }
 
-  async createAccount(friendlyName?: string) {
+  async createAccount(friendlyName?: string): Promise<Wire.AccountCreated> {
     const { account, authToken } = await this.services.accounts.createAccount(friendlyName);
     await this.record(account.sid, `created account "${account.friendlyName}"`);
     return { ...accountResource(account, [], this.publicUrl), auth_token: authToken };
   }
 
-  async getAccount(accountSid: string) {
+  async getAccount(accountSid: string): Promise<Wire.Account> {
     const account = await this.services.accounts.getAccount(accountSid);
     return accountResource(account, await this.services.accounts.connectionsOf(account.sid), this.publicUrl);
   }
 
-  async setSso(accountSid: string, input: SamlSettingsInput) {
+  async setSso(accountSid: string, input: SamlSettingsInput): Promise<Wire.Connection> {
     const connection = await this.services.accounts.setSaml(accountSid, input);
     await this.record(accountSid, `set the IdP settings of connection ${connection.sid} (issuer ${connection.saml?.issuer ?? 'none'})`, {
       connectionSid: connection.sid,
@@ -81,11 +82,11 @@ export class AdminService {
     return { connection: connectionResource(connection, this.publicUrl), created };
   }
 
-  async getConnection(connectionSid: string) {
+  async getConnection(connectionSid: string): Promise<Wire.Connection> {
     return connectionResource(await this.services.accounts.getConnection(connectionSid), this.publicUrl);
   }
 
-  async setMapping(connectionSid: string, input: MappingInput) {
+  async setMapping(connectionSid: string, input: MappingInput): Promise<Wire.Connection> {
     const mapping: Partial<AttributeMapping> = {};
     if (input.full_name) mapping.full_name = input.full_name;
     if (input.email) mapping.email = input.email;
@@ -97,7 +98,7 @@ export class AdminService {
     return connectionResource(connection, this.publicUrl);
   }
 
-  async setOidc(accountSid: string, input: { issuer: string; client_id: string; client_secret?: string; scopes?: string }) {
+  async setOidc(accountSid: string, input: { issuer: string; client_id: string; client_secret?: string; scopes?: string }): Promise<Wire.Connection> {
     const connection = await this.services.accounts.setOidc(
       accountSid,
       { issuer: input.issuer, clientId: input.client_id, clientSecret: input.client_secret, scopes: input.scopes },
@@ -136,7 +137,7 @@ export class AdminService {
     };
   }
 
-  async setDeclaredRoles(accountSid: string, roles: string[]) {
+  async setDeclaredRoles(accountSid: string, roles: string[]): Promise<Wire.Account> {
     const account = await this.services.accounts.setDeclaredRoles(accountSid, roles);
     await this.record(
       accountSid,
@@ -145,30 +146,30 @@ export class AdminService {
     return this.getAccount(accountSid);
   }
 
-  async setLoginPopup(accountSid: string, enabled: boolean) {
+  async setLoginPopup(accountSid: string, enabled: boolean): Promise<Wire.Account> {
     await this.services.accounts.setLoginPopup(accountSid, enabled);
     await this.record(accountSid, `set the desktop sign-in window to ${enabled ? 'a popup' : 'the same page'}`);
     return this.getAccount(accountSid);
   }
 
   /** The desktop's appConfig.js for this account, ready to copy. */
-  async appConfig(accountSid: string) {
+  async appConfig(accountSid: string): Promise<Wire.AppConfig> {
     const account = await this.services.accounts.getAccount(accountSid);
     return appConfigResource(account, (await this.services.accounts.connectionsOf(accountSid))[0], this.publicUrl);
   }
 
-  async listTrustedUrls(accountSid: string) {
+  async listTrustedUrls(accountSid: string): Promise<Wire.TrustedUrls> {
     return trustedUrls(await this.services.accounts.getAccount(accountSid));
   }
 
-  async addTrustedUrl(accountSid: string, url: string) {
+  async addTrustedUrl(accountSid: string, url: string): Promise<Wire.TrustedUrls> {
     const account = await this.services.accounts.addTrustedUrl(accountSid, url);
     await this.record(accountSid, `added Trusted URL ${url}`);
     return trustedUrls(account);
   }
 
   /** 409 when the Default redirect URL needs this Trusted URL (checked atomically by AccountService). */
-  async removeTrustedUrl(accountSid: string, url: string) {
+  async removeTrustedUrl(accountSid: string, url: string): Promise<Wire.TrustedUrls> {
     const account = await this.services.accounts.removeTrustedUrl(accountSid, url);
     await this.record(accountSid, `removed Trusted URL ${url}`);
     return trustedUrls(account);
@@ -178,49 +179,49 @@ export class AdminService {
    * The Default redirect URL must lie under a Trusted URL (SPEC "Trusted URLs"): 400 70002 otherwise,
    * checked atomically with the write by AccountService.setDefaultRedirectUrl.
    */
-  async setRedirectUrl(accountSid: string, url: string | null) {
+  async setRedirectUrl(accountSid: string, url: string | null): Promise<Wire.Account> {
     await this.services.accounts.setDefaultRedirectUrl(accountSid, url);
     await this.record(accountSid, url === null ? 'cleared the Default redirect URL' : `set the Default redirect URL to ${url}`);
     return this.getAccount(accountSid);
   }
 
   /** Switching back to the previous mode after the grace period needs `force` (409 otherwise). */
-  async setMode(accountSid: string, mode: SsoMode, force = false) {
+  async setMode(accountSid: string, mode: SsoMode, force = false): Promise<Wire.Account> {
     await this.services.accounts.setMode(accountSid, mode, { force });
     await this.record(accountSid, `set the SSO mode to ${mode}${force ? ' (forced)' : ''}`);
     return this.getAccount(accountSid);
   }
 
-  async setIdpInitiatedLogin(accountSid: string, enabled: boolean) {
+  async setIdpInitiatedLogin(accountSid: string, enabled: boolean): Promise<Wire.Account> {
     await this.services.accounts.setIdpInitiatedLogin(accountSid, enabled);
     await this.record(accountSid, `${enabled ? 'enabled' : 'disabled'} IdP-initiated login`);
     return this.getAccount(accountSid);
   }
 
   /** Exactly what the public lookup answers for this account. */
-  async authConfig(accountSid: string) {
+  async authConfig(accountSid: string): Promise<Wire.AuthConfig> {
     return { config_list: await this.services.accounts.lookupConfig(accountSid) };
   }
 
-  async auditEvents(accountSid: string, limit = 50) {
+  async auditEvents(accountSid: string, limit = 50): Promise<Wire.AuditEventList> {
     await this.services.accounts.getAccount(accountSid);
     return { events: (await this.services.audit.recent(accountSid, limit)).map(auditEventResource) };
   }
 
-  async listUsers(accountSid: string, search?: string) {
+  async listUsers(accountSid: string, search?: string): Promise<Wire.UserList> {
     await this.services.accounts.getAccount(accountSid);
     return { users: (await this.services.users.list(accountSid, search)).map(userResource) };
   }
 
   /** A disabled user's tokens stop validating and refreshing at once; no revocation needed. */
-  async setUserDisabled(userSid: string, disabled: boolean) {
+  async setUserDisabled(userSid: string, disabled: boolean): Promise<Wire.User> {
     requireSid('user', userSid, 'UserSid');
     const user = await this.services.users.setDisabled(userSid, disabled);
     await this.record(user.accountSid, `${disabled ? 'disabled' : 'enabled'} user ${user.uniqueId}`, { userSid });
     return userResource(user);
   }
 
-  async revokeUserSessions(userSid: string) {
+  async revokeUserSessions(userSid: string): Promise<Wire.SessionsRevoked> {
     requireSid('user', userSid, 'UserSid');
     const revoked = await this.services.tokens.revokeAllForUser(userSid);
     const user = await this.services.users.get(userSid);
@@ -228,14 +229,14 @@ export class AdminService {
     return { user_sid: userSid, revoked_sessions: revoked };
   }
 
-  async revokeAccountSessions(accountSid: string) {
+  async revokeAccountSessions(accountSid: string): Promise<Wire.SessionsRevoked> {
     await this.services.accounts.getAccount(accountSid);
     const revoked = await this.services.tokens.revokeAllForAccount(accountSid);
     await this.record(accountSid, `revoked all ${revoked} session(s) of the account`);
     return { account_sid: accountSid, revoked_sessions: revoked };
   }
 
-  async setRedirectUris(connectionSid: string, uris: string[]) {
+  async setRedirectUris(connectionSid: string, uris: string[]): Promise<Wire.Connection> {
     const connection = await this.services.accounts.setRedirectUris(connectionSid, uris);
     await this.record(connection.accountSid, `set the OIDC redirect URIs of connection ${connectionSid}`, { connectionSid });
     return connectionResource(connection, this.publicUrl);
@@ -247,13 +248,13 @@ export class AdminService {
   }
 
   /** The connection's SAML SP keys (signing, encryption), created on first use. */
-  async listSpKeys(connectionSid: string) {
+  async listSpKeys(connectionSid: string): Promise<Wire.SpKeys> {
     const connection = await this.services.accounts.getConnection(connectionSid);
     return { connection_sid: connection.sid, keys: await this.services.spKeys.summaries(connection) };
   }
 
   /** `rollover` publishes a second key of `use` (the new one signs); `retire` drops the older one. */
-  async changeSpKeys(connectionSid: string, use: SpKeyUse, change: 'rollover' | 'retire') {
+  async changeSpKeys(connectionSid: string, use: SpKeyUse, change: 'rollover' | 'retire'): Promise<Wire.SpKeys> {
     const connection = await this.services.accounts.getConnection(connectionSid);
     if (change === 'rollover') await this.services.spKeys.rollover(connection, use);
     else await this.services.spKeys.retire(connection, use);
@@ -267,14 +268,14 @@ export class AdminService {
     return this.listSpKeys(connectionSid);
   }
 
-  async listSigningKeys() {
+  async listSigningKeys(): Promise<Wire.SigningKeys> {
     // Another node (or the CLI) may have rotated since this process last looked.
     await this.services.keys.reload();
     return { keys: this.services.keys.list().map(signingKeyResource) };
   }
 
   /** The new key signs from now on; the old ones keep verifying until their tokens expire. */
-  async rotateSigningKeys() {
+  async rotateSigningKeys(): Promise<Wire.SigningKeyRotated> {
     const kid = await this.services.keys.rotate();
     await this.record(null, `rotated the signing keys (new key ${kid})`);
     return { kid, ...(await this.listSigningKeys()) };

@@ -16,8 +16,13 @@ export interface ClientAdminDependencies {
 }
 import { ID_TOKEN_ALGS } from '../tokens/signing-keys.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
+import type * as Wire from './responses.ts';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+function iso(ms: number): string;
+function iso(ms: number | null): string | null;
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
 const redirectUris = z.array(z.string().min(1).max(2048)).min(1).max(20);
 const jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).describe('Public keys for private_key_jwt (a JWK Set)');
 
@@ -52,7 +57,7 @@ export const clientSchemas = {
 };
 
 /** The wire shape of a client (RFC 7591 names). Secret values are never in it, only their ids. */
-export function clientResource(client: OAuthClient) {
+export function clientResource(client: OAuthClient): Wire.Client {
   return {
     client_id: client.clientId,
     account_sid: client.accountSid,

@@ -1,25 +1,27 @@
 import { z } from 'zod';
-import { arrayOf, componentSchemas, object, ref, sid, str, type Json } from './openapi-schemas.ts';
-import { clientComponentSchemas, clientPaths } from './openapi-clients.ts';
+import { componentSchemas, jsonSchema, ref, type Json } from './openapi-schemas.ts';
+import { clientPaths } from './openapi-clients.ts';
 import { schemas } from './requests.ts';
+import { AccountList, AuditEventList, SigningKeyRotated, UserList, sid } from './responses.ts';
 
 function requestBody(schema: z.ZodType): Json {
   const { $schema: _ignored, ...jsonSchema } = z.toJSONSchema(schema, { io: 'input' }) as Json;
   return { required: true, content: { 'application/json': { schema: jsonSchema } } };
 }
 
-const ok = (schema: Json, description = 'OK', status = '200') => ({
-  [status]: { description, content: { 'application/json': { schema } } },
+/** A success answer (its shape generated from a responses.ts schema) with the usual errors. */
+const ok = (schema: z.ZodType | Json, description = 'OK', status = '200') => ({
+  [status]: { description, content: { 'application/json': { schema: schema instanceof z.ZodType ? jsonSchema(schema) : schema } } },
   400: { $ref: '#/components/responses/BadRequest' },
   401: { $ref: '#/components/responses/Unauthorized' },
   404: { $ref: '#/components/responses/NotFound' },
 });
 
-const pathSid = (name: string, prefix: string, what: string) => ({ name, in: 'path', required: true, schema: sid(prefix, what) });
+const pathSid = (name: string, prefix: string, what: string) => ({ name, in: 'path', required: true, schema: jsonSchema(sid(prefix, what)) });
 const accountParam = pathSid('sid', 'AC', 'Account SID');
 const userParam = pathSid('sid', 'FU', 'User SID');
 const connectionParam = pathSid('sid', 'JQ', 'Connection (SSO profile) SID');
-const useParam = { name: 'use', in: 'path', required: true, schema: { type: 'string', enum: ['signing', 'encryption'] } };
+const useParam = { name: 'use', in: 'path', required: true, schema: jsonSchema(schemas.spKeyUse) };
 
 function op(operationId: string, summary: string, responses: Json, extra: Json = {}): Json {
   return { operationId, summary, responses, ...extra };
@@ -45,7 +47,7 @@ const paths: Record<string, Record<string, Json>> = {
     },
   },
   '/admin/v1/accounts': {
-    get: op('listAccounts', 'List accounts', ok(object({ accounts: arrayOf(ref('AccountSummary')) }))),
+    get: op('listAccounts', 'List accounts', ok(AccountList)),
     post: op('createAccount', 'Create an account (its auth token is shown once)', ok(ref('AccountCreated'), 'Created', '201'), {
       requestBody: requestBody(schemas.createAccount),
     }),
@@ -90,7 +92,7 @@ const paths: Record<string, Record<string, Json>> = {
       requestBody: requestBody(schemas.url),
     }),
     delete: op('removeTrustedUrl', 'Remove a Trusted URL', ok(ref('TrustedUrls')), {
-      parameters: [accountParam, { name: 'url', in: 'query', required: true, schema: str() }],
+      parameters: [accountParam, { name: 'url', in: 'query', required: true, schema: jsonSchema(z.string()) }],
     }),
   },
   '/admin/v1/accounts/{sid}/redirect-url': {
@@ -147,21 +149,16 @@ const paths: Record<string, Record<string, Json>> = {
     get: op('getAuthConfig', 'Get the auth config exactly as the public lookup answers it', ok(ref('AuthConfig')), { parameters: [accountParam] }),
   },
   '/admin/v1/accounts/{sid}/audit': {
-    get: op(
-      'listAuditEvents',
-      'List recent audit events, newest first (sign-ins, failures, admin changes)',
-      ok(object({ events: arrayOf(ref('AuditEvent')) })),
-      {
-        parameters: [
-          accountParam,
-          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-        ],
-      },
-    ),
+    get: op('listAuditEvents', 'List recent audit events, newest first (sign-ins, failures, admin changes)', ok(AuditEventList), {
+      parameters: [accountParam, { name: 'limit', in: 'query', required: false, schema: jsonSchema(schemas.auditQuery.shape.limit, 'input') }],
+    }),
   },
   '/admin/v1/accounts/{sid}/users': {
-    get: op('listUsers', "List the account's users, optionally filtered", ok(object({ users: arrayOf(ref('User')) })), {
-      parameters: [accountParam, { name: 'search', in: 'query', required: false, schema: str('Matches unique id, name, email or SID') }],
+    get: op('listUsers', "List the account's users, optionally filtered", ok(UserList), {
+      parameters: [
+        accountParam,
+        { name: 'search', in: 'query', required: false, schema: jsonSchema(z.string().describe('Matches unique id, name, email or SID')) },
+      ],
     }),
   },
   '/admin/v1/accounts/{sid}/revoke-sessions': {
@@ -265,14 +262,15 @@ const paths: Record<string, Record<string, Json>> = {
     get: op('listSigningKeys', 'List signing keys (the active one signs; retired ones verify until their tokens expire)', ok(ref('SigningKeys'))),
   },
   '/admin/v1/signing-keys/rotate': {
-    post: op('rotateSigningKeys', 'Rotate the signing key', ok({ allOf: [object({ kid: str('The new signing key') }), ref('SigningKeys')] })),
+    post: op('rotateSigningKeys', 'Rotate the signing key', ok(SigningKeyRotated)),
   },
   ...clientPaths,
 };
 
 /**
- * The admin API described as OpenAPI 3.1. Request bodies are generated from the same zod schemas
- * the server parses with, so the two cannot drift; response shapes live in openapi-schemas.ts. A test checks
+ * The admin API described as OpenAPI 3.1, generated from zod schemas: request bodies from the
+ * ones the server parses with (requests.ts, client-admin.ts), responses from the ones its mappers
+ * return (responses.ts), so neither can drift. A test checks
  * that every registered `/admin/v1` route is described and keeps docs/openapi.json current.
  */
 export function adminOpenApiDocument(serverUrl = 'http://127.0.0.1:4000') {
@@ -309,7 +307,7 @@ export function adminOpenApiDocument(serverUrl = 'http://127.0.0.1:4000') {
           description: 'The admin console session (POST /console/session); every call also needs the session CSRF token in X-CSRF-Token.',
         },
       },
-      schemas: { ...componentSchemas, ...clientComponentSchemas },
+      schemas: componentSchemas,
       responses: {
         BadRequest: {
           description: 'Malformed SID, body or URL; the message names the rule broken',

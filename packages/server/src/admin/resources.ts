@@ -4,17 +4,24 @@ import type { Account, Connection } from '../accounts/model.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { signsAuthnRequests } from '../connections/saml-request-signing.ts';
 import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
+import type { SigningAlg } from '../tokens/signing-keys.ts';
 import type { User } from '../users/user-service.ts';
 import type { AdminKey } from './admin-keys.ts';
 import { setupReport } from './setup-report.ts';
+import type * as Wire from './responses.ts';
 
 /**
  * The admin API's wire shapes (snake_case), one function per resource. The CLI prints the same
- * shapes with --json, so a script can move between the two without translating.
+ * shapes with --json, so a script can move between the two without translating. Each returns
+ * its responses.ts type, the schema the OpenAPI document is generated from.
  */
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+function iso(ms: number): string;
+function iso(ms: number | null | undefined): string | null;
+function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+}
 
-export function accountSummary(account: Account) {
+export function accountSummary(account: Account): Wire.AccountSummary {
   return {
     sid: account.sid,
     friendly_name: account.friendlyName,
@@ -25,7 +32,7 @@ export function accountSummary(account: Account) {
 }
 
 /** The whole account: settings, connections, and what is still missing for each SSO mode. */
-export function accountResource(account: Account, connections: Connection[], publicUrl: string, now = Date.now()) {
+export function accountResource(account: Account, connections: Connection[], publicUrl: string, now = Date.now()): Wire.Account {
   return {
     ...accountSummary(account),
     previous_mode: account.previousMode,
@@ -43,7 +50,7 @@ export function accountResource(account: Account, connections: Connection[], pub
   };
 }
 
-export function connectionResource(connection: Connection, publicUrl: string, now = Date.now()) {
+export function connectionResource(connection: Connection, publicUrl: string, now = Date.now()): Wire.Connection {
   const saml = connection.saml;
   return {
     sid: connection.sid,
@@ -76,7 +83,7 @@ export function connectionResource(connection: Connection, publicUrl: string, no
   };
 }
 
-export function certificateResource(pem: string, now = Date.now()) {
+export function certificateResource(pem: string, now = Date.now()): Wire.Certificate {
   const c = describeCertificate(pem, now);
   return {
     subject: c.subject,
@@ -88,11 +95,11 @@ export function certificateResource(pem: string, now = Date.now()) {
   };
 }
 
-function serviceProvider(sp: { entityId: string; acsUrl: string }, metadataUrl: string) {
+function serviceProvider(sp: { entityId: string; acsUrl: string }, metadataUrl: string): Wire.ServiceProvider {
   return { entity_id: sp.entityId, acs_url: sp.acsUrl, metadata_url: metadataUrl };
 }
 
-export function userResource(user: User) {
+export function userResource(user: User): Wire.User {
   return {
     sid: user.sid,
     worker_sid: user.workerSid,
@@ -109,7 +116,7 @@ export function userResource(user: User) {
   };
 }
 
-export function auditEventResource(event: AuditEvent) {
+export function auditEventResource(event: AuditEvent): Wire.AuditEvent {
   return {
     type: event.type,
     at: iso(event.at),
@@ -127,6 +134,6 @@ export function adminKeyResource(key: AdminKey) {
   return { sid: key.sid, name: key.name, created_at: iso(key.createdAt), last_used_at: iso(key.lastUsedAt) };
 }
 
-export function signingKeyResource(key: { kid: string; alg: string; createdAt: number; retiredAt: number | null }) {
+export function signingKeyResource(key: { kid: string; alg: SigningAlg; createdAt: number; retiredAt: number | null }): Wire.SigningKey {
   return { kid: key.kid, alg: key.alg, active: key.retiredAt === null, created_at: iso(key.createdAt), retired_at: iso(key.retiredAt) };
 }

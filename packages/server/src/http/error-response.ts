@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
-import { LanyardError, RateLimitedError, StorageUnavailableError } from '../errors.ts';
+import { LanyardError, RateLimitedError, StorageUnavailableError, oauthDescription } from '../errors.ts';
 import type { Logger } from './logger.ts';
-import { oauthDescription } from '../oidc/oauth-text.ts';
 
 /** Routes a person's browser lands on answer with a page; API callers get JSON. */
 export function wantsHtml(c: Context): boolean {

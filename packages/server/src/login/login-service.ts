@@ -8,7 +8,6 @@ import type { SpKeys } from '../connections/sp-keys.ts';
 import { droppedRolesNote } from '../connections/profile-mapping.ts';
 import { mapProfileExplained } from '../connections/group-overage.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import type { RateLimits } from '../http/rate-limit.ts';
 import { randomToken } from '../crypto/random.ts';
 import {
   InvalidGrantError,
@@ -17,6 +16,7 @@ import {
   LanyardError,
   SamlResponseError,
   UnregisteredRedirectUriError,
+  oauthDescription,
 } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import type { Surface } from '../tokens/model.ts';
@@ -28,7 +28,15 @@ import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './f
 import type { SamlDependencies } from './saml-connections.ts';
 import { browserLocation } from './saml-post-binding.ts';
 import { connectionProtocol } from './connection-protocols.ts';
-import { oauthDescription } from '../oidc/oauth-text.ts';
+
+/**
+ * The sign-in budgets the broker charges (per account, per user, per minute and node); the
+ * node's rate limiter (`http/rate-limit.ts`, `RateLimits`) is one. Throws RateLimitedError (429)
+ * when one is spent.
+ */
+export interface SignInBudgets {
+  take(budget: 'accountSignIns' | 'userSignIns', key: string): void;
+}
 
 const LOGIN_REQUEST = 'login_request';
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
@@ -104,7 +112,7 @@ export class LoginService {
     private readonly audit: AuditLog,
     private readonly secrets: SecretBox,
     private readonly spKeys: SpKeys,
-    private readonly rateLimits?: RateLimits,
+    private readonly rateLimits?: SignInBudgets,
   ) {}
 
   /** What SAML sign-ins need besides the connection: storage, SP keys, where the POST-binding page lives. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ExpiredTokenError, InvalidTokenError } from '../errors.ts';
 import type { AccountIdentity } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
-import { userClaims } from '../oidc/claims.ts';
+import { userClaims } from '../users/claims.ts';
 import { authenticationClaims } from '../connections/authentication-context.ts';
 import { signEs256 } from './compact-jws.ts';
 import { ID_TOKEN_ALGS, SIGNING_ALG, type SigningAlg, type SigningKeys } from './signing-keys.ts';
@@ -67,7 +67,7 @@ export class AccessTokens {
   }
 
   /**
-   * OIDC Core §2, §5.4: the user claims are those `scope` releases (`oidc/claims.ts`); `scope` is
+   * OIDC Core §2, §5.4: the user claims are those `scope` releases (`users/claims.ts`); `scope` is
    * the grant's, narrowed by a refresh when it asked for less.
    */
   async issueIdToken(session: Session, user: User, expiresAt: number, scope: string | null, accessTokenHash?: string): Promise<string> {

@@ -6,7 +6,6 @@ import type { LanyardConfig } from '../config.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
-import type { RateLimits } from '../http/rate-limit.ts';
 import type { Storage } from '../storage/port.ts';
 import type { UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
@@ -49,6 +48,15 @@ export interface RefreshRequest {
 }
 
 /**
+ * The refresh budget the token core charges per session (refresh-token family, per minute and
+ * node); the node's rate limiter (`http/rate-limit.ts`, `RateLimits`) is one. Throws
+ * RateLimitedError (429) when it is spent.
+ */
+export interface RefreshBudget {
+  take(budget: 'refreshFamily', key: string): void;
+}
+
+/**
  * The one token core behind every surface (Flex wire API, standard OIDC, legacy): authorization
  * codes, sessions, rotating refresh-token families and access-token validation.
  */
@@ -65,7 +73,7 @@ export class TokenService {
     private readonly accounts: AccountService,
     private readonly users: UserService,
     /** Refresh grants per session are budgeted here (the family is known only once the token is read). */
-    private readonly rateLimits?: RateLimits,
+    private readonly rateLimits?: RefreshBudget,
   ) {}
 
   /** A short-lived, single-use code for a completed IdP login. */

@@ -1,4 +1,4 @@
-import type { User } from '../users/user-service.ts';
+import type { User } from './user-service.ts';
 
 /** The scopes that release user claims (OpenID Connect Core §5.4), and what each releases. */
 export const SCOPE_CLAIMS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([

@@ -1,11 +1,16 @@
 import type { Context } from 'hono';
-import { exactRedirectMatch } from '../accounts/trusted-urls.ts';
-import { InvalidParameterError, LanyardError, UnregisteredRedirectUriError } from '../errors.ts';
-import { readFormParams } from '../http/request-body.ts';
-import type { ClientRegistry } from '../clients/client-registry.ts';
-import type { LanyardConfig } from '../config.ts';
-import type { LoginService } from '../login/login-service.ts';
-import type { AccessTokens } from '../tokens/access-tokens.ts';
+import { z } from 'zod';
+import { exactRedirectMatch } from '../../accounts/trusted-urls.ts';
+import { InvalidParameterError, LanyardError, UnregisteredRedirectUriError, oauthDescription } from '../../errors.ts';
+import type { RouteModule } from '../../http/app-types.ts';
+import type { RateLimits } from '../../http/rate-limit.ts';
+import { readFormParams } from '../../http/request-body.ts';
+import type { ClientRegistry } from '../../clients/client-registry.ts';
+import type { LanyardConfig } from '../../config.ts';
+import type { LoginService } from '../../login/login-service.ts';
+import type { AccessTokens } from '../../tokens/access-tokens.ts';
+import { SCOPES_SUPPORTED } from '../discovery.ts';
+import { oauthError, optionalParameter, parseOAuthParameters } from './oauth-request.ts';
 
 /** What the authorization endpoint uses: the client registry, the login broker, ID token hints. */
 export interface AuthorizeDependencies {
@@ -14,10 +19,17 @@ export interface AuthorizeDependencies {
   accessTokens: AccessTokens;
   config: Pick<LanyardConfig, 'publicUrl'>;
 }
-import { SCOPES_SUPPORTED } from './discovery.ts';
-import { oauthDescription } from './oauth-text.ts';
 
-const oauthError = (oauth: string, message: string) => new LanyardError({ code: 20001, status: 400, message, oauthError: oauth });
+/**
+ * The authorization endpoint, GET and POST, in the `login` rate-limit group (each request
+ * starts a sign-in at the identity provider).
+ */
+export const authorizeEndpoint =
+  (services: AuthorizeDependencies & { rateLimits: RateLimits }): RouteModule =>
+  (app) => {
+    app.get('/oauth2/authorize', services.rateLimits.route('login'), (c) => authorizationEndpoint(c, services));
+    app.post('/oauth2/authorize', services.rateLimits.route('login'), (c) => authorizationEndpoint(c, services));
+  };
 
 /** RFC 6749 §3.1: request parameters must not be repeated (which copy would we honour?). */
 const SINGLE_VALUED = [
@@ -37,33 +49,59 @@ const SINGLE_VALUED = [
 ];
 
 /**
+ * The parameters the authorization endpoint reads (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID
+ * Connect Core §3.1.2.1); all optional here: which are required, and how a missing one is
+ * answered (an HTML page before the redirect URI is verified, a redirect after), is the
+ * endpoint's order of checks below. `request` and `request_uri` are read only to refuse them.
+ */
+const AuthorizationRequest = z.object({
+  response_type: optionalParameter,
+  client_id: optionalParameter,
+  redirect_uri: optionalParameter,
+  scope: optionalParameter,
+  state: optionalParameter,
+  nonce: optionalParameter,
+  code_challenge: optionalParameter,
+  code_challenge_method: optionalParameter,
+  connection: optionalParameter,
+  prompt: optionalParameter,
+  response_mode: optionalParameter,
+  id_token_hint: optionalParameter,
+  max_age: optionalParameter,
+  request: optionalParameter,
+  request_uri: optionalParameter,
+});
+type AuthorizationRequest = z.infer<typeof AuthorizationRequest>;
+
+/**
  * The authorization endpoint, GET or POST (OpenID Connect Core §3.1.2.1: a POST carries the
  * same parameters form-encoded). Until client and redirect URI are verified, errors are an HTML
  * page; after, they go back to the client with `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207).
  */
-export async function authorizationEndpoint(c: Context, services: AuthorizeDependencies): Promise<Response> {
+async function authorizationEndpoint(c: Context, services: AuthorizeDependencies): Promise<Response> {
   const { clients, login, config } = services;
   c.set('browserFacing', true);
   const all = c.req.method === 'POST' ? await readFormParams(c) : new URL(c.req.url).searchParams;
   const repeated = SINGLE_VALUED.find((name) => all.getAll(name).length > 1);
   // `repeated` is one of SINGLE_VALUED (our own names), never the client's text.
   if (repeated) throw new InvalidParameterError(`${repeated} must not be repeated.`);
-  const q = new Map<string, string>();
-  for (const [name, value] of all) q.set(name, value);
+  const params: Record<string, string> = Object.create(null);
+  for (const [name, value] of all) params[name] = value;
+  const q = parseOAuthParameters(AuthorizationRequest, params);
 
-  const clientId = q.get('client_id');
+  const clientId = q.client_id;
   const client = clientId ? await clients.find(clientId) : undefined;
   if (!client) throw new InvalidParameterError('client_id is missing or unknown.');
-  const redirectUri = q.get('redirect_uri');
+  const redirectUri = q.redirect_uri;
   if (!redirectUri) throw new InvalidParameterError('redirect_uri is required.');
   if (!exactRedirectMatch(redirectUri, client.redirectUris)) throw new UnregisteredRedirectUriError('redirect_uri', client.clientId);
   try {
-    if (q.has('request')) throw oauthError('request_not_supported', 'Request objects are not supported.');
-    if (q.has('request_uri')) throw oauthError('request_uri_not_supported', 'request_uri is not supported.');
-    if (q.get('response_type') !== 'code') throw oauthError('unsupported_response_type', 'Only response_type code is supported.');
-    const responseMode = q.get('response_mode');
+    if (q.request !== undefined) throw oauthError('request_not_supported', 'Request objects are not supported.');
+    if (q.request_uri !== undefined) throw oauthError('request_uri_not_supported', 'request_uri is not supported.');
+    if (q.response_type !== 'code') throw oauthError('unsupported_response_type', 'Only response_type code is supported.');
+    const responseMode = q.response_mode;
     if (responseMode !== undefined && responseMode !== 'query') throw oauthError('invalid_request', 'Only response_mode query is supported.');
-    const connection = q.get('connection');
+    const connection = q.connection;
     if (connection !== undefined && connection !== client.connectionSid)
       throw oauthError('invalid_request', 'connection does not belong to this client.');
     await checkPrompt(q, services);
@@ -73,13 +111,13 @@ export async function authorizationEndpoint(c: Context, services: AuthorizeDepen
       clientId: client.clientId,
       client: { clientId: client.clientId, redirectUris: client.redirectUris },
       redirectUrl: redirectUri,
-      state: q.get('state') ?? '',
-      nonce: q.get('nonce'),
-      codeChallenge: q.get('code_challenge') ?? '',
-      codeChallengeMethod: q.get('code_challenge_method') ?? (q.has('code_challenge') ? 'plain' : undefined), // RFC 7636 §4.3: absent means plain
-      scope: grantedScope(q.get('scope')),
-      prompt: q.get('prompt'),
-      maxAge: q.get('max_age'),
+      state: q.state ?? '',
+      nonce: q.nonce,
+      codeChallenge: q.code_challenge ?? '',
+      codeChallengeMethod: q.code_challenge_method ?? (q.code_challenge !== undefined ? 'plain' : undefined), // RFC 7636 §4.3: absent means plain
+      scope: grantedScope(q.scope),
+      prompt: q.prompt,
+      maxAge: q.max_age,
     });
     return c.redirect(idpUrl, 302);
   } catch (error) {
@@ -88,7 +126,7 @@ export async function authorizationEndpoint(c: Context, services: AuthorizeDepen
     const back = new URL(redirectUri);
     back.searchParams.set('error', error.oauthError);
     back.searchParams.set('error_description', oauthDescription(error.message));
-    const state = q.get('state');
+    const state = q.state;
     if (state) back.searchParams.set('state', state);
     back.searchParams.set('iss', config.publicUrl); // RFC 9207
     return c.redirect(back.toString(), 302);
@@ -100,10 +138,10 @@ export async function authorizationEndpoint(c: Context, services: AuthorizeDepen
  * page. So `prompt=none` can never be answered without a page (`login_required`, OpenID Connect
  * Core §3.1.2.6), whatever the `id_token_hint`; a hint that we did not issue is refused first.
  */
-async function checkPrompt(q: Map<string, string>, { accessTokens }: AuthorizeDependencies): Promise<void> {
-  const prompt = (q.get('prompt') ?? '').split(' ').filter(Boolean);
+async function checkPrompt(q: AuthorizationRequest, { accessTokens }: AuthorizeDependencies): Promise<void> {
+  const prompt = (q.prompt ?? '').split(' ').filter(Boolean);
   if (prompt.includes('none') && prompt.length > 1) throw oauthError('invalid_request', 'prompt none cannot be combined with other prompt values.');
-  const hint = q.get('id_token_hint');
+  const hint = q.id_token_hint;
   if (hint !== undefined) {
     try {
       await accessTokens.verifyIdTokenHint(hint);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { BACKENDS } from '../support/backends.ts';
-import { cliSandbox, expectBadInput } from '../support/cli.ts';
+import { cliSandbox, expectBadInput, expectNotFound } from '../support/cli.ts';
 import { setupAccount } from '../support/flows.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 
@@ -209,6 +209,6 @@ describe('lanyard clients (CLI)', () => {
     expect(native.client_secret).toBeUndefined();
     expectBadInput(await lanyard('clients', 'update', native.client_id, '--redirect-uri', 'http://wall.example.com/cb'), /must use https/);
     expect((await json('clients', 'delete', clientId)).deleted).toBe(true);
-    expectBadInput(await lanyard('clients', 'show', clientId), /was not found/);
+    expectNotFound(await lanyard('clients', 'show', clientId), /was not found/);
   }, 120_000);
 });

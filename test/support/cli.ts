@@ -41,6 +41,16 @@ export function cliSandbox() {
 }
 
 /** Bad input: exit 2, one line on stderr, no stack trace. */
+/** A 404 from the CLI: exit 2, the database it read on one line (the usual cause), then the error. */
+export function expectNotFound(run: Run, message: RegExp): void {
+  expect(run.code).toBe(2);
+  expect(run.stdout).toBe('');
+  const lines = run.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(/^lanyard: database /);
+  expect(lines.at(-1)).toMatch(message);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+}
+
 export function expectBadInput(run: Run, message: RegExp): void {
   expect(run.code).toBe(2);
   expect(run.stdout).toBe('');

@@ -11,6 +11,6 @@ describe('ids', () => {
     expect(sid).toMatch(/^AC[0-9a-f]{32}$/);
     expect(isSid('account', sid)).toBe(true);
     expect(isSid('connection', sid)).toBe(false);
-    expect(() => requireSid('account', 'ACnope', 'AccountSid')).toThrow(/AccountSid must be a account SID|AccountSid must be/);
+    expect(() => requireSid('account', 'ACnope', 'AccountSid')).toThrow(/^AccountSid must be an account SID: AC followed by 32 hex characters/);
   });
 });

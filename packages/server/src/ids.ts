@@ -23,12 +23,12 @@ export function isSid(kind: SidKind, value: unknown): value is string {
 }
 
 const SID_NAMES: Record<SidKind, string> = {
-  account: 'account SID',
-  instance: 'instance SID',
-  connection: 'SSO profile SID (connection)',
-  user: 'user SID',
-  worker: 'worker SID',
-  adminKey: 'admin key SID',
+  account: 'an account SID',
+  instance: 'an instance SID',
+  connection: 'an SSO profile SID (connection)',
+  user: 'a user SID',
+  worker: 'a worker SID',
+  adminKey: 'an admin key SID',
 };
 
 /**
@@ -39,7 +39,7 @@ const SID_NAMES: Record<SidKind, string> = {
 export function requireSid(kind: SidKind, value: unknown, parameter: string): string {
   if (isSid(kind, value)) return value;
   const sent = typeof value === 'string' ? 'the value sent is not one' : 'none was sent';
-  throw new InvalidParameterError(`${parameter} must be a ${SID_NAMES[kind]}: ${SidPrefix[kind]} followed by 32 hex characters (${sent}).`);
+  throw new InvalidParameterError(`${parameter} must be ${SID_NAMES[kind]}: ${SidPrefix[kind]} followed by 32 hex characters (${sent}).`);
 }
 
 /**

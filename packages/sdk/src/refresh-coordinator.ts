@@ -124,7 +124,7 @@ export class RefreshCoordinator {
     const endings = this.endings;
     this.inFlight ??= this.lock
       .request(`lanyard-refresh-${this.options.accountSid}`, () => this.refreshLocked(force, seen, endings))
-      .catch((error: unknown) => this.refreshFailed(error))
+      .catch((error: unknown) => this.refreshFailed(error, seen, endings))
       .finally(() => {
         this.inFlight = null;
       });
@@ -247,10 +247,15 @@ export class RefreshCoordinator {
     return reason === 'expired' || reason === 'revoked' ? reason : 'otherTab';
   }
 
-  private async refreshFailed(error: unknown): Promise<StoredSession | null> {
+  /**
+   * A refresh of the session whose access token was `seenToken` failed. When that session has
+   * ended meanwhile (signed out here: `endings` moved on; or replaced by a new sign-in or
+   * another tab's refresh), the failure is that old session's and changes nothing now.
+   */
+  private async refreshFailed(error: unknown, seenToken: string | undefined, endings: number): Promise<StoredSession | null> {
     const session = this.current;
     this.options.onError(error);
-    if (!session) return null;
+    if (!session || this.endings !== endings || session.accessToken !== seenToken) return session;
     if (error instanceof ServerError && error.server.code === 45210) {
       this.lifetimeReached = true;
       this.options.onLifetimeReached?.(session);
@@ -263,6 +268,7 @@ export class RefreshCoordinator {
       // sign-out's reason stands, not "revoked".
       this.sync();
       if (!this.current) return null;
+      if (this.current.accessToken !== seenToken) return this.current;
       if (await this.signedOutElsewhere(session)) this.end('otherTab', this.options.store.read() !== null);
       else this.end('revoked', true);
       return null;

@@ -68,7 +68,7 @@ export function validateRedirectUris(uris: readonly string[], options: { allowPr
       );
     }
     // RFC 8252 §7.1: one slash after the scheme, never an authority that looks like a host.
-    if (uri.startsWith(`${scheme}://`))
+    if (uri.toLowerCase().startsWith(`${scheme}://`))
       throw new InvalidParameterError(`${shown} must have a single "/" after the scheme (RFC 8252 §7.1), e.g. ${scheme}:/callback.`);
   }
   return [...new Set(uris)];

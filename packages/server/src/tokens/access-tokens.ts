@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ExpiredTokenError, InvalidTokenError } from '../errors.ts';
 import type { AccountIdentity } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
-import { userClaims } from '../users/claims.ts';
+import { hasScope, userClaims } from '../users/claims.ts';
 import { authenticationClaims } from '../connections/authentication-context.ts';
 import { signEs256 } from './compact-jws.ts';
 import { ID_TOKEN_ALGS, SIGNING_ALG, type SigningAlg, type SigningKeys } from './signing-keys.ts';
@@ -36,20 +36,25 @@ export class AccessTokens {
     scope: string | null = session.scope,
   ): Promise<string> {
     const { kid, key } = await this.keys.current();
-    const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'jti'> = {
-      sid: session.id,
-      surface: session.surface,
-      client_id: session.clientId,
-      account_sid: account.sid,
-      flex_instance_sid: account.instanceSid,
+    const about = {
       identity: user.identity,
       name_id: user.uniqueId,
       roles: user.roles,
       worker_sid: user.workerSid,
       full_name: user.fullName,
       email: user.email,
-      ...(session.surface === 'oidc' ? { scope: scope ?? 'openid' } : {}),
     };
+    const claims = {
+      sid: session.id,
+      surface: session.surface,
+      client_id: session.clientId,
+      account_sid: account.sid,
+      flex_instance_sid: account.instanceSid,
+      // A standard-surface token is a JWT its client can read: it says about the user only what
+      // the scope releases (OIDC Core §5.4), as the ID token and userinfo do. Desktop tokens
+      // carry the whole Flex payload (SPEC "Tokens").
+      ...(session.surface === 'oidc' ? { ...scopedUserClaims(about, scope ?? 'openid'), scope: scope ?? 'openid' } : about),
+    } as Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'jti'>;
     const now = Math.floor(Date.now() / 1000);
     return signEs256(
       { alg: SIGNING_ALG, kid, typ: 'at+jwt' },
@@ -139,4 +144,15 @@ export class AccessTokens {
       throw new InvalidTokenError('id_token_hint is not an ID token issued by this server.');
     }
   }
+}
+
+/** The Flex user fields of an access token that `scope` releases: profile, email, roles. */
+function scopedUserClaims(about: Pick<AccessTokenClaims, 'identity' | 'name_id' | 'roles' | 'worker_sid' | 'full_name' | 'email'>, scope: string) {
+  return {
+    ...(hasScope(scope, 'profile')
+      ? { identity: about.identity, name_id: about.name_id, worker_sid: about.worker_sid, full_name: about.full_name }
+      : {}),
+    ...(hasScope(scope, 'email') ? { email: about.email } : {}),
+    ...(hasScope(scope, 'roles') ? { roles: about.roles } : {}),
+  };
 }

@@ -53,12 +53,13 @@ function tokenEndpoint(options: { lifetimeMs?: number; sessionEnd?: number } = {
   return { fetch, requests, revoked, answerWith: (f: typeof answer) => (answer = f) };
 }
 
-function signedIn(lifetimeMs = HOUR): StoredSession {
+/** A sign-in; `signIn` > 0 for a later one (its own tokens, `rt-s<n>`). */
+function signedIn(lifetimeMs = HOUR, signIn = 0): StoredSession {
   const now = Date.now();
   return sessionFromTokens(
     {
-      access_token: jwt(now, 0),
-      refresh_token: 'rt-0',
+      access_token: jwt(now, signIn === 0 ? 0 : 1000 + signIn),
+      refresh_token: signIn === 0 ? 'rt-0' : `rt-s${signIn}`,
       token_info: { account_sid: AC, identity: 'ada', roles: ['agent'] },
       access_token_expires_at: new Date(now + lifetimeMs).toISOString(),
       session_expires_at: new Date(now + 12 * HOUR).toISOString(),
@@ -329,6 +330,40 @@ describe('RefreshCoordinator: a sign-out while a refresh is in flight', () => {
     expect(await again).toBeNull();
     expect(late.a.events.filter(([kind]) => kind === 'signedOut')).toEqual([['signedOut', 'otherTab']]);
     expect([storeA!.signOutReason(), storeB!.signOutReason()]).not.toContain('revoked');
+  });
+
+  // A refused refresh of a session that has since ended must not end the session after it.
+  const refusing = () => {
+    const endpoint = tokenEndpoint();
+    endpoint.answerWith(() => Response.json({ code: 45200, message: 'The session has been revoked.', status: 400 }, { status: 400 }));
+    return endpoint;
+  };
+
+  it('then a new sign-in in the same tab: the old refresh refused later leaves the new session alone', async () => {
+    const store = createMemoryStore();
+    const { a } = twoTabs(refusing(), [store]);
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    a.coordinator.signOut('user');
+    a.coordinator.publish(signedIn(HOUR, 2)); // signed in again (pop-up sign-in, same page)
+    await vi.advanceTimersByTimeAsync(500);
+    await refreshing;
+    expect(store.read()?.refreshToken).toBe('rt-s2');
+    expect(a.coordinator.session?.refreshToken).toBe('rt-s2');
+    expect(a.events.filter(([kind]) => kind === 'signedOut')).toEqual([['signedOut', 'user']]);
+  });
+
+  it('then a new sign-in in another tab: the old refresh refused later leaves the new session alone', async () => {
+    const store = createMemoryStore();
+    const { a, b } = twoTabs(refusing(), [store]);
+    const refreshing = a.coordinator.refreshNow(true);
+    await vi.advanceTimersByTimeAsync(50);
+    b.coordinator.signOut('user');
+    b.coordinator.publish(signedIn(HOUR, 2));
+    await vi.advanceTimersByTimeAsync(500);
+    await refreshing;
+    expect(store.read()?.refreshToken).toBe('rt-s2');
+    expect(b.coordinator.session?.refreshToken).toBe('rt-s2');
   });
 
   it('in the refreshing tab itself: the result is thrown away and revoked', async () => {

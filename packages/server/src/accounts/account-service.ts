@@ -88,8 +88,13 @@ export class AccountService {
   }
 
   async verifyAuthToken(accountSid: string, authToken: string): Promise<boolean> {
+    return (await this.authenticate(accountSid, authToken)) !== undefined;
+  }
+
+  /** The account whose auth token this is (compared in constant time), or undefined. */
+  async authenticate(accountSid: string, authToken: string): Promise<Account | undefined> {
     const account = await this.findAccount(accountSid);
-    return account !== undefined && safeEqual(account.authTokenHash, sha256(authToken));
+    return account !== undefined && safeEqual(account.authTokenHash, sha256(authToken)) ? account : undefined;
   }
 
   /**

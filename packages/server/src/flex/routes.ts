@@ -97,12 +97,11 @@ export const flexRoutes =
     app.post('/v1/Accounts/:accountSid/Tokens/validate', rateLimits.route('token'), async (c) => {
       const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
       const { username, password } = basicCredentials(c, 'the account SID and an auth token of this account');
-      if (username !== accountSid || !(await accounts.verifyAuthToken(accountSid, password))) {
-        throw new AuthenticationError('Send the account SID and an auth token of this account with HTTP Basic authentication.');
-      }
+      const account = username === accountSid ? await accounts.authenticate(accountSid, password) : undefined;
+      if (!account) throw new AuthenticationError('Send the account SID and an auth token of this account with HTTP Basic authentication.');
       const { token } = await readJson(c, validateRequest);
       try {
-        const { claims } = await tokens.verifyAccessTokenFor('desktop', token, { accountSid });
+        const { claims } = await tokens.verifyAccessTokenFor('desktop', token, { accountSid, account });
         return c.json({
           valid: true,
           code: 0,

@@ -6,6 +6,7 @@ import type { User } from '../users/user-service.ts';
 import { hasScope, userClaims } from '../users/claims.ts';
 import { authenticationClaims } from '../connections/authentication-context.ts';
 import { signEs256 } from './compact-jws.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 import { ID_TOKEN_ALGS, SIGNING_ALG, type SigningAlg, type SigningKeys } from './signing-keys.ts';
 import type { AccessTokenClaims, Session } from './model.ts';
 
@@ -17,6 +18,9 @@ export type IdTokenAlgResolver = (clientId: string) => Promise<SigningAlg>;
  * `alg: none`, HMAC and any algorithm other than the key's own are refused.
  */
 export class AccessTokens {
+  /** Tokens this node has verified (`verified-tokens.ts`): the signature is checked once per token. */
+  private readonly verified = new VerifiedTokens();
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly issuer: string,
@@ -95,7 +99,12 @@ export class AccessTokens {
       .sign(key);
   }
 
-  /** Verifies signature, issuer, expiry and type. Session and user state are checked by the caller. */
+  /**
+   * Verifies signature, issuer, expiry and type (RFC 9068 §4). A token verified before on this
+   * node skips the signature check while its key still verifies; expiry is checked every time.
+   * Session and user state are checked by the caller.
+   * @throws InvalidTokenError (HTTP 401), ExpiredTokenError when `exp` has passed
+   */
   async verify(token: string): Promise<AccessTokenClaims> {
     let kid: string | undefined;
     try {
@@ -108,9 +117,20 @@ export class AccessTokens {
     }
     const key = await this.keys.verificationKey(kid);
     if (!key) throw new InvalidTokenError('The token was signed with an unknown key.');
+    const known = this.verified.get(token);
+    if (known && known.kid === kid) {
+      // RFC 7519 §4.1.4, as jose checks it (no clock tolerance): expired once `exp` is reached.
+      if (known.claims.exp <= Math.floor(Date.now() / 1000)) {
+        this.verified.forget(token);
+        throw new ExpiredTokenError();
+      }
+      return known.claims;
+    }
     try {
       const { payload } = await jwtVerify(token, key, { issuer: this.issuer, algorithms: [SIGNING_ALG], typ: 'at+jwt' });
-      return payload as unknown as AccessTokenClaims;
+      const claims = payload as unknown as AccessTokenClaims;
+      this.verified.remember(token, kid!, claims);
+      return claims;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new ExpiredTokenError();
       if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidTokenError('The token signature is invalid.');

@@ -51,6 +51,8 @@ export interface TokenExpectation {
   accountSid?: string;
   /** The authenticated OAuth client: the session must be this client's. */
   clientId?: string;
+  /** The account the caller has just read (e.g. to check Basic credentials): spares reading it again. */
+  account?: Account;
 }
 
 /**

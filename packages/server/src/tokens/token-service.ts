@@ -336,7 +336,7 @@ export class TokenService {
     const claims = await this.accessTokens.verify(token);
     if (expect.accountSid !== undefined && claims.aud !== expect.accountSid) throw new InvalidTokenError('The token was issued for another account.');
     const session = await this.requireLiveSession(claims.sid);
-    const account = await this.accounts.findAccount(session.accountSid);
+    const account = expect.account?.sid === session.accountSid ? expect.account : await this.accounts.findAccount(session.accountSid);
     if (!account) throw new InvalidTokenError('The account of this token no longer exists.');
     assertIssuedFor(endpoint, session, account, expect, claims);
     const user = await this.users.find(claims.sub);

@@ -97,8 +97,11 @@ export async function startUpstreamProvider(options: {
   };
 }
 
-/** Plays the browser through oidc-provider's development login and consent pages. */
-export async function upstreamLoginHeadless(authorizeUrl: string, login: string): Promise<URL> {
+/**
+ * Plays the browser through oidc-provider's development login and consent pages; with `abort`,
+ * the user follows the page's "Cancel" link instead, and the provider answers `access_denied`.
+ */
+export async function upstreamLoginHeadless(authorizeUrl: string, login: string, options: { abort?: boolean } = {}): Promise<URL> {
   const jar = new Map<string, string>();
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
   let url = authorizeUrl;
@@ -117,6 +120,11 @@ export async function upstreamLoginHeadless(authorizeUrl: string, login: string)
       continue;
     }
     const html = await response.text();
+    const abort = /<a href="([^"]+\/abort)"/.exec(html)?.[1];
+    if (options.abort && abort) {
+      url = new URL(abort, url).toString();
+      continue;
+    }
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     if (!action) throw new Error(`unexpected upstream page (${response.status}): ${html.slice(0, 300)}`);
     const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];

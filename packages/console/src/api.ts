@@ -67,27 +67,11 @@ export type {
   SsoMode,
 } from '../../server/src/admin/responses.ts';
 
-export interface ConsoleSession {
-  csrf_token: string;
-  admin_key: { sid: string; name: string };
-  expires_at: string;
-}
-
-export type TestServiceProvider = 'enhanced' | 'legacy';
-
-export interface TestReport {
-  id: string;
-  service_provider: TestServiceProvider;
-  connection_sid: string;
-  finished_at: string;
-  succeeded: boolean;
-  name_id: string | null;
-  issuer: string | null;
-  attributes: Record<string, string[]>;
-  profile: { full_name: string | null; email: string | null; roles: string[]; image_url: string | null };
-  /** Role values neither recognised nor mapped (left out of a real sign-in's token). */
-  dropped_roles?: string[];
-  missing: { attribute: string; looked_for: string[]; explanation: string }[];
-  warnings: string[];
-  error: { code: number; message: string } | null;
-}
+/** The console API's shapes (session, test sign-in), from the server's schemas: type-only, as above. */
+export type {
+  ConsoleSession,
+  TestServiceProvider,
+  TestSignInReport,
+  TestSignInStarted,
+  TestSignInStatus,
+} from '../../server/src/console/responses.ts';

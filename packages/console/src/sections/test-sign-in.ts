@@ -1,4 +1,4 @@
-import { api, ApiError, type TestReport, type TestServiceProvider } from '../api.ts';
+import { api, ApiError, type TestSignInReport, type TestSignInStarted, type TestSignInStatus } from '../api.ts';
 import { field, h, replace, statusLine } from '../dom.ts';
 import { sectionCard, type PageContext, type Section } from './section.ts';
 
@@ -7,18 +7,15 @@ const POLL_MS = 2000;
 const RATE_LIMITED_RETRY_MS = 10_000;
 const GIVE_UP_MS = 10 * 60_000;
 const WINDOW_FEATURES = 'popup,width=760,height=820';
+const PROTOCOL_NAMES = { saml: 'SAML 2.0', oidc: 'OpenID Connect' } as const;
 
 /**
- * "Test sign-in": a real SAML login against the IdP in a new window. The server turns the IdP's
- * answer into a report instead of a token; this page asks for it until it is there.
+ * "Test sign-in": a real sign-in at the IdP (SAML or OpenID Connect) in a new window. The server
+ * turns the IdP's answer into a report instead of a token; this page asks for it until it is there.
  */
 export function testSignInSection(context: PageContext): Section {
-  const sp = h(
-    'select',
-    {},
-    h('option', { value: 'enhanced' }, 'Enhanced SSO service provider'),
-    h('option', { value: 'legacy' }, 'Legacy SSO service provider'),
-  );
+  const legacy = h('option', { value: 'legacy' }, 'Legacy SSO service provider (SAML only)');
+  const sp = h('select', {}, h('option', { value: 'enhanced' }, 'Enhanced SSO service provider'), legacy);
   const start = h('button', { type: 'button' }, 'Test sign-in');
   const cancel = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Stop waiting');
   const status = statusLine();
@@ -44,7 +41,7 @@ export function testSignInSection(context: PageContext): Section {
     replace(report);
     status.ok('Opening the identity provider…');
     try {
-      const test = await api<{ id: string; url: string; service_provider: TestServiceProvider }>('POST', '/console/test-sign-in', {
+      const test = await api<TestSignInStarted>('POST', '/console/test-sign-in', {
         account_sid: context.accountSid,
         service_provider: sp.value,
       });
@@ -56,10 +53,7 @@ export function testSignInSection(context: PageContext): Section {
       const startedAt = Date.now();
       const poll = async () => {
         try {
-          const result = await api<{ status: 'pending' } | { status: 'done'; report: TestReport }>(
-            'GET',
-            `/console/test-sign-in/${encodeURIComponent(test.id)}`,
-          );
+          const result = await api<TestSignInStatus>('GET', `/console/test-sign-in/${encodeURIComponent(test.id)}`);
           if (result.status === 'done') {
             stop();
             replace(report, reportView(result.report));
@@ -95,18 +89,20 @@ export function testSignInSection(context: PageContext): Section {
     element: sectionCard(
       'test',
       'Test sign-in',
-      'Sign in at your IdP as a real user, in a new window. Lanyard checks the answer as it would for an agent and shows what it received and what is missing. No token is issued and no user is created.',
+      'Sign in at your IdP (SAML or OpenID Connect) as a real user, in a new window. Lanyard checks the answer as it would for an agent and shows what it received and what is missing. No token is issued and no user is created. OpenID Connect providers answer the enhanced service provider only.',
       h('div', { class: 'inline-form' }, field('Service provider to test', sp), start, cancel),
       status.element,
       report,
     ),
-    update({ account }) {
-      if (polling === undefined) sp.value = account.sso_mode === 'legacy' ? 'legacy' : 'enhanced';
+    update({ account, connection }) {
+      // An OpenID Connect provider calls back at the enhanced service provider only.
+      legacy.disabled = connection?.protocol === 'oidc';
+      if (polling === undefined) sp.value = account.sso_mode === 'legacy' && !legacy.disabled ? 'legacy' : 'enhanced';
     },
   };
 }
 
-export function reportView(report: TestReport): HTMLElement {
+export function reportView(report: TestSignInReport): HTMLElement {
   const rows = (pairs: [string, string | null][]) =>
     h(
       'tbody',
@@ -125,7 +121,7 @@ export function reportView(report: TestReport): HTMLElement {
       h('div', { class: 'missing', 'data-testid': 'missing-attribute' }, h('h4', {}, `Missing: ${m.attribute}`), h('p', {}, m.explanation)),
     ),
     report.warnings.map((w) => h('p', { class: 'status warn' }, w)),
-    h('h4', {}, 'Attributes received'),
+    h('h4', {}, 'Attributes (claims) received'),
     attributes.length
       ? h('table', { class: 'pairs-table', 'data-testid': 'attributes' }, rows(attributes.map(([name, values]) => [name, values.join(', ')])))
       : h('p', {}, 'No attributes were received.'),
@@ -134,7 +130,7 @@ export function reportView(report: TestReport): HTMLElement {
       'table',
       { class: 'pairs-table', 'data-testid': 'profile' },
       rows([
-        ['NameID (unique id)', report.name_id],
+        ['Unique id (NameID or sub)', report.name_id],
         ['full_name', report.profile.full_name],
         ['email', report.profile.email],
         ['roles', report.profile.roles.length ? report.profile.roles.join(', ') : null],
@@ -145,7 +141,8 @@ export function reportView(report: TestReport): HTMLElement {
     h(
       'p',
       { class: 'help' },
-      `Through the ${report.service_provider} service provider, connection ${report.connection_sid}; IdP ${report.issuer ?? 'unknown'}.`,
+      `Through the ${report.service_provider} service provider, connection ${report.connection_sid}` +
+        `${report.protocol ? ` (${PROTOCOL_NAMES[report.protocol]})` : ''}; IdP ${report.issuer ?? 'unknown'}.`,
     ),
   );
 }

@@ -3,19 +3,15 @@ import type { AccessTokens } from '../tokens/access-tokens.ts';
 import type { AccessTokenClaims } from '../tokens/model.ts';
 import type { TokenService } from '../tokens/token-service.ts';
 import type { UserService } from '../users/user-service.ts';
+import type * as Wire from './responses.ts';
 
-export interface TokenInspection {
-  valid: boolean;
-  /** 0 when valid; otherwise the error code a relying party would have been given. */
-  code: number;
-  message: string | null;
-  /** The verified claims; null when the signature, issuer or expiry check failed. */
-  claims: AccessTokenClaims | null;
-  expires_at: string | null;
-  /** `active` is null when it could not be told (the user is disabled, which fails first for them). */
-  session: { id: string; active: boolean | null; surface: string | null; auth_time: string | null; max_expires_at: string | null } | null;
-  user: { sid: string; exists: boolean; disabled: boolean } | null;
-}
+/**
+ * `POST /admin/v1/tokens/verify`: the wire shape, once (responses.ts `TokenInspection`), with the
+ * claims typed as the token core verified them (the CLI reads them). `code` is 0 when valid,
+ * otherwise the error code a relying party would have been given; `claims` is null when the
+ * signature, issuer or expiry check failed; `session.active` is null when it could not be told.
+ */
+export type TokenInspection = Omit<Wire.TokenInspection, 'claims'> & { claims: AccessTokenClaims | null };
 
 export interface TokenInspectionServices {
   tokens: TokenService;

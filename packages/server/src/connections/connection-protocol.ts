@@ -1,3 +1,5 @@
+import type { LanyardError } from '../errors.ts';
+import { resolveUniqueId, type UniqueIdPolicy } from '../users/unique-id.ts';
 import type { AuthenticationContext } from './authentication-context.ts';
 import type { RawAttributes } from './profile-mapping.ts';
 import type { IdpRequest } from './saml-request-signing.ts';
@@ -27,14 +29,37 @@ export interface FreshnessRequest {
   fresh: { promptLogin: boolean; maxAgeSeconds: number | null } | null;
 }
 
+/**
+ * Who the IdP says signed in, as it named them: the SAML NameID and its Format (SAML core
+ * §2.2.2, §8.3), or the OpenID Connect `sub` claim (OpenID Connect Core §2), which has no format.
+ */
+export interface IdpSubject {
+  /** undefined when the assertion carries no NameID. */
+  id: string | undefined;
+  /** The NameID Format URI (transient, persistent, emailAddress…); undefined for OIDC and when absent. */
+  format: string | undefined;
+}
+
 /** A verified answer: who signed in, what the IdP said about them, and when they authenticated (ms). */
 export interface VerifiedSignIn {
-  /** The user's unique id under the connection's policy (users/unique-id.ts); undefined when absent. */
-  uniqueId: string | undefined;
+  /** The subject as the IdP sent it; `uniqueIdOf` turns it into the user's unique id. */
+  subject: IdpSubject;
+  /** The IdP that answered: the assertion's Issuer, or the ID token's `iss`; undefined when absent. */
+  issuer: string | undefined;
   attributes: RawAttributes;
   authTime: number | undefined;
   /** How the IdP says the user authenticated, as `acr`/`amr` (authentication-context.ts). */
   authnContext: AuthenticationContext;
+}
+
+/**
+ * The user's unique id under the connection's policy (users/unique-id.ts): the subject, or the
+ * attribute the policy names; undefined when the IdP sent no subject.
+ * @throws SamlResponseError (401) for a transient NameID; MissingAttributeError (45050) when the
+ *   policy's attribute is absent.
+ */
+export function uniqueIdOf(signIn: VerifiedSignIn, policy?: UniqueIdPolicy): string | undefined {
+  return resolveUniqueId({ nameId: signIn.subject.id, nameIdFormat: signIn.subject.format }, signIn.attributes, policy);
 }
 
 /** What an administrator registers at the IdP for this service provider. */
@@ -50,7 +75,8 @@ export interface ServiceProviderDescription {
 
 /**
  * One identity-provider protocol of a connection, as the login broker (and the console's test
- * sign-in) use it: start a sign-in, complete it, describe the service provider. SAML
+ * sign-in) use it: start a sign-in, complete it, describe the service provider, explain an answer
+ * to an administrator. SAML
  * (saml-protocol.ts) and OpenID Connect (oidc-protocol.ts) implement it; the broker never asks
  * which one it has.
  */
@@ -70,4 +96,10 @@ export interface ConnectionProtocol {
    */
   complete(message: IdpMessage, signInId: string, checks: SignInChecks): Promise<VerifiedSignIn>;
   describeServiceProvider(): ServiceProviderDescription;
+  /**
+   * What the IdP's answer shows about how the IdP is set up, in sentences for the console's test
+   * sign-in report: `outcome` is what `complete` returned, or the error it threw. No sentences
+   * when there is nothing to add to the error's own message.
+   */
+  diagnose(message: IdpMessage | undefined, outcome: VerifiedSignIn | LanyardError): string[];
 }

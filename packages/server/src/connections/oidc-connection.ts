@@ -15,6 +15,8 @@ export interface UpstreamChecks {
 
 export interface VerifiedOidcLogin {
   subject: string;
+  /** The ID token's `iss` (checked against the provider's discovery document). */
+  issuer: string;
   attributes: RawAttributes;
   /** The ID token's `auth_time` (ms), when the provider sent it. */
   authTime: number | undefined;
@@ -22,9 +24,16 @@ export interface VerifiedOidcLogin {
   authnContext: AuthenticationContext;
 }
 
-/** An upstream OIDC login failed verification (issuer, audience, nonce, signature, state…). */
+/**
+ * An upstream OIDC login failed verification (issuer, audience, nonce, signature, state…), or the
+ * provider answered with an error (RFC 6749 §4.1.2.1, §5.2), kept in `upstreamError`.
+ */
 export class OidcResponseError extends LanyardError {
-  constructor(detail: string) {
+  constructor(
+    detail: string,
+    /** The provider's own OAuth error code (`access_denied`, `invalid_client`…), when it sent one. */
+    readonly upstreamError: string | null = null,
+  ) {
     super({
       code: 45020,
       status: 401,
@@ -119,7 +128,7 @@ export class OidcConnection {
         idTokenExpected: true,
       });
     } catch (error) {
-      throw new OidcResponseError(describe(error));
+      throw new OidcResponseError(describe(error), upstreamErrorOf(error));
     }
     const claims = tokens.claims();
     if (!claims) throw new OidcResponseError('no ID token was returned');
@@ -132,16 +141,23 @@ export class OidcConnection {
       try {
         add(await client.fetchUserInfo(config, tokens.access_token, claims.sub));
       } catch (error) {
-        throw new OidcResponseError(`userinfo failed: ${describe(error)}`);
+        throw new OidcResponseError(`userinfo failed: ${describe(error)}`, upstreamErrorOf(error));
       }
     }
     return {
       subject: claims.sub,
+      issuer: claims.iss,
       attributes,
       authTime: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : undefined,
       authnContext: fromOidcClaims({ acr: claims.acr, amr: claims.amr }),
     };
   }
+}
+
+/** The OAuth error code in an openid-client error (its `error` field), when the provider sent one. */
+function upstreamErrorOf(error: unknown): string | null {
+  const code = (error as { error?: unknown }).error;
+  return typeof code === 'string' ? code : null;
 }
 
 function describe(error: unknown): string {

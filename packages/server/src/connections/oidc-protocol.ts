@@ -1,7 +1,6 @@
 import type { Connection } from '../accounts/model.ts';
-import { InvalidSsoSettingsError } from '../errors.ts';
+import { InvalidSsoSettingsError, type LanyardError } from '../errors.ts';
 import { randomToken } from '../crypto/random.ts';
-import { resolveUniqueId } from '../users/unique-id.ts';
 import type {
   ConnectionProtocol,
   FreshnessRequest,
@@ -11,6 +10,7 @@ import type {
   VerifiedSignIn,
 } from './connection-protocol.ts';
 import type { OidcConnection } from './oidc-connection.ts';
+import { oidcDiagnosis } from './oidc-diagnosis.ts';
 import { newSamlRequestId } from './saml-protocol.ts';
 import type { IdpRequest } from './saml-request-signing.ts';
 
@@ -43,11 +43,20 @@ export class OidcProtocol implements ConnectionProtocol {
     if (!('callback' in message)) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
     if (!checks.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
     const verified = await this.oidc.complete(message.callback, { state: signInId, ...checks.upstream });
-    const uniqueId = resolveUniqueId({ nameId: verified.subject }, verified.attributes, this.connection.uniqueId);
-    return { uniqueId, attributes: verified.attributes, authTime: verified.authTime, authnContext: verified.authnContext };
+    return {
+      subject: { id: verified.subject, format: undefined },
+      issuer: verified.issuer,
+      attributes: verified.attributes,
+      authTime: verified.authTime,
+      authnContext: verified.authnContext,
+    };
   }
 
   describeServiceProvider(): ServiceProviderDescription {
     return { protocol: 'oidc', id: this.connection.oidc?.clientId ?? '', endpoint: this.callbackUrl, metadata: async () => undefined };
+  }
+
+  diagnose(_message: IdpMessage | undefined, outcome: VerifiedSignIn | LanyardError): string[] {
+    return oidcDiagnosis(outcome);
   }
 }

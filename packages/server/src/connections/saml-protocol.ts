@@ -1,7 +1,6 @@
 import type { Connection } from '../accounts/model.ts';
-import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
+import { InvalidSsoSettingsError, SamlResponseError, type LanyardError } from '../errors.ts';
 import { randomToken } from '../crypto/random.ts';
-import { resolveUniqueId } from '../users/unique-id.ts';
 import type {
   ConnectionProtocol,
   FreshnessRequest,
@@ -11,6 +10,7 @@ import type {
   VerifiedSignIn,
 } from './connection-protocol.ts';
 import type { SamlConnection, ServiceProvider } from './saml-connection.ts';
+import { samlDiagnosis } from './saml-diagnosis.ts';
 import type { IdpRequest } from './saml-request-signing.ts';
 
 /** A new AuthnRequest ID: an xs:ID (SAML core §1.3.4), 40 random letters and digits after `_`. */
@@ -50,11 +50,22 @@ export class SamlProtocol implements ConnectionProtocol {
     if (!('samlResponse' in message)) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
     const assertion = await this.saml.verify(message.samlResponse, true);
     if (assertion.inResponseTo !== checks.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
-    const uniqueId = resolveUniqueId(assertion, assertion.attributes, this.connection.uniqueId);
-    return { uniqueId, attributes: assertion.attributes, authTime: assertion.authnInstant, authnContext: assertion.authnContext };
+    return {
+      subject: { id: assertion.nameId, format: assertion.nameIdFormat },
+      issuer: assertion.issuer,
+      attributes: assertion.attributes,
+      authTime: assertion.authnInstant,
+      authnContext: assertion.authnContext,
+    };
   }
 
   describeServiceProvider(): ServiceProviderDescription {
     return { protocol: 'saml', id: this.sp.entityId, endpoint: this.sp.acsUrl, metadata: this.metadata };
+  }
+
+  /** A verified response: encryption, how requests went, the IdP session's age. A refused one: its error says it all. */
+  diagnose(message: IdpMessage | undefined, outcome: VerifiedSignIn | LanyardError): string[] {
+    if (!message || !('samlResponse' in message) || outcome instanceof Error) return [];
+    return samlDiagnosis(message.samlResponse, this.connection.saml, outcome.authTime);
   }
 }

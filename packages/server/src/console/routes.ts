@@ -23,11 +23,12 @@ import { serveConsoleFile } from './static-files.ts';
 import { testReportResponse } from './test-report-page.ts';
 import type { RelayStateHandlers } from '../login/relay-states.ts';
 import { ConsoleTestSignIn, TEST_RELAY_STATE_PREFIX, type TestSignInDependencies } from './test-sign-in.ts';
+import type { ConsoleSession as ConsoleSessionResource } from './responses.ts';
 
 const signInBody = z.strictObject({ admin_key: z.string().min(1).max(200) });
 const testBody = z.strictObject({ account_sid: z.string(), service_provider: z.enum(['enhanced', 'legacy']).optional() });
 
-const sessionResource = (session: ConsoleSession) => ({
+const sessionResource = (session: ConsoleSession): ConsoleSessionResource => ({
   csrf_token: session.csrfToken,
   admin_key: { sid: session.adminKey.sid, name: session.adminKey.name },
   expires_at: new Date(session.expiresAt).toISOString(),
@@ -43,7 +44,7 @@ export interface ConsoleRouteDependencies extends TestSignInDependencies {
   storage: Storage;
   adminKeys: AdminKeys;
   rateLimits: RateLimits;
-  /** The broker's ACSs hand the answers to test sign-ins (RelayState `ct_…`) back through this. */
+  /** The broker's ACSs and OIDC callback hand the answers to test sign-ins (RelayState / state `ct_…`) back through this. */
   relayStates: RelayStateHandlers;
 }
 
@@ -52,9 +53,9 @@ export const consoleRoutes =
   (app) => {
     const sessions = new ConsoleSessions(services.storage, services.adminKeys);
     const tests = new ConsoleTestSignIn(services);
-    // A test sign-in's answer arrives at the broker's ACS (enhanced or legacy) and becomes a report page.
-    services.relayStates.register(TEST_RELAY_STATE_PREFIX, async (c, at, samlResponse, relayState) =>
-      testReportResponse(c, await tests.complete(at, samlResponse, relayState)),
+    // A test sign-in's answer arrives at the broker's ACS (enhanced or legacy) or OIDC callback and becomes a report page.
+    services.relayStates.register(TEST_RELAY_STATE_PREFIX, async (c, at, message, testId) =>
+      testReportResponse(c, await tests.complete(at, message, testId)),
     );
     const secure = services.config.publicUrl.startsWith('https:');
     const consoleCall = async (c: Context) => {

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { TestSignInReport } from './test-sign-in.ts';
+import type { TestSignInReport } from './responses.ts';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
@@ -9,11 +9,14 @@ th,td{text-align:left;vertical-align:top;padding:.35rem .5rem;border-bottom:1px 
 th{width:30%;font-weight:600}.ok{color:#1a7f37}.bad{color:#cf222e}.box{border:1px solid #d0d7de;border-radius:6px;padding:.75rem 1rem;margin:.75rem 0}
 .bad.box{border-color:#cf222e;background:#fff5f5}.warn{border-color:#9a6700;background:#fff8c5}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:3px}`;
 
+const PROTOCOL_NAMES = { saml: 'SAML 2.0', oidc: 'OpenID Connect' } as const;
+
 const row = (name: string, value: string | null) =>
   `<tr><th scope="row">${escapeHtml(name)}</th><td>${value === null ? '<em>none</em>' : escapeHtml(value)}</td></tr>`;
 
 /**
- * The page the test sign-in window shows: served at the ACS, under the default CSP (no script).
+ * The page the test sign-in window shows: served at the ACS or the OIDC callback, under the
+ * default CSP (no script).
  * The console shows the same report from the API, so closing this window loses nothing.
  */
 export function testReportPage(report: TestSignInReport): string {
@@ -38,15 +41,15 @@ export function testReportPage(report: TestSignInReport): string {
 <h1>Test sign-in report</h1>
 ${verdict}${missing}${warnings}
 <h2>Identity provider</h2>
-<table><tbody>${row('Issuer', report.issuer)}${row('NameID (unique id)', report.name_id)}${row('Service provider used', report.service_provider)}${row('Connection', report.connection_sid)}</tbody></table>
-<h2>Attributes received</h2>${received}
+<table><tbody>${row('Issuer', report.issuer)}${row('Unique id (NameID or sub)', report.name_id)}${row('Protocol', report.protocol ? PROTOCOL_NAMES[report.protocol] : null)}${row('Service provider used', report.service_provider)}${row('Connection', report.connection_sid)}</tbody></table>
+<h2>Attributes (claims) received</h2>${received}
 <h2>Profile Lanyard would use</h2>
 <table><tbody>${row('full_name', p.full_name)}${row('email', p.email)}${row('roles', p.roles.length ? p.roles.join(', ') : null)}${row('dropped role values', report.dropped_roles.length ? report.dropped_roles.join(', ') : null)}${row('image_url', p.image_url)}</tbody></table>
 <p>This report also appears in the console. You can close this window.</p>
 </main></body></html>`;
 }
 
-/** The ACS's answer to a test sign-in: the report, never cached, never a redirect carrying a token. */
+/** The ACS's or OIDC callback's answer to a test sign-in: the report, never cached, never a redirect carrying a token. */
 export function testReportResponse(c: Context, report: TestSignInReport): Response {
   c.header('Cache-Control', 'no-store');
   return c.html(testReportPage(report));

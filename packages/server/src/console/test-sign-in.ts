@@ -1,135 +1,107 @@
 import type { Connection } from '../accounts/model.ts';
 import { KNOWN_ROLES, quoteList, readProfile, recognisedRoles, refusalOf, type RawAttributes } from '../connections/profile-mapping.ts';
-import type { SamlConnection } from '../connections/saml-connection.ts';
+import { uniqueIdOf, type ConnectionProtocol, type IdpMessage, type SignInChecks } from '../connections/connection-protocol.ts';
 import { explainRoleFailure } from '../connections/group-overage.ts';
-import { resolveUniqueId } from '../users/unique-id.ts';
-import { samlDiagnosis } from './saml-diagnosis.ts';
-import { samlConnectionFor, samlSignInLocation } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, NotFoundError, SamlResponseError } from '../errors.ts';
-import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
+import { hasIdentityProvider } from '../login/connection-protocols.ts';
+import type { IdpEndpoint } from '../login/relay-states.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import type { LoginService } from '../login/login-service.ts';
 import type { Storage } from '../storage/port.ts';
+import type { MissingAttribute, TestServiceProvider, TestSignInReport, TestSignInStarted, TestSignInStatus } from './responses.ts';
 
-/** What a test sign-in uses: the account's settings, the broker's SAML wiring, storage and audit. */
+export type { MissingAttribute, TestServiceProvider, TestSignInReport } from './responses.ts';
+
+/** What a test sign-in uses: the account's settings, the broker's connection protocols, storage and audit. */
 export interface TestSignInDependencies {
   accounts: AccountService;
   storage: Storage;
   audit: AuditLog;
   config: Pick<LanyardConfig, 'publicUrl' | 'loginTtlSeconds'>;
-  login: Pick<LoginService, 'samlDependencies'>;
+  login: Pick<LoginService, 'protocolFor' | 'browserLocation'>;
 }
 
 const PENDING = 'console_test_login';
 const RESULT = 'console_test_result';
-/** RelayState of a test sign-in: the ACS routes the IdP's answer to a report, never to a token. */
+/** RelayState (SAML) or state (OIDC) of a test sign-in: the broker routes the IdP's answer to a report, never to a token. */
 export const TEST_RELAY_STATE_PREFIX = 'ct_';
 const RESULT_TTL_MS = 3600_000;
 
-export type TestServiceProvider = 'enhanced' | 'legacy';
-
+/** A test in flight; the checks are spread in, as in the broker's sign-in records. */
 interface PendingTest {
   id: string;
   accountSid: string;
   connectionSid: string;
   serviceProvider: TestServiceProvider;
   samlRequestId: string;
+  /** The OIDC nonce and PKCE verifier; null for SAML, absent on records stored before OIDC tests. */
+  upstream?: SignInChecks['upstream'];
   adminKeySid: string;
 }
 
-export interface MissingAttribute {
-  attribute: string;
-  /** The attribute names the mapping looked for. */
-  looked_for: string[];
-  explanation: string;
-}
-
-/** What the IdP sent for one test sign-in and what Lanyard made of it. */
-export interface TestSignInReport {
-  id: string;
-  account_sid: string;
-  connection_sid: string;
-  service_provider: TestServiceProvider;
-  finished_at: string;
-  succeeded: boolean;
-  name_id: string | null;
-  issuer: string | null;
-  attributes: RawAttributes;
-  profile: { full_name: string | null; email: string | null; roles: string[]; image_url: string | null };
-  /** Role values neither recognised nor mapped: a real sign-in leaves them out of the token. */
-  dropped_roles: string[];
-  missing: MissingAttribute[];
-  warnings: string[];
-  error: { code: number; message: string } | null;
-}
+const checksOf = (test: PendingTest): SignInChecks => ({ samlRequestId: test.samlRequestId, upstream: test.upstream ?? null });
 
 /**
- * "Test sign-in" from the console: a real SP-initiated SAML login against the account's IdP,
- * through the enhanced or the legacy service provider, whose outcome is a report (attributes
- * received, the mapped profile, what is missing) instead of a token. Nobody is provisioned.
+ * "Test sign-in" from the console: a real sign-in started by Lanyard at the account's IdP (SAML,
+ * through the enhanced or the legacy service provider, or OpenID Connect), whose outcome is a
+ * report (attributes or claims received, the mapped profile, what is missing) instead of a token.
+ * Nobody is provisioned. The protocol is the broker's (`ConnectionProtocol`): nothing here asks
+ * which one a connection speaks.
  */
 export class ConsoleTestSignIn {
   constructor(private readonly services: TestSignInDependencies) {}
 
-  async begin(
-    accountSid: string,
-    adminKeySid: string,
-    requested?: TestServiceProvider,
-  ): Promise<{ id: string; url: string; service_provider: TestServiceProvider }> {
-    const { accounts, storage, config } = this.services;
+  /**
+   * Stores a pending test and returns where to send the browser.
+   * @throws InvalidSsoSettingsError (403) when the account has no IdP yet; InvalidParameterError
+   *   (400) for the legacy service provider and an OpenID Connect connection.
+   */
+  async begin(accountSid: string, adminKeySid: string, requested?: TestServiceProvider): Promise<TestSignInStarted> {
+    const { accounts, storage, config, login } = this.services;
     const account = await accounts.getAccount(accountSid);
-    const connections = await accounts.connectionsOf(accountSid);
-    if (connections.some((c) => c.protocol === 'oidc')) {
+    const connection = (await accounts.connectionsOf(accountSid)).find(hasIdentityProvider);
+    if (!connection) {
       throw new InvalidSsoSettingsError(
-        'the test sign-in covers SAML identity providers; this account uses OpenID Connect (try `lanyard mapping dry-run`)',
+        'set the identity provider (SAML metadata, or issuer, SSO URL and certificate; or an OpenID Connect provider) before testing a sign-in',
       );
     }
-    const connection = connections.find((c) => c.saml !== null);
-    if (!connection)
-      throw new InvalidSsoSettingsError('set the identity provider (metadata, or issuer, SSO URL and certificate) before testing a sign-in');
     const serviceProvider = requested ?? (account.ssoMode === 'legacy' ? 'legacy' : 'enhanced');
+    const protocol = login.protocolFor(connection, serviceProvider);
     const test: PendingTest = {
       id: randomToken(TEST_RELAY_STATE_PREFIX),
       accountSid,
       connectionSid: connection.sid,
       serviceProvider,
-      samlRequestId:
-        '_' +
-        randomToken()
-          .replace(/[^A-Za-z0-9]/g, '')
-          .slice(0, 40),
+      ...protocol.newChecks(),
       adminKeySid,
     };
     await storage.insert({ kind: PENDING, id: test.id, accountSid, payload: test, expiresAt: Date.now() + config.loginTtlSeconds * 1000 });
-    const url = await samlSignInLocation(
-      this.services.login.samlDependencies,
-      this.samlFor(connection, serviceProvider),
-      test.samlRequestId,
-      test.id,
-    );
-    return { id: test.id, url, service_provider: serviceProvider };
+    const request = await protocol.start(test.id, checksOf(test), { forceAuthn: false, fresh: null });
+    return { id: test.id, url: await login.browserLocation(request), service_provider: serviceProvider };
   }
 
-  /** The IdP's answer at an ACS (`at` names which one), turned into a stored, audited report. */
-  async complete(
-    at: { serviceProvider: TestServiceProvider; sid: string },
-    samlResponse: string | undefined,
-    relayState: string,
-  ): Promise<TestSignInReport> {
+  /**
+   * The IdP's answer at one of the broker's endpoints (`at` names which one), turned into a
+   * stored, audited report. `message` is undefined when a POST to an ACS carried no SAMLResponse.
+   * @throws SamlResponseError (401) for an unknown, expired or spent test, or an answer at
+   *   another endpoint than the test's service provider's.
+   */
+  async complete(at: IdpEndpoint, message: IdpMessage | undefined, testId: string): Promise<TestSignInReport> {
     const { storage, accounts, audit } = this.services;
-    const consumed = await storage.consume<PendingTest>(PENDING, relayState);
+    const consumed = await storage.consume<PendingTest>(PENDING, testId);
     if (!consumed?.consumedNow)
       throw new SamlResponseError('this test sign-in has expired, was already completed, or is unknown; start it again from the console');
     const test = consumed.record.payload;
     const expectedSid = test.serviceProvider === 'enhanced' ? test.connectionSid : test.accountSid;
-    if (at.serviceProvider !== test.serviceProvider || at.sid !== expectedSid) {
-      throw new SamlResponseError('the response arrived at another ACS than the one the test sign-in named');
+    // The OIDC callback's URL names no SID; the protocol refuses an answer of the other kind.
+    if (at.serviceProvider !== test.serviceProvider || (at.sid !== null && at.sid !== expectedSid)) {
+      throw new SamlResponseError('the answer arrived at another endpoint (ACS or OIDC callback) than the one the test sign-in named');
     }
     const connection = await accounts.getConnection(test.connectionSid);
-    const report = await this.verify(test, connection, samlResponse);
+    const report = await this.verify(test, connection, message);
     await storage.insert({
       kind: RESULT,
       id: test.id,
@@ -151,7 +123,7 @@ export class ConsoleTestSignIn {
   }
 
   /** The report of a test this admin key started: pending until the IdP has answered. */
-  async status(id: string, adminKeySid: string): Promise<{ status: 'pending' } | { status: 'done'; report: TestSignInReport }> {
+  async status(id: string, adminKeySid: string): Promise<TestSignInStatus> {
     const { storage } = this.services;
     const result = await storage.find<{ adminKeySid: string; report: TestSignInReport }>(RESULT, id);
     if (result && result.payload.adminKeySid === adminKeySid) return { status: 'done', report: result.payload.report };
@@ -160,7 +132,7 @@ export class ConsoleTestSignIn {
     throw new NotFoundError('No such test sign-in (reports are kept for an hour).');
   }
 
-  private async verify(test: PendingTest, connection: Connection, samlResponse: string | undefined): Promise<TestSignInReport> {
+  private async verify(test: PendingTest, connection: Connection, message: IdpMessage | undefined): Promise<TestSignInReport> {
     const base = {
       id: test.id,
       account_sid: test.accountSid,
@@ -168,36 +140,38 @@ export class ConsoleTestSignIn {
       service_provider: test.serviceProvider,
       finished_at: new Date().toISOString(),
     };
+    let protocol: ConnectionProtocol | undefined;
     try {
-      if (!samlResponse) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
-      if (!connection.saml) throw new InvalidSsoSettingsError('the connection lost its identity provider settings during the test');
-      const assertion = await this.samlFor(connection, test.serviceProvider).verify(samlResponse, true);
-      if (assertion.inResponseTo !== test.samlRequestId) throw new SamlResponseError('the response answers another sign-in request (InResponseTo)');
+      protocol = this.services.login.protocolFor(connection, test.serviceProvider);
+      // Only an ACS can send nothing: the OIDC callback's message is its URL.
+      if (!message) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
+      const signIn = await protocol.complete(message, test.id, checksOf(test));
       const declared = (await this.services.accounts.getAccount(test.accountSid)).declaredRoles ?? [];
       // The same unique-id policy as a sign-in (a transient NameID is refused, with its fix).
-      let uniqueId: string | undefined = assertion.nameId;
+      let uniqueId: string | undefined = signIn.subject.id;
       let identityRefusal: LanyardError | null = null;
       try {
-        uniqueId = resolveUniqueId(assertion, assertion.attributes, connection.uniqueId);
+        uniqueId = uniqueIdOf(signIn, connection.uniqueId);
       } catch (error) {
         if (!(error instanceof LanyardError)) throw error;
         identityRefusal = error;
       }
-      const reading = readProfile(uniqueId, assertion.attributes, connection.mapping, declared);
-      const missing = reading.missing.map((attribute) => explainMissing(attribute, connection, assertion.attributes));
+      const reading = readProfile(uniqueId, signIn.attributes, connection.mapping, declared);
+      const missing = reading.missing.map((attribute) => explainMissing(attribute, connection, signIn.attributes));
       const recognised = recognisedRoles(declared);
-      const refusal = identityRefusal ?? (explainRoleFailure(refusalOf(reading, declared), assertion.attributes) as LanyardError | null);
+      const refusal = identityRefusal ?? (explainRoleFailure(refusalOf(reading, declared), signIn.attributes) as LanyardError | null);
       return {
         ...base,
+        protocol: protocol.protocol,
         succeeded: refusal === null,
         name_id: uniqueId ?? null,
-        issuer: assertion.issuer ?? null,
-        attributes: assertion.attributes,
+        issuer: signIn.issuer ?? null,
+        attributes: signIn.attributes,
         profile: { full_name: reading.fullName ?? null, email: reading.email ?? null, roles: reading.roles, image_url: reading.imageUrl ?? null },
         dropped_roles: reading.droppedRoles,
         missing,
         warnings: [
-          ...samlDiagnosis(samlResponse, connection, assertion),
+          ...protocol.diagnose(message, signIn),
           ...(reading.droppedRoles.length > 0
             ? [
                 `Dropped role values ${quoteList(reading.droppedRoles)}: they are not recognised roles (${recognised.join(', ')}) and not mapped. ` +
@@ -214,6 +188,7 @@ export class ConsoleTestSignIn {
       if (!(error instanceof LanyardError)) throw error;
       return {
         ...base,
+        protocol: protocol?.protocol ?? null,
         succeeded: false,
         name_id: null,
         issuer: null,
@@ -221,18 +196,10 @@ export class ConsoleTestSignIn {
         profile: { full_name: null, email: null, roles: [], image_url: null },
         dropped_roles: [],
         missing: [],
-        warnings: [],
+        warnings: protocol?.diagnose(message, error) ?? [],
         error: errorOf(error),
       };
     }
-  }
-
-  private samlFor(connection: Connection, serviceProvider: TestServiceProvider): SamlConnection {
-    if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
-    const { publicUrl } = this.services.config;
-    const sp =
-      serviceProvider === 'enhanced' ? enhancedServiceProvider(publicUrl, connection.sid) : legacyServiceProvider(publicUrl, connection.accountSid);
-    return samlConnectionFor(this.services.login.samlDependencies, connection, sp);
   }
 }
 
@@ -263,6 +230,6 @@ function explainMissing(attribute: string, connection: Connection, received: Raw
     explanation:
       `A real sign-in by this user would fail with error 45050: the identity provider did not send the mandatory attribute "${attribute}". ` +
       `Lanyard looks for an attribute named ${lookedFor.map((n) => `"${n}"`).join(' or ')} (with a non-empty value). ${sent} ` +
-      `Fix it at the IdP by adding the attribute to this application's assertion, or, if the IdP sends it under another name, add that name under "Attribute mapping".${roles}`,
+      `Fix it at the IdP by adding the attribute to what it sends this application (a SAML assertion attribute, or an OpenID Connect claim in the ID token or userinfo), or, if the IdP sends it under another name, add that name under "Attribute mapping".${roles}`,
   };
 }

@@ -40,7 +40,12 @@ export const legacyRoutes =
       const form = await readSamlPost(c);
       const samlResponse = form.SAMLResponse;
       const relayState = form.RelayState !== '' ? form.RelayState : undefined;
-      const registered = await services.relayStates.answer(c, { serviceProvider: 'legacy', sid: accountSid }, samlResponse, relayState);
+      const registered = await services.relayStates.answer(
+        c,
+        { serviceProvider: 'legacy', sid: accountSid },
+        samlResponse ? { samlResponse } : undefined,
+        relayState,
+      );
       if (registered) return registered;
       const outcome = await legacy.complete(accountSid, samlResponse, relayState);
       // The token travels on the URL (legacy contract): forbid the Referer from carrying it on.

@@ -3,7 +3,7 @@ import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
-import type { ConnectionProtocol, IdpMessage, VerifiedSignIn } from '../connections/connection-protocol.ts';
+import { uniqueIdOf, type ConnectionProtocol, type IdpMessage, type IdpRequest, type VerifiedSignIn } from '../connections/connection-protocol.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
 import { droppedRolesNote } from '../connections/profile-mapping.ts';
 import { mapProfileExplained } from '../connections/group-overage.ts';
@@ -27,7 +27,7 @@ import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
 import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
 import type { SamlDependencies } from './saml-connections.ts';
 import { browserLocation } from './saml-post-binding.ts';
-import { connectionProtocol } from './connection-protocols.ts';
+import { connectionProtocol, type ServiceProviderKind } from './connection-protocols.ts';
 
 /**
  * The sign-in budgets the broker charges (per account, per user, per minute and node); the
@@ -143,7 +143,7 @@ export class LoginService {
       throw new InvalidParameterError(`${names.challenge} must be the base64url SHA-256 of a PKCE code verifier (43 characters).`);
     }
     if (account.ssoMode === 'legacy') throw new InvalidSsoSettingsError('this account uses legacy SSO; switch it to enhanced SSO first');
-    const protocol = this.protocolOf(connection);
+    const protocol = this.protocolFor(connection);
     // Each start stores a pending login: an account's budget caps a flood from many addresses.
     this.rateLimits?.take('accountSignIns', account.sid);
 
@@ -170,6 +170,14 @@ export class LoginService {
     });
     const freshness = login.freshness ?? null;
     const request = await protocol.start(login.id, login, { forceAuthn: wantsForceAuthn(freshness), fresh: freshness });
+    return this.browserLocation(request);
+  }
+
+  /**
+   * Where the browser goes to carry `request` to the IdP: its URL (HTTP-Redirect, OIDC), or the
+   * broker's page that POSTs a staged AuthnRequest (HTTP-POST binding, saml-post-binding.ts).
+   */
+  browserLocation(request: IdpRequest): Promise<string> {
     const { storage, publicUrl, requestTtlMs } = this.samlDependencies;
     return browserLocation(storage, publicUrl, request, requestTtlMs);
   }
@@ -203,7 +211,7 @@ export class LoginService {
     const answered = await this.answeredSignIn(answer);
     if ('redirectTo' in answered) return answered;
     const { login, connection, message } = answered;
-    return this.finish(login, connection, () => this.protocolOf(connection).complete(message, login.id, login));
+    return this.finish(login, connection, () => this.protocolFor(connection).complete(message, login.id, login));
   }
 
   /**
@@ -244,7 +252,9 @@ export class LoginService {
   /** The same ending for every IdP protocol: map, provision, mint a code, audit. */
   private async finish(login: LoginRequest, connection: Connection, verify: () => Promise<VerifiedSignIn>): Promise<LoginOutcome> {
     try {
-      const { uniqueId, attributes, authTime: reported, authnContext } = await verify();
+      const verified = await verify();
+      const { attributes, authTime: reported, authnContext } = verified;
+      const uniqueId = uniqueIdOf(verified, connection.uniqueId);
       const authTime = authTimeOf(reported, login.freshness ?? null, (connection.saml?.clockSkewSeconds ?? 120) * 1000);
       const account = await this.accounts.getAccount(connection.accountSid);
       const profile = mapProfileExplained(uniqueId, attributes, connection.mapping, account.declaredRoles);
@@ -312,8 +322,12 @@ export class LoginService {
     return url.toString();
   }
 
-  /** The connection's protocol (connection-protocols.ts): the broker never asks which one it is. */
-  private protocolOf(connection: Connection): ConnectionProtocol {
-    return connectionProtocol(connection, { ...this.samlDependencies, secrets: this.secrets });
+  /**
+   * The connection's protocol (connection-protocols.ts) through `serviceProvider`, for the features
+   * that share the broker's endpoints (the console's test sign-in): nobody else asks which one it is.
+   * @throws InvalidSsoSettingsError without IdP settings; InvalidParameterError for legacy and OIDC.
+   */
+  protocolFor(connection: Connection, serviceProvider: ServiceProviderKind = 'enhanced'): ConnectionProtocol {
+    return connectionProtocol(connection, { ...this.samlDependencies, secrets: this.secrets }, serviceProvider);
   }
 }

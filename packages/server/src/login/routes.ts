@@ -21,7 +21,7 @@ export interface LoginRouteDependencies {
   storage: Storage;
   /** The sign-in pages' per-address budget (http/rate-limit.ts's `RateLimits` fits). */
   rateLimits: { route(group: 'login'): MiddlewareHandler };
-  /** Features that share the ACS (the console's test sign-in) registered their RelayStates here. */
+  /** Features that share the ACS and the OIDC callback (the console's test sign-in) registered their RelayStates here. */
   relayStates: RelayStateHandlers;
 }
 
@@ -55,9 +55,10 @@ export function loginRoutes({ login, accounts, spKeys, config, storage, rateLimi
     c.set('browserFacing', true);
     const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
     const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
-    const registered = await relayStates.answer(c, { serviceProvider: 'enhanced', sid: connectionSid }, samlResponse, relayState);
+    const message = samlResponse ? { samlResponse } : undefined;
+    const registered = await relayStates.answer(c, { serviceProvider: 'enhanced', sid: connectionSid }, message, relayState);
     if (registered) return registered;
-    const outcome = await login.complete({ connectionSid, signInId: relayState, message: samlResponse ? { samlResponse } : undefined });
+    const outcome = await login.complete({ connectionSid, signInId: relayState, message });
     return c.redirect(outcome.redirectTo, 303);
   });
 
@@ -76,8 +77,13 @@ export function loginRoutes({ login, accounts, spKeys, config, storage, rateLimi
     c.set('browserFacing', true);
     const callback = new URL(c.req.url);
     // The URL the provider redirected to, as registered: our public URL, not the listening address.
-    const registered = new URL(`${config.publicUrl}${OIDC_CALLBACK_PATH}${callback.search}`);
-    const outcome = await login.complete({ signInId: registered.searchParams.get('state') ?? undefined, message: { callback: registered } });
+    const callbackUrl = new URL(`${config.publicUrl}${OIDC_CALLBACK_PATH}${callback.search}`);
+    const state = callbackUrl.searchParams.get('state') ?? undefined;
+    const message = { callback: callbackUrl };
+    // The URL names no connection: the feature that registered the state's prefix checks its own.
+    const registered = await relayStates.answer(c, { serviceProvider: 'enhanced', sid: null }, message, state);
+    if (registered) return registered;
+    const outcome = await login.complete({ signInId: state, message });
     return c.redirect(outcome.redirectTo, 303);
   });
   return app;

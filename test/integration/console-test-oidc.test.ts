@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestSignInReport, TestSignInStarted, TestSignInStatus } from '../../packages/server/src/console/responses.ts';
+import { discoverProvider } from '../../packages/server/src/connections/oidc-connection.ts';
+import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { signingKey, startUpstreamProvider, upstreamLoginHeadless } from '../support/oidc-upstream.ts';
+
+const USERS = [
+  { sub: 'nora', name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] },
+  { sub: 'mona', name: 'Mona Nomail', roles: ['agent'] },
+];
+
+/**
+ * The console's test sign-in for an OpenID Connect connection, against a real OpenID Provider
+ * (oidc-provider): the console API starts it, the provider's login runs, and its redirect to
+ * `/login/oidc/callback` with state `ct_…` becomes a report instead of a code.
+ */
+describe('console test sign-in through an OpenID Connect provider', () => {
+  let lanyard: TestLanyard;
+  let upstream: Awaited<ReturnType<typeof startUpstreamProvider>>;
+  let accountSid: string;
+  let connectionSid: string;
+  let session: { cookie: string; csrf: string };
+
+  beforeAll(async () => {
+    lanyard = await startTestLanyard('sqlite');
+    upstream = await startUpstreamProvider({
+      users: USERS,
+      redirectUri: `${lanyard.url}/login/oidc/callback`,
+      clientId: 'lanyard-console',
+      clientSecret: 'upstream-secret',
+      keys: [await signingKey('console-key')],
+    });
+    const { accounts, adminKeys } = lanyard.services;
+    accountSid = (await accounts.createAccount('OIDC console test')).account.sid;
+    connectionSid = (
+      await accounts.setOidc(
+        accountSid,
+        { issuer: upstream.issuer, clientId: 'lanyard-console', clientSecret: 'upstream-secret', scopes: 'openid profile email roles' },
+        (settings) => discoverProvider(settings.issuer),
+      )
+    ).sid;
+    const key = (await adminKeys.create('console oidc test')).secret;
+    const signedIn = await fetch(`${lanyard.url}/console/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ admin_key: key }),
+    });
+    expect(signedIn.status).toBe(201);
+    session = { cookie: signedIn.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await signedIn.json()) as { csrf_token: string }).csrf_token };
+  });
+  afterAll(async () => {
+    await lanyard?.stop();
+    await upstream?.close();
+  });
+
+  const consoleCall = (method: string, path: string, body?: unknown) =>
+    fetch(`${lanyard.url}${path}`, {
+      method,
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+
+  /** Starts a test from the console API, plays the user at the provider, and returns the report (page and API). */
+  async function testSignIn(login: string, options: { abort?: boolean } = {}): Promise<{ page: string; report: TestSignInReport }> {
+    const started = await consoleCall('POST', '/console/test-sign-in', { account_sid: accountSid });
+    expect(started.status).toBe(201);
+    const test = (await started.json()) as TestSignInStarted;
+    expect(test.service_provider).toBe('enhanced');
+    const toProvider = new URL(test.url);
+    expect(toProvider.origin).toBe(upstream.issuer);
+    expect(toProvider.searchParams.get('state')).toBe(test.id);
+    expect(test.id).toMatch(/^ct_/);
+    expect(toProvider.searchParams.get('redirect_uri')).toBe(`${lanyard.url}/login/oidc/callback`);
+    expect(toProvider.searchParams.get('code_challenge_method')).toBe('S256');
+
+    const callback = await upstreamLoginHeadless(test.url, login, options);
+    expect(`${callback.origin}${callback.pathname}`).toBe(`${lanyard.url}/login/oidc/callback`);
+    expect(callback.searchParams.get('state')).toBe(test.id);
+    const answer = await fetch(callback, { redirect: 'manual' });
+    // A report page, never a redirect carrying a code.
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('location')).toBeNull();
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    const page = await answer.text();
+
+    const status = await consoleCall('GET', `/console/test-sign-in/${encodeURIComponent(test.id)}`);
+    expect(status.status).toBe(200);
+    const result = (await status.json()) as TestSignInStatus;
+    if (result.status !== 'done') throw new Error('the test sign-in did not finish');
+    expect(result.report.id).toBe(test.id);
+    // The state is single use: the same callback again is refused, and still issues nothing.
+    const replay = await fetch(callback, { redirect: 'manual' });
+    expect(replay.status).toBe(401);
+    expect(replay.headers.get('location')).toBeNull();
+    return { page, report: result.report };
+  }
+
+  it('reports the claims received and the mapped profile, and provisions nobody', async () => {
+    const { page, report } = await testSignIn('nora');
+    expect(page).toContain('Test sign-in succeeded');
+    expect(page).toContain('OpenID Connect');
+    expect(report).toMatchObject({
+      account_sid: accountSid,
+      connection_sid: connectionSid,
+      protocol: 'oidc',
+      service_provider: 'enhanced',
+      succeeded: true,
+      name_id: 'nora',
+      issuer: upstream.issuer,
+      profile: { full_name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'], image_url: null },
+      dropped_roles: [],
+      missing: [],
+      error: null,
+    });
+    expect(report.attributes).toMatchObject({ sub: ['nora'], name: ['Nora Agent'], email: ['nora@example.com'], roles: ['agent'] });
+    expect(await lanyard.services.users.list(accountSid)).toEqual([]);
+    const events = await lanyard.services.audit.recent(accountSid, 10);
+    expect(events.find((e) => e.uniqueId === 'nora')).toMatchObject({ type: 'login.succeeded', surface: 'console-test', userSid: null });
+  });
+
+  it('explains a claim the mapping misses (email): what a real sign-in would fail with, and where to fix it', async () => {
+    const { page, report } = await testSignIn('mona');
+    expect(page).toContain('Test sign-in failed');
+    expect(report.succeeded).toBe(false);
+    expect(report.error).toMatchObject({ code: 45050, message: expect.stringContaining('"email"') });
+    expect(report.name_id).toBe('mona');
+    expect(report.profile).toMatchObject({ full_name: 'Mona Nomail', email: null, roles: ['agent'] });
+    expect(report.attributes.name).toEqual(['Mona Nomail']);
+    expect(report.attributes.email).toBeUndefined();
+    const { mapping } = await lanyard.services.accounts.getConnection(connectionSid);
+    expect(report.missing).toEqual([
+      { attribute: 'email', looked_for: mapping.email, explanation: expect.stringContaining('would fail with error 45050') },
+    ]);
+    expect(report.missing[0]!.explanation).toMatch(/The IdP sent: .*"sub".*"name"/);
+    expect(report.missing[0]!.explanation).toContain('OpenID Connect claim');
+    expect(await lanyard.services.users.list(accountSid)).toEqual([]);
+  });
+
+  it("reports the provider's refusal (the user cancels: access_denied) with what it means", async () => {
+    const { page, report } = await testSignIn('nora', { abort: true });
+    expect(page).toContain('Test sign-in failed');
+    expect(report).toMatchObject({ protocol: 'oidc', succeeded: false, name_id: null, attributes: {}, missing: [] });
+    expect(report.error).toMatchObject({ code: 45020, message: expect.stringMatching(/rejected: access_denied: End-User aborted interaction/) });
+    expect(report.warnings).toEqual([expect.stringMatching(/refused the sign-in \(access_denied\).*Assign the user/)]);
+  });
+
+  it('refuses the legacy service provider for an OpenID Connect connection, with the reason', async () => {
+    const refused = await consoleCall('POST', '/console/test-sign-in', { account_sid: accountSid, service_provider: 'legacy' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      code: 20001,
+      message: expect.stringMatching(/legacy SSO service provider speaks SAML only.*OpenID Connect.*\/login\/oidc\/callback.*enhanced/),
+    });
+  });
+});

@@ -31,6 +31,16 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'records_account only for records with an account',
+    // Refresh tokens (one written per refresh grant) carry no account: an index entry is
+    // written on every grant, and this one served no query of theirs.
+    sql: `
+      DROP INDEX records_account;
+      CREATE INDEX records_account ON records (kind, account_sid, created_at) WHERE account_sid IS NOT NULL;
+    `,
+  },
 ];
 
 export const postgresMigrations: Migration[] = [
@@ -54,6 +64,16 @@ export const postgresMigrations: Migration[] = [
       CREATE INDEX records_account ON records (kind, account_sid, created_at);
       CREATE INDEX records_family ON records (family) WHERE family IS NOT NULL;
       CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 2,
+    name: 'records_account only for records with an account',
+    // Refresh tokens (one written per refresh grant) carry no account: an index entry is
+    // written on every grant, and this one served no query of theirs.
+    sql: `
+      DROP INDEX records_account;
+      CREATE INDEX records_account ON records (kind, account_sid, created_at) WHERE account_sid IS NOT NULL;
     `,
   },
 ];

@@ -23,6 +23,12 @@ export interface StoredRecord<T = unknown> {
 export type NewRecord<T> = Pick<StoredRecord<T>, 'kind' | 'id' | 'payload'> &
   Partial<Pick<StoredRecord<T>, 'accountSid' | 'lookup' | 'family' | 'expiresAt' | 'createdAt'>>;
 
+/** A record's primary key. */
+export interface RecordKey {
+  kind: string;
+  id: string;
+}
+
 export interface ListQuery {
   accountSid?: string;
   family?: string;
@@ -51,6 +57,12 @@ export interface Storage {
   /** Inserts or replaces payload/lookup/family/expiry; keeps createdAt and consumedAt. */
   upsert<T>(record: NewRecord<T>): Promise<void>;
   find<T>(kind: string, id: string, options?: FindOptions): Promise<StoredRecord<T> | undefined>;
+  /**
+   * Several records by kind and id in one read (one round trip on PostgreSQL), in the order of
+   * `keys`; undefined where a record is absent or expired. For hot paths that need records of
+   * several kinds at once (a refresh grant's session and user).
+   */
+  findMany(keys: ReadonlyArray<RecordKey>): Promise<Array<StoredRecord | undefined>>;
   findByLookup<T>(kind: string, lookup: string): Promise<StoredRecord<T> | undefined>;
   list<T>(kind: string, query?: ListQuery): Promise<StoredRecord<T>[]>;
   /** Marks consumed exactly once across all processes. Undefined when absent or expired. */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
-import type { ConsumeResult, FindOptions, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
+import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -108,6 +108,17 @@ function operations(db: Queryable, transaction: Storage['transaction']): Storage
         Date.now(),
       ]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
+    },
+    async findMany(keys) {
+      if (keys.length === 0) return [];
+      const res = await run(
+        db,
+        `SELECT r.* FROM unnest($1::text[], $2::text[]) AS k(kind, id) JOIN records r ON r.kind = k.kind AND r.id = k.id
+          WHERE ${NOT_EXPIRED.replace('$NOW', '$3')}`,
+        [keys.map((k) => k.kind), keys.map((k) => k.id), Date.now()],
+      );
+      const found = new Map(res.rows.map((row) => [`${row.kind}\u0000${row.id}`, toRecord(row)]));
+      return keys.map((k) => found.get(`${k.kind}\u0000${k.id}`));
     },
     async findByLookup<T>(kind: string, lookup: string) {
       const res = await run(db, `SELECT * FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`, [
@@ -237,6 +248,9 @@ export class PostgresStorage implements Storage {
   }
   find<T>(kind: string, id: string, options?: FindOptions) {
     return this.ops.find<T>(kind, id, options);
+  }
+  findMany(keys: ReadonlyArray<RecordKey>) {
+    return this.ops.findMany(keys);
   }
   findByLookup<T>(kind: string, lookup: string) {
     return this.ops.findByLookup<T>(kind, lookup);

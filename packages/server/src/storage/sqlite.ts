@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
-import type { ConsumeResult, FindOptions, ListQuery, NewRecord, Storage, StoredRecord } from './port.ts';
+import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -176,6 +176,13 @@ export class SqliteStorage implements Storage {
         const row = self.statements.find.get(kind, id, Date.now()) as Row | undefined;
         return row ? toRecord<T>(row) : undefined;
       },
+      findMany: async (keys) => {
+        const now = Date.now();
+        return keys.map(({ kind, id }) => {
+          const row = self.statements.find.get(kind, id, now) as Row | undefined;
+          return row ? toRecord(row) : undefined;
+        });
+      },
       findByLookup: async <T>(kind: string, lookup: string) => {
         const row = self.statements.findByLookup.get(kind, lookup, Date.now()) as Row | undefined;
         return row ? toRecord<T>(row) : undefined;
@@ -221,6 +228,9 @@ export class SqliteStorage implements Storage {
   }
   find<T>(kind: string, id: string, _options?: FindOptions) {
     return this.whenOpen(() => this.direct().find<T>(kind, id));
+  }
+  findMany(keys: ReadonlyArray<RecordKey>) {
+    return this.whenOpen(() => this.direct().findMany(keys));
   }
   findByLookup<T>(kind: string, lookup: string) {
     return this.whenOpen(() => this.direct().findByLookup<T>(kind, lookup));

@@ -24,6 +24,22 @@ describe.each(BACKENDS)('storage contract on %s', (backend) => {
     expect((await storage.findByLookup<{ n: number }>('k', 'L'))?.id).toBe('a');
   });
 
+  it('finds several records of several kinds at once, in the order asked, inside a transaction too', async () => {
+    await storage.insert({ kind: 'm1', id: 'one', payload: { n: 1 } });
+    await storage.insert({ kind: 'm2', id: 'one', payload: { n: 2 } });
+    await storage.insert({ kind: 'm2', id: 'gone', payload: {}, expiresAt: Date.now() - 1 });
+    const keys = [
+      { kind: 'm2', id: 'one' },
+      { kind: 'm1', id: 'missing' },
+      { kind: 'm2', id: 'gone' },
+      { kind: 'm1', id: 'one' },
+    ];
+    const payloads = (found: Array<{ payload: unknown } | undefined>) => found.map((r) => r?.payload);
+    expect(payloads(await storage.findMany(keys))).toEqual([{ n: 2 }, undefined, undefined, { n: 1 }]);
+    expect(payloads(await storage.transaction((tx) => tx.findMany(keys)))).toEqual([{ n: 2 }, undefined, undefined, { n: 1 }]);
+    expect(await storage.findMany([])).toEqual([]);
+  });
+
   it('upserts payload and keeps createdAt', async () => {
     await storage.upsert({ kind: 'u', id: 'x', payload: { v: 1 }, createdAt: 1000 });
     await storage.upsert({ kind: 'u', id: 'x', payload: { v: 2 }, createdAt: 5000 });

@@ -54,6 +54,8 @@ export interface Session {
 
 export interface RefreshTokenRecord {
   sessionId: string;
+  /** The session's user, so that a refresh reads both at once. Absent on older records. */
+  userSid?: string;
   /** When this token stops being usable (the stored record lives a little longer for reuse detection). */
   usableUntil: number;
   /** Expiry of the access token issued with it: at the session cap, refreshes stop rotating. Absent on older records. */

@@ -157,6 +157,18 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken, clientId: 'someone-else' })).rejects.toThrow(/another client/);
   });
 
+  it('rotates a refresh token stored before tokens named their user, and its successor names the user', async () => {
+    const c = await core();
+    const issued = await (await mintCode(c)).exchange();
+    const stored = await c.storage.find<{ sessionId: string; userSid?: string }>('refresh_token', sha256(issued.refreshToken));
+    expect(stored!.payload.userSid).toBe(c.user.sid);
+    const { userSid: _dropped, ...older } = stored!.payload;
+    await c.storage.upsert({ ...stored!, payload: older });
+    const next = await c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken });
+    expect(decodeJwt(next.accessToken)).toMatchObject({ sub: c.user.sid, roles: ['agent'] });
+    expect((await c.storage.find<{ userSid?: string }>('refresh_token', sha256(next.refreshToken)))!.payload.userSid).toBe(c.user.sid);
+  });
+
   it('cuts expiries to the end of the shift and refuses refresh after it (45210)', async () => {
     // A 10-minute shift, shorter than the access and refresh lifetimes.
     const c = await core({ sessionMaxLifetimeSeconds: 600, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7200 });

@@ -7,7 +7,7 @@ import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
-import type { UserService } from '../users/user-service.ts';
+import { USER_RECORD_KIND, type User, type UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { announceGrant, type TokenEvents } from './grant-events.ts';
 import { narrowScope } from './grant-scope.ts';
@@ -17,6 +17,8 @@ import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTok
 const CODE = 'auth_code';
 const SESSION = 'session';
 const REFRESH = 'refresh_token';
+/** UserService's record kind: a refresh reads its user together with its session. */
+const USER = USER_RECORD_KIND;
 /** Spent refresh tokens are kept this long past their use-by time so reuse is still recognised. */
 const REUSE_MEMORY_MS = 24 * 3600_000;
 const REUSE_DETECTED = Symbol('refresh token reuse');
@@ -176,47 +178,59 @@ export class TokenService {
   /**
    * Rotates a refresh token. A spent token presented again within the grace window (a retried
    * request, two tabs racing) returns the same successor; later, it revokes the whole family
-   * (RFC 9700 §4.14.2).
+   * (RFC 9700 §4.14.2). At the session cap the token is renewed without rotating (`TokenKeptAtCap`).
+   *
+   * One transaction of three statements on the common path: spend the token (which locks it),
+   * read its session and user together, store the successor.
    */
   private async rotate(request: RefreshRequest): Promise<IssuedTokens> {
     const now = Date.now();
     const successor = this.successorOf(request.refreshToken);
-    const grant = await this.storage.transaction(async (tx) => {
-      const capped = await this.refreshAtCap(tx, request, now);
-      if (capped) return capped;
-      const result = await tx.consume<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), now);
-      if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
-      const session = (await tx.find<Session>(SESSION, result.record.payload.sessionId))?.payload;
-      if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
-      if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
-      // A runaway or hammering client: refused before anything is spent (the throw rolls back),
-      // so the same token still works once the budget refills.
-      this.rateLimits?.take('refreshFamily', session.id);
-      if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
-        throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
-      }
-      if (request.clientId !== undefined && request.clientId !== session.clientId)
-        throw new InvalidGrantError('The refresh token was issued to another client.');
-
-      if (!result.consumedNow) {
-        const spentAt = result.record.consumedAt ?? 0;
-        const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
-        // Strictly less: a grace of 0 turns the window off even for a reuse in the same millisecond.
-        const withinGrace = now - spentAt < this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
-        if (!withinGrace) {
-          // Commit the revocation: throwing here would roll it back with the transaction.
-          // Whatever `scope` asked for: reuse is detected before the scope is looked at.
-          await this.revokeWith(tx, session.id, 'refresh_token_reuse', now);
-          return REUSE_DETECTED;
+    let grant: PreparedGrant | typeof REUSE_DETECTED;
+    try {
+      grant = await this.storage.transaction(async (tx) => {
+        const result = await tx.consume<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), now);
+        if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
+        const token = result.record.payload;
+        const { session, user } = await this.sessionAndUser(tx, token);
+        if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
+        if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
+        // A runaway or hammering client: refused before anything is spent (the throw rolls back),
+        // so the same token still works once the budget refills.
+        this.rateLimits?.take('refreshFamily', session.id);
+        if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
+          throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
         }
-        return this.prepare(tx, session, successor, now, false, narrowScope(session.scope, request.scope));
-      }
-      if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
-      if (now >= result.record.payload.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
-      // Checked only now, on a live token of this client: a refusal throws, which rolls the
-      // consumption back, so the client's token stays usable.
-      return this.prepare(tx, session, successor, now, true, narrowScope(session.scope, request.scope));
-    });
+        if (request.clientId !== undefined && request.clientId !== session.clientId)
+          throw new InvalidGrantError('The refresh token was issued to another client.');
+        if (!result.consumedNow) {
+          const spentAt = result.record.consumedAt ?? 0;
+          const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
+          // Strictly less: a grace of 0 turns the window off even for a reuse in the same millisecond.
+          const withinGrace = now - spentAt < this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
+          if (!withinGrace) {
+            // Commit the revocation: throwing here would roll it back with the transaction.
+            // Whatever `scope` asked for: reuse is detected before the scope is looked at.
+            await this.revokeWith(tx, session.id, 'refresh_token_reuse', now);
+            return REUSE_DETECTED;
+          }
+          return this.prepare(tx, session, successor, now, false, narrowScope(session.scope, request.scope), user);
+        }
+        if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
+        if (now >= token.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
+        // Checked only now, on a live token of this client: a refusal throws, which rolls the
+        // consumption back, so the client's token stays usable.
+        const scope = narrowScope(session.scope, request.scope);
+        if (token.accessTokenExpiresAt === session.maxExpiresAt) {
+          // Throwing rolls the consumption back: the same token stays usable until the cap.
+          throw new TokenKeptAtCap(await this.prepare(tx, session, request.refreshToken, now, false, scope, user));
+        }
+        return this.prepare(tx, session, successor, now, true, scope, user);
+      });
+    } catch (error) {
+      if (error instanceof TokenKeptAtCap) return this.sign(error.grant);
+      throw error;
+    }
     if (grant === REUSE_DETECTED) {
       throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
     }
@@ -224,27 +238,19 @@ export class TokenService {
   }
 
   /**
-   * SPEC "Enhanced SSO" step 5: once the access token a refresh token came with already ended at
-   * the session cap, a refresh cannot move the expiry. The real Flex UI discards such an answer
-   * by design and presents the same refresh token again 15-20 s later, outside the grace window:
-   * rotating would revoke the session minutes before the shift ends and record a false reuse
-   * attack. So the token is not rotated: a new access token (ending at the cap) comes back with
-   * the same refresh token, which stays usable until the cap, where the session ends.
-   * Undefined when the ordinary rotation applies.
+   * The session a refresh token belongs to and its user, read together (one round trip) when the
+   * token names the user; tokens stored before they did read the session first.
    */
-  private async refreshAtCap(tx: Storage, request: RefreshRequest, now: number): Promise<PreparedGrant | undefined> {
-    const record = await tx.find<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), { forUpdate: true });
-    if (!record || record.consumedAt !== null || now >= record.payload.usableUntil) return undefined;
-    const session = (await tx.find<Session>(SESSION, record.payload.sessionId))?.payload;
-    if (!session || session.revokedAt !== null || now >= session.maxExpiresAt) return undefined;
-    if (session.surface !== request.surface) return undefined;
-    if (record.payload.accessTokenExpiresAt !== session.maxExpiresAt) return undefined;
-    // The same binding checks as a rotation: a token of another connection or client is refused.
-    if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) return undefined;
-    if (request.clientId !== undefined && request.clientId !== session.clientId) return undefined;
-    // Not rotated, so no reuse detection here: the family's budget still bounds how often it renews.
-    this.rateLimits?.take('refreshFamily', session.id);
-    return this.prepare(tx, session, request.refreshToken, now, false, narrowScope(session.scope, request.scope));
+  private async sessionAndUser(tx: Storage, token: RefreshTokenRecord): Promise<{ session: Session | undefined; user: User | undefined }> {
+    if (token.userSid === undefined) {
+      const session = (await tx.find<Session>(SESSION, token.sessionId))?.payload;
+      return { session, user: undefined };
+    }
+    const [session, user] = await tx.findMany([
+      { kind: SESSION, id: token.sessionId },
+      { kind: USER, id: token.userSid },
+    ]);
+    return { session: session?.payload as Session | undefined, user: user?.payload as User | undefined };
   }
 
   /**
@@ -258,20 +264,22 @@ export class TokenService {
     now: number,
     storeRefresh: boolean,
     scope: string | null = session.scope,
+    known?: User,
   ): Promise<PreparedGrant> {
     // Read through the transaction: on SQLite anything else would wait for it to finish.
-    const user = await this.users.within(tx).get(session.userSid);
+    const user = known?.sid === session.userSid ? known : await this.users.within(tx).get(session.userSid);
     if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
     const account = await this.accountIdentity(tx, session.accountSid);
     const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
     const refreshTokenExpiresAt = Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt);
     if (storeRefresh) {
+      // No account column: nothing lists refresh tokens by account (revocation is the session's),
+      // and an indexed column is one more index entry written on every grant.
       await tx.insert<RefreshTokenRecord>({
         kind: REFRESH,
         id: sha256(refreshToken),
-        accountSid: session.accountSid,
         family: session.id,
-        payload: { sessionId: session.id, usableUntil: refreshTokenExpiresAt, accessTokenExpiresAt },
+        payload: { sessionId: session.id, userSid: session.userSid, usableUntil: refreshTokenExpiresAt, accessTokenExpiresAt },
         expiresAt: refreshTokenExpiresAt + REUSE_MEMORY_MS,
       });
     }
@@ -423,6 +431,19 @@ export class TokenService {
 }
 
 type PreparedGrant = Omit<IssuedTokens, 'accessToken' | 'idToken' | 'sessionCapped'>;
+
+/**
+ * SPEC "Enhanced SSO" step 5: once the access token a refresh token came with already ended at
+ * the session cap, a refresh cannot move the expiry. The real Flex UI discards such an answer by
+ * design and presents the same refresh token again 15-20 s later, outside the grace window:
+ * rotating would revoke the session minutes before the shift ends and record a false reuse
+ * attack. So the token is not rotated: a new access token (ending at the cap) comes back with the
+ * same refresh token, which stays usable until the cap. Thrown inside the rotation's transaction
+ * so that the token's consumption rolls back; carries the grant to sign.
+ */
+class TokenKeptAtCap {
+  constructor(readonly grant: PreparedGrant) {}
+}
 
 /** What the client presents must match what the code was issued for (RFC 6749 §4.1.3, RFC 7636 §4.6). */
 function checkExchange(grant: CodeRecord, request: CodeExchange): void {

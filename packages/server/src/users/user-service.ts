@@ -30,7 +30,9 @@ export interface UserProfile {
   attributes: Record<string, string[]>;
 }
 
-const KIND = 'user';
+/** The storage kind of user records (read directly by the refresh grant, with its session). */
+export const USER_RECORD_KIND = 'user';
+const KIND = USER_RECORD_KIND;
 const lookupOf = (accountSid: string, uniqueId: string) => `${accountSid}:${uniqueId}`;
 
 /** Users are provisioned on first login; their user and worker SIDs never change afterwards. */

@@ -42,6 +42,9 @@ interface LoadedKey {
 export class SigningKeys {
   private keys: LoadedKey[] = [];
   private loadedAt = 0;
+  /** Numbers the reloads in the order they read storage: `appliedRead` is the one `keys` holds. */
+  private reads = 0;
+  private appliedRead = 0;
   /** Keys of these algorithms being created by this process (one creation per algorithm at a time). */
   private readonly creating = new Map<SigningAlg, Promise<void>>();
   /** How often `current()` re-reads storage for a rotation made elsewhere. */
@@ -141,6 +144,9 @@ export class SigningKeys {
   }
 
   async reload(): Promise<void> {
+    // Reloads may overlap (a key created in the background, a rotation, the periodic re-read):
+    // one that read storage earlier must not replace what a later one loaded.
+    const read = ++this.reads;
     const records = await this.storage.list<SigningKeyRecord>(KIND);
     const known = new Map(this.keys.map((k) => [k.record.kid, k]));
     const next: LoadedKey[] = [];
@@ -158,6 +164,8 @@ export class SigningKeys {
         publicKey: (await importJWK(payload.publicJwk, record.alg)) as CryptoKey,
       });
     }
+    if (read < this.appliedRead) return;
+    this.appliedRead = read;
     this.keys = next;
     this.loadedAt = Date.now();
   }

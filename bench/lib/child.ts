@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** A server under test in its own Node process, driven over IPC for untimed set-up only. */
@@ -28,15 +28,23 @@ const serverPath = (name: string) => fileURLToPath(new URL(`../servers/${name}.t
 // Inside node_modules: the bundle finds its packages by walking up, and linters skip it.
 const compiledDir = fileURLToPath(new URL('../../node_modules/.cache/lanyard-bench/', import.meta.url));
 
-/** Bundles a bench server once per run (node_modules/.cache/lanyard-bench/<name>.mjs). */
+/** Bundles a bench server once per run (node_modules/.cache/lanyard-bench/<name>/<name>.mjs and its chunks). */
 async function compiledServer(name: string): Promise<string> {
-  const outfile = `${compiledDir}${name}.mjs`;
+  const outdir = `${compiledDir}${name}/`;
+  const outfile = `${outdir}${name}.mjs`;
   if (!existsSync(outfile) || !compiledThisRun.has(name)) {
     const { build } = await import('esbuild');
     // The console's files are found relative to the server's source; the bundle lives elsewhere.
+    // Code splitting keeps each `await import()` a separate chunk, loaded on first use as in the
+    // tsc build (dist/): in one file, esbuild would hoist the packages those modules import (pg,
+    // xml-encryption…) to the top and load them at start.
+    rmSync(outdir, { recursive: true, force: true });
     await build({
       entryPoints: [serverPath(name)],
-      outfile,
+      outdir,
+      entryNames: '[name]',
+      outExtension: { '.js': '.mjs' },
+      splitting: true,
       bundle: true,
       platform: 'node',
       format: 'esm',

@@ -39,6 +39,23 @@ describe('signing keys shared through PostgreSQL', () => {
     expect(new Set(rsaKids).size).toBe(1);
   });
 
+  it('keeps one RS256 key when four starting nodes create it in the background, one rotating meanwhile', async () => {
+    const nodes = storages.map((storage) => new SigningKeys(storage, secrets, 3600_000));
+    // The database has keys from the test above; retire the RS256 one so that every node finds it missing.
+    const [rsaKey] = await active('RS256');
+    await storages[0]!.upsert({ kind: 'signing_key', id: rsaKey!.id, payload: { ...rsaKey!.payload, retiredAt: Date.now() } });
+    await Promise.all(nodes.map((keys) => keys.init({ deferred: ['RS256'] })));
+    const rotated = nodes[0]!.rotate();
+    await Promise.all([rotated, ...nodes.map((keys) => keys.ready())]);
+    expect(await active()).toHaveLength(1);
+    const [rsaActive, ...others] = await active('RS256');
+    expect(others).toHaveLength(0);
+    // A node that created the key before the rotation signs with it until its next reload (as after any rotation).
+    await Promise.all(nodes.map((keys) => keys.reload()));
+    const rsaKids = await Promise.all(nodes.map(async (keys) => (await keys.current('RS256')).kid));
+    expect(new Set(rsaKids)).toEqual(new Set([rsaActive!.id]));
+  });
+
   it('leaves one signing key after concurrent rotations, with every replaced key still verifying', async () => {
     const nodes = storages.map((storage) => new SigningKeys(storage, secrets, 3600_000));
     const before = (await active())[0]!.id;

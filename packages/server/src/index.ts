@@ -51,7 +51,14 @@ export interface Lanyard {
 export async function createLanyard(config: LanyardConfig, options: ServiceOptions = {}): Promise<Omit<Lanyard, 'url'>> {
   const services = await createServices(config, options);
   const app = createApp(services, routeModules(services));
-  return { services, app, close: () => services.storage.close() };
+  return {
+    services,
+    app,
+    async close() {
+      await services.keys.settled();
+      await services.storage.close();
+    },
+  };
 }
 
 export async function startLanyard(config: LanyardConfig, options: ServiceOptions = {}): Promise<Lanyard> {
@@ -69,7 +76,9 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const boundConfig = config.port === 0 ? { ...config, port, publicUrl: config.publicUrl.replace(/:0$/, `:${port}`) } : config;
-  const { services, app } = await createLanyard(boundConfig, options).catch(async (error: unknown) => {
+  // Readiness does not wait for a fresh database's RS256 key (RSA-2048 generation, 50–500 ms):
+  // it is created in the background, and ID-token signing and JWKS wait for it.
+  const { services, app } = await createLanyard(boundConfig, { deferredSigningKeys: ['RS256'], ...options }).catch(async (error: unknown) => {
     server.close();
     throw error;
   });
@@ -116,6 +125,10 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     clearTimeout(timer);
     (server as import('node:http').Server).closeAllConnections();
     await closed;
+    // A key still being created (a stop right after start) is stored before storage closes,
+    // within what is left of the shutdown timeout.
+    await Promise.race([services.keys.settled(), new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
     await services.storage.close();
   }
 }

@@ -19,7 +19,7 @@ import { Metrics } from './operations/metrics.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage } from './storage/port.ts';
 import { AccessTokens } from './tokens/access-tokens.ts';
-import { SigningKeys } from './tokens/signing-keys.ts';
+import { SigningKeys, type SigningAlg } from './tokens/signing-keys.ts';
 import { TokenService } from './tokens/token-service.ts';
 import { UserService } from './users/user-service.ts';
 
@@ -52,6 +52,13 @@ export interface Services {
 export interface ServiceOptions {
   logger?: Logger;
   storage?: Storage;
+  /**
+   * Signing-key algorithms whose missing key is created in the background instead of before the
+   * services are returned (`SigningKeys.init`): `startLanyard` passes RS256 so that a fresh
+   * database does not hold readiness on RSA key generation. Whoever closes storage awaits
+   * `keys.settled()` first.
+   */
+  deferredSigningKeys?: readonly SigningAlg[];
 }
 
 export async function createServices(config: LanyardConfig, options: ServiceOptions = {}): Promise<Services> {
@@ -62,7 +69,10 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
   keys.reloadEveryMs = config.signingKeyReloadSeconds * 1000;
-  await keys.init();
+  await keys.init({
+    deferred: options.deferredSigningKeys,
+    onDeferredError: (error) => logger.warn('creating a signing key failed; the first request that needs it tries again', { error: error.message }),
+  });
   const clients = new ClientRegistry(storage, accounts);
   const accessTokens = new AccessTokens(keys, config.publicUrl, (clientId) => clients.idTokenAlg(clientId));
   const metrics = new Metrics();

@@ -269,6 +269,8 @@ export class AdminService {
   }
 
   async listSigningKeys(): Promise<Wire.SigningKeys> {
+    // Just after start the RS256 key may still be being created (SigningKeys.init's deferred keys).
+    await this.services.keys.ready();
     // Another node (or the CLI) may have rotated since this process last looked.
     await this.services.keys.reload();
     return { keys: this.services.keys.list().map(signingKeyResource) };

@@ -42,6 +42,11 @@ interface LoadedKey {
 export class SigningKeys {
   private keys: LoadedKey[] = [];
   private loadedAt = 0;
+  /** Numbers the reloads in the order they read storage: `appliedRead` is the one `keys` holds. */
+  private reads = 0;
+  private appliedRead = 0;
+  /** Keys of these algorithms being created by this process (one creation per algorithm at a time). */
+  private readonly creating = new Map<SigningAlg, Promise<void>>();
   /** How often `current()` re-reads storage for a rotation made elsewhere. */
   reloadEveryMs = 30_000;
 
@@ -52,21 +57,70 @@ export class SigningKeys {
     private readonly verifyOverlapMs: number,
   ) {}
 
-  async init(): Promise<void> {
+  /**
+   * Loads the keys and creates the missing ones (an empty database: one per algorithm).
+   *
+   * `deferred` algorithms are created in the background instead: `init` resolves without waiting
+   * for them, and every use of such a key (`current`, `jwks`, `ready`) waits for its creation. A
+   * server's start passes RS256: RSA-2048 generation takes 50–500 ms (libuv pool), and nothing
+   * before the first ID-token or JWKS request needs that key. A failed background creation goes
+   * to `onDeferredError` and is retried by the next use.
+   */
+  async init(options: { deferred?: readonly SigningAlg[]; onDeferredError?: (error: Error) => void } = {}): Promise<void> {
     await this.reload();
-    // Several nodes starting together on an empty database must end with one key per algorithm.
-    if (ALGS.some((alg) => !this.keys.some((k) => k.record.alg === alg && k.record.retiredAt === null)))
-      await this.rotate(Date.now(), { unlessActive: true });
+    const deferred = ALGS.filter((alg) => options.deferred?.includes(alg));
+    if (deferred.length > 0) {
+      this.ensure(deferred).catch((error: unknown) => options.onDeferredError?.(error as Error));
+    }
+    await this.ensure(ALGS.filter((alg) => !deferred.includes(alg)));
+  }
+
+  /** Resolves once there is an active key of every algorithm (creating any that is missing). */
+  ready(): Promise<void> {
+    return this.ensure(ALGS);
+  }
+
+  /** Resolves once no key creation of this process is in flight (before storage closes); never rejects. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.creating.values()]);
   }
 
   /**
    * Adds a new signing key per algorithm and retires the current ones (they keep verifying).
-   * With `unlessActive`, keeps each algorithm that another node has given an active key
-   * meanwhile. Returns the kid of the new ES256 key (the one access tokens use).
+   * Returns the kid of the new ES256 key (the one access tokens use).
    */
-  async rotate(now = Date.now(), options: { unlessActive?: boolean } = {}): Promise<string> {
-    const fresh = await Promise.all(ALGS.map((alg) => newRecord(alg, now, this.secrets)));
-    const signing = await this.storage.transaction(async (tx) => {
+  async rotate(now = Date.now()): Promise<string> {
+    return (await this.add(ALGS, now, { unlessActive: false })).get(SIGNING_ALG)!;
+  }
+
+  /**
+   * Creates an active key of each of `algs` that has none, once per process: a caller that
+   * finds a creation in flight waits for it. Race-safe across nodes (`add` with `unlessActive`).
+   */
+  private ensure(algs: readonly SigningAlg[]): Promise<void> {
+    const missing = algs.filter((alg) => !this.activeKey(alg) && !this.creating.has(alg));
+    if (missing.length > 0) {
+      const creation = this.add(missing, Date.now(), { unlessActive: true }).then(
+        () => missing.forEach((alg) => this.creating.delete(alg)),
+        (error: unknown) => {
+          // Forgotten, so that the next use tries again.
+          missing.forEach((alg) => this.creating.delete(alg));
+          throw error;
+        },
+      );
+      for (const alg of missing) this.creating.set(alg, creation);
+    }
+    return Promise.all(algs.map((alg) => this.creating.get(alg))).then(() => undefined);
+  }
+
+  /**
+   * Stores a new key for each of `algs`, retiring the active ones. With `unlessActive`, keeps
+   * each algorithm that another node (or this one) has given an active key meanwhile: several
+   * nodes starting together on an empty database end with one key per algorithm.
+   */
+  private async add(algs: readonly SigningAlg[], now: number, options: { unlessActive: boolean }): Promise<Map<SigningAlg, string>> {
+    const fresh = await Promise.all(algs.map((alg) => newRecord(alg, now, this.secrets)));
+    const kids = await this.storage.transaction(async (tx) => {
       // The upsert row-locks LOCK until commit; the list below then sees every earlier rotation.
       await tx.upsert({ ...LOCK, payload: { at: now } });
       const active = (await tx.list<SigningKeyRecord>(KIND)).filter((k) => k.payload.retiredAt === null);
@@ -83,13 +137,16 @@ export class SigningKeys {
         await tx.insert({ kind: KIND, id: record.kid, payload: record });
         kids.set(record.alg, record.kid);
       }
-      return kids.get(SIGNING_ALG)!;
+      return kids;
     });
     await this.reload();
-    return signing;
+    return kids;
   }
 
   async reload(): Promise<void> {
+    // Reloads may overlap (a key created in the background, a rotation, the periodic re-read):
+    // one that read storage earlier must not replace what a later one loaded.
+    const read = ++this.reads;
     const records = await this.storage.list<SigningKeyRecord>(KIND);
     const known = new Map(this.keys.map((k) => [k.record.kid, k]));
     const next: LoadedKey[] = [];
@@ -107,6 +164,8 @@ export class SigningKeys {
         publicKey: (await importJWK(payload.publicJwk, record.alg)) as CryptoKey,
       });
     }
+    if (read < this.appliedRead) return;
+    this.appliedRead = read;
     this.keys = next;
     this.loadedAt = Date.now();
   }
@@ -120,14 +179,18 @@ export class SigningKeys {
         if (!this.keys.some((k) => k.record.retiredAt === null)) throw error;
       });
     }
-    const active = this.keys
-      .filter((k) => k.record.retiredAt === null && k.record.alg === alg)
-      .sort((a, b) => b.record.createdAt - a.record.createdAt)[0];
+    const active = this.activeKey(alg);
     if (!active) {
-      await this.init();
+      // Being created in the background since start-up, or never created here: wait for it.
+      await this.ensure([alg]);
       return this.current(alg);
     }
     return { kid: active.record.kid, key: active.privateKey };
+  }
+
+  /** The newest unretired key of `alg` this process has loaded. */
+  private activeKey(alg: SigningAlg): LoadedKey | undefined {
+    return this.keys.filter((k) => k.record.retiredAt === null && k.record.alg === alg).sort((a, b) => b.record.createdAt - a.record.createdAt)[0];
   }
 
   /**
@@ -143,7 +206,9 @@ export class SigningKeys {
     return find();
   }
 
-  jwks(): { keys: JWK[] } {
+  /** RFC 7517 §5 JWK Set of every key that verifies; waits for a key still being created (start-up). */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    await this.ready();
     return { keys: this.keys.map((k) => k.record.publicJwk) };
   }
 

@@ -7,5 +7,5 @@ export const jwksEndpoint =
   ({ keys }: { keys: SigningKeys }): RouteModule =>
   (app) => {
     app.use('/.well-known/jwks.json', cors('*'));
-    app.get('/.well-known/jwks.json', (c) => c.json(keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
+    app.get('/.well-known/jwks.json', async (c) => c.json(await keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
   };

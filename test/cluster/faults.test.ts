@@ -26,8 +26,16 @@ const AGENTS = Array.from({ length: 12 }, (_, i) => ({
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function start(databaseUrl: string, extra: Record<string, string> = {}): Promise<TestLanyard> {
-  // All load comes from one loopback address; per-address limits are tested in test/security.
-  const env = { LANYARD_PORT: '0', LANYARD_DATABASE_URL: databaseUrl, LANYARD_RATE_LIMIT_LOGIN: '0', LANYARD_RATE_LIMIT_TOKEN: '0', ...extra };
+  // All load comes from one loopback address, and each session refreshes far more often than a
+  // desktop would: the limits are tested in test/security and http/rate-limit.test.ts, not here.
+  const env = {
+    LANYARD_PORT: '0',
+    LANYARD_DATABASE_URL: databaseUrl,
+    LANYARD_RATE_LIMIT_LOGIN: '0',
+    LANYARD_RATE_LIMIT_TOKEN: '0',
+    LANYARD_RATE_LIMIT_REFRESH_FAMILY: '0',
+    ...extra,
+  };
   const config = loadConfig(env, { secretKey: randomBytes(32) });
   const lanyard = await startLanyard(config, { logger: jsonLogger(process.env.LANYARD_TEST_LOG === '1' ? 'info' : 'silent') });
   return { ...lanyard, stop: () => lanyard.close() } as unknown as TestLanyard;

@@ -47,10 +47,11 @@ describe(`soak: ${SECONDS} s of sign-ins and refreshes on one node`, () => {
       LANYARD_DATABASE_URL: db.url,
       LANYARD_SECRET_KEY: randomBytes(32).toString('base64'),
       // One loopback address and 20 agents drive a tight loop: it measures the server, not the
-      // per-address and per-user limits, which such a loop could reach on a fast machine.
+      // per-address, per-user and per-session limits, which such a loop could reach on a fast machine.
       LANYARD_RATE_LIMIT_LOGIN: '0',
       LANYARD_RATE_LIMIT_TOKEN: '0',
       LANYARD_RATE_LIMIT_USER_SIGN_INS: '0',
+      LANYARD_RATE_LIMIT_REFRESH_FAMILY: '0',
       LANYARD_LOG_LEVEL: 'warn',
       // A bounded old space makes V8 collect as a production container would; without it the heap
       // grows lazily for minutes and a reading says little. A real leak ends in an OOM crash here.

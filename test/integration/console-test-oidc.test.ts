@@ -144,6 +144,28 @@ describe('console test sign-in through an OpenID Connect provider', () => {
     expect(report.warnings).toEqual([expect.stringMatching(/refused the sign-in \(access_denied\).*Assign the user/)]);
   });
 
+  it('answers a SAML response to an OpenID Connect test with its true cause, and reports nobody', async () => {
+    const started = await consoleCall('POST', '/console/test-sign-in', { account_sid: accountSid });
+    const test = (await started.json()) as TestSignInStarted;
+    const samlPost = (connection: string) =>
+      fetch(`${lanyard.url}/login/callback?connection=${connection}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ SAMLResponse: Buffer.from('<samlp:Response/>').toString('base64'), RelayState: test.id }),
+        redirect: 'manual',
+      });
+    const answer = await samlPost(connectionSid);
+    expect(answer.headers.get('location')).toBeNull();
+    const status = (await (await consoleCall('GET', `/console/test-sign-in/${encodeURIComponent(test.id)}`)).json()) as TestSignInStatus;
+    if (status.status !== 'done') throw new Error('the test sign-in did not finish');
+    expect(status.report).toMatchObject({ protocol: 'oidc', succeeded: false, name_id: null, attributes: {} });
+    // The connection has its provider settings: what is wrong is the kind of answer.
+    expect(status.report.error?.message).not.toMatch(/no identity provider settings/);
+    expect(status.report.error?.message).toMatch(/SAML response.*OpenID Connect.*\/login\/oidc\/callback/);
+    // Spent: the same state again, here or at the OIDC callback, is refused.
+    expect((await samlPost(connectionSid)).status).toBe(401);
+  });
+
   it('refuses the legacy service provider for an OpenID Connect connection, with the reason', async () => {
     const refused = await consoleCall('POST', '/console/test-sign-in', { account_sid: accountSid, service_provider: 'legacy' });
     expect(refused.status).toBe(400);

@@ -39,8 +39,13 @@ export class OidcProtocol implements ConnectionProtocol {
   }
 
   async complete(message: IdpMessage, signInId: string, checks: SignInChecks): Promise<VerifiedSignIn> {
-    // A SAML answer to a connection that has since moved to OpenID Connect: as before the move.
-    if (!('callback' in message)) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
+    // A SAML answer to a connection that signs in through an OpenID Connect provider (it moved, or
+    // the answer was sent with another sign-in's RelayState): say so, the settings are there.
+    if (!('callback' in message)) {
+      throw new InvalidSsoSettingsError(
+        `a SAML response arrived, but the connection signs in through an OpenID Connect provider, whose answers come back at ${this.callbackUrl}`,
+      );
+    }
     if (!checks.upstream) throw new InvalidSsoSettingsError('the connection no longer points at an OpenID Connect provider');
     const verified = await this.oidc.complete(message.callback, { state: signInId, ...checks.upstream });
     return {

@@ -128,9 +128,7 @@ export class AccessTokens {
     }
     try {
       const { payload } = await jwtVerify(token, key, { issuer: this.issuer, algorithms: [SIGNING_ALG], typ: 'at+jwt' });
-      const claims = payload as unknown as AccessTokenClaims;
-      this.verified.remember(token, kid!, claims);
-      return claims;
+      return this.verified.remember(token, kid!, payload as unknown as AccessTokenClaims);
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new ExpiredTokenError();
       if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidTokenError('The token signature is invalid.');

@@ -144,6 +144,26 @@ describe('console test sign-in through an OpenID Connect provider', () => {
     expect(report.warnings).toEqual([expect.stringMatching(/refused the sign-in \(access_denied\).*Assign the user/)]);
   });
 
+  it("bounds the provider's error text a callback URL carries: one line, at most 300 characters", async () => {
+    const started = await consoleCall('POST', '/console/test-sign-in', { account_sid: accountSid });
+    const test = (await started.json()) as TestSignInStarted;
+    // Anyone can write a callback URL: here, an error answer with a long, multi-line description.
+    const callback = new URL(`${lanyard.url}/login/oidc/callback`);
+    callback.searchParams.set('state', test.id);
+    callback.searchParams.set('iss', upstream.issuer);
+    callback.searchParams.set('error', 'access_denied');
+    callback.searchParams.set('error_description', 'Call +1 555 0100 now.\r\nYour account is locked. ' + 'x'.repeat(5000));
+    const answer = await fetch(callback, { redirect: 'manual' });
+    expect(answer.headers.get('location')).toBeNull();
+    const status = (await (await consoleCall('GET', `/console/test-sign-in/${encodeURIComponent(test.id)}`)).json()) as TestSignInStatus;
+    if (status.status !== 'done') throw new Error('the test sign-in did not finish');
+    const message = status.report.error!.message;
+    expect(message).toMatch(/access_denied: Call \+1 555 0100 now\. Your account is locked\. x+/);
+    expect(message).not.toMatch(/[\r\n]/);
+    expect(message.length).toBeLessThan(400);
+    expect(message).not.toContain('x'.repeat(300));
+  });
+
   it('answers a SAML response to an OpenID Connect test with its true cause, and reports nobody', async () => {
     const started = await consoleCall('POST', '/console/test-sign-in', { account_sid: accountSid });
     const test = (await started.json()) as TestSignInStarted;

@@ -162,10 +162,12 @@ function upstreamErrorOf(error: unknown): string | null {
 
 function describe(error: unknown): string {
   const e = error as { error?: string; error_description?: string; message?: string; code?: string; cause?: { code?: string; message?: string } };
-  if (e.error) return `${e.error}${e.error_description ? `: ${e.error_description}` : ''}`;
   // undici says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, a TLS error) is what an admin can act on.
   const cause = e.message === 'fetch failed' && e.cause ? ` (${e.cause.code ?? e.cause.message ?? 'network error'})` : '';
-  return `${e.message ?? String(error)}${cause}`.slice(0, 300);
+  const text = e.error ? `${e.error}${e.error_description ? `: ${e.error_description}` : ''}` : `${e.message ?? String(error)}${cause}`;
+  // The provider's error and error_description may arrive on the callback URL, which anyone can
+  // write: bounded and on one line wherever they are shown (reports, error pages, logs).
+  return text.replace(/\p{Cc}+/gu, ' ').slice(0, 300);
 }
 
 /** Checks that an issuer answers OpenID Connect discovery before a connection is saved. */

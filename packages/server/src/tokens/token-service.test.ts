@@ -169,6 +169,26 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     expect((await c.storage.find<{ userSid?: string }>('refresh_token', sha256(next.refreshToken)))!.payload.userSid).toBe(c.user.sid);
   });
 
+  it('refuses a refresh with invalid_grant once its user was merged into another, without spending the token', async () => {
+    const c = await core();
+    const issued = await (await mintCode(c)).exchange();
+    const other = await c.users.provision(c.account.sid, {
+      uniqueId: 'ada.l@example.com',
+      fullName: 'Ada L',
+      email: 'ada.l@example.com',
+      roles: ['agent'],
+      imageUrl: null,
+      attributes: {},
+    });
+    await c.users.merge(c.user.sid, other.sid, { adoptUniqueId: false });
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken })).rejects.toMatchObject({
+      status: 400,
+      code: 45200,
+      message: 'The user of this session no longer exists; sign in again.',
+    });
+    expect((await c.storage.find('refresh_token', sha256(issued.refreshToken)))!.consumedAt).toBeNull();
+  });
+
   it('cuts expiries to the end of the shift and refuses refresh after it (45210)', async () => {
     // A 10-minute shift, shorter than the access and refresh lifetimes.
     const c = await core({ sessionMaxLifetimeSeconds: 600, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7200 });

@@ -267,7 +267,9 @@ export class TokenService {
     known?: User,
   ): Promise<PreparedGrant> {
     // Read through the transaction: on SQLite anything else would wait for it to finish.
-    const user = known?.sid === session.userSid ? known : await this.users.within(tx).get(session.userSid);
+    const user = known?.sid === session.userSid ? known : await this.users.within(tx).find(session.userSid);
+    // Merged into another user by an administrator (`lanyard users merge`): the session ends.
+    if (!user) throw new InvalidGrantError('The user of this session no longer exists; sign in again.');
     if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
     const account = await this.accountIdentity(tx, session.accountSid);
     const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);

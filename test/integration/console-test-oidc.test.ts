@@ -107,6 +107,7 @@ describe('console test sign-in through an OpenID Connect provider', () => {
       succeeded: true,
       name_id: 'nora',
       issuer: upstream.issuer,
+      configured_issuer: upstream.issuer,
       profile: { full_name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'], image_url: null },
       dropped_roles: [],
       missing: [],
@@ -142,6 +143,9 @@ describe('console test sign-in through an OpenID Connect provider', () => {
     expect(report).toMatchObject({ protocol: 'oidc', succeeded: false, name_id: null, attributes: {}, missing: [] });
     expect(report.error).toMatchObject({ code: 45020, message: expect.stringMatching(/rejected: access_denied: End-User aborted interaction/) });
     expect(report.warnings).toEqual([expect.stringMatching(/refused the sign-in \(access_denied\).*Assign the user/)]);
+    // The answer named no issuer (`issuer` is what the IdP sent); the configured one is shown instead of "none".
+    expect(report).toMatchObject({ issuer: null, configured_issuer: upstream.issuer });
+    expect(page).toContain(`<th scope="row">Issuer</th><td>${upstream.issuer} (configured; the answer named none)</td>`);
   });
 
   it("bounds the provider's error text a callback URL carries: one line, at most 300 characters", async () => {

@@ -62,6 +62,7 @@ export type {
   Client,
   ClientWithSecret,
   Connection,
+  OidcProvider,
   Readiness,
   ServiceProvider,
   SsoMode,

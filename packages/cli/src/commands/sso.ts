@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import { InvalidParameterError } from '@lanyard/server/errors.ts';
 import { parseWith } from '@lanyard/server/http/request-body.ts';
 import { samlInput, schemas } from '@lanyard/server/admin/requests.ts';
-import type { connectionResource } from '@lanyard/server/admin/resources.ts';
-import { fields } from '../output.ts';
 import { publicUrlWarning } from '../public-url.ts';
 import { action } from '../runtime.ts';
+import { describeConnection } from './connection-description.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -83,28 +82,6 @@ export function registerSsoOidc(sso: Command): void {
         };
       }),
     );
-}
-
-export function describeConnection(c: ReturnType<typeof connectionResource>): string {
-  return [
-    `Connection ${c.sid} (client_id ${c.client_id})`,
-    fields([
-      ['IdP issuer', c.issuer],
-      ['IdP SSO URL', c.sso_url === null ? null : `${c.sso_url} (${c.sso_binding === 'post' ? 'HTTP-POST' : 'HTTP-Redirect'})`],
-      ['IdP entity chosen', c.metadata_entity_id],
-      ['signed AuthnRequests', c.sign_authn_requests === null ? null : c.sign_authn_requests ? 'yes' : 'no'],
-      ['metadata URL', c.metadata_url],
-      ['clock skew', c.clock_skew_seconds === null ? null : `${c.clock_skew_seconds} s`],
-      ...c.certificates.map((cert, i): [string, string] => [
-        `certificate ${i + 1}`,
-        `${cert.subject}, valid to ${cert.valid_to} (${cert.days_left} days left)`,
-      ]),
-      ['SP entity ID', c.service_provider.entity_id],
-      ['SP ACS URL', c.service_provider.acs_url],
-      ['SP metadata', c.service_provider.metadata_url],
-    ]),
-    ...[publicUrlWarning(c.service_provider.acs_url)].filter((w) => w !== null),
-  ].join('\n');
 }
 
 /** `--cert` takes the PEM itself or a file holding it. */

@@ -3,7 +3,7 @@ import type { accountResource } from '@lanyard/server/admin/resources.ts';
 import { fields } from '../output.ts';
 import { publicUrlWarning } from '../public-url.ts';
 import { action } from '../runtime.ts';
-import { describeConnection } from './sso.ts';
+import { describeConnection } from './connection-description.ts';
 
 type Account = ReturnType<typeof accountResource>;
 

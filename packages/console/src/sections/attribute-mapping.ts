@@ -9,6 +9,19 @@ const FIELDS = [
   ['image_url', 'Picture URL (optional)'],
 ] as const;
 
+const WORDING = {
+  saml: {
+    intro:
+      "Every agent needs full_name, email and at least one role in the IdP's assertion; a sign-in without one fails with error 45050. Tell Lanyard which attribute names your IdP uses.",
+    names: 'SAML attribute names, tried in order, separated by commas.',
+  },
+  oidc: {
+    intro:
+      "Every agent needs full_name, email and at least one role in the provider's claims (ID token or userinfo); a sign-in without one fails with error 45050. Tell Lanyard which claim names your provider uses.",
+    names: 'OpenID Connect claim names (dotted paths for nested claims, e.g. realm_access.roles), tried in order, separated by commas.',
+  },
+} as const;
+
 const names = (value: string) =>
   value
     .split(/[\n,]/)
@@ -28,12 +41,18 @@ function parseRoleValues(text: string): Record<string, string> | string {
   return values;
 }
 
-/** Which SAML attributes fill each profile field, and how IdP group values become roles. */
+/** Which SAML attributes (or OpenID Connect claims) fill each profile field, and how IdP group values become roles. */
 export function attributeMappingSection(context: PageContext): Section {
   const inputs = Object.fromEntries(FIELDS.map(([key]) => [key, h('input', { type: 'text', spellcheck: 'false', name: key })])) as Record<
     (typeof FIELDS)[number][0],
     HTMLInputElement
   >;
+  // The names are SAML attribute names or OpenID Connect claim names, after the connection's protocol.
+  const namesHelp = Object.fromEntries(FIELDS.map(([key]) => [key, h('span', {}, WORDING.saml.names)])) as Record<
+    (typeof FIELDS)[number][0],
+    HTMLSpanElement
+  >;
+  const intro = h('span', {}, WORDING.saml.intro);
   const roleValues = h('textarea', { rows: 3, spellcheck: 'false', placeholder: 'cc-supervisors = supervisor' });
   const status = statusLine();
   const submit = h('button', { type: 'submit' }, 'Save attribute mapping');
@@ -44,7 +63,7 @@ export function attributeMappingSection(context: PageContext): Section {
     h(
       'div',
       { class: 'grid-2' },
-      FIELDS.map(([key, label]) => field(label, inputs[key], 'SAML attribute names, tried in order, separated by commas.')),
+      FIELDS.map(([key, label]) => field(label, inputs[key], namesHelp[key])),
     ),
     field(
       'Role values',
@@ -102,14 +121,11 @@ export function attributeMappingSection(context: PageContext): Section {
   return {
     id: 'mapping',
     title: 'Attributes and roles',
-    element: sectionCard(
-      'mapping',
-      'Attributes and roles',
-      "Every agent needs full_name, email and at least one role in the IdP's assertion; a sign-in without one fails with error 45050. Tell Lanyard which attribute names your IdP uses.",
-      form,
-      declaredForm,
-    ),
+    element: sectionCard('mapping', 'Attributes and roles', intro, form, declaredForm),
     update({ connection, account }) {
+      const wording = WORDING[connection?.oidc ? 'oidc' : 'saml'];
+      intro.textContent = wording.intro;
+      for (const [key] of FIELDS) namesHelp[key].textContent = wording.names;
       if (!declaredForm.contains(document.activeElement)) declared.value = (account.declared_roles ?? []).join(', ');
       connectionSid = connection?.sid;
       if (!connection || form.contains(document.activeElement)) return;

@@ -2,11 +2,18 @@ import { admin, type Certificate, type Connection } from '../api.ts';
 import { field, formatDate, h, replace, statusLine, uid } from '../dom.ts';
 import { sectionCard, type PageContext, type Section } from './section.ts';
 
+const SAML_INTRO = "Where agents sign in: import the IdP's SAML metadata, or enter its issuer, SSO URL and signing certificate.";
+const OIDC_INTRO = 'Where agents sign in: an OpenID Connect provider. Its redirect URI is under "Service provider values for your IdP".';
+
 /** Matches the server's warning threshold (admin/setup-report.ts). */
 const WARNING_DAYS = 30;
 type Source = 'xml' | 'url' | 'fields';
 
-/** The IdP: its current settings and certificates, and a form to import metadata or enter fields. */
+/**
+ * The IdP: its current settings (SAML certificates, or the OpenID Connect provider's client), and a
+ * form to import SAML metadata or enter fields, folded away behind "switch to SAML" for an OpenID
+ * Connect connection.
+ */
 export function identityProviderSection(context: PageContext): Section {
   const current = h('div');
   const status = statusLine();
@@ -111,30 +118,64 @@ export function identityProviderSection(context: PageContext): Section {
     }
   });
 
+  // For an OpenID Connect connection the SAML form folds away: saving it replaces the provider,
+  // which an administrator does on purpose, not by filling in the first form on the page.
+  const formHolder = h('div', {}, form);
+  const switchToSaml = h(
+    'details',
+    { class: 'switch-protocol', 'data-testid': 'switch-to-saml' },
+    h('summary', {}, 'Switch to a SAML identity provider instead'),
+    h(
+      'p',
+      { class: 'status warn', role: 'note' },
+      'Saving SAML settings here replaces the OpenID Connect provider: sign-ins go to the SAML IdP from then on.',
+    ),
+  );
+  const intro = h('span', {}, SAML_INTRO);
   return {
     id: 'idp',
     title: 'Identity provider',
-    element: sectionCard(
-      'idp',
-      'Identity provider',
-      "Where agents sign in: import the IdP's SAML metadata, or enter its issuer, SSO URL and signing certificate.",
-      current,
-      form,
-    ),
+    element: sectionCard('idp', 'Identity provider', intro, current, formHolder),
     update({ connection }) {
       replace(current, currentSettings(connection));
+      const oidc = Boolean(connection?.oidc);
+      intro.textContent = oidc ? OIDC_INTRO : SAML_INTRO;
+      if (oidc && form.parentElement !== switchToSaml) {
+        switchToSaml.open = false;
+        switchToSaml.append(form);
+        replace(formHolder, switchToSaml);
+      } else if (!oidc && form.parentElement !== formHolder) {
+        replace(formHolder, form);
+      }
     },
   };
 }
 
 function currentSettings(connection: Connection | undefined): HTMLElement {
-  if (connection?.protocol === 'oidc') {
+  if (connection?.oidc) {
+    const oidc = connection.oidc;
     return h(
-      'p',
-      { class: 'status warn', 'data-testid': 'idp-current' },
-      'This account signs in through an OpenID Connect provider, managed with ',
-      h('code', {}, 'lanyard sso set-oidc'),
-      ' or the admin API. This page sets SAML identity providers.',
+      'div',
+      { 'data-testid': 'idp-current' },
+      h(
+        'p',
+        { class: 'status ok' },
+        'This account signs in through an OpenID Connect provider, managed with ',
+        h('code', {}, 'lanyard sso set-oidc'),
+        ' or the admin API (PUT /accounts/{sid}/oidc).',
+      ),
+      h(
+        'dl',
+        { class: 'pairs' },
+        h('dt', {}, 'Issuer'),
+        h('dd', {}, h('code', {}, oidc.issuer)),
+        h('dt', {}, 'Client ID at the provider'),
+        h('dd', {}, h('code', {}, oidc.upstream_client_id)),
+        h('dt', {}, 'Client secret'),
+        h('dd', {}, oidc.client_secret_stored ? 'Stored (encrypted)' : 'None (public client, PKCE only)'),
+        h('dt', {}, 'Scopes'),
+        h('dd', {}, h('code', {}, oidc.scopes)),
+      ),
     );
   }
   if (!connection?.issuer) return h('p', { class: 'status warn', 'data-testid': 'idp-current' }, 'No identity provider is set yet.');

@@ -142,7 +142,13 @@ export function reportView(report: TestSignInReport): HTMLElement {
       'p',
       { class: 'help' },
       `Through the ${report.service_provider} service provider, connection ${report.connection_sid}` +
-        `${report.protocol ? ` (${PROTOCOL_NAMES[report.protocol]})` : ''}; IdP ${report.issuer ?? 'unknown'}.`,
+        `${report.protocol ? ` (${PROTOCOL_NAMES[report.protocol]})` : ''}; IdP ${issuerOf(report)}.`,
     ),
   );
+}
+
+/** The issuer the IdP sent, or else the connection's configured one (marked), or else unknown. */
+function issuerOf(report: TestSignInReport): string {
+  if (report.issuer) return report.issuer;
+  return report.configured_issuer ? `${report.configured_issuer} (configured; the answer named none)` : 'unknown';
 }

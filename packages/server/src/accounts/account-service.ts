@@ -189,7 +189,9 @@ export class AccountService {
     await this.getAccount(accountSid);
     const settings = await resolveSamlSettings(input, this.fetchMetadata);
     const existing = (await this.connectionsOf(accountSid))[0];
-    const connection: Connection = existing ? { ...existing, saml: settings } : newConnection(accountSid, settings);
+    // SAML settings replace an OpenID Connect provider (as set-oidc replaces SAML): the connection
+    // speaks one protocol, and `connectionProtocol` picks OIDC whenever `oidc` is still set.
+    const connection: Connection = existing ? { ...existing, protocol: 'saml', saml: settings, oidc: null } : newConnection(accountSid, settings);
     await this.saveConnection(connection);
     return connection;
   }

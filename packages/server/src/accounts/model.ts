@@ -85,6 +85,15 @@ export interface Connection {
   createdAt: number;
 }
 
+/**
+ * Whether the connection points at an identity provider yet: SAML settings or an OpenID Connect
+ * provider. The one answer to "has an IdP" (readiness, the public lookup, test sign-ins); a
+ * connection created before its IdP has neither.
+ */
+export function hasIdentityProvider(connection: Connection): boolean {
+  return connection.saml !== null || Boolean(connection.oidc);
+}
+
 export const DEFAULT_MAPPING: AttributeMapping = {
   full_name: ['full_name', 'name', 'displayName', 'http://schemas.microsoft.com/identity/claims/displayname'],
   email: ['email', 'mail', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress'],

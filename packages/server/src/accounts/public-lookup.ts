@@ -1,4 +1,4 @@
-import type { Account, Connection } from './model.ts';
+import { hasIdentityProvider, type Account, type Connection } from './model.ts';
 
 /** One entry of the public lookup (`GET /v1/Flex/Authentication/Config`, SPEC "Lookup"). */
 export interface AuthConfigEntry {
@@ -20,16 +20,14 @@ const LOOKUP_CACHE_ENTRIES = 10_000;
  */
 export function lookupEntries(account: Account | undefined, connections: Connection[]): AuthConfigEntry[] {
   if (!account || account.ssoMode === 'legacy') return [];
-  return connections
-    .filter((c) => c.saml !== null || Boolean(c.oidc))
-    .map((c) => ({
-      account_sid: account.sid,
-      instance_sid: account.instanceSid,
-      connection_name: c.sid,
-      client_id: c.clientId,
-      active: true,
-      app_type: 'SinglePageApp' as const,
-    }));
+  return connections.filter(hasIdentityProvider).map((c) => ({
+    account_sid: account.sid,
+    instance_sid: account.instanceSid,
+    connection_name: c.sid,
+    client_id: c.clientId,
+    active: true,
+    app_type: 'SinglePageApp' as const,
+  }));
 }
 
 /**

@@ -78,6 +78,22 @@ describe('appConfigResource', () => {
     expect((load(placeholder.enhanced!.script) as { oauth: { redirectUrl: string } }).oauth.redirectUrl).toBe(REDIRECT_PLACEHOLDER);
   });
 
+  it('says a connection without an IdP needs one, and that legacy SSO needs SAML when the IdP is an OpenID Connect provider', () => {
+    const noIdp = appConfigResource(account, connection, PUBLIC_URL);
+    expect(noIdp.notes).toEqual([
+      `Enhanced SSO needs an IdP on connection ${connection.sid}: set the IdP first (lanyard sso set or lanyard sso set-oidc).`,
+    ]);
+    const oidc: Connection = {
+      ...connection,
+      protocol: 'oidc',
+      oidc: { issuer: 'https://op.example.com', clientId: 'lanyard', sealedClientSecret: null, scopes: 'openid' },
+    };
+    expect(appConfigResource({ ...account, ssoMode: 'both' }, oidc, PUBLIC_URL).notes).toEqual([
+      expect.stringMatching(/^Legacy SSO speaks SAML only, .*https:\/\/op\.example\.com.*lanyard sso set, which replaces the provider/),
+    ]);
+    expect(appConfigResource(account, oidc, PUBLIC_URL).notes).toEqual([]);
+  });
+
   it('keeps an account name from turning into code', () => {
     const hostile = appConfigResource({ ...account, friendlyName: 'Acme\u2028window.pwned = true;//' }, connection, PUBLIC_URL);
     const window: { appConfig?: unknown; pwned?: boolean } = {};

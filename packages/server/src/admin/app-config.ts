@@ -1,4 +1,5 @@
-import type { Account, Connection } from '../accounts/model.ts';
+import { hasIdentityProvider, type Account, type Connection } from '../accounts/model.ts';
+import { SET_OIDC_IDP, SET_SAML_IDP } from './setup-report.ts';
 
 /** Stands in for the desktop's address until the account has a Trusted URL. */
 export const REDIRECT_PLACEHOLDER = 'https://desktop.example.com/';
@@ -34,6 +35,9 @@ export function appConfigResource(account: Account, connection: Connection | und
     } else {
       notes.push('Enhanced SSO needs a connection: set the IdP first.');
     }
+    if (connection && !hasIdentityProvider(connection)) {
+      notes.push(`Enhanced SSO needs an IdP on connection ${connection.sid}: set the IdP first (${SET_SAML_IDP} or ${SET_OIDC_IDP}).`);
+    }
   }
   let legacy = null;
   if (account.ssoMode !== 'enhanced') {
@@ -48,6 +52,11 @@ export function appConfigResource(account: Account, connection: Connection | und
       },
     };
     legacy = { app_config: config, script: script(account, config, 'legacy SSO') };
+    if (connection?.oidc) {
+      notes.push(
+        `Legacy SSO speaks SAML only, and this account signs in through the OpenID Connect provider ${connection.oidc.issuer}: the legacy snippet works once a SAML IdP is set (${SET_SAML_IDP}, which replaces the provider).`,
+      );
+    }
   }
   return {
     account_sid: account.sid,

@@ -16,6 +16,7 @@ export interface ClientAdminDependencies {
 }
 import { ID_TOKEN_ALGS } from '../tokens/signing-keys.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
+import { SET_OIDC_IDP, SET_SAML_IDP } from './setup-report.ts';
 import type * as Wire from './responses.ts';
 
 function iso(ms: number): string;
@@ -96,7 +97,7 @@ export class ClientAdmin {
       throw new InvalidParameterError(
         body.connection_sid
           ? 'connection_sid is not a connection of this account.'
-          : 'The account has no connection yet: set up its identity provider first (lanyard sso set).',
+          : `The account has no connection yet: set up its identity provider first (${SET_SAML_IDP} for a SAML IdP, or ${SET_OIDC_IDP} for an OpenID Connect provider).`,
       );
     }
     const { client, secret } = await this.services.clients.register({

@@ -1,8 +1,9 @@
 import { describeCertificate } from '../accounts/certificates.ts';
 import { revertDeadline } from '../accounts/sso-mode.ts';
-import type { Account, Connection } from '../accounts/model.ts';
+import type { Account, Connection, OidcIdpSettings } from '../accounts/model.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { signsAuthnRequests } from '../connections/saml-request-signing.ts';
+import { OIDC_CALLBACK_PATH } from '../login/connection-protocols.ts';
 import { enhancedServiceProvider, legacyServiceProvider } from '../login/service-providers.ts';
 import type { SigningAlg } from '../tokens/signing-keys.ts';
 import type { User } from '../users/user-service.ts';
@@ -57,7 +58,7 @@ export function connectionResource(connection: Connection, publicUrl: string, no
     account_sid: connection.accountSid,
     client_id: connection.clientId,
     protocol: connection.protocol,
-    issuer: saml?.issuer ?? null,
+    issuer: saml?.issuer ?? connection.oidc?.issuer ?? null,
     sso_url: saml?.ssoUrl ?? null,
     sso_binding: saml ? (saml.ssoBinding ?? 'redirect') : null,
     sign_authn_requests: saml ? signsAuthnRequests(saml) : null,
@@ -66,6 +67,7 @@ export function connectionResource(connection: Connection, publicUrl: string, no
     metadata_entity_id: saml?.metadataEntityId ?? null,
     clock_skew_seconds: saml?.clockSkewSeconds ?? null,
     certificates: (saml?.certificates ?? []).map((pem) => certificateResource(pem, now)),
+    oidc: connection.oidc ? oidcProviderResource(connection.oidc, publicUrl) : null,
     redirect_uris: connection.redirectUris,
     unique_id: {
       attribute: connection.uniqueId?.attribute ?? null,
@@ -80,6 +82,17 @@ export function connectionResource(connection: Connection, publicUrl: string, no
     },
     service_provider: serviceProvider(enhancedServiceProvider(publicUrl, connection.sid), `${publicUrl}/login/metadata?connection=${connection.sid}`),
     created_at: iso(connection.createdAt),
+  };
+}
+
+/** An OpenID Connect provider's settings as an administrator checks them: never the secret, only whether one is stored. */
+export function oidcProviderResource(oidc: OidcIdpSettings, publicUrl: string): Wire.OidcProvider {
+  return {
+    issuer: oidc.issuer,
+    upstream_client_id: oidc.clientId,
+    scopes: oidc.scopes,
+    client_secret_stored: oidc.sealedClientSecret !== null,
+    redirect_uri: `${publicUrl}${OIDC_CALLBACK_PATH}`,
   };
 }
 

@@ -68,13 +68,25 @@ export const Certificate = z
 
 export const AttributeMapping = z
   .object({
-    full_name: z.array(z.string().describe('SAML attribute name, tried in order')),
-    email: z.array(z.string().describe('SAML attribute name, tried in order')),
-    roles: z.array(z.string().describe('SAML attribute name; every value is a role (or a comma-separated list)')),
-    image_url: z.array(z.string().describe('SAML attribute name, tried in order')),
+    full_name: z.array(z.string().describe('SAML attribute or OpenID Connect claim name (nested claims as dotted paths), tried in order')),
+    email: z.array(z.string().describe('SAML attribute or OpenID Connect claim name (nested claims as dotted paths), tried in order')),
+    roles: z.array(z.string().describe('SAML attribute or OpenID Connect claim name; every value is a role (or a comma-separated list)')),
+    image_url: z.array(z.string().describe('SAML attribute or OpenID Connect claim name (nested claims as dotted paths), tried in order')),
     role_values: z.record(z.string(), z.string()).describe('IdP value → Lanyard role'),
   })
   .meta({ id: 'AttributeMapping' });
+
+export const OidcProvider = z
+  .object({
+    issuer: z.string().describe("The OpenID Connect provider's issuer URL (its discovery document is at /.well-known/openid-configuration)"),
+    upstream_client_id: z
+      .string()
+      .describe("The client ID registered at the provider for Lanyard (set-oidc's client_id); not the connection's client_id, Lanyard's own client"),
+    scopes: z.string().describe('Scopes requested from the provider, space-separated'),
+    client_secret_stored: z.boolean().describe('Whether a client secret is stored (encrypted; never shown); false: a public client, PKCE only'),
+    redirect_uri: z.string().describe('The redirect URI to register at the provider (<public URL>/login/oidc/callback)'),
+  })
+  .meta({ id: 'OidcProvider' });
 
 export const Connection = z
   .object({
@@ -82,7 +94,7 @@ export const Connection = z
     account_sid: sid('AC', 'Account SID'),
     client_id: z.string(),
     protocol: z.enum(['saml', 'oidc']),
-    issuer: z.string().describe('IdP entity ID').nullable(),
+    issuer: z.string().describe("IdP entity ID (SAML), or the OpenID Connect provider's issuer URL").nullable(),
     sso_url: z.string().describe('IdP SSO URL').nullable(),
     sso_binding: z.enum(['redirect', 'post']).describe('How AuthnRequests reach the IdP').nullable(),
     sign_authn_requests: z.boolean().describe('Whether AuthnRequests are signed').nullable(),
@@ -91,6 +103,7 @@ export const Connection = z
     metadata_entity_id: z.string().describe('The IdP entity chosen in federation metadata').nullable(),
     clock_skew_seconds: integer().nullable(),
     certificates: z.array(Certificate),
+    oidc: OidcProvider.describe('How the OpenID Connect provider is configured; null for a SAML connection or one without an IdP yet').nullable(),
     redirect_uris: z.array(z.string().describe('Exact redirect URI for the standard OIDC surface')),
     unique_id: z.object({
       attribute: z.string().describe('Attribute or claim the unique id is taken from; null: the NameID / sub').nullable(),
@@ -283,6 +296,7 @@ export const responseComponents = [
   SsoMode,
   ServiceProvider,
   Certificate,
+  OidcProvider,
   Connection,
   SpKey,
   MetadataEntities,
@@ -312,6 +326,7 @@ export type AccountSummary = z.infer<typeof AccountSummary>;
 export type ServiceProvider = z.infer<typeof ServiceProvider>;
 export type Certificate = z.infer<typeof Certificate>;
 export type AttributeMapping = z.infer<typeof AttributeMapping>;
+export type OidcProvider = z.infer<typeof OidcProvider>;
 export type Connection = z.infer<typeof Connection>;
 export type SpKey = z.infer<typeof SpKey>;
 export type SpKeys = z.infer<typeof SpKeys>;

@@ -84,6 +84,42 @@ describe('setupReport', () => {
     expect(report.warnings[0]).toMatch(/expired on/);
   });
 
+  const oidcConnection = (): Connection => ({
+    ...connection([]),
+    protocol: 'oidc',
+    saml: null,
+    oidc: { issuer: 'https://op.example.com', clientId: 'lanyard', sealedClientSecret: null, scopes: 'openid profile email' },
+  });
+
+  it('names both commands when there is no IdP at all, so neither protocol is pushed on the administrator', () => {
+    const [idp] = setupReport(account(), []).enhanced.missing;
+    expect(idp).toBe('no IdP connection (lanyard sso set for a SAML IdP, or lanyard sso set-oidc for an OpenID Connect provider)');
+    // A connection created before its IdP (console "Create the connection") has no IdP either.
+    const bare: Connection = { ...connection([]), saml: null, oidc: null };
+    expect(setupReport(account(), [bare]).enhanced.missing[0]).toBe(idp);
+  });
+
+  it('counts an OpenID Connect provider as the IdP: enhanced SSO is ready, and nothing points at the SAML command', () => {
+    const report = setupReport(
+      account({ trustedUrls: ['https://desk.example.com'], defaultRedirectUrl: 'https://desk.example.com', ssoMode: 'enhanced' }),
+      [oidcConnection()],
+    );
+    expect(report.enhanced).toEqual({ ready: true, missing: [] });
+    expect(report.warnings).toEqual([]);
+    expect(report.legacy.missing.join('\n')).not.toMatch(/no IdP connection|no IdP certificate/);
+  });
+
+  it('says legacy SSO needs a SAML IdP for an OpenID Connect account, and that the SAML command would replace the provider', () => {
+    const report = setupReport(account({ trustedUrls: ['https://desk.example.com'], ssoMode: 'both' }), [oidcConnection()]);
+    expect(report.enhanced.missing).toEqual(['no Domain redirect URL (lanyard redirect-url set)']);
+    expect(report.legacy).toEqual({
+      ready: false,
+      missing: [
+        'no SAML IdP: legacy SSO speaks SAML only, and this account signs in through the OpenID Connect provider https://op.example.com (lanyard sso set would replace it)',
+      ],
+    });
+  });
+
   it('warns when IdP-initiated login is on without a place to land', () => {
     expect(setupReport(account({ idpInitiatedLogin: true }), []).warnings).toEqual([expect.stringContaining('no Default redirect URL')]);
   });

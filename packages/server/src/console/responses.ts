@@ -37,7 +37,13 @@ export const TestSignInReport = z.object({
   finished_at: z.iso.datetime(),
   succeeded: z.boolean(),
   name_id: z.string().nullable().describe("The user's unique id (from the SAML NameID, the OIDC sub, or the attribute the policy names)"),
-  issuer: z.string().nullable().describe('SAML assertion Issuer, or the ID token iss'),
+  issuer: z.string().nullable().describe('SAML assertion Issuer, or the ID token iss: what the IdP sent; null when its answer carried none'),
+  /** Absent on reports stored before it was added (they live an hour). */
+  configured_issuer: z
+    .string()
+    .nullable()
+    .optional()
+    .describe("The connection's configured issuer (SAML IdP entity ID or OpenID Connect provider issuer), shown when the answer named none"),
   attributes: z.record(z.string(), z.array(z.string())).describe('SAML attributes or OIDC claims (nested claims as dotted paths)'),
   profile: z.object({ full_name: z.string().nullable(), email: z.string().nullable(), roles: z.array(z.string()), image_url: z.string().nullable() }),
   dropped_roles: z.array(z.string()).describe('Role values neither recognised nor mapped: a real sign-in leaves them out of the token'),

@@ -15,6 +15,16 @@ const row = (name: string, value: string | null) =>
   `<tr><th scope="row">${escapeHtml(name)}</th><td>${value === null ? '<em>none</em>' : escapeHtml(value)}</td></tr>`;
 
 /**
+ * The issuer the IdP sent; when its answer carried none (an error answer, an unreadable response),
+ * the connection's configured one, marked as such; and the configured one beside a different one sent.
+ */
+function issuerRows(report: TestSignInReport): string {
+  const configured = report.configured_issuer ?? null;
+  if (report.issuer === null) return row('Issuer', configured === null ? null : `${configured} (configured; the answer named none)`);
+  return row('Issuer', report.issuer) + (configured !== null && configured !== report.issuer ? row('Configured issuer', configured) : '');
+}
+
+/**
  * The page the test sign-in window shows: served at the ACS or the OIDC callback, under the
  * default CSP (no script).
  * The console shows the same report from the API, so closing this window loses nothing.
@@ -41,7 +51,7 @@ export function testReportPage(report: TestSignInReport): string {
 <h1>Test sign-in report</h1>
 ${verdict}${missing}${warnings}
 <h2>Identity provider</h2>
-<table><tbody>${row('Issuer', report.issuer)}${row('Unique id (NameID or sub)', report.name_id)}${row('Protocol', report.protocol ? PROTOCOL_NAMES[report.protocol] : null)}${row('Service provider used', report.service_provider)}${row('Connection', report.connection_sid)}</tbody></table>
+<table><tbody>${issuerRows(report)}${row('Unique id (NameID or sub)', report.name_id)}${row('Protocol', report.protocol ? PROTOCOL_NAMES[report.protocol] : null)}${row('Service provider used', report.service_provider)}${row('Connection', report.connection_sid)}</tbody></table>
 <h2>Attributes (claims) received</h2>${received}
 <h2>Profile Lanyard would use</h2>
 <table><tbody>${row('full_name', p.full_name)}${row('email', p.email)}${row('roles', p.roles.length ? p.roles.join(', ') : null)}${row('dropped role values', report.dropped_roles.length ? report.dropped_roles.join(', ') : null)}${row('image_url', p.image_url)}</tbody></table>

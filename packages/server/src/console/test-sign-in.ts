@@ -1,10 +1,9 @@
-import type { Connection } from '../accounts/model.ts';
+import { hasIdentityProvider, type Connection } from '../accounts/model.ts';
 import { KNOWN_ROLES, quoteList, readProfile, recognisedRoles, refusalOf, type RawAttributes } from '../connections/profile-mapping.ts';
 import { uniqueIdOf, type ConnectionProtocol, type IdpMessage, type SignInChecks } from '../connections/connection-protocol.ts';
 import { explainRoleFailure } from '../connections/group-overage.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, NotFoundError, SamlResponseError } from '../errors.ts';
-import { hasIdentityProvider } from '../login/connection-protocols.ts';
 import type { IdpEndpoint } from '../login/relay-states.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -139,6 +138,7 @@ export class ConsoleTestSignIn {
       connection_sid: connection.sid,
       service_provider: test.serviceProvider,
       finished_at: new Date().toISOString(),
+      configured_issuer: connection.saml?.issuer ?? connection.oidc?.issuer ?? null,
     };
     let protocol: ConnectionProtocol | undefined;
     try {

@@ -18,11 +18,6 @@ export const OIDC_CALLBACK_PATH = '/login/oidc/callback';
  */
 export type ServiceProviderKind = 'enhanced' | 'legacy';
 
-/** Whether the connection points at an identity provider yet (SAML settings or an OpenID Connect provider). */
-export function hasIdentityProvider(connection: Connection): boolean {
-  return connection.saml !== null || Boolean(connection.oidc);
-}
-
 /**
  * The connection's protocol as `serviceProvider` speaks it: OpenID Connect when the connection
  * points at an OpenID Connect provider, SAML otherwise. The one place that asks which protocol a

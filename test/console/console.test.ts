@@ -295,7 +295,7 @@ describe('admin console in Chromium', () => {
     expect(explanation).toContain('would fail with error 45050');
     expect(explanation).toContain('"roles" or "role"');
     expect(explanation).toContain('The IdP sent: "full_name", "email"');
-    expect(explanation).toContain('Attribute mapping');
+    expect(explanation).toContain('Attributes and roles');
     await page.locator('#section-test').screenshot({ path: `${SCREENSHOTS}console-test-sign-in-missing-roles.png` });
   });
 

@@ -198,4 +198,72 @@ describe('console test sign-in through an OpenID Connect provider', () => {
       message: expect.stringMatching(/legacy SSO service provider speaks SAML only.*OpenID Connect.*\/login\/oidc\/callback.*enhanced/),
     });
   });
+
+  it('names a scope the connection does not request as the cause of a missing claim (OIDC Core §5.4)', async () => {
+    const { accounts } = lanyard.services;
+    // Saved again without a secret (same issuer and client ID): the secret is kept, only the scopes change.
+    await accounts.setOidc(accountSid, { issuer: upstream.issuer, clientId: 'lanyard-console', scopes: 'openid profile roles' }, (settings) =>
+      discoverProvider(settings.issuer),
+    );
+    try {
+      const { report } = await testSignIn('nora');
+      expect(report.succeeded).toBe(false);
+      expect(report.error?.message).toMatch(/mandatory claim "email"\. Add it to the ID token or userinfo/);
+      expect(report.error?.message).toMatch(/without "email".*--scopes "openid profile roles email"/);
+      expect(report.missing).toHaveLength(1);
+      expect(report.missing[0]!.explanation).toMatch(/requests the scopes "openid profile roles", without "email".*OpenID Connect Core §5\.4/);
+      expect(report.missing[0]!.explanation).toContain('"Attributes and roles"');
+    } finally {
+      await accounts.setOidc(accountSid, { issuer: upstream.issuer, clientId: 'lanyard-console', scopes: 'openid profile email roles' }, (settings) =>
+        discoverProvider(settings.issuer),
+      );
+    }
+    expect((await testSignIn('nora')).report.succeeded).toBe(true);
+  });
+
+  it('tells a test the provider never answered (unregistered redirect URI) from an unknown one, naming the URI to register', async () => {
+    // A second server whose callback the provider does not know, with a one-second sign-in lifetime.
+    const other = await startTestLanyard('sqlite', { loginTtlSeconds: 1 });
+    try {
+      const otherAccount = (await other.services.accounts.createAccount('Unregistered callback')).account.sid;
+      await other.services.accounts.setOidc(
+        otherAccount,
+        { issuer: upstream.issuer, clientId: 'lanyard-console', clientSecret: 'upstream-secret' },
+        (settings) => discoverProvider(settings.issuer),
+      );
+      const key = (await other.services.adminKeys.create('expiry')).secret;
+      const signedIn = await fetch(`${other.url}/console/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ admin_key: key }),
+      });
+      const headers = {
+        cookie: signedIn.headers.get('set-cookie')!.split(';')[0]!,
+        'x-csrf-token': ((await signedIn.json()) as { csrf_token: string }).csrf_token,
+      };
+      const started = await fetch(`${other.url}/console/test-sign-in`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ account_sid: otherAccount }),
+      });
+      const test = (await started.json()) as TestSignInStarted;
+      // The provider shows its own error page and never calls back.
+      const atProvider = await fetch(test.url, { redirect: 'manual' });
+      expect(atProvider.headers.get('location')).toBeNull();
+      expect(await atProvider.text()).toContain('redirect_uri');
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const status = await fetch(`${other.url}/console/test-sign-in/${encodeURIComponent(test.id)}`, { headers });
+      expect(status.status).toBe(200);
+      const body = (await status.json()) as TestSignInStatus;
+      expect(body).toMatchObject({ status: 'expired', protocol: 'oidc', endpoint: `${other.url}/login/oidc/callback` });
+      if (body.status !== 'expired') throw new Error('not expired');
+      expect(body.message).toMatch(/^No answer from the identity provider within 1 second \(/);
+      expect(body.message).toContain(`register ${other.url}/login/oidc/callback there as a redirect URI of the client lanyard-console`);
+      const unknown = await fetch(`${other.url}/console/test-sign-in/ct_unknown`, { headers });
+      expect(unknown.status).toBe(404);
+      expect(((await unknown.json()) as { message: string }).message).toMatch(/No such test sign-in/);
+    } finally {
+      await other.stop();
+    }
+  });
 });

@@ -167,4 +167,85 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
     expect(refresh.body.message).toMatch(/disabled/);
     await lanyard.services.users.setDisabled(userSid, false);
   });
+
+  it('keeps the stored client secret when the settings are saved again, and makes a public client only when told (admin API)', async () => {
+    const { secret } = await lanyard.services.adminKeys.create('secret keeping');
+    const api = async (method: string, path: string, body: unknown) => {
+      const response = await fetch(`${lanyard.url}/admin/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const sealed = (await lanyard.services.accounts.getConnection(connectionSid)).oidc?.sealedClientSecret;
+    // Saved again without client_secret (same issuer and client ID): the secret stays, sign-ins still work.
+    expect((await api('PUT', `/accounts/${accountSid}/oidc`, { issuer: upstream.issuer, client_id: 'lanyard' })).status).toBe(200);
+    const kept = await lanyard.services.accounts.getConnection(connectionSid);
+    expect(kept.oidc).toMatchObject({ sealedClientSecret: sealed, scopes: 'openid profile email roles' });
+    const again = await signIn('nora');
+    expect((await redeem(again.desktop, again.verifier)).status).toBe(200);
+    const lastSave = async () => (await lanyard.services.audit.recent(accountSid, 20)).find((e) => /OpenID Connect provider/.test(e.reason ?? ''));
+    const audited = await lastSave();
+    expect(audited?.reason).toMatch(/client ID lanyard, scopes "openid profile email roles", client secret kept/);
+    expect(JSON.stringify(audited)).not.toContain('upstream-secret');
+
+    // Another client ID without a secret: refused, nothing saved.
+    const moved = await api('PUT', `/accounts/${accountSid}/oidc`, { issuer: upstream.issuer, client_id: 'another-client' });
+    expect(moved.status).toBe(400);
+    expect(moved.body.message).toMatch(/client ID changed.*public_client/);
+    expect((await lanyard.services.accounts.getConnection(connectionSid)).oidc?.clientId).toBe('lanyard');
+    // Scopes without openid: refused at save time.
+    const noOpenid = await api('PUT', `/accounts/${accountSid}/oidc`, {
+      issuer: upstream.issuer,
+      client_id: 'lanyard',
+      scopes: 'profile email roles',
+    });
+    expect(noOpenid.status).toBe(400);
+    expect(noOpenid.body.message).toMatch(/must contain "openid" \(OpenID Connect Core §3\.1\.2\.1/);
+
+    // A public client when said so: the provider answers invalid_client, and the error names the missing secret.
+    const made = await api('PUT', `/accounts/${accountSid}/oidc`, { issuer: upstream.issuer, client_id: 'lanyard', public_client: true });
+    expect(made.status).toBe(200);
+    expect((await lastSave())?.reason).toMatch(/client secret removed/);
+    const refused = await signIn('nora');
+    expect(refused.desktop.searchParams.get('error_description')).toMatch(
+      /invalid_client.*no client secret is stored for this connection \(it is a public client\)/,
+    );
+
+    // Back to the confidential client, secret and narrower scopes: a claim the scopes leave out names the scope (45050).
+    const narrowed = await api('PUT', `/accounts/${accountSid}/oidc`, {
+      issuer: upstream.issuer,
+      client_id: 'lanyard',
+      client_secret: 'upstream-secret',
+      scopes: 'openid profile roles',
+    });
+    expect(narrowed.status).toBe(200);
+    const noEmail = await signIn('nora');
+    expect(noEmail.desktop.searchParams.get('error_code')).toBe('45050');
+    const description = noEmail.desktop.searchParams.get('error_description')!;
+    expect(description).toMatch(/mandatory claim "email"\. Add it to the ID token or userinfo/);
+    expect(description).toMatch(/without "email".*OpenID Connect Core §5\.4.*--scopes "openid profile roles email"/);
+    expect(description).toContain('"Attributes and roles"');
+    expect(
+      (await api('PUT', `/accounts/${accountSid}/oidc`, { issuer: upstream.issuer, client_id: 'lanyard', scopes: 'openid profile email roles' }))
+        .status,
+    ).toBe(200);
+    const restored = await signIn('nora');
+    expect((await redeem(restored.desktop, restored.verifier)).status).toBe(200);
+  });
+
+  it('names the discovery URL and the status a non-OpenID Connect issuer answered', async () => {
+    const { secret } = await lanyard.services.adminKeys.create('discovery');
+    const response = await fetch(`${lanyard.url}/admin/v1/accounts/${accountSid}/oidc`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      // Lanyard itself is no OpenID Provider under /nowhere: its well-known path there is a 404.
+      body: JSON.stringify({ issuer: `${lanyard.url}/nowhere`, client_id: 'lanyard', public_client: true }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toContain(
+      `${lanyard.url}/nowhere/.well-known/openid-configuration answered HTTP 404`,
+    );
+  });
 });

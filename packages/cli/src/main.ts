@@ -15,6 +15,7 @@ import { registerSigningKeys } from './commands/signing-keys.ts';
 import { registerSpKeys } from './commands/sp-keys.ts';
 import { registerSso } from './commands/sso.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerTestSignIn } from './commands/test-sign-in.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTrustedUrls } from './commands/trusted-urls.ts';
 import { registerUsers } from './commands/users.ts';
@@ -55,6 +56,7 @@ for (const register of [
   registerSigningKeys,
   registerSpKeys,
   registerMapping,
+  registerTestSignIn,
   registerRoles,
   registerUsers,
   registerAppConfig,

@@ -125,14 +125,28 @@ export class InvalidSsoSettingsError extends LanyardError {
   }
 }
 
-/** SPEC: the IdP did not send a mandatory attribute. */
+/** Where an IdP puts what it says of a user, by protocol; both when the protocol is not known. */
+const ATTRIBUTE_CARRIER = {
+  saml: 'Add it to the SAML assertion at the IdP',
+  oidc: 'Add it to the ID token or userinfo at the OpenID Connect provider',
+  unknown: 'Add it to what the IdP sends (a SAML assertion attribute, or an OpenID Connect claim in the ID token or userinfo)',
+} as const;
+
+/**
+ * SPEC: the IdP did not send a mandatory attribute. `protocol` words the fix (assertion, or ID
+ * token and userinfo); `cause` is a known cause with its fix (e.g. a scope the OIDC connection
+ * does not request, oidc-scopes.ts), appended to the message.
+ */
 export class MissingAttributeError extends LanyardError {
   readonly attribute: string;
-  constructor(attribute: string) {
+  constructor(attribute: string, context: { protocol?: 'saml' | 'oidc'; cause?: string | null } = {}) {
+    const what = context.protocol === 'oidc' ? 'claim' : 'attribute';
     super({
       code: 45050,
       status: 401,
-      message: `The identity provider did not send the mandatory attribute "${attribute}". Add it to the assertion (see the attribute mapping of this connection).`,
+      message:
+        `The identity provider did not send the mandatory ${what} "${attribute}". ${ATTRIBUTE_CARRIER[context.protocol ?? 'unknown']}, ` +
+        `or name the ${what} it sends under "Attributes and roles" of this connection.${context.cause ? ` ${context.cause}` : ''}`,
       oauthError: 'access_denied',
     });
     this.attribute = attribute;
@@ -153,7 +167,7 @@ export class NoRecognisedRoleError extends LanyardError {
       status: 401,
       message:
         `None of the roles the identity provider sent is recognised: it sent ${list}. Recognised roles are ${recognised.join(', ')}. ` +
-        'Map the IdP\'s values to roles under "Role values" of this connection\'s attribute mapping, or declare them as roles of the account.',
+        'Map the IdP\'s values to roles under "Role values" (console: "Attributes and roles" of this connection), or declare them as roles of the account.',
       oauthError: 'access_denied',
     });
     this.received = received;

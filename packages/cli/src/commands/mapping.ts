@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { InvalidParameterError } from '@lanyard/server/errors.ts';
 import { parseWith } from '@lanyard/server/http/request-body.ts';
 import { schemas } from '@lanyard/server/admin/requests.ts';
-import { fields } from '../output.ts';
+import { quoteList } from '@lanyard/server/connections/profile-mapping.ts';
+import { EXIT, fields } from '../output.ts';
 import { action } from '../runtime.ts';
 
 const list = (value: string) =>
@@ -64,10 +65,10 @@ export function registerMapping(program: Command): void {
     );
   mapping
     .command('dry-run')
-    .description('show the profile a set of attributes or claims would produce, without signing anyone in')
+    .description('show the profile a set of attributes or claims would produce, without signing anyone in (exit 1 when the sign-in would fail)')
     .argument('<ConnectionSid>', 'the connection (JQ…)')
-    .requiredOption('--name-id <id>', 'the unique id (SAML NameID or OIDC sub)')
-    .requiredOption('--attributes <file>', 'JSON file: {"attribute": "value" | ["values"]}')
+    .option('--name-id <id>', 'the unique id: the SAML NameID (required for SAML); for OpenID Connect, default the "sub" claim of the file')
+    .requiredOption('--attributes <file>', 'JSON file: {"attribute": "value" | ["values"]} (OpenID Connect: the claims, "sub" among them)')
     .action(
       action(async ({ admin }, { args: [sid], options }) => {
         let attributes: unknown;
@@ -77,6 +78,9 @@ export function registerMapping(program: Command): void {
           throw new InvalidParameterError(`--attributes must be a readable JSON file (${(error as Error).message}).`);
         }
         const result = await admin.dryRunMapping(sid!, parseWith(schemas.mappingDryRun, { name_id: options.nameId, attributes }));
+        const dropped: Array<[string, string]> = result.dropped_roles.length
+          ? [['dropped roles', `${quoteList(result.dropped_roles)} (not recognised, not mapped)`]]
+          : [];
         const text =
           result.ok && result.profile
             ? fields([
@@ -84,9 +88,18 @@ export function registerMapping(program: Command): void {
                 ['full_name', result.profile.full_name],
                 ['email', result.profile.email],
                 ['roles', result.profile.roles.join(', ')],
+                ...dropped,
               ])
-            : `Sign-in would fail: ${result.error?.message} (code ${result.error?.code})`;
-        return { data: result, text };
+            : [
+                `Sign-in would fail: ${result.error?.message} (code ${result.error?.code})`,
+                fields([
+                  ...result.missing.map((m): [string, string] => [`${m.attribute} looked for`, m.looked_for.map((n) => `"${n}"`).join(', ')]),
+                  ['received', result.received.length ? result.received.map((n) => `"${n}"`).join(', ') : '(no attributes at all)'],
+                  ...dropped,
+                ]),
+              ].join('\n');
+        // Exit 1 when the verdict is negative, as `lanyard token verify` does for an invalid token.
+        return { data: result, text, exitCode: result.ok ? EXIT.ok : EXIT.failure };
       }),
     );
 }

@@ -50,6 +50,14 @@ export function registerSso(program: Command): void {
     );
 }
 
+/** What `set-oidc` did to the client secret, in words (never the secret). */
+const SECRET_OUTCOME = {
+  stored: 'Client secret: stored (encrypted).',
+  kept: 'Client secret: kept (the one stored for this issuer and client ID).',
+  removed: 'Client secret: REMOVED. The connection is now a public client (PKCE only).',
+  none: 'Client secret: none. The connection is a public client (PKCE only); if the provider wants a secret, sign-ins fail with invalid_client until you give it with --client-secret-file.',
+} as const;
+
 export function registerSsoOidc(sso: Command): void {
   sso
     .command('set-oidc')
@@ -57,8 +65,19 @@ export function registerSsoOidc(sso: Command): void {
     .argument('<AccountSid>', 'the account (AC…)')
     .requiredOption('--issuer <url>', "the provider's issuer URL")
     .requiredOption('--client-id <id>', 'the client registered at the provider for Lanyard')
-    .option('--client-secret-file <file>', 'a file holding the client secret (or set LANYARD_OIDC_CLIENT_SECRET); stored encrypted')
-    .option('--scopes <scopes>', 'scopes to request (default "openid profile email")')
+    .option(
+      '--client-secret-file <file>',
+      'a file holding the client secret (or set LANYARD_OIDC_CLIENT_SECRET); stored encrypted. Omitted: the stored secret is kept for the same issuer and client ID',
+    )
+    .option('--public-client', 'the client has no secret (PKCE only): remove any stored secret')
+    .option('--scopes <scopes>', 'scopes to request, "openid" among them (default: those stored for the same client, else "openid profile email")')
+    .addHelpText(
+      'after',
+      `
+Client secret: re-running set-oidc with the same issuer and client ID keeps the stored secret.
+With a new issuer or client ID while a secret is stored, give the new client's secret or say
+--public-client; set-oidc refuses otherwise, because the old secret belongs to the old client.`,
+    )
     .action(
       action(async ({ admin, services }, { args: [accountSid], options }) => {
         // The secret never goes on the command line, where shell history and `ps` would keep it.
@@ -69,13 +88,15 @@ export function registerSsoOidc(sso: Command): void {
           issuer: options.issuer,
           client_id: options.clientId,
           client_secret: secret || undefined,
+          public_client: options.publicClient === true ? true : undefined,
           scopes: options.scopes,
         });
-        const connection = await admin.setOidc(accountSid!, body);
+        const { connection, clientSecret } = await admin.saveOidc(accountSid!, body);
         return {
           data: connection,
           text: [
-            `Connection ${connection.sid} signs in through ${body.issuer}.`,
+            `Connection ${connection.sid} signs in through ${body.issuer} (client ID ${body.client_id}).`,
+            SECRET_OUTCOME[clientSecret],
             `Register this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback`,
             ...[publicUrlWarning(services.config.publicUrl)].filter((w) => w !== null),
           ].join('\n'),

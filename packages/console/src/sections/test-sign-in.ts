@@ -61,6 +61,11 @@ export function testSignInSection(context: PageContext): Section {
             context.refreshAudit();
             return;
           }
+          if (result.status === 'expired') {
+            // The IdP never answered within the sign-in lifetime: the server says what to register there.
+            stop();
+            return status.error(result.message);
+          }
         } catch (error) {
           if (error instanceof ApiError && error.status === 429) {
             polling = window.setTimeout(() => void poll(), RATE_LIMITED_RETRY_MS);

@@ -219,13 +219,15 @@ export class AccountService {
 
   /**
    * Points the account's connection at an OpenID Connect provider (oidc-settings.ts). The issuer
-   * must answer discovery before anything is saved; the client secret is stored sealed.
+   * must answer discovery before anything is saved; the client secret is stored sealed, and kept
+   * when the same issuer and client ID are saved again without one.
+   * @throws InvalidParameterError (oidc-settings.ts) before discovery is tried.
    */
   async setOidc(accountSid: string, input: OidcSettingsInput, discover: (settings: OidcIdpSettings) => Promise<void>): Promise<Connection> {
     await this.getAccount(accountSid);
-    const settings = oidcSettings(input, this.secrets);
-    await discover(settings);
     const existing = (await this.connectionsOf(accountSid))[0];
+    const settings = oidcSettings(input, this.secrets, existing?.protocol === 'oidc' ? (existing.oidc ?? null) : null);
+    await discover(settings);
     const connection: Connection = { ...(existing ?? newConnection(accountSid, null)), protocol: 'oidc', saml: null, oidc: settings };
     await this.saveConnection(connection);
     return connection;

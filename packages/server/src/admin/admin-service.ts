@@ -1,6 +1,7 @@
 import { discoverProvider } from '../connections/oidc-connection.ts';
+import { clientSecretChange, type ClientSecretChange } from '../accounts/oidc-settings.ts';
 import { readProfile, refusalOf } from '../connections/profile-mapping.ts';
-import type { LanyardError } from '../errors.ts';
+import { InvalidParameterError, type LanyardError } from '../errors.ts';
 import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
@@ -13,6 +14,7 @@ import type { UserService } from '../users/user-service.ts';
 import type { AdminKeys } from './admin-keys.ts';
 import { claimsAsAttributes } from '../connections/claim-paths.ts';
 import { explainRoleFailure } from '../connections/group-overage.ts';
+import { explainForConnection, lookedForOf } from '../connections/missing-attribute.ts';
 import type { SpKeyUse } from '../connections/sp-keys.ts';
 import { appConfigResource } from './app-config.ts';
 import {
@@ -25,11 +27,19 @@ import {
   userResource,
 } from './resources.ts';
 import type * as Wire from './responses.ts';
-import type { MappingInput } from './requests.ts';
+import type { MappingInput, OidcInput } from './requests.ts';
 import { inspectToken, type TokenInspectionServices } from './token-inspection.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
 
 export type { Actor } from './admin-audit.ts';
+
+/** The audit log's words for what a save did to an OIDC client secret (never the secret). */
+const SECRET_WORDS: Record<ClientSecretChange, string> = {
+  stored: 'stored (new)',
+  kept: 'kept (unchanged)',
+  removed: 'removed (now a public client)',
+  none: 'none (public client)',
+};
 
 /**
  * The administrator's operations, shared by the admin API and the CLI: each one validates, acts
@@ -98,34 +108,65 @@ export class AdminService {
     return connectionResource(connection, this.publicUrl);
   }
 
-  async setOidc(accountSid: string, input: { issuer: string; client_id: string; client_secret?: string; scopes?: string }): Promise<Wire.Connection> {
-    const connection = await this.services.accounts.setOidc(
-      accountSid,
-      { issuer: input.issuer, clientId: input.client_id, clientSecret: input.client_secret, scopes: input.scopes },
-      (settings) => discoverProvider(settings.issuer),
-    );
-    await this.record(accountSid, `pointed connection ${connection.sid} at the OpenID Connect provider ${input.issuer}`, {
-      connectionSid: connection.sid,
-    });
-    return connectionResource(connection, this.publicUrl);
+  /**
+   * Points the account's connection at an OpenID Connect provider. Without `client_secret`, the
+   * stored secret is kept for the same issuer and client ID; `public_client: true` removes it.
+   * The audit entry names the issuer, client ID, scopes and what happened to the secret.
+   */
+  async setOidc(accountSid: string, input: OidcInput): Promise<Wire.Connection> {
+    return (await this.saveOidc(accountSid, input)).connection;
   }
 
-  /** What the connection's mapping makes of these attributes, without signing anyone in. */
-  async dryRunMapping(connectionSid: string, input: { name_id: string; attributes: Record<string, unknown> }) {
+  /** `setOidc`, also saying what happened to the client secret (the CLI prints it). */
+  async saveOidc(accountSid: string, input: OidcInput): Promise<{ connection: Wire.Connection; clientSecret: ClientSecretChange }> {
+    const before = (await this.services.accounts.connectionsOf(accountSid))[0];
+    const connection = await this.services.accounts.setOidc(
+      accountSid,
+      { issuer: input.issuer, clientId: input.client_id, clientSecret: input.client_secret, publicClient: input.public_client, scopes: input.scopes },
+      (settings) => discoverProvider(settings.issuer),
+    );
+    const oidc = connection.oidc!;
+    const secret = clientSecretChange(before?.protocol === 'oidc' ? before.oidc : null, oidc);
+    await this.record(
+      accountSid,
+      `pointed connection ${connection.sid} at the OpenID Connect provider ${oidc.issuer} (client ID ${oidc.clientId}, scopes "${oidc.scopes}", client secret ${SECRET_WORDS[secret]})`,
+      { connectionSid: connection.sid },
+    );
+    return { connection: connectionResource(connection, this.publicUrl), clientSecret: secret };
+  }
+
+  /**
+   * What the connection's mapping makes of these attributes, without signing anyone in. Without
+   * `name_id`, an OpenID Connect connection takes the unique id from the `sub` claim; a failing
+   * run lists, for every missing field, the names looked for, beside the names received.
+   * @throws InvalidParameterError without `name_id` for a SAML connection, or an OIDC one without `sub`.
+   */
+  async dryRunMapping(connectionSid: string, input: { name_id?: string | undefined; attributes: Record<string, unknown> }) {
     const connection = await this.services.accounts.getConnection(connectionSid);
     const account = await this.services.accounts.getAccount(connection.accountSid);
     const attributes = claimsAsAttributes(input.attributes);
-    const reading = readProfile(input.name_id, attributes, connection.mapping, account.declaredRoles);
+    const sub = typeof input.attributes.sub === 'string' ? input.attributes.sub : undefined;
+    const nameId = input.name_id ?? (connection.protocol === 'oidc' ? sub : undefined);
+    if (!nameId) {
+      throw new InvalidParameterError(
+        connection.protocol === 'oidc'
+          ? 'Give the unique id: a "sub" claim among the claims, or name_id (--name-id).'
+          : 'name_id (--name-id) is required for a SAML connection: the NameID the IdP would send.',
+      );
+    }
+    const reading = readProfile(nameId, attributes, connection.mapping, account.declaredRoles);
     const refusal = refusalOf(reading, account.declaredRoles);
+    const received = Object.keys(attributes);
     if (refusal) {
-      const explained = explainRoleFailure(refusal, attributes) as LanyardError;
-      return { ok: false, profile: null, dropped_roles: reading.droppedRoles, error: explained.toJSON() };
+      const explained = explainForConnection(explainRoleFailure(refusal, attributes), connection) as LanyardError;
+      const missing = reading.missing.map((attribute) => ({ attribute, looked_for: lookedForOf(attribute, connection) }));
+      return { ok: false, profile: null, dropped_roles: reading.droppedRoles, missing, received, error: explained.toJSON() };
     }
     return {
       ok: true,
       profile: {
-        unique_id: input.name_id,
-        identity: encodeIdentity(input.name_id),
+        unique_id: nameId,
+        identity: encodeIdentity(nameId),
         full_name: reading.fullName!,
         email: reading.email!,
         roles: reading.roles,
@@ -133,6 +174,8 @@ export class AdminService {
       },
       /** Role values neither recognised nor mapped: a real sign-in drops them. */
       dropped_roles: reading.droppedRoles,
+      missing: [],
+      received,
       error: null,
     };
   }

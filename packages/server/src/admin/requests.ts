@@ -81,11 +81,35 @@ export const schemas = {
   oidc: z.strictObject({
     issuer: url.describe("The OpenID Connect provider's issuer URL (discovery at /.well-known/openid-configuration)"),
     client_id: z.string().min(1).max(512).describe('The client registered at the provider for Lanyard'),
-    client_secret: z.string().min(1).max(4096).optional().describe('Its secret (stored encrypted); omit for a public client'),
-    scopes: z.string().min(1).max(512).optional().describe('Scopes to request; default "openid profile email"'),
+    client_secret: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe(
+        'Its secret (stored encrypted, never returned). Omitted: the stored secret is kept when issuer and client_id are unchanged; ' +
+          'when either changes while a secret is stored, the request is refused (give the new secret, or public_client: true)',
+      ),
+    public_client: z
+      .boolean()
+      .optional()
+      .describe('true: the client is public (PKCE only, no secret) and any stored secret is removed; not with client_secret'),
+    scopes: z
+      .string()
+      .min(1)
+      .max(512)
+      .optional()
+      .describe(
+        'Scopes to request, space-separated, "openid" among them (OpenID Connect Core §3.1.2.1). Omitted: the stored scopes of the same issuer and client_id, else "openid profile email"',
+      ),
   }),
   mappingDryRun: z.strictObject({
-    name_id: z.string().min(1).max(1024).describe('The unique id the IdP would send (SAML NameID or OIDC sub)'),
+    name_id: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe('The unique id the IdP would send (SAML NameID, required for SAML; OIDC sub, taken from the "sub" claim when omitted)'),
     attributes: z
       .record(z.string().min(1).max(512), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100), z.record(z.string(), z.json())]))
       .describe(
@@ -103,6 +127,7 @@ export const schemas = {
 };
 
 export type MappingInput = z.infer<typeof schemas.mapping>;
+export type OidcInput = z.infer<typeof schemas.oidc>;
 
 /** The SSO body is one of three exclusive forms: explicit fields, metadata XML, or a metadata URL. */
 export function samlInput(body: z.infer<typeof schemas.sso>): SamlSettingsInput {

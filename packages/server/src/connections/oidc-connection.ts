@@ -89,7 +89,9 @@ export class OidcConnection {
     try {
       metadata = await cached.metadata;
     } catch (error) {
-      throw new InvalidSsoSettingsError(`the OpenID Connect provider ${this.settings.issuer} could not be discovered (${(error as Error).message})`);
+      throw new InvalidSsoSettingsError(
+        `the OpenID Connect provider ${this.settings.issuer} could not be discovered (${describeDiscoveryFailure(this.settings.issuer, error)})`,
+      );
     }
     const secret = this.settings.sealedClientSecret ? this.secrets.open(this.settings.sealedClientSecret) : undefined;
     const config = new client.Configuration(metadata, this.settings.clientId, secret, secret ? client.ClientSecretPost(secret) : client.None());
@@ -128,7 +130,13 @@ export class OidcConnection {
         idTokenExpected: true,
       });
     } catch (error) {
-      throw new OidcResponseError(describe(error), upstreamErrorOf(error));
+      const upstream = upstreamErrorOf(error);
+      // "Wrong secret" and "no secret" look alike at the provider; only Lanyard knows which it sent.
+      const publicClient = upstream === 'invalid_client' && !this.settings.sealedClientSecret;
+      throw new OidcResponseError(
+        `${describe(error)}${publicClient ? ' (no client secret is stored for this connection (it is a public client): give the client secret with lanyard sso set-oidc … --client-secret-file <file>)' : ''}`,
+        upstream,
+      );
     }
     const claims = tokens.claims();
     if (!claims) throw new OidcResponseError('no ID token was returned');
@@ -170,6 +178,28 @@ function describe(error: unknown): string {
   return text.replace(/\p{Cc}+/gu, ' ').slice(0, 300);
 }
 
+/** The discovery document's URL (OpenID Connect Discovery 1.0 §4): the issuer, then the well-known path. */
+export function discoveryUrl(issuer: string): string {
+  return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+}
+
+/**
+ * Why discovery failed, with the URL asked and what came back: openid-client says only
+ * "unexpected HTTP response status code" and keeps the Response as the error's cause.
+ */
+function describeDiscoveryFailure(issuer: string, error: unknown): string {
+  // Duck-typed: the Response may come from another realm's fetch than this module's global.
+  const response = (error as { cause?: Partial<Response> }).cause;
+  if (response && typeof response.status === 'number' && typeof response.headers?.get === 'function') {
+    const type = response.headers.get('content-type')?.split(';')[0] ?? 'no content type';
+    const what = response.ok
+      ? `answered ${type} instead of a JSON discovery document`
+      : `answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    return `${discoveryUrl(issuer)} ${what}; is ${issuer} the provider's issuer URL?`;
+  }
+  return `${discoveryUrl(issuer)}: ${describe(error)}`;
+}
+
 /** Checks that an issuer answers OpenID Connect discovery before a connection is saved. */
 export async function discoverProvider(issuer: string): Promise<void> {
   const url = new URL(issuer);
@@ -180,6 +210,6 @@ export async function discoverProvider(issuer: string): Promise<void> {
       timeout: 10,
     });
   } catch (error) {
-    throw new InvalidParameterError(`The OpenID Connect provider ${issuer} could not be discovered: ${describe(error)}.`);
+    throw new InvalidParameterError(`The OpenID Connect provider ${issuer} could not be discovered: ${describeDiscoveryFailure(issuer, error)}.`);
   }
 }

@@ -19,6 +19,10 @@ describe('oidcDiagnosis', () => {
       expect.stringMatching(/^The provider refused the sign-in \(access_denied\).*Assign the user/),
     ]);
     expect(oidcDiagnosis(new OidcResponseError('invalid_client', 'invalid_client'))[0]).toMatch(/client ID and client secret/);
+    // A public client refused with invalid_client: "no secret", not "wrong secret", is the cause.
+    expect(oidcDiagnosis(new OidcResponseError('invalid_client', 'invalid_client'), NOW, false)[0]).toMatch(
+      /no client secret is stored for this connection \(it is a public client\).*--client-secret-file/,
+    );
     expect(oidcDiagnosis(new OidcResponseError('unexpected JWT "nonce" claim value'))).toEqual([]);
     expect(oidcDiagnosis(new OidcResponseError('something new', 'temporarily_unavailable'))).toEqual([]);
     expect(oidcDiagnosis(new InvalidSsoSettingsError('the connection has no identity provider settings'))).toEqual([]);

@@ -24,14 +24,22 @@ const UPSTREAM_ERRORS: Record<string, string> = {
   interaction_required: 'The provider needs the user to act (interaction_required): start the test again and finish what the provider asks.',
 };
 
+/** invalid_client when Lanyard sent no secret: "wrong secret" is not the cause, "no secret" is. */
+export const PUBLIC_CLIENT_REFUSED =
+  "The provider did not accept Lanyard's client credentials (invalid_client), and no client secret is stored for this connection (it is a public client): " +
+  'if the application at the provider has a client secret, give it with lanyard sso set-oidc <AccountSid> --issuer <issuer> --client-id <client id> --client-secret-file <file> ' +
+  '(or "client_secret" in PUT /admin/v1/accounts/{sid}/oidc); otherwise make the application a public client (PKCE, no authentication) at the provider.';
+
 /**
  * What an OpenID Connect answer shows about how the provider is set up, in words for the
  * console's test sign-in report: on success, the age of the provider's authentication; on a
  * refusal the provider sent, what its error code usually means and where to fix it.
+ * `clientSecretStored` false (a public client) names a missing secret as the cause of invalid_client.
  */
-export function oidcDiagnosis(outcome: VerifiedSignIn | LanyardError, now = Date.now()): string[] {
+export function oidcDiagnosis(outcome: VerifiedSignIn | LanyardError, now = Date.now(), clientSecretStored = true): string[] {
   if (outcome instanceof Error) {
     const code = outcome instanceof OidcResponseError ? outcome.upstreamError : null;
+    if (code === 'invalid_client' && !clientSecretStored) return [PUBLIC_CLIENT_REFUSED];
     const meaning = code ? UPSTREAM_ERRORS[code] : undefined;
     return meaning ? [meaning] : [];
   }

@@ -62,6 +62,6 @@ export class OidcProtocol implements ConnectionProtocol {
   }
 
   diagnose(_message: IdpMessage | undefined, outcome: VerifiedSignIn | LanyardError): string[] {
-    return oidcDiagnosis(outcome);
+    return oidcDiagnosis(outcome, Date.now(), Boolean(this.connection.oidc?.sealedClientSecret));
   }
 }

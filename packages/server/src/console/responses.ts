@@ -55,10 +55,20 @@ export const TestSignInReport = z.object({
 /** `POST /console/test-sign-in`: open `url` in a window; ask `GET /console/test-sign-in/{id}` for the report. */
 export const TestSignInStarted = z.object({ id: z.string(), url: z.string(), service_provider: TestServiceProvider });
 
-/** `GET /console/test-sign-in/{id}`: pending until the IdP has answered. */
+/**
+ * `GET /console/test-sign-in/{id}`: pending until the IdP has answered; expired when it never
+ * answered within the sign-in lifetime (e.g. it showed its own error: an unregistered redirect URI).
+ */
 export const TestSignInStatus = z.discriminatedUnion('status', [
   z.object({ status: z.literal('pending') }),
   z.object({ status: z.literal('done'), report: TestSignInReport }),
+  z.object({
+    status: z.literal('expired'),
+    message: z.string().describe('What happened and what to register at the IdP, in words'),
+    protocol: z.enum(['saml', 'oidc']),
+    endpoint: z.string().describe('Where the IdP must answer: the OIDC redirect URI, or the SAML ACS URL'),
+    expired_at: z.iso.datetime(),
+  }),
 ]);
 
 export type ConsoleSession = z.infer<typeof ConsoleSession>;

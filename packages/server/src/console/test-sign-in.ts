@@ -2,6 +2,8 @@ import { hasIdentityProvider, type Connection } from '../accounts/model.ts';
 import { KNOWN_ROLES, quoteList, readProfile, recognisedRoles, refusalOf, type RawAttributes } from '../connections/profile-mapping.ts';
 import { uniqueIdOf, type ConnectionProtocol, type IdpMessage, type SignInChecks } from '../connections/connection-protocol.ts';
 import { explainRoleFailure } from '../connections/group-overage.ts';
+import { explainForConnection, lookedForOf } from '../connections/missing-attribute.ts';
+import { missingScopeCause } from '../connections/oidc-scopes.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, NotFoundError, SamlResponseError } from '../errors.ts';
 import type { IdpEndpoint } from '../login/relay-states.ts';
@@ -25,6 +27,8 @@ export interface TestSignInDependencies {
 
 const PENDING = 'console_test_login';
 const RESULT = 'console_test_result';
+/** Outlives the pending test by the report lifetime, so that a test the IdP never answered is told from an unknown id. */
+const STARTED = 'console_test_started';
 /** RelayState (SAML) or state (OIDC) of a test sign-in: the broker routes the IdP's answer to a report, never to a token. */
 export const TEST_RELAY_STATE_PREFIX = 'ct_';
 const RESULT_TTL_MS = 3600_000;
@@ -39,6 +43,18 @@ interface PendingTest {
   /** The OIDC nonce and PKCE verifier; null for SAML, absent on records stored before OIDC tests. */
   upstream?: SignInChecks['upstream'];
   adminKeySid: string;
+}
+
+/** What is kept of a test to explain one the IdP never answered. */
+interface StartedTest {
+  adminKeySid: string;
+  protocol: 'saml' | 'oidc';
+  /** Where the IdP answers: the redirect URI (OIDC) or the ACS URL (SAML) to register there. */
+  endpoint: string;
+  /** SAML: the SP entity ID; OIDC: the client ID. */
+  serviceProviderId: string;
+  /** When the pending test expires (ms). */
+  deadline: number;
 }
 
 const checksOf = (test: PendingTest): SignInChecks => ({ samlRequestId: test.samlRequestId, upstream: test.upstream ?? null });
@@ -77,7 +93,17 @@ export class ConsoleTestSignIn {
       ...protocol.newChecks(),
       adminKeySid,
     };
-    await storage.insert({ kind: PENDING, id: test.id, accountSid, payload: test, expiresAt: Date.now() + config.loginTtlSeconds * 1000 });
+    const deadline = Date.now() + config.loginTtlSeconds * 1000;
+    await storage.insert({ kind: PENDING, id: test.id, accountSid, payload: test, expiresAt: deadline });
+    const described = protocol.describeServiceProvider();
+    const started: StartedTest = {
+      adminKeySid,
+      protocol: protocol.protocol,
+      endpoint: described.endpoint,
+      serviceProviderId: described.id,
+      deadline,
+    };
+    await storage.insert({ kind: STARTED, id: test.id, accountSid, payload: started, expiresAt: deadline + RESULT_TTL_MS });
     const request = await protocol.start(test.id, checksOf(test), { forceAuthn: false, fresh: null });
     return { id: test.id, url: await login.browserLocation(request), service_provider: serviceProvider };
   }
@@ -121,13 +147,21 @@ export class ConsoleTestSignIn {
     return report;
   }
 
-  /** The report of a test this admin key started: pending until the IdP has answered. */
-  async status(id: string, adminKeySid: string): Promise<TestSignInStatus> {
+  /**
+   * The report of a test this admin key started: pending until the IdP has answered, expired
+   * when it did not answer within the sign-in lifetime (with what to register at the IdP).
+   * @throws NotFoundError for an id this admin key did not start, or one older than the reports.
+   */
+  async status(id: string, adminKeySid: string, now = Date.now()): Promise<TestSignInStatus> {
     const { storage } = this.services;
     const result = await storage.find<{ adminKeySid: string; report: TestSignInReport }>(RESULT, id);
     if (result && result.payload.adminKeySid === adminKeySid) return { status: 'done', report: result.payload.report };
     const pending = await storage.find<PendingTest>(PENDING, id);
     if (!result && pending && pending.payload.adminKeySid === adminKeySid) return { status: 'pending' };
+    const started = await storage.find<StartedTest>(STARTED, id);
+    if (!result && started && started.payload.adminKeySid === adminKeySid && now >= started.payload.deadline) {
+      return { status: 'expired', ...unanswered(started.payload, this.services.config.loginTtlSeconds) };
+    }
     throw new NotFoundError('No such test sign-in (reports are kept for an hour).');
   }
 
@@ -159,7 +193,10 @@ export class ConsoleTestSignIn {
       const reading = readProfile(uniqueId, signIn.attributes, connection.mapping, declared);
       const missing = reading.missing.map((attribute) => explainMissing(attribute, connection, signIn.attributes));
       const recognised = recognisedRoles(declared);
-      const refusal = identityRefusal ?? (explainRoleFailure(refusalOf(reading, declared), signIn.attributes) as LanyardError | null);
+      const refusal = explainForConnection(
+        identityRefusal ?? explainRoleFailure(refusalOf(reading, declared), signIn.attributes),
+        connection,
+      ) as LanyardError | null;
       return {
         ...base,
         protocol: protocol.protocol,
@@ -205,31 +242,55 @@ export class ConsoleTestSignIn {
 
 const errorOf = (error: LanyardError) => ({ code: error.code, message: error.message });
 
-const MAPPED_FIELDS = { full_name: 'full_name', email: 'email', roles: 'roles' } as const;
+/**
+ * A test the IdP never answered: most often it showed its own error page (an unregistered
+ * redirect URI or ACS URL) and the browser never came back. Names what to register, by protocol.
+ */
+function unanswered(test: StartedTest, loginTtlSeconds: number) {
+  const lifetime =
+    loginTtlSeconds < 120 ? `${loginTtlSeconds} second${loginTtlSeconds === 1 ? '' : 's'}` : `${Math.round(loginTtlSeconds / 60)} minutes`;
+  const register =
+    test.protocol === 'oidc'
+      ? `If it showed an error such as a redirect URI mismatch (invalid_redirect_uri), register ${test.endpoint} there as a redirect URI of the client ${test.serviceProviderId}.`
+      : `If it showed an error such as an unknown service provider or ACS URL, register the ACS URL ${test.endpoint} there (SP entity ID ${test.serviceProviderId}).`;
+  return {
+    message: `No answer from the identity provider within ${lifetime} (the sign-in lifetime). ${register} Then start a new test sign-in.`,
+    protocol: test.protocol,
+    endpoint: test.endpoint,
+    expired_at: new Date(test.deadline).toISOString(),
+  };
+}
 
-/** Error 45050 in words: what a real sign-in would say, where Lanyard looked, and the two fixes. */
+/** Error 45050 in words: what a real sign-in would say, where Lanyard looked, the fixes, and a scope as the cause when it is. */
 function explainMissing(attribute: string, connection: Connection, received: RawAttributes): MissingAttribute {
   if (attribute === 'NameID') {
     return {
       attribute,
-      looked_for: ['NameID'],
+      looked_for: lookedForOf(attribute, connection),
       explanation:
-        "The assertion has no NameID (its subject). Lanyard uses it as the user's unique id: configure the IdP to send a persistent identifier, such as the e-mail address or an immutable user id.",
+        connection.protocol === 'oidc'
+          ? "The ID token has no sub (its subject). Lanyard uses it as the user's unique id: every OpenID Connect provider must send it (OpenID Connect Core §2)."
+          : "The assertion has no NameID (its subject). Lanyard uses it as the user's unique id: configure the IdP to send a persistent identifier, such as the e-mail address or an immutable user id.",
     };
   }
-  const lookedFor = connection.mapping[MAPPED_FIELDS[attribute as keyof typeof MAPPED_FIELDS]];
+  const oidc = connection.protocol === 'oidc';
+  const what = oidc ? 'claim' : 'attribute';
+  const lookedFor = lookedForOf(attribute, connection);
   const names = Object.keys(received);
-  const sent = names.length > 0 ? `The IdP sent: ${names.map((n) => `"${n}"`).join(', ')}.` : 'The IdP sent no attributes at all.';
+  const sent = names.length > 0 ? `The IdP sent: ${names.map((n) => `"${n}"`).join(', ')}.` : `The IdP sent no ${what}s at all.`;
   const roles =
     attribute === 'roles'
       ? ` Every agent needs at least one role (${KNOWN_ROLES.join(', ')}): make sure this user belongs to a group the IdP sends as roles.`
       : '';
+  const scopes = oidc && connection.oidc ? missingScopeCause(connection.oidc, lookedFor) : null;
   return {
     attribute,
     looked_for: lookedFor,
     explanation:
-      `A real sign-in by this user would fail with error 45050: the identity provider did not send the mandatory attribute "${attribute}". ` +
-      `Lanyard looks for an attribute named ${lookedFor.map((n) => `"${n}"`).join(' or ')} (with a non-empty value). ${sent} ` +
-      `Fix it at the IdP by adding the attribute to what it sends this application (a SAML assertion attribute, or an OpenID Connect claim in the ID token or userinfo), or, if the IdP sends it under another name, add that name under "Attribute mapping".${roles}`,
+      `A real sign-in by this user would fail with error 45050: the identity provider did not send the mandatory ${what} "${attribute}". ` +
+      `Lanyard looks for ${what === 'claim' ? 'a claim' : 'an attribute'} named ${lookedFor.map((n) => `"${n}"`).join(' or ')} (with a non-empty value). ${sent} ` +
+      (scopes ? `${scopes} ` : '') +
+      `Fix it at the IdP by adding the ${what} to what it sends this application (${oidc ? 'an OpenID Connect claim in the ID token or userinfo' : 'an attribute in the SAML assertion'}), ` +
+      `or, if the IdP sends it under another name, add that name under "Attributes and roles".${roles}`,
   };
 }

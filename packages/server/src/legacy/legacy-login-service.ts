@@ -6,6 +6,7 @@ import type { RateLimits } from '../http/rate-limit.ts';
 import type { LanyardConfig } from '../config.ts';
 import { droppedRolesNote } from '../connections/profile-mapping.ts';
 import { mapProfileExplained } from '../connections/group-overage.ts';
+import { explainForConnection } from '../connections/missing-attribute.ts';
 import type { SamlConnection } from '../connections/saml-connection.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
 import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
@@ -143,7 +144,9 @@ export class LegacyLoginService {
         reason: droppedRolesNote(profile.droppedRoles),
       });
       return { redirectTo: tokenOnUrl(login?.resource ?? account.defaultRedirectUrl!, issued), issued };
-    } catch (error) {
+    } catch (thrown) {
+      // A missing attribute in SAML's words (the assertion), as on the enhanced service provider.
+      const error = explainForConnection(thrown, connection);
       const known = error instanceof LanyardError;
       await this.audit.record({
         type: 'login.failed',

@@ -7,6 +7,7 @@ import { uniqueIdOf, type ConnectionProtocol, type IdpMessage, type IdpRequest, 
 import type { SpKeys } from '../connections/sp-keys.ts';
 import { droppedRolesNote } from '../connections/profile-mapping.ts';
 import { mapProfileExplained } from '../connections/group-overage.ts';
+import { explainForConnection } from '../connections/missing-attribute.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { randomToken } from '../crypto/random.ts';
 import {
@@ -287,7 +288,9 @@ export class LoginService {
         reason: droppedRolesNote(profile.droppedRoles),
       });
       return { redirectTo: this.redirectWith(login, { code }), user };
-    } catch (error) {
+    } catch (thrown) {
+      // A missing claim in the connection's words, with a scope it does not request as the cause.
+      const error = explainForConnection(thrown, connection);
       // The pending sign-in is spent either way: leave a trace for the administrator.
       const known = error instanceof LanyardError;
       await this.audit.record({

@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type { TestSignInReport, TestSignInStatus } from '@lanyard/server/console/responses.ts';
+import { EXIT, fields } from '../output.ts';
+import { action } from '../runtime.ts';
+
+/** As the console: every 2 s, until the IdP has answered or the sign-in lifetime has passed. */
+const POLL_MS = 2000;
+
+/**
+ * `lanyard test-sign-in`: the console's test sign-in from a terminal. It stores the pending test
+ * in the database the running server reads (same LANYARD_DATABASE_URL and LANYARD_SECRET_KEY),
+ * prints the IdP URL to open in a browser, and waits for the server to turn the IdP's answer into
+ * a report. Exit 0 when the sign-in succeeded, 1 when it failed or the IdP never answered.
+ */
+export function registerTestSignIn(program: Command): void {
+  program
+    .command('test-sign-in')
+    .description("sign in at the account's IdP as a real user and print the report (needs the server running on the same database)")
+    .argument('<AccountSid>', 'the account (AC…)')
+    .addOption(
+      new Option('--service-provider <sp>', 'SAML: the service provider to test (default: by the account mode)').choices(['enhanced', 'legacy']),
+    )
+    .action(
+      action(async ({ services }, { args: [accountSid], options }) => {
+        const { ConsoleTestSignIn } = await import('@lanyard/server/console/test-sign-in.ts');
+        const tests = new ConsoleTestSignIn(services);
+        const started = await tests.begin(accountSid!, CLI_STARTER, options.serviceProvider as 'enhanced' | 'legacy' | undefined);
+        // On stderr: stdout stays the report (or its JSON).
+        process.stderr.write(
+          `Open this URL in a browser and sign in at the identity provider (${started.service_provider} service provider):\n${started.url}\nWaiting for its answer…\n`,
+        );
+        let status: TestSignInStatus = { status: 'pending' };
+        while (status.status === 'pending') {
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+          status = await tests.status(started.id, CLI_STARTER);
+        }
+        if (status.status === 'expired') return { data: status, text: status.message, exitCode: EXIT.failure };
+        return { data: status.report, text: describeReport(status.report), exitCode: status.report.succeeded ? EXIT.ok : EXIT.failure };
+      }),
+    );
+}
+
+/** Who started a test from the CLI, where the console records the admin key (only it may read the report). */
+const CLI_STARTER = 'cli';
+
+function describeReport(report: TestSignInReport): string {
+  const attributes = Object.entries(report.attributes);
+  return [
+    report.succeeded
+      ? `Test sign-in succeeded: signed in as ${report.name_id}.`
+      : `Test sign-in failed: ${report.error ? `${report.error.message} (code ${report.error.code})` : 'see below'}`,
+    ...report.missing.map((m) => `Missing ${m.attribute}: ${m.explanation}`),
+    ...report.warnings.map((w) => `Note: ${w}`),
+    'Profile:',
+    fields([
+      ['unique id', report.name_id],
+      ['full_name', report.profile.full_name],
+      ['email', report.profile.email],
+      ['roles', report.profile.roles.join(', ') || null],
+      ['dropped roles', report.dropped_roles.join(', ') || null],
+      ['image_url', report.profile.image_url],
+    ]),
+    `Attributes (claims) received from ${report.issuer ?? 'an unknown issuer'}:`,
+    attributes.length ? fields(attributes.map(([name, values]) => [name, values.join(', ')])) : '  (none)',
+  ].join('\n');
+}

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { missingScopeCause, standardScopeOf } from './oidc-scopes.ts';
+
+describe('missingScopeCause (OpenID Connect Core §5.4)', () => {
+  it('names the standard scope that releases a missing standard claim, with the set-oidc fix', () => {
+    expect(standardScopeOf('email_verified')).toBe('email');
+    expect(standardScopeOf('given_name')).toBe('profile');
+    expect(standardScopeOf('roles')).toBeUndefined();
+    const cause = missingScopeCause({ scopes: 'openid profile' }, ['email', 'mail']);
+    expect(cause).toContain('requests the scopes "openid profile", without "email"');
+    expect(cause).toContain('releases "email" only with that scope (OpenID Connect Core §5.4)');
+    expect(cause).toContain('--scopes "openid profile email"');
+    expect(missingScopeCause({ scopes: 'openid' }, ['name', 'displayName'])).toContain('--scopes "openid profile"');
+  });
+
+  it('says roles and groups need a scope the provider defines, and blames nothing when the scopes are there', () => {
+    expect(missingScopeCause({ scopes: 'openid profile email' }, ['roles', 'groups'])).toMatch(
+      /no standard scope releases "roles", "groups": request a scope your provider defines, e\.g\. roles or groups/,
+    );
+    expect(missingScopeCause({ scopes: 'openid profile email roles' }, ['roles', 'groups'])).toBeNull();
+    expect(missingScopeCause({ scopes: 'openid profile email' }, ['email'])).toBeNull();
+  });
+});

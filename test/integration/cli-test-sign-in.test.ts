@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverProvider } from '../../packages/server/src/connections/oidc-connection.ts';
+import { ROOT } from '../support/cli.ts';
+import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { signingKey, startUpstreamProvider, upstreamLoginHeadless } from '../support/oidc-upstream.ts';
+
+/**
+ * `lanyard test-sign-in`: the console's test sign-in from a terminal, against a running server on
+ * the same database and a real OpenID Provider (oidc-provider).
+ */
+describe('lanyard test-sign-in', () => {
+  const secretKey = randomBytes(32);
+  let lanyard: TestLanyard;
+  let upstream: Awaited<ReturnType<typeof startUpstreamProvider>>;
+  let accountSid: string;
+
+  beforeAll(async () => {
+    lanyard = await startTestLanyard('sqlite', { secretKey });
+    upstream = await startUpstreamProvider({
+      users: [{ sub: 'nora', name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] }],
+      redirectUri: `${lanyard.url}/login/oidc/callback`,
+      clientId: 'lanyard-cli',
+      clientSecret: 'upstream-secret',
+      keys: [await signingKey('cli-test-key')],
+    });
+    accountSid = (await lanyard.services.accounts.createAccount('CLI test sign-in')).account.sid;
+    await lanyard.services.accounts.setOidc(
+      accountSid,
+      { issuer: upstream.issuer, clientId: 'lanyard-cli', clientSecret: 'upstream-secret', scopes: 'openid profile email roles' },
+      (settings) => discoverProvider(settings.issuer),
+    );
+  });
+  afterAll(async () => {
+    await lanyard?.stop();
+    await upstream?.close();
+  });
+
+  it('prints the URL to open, waits for the answer the server receives, and prints the report (exit 0)', async () => {
+    const child = spawn('node', [join(ROOT, 'packages/cli/bin/lanyard.js'), 'test-sign-in', accountSid, '--json'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        LANYARD_DATABASE_URL: lanyard.db.url,
+        LANYARD_SECRET_KEY: secretKey.toString('base64'),
+        LANYARD_PUBLIC_URL: lanyard.url,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed: ${stderr}`)), 20_000);
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const found = /^(http\S+)$/m.exec(stderr);
+        if (found) {
+          clearTimeout(timer);
+          resolve(found[1]!);
+        }
+      });
+    });
+    expect(new URL(url).origin).toBe(upstream.issuer);
+    const callback = await upstreamLoginHeadless(url, 'nora');
+    expect((await fetch(callback, { redirect: 'manual' })).status).toBe(200);
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      succeeded: true,
+      protocol: 'oidc',
+      name_id: 'nora',
+      profile: { full_name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] },
+    });
+    expect(await lanyard.services.users.list(accountSid)).toEqual([]);
+  }, 60_000);
+});

@@ -334,11 +334,17 @@ export class TokenService {
   ): Promise<{ claims: AccessTokenClaims; session: Session; account: Account }> {
     const claims = await this.accessTokens.verify(token);
     if (expect.accountSid !== undefined && claims.aud !== expect.accountSid) throw new InvalidTokenError('The token was issued for another account.');
-    const session = await this.requireLiveSession(claims.sid);
+    // Session and user in one read: the token names both.
+    const [sessionRecord, userRecord] = await this.storage.findMany([
+      { kind: SESSION, id: claims.sid },
+      { kind: USER, id: claims.sub },
+    ]);
+    const session = sessionRecord?.payload as Session | undefined;
+    if (!session || session.revokedAt !== null) throw new InvalidTokenError('The session of this token has been revoked.');
     const account = expect.account?.sid === session.accountSid ? expect.account : await this.accounts.findAccount(session.accountSid);
     if (!account) throw new InvalidTokenError('The account of this token no longer exists.');
     assertIssuedFor(endpoint, session, account, expect, claims);
-    const user = await this.users.find(claims.sub);
+    const user = userRecord?.payload as User | undefined;
     if (!user || user.disabled) throw new InvalidTokenError('This user has been disabled by an administrator.');
     return { claims, session, account };
   }

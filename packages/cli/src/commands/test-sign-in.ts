@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { TestSignInReport, TestSignInStatus } from '@lanyard/server/console/responses.ts';
-import { EXIT, fields } from '../output.ts';
+import { EXIT, fields, printable } from '../output.ts';
 import { action } from '../runtime.ts';
 
 /** As the console: every 2 s, until the IdP has answered or the sign-in lifetime has passed. */
@@ -44,24 +44,26 @@ export function registerTestSignIn(program: Command): void {
 /** Who started a test from the CLI, where the console records the admin key (only it may read the report). */
 const CLI_STARTER = 'cli';
 
+/** The report for a terminal: what the IdP sent (names, values, the messages quoting them) with its control characters escaped. */
 function describeReport(report: TestSignInReport): string {
+  const p = printable;
   const attributes = Object.entries(report.attributes);
   return [
     report.succeeded
-      ? `Test sign-in succeeded: signed in as ${report.name_id}.`
-      : `Test sign-in failed: ${report.error ? `${report.error.message} (code ${report.error.code})` : 'see below'}`,
-    ...report.missing.map((m) => `Missing ${m.attribute}: ${m.explanation}`),
-    ...report.warnings.map((w) => `Note: ${w}`),
+      ? `Test sign-in succeeded: signed in as ${p(report.name_id)}.`
+      : `Test sign-in failed: ${report.error ? `${p(report.error.message)} (code ${report.error.code})` : 'see below'}`,
+    ...report.missing.map((m) => `Missing ${p(m.attribute)}: ${p(m.explanation)}`),
+    ...report.warnings.map((w) => `Note: ${p(w)}`),
     'Profile:',
     fields([
-      ['unique id', report.name_id],
-      ['full_name', report.profile.full_name],
-      ['email', report.profile.email],
-      ['roles', report.profile.roles.join(', ') || null],
-      ['dropped roles', report.dropped_roles.join(', ') || null],
-      ['image_url', report.profile.image_url],
+      ['unique id', p(report.name_id)],
+      ['full_name', p(report.profile.full_name)],
+      ['email', p(report.profile.email)],
+      ['roles', p(report.profile.roles.join(', ')) || null],
+      ['dropped roles', p(report.dropped_roles.join(', ')) || null],
+      ['image_url', p(report.profile.image_url)],
     ]),
-    `Attributes (claims) received from ${report.issuer ?? 'an unknown issuer'}:`,
-    attributes.length ? fields(attributes.map(([name, values]) => [name, values.join(', ')])) : '  (none)',
+    `Attributes (claims) received from ${p(report.issuer) ?? 'an unknown issuer'}:`,
+    attributes.length ? fields(attributes.map(([name, values]) => [p(name), p(values.join(', '))])) : '  (none)',
   ].join('\n');
 }

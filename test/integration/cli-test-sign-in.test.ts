@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverProvider } from '../../packages/server/src/connections/oidc-connection.ts';
@@ -79,6 +80,9 @@ describe('lanyard test-sign-in', () => {
       profile: { full_name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] },
     });
     expect(await lanyard.services.users.list(accountSid)).toEqual([]);
+    // The audit log names who started the test, as it names the operator of every CLI change.
+    const audited = (await lanyard.services.audit.recent(accountSid, 10)).find((e) => e.surface === 'console-test');
+    expect(audited?.reason).toContain(`started from the CLI by cli (${userInfo().username})`);
   }, 60_000);
 
   it('prints what the IdP sent without its control characters: the report on a terminal cannot be spoofed', async () => {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { TestSignInReport, TestSignInStatus } from '@lanyard/server/console/responses.ts';
 import { EXIT, fields, printable } from '../output.ts';
-import { action } from '../runtime.ts';
+import { action, operator } from '../runtime.ts';
 
 /** As the console: every 2 s, until the IdP has answered or the sign-in lifetime has passed. */
 const POLL_MS = 2000;
@@ -25,7 +25,9 @@ export function registerTestSignIn(program: Command): void {
       action(async ({ services }, { args: [accountSid], options }) => {
         const { ConsoleTestSignIn } = await import('@lanyard/server/console/test-sign-in.ts');
         const tests = new ConsoleTestSignIn(services);
-        const started = await tests.begin(accountSid!, CLI_STARTER, options.serviceProvider as 'enhanced' | 'legacy' | undefined);
+        // Where the console records the admin key (only it may read the report): the CLI and its operator, as the audit log names CLI changes.
+        const starter = `cli (${operator()})`;
+        const started = await tests.begin(accountSid!, starter, options.serviceProvider as 'enhanced' | 'legacy' | undefined);
         // On stderr: stdout stays the report (or its JSON).
         process.stderr.write(
           `Open this URL in a browser and sign in at the identity provider (${started.service_provider} service provider):\n${started.url}\nWaiting for its answer…\n`,
@@ -33,16 +35,13 @@ export function registerTestSignIn(program: Command): void {
         let status: TestSignInStatus = { status: 'pending' };
         while (status.status === 'pending') {
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-          status = await tests.status(started.id, CLI_STARTER);
+          status = await tests.status(started.id, starter);
         }
         if (status.status === 'expired') return { data: status, text: status.message, exitCode: EXIT.failure };
         return { data: status.report, text: describeReport(status.report), exitCode: status.report.succeeded ? EXIT.ok : EXIT.failure };
       }),
     );
 }
-
-/** Who started a test from the CLI, where the console records the admin key (only it may read the report). */
-const CLI_STARTER = 'cli';
 
 /** The report for a terminal: what the IdP sent (names, values, the messages quoting them) with its control characters escaped. */
 function describeReport(report: TestSignInReport): string {

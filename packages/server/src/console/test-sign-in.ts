@@ -144,7 +144,7 @@ export class ConsoleTestSignIn {
       uniqueId: report.name_id,
       surface: 'console-test',
       code: report.error?.code ?? null,
-      reason: `${report.error ? `${report.error.message} ` : ''}(test only, no token issued: ${test.serviceProvider} SP, started with admin key ${test.adminKeySid})`,
+      reason: `${report.error ? `${report.error.message} ` : ''}(test only, no token issued: ${test.serviceProvider} SP, started ${starterOf(test.adminKeySid)})`,
     });
     return report;
   }
@@ -244,6 +244,9 @@ export class ConsoleTestSignIn {
 }
 
 const errorOf = (error: LanyardError) => ({ code: error.code, message: error.message });
+
+/** Who started a test, for the audit log: an admin key (the console), or the CLI with its operator (`cli (name)`). */
+const starterOf = (starter: string) => (starter.startsWith('cli') ? `from the CLI by ${starter}` : `with admin key ${starter}`);
 
 /**
  * A test the IdP never answered: most often it showed its own error page (an unregistered

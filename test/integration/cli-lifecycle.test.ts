@@ -140,6 +140,16 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     expect(help.stdout).toMatch(/keeps the stored secret/);
   });
 
+  it('refuses an empty --client-secret-file rather than keeping (or dropping) the stored secret in silence', async () => {
+    // A secret file emptied by a failed export (`vault read … > file`) is a mistake, not "keep the stored one".
+    const empty = join(dir, 'empty-secret');
+    writeFileSync(empty, '\n');
+    expectBadInput(
+      await lanyard('sso', 'set-oidc', oidcAccount, '--issuer', upstream!.issuer, '--client-id', 'lanyard', '--client-secret-file', empty),
+      /client secret file ".*empty-secret" is empty/,
+    );
+  });
+
   it('dry-runs an OpenID Connect connection without --name-id, taking sub from the claims', async () => {
     const claims = join(dir, 'oidc-claims.json');
     writeFileSync(claims, JSON.stringify({ sub: 'nora-1', name: 'Nora', email: 'nora@example.com', roles: ['agent'] }));

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverProvider } from '../../packages/server/src/connections/oidc-connection.ts';
@@ -20,7 +21,12 @@ describe('lanyard test-sign-in', () => {
   beforeAll(async () => {
     lanyard = await startTestLanyard('sqlite', { secretKey });
     upstream = await startUpstreamProvider({
-      users: [{ sub: 'nora', name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] }],
+      users: [
+        { sub: 'nora', name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] },
+        // A display name is the user's to write at the provider: terminal control sequences (a title
+        // change, a carriage return that overwrites the line with a made-up role) must not reach the terminal.
+        { sub: 'eve', name: 'Eve\r  roles      supervisor\u001b]0;owned\u0007', email: 'eve@example.com', roles: ['agent\u001b[8m'] },
+      ],
       redirectUri: `${lanyard.url}/login/oidc/callback`,
       clientId: 'lanyard-cli',
       clientSecret: 'upstream-secret',
@@ -74,5 +80,41 @@ describe('lanyard test-sign-in', () => {
       profile: { full_name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] },
     });
     expect(await lanyard.services.users.list(accountSid)).toEqual([]);
+    // The audit log names who started the test, as it names the operator of every CLI change.
+    const audited = (await lanyard.services.audit.recent(accountSid, 10)).find((e) => e.surface === 'console-test');
+    expect(audited?.reason).toContain(`started from the CLI by cli (${userInfo().username})`);
+  }, 60_000);
+
+  it('prints what the IdP sent without its control characters: the report on a terminal cannot be spoofed', async () => {
+    const child = spawn('node', [join(ROOT, 'packages/cli/bin/lanyard.js'), 'test-sign-in', accountSid], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        LANYARD_DATABASE_URL: lanyard.db.url,
+        LANYARD_SECRET_KEY: secretKey.toString('base64'),
+        LANYARD_PUBLIC_URL: lanyard.url,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed: ${stderr}`)), 20_000);
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const found = /^(http\S+)$/m.exec(stderr);
+        if (found) {
+          clearTimeout(timer);
+          resolve(found[1]!);
+        }
+      });
+    });
+    const callback = await upstreamLoginHeadless(url, 'eve');
+    expect((await fetch(callback, { redirect: 'manual' })).status).toBe(200);
+    expect(await exited).toBe(1); // the roles are not recognised: a failed test
+    // Line breaks are the report's own; every other control character is shown, escaped.
+    expect(stdout.replace(/\n/g, '')).not.toMatch(/\p{Cc}/u);
+    expect(stdout).toContain('Eve\\x0d  roles      supervisor\\x1b]0;owned\\x07');
   }, 60_000);
 });

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestSignInReport, TestSignInStarted, TestSignInStatus } from '../../packages/server/src/console/responses.ts';
 import { discoverProvider } from '../../packages/server/src/connections/oidc-connection.ts';
+import { ConsoleTestSignIn } from '../../packages/server/src/console/test-sign-in.ts';
+import { NotFoundError } from '../../packages/server/src/errors.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import { signingKey, startUpstreamProvider, upstreamLoginHeadless } from '../support/oidc-upstream.ts';
 
@@ -20,6 +22,7 @@ describe('console test sign-in through an OpenID Connect provider', () => {
   let accountSid: string;
   let connectionSid: string;
   let session: { cookie: string; csrf: string };
+  let adminKeySid: string;
 
   beforeAll(async () => {
     lanyard = await startTestLanyard('sqlite');
@@ -39,7 +42,9 @@ describe('console test sign-in through an OpenID Connect provider', () => {
         (settings) => discoverProvider(settings.issuer),
       )
     ).sid;
-    const key = (await adminKeys.create('console oidc test')).secret;
+    const created = await adminKeys.create('console oidc test');
+    const key = created.secret;
+    adminKeySid = created.key.sid;
     const signedIn = await fetch(`${lanyard.url}/console/session`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -265,5 +270,33 @@ describe('console test sign-in through an OpenID Connect provider', () => {
     } finally {
       await other.stop();
     }
+  });
+
+  it('never reports a test the provider answered as unanswered, even once its report has aged out', async () => {
+    const { report } = await testSignIn('nora');
+    const tests = new ConsoleTestSignIn(lanyard.services);
+    // The report lives an hour from the answer; the started record an hour from the deadline.
+    // Between the two, the test must not read "No answer from the identity provider… register …".
+    // Simulated with the storage's own clock: the pending test (spent) and the report are gone.
+    await lanyard.services.storage.destroy('console_test_login', report.id);
+    await lanyard.services.storage.destroy('console_test_result', report.id);
+    const afterDeadline = Date.now() + lanyard.services.config.loginTtlSeconds * 1000 + 1000;
+    await expect(tests.status(report.id, adminKeySid, afterDeadline)).rejects.toThrow(NotFoundError);
+  });
+
+  it('says "expired" only to the admin key that started the test, and the started record completes nothing', async () => {
+    const tests = new ConsoleTestSignIn(lanyard.services);
+    const started = await tests.begin(accountSid, adminKeySid);
+    // The pending test expires at the deadline (the storage reads its own clock).
+    await lanyard.services.storage.destroy('console_test_login', started.id);
+    const afterDeadline = Date.now() + lanyard.services.config.loginTtlSeconds * 1000 + 1000;
+    expect(await tests.status(started.id, adminKeySid, afterDeadline)).toMatchObject({ status: 'expired', protocol: 'oidc' });
+    const other = (await lanyard.services.adminKeys.create('another administrator')).key.sid;
+    await expect(tests.status(started.id, other, afterDeadline)).rejects.toThrow(NotFoundError);
+    await expect(tests.status(started.id, other)).rejects.toThrow(NotFoundError);
+    // The started record is no pending test: the provider's answer with its state is refused.
+    await expect(tests.complete({ serviceProvider: 'enhanced', sid: null }, undefined, started.id)).rejects.toThrow(
+      /expired, was already completed, or is unknown/,
+    );
   });
 });

@@ -63,6 +63,15 @@ export function table(rows: string[][], header?: string[]): string {
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
+/**
+ * Text another party wrote (an IdP's attributes or claims, a user's name) as it may reach a
+ * terminal: every control character (C0, DEL, C1) shown escaped (`\x1b`), so that escape
+ * sequences and carriage returns cannot retitle the terminal or overwrite what is printed.
+ */
+export function printable<T extends string | null | undefined>(text: T): T {
+  return text?.replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) as T;
+}
+
 /** `label  value` pairs, aligned. */
 export function fields(pairs: Array<[string, string | null | undefined]>): string {
   const width = Math.max(...pairs.map(([k]) => k.length));

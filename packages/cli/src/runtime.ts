@@ -60,7 +60,8 @@ export function action(handler: Handler): (...parsed: unknown[]) => Promise<void
   };
 }
 
-function operator(): string {
+/** The operating-system user running the CLI: the audit log's name for who acted (`cli (name)`). */
+export function operator(): string {
   try {
     return userInfo().username;
   } catch {

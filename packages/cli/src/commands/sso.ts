@@ -84,6 +84,12 @@ With a new issuer or client ID while a secret is stored, give the new client's s
         const secret = options.clientSecretFile
           ? readText(options.clientSecretFile as string, 'client secret').trim()
           : process.env.LANYARD_OIDC_CLIENT_SECRET;
+        // A secret file given empty is a failed export, not "keep the stored secret" (nor a public client).
+        if (options.clientSecretFile && !secret) {
+          throw new InvalidParameterError(
+            `The client secret file "${String(options.clientSecretFile)}" is empty. Write the secret into it, or leave --client-secret-file out to keep the stored secret.`,
+          );
+        }
         const body = parseWith(schemas.oidc, {
           issuer: options.issuer,
           client_id: options.clientId,

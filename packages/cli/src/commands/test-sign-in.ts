@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { TestSignInReport, TestSignInStatus } from '@lanyard/server/console/responses.ts';
-import { EXIT, fields } from '../output.ts';
-import { action } from '../runtime.ts';
+import { EXIT, fields, printable } from '../output.ts';
+import { action, operator } from '../runtime.ts';
 
 /** As the console: every 2 s, until the IdP has answered or the sign-in lifetime has passed. */
 const POLL_MS = 2000;
@@ -25,7 +25,9 @@ export function registerTestSignIn(program: Command): void {
       action(async ({ services }, { args: [accountSid], options }) => {
         const { ConsoleTestSignIn } = await import('@lanyard/server/console/test-sign-in.ts');
         const tests = new ConsoleTestSignIn(services);
-        const started = await tests.begin(accountSid!, CLI_STARTER, options.serviceProvider as 'enhanced' | 'legacy' | undefined);
+        // Where the console records the admin key (only it may read the report): the CLI and its operator, as the audit log names CLI changes.
+        const starter = `cli (${operator()})`;
+        const started = await tests.begin(accountSid!, starter, options.serviceProvider as 'enhanced' | 'legacy' | undefined);
         // On stderr: stdout stays the report (or its JSON).
         process.stderr.write(
           `Open this URL in a browser and sign in at the identity provider (${started.service_provider} service provider):\n${started.url}\nWaiting for its answer…\n`,
@@ -33,7 +35,7 @@ export function registerTestSignIn(program: Command): void {
         let status: TestSignInStatus = { status: 'pending' };
         while (status.status === 'pending') {
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-          status = await tests.status(started.id, CLI_STARTER);
+          status = await tests.status(started.id, starter);
         }
         if (status.status === 'expired') return { data: status, text: status.message, exitCode: EXIT.failure };
         return { data: status.report, text: describeReport(status.report), exitCode: status.report.succeeded ? EXIT.ok : EXIT.failure };
@@ -41,27 +43,26 @@ export function registerTestSignIn(program: Command): void {
     );
 }
 
-/** Who started a test from the CLI, where the console records the admin key (only it may read the report). */
-const CLI_STARTER = 'cli';
-
+/** The report for a terminal: what the IdP sent (names, values, the messages quoting them) with its control characters escaped. */
 function describeReport(report: TestSignInReport): string {
+  const p = printable;
   const attributes = Object.entries(report.attributes);
   return [
     report.succeeded
-      ? `Test sign-in succeeded: signed in as ${report.name_id}.`
-      : `Test sign-in failed: ${report.error ? `${report.error.message} (code ${report.error.code})` : 'see below'}`,
-    ...report.missing.map((m) => `Missing ${m.attribute}: ${m.explanation}`),
-    ...report.warnings.map((w) => `Note: ${w}`),
+      ? `Test sign-in succeeded: signed in as ${p(report.name_id)}.`
+      : `Test sign-in failed: ${report.error ? `${p(report.error.message)} (code ${report.error.code})` : 'see below'}`,
+    ...report.missing.map((m) => `Missing ${p(m.attribute)}: ${p(m.explanation)}`),
+    ...report.warnings.map((w) => `Note: ${p(w)}`),
     'Profile:',
     fields([
-      ['unique id', report.name_id],
-      ['full_name', report.profile.full_name],
-      ['email', report.profile.email],
-      ['roles', report.profile.roles.join(', ') || null],
-      ['dropped roles', report.dropped_roles.join(', ') || null],
-      ['image_url', report.profile.image_url],
+      ['unique id', p(report.name_id)],
+      ['full_name', p(report.profile.full_name)],
+      ['email', p(report.profile.email)],
+      ['roles', p(report.profile.roles.join(', ')) || null],
+      ['dropped roles', p(report.dropped_roles.join(', ')) || null],
+      ['image_url', p(report.profile.image_url)],
     ]),
-    `Attributes (claims) received from ${report.issuer ?? 'an unknown issuer'}:`,
-    attributes.length ? fields(attributes.map(([name, values]) => [name, values.join(', ')])) : '  (none)',
+    `Attributes (claims) received from ${p(report.issuer) ?? 'an unknown issuer'}:`,
+    attributes.length ? fields(attributes.map(([name, values]) => [p(name), p(values.join(', '))])) : '  (none)',
   ].join('\n');
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signingKey, startUpstreamProvider, upstreamLoginHeadless } from '../../../../test/support/oidc-upstream.ts';
 import type { OidcIdpSettings } from '../accounts/model.ts';
@@ -113,5 +115,27 @@ describe('OidcConnection, against oidc-provider', () => {
     await expect(broken.authorizeUrl(newChecks())).rejects.toMatchObject({ code: 70251, message: expect.stringContaining(nowhere) });
     await expect(discoverProvider(nowhere)).rejects.toMatchObject({ code: 20001, message: expect.stringContaining(nowhere) });
     await expect(discoverProvider(upstream.issuer)).resolves.toBeUndefined();
+  });
+
+  it("bounds what a failed discovery echoes of the provider's answer (content type, status text) to one line of 300 characters", async () => {
+    // A provider that answers discovery with a huge content type, or a huge status text: both are the provider's to write,
+    // and the message reaches the admin API, the audit log and (at sign-in) the desktop's error_description.
+    const noise = `text/html\t${'x'.repeat(6000)}`;
+    const broken: Server = createServer((request, response) => {
+      if (request.url?.startsWith('/ok-status')) response.writeHead(200, { 'content-type': noise }).end('<html></html>');
+      else response.writeHead(503, `Unavailable\t${'y'.repeat(6000)}`).end();
+    });
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+    try {
+      for (const issuer of [`${base}/ok-status`, `${base}/down`]) {
+        const error = (await discoverProvider(issuer).catch((e: unknown) => e)) as Error;
+        expect(error.message).toContain(`${issuer}/.well-known/openid-configuration`);
+        expect(error.message).not.toMatch(/\p{Cc}/u);
+        expect(error.message.length).toBeLessThan(600);
+      }
+    } finally {
+      await new Promise((resolve) => broken.close(resolve));
+    }
   });
 });

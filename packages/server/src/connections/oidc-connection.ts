@@ -175,6 +175,11 @@ function describe(error: unknown): string {
   const text = e.error ? `${e.error}${e.error_description ? `: ${e.error_description}` : ''}` : `${e.message ?? String(error)}${cause}`;
   // The provider's error and error_description may arrive on the callback URL, which anyone can
   // write: bounded and on one line wherever they are shown (reports, error pages, logs).
+  return oneLine(text);
+}
+
+/** Text from the provider (or about its answer) as one line of at most 300 characters. */
+function oneLine(text: string): string {
   return text.replace(/\p{Cc}+/gu, ' ').slice(0, 300);
 }
 
@@ -192,9 +197,12 @@ function describeDiscoveryFailure(issuer: string, error: unknown): string {
   const response = (error as { cause?: Partial<Response> }).cause;
   if (response && typeof response.status === 'number' && typeof response.headers?.get === 'function') {
     const type = response.headers.get('content-type')?.split(';')[0] ?? 'no content type';
-    const what = response.ok
-      ? `answered ${type} instead of a JSON discovery document`
-      : `answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    // The content type and status text are the provider's to write, as its error_description is.
+    const what = oneLine(
+      response.ok
+        ? `answered ${type} instead of a JSON discovery document`
+        : `answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`,
+    );
     return `${discoveryUrl(issuer)} ${what}; is ${issuer} the provider's issuer URL?`;
   }
   return `${discoveryUrl(issuer)}: ${describe(error)}`;

@@ -119,6 +119,8 @@ export class ConsoleTestSignIn {
     const consumed = await storage.consume<PendingTest>(PENDING, testId);
     if (!consumed?.consumedNow)
       throw new SamlResponseError('this test sign-in has expired, was already completed, or is unknown; start it again from the console');
+    // The IdP answered: the test can no longer be "expired" (never answered), even after its report has aged out.
+    await storage.destroy(STARTED, testId);
     const test = consumed.record.payload;
     const expectedSid = test.serviceProvider === 'enhanced' ? test.connectionSid : test.accountSid;
     // The OIDC callback's URL names no SID; the protocol refuses an answer of the other kind.
@@ -142,7 +144,7 @@ export class ConsoleTestSignIn {
       uniqueId: report.name_id,
       surface: 'console-test',
       code: report.error?.code ?? null,
-      reason: `${report.error ? `${report.error.message} ` : ''}(test only, no token issued: ${test.serviceProvider} SP, started with admin key ${test.adminKeySid})`,
+      reason: `${report.error ? `${report.error.message} ` : ''}(test only, no token issued: ${test.serviceProvider} SP, started ${starterOf(test.adminKeySid)})`,
     });
     return report;
   }
@@ -150,7 +152,8 @@ export class ConsoleTestSignIn {
   /**
    * The report of a test this admin key started: pending until the IdP has answered, expired
    * when it did not answer within the sign-in lifetime (with what to register at the IdP).
-   * @throws NotFoundError for an id this admin key did not start, or one older than the reports.
+   * @throws NotFoundError for an id this admin key did not start, one older than the reports, or
+   *   one the IdP answered whose report has aged out (never "expired": it was answered).
    */
   async status(id: string, adminKeySid: string, now = Date.now()): Promise<TestSignInStatus> {
     const { storage } = this.services;
@@ -241,6 +244,9 @@ export class ConsoleTestSignIn {
 }
 
 const errorOf = (error: LanyardError) => ({ code: error.code, message: error.message });
+
+/** Who started a test, for the audit log: an admin key (the console), or the CLI with its operator (`cli (name)`). */
+const starterOf = (starter: string) => (starter.startsWith('cli') ? `from the CLI by ${starter}` : `with admin key ${starter}`);
 
 /**
  * A test the IdP never answered: most often it showed its own error page (an unregistered

@@ -79,6 +79,25 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
   it('lists users and refuses malformed user SIDs', async () => {
     expect(await json('users', 'list', accountSid)).toEqual({ users: [] });
     expectBadInput(await lanyard('users', 'disable', 'FUnope'), /user SID/);
+    // A name as an IdP may send it: escape sequences and a carriage return reach no terminal raw.
+    const services = await createServices(loadConfig(env), { logger: jsonLogger('silent') });
+    try {
+      const name = 'Eve\r  roles supervisor\u001b]0;owned\u0007';
+      await services.users.provision(accountSid, {
+        uniqueId: 'eve@example.com',
+        fullName: name,
+        email: 'eve@example.com',
+        roles: ['agent'],
+        imageUrl: null,
+        attributes: {},
+      });
+    } finally {
+      await services.storage.close();
+    }
+    const listed = await lanyard('users', 'list', accountSid);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('Eve\\x0d  roles supervisor\\x1b]0;owned\\x07');
+    expect(listed.stdout).not.toMatch(/[\r\u001b\u0007]/);
   });
 
   it('keeps the client secret on a re-run of set-oidc, refuses a new client without one, and records what changed', async () => {
@@ -124,6 +143,22 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     const made = await setOidc('--client-id', 'lanyard', '--public-client');
     expect(made.code, made.stderr).toBe(0);
     expect(made.stdout).toContain('Client secret: REMOVED');
+
+    // A secret left in the shell's environment: --public-client wins over it, and a secret taken
+    // from it says where it came from.
+    env.LANYARD_OIDC_CLIENT_SECRET = 'cli-secret';
+    try {
+      const stillPublic = await setOidc('--client-id', 'lanyard', '--public-client');
+      expect(stillPublic.code, stillPublic.stderr).toBe(0);
+      const fromEnv = await setOidc('--client-id', 'lanyard');
+      expect(fromEnv.code, fromEnv.stderr).toBe(0);
+      expect(fromEnv.stdout).toMatch(
+        /Client secret: stored \(encrypted\)\.\nThe secret came from LANYARD_OIDC_CLIENT_SECRET; if it belongs to another client, unset it/,
+      );
+    } finally {
+      delete env.LANYARD_OIDC_CLIENT_SECRET;
+    }
+    expect((await setOidc('--client-id', 'lanyard')).stdout).toContain('Client secret: kept');
 
     const audit = await createServices(loadConfig(env), { logger: jsonLogger('silent') });
     try {

@@ -57,7 +57,8 @@ export function cliLogger(): Logger {
 
 /** Left-aligned columns, for lists. */
 export function table(rows: string[][], header?: string[]): string {
-  const all = header ? [header, ...rows] : rows;
+  // A cell is one line of data, often another party's (a user's name from the IdP): printable.
+  const all = (header ? [header, ...rows] : rows).map((row) => row.map((cell) => printable(cell)));
   if (all.length === 0) return '';
   const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
@@ -72,8 +73,8 @@ export function printable<T extends string | null | undefined>(text: T): T {
   return text?.replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) as T;
 }
 
-/** `label  value` pairs, aligned. */
+/** `label  value` pairs, aligned; values printable (one line each). */
 export function fields(pairs: Array<[string, string | null | undefined]>): string {
   const width = Math.max(...pairs.map(([k]) => k.length));
-  return pairs.map(([k, v]) => `  ${k.padEnd(width)}  ${v ?? '(none)'}`).join('\n');
+  return pairs.map(([k, v]) => `  ${k.padEnd(width)}  ${printable(v) ?? '(none)'}`).join('\n');
 }

@@ -81,9 +81,13 @@ With a new issuer or client ID while a secret is stored, give the new client's s
     .action(
       action(async ({ admin, services }, { args: [accountSid], options }) => {
         // The secret never goes on the command line, where shell history and `ps` would keep it.
+        // The variable is read only when neither a file nor --public-client says otherwise.
+        const fromEnvironment = !options.clientSecretFile && options.publicClient !== true && Boolean(process.env.LANYARD_OIDC_CLIENT_SECRET);
         const secret = options.clientSecretFile
           ? readText(options.clientSecretFile as string, 'client secret').trim()
-          : process.env.LANYARD_OIDC_CLIENT_SECRET;
+          : fromEnvironment
+            ? process.env.LANYARD_OIDC_CLIENT_SECRET
+            : undefined;
         // A secret file given empty is a failed export, not "keep the stored secret" (nor a public client).
         if (options.clientSecretFile && !secret) {
           throw new InvalidParameterError(
@@ -103,6 +107,12 @@ With a new issuer or client ID while a secret is stored, give the new client's s
           text: [
             `Connection ${connection.sid} signs in through ${body.issuer} (client ID ${body.client_id}).`,
             SECRET_OUTCOME[clientSecret],
+            // A variable left in the shell from another account's set-up would otherwise go unnoticed.
+            ...(fromEnvironment && clientSecret === 'stored'
+              ? [
+                  'The secret came from LANYARD_OIDC_CLIENT_SECRET; if it belongs to another client, unset it and run set-oidc again with --client-secret-file.',
+                ]
+              : []),
             `Register this redirect URI at the provider: ${services.config.publicUrl}/login/oidc/callback`,
             ...[publicUrlWarning(services.config.publicUrl)].filter((w) => w !== null),
           ].join('\n'),

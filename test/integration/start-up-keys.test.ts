@@ -5,30 +5,12 @@ import { loginHeadless, startDevIdp, type DevIdp } from '../../packages/demo/src
 import { BACKENDS } from '../support/backends.ts';
 import { postForm, setupAccount } from '../support/flows.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { heldRsa as rsa } from '../support/held-rsa.ts';
 
 // The server's RSA key generation is held until the test releases it: requests made "right
 // after start" reach the server while its RS256 key (ID tokens by default) is still being made,
 // however fast this machine generates RSA keys.
-const rsa = vi.hoisted(() => {
-  const gate = { release: () => {}, opened: Promise.resolve() };
-  return {
-    hold() {
-      gate.opened = new Promise<void>((resolve) => (gate.release = resolve));
-    },
-    release: () => gate.release(),
-    opened: () => gate.opened,
-  };
-});
-vi.mock('jose', async (importOriginal) => {
-  const jose = await importOriginal<typeof import('jose')>();
-  return {
-    ...jose,
-    generateKeyPair: async (...args: Parameters<typeof jose.generateKeyPair>) => {
-      if (args[0] === 'RS256') await rsa.opened();
-      return jose.generateKeyPair(...args);
-    },
-  };
-});
+vi.mock('jose', async (original) => (await import('../support/held-rsa.ts')).joseWithHeldRsa(await original()));
 
 const REDIRECT_URI = 'http://127.0.0.1:8765/callback';
 const pending = (promise: Promise<unknown>) => {

@@ -7,29 +7,11 @@ import { SecretBox } from '../crypto/secret-box.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/port.ts';
 import { SigningKeys } from './signing-keys.ts';
+import { heldRsa as rsa } from '../../../../test/support/held-rsa.ts';
 
 // RSA key generation held until a test releases it: the state a server is in just after start
 // on a fresh database, for as long as the test needs (real generation takes 50–500 ms).
-const rsa = vi.hoisted(() => {
-  const gate = { release: () => {}, opened: Promise.resolve() };
-  return {
-    hold() {
-      gate.opened = new Promise<void>((resolve) => (gate.release = resolve));
-    },
-    release: () => gate.release(),
-    opened: () => gate.opened,
-  };
-});
-vi.mock('jose', async (importOriginal) => {
-  const jose = await importOriginal<typeof import('jose')>();
-  return {
-    ...jose,
-    generateKeyPair: async (...args: Parameters<typeof jose.generateKeyPair>) => {
-      if (args[0] === 'RS256') await rsa.opened();
-      return jose.generateKeyPair(...args);
-    },
-  };
-});
+vi.mock('jose', async (original) => (await import('../../../../test/support/held-rsa.ts')).joseWithHeldRsa(await original()));
 
 const HOUR = 3600_000;
 /** Resolves to true once `promise` has settled, false if it is still pending after a few turns. */

@@ -5,6 +5,7 @@ import type { OidcIdpSettings } from '../accounts/model.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError } from '../errors.ts';
 import { emptyAttributes, type RawAttributes } from './profile-mapping.ts';
+import { setOidcCommand } from './oidc-scopes.ts';
 
 /** What a sign-in keeps between the redirect to the upstream IdP and its callback. */
 export interface UpstreamChecks {
@@ -134,7 +135,7 @@ export class OidcConnection {
       // "Wrong secret" and "no secret" look alike at the provider; only Lanyard knows which it sent.
       const publicClient = upstream === 'invalid_client' && !this.settings.sealedClientSecret;
       throw new OidcResponseError(
-        `${describe(error)}${publicClient ? ' (no client secret is stored for this connection (it is a public client): give the client secret with lanyard sso set-oidc … --client-secret-file <file>)' : ''}`,
+        `${describe(error)}${publicClient ? ` (no client secret is stored for this connection (it is a public client): give the client secret with ${setOidcCommand(this.settings)} --client-secret-file <file>)` : ''}`,
         upstream,
       );
     }

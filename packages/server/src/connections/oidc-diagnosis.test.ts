@@ -23,6 +23,10 @@ describe('oidcDiagnosis', () => {
     expect(oidcDiagnosis(new OidcResponseError('invalid_client', 'invalid_client'), NOW, false)[0]).toMatch(
       /no client secret is stored for this connection \(it is a public client\).*--client-secret-file/,
     );
+    const known = { accountSid: 'AC' + '2'.repeat(32), settings: { issuer: 'https://login.example.com', clientId: 'lanyard' } };
+    expect(oidcDiagnosis(new OidcResponseError('invalid_client', 'invalid_client'), NOW, false, known)[0]).toContain(
+      `lanyard sso set-oidc ${known.accountSid} --issuer https://login.example.com --client-id lanyard --client-secret-file <file>`,
+    );
     expect(oidcDiagnosis(new OidcResponseError('unexpected JWT "nonce" claim value'))).toEqual([]);
     expect(oidcDiagnosis(new OidcResponseError('something new', 'temporarily_unavailable'))).toEqual([]);
     expect(oidcDiagnosis(new InvalidSsoSettingsError('the connection has no identity provider settings'))).toEqual([]);

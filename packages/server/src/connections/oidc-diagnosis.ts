@@ -1,6 +1,8 @@
 import type { LanyardError } from '../errors.ts';
 import type { VerifiedSignIn } from './connection-protocol.ts';
 import { OidcResponseError } from './oidc-connection.ts';
+import { setOidcCommand } from './oidc-scopes.ts';
+import type { OidcIdpSettings } from '../accounts/model.ts';
 
 /** An IdP authentication older than this was reused from the provider's own session. */
 const REUSED_AFTER_MS = 5 * 60_000;
@@ -25,10 +27,13 @@ const UPSTREAM_ERRORS: Record<string, string> = {
 };
 
 /** invalid_client when Lanyard sent no secret: "wrong secret" is not the cause, "no secret" is. */
-export const PUBLIC_CLIENT_REFUSED =
-  "The provider did not accept Lanyard's client credentials (invalid_client), and no client secret is stored for this connection (it is a public client): " +
-  'if the application at the provider has a client secret, give it with lanyard sso set-oidc <AccountSid> --issuer <issuer> --client-id <client id> --client-secret-file <file> ' +
-  '(or "client_secret" in PUT /admin/v1/accounts/{sid}/oidc); otherwise make the application a public client (PKCE, no authentication) at the provider.';
+export function publicClientRefused(settings: Partial<Pick<OidcIdpSettings, 'issuer' | 'clientId'>> = {}, accountSid?: string): string {
+  return (
+    "The provider did not accept Lanyard's client credentials (invalid_client), and no client secret is stored for this connection (it is a public client): " +
+    `if the application at the provider has a client secret, give it with ${setOidcCommand(settings, accountSid)} --client-secret-file <file> ` +
+    '(or "client_secret" in PUT /admin/v1/accounts/{sid}/oidc); otherwise make the application a public client (PKCE, no authentication) at the provider.'
+  );
+}
 
 /**
  * What an OpenID Connect answer shows about how the provider is set up, in words for the
@@ -36,10 +41,15 @@ export const PUBLIC_CLIENT_REFUSED =
  * refusal the provider sent, what its error code usually means and where to fix it.
  * `clientSecretStored` false (a public client) names a missing secret as the cause of invalid_client.
  */
-export function oidcDiagnosis(outcome: VerifiedSignIn | LanyardError, now = Date.now(), clientSecretStored = true): string[] {
+export function oidcDiagnosis(
+  outcome: VerifiedSignIn | LanyardError,
+  now = Date.now(),
+  clientSecretStored = true,
+  connection: { accountSid?: string; settings?: Partial<Pick<OidcIdpSettings, 'issuer' | 'clientId'>> } = {},
+): string[] {
   if (outcome instanceof Error) {
     const code = outcome instanceof OidcResponseError ? outcome.upstreamError : null;
-    if (code === 'invalid_client' && !clientSecretStored) return [PUBLIC_CLIENT_REFUSED];
+    if (code === 'invalid_client' && !clientSecretStored) return [publicClientRefused(connection.settings, connection.accountSid)];
     const meaning = code ? UPSTREAM_ERRORS[code] : undefined;
     return meaning ? [meaning] : [];
   }

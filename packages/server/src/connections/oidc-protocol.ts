@@ -62,6 +62,9 @@ export class OidcProtocol implements ConnectionProtocol {
   }
 
   diagnose(_message: IdpMessage | undefined, outcome: VerifiedSignIn | LanyardError): string[] {
-    return oidcDiagnosis(outcome, Date.now(), Boolean(this.connection.oidc?.sealedClientSecret));
+    return oidcDiagnosis(outcome, Date.now(), Boolean(this.connection.oidc?.sealedClientSecret), {
+      accountSid: this.connection.accountSid,
+      settings: this.connection.oidc ?? undefined,
+    });
   }
 }

@@ -46,11 +46,15 @@ export function standardScopeOf(claim: string): string | undefined {
  * (§5.4: `email` → email, `profile` → name…) is named with that scope; claims no standard scope
  * releases (roles, groups) are named when only standard scopes are requested.
  */
-export function missingScopeCause(settings: Pick<OidcIdpSettings, 'scopes'>, lookedFor: readonly string[]): string | null {
+export function missingScopeCause(
+  settings: Pick<OidcIdpSettings, 'scopes'> & Partial<Pick<OidcIdpSettings, 'issuer' | 'clientId'>>,
+  lookedFor: readonly string[],
+  accountSid?: string,
+): string | null {
   const requested = scopeList(settings.scopes);
   const needed = [...new Set(lookedFor.map(standardScopeOf).filter((s): s is string => s !== undefined))];
   const missing = needed.filter((scope) => !requested.includes(scope));
-  const fix = (scopes: string[]) => `lanyard sso set-oidc <AccountSid> --issuer <issuer> --client-id <client id> --scopes "${scopes.join(' ')}"`;
+  const fix = (scopes: string[]) => `${setOidcCommand(settings, accountSid)} --scopes "${scopes.join(' ')}"`;
   if (missing.length > 0) {
     const claims = lookedFor.filter((claim) => missing.includes(standardScopeOf(claim) ?? ''));
     return (
@@ -66,4 +70,13 @@ export function missingScopeCause(settings: Pick<OidcIdpSettings, 'scopes'>, loo
     );
   }
   return null;
+}
+
+/**
+ * The start of the `lanyard sso set-oidc` command that changes this connection, with the values
+ * Lanyard knows filled in (placeholders for what it does not), so that an admin can run it as is.
+ */
+export function setOidcCommand(settings: Partial<Pick<OidcIdpSettings, 'issuer' | 'clientId'>>, accountSid?: string): string {
+  const quoted = (value: string) => (/^[\w.:/@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`);
+  return `lanyard sso set-oidc ${accountSid ?? '<AccountSid>'} --issuer ${settings.issuer ? quoted(settings.issuer) : '<issuer>'} --client-id ${settings.clientId ? quoted(settings.clientId) : '<client id>'}`;
 }

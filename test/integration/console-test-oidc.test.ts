@@ -129,6 +129,8 @@ describe('console test sign-in through an OpenID Connect provider', () => {
     expect(page).toContain('Test sign-in failed');
     expect(report.succeeded).toBe(false);
     expect(report.error).toMatchObject({ code: 45050, message: expect.stringContaining('"email"') });
+    // The fix in the console's words and, for a terminal, as a command naming this connection.
+    expect(report.error!.message).toContain(`under "Attributes and roles" of this connection (lanyard mapping set ${connectionSid} --email <names>)`);
     expect(report.name_id).toBe('mona');
     expect(report.profile).toMatchObject({ full_name: 'Mona Nomail', email: null, roles: ['agent'] });
     expect(report.attributes.name).toEqual(['Mona Nomail']);

@@ -132,6 +132,14 @@ const ATTRIBUTE_CARRIER = {
   unknown: 'Add it to what the IdP sends (a SAML assertion attribute, or an OpenID Connect claim in the ID token or userinfo)',
 } as const;
 
+/** The `lanyard mapping set` option that names where a profile field comes from. */
+const MAPPING_FLAGS: ReadonlyMap<string, string> = new Map([
+  ['full_name', '--full-name'],
+  ['email', '--email'],
+  ['roles', '--roles'],
+  ['image_url', '--image-url'],
+]);
+
 /**
  * SPEC: the IdP did not send a mandatory attribute. `protocol` words the fix (assertion, or ID
  * token and userinfo); `cause` is a known cause with its fix (e.g. a scope the OIDC connection
@@ -139,14 +147,17 @@ const ATTRIBUTE_CARRIER = {
  */
 export class MissingAttributeError extends LanyardError {
   readonly attribute: string;
-  constructor(attribute: string, context: { protocol?: 'saml' | 'oidc'; cause?: string | null } = {}) {
+  constructor(attribute: string, context: { protocol?: 'saml' | 'oidc'; cause?: string | null; connectionSid?: string } = {}) {
     const what = context.protocol === 'oidc' ? 'claim' : 'attribute';
+    // The same fix from a terminal, for the fields the mapping names.
+    const flag = MAPPING_FLAGS.get(attribute);
+    const cli = flag && context.connectionSid ? ` (lanyard mapping set ${context.connectionSid} ${flag} <names>)` : '';
     super({
       code: 45050,
       status: 401,
       message:
         `The identity provider did not send the mandatory ${what} "${attribute}". ${ATTRIBUTE_CARRIER[context.protocol ?? 'unknown']}, ` +
-        `or name the ${what} it sends under "Attributes and roles" of this connection.${context.cause ? ` ${context.cause}` : ''}`,
+        `or name the ${what} it sends under "Attributes and roles" of this connection${cli}.${context.cause ? ` ${context.cause}` : ''}`,
       oauthError: 'access_denied',
     });
     this.attribute = attribute;

@@ -19,11 +19,11 @@ export function lookedForOf(attribute: string, connection: Pick<Connection, 'map
  * OpenID Connect, assertion for SAML, and for OIDC the scope the connection does not request
  * when that is why the provider left the claim out (OIDC Core §5.4). Other errors pass unchanged.
  */
-export function explainForConnection(error: unknown, connection: Pick<Connection, 'mapping' | 'protocol' | 'oidc' | 'accountSid'>): unknown {
+export function explainForConnection(error: unknown, connection: Pick<Connection, 'sid' | 'mapping' | 'protocol' | 'oidc' | 'accountSid'>): unknown {
   if (!(error instanceof MissingAttributeError)) return error;
   const cause =
     connection.protocol === 'oidc' && connection.oidc
       ? missingScopeCause(connection.oidc, lookedForOf(error.attribute, connection), connection.accountSid)
       : null;
-  return new MissingAttributeError(error.attribute, { protocol: connection.protocol, cause });
+  return new MissingAttributeError(error.attribute, { protocol: connection.protocol, cause, connectionSid: connection.sid });
 }

@@ -97,7 +97,7 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     const listed = await lanyard('users', 'list', accountSid);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toContain('Eve\\x0d  roles supervisor\\x1b]0;owned\\x07');
-    expect(listed.stdout).not.toMatch(/[\r\u001b\u0007]/);
+    expect([...listed.stdout].filter((c) => c === '\r' || c === '\u001b' || c === '\u0007')).toEqual([]);
   });
 
   it('keeps the client secret on a re-run of set-oidc, refuses a new client without one, and records what changed', async () => {

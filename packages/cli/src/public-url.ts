@@ -8,6 +8,7 @@ export function publicUrlWarning(printedUrl: string | null | undefined, env: Nod
   if (!printedUrl) return null;
   return (
     `Warning: LANYARD_PUBLIC_URL is not set in this shell, so the URLs above (to register at the identity provider) use ${new URL(printedUrl).origin}, ` +
-    'which an identity provider cannot reach. Set LANYARD_PUBLIC_URL to the URL the server is reached at (as the server has it) and run this again before registering the URLs at the IdP.'
+    'the default, which is not the URL the server is reached at if it runs on another host or port, and which an identity provider elsewhere cannot reach. ' +
+    'Set LANYARD_PUBLIC_URL to the URL the server is reached at (as the server has it) and run this again before registering the URLs at the IdP.'
   );
 }

@@ -35,7 +35,7 @@ export function connectionProtocol(
   if (connection.oidc) {
     if (serviceProvider === 'legacy') {
       throw new InvalidParameterError(
-        `The legacy SSO service provider speaks SAML only, and connection ${connection.sid} uses OpenID Connect: its provider calls back at ${OIDC_CALLBACK_PATH}, which belongs to the enhanced service provider. Use the enhanced service provider (service_provider "enhanced").`,
+        `The legacy SSO service provider speaks SAML only, and connection ${connection.sid} uses OpenID Connect: its provider calls back at ${OIDC_CALLBACK_PATH}, which belongs to the enhanced service provider. Use the enhanced service provider (service_provider "enhanced" in the API, --service-provider enhanced in the CLI).`,
       );
     }
     const callbackUrl = `${deps.publicUrl}${OIDC_CALLBACK_PATH}`;

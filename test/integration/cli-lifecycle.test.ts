@@ -117,9 +117,12 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('Client secret: stored (encrypted).');
     oidcConnection = /Connection (JQ\w+)/.exec(first.stdout)![1]!;
-    const rerun = await setOidc('--client-id', 'lanyard');
+    expect(first.stdout).toContain('Scopes: openid profile email roles\n');
+    // Re-run with a trailing slash and no scopes: the confirmation shows the issuer as stored and the scopes kept.
+    const rerun = await lanyard('sso', 'set-oidc', oidcAccount, '--issuer', `${upstream.issuer}/`, '--client-id', 'lanyard');
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain('Client secret: kept');
+    expect(rerun.stdout).toContain(`signs in through ${upstream.issuer} (client ID lanyard).\nScopes: openid profile email roles\n`);
 
     const services = await createServices(loadConfig(env), { logger: jsonLogger('silent') });
     try {
@@ -135,6 +138,14 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     }
 
     expectBadInput(await setOidc('--client-id', 'another-client'), /client ID changed.*--client-secret-file.*--public-client/);
+    // A typo in the issuer is refused before discovery, naming both values.
+    const typo = await lanyard('sso', 'set-oidc', oidcAccount, '--issuer', 'http://127.0.0.1:9/tpyo', '--client-id', 'lanyard');
+    expectBadInput(typo, /The issuer changed .*correct --issuer;/);
+    expect(typo.stderr).toContain(`the stored issuer is ${upstream.issuer}, you gave http://127.0.0.1:9/tpyo`);
+    expectBadInput(
+      await setOidc('--client-id', 'lanyard', '--scopes', 'openid,profile,email'),
+      /separated by spaces, not commas.*--scopes "openid profile email"/,
+    );
     expectBadInput(await setOidc('--client-id', 'lanyard', '--public-client', '--client-secret-file', secretFile), /not both/);
     expectBadInput(
       await setOidc('--client-id', 'lanyard', '--scopes', 'profile email'),
@@ -200,5 +211,34 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     expect(failing.stdout).toMatch(/received\s+"sub", "name", "roles"/);
     writeFileSync(claims, JSON.stringify({ name: 'Nora', email: 'nora@example.com', roles: ['agent'] }));
     expectBadInput(await lanyard('mapping', 'dry-run', oidcConnection, '--attributes', claims), /a "sub" claim among the claims, or name_id/);
+  });
+
+  it('switches an OpenID Connect account back to SAML with sso set, saying the provider and its secret were replaced', async () => {
+    const saml = await lanyard(
+      'sso',
+      'set',
+      oidcAccount,
+      '--issuer',
+      'https://idp.example.com',
+      '--sso-url',
+      'https://idp.example.com/sso',
+      '--cert',
+      join(dir, 'idp.pem'),
+    );
+    expect(saml.code, saml.stderr).toBe(0);
+    expect(saml.stdout).toContain(`Replaced the OpenID Connect provider ${upstream!.issuer}; its client secret was removed.`);
+    const audit = await createServices(loadConfig(env), { logger: jsonLogger('silent') });
+    try {
+      const connection = (await audit.accounts.connectionsOf(oidcAccount))[0]!;
+      expect(connection).toMatchObject({ protocol: 'saml', oidc: null });
+      const reasons = (await audit.audit.recent(oidcAccount, 20)).map((e) => e.reason ?? '');
+      expect(reasons).toContainEqual(
+        expect.stringContaining(
+          `set the IdP settings of connection ${oidcConnection} (issuer https://idp.example.com), replacing the OpenID Connect provider ${upstream!.issuer} and removing its client secret`,
+        ),
+      );
+    } finally {
+      await audit.storage.close();
+    }
   });
 });

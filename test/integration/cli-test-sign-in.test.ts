@@ -73,6 +73,10 @@ describe('lanyard test-sign-in', () => {
     const callback = await upstreamLoginHeadless(url, 'nora');
     expect((await fetch(callback, { redirect: 'manual' })).status).toBe(200);
     expect(await exited).toBe(0);
+    // How long it waits, and the usual cause when nothing comes back.
+    expect(stderr).toMatch(
+      /Waiting up to \d+ minutes \(the sign-in lifetime, LANYARD_LOGIN_TTL\) for the answer\. If nothing comes back, most often the redirect URI \S+\/login\/oidc\/callback is not registered/,
+    );
     expect(JSON.parse(stdout)).toMatchObject({
       succeeded: true,
       protocol: 'oidc',

@@ -254,6 +254,12 @@ describe('console test sign-in through an OpenID Connect provider', () => {
         body: JSON.stringify({ account_sid: otherAccount }),
       });
       const test = (await started.json()) as TestSignInStarted;
+      // While waiting, the console says for how long and the usual cause when nothing comes back.
+      expect(test.waiting).toBe(
+        'Waiting up to 1 second (the sign-in lifetime, LANYARD_LOGIN_TTL) for the answer. If nothing comes back, most often the redirect URI ' +
+          `${other.url}/login/oidc/callback is not registered for the client lanyard-console at the provider, which then shows invalid_redirect_uri.`,
+      );
+      expect(Date.parse(test.expires_at) - Date.now()).toBeLessThanOrEqual(1000);
       // The provider shows its own error page and never calls back.
       const atProvider = await fetch(test.url, { redirect: 'manual' });
       expect(atProvider.headers.get('location')).toBeNull();

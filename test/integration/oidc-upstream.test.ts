@@ -244,8 +244,9 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
       body: JSON.stringify({ issuer: `${lanyard.url}/nowhere`, client_id: 'lanyard', public_client: true }),
     });
     expect(response.status).toBe(400);
-    expect(((await response.json()) as { message: string }).message).toContain(
-      `${lanyard.url}/nowhere/.well-known/openid-configuration answered HTTP 404`,
-    );
+    const { message } = (await response.json()) as { message: string };
+    expect(message).toContain(`${lanyard.url}/nowhere/.well-known/openid-configuration answered HTTP 404`);
+    // The question ends the message: no stray "." after it.
+    expect(message).toMatch(new RegExp(`is ${lanyard.url}/nowhere the provider's issuer URL\\?$`));
   });
 });

@@ -44,8 +44,14 @@ export function registerSso(program: Command): void {
           sign_authn_requests: options.signRequests as boolean | undefined,
           allow_rsa15_key_transport: options.allowRsa15 === true ? true : undefined,
         });
-        const connection = await admin.setSso(accountSid!, samlInput(body));
-        return { data: connection, text: describeConnection(connection) };
+        const { connection, replacedOidc } = await admin.saveSso(accountSid!, samlInput(body));
+        const replaced = replacedOidc
+          ? [
+              `Replaced the OpenID Connect provider ${replacedOidc.issuer}` +
+                (replacedOidc.clientSecretRemoved ? '; its client secret was removed.' : ' (a public client: no client secret was stored).'),
+            ]
+          : [];
+        return { data: connection, text: [...replaced, describeConnection(connection)].join('\n') };
       }),
     );
 }
@@ -105,7 +111,9 @@ With a new issuer or client ID while a secret is stored, give the new client's s
         return {
           data: connection,
           text: [
-            `Connection ${connection.sid} signs in through ${body.issuer} (client ID ${body.client_id}).`,
+            // As stored (the issuer normalised, the scopes kept or replaced), not as typed.
+            `Connection ${connection.sid} signs in through ${connection.oidc?.issuer ?? body.issuer} (client ID ${connection.oidc?.upstream_client_id ?? body.client_id}).`,
+            `Scopes: ${connection.oidc?.scopes ?? body.scopes ?? ''}`,
             SECRET_OUTCOME[clientSecret],
             // A variable left in the shell from another account's set-up would otherwise go unnoticed.
             ...(fromEnvironment && clientSecret === 'stored'

@@ -30,7 +30,7 @@ export function registerTestSignIn(program: Command): void {
         const started = await tests.begin(accountSid!, starter, options.serviceProvider as 'enhanced' | 'legacy' | undefined);
         // On stderr: stdout stays the report (or its JSON).
         process.stderr.write(
-          `Open this URL in a browser and sign in at the identity provider (${started.service_provider} service provider):\n${started.url}\nWaiting for its answer…\n`,
+          `Open this URL in a browser and sign in at the identity provider (${started.service_provider} service provider):\n${started.url}\n${started.waiting}\n`,
         );
         let status: TestSignInStatus = { status: 'pending' };
         while (status.status === 'pending') {

@@ -162,7 +162,7 @@ function currentSettings(connection: Connection | undefined): HTMLElement {
         { class: 'status ok' },
         'This account signs in through an OpenID Connect provider, managed with ',
         h('code', {}, 'lanyard sso set-oidc'),
-        ' or the admin API (PUT /accounts/{sid}/oidc).',
+        ' or the admin API (PUT /admin/v1/accounts/{sid}/oidc).',
       ),
       h(
         'dl',

@@ -78,9 +78,9 @@ function oidcColumn(oidc: OidcProvider): HTMLElement {
     h(
       'p',
       { class: 'help' },
-      'Legacy SSO speaks SAML only, so it is not available with an OpenID Connect provider. Change the provider with ',
-      h('code', {}, 'lanyard sso set-oidc'),
-      '.',
+      'Legacy SSO speaks SAML only, so it is not available with an OpenID Connect provider. To use it, switch the account to a SAML IdP with ',
+      h('code', {}, 'lanyard sso set <AccountSid> --metadata-url <IdP metadata URL>'),
+      ' (it replaces the OpenID Connect provider and its client secret).',
     ),
   );
 }

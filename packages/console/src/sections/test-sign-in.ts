@@ -48,7 +48,7 @@ export function testSignInSection(context: PageContext): Section {
       // The IdP's pages must not be able to reach back into the console.
       popup.opener = null;
       popup.location.href = test.url;
-      status.ok('Sign in at the identity provider in the new window. The report appears here when it answers.');
+      status.ok(`Sign in at the identity provider in the new window. The report appears here when it answers. ${test.waiting}`);
       cancel.hidden = false;
       const startedAt = Date.now();
       const poll = async () => {

@@ -44,4 +44,26 @@ describe('oidcSettings', () => {
     expect(() => oidcSettings({ issuer: ISSUER, clientId: 'lanyard', scopes: 'openidx' }, secrets)).toThrow(/must contain "openid"/);
     expect(oidcSettings({ issuer: ISSUER, clientId: 'lanyard', scopes: 'email  openid' }, secrets).scopes).toBe('email  openid');
   });
+
+  it('says scopes are separated by spaces, and that openid is lower case, with the corrected value', () => {
+    expect(() => oidcSettings({ issuer: ISSUER, clientId: 'lanyard', scopes: 'openid,profile,email' }, secrets)).toThrow(
+      /separated by spaces, not commas.*got "openid,profile,email".*--scopes "openid profile email"/,
+    );
+    expect(() => oidcSettings({ issuer: ISSUER, clientId: 'lanyard', scopes: 'profile, email' }, secrets)).toThrow(/--scopes "openid profile email"/);
+    const capitals = () => oidcSettings({ issuer: ISSUER, clientId: 'lanyard', scopes: 'OpenID profile roles' }, secrets);
+    expect(capitals).toThrow(/must contain "openid".*case-sensitive.*--scopes "openid profile roles"/);
+    expect(capitals).not.toThrow(/OpenID profile roles"\.$/);
+  });
+
+  it('names the stored and the given issuer and client ID when they changed, so a typo shows', () => {
+    const typo = () => oidcSettings({ issuer: 'https://op.example.tset/', clientId: 'lanyard' }, secrets, first);
+    expect(typo).toThrow(`The issuer changed (the stored issuer is ${ISSUER}, you gave https://op.example.tset)`);
+    expect(typo).toThrow(/correct --issuer; if it is a new client, give its secret.*--public-client/);
+    expect(() => oidcSettings({ issuer: ISSUER, clientId: 'lanyrad' }, secrets, first)).toThrow(
+      /The client ID changed \(the stored client ID is lanyard, you gave lanyrad\).*correct --client-id;/,
+    );
+    expect(() => oidcSettings({ issuer: 'https://other.example.test', clientId: 'x' }, secrets, first)).toThrow(
+      /The issuer and client ID changed \(the stored issuer is .*; the stored client ID is lanyard, you gave x\).*correct --issuer and --client-id;/,
+    );
+  });
 });

@@ -30,7 +30,7 @@ const sameClient = (a: OidcIdpSettings, issuer: string, clientId: string) => a.i
  * secret (and scopes); becoming a public client is said with `publicClient`.
  *
  * @throws InvalidParameterError for a malformed or cleartext issuer, a missing client ID, scopes
- *   without `openid`, a secret together with `publicClient`, a new issuer or client ID without a
+ *   separated by commas or without `openid`, a secret together with `publicClient`, a new issuer or client ID without a
  *   secret while a secret is stored (it belongs to the old client), or a secret given to a tool
  *   that cannot seal one (no `secrets`).
  */
@@ -50,23 +50,15 @@ export function oidcSettings(input: OidcSettingsInput, secrets: SecretBox | unde
   if (input.clientSecret && !secrets) throw new InvalidParameterError('client secrets cannot be stored by this tool.');
   const issuer = input.issuer.replace(/\/+$/, '');
   const same = existing !== null && sameClient(existing, issuer, input.clientId);
-  if (input.scopes !== undefined && !scopeList(input.scopes).includes('openid')) {
-    throw new InvalidParameterError(
-      `scopes must contain "openid" (OpenID Connect Core §3.1.2.1; got "${input.scopes.slice(0, 200)}"): without it the provider sends no ID token, ` +
-        `and refuses the nonce every sign-in carries. Add it, e.g. --scopes "openid ${scopeList(input.scopes).join(' ') || 'profile email'}".`,
-    );
-  }
+  if (input.scopes !== undefined) checkScopes(input.scopes);
   let sealedClientSecret: string | null;
   if (input.clientSecret) sealedClientSecret = secrets!.seal(input.clientSecret);
   else if (input.publicClient || !existing?.sealedClientSecret) sealedClientSecret = null;
   else if (same) sealedClientSecret = existing.sealedClientSecret;
   else {
     // The stored secret is the old client's: keeping it would fail with invalid_client, dropping
-    // it silently would too. The administrator says which.
-    throw new InvalidParameterError(
-      `The issuer or client ID changed (was ${existing.issuer}, client ${existing.clientId}) and no client secret was given, while the old client's secret is stored. ` +
-        'Give the new client\'s secret (--client-secret-file, or "client_secret"), or say that it is a public client (--public-client, or "public_client": true).',
-    );
+    // it silently would too. The administrator says which; both values are named, so a typo shows.
+    throw new InvalidParameterError(clientChangedMessage(existing, issuer, input.clientId));
   }
   return {
     issuer,
@@ -74,6 +66,54 @@ export function oidcSettings(input: OidcSettingsInput, secrets: SecretBox | unde
     sealedClientSecret,
     scopes: input.scopes ?? (same ? existing.scopes : DEFAULT_SCOPES),
   };
+}
+
+/**
+ * Refuses scopes that OpenID Connect cannot sign in with: comma-separated ones (RFC 6749 §3.3
+ * separates scopes by spaces) and ones without `openid` (OIDC Core §3.1.2.1, compared
+ * case-sensitively as the provider does), each with the corrected value to give.
+ *
+ * @throws InvalidParameterError naming the corrected `--scopes` value.
+ */
+function checkScopes(scopes: string): void {
+  const shown = scopes.slice(0, 200);
+  if (scopes.includes(',')) {
+    const corrected = withOpenid(scopes.split(/[\s,]+/).filter(Boolean));
+    throw new InvalidParameterError(
+      `scopes are separated by spaces, not commas (RFC 6749 §3.3; got "${shown}"). Give them as --scopes "${corrected}" (API: "scopes": "${corrected}").`,
+    );
+  }
+  const list = scopeList(scopes);
+  if (list.includes('openid')) return;
+  throw new InvalidParameterError(
+    `scopes must contain "openid" (OpenID Connect Core §3.1.2.1; got "${shown}"): without it the provider sends no ID token, ` +
+      `and refuses the nonce every sign-in carries. ` +
+      (list.some((scope) => scope.toLowerCase() === 'openid') ? 'Scope names are case-sensitive: write it in lower case, ' : 'Add it, ') +
+      `e.g. --scopes "${withOpenid(list)}".`,
+  );
+}
+
+/** `scopes` with a lower-case `openid` first (any other spelling of it dropped), else "openid profile email". */
+function withOpenid(scopes: string[]): string {
+  const others = scopes.filter((scope) => scope.toLowerCase() !== 'openid');
+  return ['openid', ...(others.length ? others : ['profile', 'email'])].join(' ');
+}
+
+/** Why a new issuer or client ID needs a secret, naming the stored and the given values. */
+function clientChangedMessage(existing: OidcIdpSettings, issuer: string, clientId: string): string {
+  const issuerChanged = existing.issuer !== issuer;
+  const clientChanged = existing.clientId !== clientId;
+  const what = issuerChanged && clientChanged ? 'issuer and client ID' : issuerChanged ? 'issuer' : 'client ID';
+  const values = [
+    ...(issuerChanged ? [`the stored issuer is ${existing.issuer}, you gave ${issuer}`] : []),
+    ...(clientChanged ? [`the stored client ID is ${existing.clientId}, you gave ${clientId}`] : []),
+  ].join('; ');
+  const option = [...(issuerChanged ? ['--issuer'] : []), ...(clientChanged ? ['--client-id'] : [])].join(' and ');
+  return (
+    `The ${what} changed (${values}) and no client secret was given, while the old client's secret is stored. ` +
+    `If you meant the same provider and client, correct ${option}; if it is a new client, ` +
+    'give its secret (--client-secret-file, or "client_secret"), or say that it is a public client (--public-client, or "public_client": true).'
+  );
 }
 
 /** What saving `after` over `before` did to the client secret (sealed values differ for every seal). */

@@ -78,11 +78,28 @@ export class AdminService {
   }
 
   async setSso(accountSid: string, input: SamlSettingsInput): Promise<Wire.Connection> {
+    return (await this.saveSso(accountSid, input)).connection;
+  }
+
+  /**
+   * `setSso`, also saying which OpenID Connect provider the SAML settings replaced (null when the
+   * connection had none), and whether its client secret was dropped with it: the CLI prints it,
+   * and the audit entry names it.
+   */
+  async saveSso(
+    accountSid: string,
+    input: SamlSettingsInput,
+  ): Promise<{ connection: Wire.Connection; replacedOidc: { issuer: string; clientSecretRemoved: boolean } | null }> {
+    const before = (await this.services.accounts.connectionsOf(accountSid))[0]?.oidc ?? null;
     const connection = await this.services.accounts.setSaml(accountSid, input);
-    await this.record(accountSid, `set the IdP settings of connection ${connection.sid} (issuer ${connection.saml?.issuer ?? 'none'})`, {
+    const replacedOidc = before && { issuer: before.issuer, clientSecretRemoved: before.sealedClientSecret !== null };
+    const replaced = replacedOidc
+      ? `, replacing the OpenID Connect provider ${replacedOidc.issuer}${replacedOidc.clientSecretRemoved ? ' and removing its client secret' : ''}`
+      : '';
+    await this.record(accountSid, `set the IdP settings of connection ${connection.sid} (issuer ${connection.saml?.issuer ?? 'none'})${replaced}`, {
       connectionSid: connection.sid,
     });
-    return connectionResource(connection, this.publicUrl);
+    return { connection: connectionResource(connection, this.publicUrl), replacedOidc };
   }
 
   /** The account's connection, created (without IdP settings) if it has none yet. */

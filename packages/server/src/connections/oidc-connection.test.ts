@@ -117,6 +117,24 @@ describe('OidcConnection, against oidc-provider', () => {
     await expect(discoverProvider(upstream.issuer)).resolves.toBeUndefined();
   });
 
+  it('names the issuer a provider calls itself when it is not the one given, and suggests it', async () => {
+    const other: Server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: 'https://login.example.test/realms/agents' }));
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(other.address() as AddressInfo).port}/realms/agents`;
+    try {
+      const error = (await discoverProvider(issuer).catch((e: unknown) => e)) as Error;
+      expect(error.message).toBe(
+        `The OpenID Connect provider ${issuer} could not be discovered: ${issuer}/.well-known/openid-configuration describes the provider ` +
+          `https://login.example.test/realms/agents, not ${issuer}. If that is your provider, give its issuer as it calls itself: ` +
+          '--issuer https://login.example.test/realms/agents (API: "issuer").',
+      );
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
   it("bounds what a failed discovery echoes of the provider's answer (content type, status text) to one line of 300 characters", async () => {
     // A provider that answers discovery with a huge content type, or a huge status text: both are the provider's to write,
     // and the message reaches the admin API, the audit log and (at sign-in) the desktop's error_description.

@@ -194,6 +194,12 @@ export function discoveryUrl(issuer: string): string {
  * "unexpected HTTP response status code" and keeps the Response as the error's cause.
  */
 function describeDiscoveryFailure(issuer: string, error: unknown): string {
+  // openid-client compares the document's issuer with the URL asked (Discovery 1.0 §4.3) and keeps the document as the cause.
+  const named = (error as { code?: string; cause?: { body?: { issuer?: unknown } } }).cause?.body?.issuer;
+  if ((error as { code?: string }).code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && typeof named === 'string') {
+    const theirs = oneLine(named);
+    return `${discoveryUrl(issuer)} describes the provider ${theirs}, not ${issuer}. If that is your provider, give its issuer as it calls itself: --issuer ${theirs} (API: "issuer").`;
+  }
   // Duck-typed: the Response may come from another realm's fetch than this module's global.
   const response = (error as { cause?: Partial<Response> }).cause;
   if (response && typeof response.status === 'number' && typeof response.headers?.get === 'function') {
@@ -219,6 +225,7 @@ export async function discoverProvider(issuer: string): Promise<void> {
       timeout: 10,
     });
   } catch (error) {
-    throw new InvalidParameterError(`The OpenID Connect provider ${issuer} could not be discovered: ${describeDiscoveryFailure(issuer, error)}.`);
+    const why = describeDiscoveryFailure(issuer, error);
+    throw new InvalidParameterError(`The OpenID Connect provider ${issuer} could not be discovered: ${why}${/[.?]$/.test(why) ? '' : '.'}`);
   }
 }

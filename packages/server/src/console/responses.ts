@@ -53,7 +53,13 @@ export const TestSignInReport = z.object({
 });
 
 /** `POST /console/test-sign-in`: open `url` in a window; ask `GET /console/test-sign-in/{id}` for the report. */
-export const TestSignInStarted = z.object({ id: z.string(), url: z.string(), service_provider: TestServiceProvider });
+export const TestSignInStarted = z.object({
+  id: z.string(),
+  url: z.string(),
+  service_provider: TestServiceProvider,
+  waiting: z.string().describe('How long the answer is awaited (the sign-in lifetime) and the usual cause when none comes, in words'),
+  expires_at: z.iso.datetime().describe('When the test stops waiting for the IdP (then its status is "expired")'),
+});
 
 /**
  * `GET /console/test-sign-in/{id}`: pending until the IdP has answered; expired when it never

@@ -105,7 +105,13 @@ export class ConsoleTestSignIn {
     };
     await storage.insert({ kind: STARTED, id: test.id, accountSid, payload: started, expiresAt: deadline + RESULT_TTL_MS });
     const request = await protocol.start(test.id, checksOf(test), { forceAuthn: false, fresh: null });
-    return { id: test.id, url: await login.browserLocation(request), service_provider: serviceProvider };
+    return {
+      id: test.id,
+      url: await login.browserLocation(request),
+      service_provider: serviceProvider,
+      waiting: waitingFor(started, config.loginTtlSeconds),
+      expires_at: new Date(deadline).toISOString(),
+    };
   }
 
   /**
@@ -248,13 +254,29 @@ const errorOf = (error: LanyardError) => ({ code: error.code, message: error.mes
 /** Who started a test, for the audit log: an admin key (the console), or the CLI with its operator (`cli (name)`). */
 const starterOf = (starter: string) => (starter.startsWith('cli') ? `from the CLI by ${starter}` : `with admin key ${starter}`);
 
+/** The sign-in lifetime (LANYARD_LOGIN_TTL) in words: seconds under two minutes, else minutes. */
+function lifetimeText(loginTtlSeconds: number): string {
+  return loginTtlSeconds < 120 ? `${loginTtlSeconds} second${loginTtlSeconds === 1 ? '' : 's'}` : `${Math.round(loginTtlSeconds / 60)} minutes`;
+}
+
+/**
+ * While a test waits: for how long, and the usual cause when nothing comes back (the IdP showed
+ * its own error page because Lanyard's endpoint is not registered there), by protocol.
+ */
+function waitingFor(test: StartedTest, loginTtlSeconds: number): string {
+  const cause =
+    test.protocol === 'oidc'
+      ? `the redirect URI ${test.endpoint} is not registered for the client ${test.serviceProviderId} at the provider, which then shows invalid_redirect_uri`
+      : `the ACS URL ${test.endpoint} is not registered at the IdP (SP entity ID ${test.serviceProviderId}), which then shows its own error page`;
+  return `Waiting up to ${lifetimeText(loginTtlSeconds)} (the sign-in lifetime, LANYARD_LOGIN_TTL) for the answer. If nothing comes back, most often ${cause}.`;
+}
+
 /**
  * A test the IdP never answered: most often it showed its own error page (an unregistered
  * redirect URI or ACS URL) and the browser never came back. Names what to register, by protocol.
  */
 function unanswered(test: StartedTest, loginTtlSeconds: number) {
-  const lifetime =
-    loginTtlSeconds < 120 ? `${loginTtlSeconds} second${loginTtlSeconds === 1 ? '' : 's'}` : `${Math.round(loginTtlSeconds / 60)} minutes`;
+  const lifetime = lifetimeText(loginTtlSeconds);
   const register =
     test.protocol === 'oidc'
       ? `If it showed an error such as a redirect URI mismatch (invalid_redirect_uri), register ${test.endpoint} there as a redirect URI of the client ${test.serviceProviderId}.`

@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateRedirectUris } from '../../packages/server/src/accounts/redirect-uris.ts';
-import { sha256 } from '../../packages/server/src/crypto/random.ts';
-import { createTokenCore, type TokenCore } from '../support/token-core.ts';
+import { createTokenCore, mintCode, type TokenCore } from '../support/token-core.ts';
 
 /**
  * Review of the "scope limits claims" fix: the ID token and userinfo honour scope, but the
@@ -20,19 +18,7 @@ describe('scope-limited claims: the OIDC access token', () => {
   it('a grant of scope "openid" releases no profile, email or roles claim in the access token', async () => {
     const c = await createTokenCore('sqlite');
     cores.push(c);
-    const verifier = randomBytes(32).toString('base64url');
-    const code = await c.tokens.createCode({
-      surface: 'oidc',
-      accountSid: c.account.sid,
-      connectionSid: c.connection.sid,
-      clientId: c.connection.clientId,
-      userSid: c.user.sid,
-      redirectUrl: 'https://rp.example.test/cb',
-      codeChallenge: sha256(verifier),
-      nonce: null,
-      scope: 'openid',
-      authTime: Date.now(),
-    });
+    const { code, verifier } = await mintCode(c, { surface: 'oidc', redirectUrl: 'https://rp.example.test/cb', scope: 'openid' });
     const issued = await c.tokens.exchangeCode({
       code,
       codeVerifier: verifier,

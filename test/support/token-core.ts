@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { sha256 } from '../../packages/server/src/crypto/random.ts';
+import type { CodeGrant } from '../../packages/server/src/tokens/model.ts';
 import { AccountService } from '../../packages/server/src/accounts/account-service.ts';
 import type { Account, Connection } from '../../packages/server/src/accounts/model.ts';
 import { AuditLog } from '../../packages/server/src/audit/audit-log.ts';
@@ -72,4 +74,27 @@ export async function createTokenCore(backend: Backend, overrides: Partial<Lanya
       await db.drop();
     },
   };
+}
+
+/**
+ * An authorization code as the broker mints it at the end of a sign-in (Flex surface, the core's
+ * account, connection, built-in client and user, a nonce-less grant unless `grant` says otherwise),
+ * and the PKCE verifier that spends it.
+ */
+export async function mintCode(c: TokenCore, grant: Partial<CodeGrant> = {}): Promise<{ code: string; verifier: string }> {
+  const verifier = randomBytes(32).toString('base64url');
+  const code = await c.tokens.createCode({
+    surface: 'flex',
+    accountSid: c.account.sid,
+    connectionSid: c.connection.sid,
+    clientId: c.connection.clientId,
+    userSid: c.user.sid,
+    redirectUrl: 'https://desktop.example.test/',
+    codeChallenge: sha256(verifier),
+    nonce: null,
+    scope: null,
+    authTime: Date.now(),
+    ...grant,
+  });
+  return { code, verifier };
 }

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createTokenCore, type TokenCore } from '../../../../test/support/token-core.ts';
-import { sha256 } from '../crypto/random.ts';
+import { createTokenCore, mintCode, type TokenCore } from '../../../../test/support/token-core.ts';
 import { VerifiedTokens } from './verified-tokens.ts';
 
 /**
@@ -19,19 +17,7 @@ describe('AccessTokens: tokens verified before', () => {
   async function signedIn() {
     const c = await createTokenCore('sqlite');
     cores.push(c);
-    const verifier = randomBytes(32).toString('base64url');
-    const code = await c.tokens.createCode({
-      surface: 'flex',
-      accountSid: c.account.sid,
-      connectionSid: c.connection.sid,
-      clientId: c.connection.clientId,
-      userSid: c.user.sid,
-      redirectUrl: 'https://desktop.example.test/',
-      codeChallenge: sha256(verifier),
-      nonce: null,
-      scope: null,
-      authTime: Date.now(),
-    });
+    const { code, verifier } = await mintCode(c);
     const issued = await c.tokens.exchangeCode({ code, codeVerifier: verifier, surface: 'flex', connectionSid: c.connection.sid });
     // Verified once: from here on the token is remembered.
     await c.tokens.verifyAccessTokenFor('desktop', issued.accessToken, { accountSid: c.account.sid });

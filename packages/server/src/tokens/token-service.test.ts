@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BACKENDS } from '../../../../test/support/backends.ts';
-import { createTokenCore, type TokenCore } from '../../../../test/support/token-core.ts';
+import { createTokenCore, mintCode as mintSharedCode, type TokenCore } from '../../../../test/support/token-core.ts';
 import { sha256 } from '../crypto/random.ts';
 import type { GrantEvent } from './grant-events.ts';
 import type { CodeGrant } from './model.ts';
@@ -23,20 +23,7 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
 
   /** A code as the broker mints it at the end of a sign-in, and the verifier that spends it. */
   async function mintCode(c: TokenCore, grant: Partial<CodeGrant> = {}) {
-    const verifier = randomBytes(32).toString('base64url');
-    const code = await c.tokens.createCode({
-      surface: 'flex',
-      accountSid: c.account.sid,
-      connectionSid: c.connection.sid,
-      clientId: c.connection.clientId,
-      userSid: c.user.sid,
-      redirectUrl: REDIRECT,
-      codeChallenge: sha256(verifier),
-      nonce: 'nonce-1',
-      scope: null,
-      authTime: Date.now(),
-      ...grant,
-    });
+    const { code, verifier } = await mintSharedCode(c, { redirectUrl: REDIRECT, nonce: 'nonce-1', ...grant });
     const exchange = (extra: { codeVerifier?: string; surface?: CodeGrant['surface']; connectionSid?: string; nonce?: string } = {}) =>
       c.tokens.exchangeCode({
         code,

@@ -44,8 +44,9 @@ describe('lanyard test-sign-in', () => {
     await upstream?.close();
   });
 
-  it('prints the URL to open, waits for the answer the server receives, and prints the report (exit 0)', async () => {
-    const child = spawn('node', [join(ROOT, 'packages/cli/bin/lanyard.js'), 'test-sign-in', accountSid, '--json'], {
+  /** `lanyard test-sign-in` against the running server: the IdP URL it prints, its exit code, what it wrote. */
+  function startTestSignIn(...extra: string[]) {
+    const child = spawn('node', [join(ROOT, 'packages/cli/bin/lanyard.js'), 'test-sign-in', accountSid, ...extra], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,
@@ -54,30 +55,34 @@ describe('lanyard test-sign-in', () => {
         LANYARD_PUBLIC_URL: lanyard.url,
       },
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const output = { stdout: '', stderr: '' };
+    child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
     const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed: ${stderr}`)), 20_000);
+    const url = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed: ${output.stderr}`)), 20_000);
       child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const found = /^(http\S+)$/m.exec(stderr);
+        output.stderr += chunk.toString();
+        const found = /^(http\S+)$/m.exec(output.stderr);
         if (found) {
           clearTimeout(timer);
           resolve(found[1]!);
         }
       });
     });
-    expect(new URL(url).origin).toBe(upstream.issuer);
-    const callback = await upstreamLoginHeadless(url, 'nora');
+    return { url, exited, output };
+  }
+
+  it('prints the URL to open, waits for the answer the server receives, and prints the report (exit 0)', async () => {
+    const { url, exited, output } = startTestSignIn('--json');
+    expect(new URL(await url).origin).toBe(upstream.issuer);
+    const callback = await upstreamLoginHeadless(await url, 'nora');
     expect((await fetch(callback, { redirect: 'manual' })).status).toBe(200);
     expect(await exited).toBe(0);
     // How long it waits, and the usual cause when nothing comes back.
-    expect(stderr).toMatch(
+    expect(output.stderr).toMatch(
       /Waiting up to \d+ minutes \(the sign-in lifetime, LANYARD_LOGIN_TTL\) for the answer\. If nothing comes back, most often the redirect URI \S+\/login\/oidc\/callback is not registered/,
     );
-    expect(JSON.parse(stdout)).toMatchObject({
+    expect(JSON.parse(output.stdout)).toMatchObject({
       succeeded: true,
       protocol: 'oidc',
       name_id: 'nora',
@@ -90,35 +95,12 @@ describe('lanyard test-sign-in', () => {
   }, 60_000);
 
   it('prints what the IdP sent without its control characters: the report on a terminal cannot be spoofed', async () => {
-    const child = spawn('node', [join(ROOT, 'packages/cli/bin/lanyard.js'), 'test-sign-in', accountSid], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        LANYARD_DATABASE_URL: lanyard.db.url,
-        LANYARD_SECRET_KEY: secretKey.toString('base64'),
-        LANYARD_PUBLIC_URL: lanyard.url,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed: ${stderr}`)), 20_000);
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const found = /^(http\S+)$/m.exec(stderr);
-        if (found) {
-          clearTimeout(timer);
-          resolve(found[1]!);
-        }
-      });
-    });
-    const callback = await upstreamLoginHeadless(url, 'eve');
+    const { url, exited, output } = startTestSignIn();
+    const callback = await upstreamLoginHeadless(await url, 'eve');
     expect((await fetch(callback, { redirect: 'manual' })).status).toBe(200);
     expect(await exited).toBe(1); // the roles are not recognised: a failed test
     // Line breaks are the report's own; every other control character is shown, escaped.
-    expect(stdout.replace(/\n/g, '')).not.toMatch(/\p{Cc}/u);
-    expect(stdout).toContain('Eve\\x0d  roles      supervisor\\x1b]0;owned\\x07');
+    expect(output.stdout.replace(/\n/g, '')).not.toMatch(/\p{Cc}/u);
+    expect(output.stdout).toContain('Eve\\x0d  roles      supervisor\\x1b]0;owned\\x07');
   }, 60_000);
 });

@@ -101,6 +101,24 @@ describe.each(ACS_FLOWS)('request bodies at the %s ACS', (flow: AcsFlow) => {
     expect(unhandled().slice(before)).toEqual([]);
   });
 
+  it('reads a genuine response posted as multipart/form-data, and refuses a form that sends SAMLResponse twice', async () => {
+    const pending = await beginSignIn(ctx, flow);
+    const genuine = await genuineResponse(idp, pending, 'alan@example.com');
+    const twice = new URLSearchParams([
+      ['SAMLResponse', genuine],
+      ['SAMLResponse', genuine],
+      ['RelayState', pending.relayState],
+    ]);
+    const refused = await fetch(pending.acsUrl, { method: 'POST', headers: { accept: 'application/json' }, body: twice, redirect: 'manual' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ code: 20001, message: 'SAMLResponse must be sent once in the form.' });
+    const form = new FormData();
+    form.set('SAMLResponse', genuine);
+    form.set('RelayState', pending.relayState);
+    const accepted = await fetch(pending.acsUrl, { method: 'POST', body: form, redirect: 'manual' });
+    expect(accepted.status).toBe(303);
+  });
+
   it('answers an oversized body with 413 as a page, closes that connection, and the keep-alive client carries on', async () => {
     const pending = await beginSignIn(ctx, flow);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -170,5 +188,68 @@ describe.each(ACS_FLOWS)('request bodies at the %s ACS', (flow: AcsFlow) => {
     expect(refused.status).toBe(413);
     expect(await refused.json()).toMatchObject({ code: 20413 });
     expect((await fetch(`${lanyard.url}/healthz`)).status).toBe(200);
+  });
+});
+
+/**
+ * The JSON and form endpoints read their bodies straight from Node's request (http/request-body.ts),
+ * not through a WHATWG Request: the limit, the decoding and a client that stops half-way must
+ * behave as they did through the framework.
+ */
+describe('request bodies at the JSON and form endpoints', () => {
+  const tokenUrl = () => `${lanyard.url}/v1/Flex/OAuth/Tokens`;
+
+  it('answers an oversized chunked JSON body with 413, closes that connection, and the client carries on', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const refused = await new Promise<Answer>((resolve, reject) => {
+        const req = request(tokenUrl(), { method: 'POST', agent, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), localPort: 0 }));
+        });
+        req.on('error', reject);
+        req.write('{"grant_type":"RefreshToken","refresh_token":"');
+        for (let i = 0; i < 12; i++) req.write('A'.repeat(100_000));
+        req.end('"}');
+      });
+      expect(refused.status).toBe(413);
+      expect(JSON.parse(refused.body)).toMatchObject({ code: 20413, status: 413, message: 'The request body is too large: at most 1024 KiB is accepted.' });
+      expect(refused.headers.connection).toBe('close');
+      expect((await send(agent, `${lanyard.url}/healthz`, {})).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('refuses a declared Content-Length over the limit before reading it', async () => {
+    const refused = await fetch(tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(1024 * 1024 + 1) });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toMatchObject({ code: 20413 });
+  });
+
+  it('decodes UTF-8 and drops a leading byte-order mark, as the Fetch API does', async () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ grant_type: 'RefreshToken', refresh_token: 'lrt_ünknown' }))]);
+    const answer = await fetch(tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    // Parsed: the refusal is about the token, not the JSON.
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).not.toMatchObject({ message: 'The request body must be valid JSON.' });
+  });
+
+  it('survives a client that stops sending half-way: nothing unhandled, and the next requests are answered', async () => {
+    const before = unhandled().length;
+    await new Promise<void>((resolve) => {
+      const req = request(tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+      req.on('error', () => resolve());
+      req.write('{"grant_type":');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 100);
+    });
+    const next = await fetch(tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    expect(next.status).toBe(400);
+    expect(await next.json()).toMatchObject({ message: 'The request body must be valid JSON.' });
+    expect(unhandled().slice(before)).toEqual([]);
   });
 });

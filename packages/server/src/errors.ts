@@ -71,6 +71,16 @@ export class ForbiddenError extends LanyardError {
   }
 }
 
+/**
+ * A request body over the limit (RFC 9110 §15.5.14, 413). The connection is closed with the
+ * answer: its unread rest would otherwise be taken for the next request.
+ */
+export class ContentTooLargeError extends LanyardError {
+  constructor(limitBytes: number) {
+    super({ code: 20413, status: 413, message: `The request body is too large: at most ${limitBytes / 1024} KiB is accepted.` });
+  }
+}
+
 export class NotFoundError extends LanyardError {
   constructor(message: string) {
     super({ code: 20404, status: 404, message });

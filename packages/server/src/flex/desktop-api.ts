@@ -5,6 +5,7 @@ import type { RouteModule } from '../http/app-types.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
 import type { TokenService } from '../tokens/token-service.ts';
 import { cors } from '../http/cors.ts';
+import { readBodyText } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { ExpiredTokenError, InvalidParameterError, LanyardError } from '../errors.ts';
 import type { AccessTokenClaims, Session } from '../tokens/model.ts';
@@ -71,7 +72,7 @@ async function formToken(c: Context): Promise<string | undefined> {
   if (!type.includes('application/x-www-form-urlencoded')) {
     throw new InvalidParameterError('The request body must be application/x-www-form-urlencoded (Token=<access token>).');
   }
-  const form = new URLSearchParams(await c.req.text());
+  const form = new URLSearchParams(await readBodyText(c));
   if (form.getAll('Token').length > 1) throw new InvalidParameterError('Token must be sent once.');
   return form.get('Token') ?? undefined;
 }

@@ -1,9 +1,9 @@
 import { Hono, type Env } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { randomUUID } from 'node:crypto';
 import type { LanyardConfig } from '../config.ts';
 import { NotFoundError } from '../errors.ts';
 import { respondWithError } from './error-response.ts';
+import { limitRequestBody } from './request-body.ts';
 import { observeRequests } from '../operations/request-observer.ts';
 import type { Lifecycle } from '../operations/lifecycle.ts';
 import type { Metrics } from '../operations/metrics.ts';
@@ -63,15 +63,7 @@ export function createApp(services: AppDependencies, modules: RouteModule[]): Ap
     await next();
   });
   // SAML responses are the largest bodies we accept; nothing legitimate is near 1 MB.
-  const limitBody = bodyLimit({
-    maxSize: 1024 * 1024,
-    onError: () => {
-      throw Object.assign(new Error('too large'), { status: 413 });
-    },
-  });
-  // GET and HEAD carry no body. Asking (c.req.raw.body) makes @hono/node-server build a full
-  // WHATWG Request, the costliest part of a lookup.
-  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
+  app.use('*', limitRequestBody());
 
   for (const register of modules) register(app);
 

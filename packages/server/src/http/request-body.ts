@@ -1,12 +1,94 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
-import { InvalidParameterError } from '../errors.ts';
+import { ContentTooLargeError, InvalidParameterError } from '../errors.ts';
+
+/** The largest request body Lanyard reads, in bytes: SAML responses are the largest legitimate ones. */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
+const nodeRequestOf = (c: Context): IncomingMessage | undefined => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+
+/**
+ * Refuses a body over MAX_REQUEST_BODY_BYTES with 413 (ContentTooLargeError). Under Node a declared
+ * Content-Length is checked here and a chunked body while `readBodyText` reads it; without a Node
+ * request (`app.request()` in tests) Hono's body limit does both. GET and HEAD carry no body.
+ */
+export function limitRequestBody(): MiddlewareHandler {
+  const honoLimit = bodyLimit({
+    maxSize: MAX_REQUEST_BODY_BYTES,
+    onError: () => {
+      throw new ContentTooLargeError(MAX_REQUEST_BODY_BYTES);
+    },
+  });
+  return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const incoming = nodeRequestOf(c);
+    if (!incoming) return honoLimit(c, next);
+    const declared = incoming.headers['content-length'];
+    if (declared !== undefined && Number(declared) > MAX_REQUEST_BODY_BYTES) throw new ContentTooLargeError(MAX_REQUEST_BODY_BYTES);
+    return next();
+  };
+}
+
+const bodyBytes = new WeakMap<object, Promise<Buffer>>();
+
+/**
+ * The request body's bytes, read once per request (later calls get the same bytes). Under Node
+ * they come straight from the IncomingMessage: asking Hono (`c.req.text()`) makes
+ * @hono/node-server build a WHATWG Request and stream first, about 120 µs a request
+ * (docs/benchmarks.md, fifth round).
+ * @throws ContentTooLargeError (413) past MAX_REQUEST_BODY_BYTES, counted as the bytes arrive.
+ * @throws InvalidParameterError (400) when the client stops sending before the body ends.
+ */
+export function readBodyBytes(c: Context): Promise<Buffer> {
+  const incoming = nodeRequestOf(c);
+  const key: object = incoming ?? c.req.raw;
+  let bytes = bodyBytes.get(key);
+  if (!bytes) {
+    bytes = incoming ? readIncoming(incoming) : c.req.arrayBuffer().then((buffer) => Buffer.from(buffer));
+    bodyBytes.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** The request body as text: UTF-8 with a leading byte-order mark dropped, as the Fetch API's `text()`. Throws as `readBodyBytes`. */
+export async function readBodyText(c: Context): Promise<string> {
+  const bytes = await readBodyBytes(c);
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function readIncoming(incoming: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: Error) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onClose).off('close', onClose);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      // The rest is left unread: the 413 closes the connection (error-response.ts).
+      if (size > MAX_REQUEST_BODY_BYTES) finish(new ContentTooLargeError(MAX_REQUEST_BODY_BYTES));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onClose = () => finish(new InvalidParameterError('The request body ended before its declared length: send the whole body.'));
+    if (incoming.readableEnded) {
+      reject(new InvalidParameterError('The request body was already read.'));
+      return;
+    }
+    incoming.on('data', onData).on('end', onEnd).on('error', onClose).on('close', onClose);
+  });
+}
 
 /** Parses a JSON body (or form body where the protocol says so) and validates it once, here. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let body: unknown;
   const type = c.req.header('content-type') ?? '';
-  const text = await c.req.text();
+  const text = await readBodyText(c);
   try {
     body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text, refuseProtoKey);
   } catch (error) {
@@ -86,7 +168,7 @@ export async function readFormParams(c: Context): Promise<URLSearchParams> {
   const type = c.req.header('content-type') ?? '';
   if (!type.includes('application/x-www-form-urlencoded'))
     throw new InvalidParameterError('The request body must be application/x-www-form-urlencoded.');
-  return new URLSearchParams(await c.req.text());
+  return new URLSearchParams(await readBodyText(c));
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import type { IdpRequest } from '../connections/saml-request-signing.ts';
 import { randomToken } from '../crypto/random.ts';
-import { InvalidParameterError, SamlResponseError } from '../errors.ts';
+import { InvalidParameterError, LanyardError, SamlResponseError } from '../errors.ts';
+import { readBodyBytes, readBodyText } from '../http/request-body.ts';
 import type { Storage } from '../storage/port.ts';
 
 const POST_REQUEST = 'saml_post_request';
@@ -60,21 +61,28 @@ export async function postBindingPage(storage: Storage, id: string): Promise<{ h
  * HTML page for browsers), never a 500. A body over the size limit keeps its 413.
  */
 export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string | undefined; RelayState: string | undefined }> {
-  const type = (c.req.header('content-type') ?? '').toLowerCase();
+  const contentType = c.req.header('content-type') ?? '';
+  const type = contentType.toLowerCase();
   if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data')) {
     throw new InvalidParameterError(
       'The IdP must POST the SAML response as an HTML form (application/x-www-form-urlencoded), with SAMLResponse and RelayState.',
     );
   }
-  let form: Record<string, unknown>;
+  let form: URLSearchParams | FormData;
   try {
-    form = await c.req.parseBody();
+    form = type.startsWith('multipart/form-data')
+      ? await new Response(new Uint8Array(await readBodyBytes(c)), { headers: { 'content-type': contentType } }).formData()
+      : new URLSearchParams(await readBodyText(c));
   } catch (error) {
-    if ((error as { status?: number }).status === 413) throw error;
+    if (error instanceof LanyardError) throw error;
     throw new InvalidParameterError(
       'The form body could not be read (malformed multipart/form-data or encoding); post SAMLResponse and RelayState as a URL-encoded form.',
     );
   }
-  const field = (name: string) => (Object.hasOwn(form, name) && typeof form[name] === 'string' ? (form[name] as string) : undefined);
+  const field = (name: string) => {
+    const values = form.getAll(name);
+    if (values.length > 1) throw new InvalidParameterError(`${name} must be sent once in the form.`);
+    return typeof values[0] === 'string' ? values[0] : undefined;
+  };
   return { SAMLResponse: field('SAMLResponse'), RelayState: field('RelayState') };
 }

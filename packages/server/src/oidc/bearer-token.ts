@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { readBodyText } from '../http/request-body.ts';
 
 export type BearerPresentation = { token: string } | { status: 400 | 401; error?: 'invalid_request'; description: string };
 
@@ -12,7 +13,7 @@ export async function presentedBearerToken(c: Context): Promise<BearerPresentati
   const fromHeader = header !== undefined && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
   let fromBody: string | undefined;
   if (c.req.method === 'POST' && (c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
-    fromBody = new URLSearchParams(await c.req.text()).get('access_token') ?? undefined;
+    fromBody = new URLSearchParams(await readBodyText(c)).get('access_token') ?? undefined;
   }
   if (fromHeader !== undefined && fromBody !== undefined)
     return {

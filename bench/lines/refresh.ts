@@ -42,6 +42,9 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
       const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh' });
       const rawDb = await freshDatabase(backend);
       const raw = await startChild('baseline', { env: { BENCH_DATABASE_URL: rawDb.url } });
+      // The same raw cost reading its body from Node's request as Lanyard does (http/request-body.ts).
+      const rawNodeReaderDb = await freshDatabase(backend);
+      const rawNodeReader = await startChild('baseline', { env: { BENCH_DATABASE_URL: rawNodeReaderDb.url, BENCH_BODY_READER: 'node' } });
       try {
         const tokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: sessions, returnTokens: true });
         const lanyardLoad = rotatingRefresh(
@@ -51,10 +54,16 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
         );
         const rawTokens = await raw.call<string[]>('sessions', { count: sessions });
         const rawLoad = rotatingRefresh(rawTokens, (t) => JSON.stringify({ refresh_token: t }), readJsonToken('refresh_token'));
+        const rawNodeReaderTokens = await rawNodeReader.call<string[]>('sessions', { count: sessions });
+        const rawNodeReaderLoad = rotatingRefresh(rawNodeReaderTokens, (t) => JSON.stringify({ refresh_token: t }), readJsonToken('refresh_token'));
         const json = { 'content-type': 'application/json' };
-        const [vsRaw, vsProvider] = await alternate(
+        const [vsRaw, vsProvider, vsRawNodeReader] = await alternate(
           sampler(lanyardLoad, settings, { url: `${lanyard.child.url}/v1/Flex/OAuth/Tokens`, headers: json }),
-          [sampler(rawLoad, settings, { url: `${raw.url}/refresh`, headers: json }), runProvider],
+          [
+            sampler(rawLoad, settings, { url: `${raw.url}/refresh`, headers: json }),
+            runProvider,
+            sampler(rawNodeReaderLoad, settings, { url: `${rawNodeReader.url}/refresh`, headers: json }),
+          ],
           { rounds: settings.rounds },
         );
         const rps = (v: number) => `${Math.round(v).toLocaleString('en')} req/s`;
@@ -70,7 +79,16 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
             baseline: `ES256 sign + spend/insert transaction on ${label}: ${sideSummary(vsRaw!.b, rps)}`,
             ...ratioOf(vsRaw!),
             better: 'higher',
-            note: `raw cost = the same framework, one transaction (UPDATE spent + INSERT successor), one ES256 JWT; ${settings.rounds} rounds of ${settings.durationSeconds} s a side`,
+            note: `raw cost = the same framework, one transaction (UPDATE spent + INSERT successor), one ES256 JWT, body read with c.req.json(); ${settings.rounds} rounds of ${settings.durationSeconds} s a side`,
+          },
+          {
+            section: '',
+            name: `Refresh grant throughput, ${label} vs raw cost reading its body as Lanyard does`,
+            lanyard: sideSummary(vsRawNodeReader!.a, rps),
+            baseline: `the same raw cost, body read from Node's request: ${sideSummary(vsRawNodeReader!.b, rps)}`,
+            ...ratioOf(vsRawNodeReader!),
+            better: 'higher',
+            note: "the same Lanyard rounds as the line above; both sides read the body straight from Node's IncomingMessage (no WHATWG Request)",
           },
           {
             section: '',
@@ -94,6 +112,8 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
           },
         );
       } finally {
+        await rawNodeReader.stop();
+        await rawNodeReaderDb.drop();
         await raw.stop();
         await rawDb.drop();
         await lanyard.stop();

@@ -25,6 +25,8 @@ const loadSample = (r: LoadResult): Sample => ({ value: r.rps, detail: `${rps(r.
 export async function endpointLines(idp: Child, settings: Settings): Promise<Line[]> {
   const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'endpoints' });
   const hello = await startChild('baseline');
+  // The same hello-world reading its body from Node's request as Lanyard does (http/request-body.ts).
+  const helloNodeReader = await startChild('baseline', { env: { BENCH_BODY_READER: 'node' } });
   try {
     const run = (options: Omit<Parameters<typeof load>[0], 'durationSeconds' | 'connections'>) => async () =>
       loadSample(await load({ ...options, durationSeconds: settings.durationSeconds, connections: settings.connections }));
@@ -37,14 +39,15 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
     const token = await accessTokenFrom(lanyard);
     const body = JSON.stringify({ token });
     const authorization = 'Basic ' + Buffer.from(`${lanyard.account.accountSid}:${lanyard.account.authToken}`).toString('base64');
-    const [validate] = await alternate(
+    const jsonPost = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body };
+    const [validate, validateNodeReader] = await alternate(
       run({
         url: `${lanyard.child.url}/v1/Accounts/${lanyard.account.accountSid}/Tokens/validate`,
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization },
         body,
       }),
-      [run({ url: `${hello.url}/hello`, method: 'POST', headers: { 'content-type': 'application/json' }, body })],
+      [run({ url: `${hello.url}/hello`, ...jsonPost }), run({ url: `${helloNodeReader.url}/hello`, ...jsonPost })],
       rounds,
     );
     const perSecond = (v: number) => rps(v);
@@ -65,10 +68,20 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
         baseline: `hello-world JSON POST: ${sideSummary(validate!.b, perSecond)}`,
         ...ratioOf(validate!),
         better: 'higher',
-        note: 'Basic auth check + ES256 verify + session and user reads',
+        note: 'Basic auth check + ES256 verify + session and user reads; the hello-world reads its body with c.req.json()',
+      },
+      {
+        section: '',
+        name: 'Validate POST …/Tokens/validate (SQLite), baseline reading its body as Lanyard does',
+        lanyard: sideSummary(validateNodeReader!.a, perSecond),
+        baseline: `hello-world JSON POST, body read from Node's request: ${sideSummary(validateNodeReader!.b, perSecond)}`,
+        ...ratioOf(validateNodeReader!),
+        better: 'higher',
+        note: "the same Lanyard rounds as the line above; both sides read the body straight from Node's IncomingMessage (no WHATWG Request)",
       },
     ];
   } finally {
+    await helloNodeReader.stop();
     await hello.stop();
     await lanyard.stop();
   }

@@ -5,16 +5,35 @@
  * - `POST /refresh` (when BENCH_DATABASE_URL is set): the least a rotating refresh grant must
  *   do — one transaction that spends the presented token (UPDATE … WHERE unspent) and stores
  *   its successor (INSERT), plus one ES256 signature of an access token of the same shape.
+ *
+ * The POST handlers read their JSON body the framework's way (`c.req.json()`, which makes
+ * @hono/node-server build a WHATWG Request and stream), or with BENCH_BODY_READER=node straight
+ * from Node's IncomingMessage, as Lanyard does since its fifth round (http/request-body.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
+import { serve, type HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { openRawStore, type RawStore } from '../lib/raw-store.ts';
 
-const app = new Hono();
+const nodeReader = process.env.BENCH_BODY_READER === 'node';
+const app = new Hono<{ Bindings: HttpBindings }>();
+
+/** The request's JSON body, read as BENCH_BODY_READER says. */
+async function readJson<T>(c: Context<{ Bindings: HttpBindings }>): Promise<T> {
+  if (!nodeReader) return c.req.json<T>();
+  const incoming = c.env.incoming;
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    incoming.on('error', reject);
+  });
+  return JSON.parse(text) as T;
+}
+
 app.get('/hello', (c) => c.json({ hello: 'world' }));
-app.post('/hello', async (c) => c.json({ hello: (await c.req.json<unknown>()) !== null }));
+app.post('/hello', async (c) => c.json({ hello: (await readJson<unknown>(c)) !== null }));
 
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 const store: RawStore | undefined = databaseUrl ? await openRawStore(databaseUrl) : undefined;
@@ -27,7 +46,7 @@ const hash = (value: string) => createHash('sha256').update(value).digest('base6
 
 if (store) {
   app.post('/refresh', async (c) => {
-    const body = await c.req.json<{ refresh_token?: string }>();
+    const body = await readJson<{ refresh_token?: string }>(c);
     const successor = 'lrt_' + randomBytes(32).toString('base64url');
     const ok = await store.rotate(hash(body.refresh_token ?? ''), hash(successor));
     if (!ok) return c.json({ code: 20003, message: 'invalid refresh token', status: 400 }, 400);

@@ -31,9 +31,9 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
     const run = (options: Omit<Parameters<typeof load>[0], 'durationSeconds' | 'connections'>) => async () =>
       loadSample(await load({ ...options, durationSeconds: settings.durationSeconds, connections: settings.connections }));
     const rounds = { rounds: settings.rounds };
-    const [lookup] = await alternate(
+    const [lookup, lookupAnswer] = await alternate(
       run({ url: `${lanyard.child.url}/v1/Flex/Authentication/Config?AccountSid=${lanyard.account.accountSid}` }),
-      [run({ url: `${hello.url}/hello` })],
+      [run({ url: `${hello.url}/hello` }), run({ url: `${hello.url}/lookup-answer` })],
       rounds,
     );
     const token = await accessTokenFrom(lanyard);
@@ -60,6 +60,15 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
         ...ratioOf(lookup!),
         better: 'higher',
         note: `throughput; Hono on @hono/node-server both sides; ${settings.rounds} rounds of ${settings.durationSeconds} s a side`,
+      },
+      {
+        section: '',
+        name: 'Lookup GET /v1/Flex/Authentication/Config (SQLite) vs a hello-world sending the same answer',
+        lanyard: sideSummary(lookupAnswer!.a, perSecond),
+        baseline: `hello-world GET answering the lookup's body and headers: ${sideSummary(lookupAnswer!.b, perSecond)}`,
+        ...ratioOf(lookupAnswer!),
+        better: 'higher',
+        note: 'the same Lanyard rounds as the line above; the baseline sends a body of the same shape and size with the same response headers (security headers, request id, Cache-Control) and does nothing else: what is left is Lanyard\'s own work',
       },
       {
         section: '',

@@ -2,6 +2,8 @@
  * The ceilings and raw costs, on the same framework as Lanyard (Hono on @hono/node-server):
  * - `GET /hello`: a bare hello-world JSON answer (the framework's ceiling);
  * - `POST /hello`: reads a JSON body and answers (the ceiling for a JSON POST endpoint);
+ * - `GET /lookup-answer`: a hello-world that sends the lookup's own answer: a body of the same
+ *   shape and size and the same response headers (security headers, request id, cache), no work;
  * - `POST /refresh` (when BENCH_DATABASE_URL is set): the least a rotating refresh grant must
  *   do — one transaction that spends the presented token (UPDATE … WHERE unspent) and stores
  *   its successor (INSERT), plus one ES256 signature of an access token of the same shape.
@@ -10,7 +12,7 @@
  * @hono/node-server build a WHATWG Request and stream), or with BENCH_BODY_READER=node straight
  * from Node's IncomingMessage, as Lanyard does since its fifth round (http/request-body.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { serve, type HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -33,6 +35,29 @@ async function readJson<T>(c: Context<{ Bindings: HttpBindings }>): Promise<T> {
 }
 
 app.get('/hello', (c) => c.json({ hello: 'world' }));
+
+const sid = (prefix: string) => prefix + '0'.repeat(32);
+const lookupAnswer = {
+  config_list: [
+    {
+      account_sid: sid('AC'),
+      instance_sid: sid('GO'),
+      connection_name: sid('JQ'),
+      client_id: 'x'.repeat(32),
+      active: true,
+      app_type: 'SinglePageApp',
+    },
+  ],
+};
+app.get('/lookup-answer', (c) => {
+  c.header('X-Request-Id', randomUUID().replace(/-/g, '').slice(0, 16));
+  c.header('X-Content-Type-Options', 'nosniff');
+  c.header('Referrer-Policy', 'no-referrer');
+  c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'");
+  c.header('X-Frame-Options', 'DENY');
+  c.header('Cache-Control', 'public, max-age=60');
+  return c.json(lookupAnswer);
+});
 app.post('/hello', async (c) => c.json({ hello: (await readJson<unknown>(c)) !== null }));
 
 const databaseUrl = process.env.BENCH_DATABASE_URL;

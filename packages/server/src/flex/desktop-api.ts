@@ -9,6 +9,7 @@ import { readBodyText } from '../http/request-body.ts';
 import { requireSid } from '../ids.ts';
 import { ExpiredTokenError, InvalidParameterError, LanyardError } from '../errors.ts';
 import type { AccessTokenClaims, Session } from '../tokens/model.ts';
+import { setResponseHeader } from '../http/response-headers.ts';
 
 /**
  * The endpoints the real Flex UI calls on its fixed hosts (SPEC "Endpoints the real client calls
@@ -104,7 +105,7 @@ export const desktopApiRoutes =
     app.get('/v1/Configuration/Public', async (c) => {
       const accountSid = requireSid('account', c.req.query('AccountSid'), 'AccountSid');
       const account = await accounts.findAccount(accountSid);
-      c.header('Cache-Control', 'public, max-age=60');
+      setResponseHeader(c, 'Cache-Control', 'public, max-age=60');
       return c.json({
         configurations: [
           {
@@ -117,7 +118,7 @@ export const desktopApiRoutes =
     });
 
     app.get('/v1/Configuration', rateLimits.route('token'), async (c) => {
-      c.header('Cache-Control', 'no-store');
+      setResponseHeader(c, 'Cache-Control', 'no-store');
       const token = desktopTokenFrom(c.req.header('authorization'));
       const claims = await claimsOfAnyAccount(services, token);
       const account = await accounts.getAccount(claims.aud);
@@ -136,7 +137,7 @@ export const desktopApiRoutes =
     });
 
     app.post('/v1/Accounts/:accountSid/Tokens/Info', rateLimits.route('token'), async (c) => {
-      c.header('Cache-Control', 'no-store');
+      setResponseHeader(c, 'Cache-Control', 'no-store');
       const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
       const token = desktopTokenFrom(c.req.header('authorization'));
       const described = await formToken(c);

@@ -13,6 +13,8 @@ import { basicCredentials } from '../http/basic-credentials.ts';
 import { flexTokenResponse } from './token-response.ts';
 import { asDesktopTokenError, exchangeForm } from './form-exchange.ts';
 import { lookup, lookupQuery } from './lookup.ts';
+import { setResponseHeader } from '../http/response-headers.ts';
+import { requestHeader } from '../http/request-headers.ts';
 
 const tokenRequest = z.discriminatedUnion(
   'grant_type',
@@ -56,7 +58,7 @@ export const flexRoutes =
     app.use('/v1/Accounts/:accountSid/authenticate', desktops);
     app.use('/v1/Accounts/:accountSid/Tokens/refresh', desktops);
     app.get('/v1/Flex/Authentication/Config', async (c) => {
-      c.header('Cache-Control', 'public, max-age=60');
+      setResponseHeader(c, 'Cache-Control', 'public, max-age=60');
       return c.json({ config_list: await lookup(accounts, lookupQuery(c.req.query())) });
     });
 
@@ -77,9 +79,9 @@ export const flexRoutes =
     });
 
     app.post('/v1/Flex/OAuth/Tokens', rateLimits.route('token'), async (c) => {
-      c.header('Cache-Control', 'no-store');
+      setResponseHeader(c, 'Cache-Control', 'no-store');
       try {
-        if ((c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
+        if ((requestHeader(c, 'content-type') ?? '').includes('application/x-www-form-urlencoded')) {
           return c.json(await exchangeForm(services, await readForm(c)));
         }
         const body = await readJson(c, tokenRequest);

@@ -1,4 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { setResponseHeader } from './response-headers.ts';
+import { requestHeader } from './request-headers.ts';
 
 export type OriginPolicy = (origin: string, c: Context) => boolean | Promise<boolean>;
 
@@ -8,9 +10,9 @@ export type OriginPolicy = (origin: string, c: Context) => boolean | Promise<boo
  */
 export function cors(policy: OriginPolicy | '*'): MiddlewareHandler {
   return async (c, next) => {
-    const origin = c.req.header('origin');
+    const origin = requestHeader(c, 'origin');
     const allowed = origin !== undefined && (policy === '*' || (await policy(origin, c)));
-    if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+    if (c.req.method === 'OPTIONS' && requestHeader(c, 'access-control-request-method')) {
       if (!allowed) return c.body(null, 403);
       return c.body(null, 204, {
         'Access-Control-Allow-Origin': policy === '*' ? '*' : origin!,
@@ -22,10 +24,8 @@ export function cors(policy: OriginPolicy | '*'): MiddlewareHandler {
     }
     await next();
     if (allowed) {
-      // Through `c.header`, not `c.res.headers`: a later `c.header` (security headers) rebuilds
-      // the response and would drop headers set on the old object directly (@hono/node-server).
-      c.header('Access-Control-Allow-Origin', policy === '*' ? '*' : origin!);
-      c.header('Vary', 'Origin', { append: true });
+      setResponseHeader(c, 'Access-Control-Allow-Origin', policy === '*' ? '*' : origin!);
+      setResponseHeader(c, 'Vary', 'Origin', { append: true });
     }
   };
 }

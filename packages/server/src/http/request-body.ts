@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { ContentTooLargeError, InvalidParameterError } from '../errors.ts';
+import { requestHeader } from './request-headers.ts';
 
 /** The largest request body Lanyard reads, in bytes: SAML responses are the largest legitimate ones. */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
@@ -87,7 +88,7 @@ function readIncoming(incoming: IncomingMessage): Promise<Buffer> {
 /** Parses a JSON body (or form body where the protocol says so) and validates it once, here. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let body: unknown;
-  const type = c.req.header('content-type') ?? '';
+  const type = requestHeader(c, 'content-type') ?? '';
   const text = await readBodyText(c);
   try {
     body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text, refuseProtoKey);
@@ -165,7 +166,7 @@ export function knownParameterName(name: string): string {
 
 /** The form body with repeated parameters kept (for protocols that must refuse repeats). */
 export async function readFormParams(c: Context): Promise<URLSearchParams> {
-  const type = c.req.header('content-type') ?? '';
+  const type = requestHeader(c, 'content-type') ?? '';
   if (!type.includes('application/x-www-form-urlencoded'))
     throw new InvalidParameterError('The request body must be application/x-www-form-urlencoded.');
   return new URLSearchParams(await readBodyText(c));

@@ -3,6 +3,7 @@ import { matchedRoutes } from 'hono/route';
 import type { Logger } from '../http/logger.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Metrics } from './metrics.ts';
+import { setResponseHeader } from '../http/response-headers.ts';
 
 /**
  * One structured log line and one latency observation per request. The route is the registered
@@ -19,7 +20,7 @@ export function observeRequests(deps: { logger: Logger; metrics: Metrics; lifecy
     } finally {
       lifecycle.requestFinished();
       // While draining, kept-alive clients are told to reconnect (to another node).
-      if (lifecycle.isDraining) c.res.headers.set('Connection', 'close');
+      if (lifecycle.isDraining) setResponseHeader(c, 'Connection', 'close');
       const seconds = (performance.now() - started) / 1000;
       const route = routeOf(c);
       const status = c.res.status;

@@ -5,6 +5,7 @@ import type { RateLimits } from '../../http/rate-limit.ts';
 import { readForm } from '../../http/request-body.ts';
 import type { IssuedTokens } from '../../tokens/model.ts';
 import type { TokenService } from '../../tokens/token-service.ts';
+import { setResponseHeader } from '../../http/response-headers.ts';
 import {
   clientAuthenticator,
   oauthError,
@@ -55,8 +56,8 @@ export const tokenEndpoint =
     app.use('/oauth2/token', clientCors);
     app.post('/oauth2/token', rateLimits.route('token'), async (c) => {
       c.set('oauthErrors', true);
-      c.header('Cache-Control', 'no-store');
-      c.header('Pragma', 'no-cache');
+      setResponseHeader(c, 'Cache-Control', 'no-store');
+      setResponseHeader(c, 'Pragma', 'no-cache');
       const form = await readForm(c);
       const client = await authenticate(c, form);
       const request = parseOAuthParameters(TokenRequest, form, TOKEN_REQUEST_ERRORS);

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginHeadless, startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
+import { CONSOLE_CSP } from '../../packages/server/src/console/static-files.ts';
 import { loadConfig, startLanyard, type Lanyard } from '../../packages/server/src/index.ts';
 import { POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
@@ -114,6 +115,23 @@ describe('security headers', () => {
     expect(response.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
     expect(response.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
     expect(response.headers.get('x-frame-options')).toBe('DENY');
+    // The console's policy replaces the default one: sent once, never both (a browser would
+    // enforce both, and the default's default-src 'none' would block the console's script).
+    const raw = await requestFrom('127.0.0.1', `${lanyard.url}/console/`);
+    expect(raw.headers['content-security-policy']).toBe(CONSOLE_CSP);
+  });
+
+  it("sends each default header once beside the route's own, with a request id passed through and CORS headers once", async () => {
+    const lookup = await requestFrom('127.0.0.1', `${lanyard.url}/v1/Flex/Authentication/Config?AccountSid=${setup.account.sid}`, {
+      headers: { origin: 'https://desktop.example', 'x-request-id': 'trace-123' },
+    });
+    expect(lookup.status).toBe(200);
+    expect(lookup.headers['x-request-id']).toBe('trace-123');
+    expect(lookup.headers['x-frame-options']).toBe('DENY');
+    expect(lookup.headers['cache-control']).toBe('public, max-age=60');
+    expect(lookup.headers['access-control-allow-origin']).toBe('*');
+    expect(lookup.headers['vary']).toBe('Origin');
+    expect(lookup.headers['content-type']).toBe('application/json');
   });
 
   it('keeps tokens out of caches and Referer headers: no-store on grants, no-referrer on the legacy token redirect', async () => {

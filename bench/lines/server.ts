@@ -68,7 +68,7 @@ export async function endpointLines(idp: Child, settings: Settings): Promise<Lin
         baseline: `hello-world GET answering the lookup's body and headers: ${sideSummary(lookupAnswer!.b, perSecond)}`,
         ...ratioOf(lookupAnswer!),
         better: 'higher',
-        note: 'the same Lanyard rounds as the line above; the baseline sends a body of the same shape and size with the same response headers (security headers, request id, Cache-Control) and does nothing else: what is left is Lanyard\'s own work',
+        note: "the same Lanyard rounds as the line above; the baseline sends a body of the same shape and size with the same response headers (security headers, request id, Cache-Control) and does nothing else: what is left is Lanyard's own work",
       },
       {
         section: '',

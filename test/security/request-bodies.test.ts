@@ -203,18 +203,26 @@ describe('request bodies at the JSON and form endpoints', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const refused = await new Promise<Answer>((resolve, reject) => {
-        const req = request(tokenUrl(), { method: 'POST', agent, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), localPort: 0 }));
-        });
+        const req = request(
+          tokenUrl(),
+          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), localPort: 0 }));
+          },
+        );
         req.on('error', reject);
         req.write('{"grant_type":"RefreshToken","refresh_token":"');
         for (let i = 0; i < 12; i++) req.write('A'.repeat(100_000));
         req.end('"}');
       });
       expect(refused.status).toBe(413);
-      expect(JSON.parse(refused.body)).toMatchObject({ code: 20413, status: 413, message: 'The request body is too large: at most 1024 KiB is accepted.' });
+      expect(JSON.parse(refused.body)).toMatchObject({
+        code: 20413,
+        status: 413,
+        message: 'The request body is too large: at most 1024 KiB is accepted.',
+      });
       expect(refused.headers.connection).toBe('close');
       expect((await send(agent, `${lanyard.url}/healthz`, {})).status).toBe(200);
     } finally {
@@ -229,7 +237,10 @@ describe('request bodies at the JSON and form endpoints', () => {
   });
 
   it('decodes UTF-8 and drops a leading byte-order mark, as the Fetch API does', async () => {
-    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ grant_type: 'RefreshToken', refresh_token: 'lrt_ünknown' }))]);
+    const body = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(JSON.stringify({ grant_type: 'RefreshToken', refresh_token: 'lrt_ünknown' })),
+    ]);
     const answer = await fetch(tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     // Parsed: the refusal is about the token, not the JSON.
     expect(answer.status).toBe(400);

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
 import { loadConfig, startLanyard, type Lanyard } from '../../packages/server/src/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
+import { startTestLanyard } from '../support/lanyard.ts';
 import { setupAccount } from '../support/flows.ts';
 import { ACS_FLOWS, beginSignIn, genuineResponse, type AcsContext, type AcsFlow } from './support/acs.ts';
 
@@ -262,5 +266,67 @@ describe('request bodies at the JSON and form endpoints', () => {
     expect(next.status).toBe(400);
     expect(await next.json()).toMatchObject({ message: 'The request body must be valid JSON.' });
     expect(unhandled().slice(before)).toEqual([]);
+  });
+
+  it('holds a chunked body of one-byte chunks in one buffer, not a million (memory stays near the 1 MiB limit)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const port = Number(new URL(lanyard.url).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    try {
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      socket.write('POST /v1/Flex/OAuth/Tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      // 1,000,000 body bytes (under the limit), each its own chunk: 6 MB on the wire.
+      const piece = Buffer.from('1\r\nA\r\n'.repeat(10_000));
+      for (let i = 0; i < 100; i++) if (!socket.write(piece)) await new Promise((resolve) => socket.once('drain', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      gc();
+      // While the body is still open, the server holds what it has read.
+      const held = process.memoryUsage().heapUsed - before;
+      socket.write('0\r\n\r\n');
+      for (let waited = 0; answer === '' && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(held).toBeLessThan(50 * 1024 * 1024);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
+/**
+ * A client that goes away while the handler awaits something before reading the body (here the
+ * token endpoint's CORS check, a PostgreSQL query for the registered clients' origins): its
+ * request is destroyed before the reader starts, and the reader must not wait for events that
+ * already happened. A request that never finishes holds the in-flight count, so a graceful
+ * shutdown waits out its whole timeout.
+ */
+describe('a client that leaves before its body is read', () => {
+  it('ends the request (nothing left in flight) when the client is gone before the handler reads', async () => {
+    const pgLanyard = await startTestLanyard('postgres');
+    try {
+      const port = Number(new URL(pgLanyard.url).port);
+      for (let i = 0; i < 5; i++) {
+        const socket = connect(port, '127.0.0.1');
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.on('error', () => undefined);
+        // A fresh origin cache: the CORS check queries PostgreSQL before the handler reads the body.
+        (pgLanyard.services.clients as unknown as { originCache?: unknown }).originCache = undefined;
+        socket.write(
+          'POST /oauth2/token HTTP/1.1\r\nHost: x\r\nOrigin: https://elsewhere.example\r\n' +
+            'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=',
+        );
+        socket.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const deadline = Date.now() + 3000;
+      while (pgLanyard.services.lifecycle.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(pgLanyard.services.lifecycle.inFlight).toBe(0);
+    } finally {
+      await pgLanyard.stop();
+    }
   });
 });

@@ -62,25 +62,53 @@ export async function readBodyText(c: Context): Promise<string> {
 
 function readIncoming(incoming: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (error?: Error) => {
-      incoming.off('data', onData).off('end', onEnd).off('error', onClose).off('close', onClose);
-      if (error) reject(error);
-      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      // The rest is left unread: the 413 closes the connection (error-response.ts).
-      if (size > MAX_REQUEST_BODY_BYTES) finish(new ContentTooLargeError(MAX_REQUEST_BODY_BYTES));
-      else chunks.push(chunk);
-    };
-    const onEnd = () => finish();
-    const onClose = () => finish(new InvalidParameterError('The request body ended before its declared length: send the whole body.'));
     if (incoming.readableEnded) {
       reject(new InvalidParameterError('The request body was already read.'));
       return;
     }
+    // A client that went away before the handler asked (e.g. while it awaited storage): its
+    // request is already destroyed and will never emit 'end' or 'close' again.
+    if (incoming.destroyed) {
+      reject(new InvalidParameterError('The request body ended before its declared length: send the whole body.'));
+      return;
+    }
+    // The first chunk is kept as it is (a whole small body usually comes in one); later ones are
+    // copied into one buffer: a chunked body of one-byte chunks is a million Buffer objects
+    // otherwise, hundreds of MB for a 1 MiB body.
+    let first: Buffer | undefined;
+    let buffer: Buffer | undefined;
+    let size = 0;
+    const declared = Number(incoming.headers['content-length']);
+    const finish = (error?: Error) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onClose).off('close', onClose);
+      if (error) reject(error);
+      else resolve(buffer ? buffer.subarray(0, size) : (first ?? Buffer.alloc(0)));
+    };
+    const onData = (chunk: Buffer) => {
+      const total = size + chunk.length;
+      // The rest is left unread: the 413 closes the connection (error-response.ts).
+      if (total > MAX_REQUEST_BODY_BYTES) {
+        first = buffer = undefined;
+        finish(new ContentTooLargeError(MAX_REQUEST_BODY_BYTES));
+        return;
+      }
+      if (!first && !buffer) {
+        first = chunk;
+      } else {
+        if (!buffer || buffer.length < total) {
+          const wanted = Math.max(total, declared > 0 ? declared : 0, buffer ? buffer.length * 2 : 16 * 1024);
+          const grown = Buffer.allocUnsafe(Math.min(wanted, MAX_REQUEST_BODY_BYTES));
+          if (buffer) buffer.copy(grown, 0, 0, size);
+          else first!.copy(grown, 0);
+          buffer = grown;
+          first = undefined;
+        }
+        chunk.copy(buffer, size);
+      }
+      size = total;
+    };
+    const onEnd = () => finish();
+    const onClose = () => finish(new InvalidParameterError('The request body ended before its declared length: send the whole body.'));
     incoming.on('data', onData).on('end', onEnd).on('error', onClose).on('close', onClose);
   });
 }

@@ -134,6 +134,14 @@ describe('security headers', () => {
     expect(lookup.headers['content-type']).toBe('application/json');
   });
 
+  it('lets no shared cache keep an error: a refused lookup is not public for 60 s like a found one', async () => {
+    // The lookup marks its answer public before it looks; an error (a bad SID here, a 503 while
+    // storage is down) must not be served from a CDN to everyone for the next minute.
+    const refused = await fetch(`${lanyard.url}/v1/Flex/Authentication/Config?AccountSid=bogus`);
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('keeps tokens out of caches and Referer headers: no-store on grants, no-referrer on the legacy token redirect', async () => {
     const tokens = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
       method: 'POST',

@@ -45,10 +45,12 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
       status: 500,
       message: `Internal error; quote request id ${c.get('requestId') ?? 'unknown'} to the administrator.`,
     });
-    return c.json(internal.toJSON(), 500);
+    return c.json(internal.toJSON(), 500, { 'Cache-Control': 'no-store' });
   }
   if (known.status >= 500) logger.warn('request failed', { request_id: c.get('requestId'), code: known.code, message: known.message });
-  const headers: Record<string, string> = {};
+  // An error is never kept by a cache: a route may have marked its answer public before it
+  // failed (the Flex lookup), and a shared cache would then serve a 503 or 429 to everyone.
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
   if (known instanceof RateLimitedError) headers['Retry-After'] = String(known.retryAfterSeconds);
   if (known instanceof StorageUnavailableError) headers['Retry-After'] = '5';
   // The unread rest of an oversized body would be taken for the next request on a kept-alive

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../../../../test/support/backends.ts';
+import pg from 'pg';
+import { BACKENDS, POSTGRES_URL, createTestDatabase, type TestDatabase } from '../../../../test/support/backends.ts';
 import { openStorage } from './open.ts';
 import type { Storage } from './port.ts';
 
@@ -99,5 +100,29 @@ describe.each(BACKENDS)('storage contract on %s', (backend) => {
     expect(await again.ping()).toBe(true);
     expect((await again.find<{ n: number }>('k', 'a'))?.payload.n).toBe(1);
     await again.close();
+  });
+});
+
+describe('PostgreSQL prepared statements during a rolling upgrade', () => {
+  it.runIf(BACKENDS.includes('postgres'))('keep working on a running node after another node adds a column to records', async () => {
+    const db = await createTestDatabase('postgres');
+    const storage = await openStorage(db.url);
+    const other = new pg.Client({ connectionString: POSTGRES_URL });
+    try {
+      await storage.insert({ kind: 'k', id: 'a', payload: { n: 1 } });
+      // Every pool connection has prepared the statements by now (find, insert, consume…).
+      await Promise.all(Array.from({ length: 12 }, () => storage.find('k', 'a')));
+      await other.connect();
+      const schema = new URL(db.url).searchParams.get('schema')!;
+      await other.query(`ALTER TABLE ${schema}.records ADD COLUMN added_by_a_later_migration TEXT`);
+      const found = await Promise.all(Array.from({ length: 12 }, () => storage.find<{ n: number }>('k', 'a')));
+      expect(found.map((r) => r?.payload.n)).toEqual(Array(12).fill(1));
+      expect(await storage.insert({ kind: 'k', id: 'b', payload: { n: 2 } })).toBe(true);
+      expect((await storage.consume<{ n: number }>('k', 'b'))?.record.payload.n).toBe(2);
+    } finally {
+      await other.end();
+      await storage.close();
+      await db.drop();
+    }
   });
 });

@@ -19,7 +19,7 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     if (code === '28P01' || code === '28000') throw configError(`PostgreSQL refused the user or password (${code})`);
     if (code === '3D000') throw configError('the database does not exist; create it first (createdb)');
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw configError('the database host name does not resolve');
-    if (error instanceof Error && /schema name/.test(error.message)) throw configError(error.message);
+    if (error instanceof Error && /schema name|prepared_statements/.test(error.message)) throw configError(error.message);
     throw error;
   }
 }
@@ -28,10 +28,14 @@ async function openNamed(databaseUrl: string): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const url = new URL(databaseUrl);
     const schema = url.searchParams.get('schema') ?? undefined;
+    const prepared = url.searchParams.get('prepared_statements');
+    if (prepared !== null && prepared !== 'true' && prepared !== 'false')
+      throw new Error('prepared_statements must be true or false (false behind PgBouncer in transaction mode before 1.21)');
     url.searchParams.delete('schema');
+    url.searchParams.delete('prepared_statements');
     // Loaded only for PostgreSQL: the driver costs a SQLite start-up ~70 ms of CPU for nothing.
     const { PostgresStorage } = await import('./postgres.ts');
-    return PostgresStorage.open({ connectionString: url.toString(), schema });
+    return PostgresStorage.open({ connectionString: url.toString(), schema, preparedStatements: prepared !== 'false' });
   }
   const filename = databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : databaseUrl;
   return new SqliteStorage(filename);

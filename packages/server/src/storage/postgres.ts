@@ -103,28 +103,33 @@ const STATEMENTS = {
   destroy: `DELETE FROM records WHERE kind = $1 AND id = $2`,
 } as const;
 
-async function runPrepared(db: Queryable, name: keyof typeof STATEMENTS, args: unknown[]): Promise<pg.QueryResult<Row>> {
+type Statement = (db: Queryable, name: keyof typeof STATEMENTS, args: unknown[]) => Promise<pg.QueryResult<Row>>;
+
+const runPrepared: Statement = async (db, name, args) => {
   try {
     return await db.query<Row>({ name: `lanyard_${name}`, text: STATEMENTS[name], values: args });
   } catch (error) {
     throw unavailableOr(error);
   }
-}
+};
+
+/** The same statements, parsed on every call: behind a pooler that cannot keep prepared statements. */
+const runUnprepared: Statement = (db, name, args) => run(db, STATEMENTS[name], args);
 
 const NOT_EXPIRED = '(expires_at IS NULL OR expires_at > $NOW)';
 
-function operations(db: Queryable, transaction: Storage['transaction']): Storage {
+function operations(db: Queryable, transaction: Storage['transaction'], statement: Statement): Storage {
   const ops: Storage = {
     backend: 'postgres',
     async insert(r) {
-      const res = await runPrepared(db, 'insert', values(r, Date.now()));
+      const res = await statement(db, 'insert', values(r, Date.now()));
       return res.rowCount === 1;
     },
     async upsert(r) {
-      await runPrepared(db, 'upsert', values(r, Date.now()));
+      await statement(db, 'upsert', values(r, Date.now()));
     },
     async find<T>(kind: string, id: string, options: FindOptions = {}) {
-      const res = await runPrepared(db, options.forUpdate ? 'findForUpdate' : 'find', [kind, id, Date.now()]);
+      const res = await statement(db, options.forUpdate ? 'findForUpdate' : 'find', [kind, id, Date.now()]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
     },
     async findMany(keys) {
@@ -139,7 +144,7 @@ function operations(db: Queryable, transaction: Storage['transaction']): Storage
       return keys.map((k) => found.get(`${k.kind}\u0000${k.id}`));
     },
     async findByLookup<T>(kind: string, lookup: string) {
-      const res = await runPrepared(db, 'findByLookup', [kind, lookup, Date.now()]);
+      const res = await statement(db, 'findByLookup', [kind, lookup, Date.now()]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
     },
     async list<T>(kind: string, query: ListQuery = {}) {
@@ -157,13 +162,13 @@ function operations(db: Queryable, transaction: Storage['transaction']): Storage
       return res.rows.map((row) => toRecord<T>(row));
     },
     async consume<T>(kind: string, id: string, now = Date.now()): Promise<ConsumeResult<T> | undefined> {
-      const res = await runPrepared(db, 'consume', [now, kind, id]);
+      const res = await statement(db, 'consume', [now, kind, id]);
       if (res.rows[0]) return { record: toRecord<T>(res.rows[0]), consumedNow: true };
       const existing = await ops.find<T>(kind, id);
       return existing ? { record: existing, consumedNow: false } : undefined;
     },
     async destroy(kind, id) {
-      const res = await runPrepared(db, 'destroy', [kind, id]);
+      const res = await statement(db, 'destroy', [kind, id]);
       return (res.rowCount ?? 0) > 0;
     },
     async sweepExpired(now = Date.now()) {
@@ -189,6 +194,12 @@ export interface PostgresOptions {
   /** A schema to keep Lanyard's tables in (created if absent); `public` by default. */
   schema?: string;
   maxConnections?: number;
+  /**
+   * Run the key-addressed statements as named prepared statements (default). Off behind a pooler
+   * in transaction mode that cannot keep them (PgBouncer before 1.21, or with
+   * `max_prepared_statements = 0`): `?prepared_statements=false` in LANYARD_DATABASE_URL.
+   */
+  preparedStatements?: boolean;
 }
 
 /** PostgreSQL through a `pg` pool. Migrations run under an advisory lock so nodes may start together. */
@@ -196,10 +207,12 @@ export class PostgresStorage implements Storage {
   readonly backend = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly ops: Storage;
+  private readonly statement: Statement;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, preparedStatements: boolean) {
     this.pool = pool;
-    this.ops = operations(pool, (work) => this.transaction(work));
+    this.statement = preparedStatements ? runPrepared : runUnprepared;
+    this.ops = operations(pool, (work) => this.transaction(work), this.statement);
   }
 
   static async open(options: PostgresOptions): Promise<PostgresStorage> {
@@ -216,7 +229,7 @@ export class PostgresStorage implements Storage {
     // The statement in flight fails on its own and becomes a 503.
     pool.on('error', () => undefined);
     pool.on('connect', (client) => client.on('error', () => undefined));
-    const storage = new PostgresStorage(pool);
+    const storage = new PostgresStorage(pool, options.preparedStatements ?? true);
     await storage.migrate(schema);
     return storage;
   }
@@ -288,7 +301,7 @@ export class PostgresStorage implements Storage {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const tx = operations(client, (inner) => inner(tx));
+      const tx = operations(client, (inner) => inner(tx), this.statement);
       const result = await work(tx);
       // If the connection drops here the outcome is unknown to us; the client's retry is safe
       // (a refresh retried within the grace window gets the same successor back).

@@ -1,16 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { BACKENDS, POSTGRES_URL, createTestDatabase, type TestDatabase } from '../../../../test/support/backends.ts';
+import { BACKENDS, POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../../../../test/support/backends.ts';
 import { openStorage } from './open.ts';
 import type { Storage } from './port.ts';
 
-describe.each(BACKENDS)('storage contract on %s', (backend) => {
+/** Each backend, and PostgreSQL once more without prepared statements (behind PgBouncer in transaction mode). */
+const VARIANTS: Array<[string, Backend, string]> = BACKENDS.flatMap((backend): Array<[string, Backend, string]> =>
+  backend === 'postgres'
+    ? [
+        ['postgres', backend, ''],
+        ['postgres with prepared_statements=false', backend, '&prepared_statements=false'],
+      ]
+    : [[backend, backend, '']],
+);
+
+describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) => {
   let db: TestDatabase;
   let storage: Storage;
 
   beforeAll(async () => {
     db = await createTestDatabase(backend);
-    storage = await openStorage(db.url);
+    storage = await openStorage(db.url + urlSuffix);
   });
   afterAll(async () => {
     await storage.close();
@@ -96,7 +106,7 @@ describe.each(BACKENDS)('storage contract on %s', (backend) => {
   });
 
   it('survives reopening: migrations run once', async () => {
-    const again = await openStorage(db.url);
+    const again = await openStorage(db.url + urlSuffix);
     expect(await again.ping()).toBe(true);
     expect((await again.find<{ n: number }>('k', 'a'))?.payload.n).toBe(1);
     await again.close();
@@ -124,5 +134,13 @@ describe('PostgreSQL prepared statements during a rolling upgrade', () => {
       await storage.close();
       await db.drop();
     }
+  });
+});
+
+describe('LANYARD_DATABASE_URL prepared_statements', () => {
+  it('accepts true or false only, naming the variable', async () => {
+    await expect(openStorage(`${POSTGRES_URL}?schema=t_never&prepared_statements=off`)).rejects.toThrow(
+      /LANYARD_DATABASE_URL .*prepared_statements must be true or false/s,
+    );
   });
 });

@@ -105,13 +105,43 @@ const STATEMENTS = {
 
 type Statement = (db: Queryable, name: keyof typeof STATEMENTS, args: unknown[]) => Promise<pg.QueryResult<Row>>;
 
-const runPrepared: Statement = async (db, name, args) => {
-  try {
-    return await db.query<Row>({ name: `lanyard_${name}`, text: STATEMENTS[name], values: args });
-  } catch (error) {
-    throw unavailableOr(error);
-  }
-};
+/**
+ * A connection whose prepared statement no longer matches the server: a migration changed a
+ * column's type or collation ("cached plan must not change result type", 0A000; the plan never
+ * ran), or the statement was dropped under it (`DISCARD ALL` / `DEALLOCATE ALL` from a pooler:
+ * 26000). Both fail again on every later call on that connection: it must not be reused.
+ */
+function isStaleStatement(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return (code === '0A000' && /cached plan must not change result type/.test(message ?? '')) || code === '26000';
+}
+
+/** Clients of a transaction whose prepared statements went stale: the transaction discards them. */
+const staleClients = new WeakSet<object>();
+
+/**
+ * Named prepared statements. Their names carry a generation, bumped when a statement's plan no
+ * longer fits the table (a migration changed a column's type while this node runs): every pool
+ * connection then prepares the statements afresh instead of failing once each.
+ */
+function preparedStatements(): Statement {
+  let generation = 0;
+  return async (db, name, args) => {
+    const used = generation;
+    try {
+      return await db.query<Row>({ name: `lanyard_${name}_${used}`, text: STATEMENTS[name], values: args });
+    } catch (error) {
+      if (!isStaleStatement(error)) throw unavailableOr(error);
+      if ((error as { code?: string }).code === '0A000' && used === generation) generation++;
+      // Outside a transaction nothing ran (the statement failed before executing) and the pool
+      // has already discarded the client: run it again, unprepared. Inside one the transaction is
+      // aborted: a 503 the client retries, and the client is not handed out again.
+      if (db instanceof pg.Pool) return run(db, STATEMENTS[name], args);
+      staleClients.add(db);
+      throw Object.assign(new StorageUnavailableError(`a prepared statement went stale (${(error as Error).message})`), { cause: error });
+    }
+  };
+}
 
 /** The same statements, parsed on every call: behind a pooler that cannot keep prepared statements. */
 const runUnprepared: Statement = (db, name, args) => run(db, STATEMENTS[name], args);
@@ -209,9 +239,9 @@ export class PostgresStorage implements Storage {
   private readonly ops: Storage;
   private readonly statement: Statement;
 
-  private constructor(pool: pg.Pool, preparedStatements: boolean) {
+  private constructor(pool: pg.Pool, prepared: boolean) {
     this.pool = pool;
-    this.statement = preparedStatements ? runPrepared : runUnprepared;
+    this.statement = prepared ? preparedStatements() : runUnprepared;
     this.ops = operations(pool, (work) => this.transaction(work), this.statement);
   }
 
@@ -311,7 +341,9 @@ export class PostgresStorage implements Storage {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw unavailableOr(error);
     } finally {
-      // A client whose connection broke is discarded rather than handed to the next request.
+      // A client whose connection broke, or whose prepared statements went stale, is discarded
+      // rather than handed to the next request.
+      if (!broken && staleClients.has(client)) broken = new Error('stale prepared statement');
       client.release(broken);
     }
   }

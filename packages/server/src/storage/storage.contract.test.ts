@@ -137,6 +137,91 @@ describe('PostgreSQL prepared statements during a rolling upgrade', () => {
   });
 });
 
+describe('PostgreSQL prepared statements gone stale under a running node', () => {
+  /** Opens a storage, prepares every statement on every pool connection, then runs `change` from another connection. */
+  async function staleAfter(change: (schema: string, pool: pg.Pool) => Promise<void>) {
+    const db = await createTestDatabase('postgres');
+    const storage = await openStorage(db.url);
+    await storage.insert({ kind: 'k', id: 'a', payload: { n: 1 } });
+    // Ten transactions at once: each of the pool's ten connections prepares find FOR UPDATE and consume.
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        storage.transaction(async (tx) => [await tx.find('k', 'a', { forUpdate: true }), await tx.consume('k', 'none')]),
+      ),
+    );
+    await Promise.all(Array.from({ length: 10 }, () => storage.find('k', 'a')));
+    await change(new URL(db.url).searchParams.get('schema')!, (storage as unknown as { pool: pg.Pool }).pool);
+    return { storage, db };
+  }
+
+  it.runIf(BACKENDS.includes('postgres'))(
+    'another node changes a column type: reads outside a transaction go on, a transaction fails once as unavailable (503), then every connection works',
+    async () => {
+      const { storage, db } = await staleAfter(async (schema) => {
+        const admin = new pg.Client({ connectionString: POSTGRES_URL });
+        await admin.connect();
+        // A plausible later migration: byte-order collation on the key (faster comparisons).
+        await admin.query(`ALTER TABLE ${schema}.records ALTER COLUMN id TYPE TEXT COLLATE "C"`);
+        await admin.end();
+      });
+      try {
+        // Was: "cached plan must not change result type" (a 500) on every call, forever, on every
+        // connection a transaction had used: the pool hands the same connection out again.
+        expect((await storage.find<{ n: number }>('k', 'a'))?.payload.n).toBe(1);
+        const outcomes: string[] = [];
+        for (let i = 0; i < 12; i++) {
+          outcomes.push(
+            await storage
+              .transaction(async (tx) => (await tx.find<{ n: number }>('k', 'a', { forUpdate: true }))?.payload.n)
+              .then(
+                (n) => `ok ${n}`,
+                (error: Error) => error.constructor.name,
+              ),
+          );
+        }
+        expect(outcomes.filter((o) => o !== 'ok 1').every((o) => o === 'StorageUnavailableError')).toBe(true);
+        expect(outcomes.filter((o) => o !== 'ok 1').length).toBeLessThanOrEqual(1);
+        const all = await Promise.all(Array.from({ length: 10 }, () => storage.transaction((tx) => tx.consume('k', 'none'))));
+        expect(all).toEqual(Array(10).fill(undefined));
+      } finally {
+        await storage.close();
+        await db.drop();
+      }
+    },
+  );
+
+  it.runIf(BACKENDS.includes('postgres'))(
+    'DEALLOCATE ALL on a connection (a pooler resetting it): the node recovers instead of failing on it forever',
+    async () => {
+      const { storage, db } = await staleAfter(async (_schema, pool) => {
+        const clients = await Promise.all(Array.from({ length: 10 }, () => pool.connect()));
+        await Promise.all(clients.map((client) => client.query('DEALLOCATE ALL')));
+        clients.forEach((client) => client.release());
+      });
+      try {
+        expect((await storage.find<{ n: number }>('k', 'a'))?.payload.n).toBe(1);
+        const outcomes: string[] = [];
+        for (let i = 0; i < 24; i++) {
+          outcomes.push(
+            await storage
+              .transaction((tx) => tx.find('k', 'a', { forUpdate: true }))
+              .then(
+                () => 'ok',
+                (error: Error) => error.constructor.name,
+              ),
+          );
+        }
+        // Each reset connection may fail one transaction (a 503 the client retries), never more.
+        expect(outcomes.filter((o) => o !== 'ok').every((o) => o === 'StorageUnavailableError')).toBe(true);
+        expect(outcomes.slice(12)).toEqual(Array(12).fill('ok'));
+      } finally {
+        await storage.close();
+        await db.drop();
+      }
+    },
+  );
+});
+
 describe('LANYARD_DATABASE_URL prepared_statements', () => {
   it('accepts true or false only, naming the variable', async () => {
     await expect(openStorage(`${POSTGRES_URL}?schema=t_never&prepared_statements=off`)).rejects.toThrow(

@@ -19,7 +19,7 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     if (code === '28P01' || code === '28000') throw configError(`PostgreSQL refused the user or password (${code})`);
     if (code === '3D000') throw configError('the database does not exist; create it first (createdb)');
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw configError('the database host name does not resolve');
-    if (error instanceof Error && /schema name|prepared_statements/.test(error.message)) throw configError(error.message);
+    if (error instanceof Error && /schema name|prepared_statements|given more than once/.test(error.message)) throw configError(error.message);
     throw error;
   }
 }
@@ -27,6 +27,9 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
 async function openNamed(databaseUrl: string): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const url = new URL(databaseUrl);
+    // A setting given twice is ambiguous (which one wins depends on the reader): refused.
+    for (const name of ['schema', 'prepared_statements'])
+      if (url.searchParams.getAll(name).length > 1) throw new Error(`${name} is given more than once; give it once`);
     const schema = url.searchParams.get('schema') ?? undefined;
     const prepared = url.searchParams.get('prepared_statements');
     if (prepared !== null && prepared !== 'true' && prepared !== 'false')

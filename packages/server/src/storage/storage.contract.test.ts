@@ -228,4 +228,13 @@ describe('LANYARD_DATABASE_URL prepared_statements', () => {
       /LANYARD_DATABASE_URL .*prepared_statements must be true or false/s,
     );
   });
+
+  it('refuses prepared_statements (or schema) given twice instead of silently taking the first', async () => {
+    await expect(openStorage(`${POSTGRES_URL}?schema=t_never&prepared_statements=false&prepared_statements=true`)).rejects.toThrow(
+      /LANYARD_DATABASE_URL .*prepared_statements is given more than once/s,
+    );
+    await expect(openStorage(`${POSTGRES_URL}?schema=t_never&schema=t_never_either`)).rejects.toThrow(
+      /LANYARD_DATABASE_URL .*schema is given more than once/s,
+    );
+  });
 });

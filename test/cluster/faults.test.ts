@@ -247,6 +247,61 @@ function tryMount(dir: string, options: string): boolean {
 }
 const unmount = (dir: string) => execFileSync('umount', [dir], { stdio: 'pipe' });
 
+describe('PostgreSQL: a migration changes a column type under a running node', () => {
+  let idp: DevIdp;
+  let db: TestDatabase;
+  let lanyard: TestLanyard;
+
+  beforeAll(async () => {
+    idp = await startDevIdp({ port: 0, users: AGENTS });
+    db = await createTestDatabase('postgres');
+    lanyard = await start(db.url);
+  });
+  afterAll(async () => {
+    await lanyard?.stop();
+    await db?.drop();
+    await idp?.close();
+  });
+
+  it('refreshes answer 200 or a retryable 503, never 500, and every agent refreshes again at once', { timeout: 60_000 }, async () => {
+    const setup = await setupAccount(lanyard, idp);
+    const agents = await Promise.all(AGENTS.map(async (agent) => ({ tokens: await signIn(lanyard, idp, setup.connection.sid, agent.id) })));
+    // Twelve agents refreshing together, twice: the node's pool connections have prepared the statements.
+    for (let round = 0; round < 2; round++) {
+      await Promise.all(
+        agents.map(async (agent) => {
+          const refreshed = await refreshTokens(lanyard, setup.connection.sid, agent.tokens.refresh_token);
+          expect(refreshed.status).toBe(200);
+          agent.tokens = refreshed.body as typeof agent.tokens;
+        }),
+      );
+    }
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    const schema = new URL(db.url).searchParams.get('schema')!;
+    // Another node's migration: byte-order collation on the key. Was: "cached plan must not change
+    // result type", a 500 on every refresh on every connection, until the node restarted.
+    await admin.query(`ALTER TABLE ${schema}.records ALTER COLUMN id TYPE TEXT COLLATE "C"`);
+    await admin.end();
+    const statuses: number[] = [];
+    await Promise.all(
+      agents.map(async (agent) => {
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const refreshed = await refreshTokens(lanyard, setup.connection.sid, agent.tokens.refresh_token);
+          statuses.push(refreshed.status);
+          if (refreshed.status === 200) {
+            agent.tokens = refreshed.body as typeof agent.tokens;
+            return;
+          }
+        }
+      }),
+    );
+    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(AGENTS.length);
+    for (const agent of agents) expect((await refreshTokens(lanyard, setup.connection.sid, agent.tokens.refresh_token)).status).toBe(200);
+  });
+});
+
 describe('SQLite on a full or read-only disk', () => {
   let idp: DevIdp;
   let dir: string;

@@ -19,7 +19,8 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     if (code === '28P01' || code === '28000') throw configError(`PostgreSQL refused the user or password (${code})`);
     if (code === '3D000') throw configError('the database does not exist; create it first (createdb)');
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw configError('the database host name does not resolve');
-    if (error instanceof Error && /schema name|prepared_statements|given more than once/.test(error.message)) throw configError(error.message);
+    if (error instanceof Error && /schema name|prepared_statements|given more than once|parameters go after/.test(error.message))
+      throw configError(error.message);
     throw error;
   }
 }
@@ -27,6 +28,11 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
 async function openNamed(databaseUrl: string): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const url = new URL(databaseUrl);
+    // `postgres://…/lanyard&prepared_statements=false` (no `?`) names a database that cannot exist.
+    if (/[&=]/.test(url.pathname))
+      throw new Error(
+        `the database name "${url.pathname.slice(1)}" holds a parameter: parameters go after "?" (…/lanyard?prepared_statements=false)`,
+      );
     // A setting given twice is ambiguous (which one wins depends on the reader): refused.
     for (const name of ['schema', 'prepared_statements'])
       if (url.searchParams.getAll(name).length > 1) throw new Error(`${name} is given more than once; give it once`);

@@ -229,6 +229,10 @@ describe('LANYARD_DATABASE_URL prepared_statements', () => {
     );
   });
 
+  it('names the mistake when the parameter follows the database name with "&" instead of "?"', async () => {
+    await expect(openStorage(`${POSTGRES_URL}&prepared_statements=false`)).rejects.toThrow(/LANYARD_DATABASE_URL .*parameters go after "\?"/s);
+  });
+
   it('refuses prepared_statements (or schema) given twice instead of silently taking the first', async () => {
     await expect(openStorage(`${POSTGRES_URL}?schema=t_never&prepared_statements=false&prepared_statements=true`)).rejects.toThrow(
       /LANYARD_DATABASE_URL .*prepared_statements is given more than once/s,

@@ -41,10 +41,13 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
       const label = backend === 'sqlite' ? 'SQLite' : 'PostgreSQL';
       const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh' });
       const rawDb = await freshDatabase(backend);
-      const raw = await startChild('baseline', { env: { BENCH_DATABASE_URL: rawDb.url } });
+      const raw = await startChild('baseline', { compiled: true, env: { BENCH_DATABASE_URL: rawDb.url } });
       // The same raw cost reading its body from Node's request as Lanyard does (http/request-body.ts).
       const rawNodeReaderDb = await freshDatabase(backend);
-      const rawNodeReader = await startChild('baseline', { env: { BENCH_DATABASE_URL: rawNodeReaderDb.url, BENCH_BODY_READER: 'node' } });
+      const rawNodeReader = await startChild('baseline', {
+        compiled: true,
+        env: { BENCH_DATABASE_URL: rawNodeReaderDb.url, BENCH_BODY_READER: 'node' },
+      });
       try {
         const tokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: sessions, returnTokens: true });
         const lanyardLoad = rotatingRefresh(

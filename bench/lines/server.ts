@@ -24,9 +24,9 @@ const loadSample = (r: LoadResult): Sample => ({ value: r.rps, detail: `${rps(r.
 /** Lookup and validate endpoints against a bare hello-world on the same framework, in alternating rounds. */
 export async function endpointLines(idp: Child, settings: Settings): Promise<Line[]> {
   const lanyard = await startLanyardUnderTest('sqlite', idp, { label: 'endpoints' });
-  const hello = await startChild('baseline');
+  const hello = await startChild('baseline', { compiled: true });
   // The same hello-world reading its body from Node's request as Lanyard does (http/request-body.ts).
-  const helloNodeReader = await startChild('baseline', { env: { BENCH_BODY_READER: 'node' } });
+  const helloNodeReader = await startChild('baseline', { compiled: true, env: { BENCH_BODY_READER: 'node' } });
   try {
     const run = (options: Omit<Parameters<typeof load>[0], 'durationSeconds' | 'connections'>) => async () =>
       loadSample(await load({ ...options, durationSeconds: settings.durationSeconds, connections: settings.connections }));

@@ -50,6 +50,10 @@ async function compiledServer(name: string): Promise<string> {
       format: 'esm',
       target: 'node20',
       packages: 'external',
+      // Not the repository's tsconfig.json: its `paths` point xml-crypto and @xmldom/xmldom at
+      // ./node_modules for type-checking, which would make esbuild bundle those CommonJS packages
+      // into the ESM chunks (where their require("util") fails at the first SAML response).
+      tsconfigRaw: {},
       logLevel: 'silent',
     });
     compiledThisRun.add(name);

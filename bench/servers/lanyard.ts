@@ -35,7 +35,9 @@ const config = loadConfig(
         rateLimitRefreshFamilyPerMinute: 0,
       },
 );
-const lanyard = await startLanyard(config, { logger: jsonLogger('silent') });
+const lanyard = await startLanyard(config, {
+  logger: jsonLogger(env.BENCH_LOG_LEVEL === 'error' ? 'error' : 'silent', (line) => process.stderr.write(line + '\n')),
+});
 const { services } = lanyard;
 
 type Command =

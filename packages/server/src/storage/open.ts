@@ -19,7 +19,10 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     if (code === '28P01' || code === '28000') throw configError(`PostgreSQL refused the user or password (${code})`);
     if (code === '3D000') throw configError('the database does not exist; create it first (createdb)');
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw configError('the database host name does not resolve');
-    if (error instanceof Error && /schema name|prepared_statements|given more than once|parameters go after/.test(error.message))
+    if (
+      error instanceof Error &&
+      /schema name|prepared_statements|given more than once|parameters go after|not a parameter Lanyard reads/.test(error.message)
+    )
       throw configError(error.message);
     throw error;
   }
@@ -33,6 +36,13 @@ async function openNamed(databaseUrl: string): Promise<Storage> {
       throw new Error(
         `the database name "${url.pathname.slice(1)}" holds a parameter: parameters go after "?" (…/lanyard?prepared_statements=false)`,
       );
+    // Lanyard's own parameters are `schema` and `prepared_statements`; the others go to the driver
+    // (sslmode, application_name…). A near miss of ours would be passed on and ignored: refused.
+    for (const name of url.searchParams.keys()) {
+      if (name === 'schema' || name === 'prepared_statements' || !/prepare|schema|search_path/i.test(name)) continue;
+      const meant = /prepare/i.test(name) ? 'prepared_statements=false' : 'schema=<name>';
+      throw new Error(`${name} is not a parameter Lanyard reads; did you mean ${meant}?`);
+    }
     // A setting given twice is ambiguous (which one wins depends on the reader): refused.
     for (const name of ['schema', 'prepared_statements'])
       if (url.searchParams.getAll(name).length > 1) throw new Error(`${name} is given more than once; give it once`);

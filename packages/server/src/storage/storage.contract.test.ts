@@ -222,6 +222,16 @@ describe('PostgreSQL prepared statements gone stale under a running node', () =>
   );
 });
 
+describe('LANYARD_DATABASE_URL near misses', () => {
+  it.each([
+    ['prepared_statement=false', /prepared_statement is not a parameter Lanyard reads; did you mean prepared_statements=false\?/],
+    ['search_path=lanyard', /search_path is not a parameter Lanyard reads; did you mean schema=<name>\?/],
+    ['Schema=lanyard', /Schema is not a parameter Lanyard reads; did you mean schema=<name>\?/],
+  ])('refuses %s, naming the parameter it meant', async (parameter, message) => {
+    await expect(openStorage(`${POSTGRES_URL}?${parameter}`)).rejects.toThrow(message);
+  });
+});
+
 describe('LANYARD_DATABASE_URL prepared_statements', () => {
   it('accepts true or false only, naming the variable', async () => {
     await expect(openStorage(`${POSTGRES_URL}?schema=t_never&prepared_statements=off`)).rejects.toThrow(

@@ -37,8 +37,8 @@ const bodyBytes = new WeakMap<object, Promise<Buffer>>();
 /**
  * The request body's bytes, read once per request (later calls get the same bytes). Under Node
  * they come straight from the IncomingMessage: asking Hono (`c.req.text()`) makes
- * @hono/node-server build a WHATWG Request and stream first, about 120 µs a request
- * (docs/benchmarks.md, fifth round).
+ * @hono/node-server build a WHATWG Request and stream first: 130–250 µs a request in the
+ * measurements of docs/benchmarks.md, fifth round.
  * @throws ContentTooLargeError (413) past MAX_REQUEST_BODY_BYTES, counted as the bytes arrive.
  * @throws InvalidParameterError (400) when the client stops sending before the body ends.
  */

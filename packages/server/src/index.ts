@@ -8,6 +8,7 @@ import { flexRoutes } from './flex/routes.ts';
 import { desktopApiRoutes } from './flex/desktop-api.ts';
 import { legacyRoutes } from './legacy/routes.ts';
 import { loginRoutes } from './login/routes.ts';
+import { readBodyBytes } from './http/request-body.ts';
 import { oidcRoutes } from './oidc/routes.ts';
 import { operationsRoutes } from './operations/routes.ts';
 import { createServices, type ServiceOptions, type Services } from './services.ts';
@@ -32,7 +33,7 @@ export function routeModules(s: Services): RouteModule[] {
     flexRoutes({ accounts, login, tokens, logger, rateLimits }),
     desktopApiRoutes({ accounts, tokens, config, rateLimits }),
     legacyRoutes({ legacy, rateLimits, relayStates }),
-    mounted(loginRoutes({ login, accounts, spKeys, config, storage, rateLimits, relayStates })),
+    mounted(loginRoutes({ login, accounts, spKeys, config, storage, rateLimits, relayStates, readBody: readBodyBytes })),
     oidcRoutes({ accounts, clients, users, keys, accessTokens, tokens, login, storage, config, rateLimits }),
     adminRoutes({ accounts, clients, users, keys, accessTokens, tokens, spKeys, audit, adminKeys, storage, config, rateLimits }),
     consoleRoutes({ config, logger, storage, adminKeys, rateLimits, accounts, audit, login, relayStates }),

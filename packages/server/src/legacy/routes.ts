@@ -3,7 +3,7 @@ import type { RelayStateHandlers } from '../login/relay-states.ts';
 import type { RouteModule } from '../http/app-types.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
 import type { LegacyLoginService } from './legacy-login-service.ts';
-import { readJson } from '../http/request-body.ts';
+import { readBodyBytes, readJson } from '../http/request-body.ts';
 import { readSamlPost } from '../login/saml-post-binding.ts';
 import { requireSid } from '../ids.ts';
 import { InvalidParameterError } from '../errors.ts';
@@ -37,7 +37,7 @@ export const legacyRoutes =
     app.post('/v1/Accounts/:accountSid/saml2', rateLimits.route('login'), async (c) => {
       c.set('browserFacing', true);
       const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
-      const form = await readSamlPost(c);
+      const form = await readSamlPost(c, readBodyBytes);
       const samlResponse = form.SAMLResponse;
       const relayState = form.RelayState !== '' ? form.RelayState : undefined;
       const registered = await services.relayStates.answer(

@@ -8,7 +8,7 @@ import { InvalidParameterError, NotFoundError } from '../errors.ts';
 import { requireSid } from '../ids.ts';
 import { OIDC_CALLBACK_PATH } from './connection-protocols.ts';
 import type { RelayStateHandlers } from './relay-states.ts';
-import { postBindingPage, readSamlPost, SAML_POST_PATH } from './saml-post-binding.ts';
+import { postBindingPage, readSamlPost, SAML_POST_PATH, type RequestBodyReader } from './saml-post-binding.ts';
 import { serviceProviderMetadataFor } from './service-provider-metadata.ts';
 import { enhancedServiceProvider } from './service-providers.ts';
 
@@ -23,6 +23,8 @@ export interface LoginRouteDependencies {
   rateLimits: { route(group: 'login'): MiddlewareHandler };
   /** Features that share the ACS and the OIDC callback (the console's test sign-in) registered their RelayStates here. */
   relayStates: RelayStateHandlers;
+  /** Reads the IdP's POST at the ACS, with the app's body limit (http/request-body.ts `readBodyBytes`). */
+  readBody: RequestBodyReader;
 }
 
 /**
@@ -38,7 +40,16 @@ export type BrokerEnv = { Variables: { browserFacing: boolean } };
  * (`/login/metadata?connection=JQ…`), the OpenID Connect callback (register it at the provider),
  * and the HTTP-POST binding page that carries a staged AuthnRequest to the IdP.
  */
-export function loginRoutes({ login, accounts, spKeys, config, storage, rateLimits, relayStates }: LoginRouteDependencies): Hono<BrokerEnv> {
+export function loginRoutes({
+  login,
+  accounts,
+  spKeys,
+  config,
+  storage,
+  rateLimits,
+  relayStates,
+  readBody,
+}: LoginRouteDependencies): Hono<BrokerEnv> {
   const app = new Hono<BrokerEnv>();
   app.get(SAML_POST_PATH, rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
@@ -54,7 +65,7 @@ export function loginRoutes({ login, accounts, spKeys, config, storage, rateLimi
   app.post('/login/callback', rateLimits.route('login'), async (c) => {
     c.set('browserFacing', true);
     const connectionSid = requireSid('connection', c.req.query('connection'), 'connection');
-    const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c);
+    const { SAMLResponse: samlResponse, RelayState: relayState } = await readSamlPost(c, readBody);
     const message = samlResponse ? { samlResponse } : undefined;
     const registered = await relayStates.answer(c, { serviceProvider: 'enhanced', sid: connectionSid }, message, relayState);
     if (registered) return registered;

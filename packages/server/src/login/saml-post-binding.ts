@@ -3,7 +3,6 @@ import type { Context } from 'hono';
 import type { IdpRequest } from '../connections/saml-request-signing.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, LanyardError, SamlResponseError } from '../errors.ts';
-import { readBodyBytes, readBodyText } from '../http/request-body.ts';
 import type { Storage } from '../storage/port.ts';
 
 const POST_REQUEST = 'saml_post_request';
@@ -56,11 +55,20 @@ export async function postBindingPage(storage: Storage, id: string): Promise<{ h
 }
 
 /**
+ * How an endpoint reads its request body, limits included (http/request-body.ts `readBodyBytes`
+ * fits): handed to the broker by the composition root, so that it depends on no surface.
+ */
+export type RequestBodyReader = (c: Context) => Promise<Buffer>;
+
+/**
  * The HTTP-POST binding's form (SAML Bindings §3.5): URL-encoded, or multipart as some browsers
  * and proxies send it. Anything unreadable is the sender's fault: 400 in the SPEC's shape (an
  * HTML page for browsers), never a 500. A body over the size limit keeps its 413.
  */
-export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string | undefined; RelayState: string | undefined }> {
+export async function readSamlPost(
+  c: Context,
+  readBody: RequestBodyReader,
+): Promise<{ SAMLResponse: string | undefined; RelayState: string | undefined }> {
   const contentType = c.req.header('content-type') ?? '';
   const type = contentType.toLowerCase();
   if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data')) {
@@ -71,8 +79,8 @@ export async function readSamlPost(c: Context): Promise<{ SAMLResponse: string |
   let form: URLSearchParams | FormData;
   try {
     form = type.startsWith('multipart/form-data')
-      ? await new Response(new Uint8Array(await readBodyBytes(c)), { headers: { 'content-type': contentType } }).formData()
-      : new URLSearchParams(await readBodyText(c));
+      ? await new Response(new Uint8Array(await readBody(c)), { headers: { 'content-type': contentType } }).formData()
+      : new URLSearchParams((await readBody(c)).toString('utf8').replace(/^\uFEFF/, ''));
   } catch (error) {
     if (error instanceof LanyardError) throw error;
     throw new InvalidParameterError(

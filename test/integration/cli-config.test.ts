@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, cliSandbox, expectBadInput, type Run } from '../support/cli.ts';
+import { createTestDatabase } from '../support/backends.ts';
 
 function run(environment: Record<string, string | undefined>, ...args: string[]): Promise<Run> {
   return new Promise((done) => {
@@ -122,5 +123,24 @@ describe('configuration errors exit 2 naming the variable', { timeout: 120_000 }
   it('the control: the same sandbox with good values works', async () => {
     const good = await lanyard('accounts', 'list', '--json');
     expect(good.code).toBe(0);
+  });
+});
+
+describe('a database the command itself created', () => {
+  it('says so once: a new, empty schema (a mistyped schema= starts an empty Lanyard otherwise unseen)', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      const environment = { ...env, LANYARD_DATABASE_URL: db.url };
+      const first = await run(environment, 'accounts', 'list');
+      expect(first.code).toBe(0);
+      expect(first.stderr).toContain(
+        "lanyard: it was empty: Lanyard's tables were created in it now. If you expected existing accounts, check LANYARD_DATABASE_URL (the schema= parameter and the database name).",
+      );
+      const second = await run(environment, 'accounts', 'list');
+      expect(second.code).toBe(0);
+      expect(second.stderr).toMatch(/^lanyard: database postgres:\/\/\S+ \(LANYARD_DATABASE_URL\)\n$/);
+    } finally {
+      await db.drop();
+    }
   });
 });

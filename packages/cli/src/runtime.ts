@@ -47,16 +47,20 @@ export function action(handler: Handler): (...parsed: unknown[]) => Promise<void
     const options = command.opts();
     const json = command.optsWithGlobals().json === true;
     let output: Output;
+    let createdNow = false;
     try {
-      output = await withServices((context) => handler(context, { args, options }));
+      output = await withServices((context) => {
+        createdNow = context.services.storage.createdNow === true;
+        return handler(context, { args, options });
+      });
     } catch (error) {
       // "Not found" is most often the wrong database: say which one was read, as on success.
-      if (!json && error instanceof NotFoundError) process.stderr.write(databaseNote());
+      if (!json && error instanceof NotFoundError) process.stderr.write(databaseNote(process.env, createdNow));
       throw error;
     }
     emit(output, json);
     // On stderr, so stdout stays the command's output; --json output stays exactly the API's shape.
-    if (!json) process.stderr.write(databaseNote());
+    if (!json) process.stderr.write(databaseNote(process.env, createdNow));
   };
 }
 

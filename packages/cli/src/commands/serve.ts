@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { databaseNote } from '../database-note.ts';
 
 /** `lanyard serve`: the HTTP server, configured from LANYARD_* variables (flags override them). */
 export function registerServe(program: Command): void {
@@ -17,6 +18,9 @@ export function registerServe(program: Command): void {
       const lanyard = await startLanyard(loadConfig(env));
       const json = command.optsWithGlobals().json === true;
       process.stdout.write(json ? JSON.stringify({ url: lanyard.url }) + '\n' : `Lanyard is listening on ${lanyard.url} (Ctrl-C stops it)\n`);
+      // Which database this server uses, and whether it just created it (a new deployment, or a
+      // mistyped LANYARD_DATABASE_URL): on stderr, as every command says it.
+      if (!json) process.stderr.write(databaseNote(env, lanyard.services.storage.createdNow === true));
       // First signal: drain (readyz 503, in-flight requests finish within LANYARD_SHUTDOWN_TIMEOUT,
       // then the database closes). A second signal stops at once.
       let stopping = false;

@@ -52,6 +52,12 @@ export interface ConsumeResult<T> {
 
 export interface Storage {
   readonly backend: 'sqlite' | 'postgres';
+  /**
+   * True when opening this database created Lanyard's tables in it: a new, empty database (or
+   * PostgreSQL schema). Expected on a deployment's first start; otherwise the sign of a
+   * mistyped LANYARD_DATABASE_URL (file or schema name). Set by the backends when they open.
+   */
+  readonly createdNow?: boolean;
   /** Inserts; returns false (and changes nothing) when kind+id or kind+lookup exists. */
   insert<T>(record: NewRecord<T>): Promise<boolean>;
   /** Inserts or replaces payload/lookup/family/expiry; keeps createdAt and consumedAt. */

@@ -238,6 +238,8 @@ export interface PostgresOptions {
 /** PostgreSQL through a `pg` pool. Migrations run under an advisory lock so nodes may start together. */
 export class PostgresStorage implements Storage {
   readonly backend = 'postgres' as const;
+  /** Storage.createdNow: this open created the tables (a new, empty schema). */
+  createdNow = false;
   private readonly pool: pg.Pool;
   private readonly ops: Storage;
   private readonly statement: Statement;
@@ -278,6 +280,7 @@ export class PostgresStorage implements Storage {
         `CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
       );
       const applied = new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
+      this.createdNow = applied.size === 0;
       for (const migration of postgresMigrations) {
         if (applied.has(migration.version)) continue;
         await client.query('BEGIN');

@@ -88,6 +88,8 @@ function openFailure(filename: string, error: unknown): Error {
  */
 export class SqliteStorage implements Storage {
   readonly backend = 'sqlite' as const;
+  /** Storage.createdNow: this open created the tables (a new, empty database file). */
+  createdNow = false;
   private readonly db: Database.Database;
   private gate: Promise<void> = Promise.resolve();
   private readonly statements;
@@ -139,6 +141,7 @@ export class SqliteStorage implements Storage {
   private migrate(): void {
     this.db.exec(`CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
     const applied = new Set((this.db.prepare(`SELECT version FROM lanyard_migrations`).all() as { version: number }[]).map((r) => r.version));
+    this.createdNow = applied.size === 0;
     for (const migration of sqliteMigrations) {
       if (applied.has(migration.version)) continue;
       this.db.transaction(() => {

@@ -10,6 +10,7 @@ import { requireSid } from '../ids.ts';
 import { ExpiredTokenError, InvalidParameterError, LanyardError } from '../errors.ts';
 import type { AccessTokenClaims, Session } from '../tokens/model.ts';
 import { setResponseHeader } from '../http/response-headers.ts';
+import { requestHeader } from '../http/request-headers.ts';
 
 /**
  * The endpoints the real Flex UI calls on its fixed hosts (SPEC "Endpoints the real client calls
@@ -69,7 +70,7 @@ export async function verifyDesktopToken(
 }
 
 async function formToken(c: Context): Promise<string | undefined> {
-  const type = c.req.header('content-type') ?? '';
+  const type = requestHeader(c, 'content-type') ?? '';
   if (!type.includes('application/x-www-form-urlencoded')) {
     throw new InvalidParameterError('The request body must be application/x-www-form-urlencoded (Token=<access token>).');
   }
@@ -119,7 +120,7 @@ export const desktopApiRoutes =
 
     app.get('/v1/Configuration', rateLimits.route('token'), async (c) => {
       setResponseHeader(c, 'Cache-Control', 'no-store');
-      const token = desktopTokenFrom(c.req.header('authorization'));
+      const token = desktopTokenFrom(requestHeader(c, 'authorization'));
       const claims = await claimsOfAnyAccount(services, token);
       const account = await accounts.getAccount(claims.aud);
       return c.json({
@@ -139,7 +140,7 @@ export const desktopApiRoutes =
     app.post('/v1/Accounts/:accountSid/Tokens/Info', rateLimits.route('token'), async (c) => {
       setResponseHeader(c, 'Cache-Control', 'no-store');
       const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
-      const token = desktopTokenFrom(c.req.header('authorization'));
+      const token = desktopTokenFrom(requestHeader(c, 'authorization'));
       const described = await formToken(c);
       if (described !== undefined && described !== token)
         throw new DesktopTokenInvalidError('Token differs from the token in the Authorization header.');

@@ -1,10 +1,11 @@
 import type { Context } from 'hono';
 import { LanyardError, RateLimitedError, StorageUnavailableError, oauthDescription } from '../errors.ts';
 import type { Logger } from './logger.ts';
+import { requestHeader } from './request-headers.ts';
 
 /** Routes a person's browser lands on answer with a page; API callers get JSON. */
 export function wantsHtml(c: Context): boolean {
-  return c.get('browserFacing') === true && (c.req.header('accept') ?? '').includes('text/html');
+  return c.get('browserFacing') === true && (requestHeader(c, 'accept') ?? '').includes('text/html');
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

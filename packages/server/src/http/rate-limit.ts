@@ -1,7 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { LanyardConfig } from '../config.ts';
 import { RateLimitedError } from '../errors.ts';
+import { nodeRequestOf, requestHeader } from './request-headers.ts';
 
 /**
  * The per-address budgets a route can declare, beside itself (`app.post(path, limits.route('token'), …)`).
@@ -150,16 +150,14 @@ export class RateLimits {
  */
 export function clientAddress(c: Context, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = c.req
-      .header('x-forwarded-for')
+    const forwarded = requestHeader(c, 'x-forwarded-for')
       ?.split(',')
       .map((part) => part.trim())
       .filter(Boolean)
       .at(-1);
     if (forwarded) return normalizeAddress(forwarded);
   }
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return normalizeAddress(incoming?.socket?.remoteAddress ?? 'unknown');
+  return normalizeAddress(nodeRequestOf(c)?.socket?.remoteAddress ?? 'unknown');
 }
 
 export function normalizeAddress(address: string): string {

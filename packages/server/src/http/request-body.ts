@@ -3,12 +3,10 @@ import { bodyLimit } from 'hono/body-limit';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { ContentTooLargeError, InvalidParameterError } from '../errors.ts';
-import { requestHeader } from './request-headers.ts';
+import { nodeRequestOf, requestHeader } from './request-headers.ts';
 
 /** The largest request body Lanyard reads, in bytes: SAML responses are the largest legitimate ones. */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
-
-const nodeRequestOf = (c: Context): IncomingMessage | undefined => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 
 /**
  * Refuses a body over MAX_REQUEST_BODY_BYTES with 413 (ContentTooLargeError). Under Node a declared

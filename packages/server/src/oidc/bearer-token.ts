@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { readBodyText } from '../http/request-body.ts';
+import { requestHeader } from '../http/request-headers.ts';
 
 export type BearerPresentation = { token: string } | { status: 400 | 401; error?: 'invalid_request'; description: string };
 
@@ -9,10 +10,10 @@ export type BearerPresentation = { token: string } | { status: 400 | 401; error?
  * most one method); the query string (§2.3) is not accepted, since URLs end up in logs.
  */
 export async function presentedBearerToken(c: Context): Promise<BearerPresentation> {
-  const header = c.req.header('authorization');
+  const header = requestHeader(c, 'authorization');
   const fromHeader = header !== undefined && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
   let fromBody: string | undefined;
-  if (c.req.method === 'POST' && (c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
+  if (c.req.method === 'POST' && (requestHeader(c, 'content-type') ?? '').includes('application/x-www-form-urlencoded')) {
     fromBody = new URLSearchParams(await readBodyText(c)).get('access_token') ?? undefined;
   }
   if (fromHeader !== undefined && fromBody !== undefined)

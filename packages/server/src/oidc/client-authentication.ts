@@ -5,6 +5,7 @@ import type { OAuthClient } from '../clients/model.ts';
 import { sha256 } from '../crypto/random.ts';
 import { InvalidParameterError, LanyardError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
+import { requestHeader } from '../http/request-headers.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Asymmetric algorithms only: a client's public keys can never verify an HMAC. */
@@ -43,7 +44,7 @@ type Presented =
  * InvalidParameterError (400) for a malformed request.
  */
 export async function authenticateClient(c: Context, form: Record<string, string>, ctx: ClientAuthenticationContext): Promise<OAuthClient> {
-  const header = c.req.header('authorization');
+  const header = requestHeader(c, 'authorization');
   try {
     const presented = readCredentials(header, form);
     const client = await ctx.clients.find(presented.clientId);

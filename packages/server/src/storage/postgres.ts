@@ -76,6 +76,8 @@ async function run(db: Queryable, sql: string, args: unknown[] = []): Promise<pg
   }
 }
 
+const NOT_EXPIRED = '(expires_at IS NULL OR expires_at > $NOW)';
+
 /** Every column, named: a statement's result shape stays the same when a later migration adds one. */
 const COLUMNS = 'kind, id, account_sid, lookup, family, payload, created_at, expires_at, consumed_at';
 
@@ -98,11 +100,11 @@ const STATEMENTS = {
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
          ON CONFLICT (kind, id) DO UPDATE SET account_sid = EXCLUDED.account_sid, lookup = EXCLUDED.lookup,
            family = EXCLUDED.family, payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
-  find: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)`,
-  findForUpdate: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3) FOR UPDATE`,
-  findByLookup: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND lookup = $2 AND (expires_at IS NULL OR expires_at > $3)`,
+  find: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
+  findForUpdate: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')} FOR UPDATE`,
+  findByLookup: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
   consume: `UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL
-         AND (expires_at IS NULL OR expires_at > $1) RETURNING ${COLUMNS}`,
+         AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING ${COLUMNS}`,
   destroy: `DELETE FROM records WHERE kind = $1 AND id = $2`,
 } as const;
 
@@ -148,8 +150,6 @@ function preparedStatements(): Statement {
 
 /** The same statements, parsed on every call: behind a pooler that cannot keep prepared statements. */
 const runUnprepared: Statement = (db, name, args) => run(db, STATEMENTS[name], args);
-
-const NOT_EXPIRED = '(expires_at IS NULL OR expires_at > $NOW)';
 
 function operations(db: Queryable, transaction: Storage['transaction'], statement: Statement): Storage {
   const ops: Storage = {

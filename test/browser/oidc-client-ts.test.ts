@@ -3,12 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { setupAccount } from '../support/flows.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import { pickUser } from './support/demo-stack.ts';
+import { launchChromium } from './support/demo-stack.ts';
 
 // The package's own browser build (its `exports` hide the path, so it is read from beside package.json).
 const LIBRARY = readFileSync(
@@ -53,7 +54,7 @@ describe('oidc-client-ts in Chromium', () => {
     clientId = (
       await lanyard.services.clients.register({ connectionSid: connection.sid, tokenEndpointAuthMethod: 'none', redirectUris: [`${origin}/app`] })
     ).client.clientId;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     spa = await (await browser.newContext()).newPage();
   });
   afterAll(async () => {

@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { setupAccount } from '../support/flows.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { launchChromium } from '../browser/support/demo-stack.ts';
+import { signInToConsole } from '../support/console.ts';
 
 const CONSOLE_ROOT = fileURLToPath(new URL('../../packages/console/', import.meta.url));
 
@@ -26,13 +28,10 @@ describe('OpenID Connect clients in the admin console', () => {
     accountSid = setup.account.sid;
     connection = { sid: setup.connection.sid, clientId: setup.connection.clientId };
     const adminKey = (await lanyard.services.adminKeys.create('console clients test')).secret;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${lanyard.url}/console/`);
-    await page.getByLabel('Admin API key').fill(adminKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Accounts' }).waitFor();
+    await signInToConsole(page, lanyard.url, adminKey);
     await page.goto(`${lanyard.url}/console/#/accounts/${accountSid}`);
     await page.getByRole('heading', { name: 'OpenID Connect clients', exact: true }).waitFor();
   });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
@@ -7,6 +7,8 @@ import { discoverProvider } from '../../packages/server/src/connections/oidc-con
 import { DESKTOP_URL } from '../support/flows.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import { signingKey, startUpstreamProvider } from '../support/oidc-upstream.ts';
+import { launchChromium } from '../browser/support/demo-stack.ts';
+import { signInToConsole } from '../support/console.ts';
 
 const CONSOLE_ROOT = fileURLToPath(new URL('../../packages/console/', import.meta.url));
 
@@ -43,13 +45,10 @@ describe('an OpenID Connect account in the admin console', () => {
     await accounts.addTrustedUrl(accountSid, DESKTOP_URL);
     await accounts.setDefaultRedirectUrl(accountSid, DESKTOP_URL);
     const adminKey = (await adminKeys.create('console oidc test')).secret;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${lanyard.url}/console/`);
-    await page.getByLabel('Admin API key').fill(adminKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Accounts' }).waitFor();
+    await signInToConsole(page, lanyard.url, adminKey);
     await page.goto(`${lanyard.url}/console/#/accounts/${accountSid}`);
     await page.getByRole('heading', { name: 'Single sign-on setup' }).waitFor();
   });

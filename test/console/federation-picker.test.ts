@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import { createEnterpriseIdp } from '../support/samlify-idp.ts';
+import { launchChromium } from '../browser/support/demo-stack.ts';
+import { signInToConsole } from '../support/console.ts';
 
 const CONSOLE_ROOT = fileURLToPath(new URL('../../packages/console/', import.meta.url));
 const stripDeclaration = (xml: string) => xml.replace(/^<\?xml[^>]*\?>\s*/, '');
@@ -23,7 +25,7 @@ describe('console: choosing the IdP in federation metadata', () => {
     const two = createEnterpriseIdp({ credentials, entityId: 'https://idp-two.example.edu/idp', bindings: ['post'] });
     federation = `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">${stripDeclaration(one.metadataXml)}${stripDeclaration(two.metadataXml)}</md:EntitiesDescriptor>`;
     lanyard = await startTestLanyard('sqlite');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     page = await (await browser.newContext()).newPage();
   });
   afterAll(async () => {
@@ -34,10 +36,7 @@ describe('console: choosing the IdP in federation metadata', () => {
   it('lists the IdP entity IDs after the refused save and saves the one chosen', async () => {
     const adminKey = (await lanyard.services.adminKeys.create('picker')).secret;
     const { account } = await lanyard.services.accounts.createAccount('Campus');
-    await page.goto(`${lanyard.url}/console/`);
-    await page.getByLabel('Admin API key').fill(adminKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Accounts' }).waitFor();
+    await signInToConsole(page, lanyard.url, adminKey);
     await page.goto(`${lanyard.url}/console/#/accounts/${account.sid}`);
     await page.getByLabel('Paste or upload metadata XML').check();
     await page.getByLabel('IdP metadata XML').fill(federation);

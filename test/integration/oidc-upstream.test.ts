@@ -12,6 +12,18 @@ const USERS = [
 ];
 
 /** Enhanced SSO brokered to an OpenID Connect provider (oidc-provider, a real, certified OP). */
+/** A JSON call to the admin API with an admin key: its status and its body. */
+function adminApi(lanyardUrl: string, secret: string) {
+  return async (method: string, path: string, body: unknown) => {
+    const response = await fetch(`${lanyardUrl}/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+}
+
 describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
   let lanyard: TestLanyard;
   let upstream: Awaited<ReturnType<typeof startUpstreamProvider>>;
@@ -121,14 +133,7 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
 
   it('sets the provider and dry-runs the mapping through the admin API', async () => {
     const { secret } = await lanyard.services.adminKeys.create('test');
-    const api = async (method: string, path: string, body: unknown) => {
-      const response = await fetch(`${lanyard.url}/admin/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    };
+    const api = adminApi(lanyard.url, secret);
     const { account } = await lanyard.services.accounts.createAccount('Admin OIDC');
     const unreachable = await api('PUT', `/accounts/${account.sid}/oidc`, { issuer: 'http://127.0.0.1:9/nowhere', client_id: 'x' });
     expect(unreachable.status).toBe(400);
@@ -170,14 +175,7 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
 
   it('keeps the stored client secret when the settings are saved again, and makes a public client only when told (admin API)', async () => {
     const { secret } = await lanyard.services.adminKeys.create('secret keeping');
-    const api = async (method: string, path: string, body: unknown) => {
-      const response = await fetch(`${lanyard.url}/admin/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    };
+    const api = adminApi(lanyard.url, secret);
     const sealed = (await lanyard.services.accounts.getConnection(connectionSid)).oidc?.sealedClientSecret;
     // Saved again without client_secret (same issuer and client ID): the secret stays, sign-ins still work.
     expect((await api('PUT', `/accounts/${accountSid}/oidc`, { issuer: upstream.issuer, client_id: 'lanyard' })).status).toBe(200);

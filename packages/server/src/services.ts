@@ -63,7 +63,7 @@ export interface ServiceOptions {
 
 export async function createServices(config: LanyardConfig, options: ServiceOptions = {}): Promise<Services> {
   const logger = options.logger ?? jsonLogger(config.logLevel);
-  const storage = options.storage ?? (await openStorage(config.databaseUrl));
+  const storage = options.storage ?? (await openStorage(config.databaseUrl, { onWarning: (message) => logger.warn(message) }));
   const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);

@@ -41,6 +41,14 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX records_account ON records (kind, account_sid, created_at) WHERE account_sid IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'no records_family index',
+    // Every grant writes a refresh token, and each paid an entry in this index: no query of the
+    // server reads by family (a session's revocation is the session record's), so the entry was
+    // one more B-tree page written per grant for nothing. `list({ family })` still answers.
+    sql: `DROP INDEX IF EXISTS records_family;`,
+  },
 ];
 
 export const postgresMigrations: Migration[] = [
@@ -75,5 +83,13 @@ export const postgresMigrations: Migration[] = [
       DROP INDEX records_account;
       CREATE INDEX records_account ON records (kind, account_sid, created_at) WHERE account_sid IS NOT NULL;
     `,
+  },
+  {
+    version: 3,
+    name: 'no records_family index',
+    // Every grant writes a refresh token, and each paid an entry in this index: no query of the
+    // server reads by family (a session's revocation is the session record's), so the entry was
+    // one more B-tree page written per grant for nothing. `list({ family })` still answers.
+    sql: `DROP INDEX IF EXISTS records_family;`,
   },
 ];

@@ -1,15 +1,16 @@
 import { ConfigError } from '../errors.ts';
-import { SqliteStorage } from './sqlite.ts';
+import { SqliteStorage, type SqliteOptions } from './sqlite.ts';
 import type { Storage } from './port.ts';
 
 /**
  * Opens the database named by LANYARD_DATABASE_URL. A value the database itself refuses (a file
  * that cannot be written, an unknown host, user or database) is the operator's mistake: a
  * ConfigError naming the variable (the CLI exits 2). An unreachable server stays a 503-type failure.
+ * `options` apply to SQLite only.
  */
-export async function openStorage(databaseUrl: string): Promise<Storage> {
+export async function openStorage(databaseUrl: string, options: SqliteOptions = {}): Promise<Storage> {
   try {
-    return await openNamed(databaseUrl);
+    return await openNamed(databaseUrl, options);
   } catch (error) {
     const cause = ((error as { cause?: unknown }).cause ?? error) as { code?: string; message?: string };
     const code = cause.code ?? '';
@@ -28,7 +29,7 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
   }
 }
 
-async function openNamed(databaseUrl: string): Promise<Storage> {
+async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const url = new URL(databaseUrl);
     // `postgres://…/lanyard&prepared_statements=false` (no `?`) names a database that cannot exist.
@@ -57,5 +58,5 @@ async function openNamed(databaseUrl: string): Promise<Storage> {
     return PostgresStorage.open({ connectionString: url.toString(), schema, preparedStatements: prepared !== 'false' });
   }
   const filename = databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : databaseUrl;
-  return new SqliteStorage(filename);
+  return new SqliteStorage(filename, options);
 }

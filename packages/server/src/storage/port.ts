@@ -31,6 +31,7 @@ export interface RecordKey {
 
 export interface ListQuery {
   accountSid?: string;
+  /** Not indexed (migration 3): for diagnostics and tests, never a request's hot path. */
   family?: string;
   /** Only records created at or after this time (ms). */
   since?: number;
@@ -48,6 +49,17 @@ export interface ConsumeResult<T> {
   record: StoredRecord<T>;
   /** True when this call consumed it; false when it had been consumed before. */
   consumedNow: boolean;
+}
+
+/** A record another one names: `kind`, with the id in the naming record's payload field `idField`. */
+export interface RecordLink {
+  kind: string;
+  idField: string;
+}
+
+export interface ConsumeWithLinkedResult<T> extends ConsumeResult<T> {
+  /** The linked records, in the order of the links; undefined where absent, expired or not named. */
+  linked: Array<StoredRecord | undefined>;
 }
 
 export interface Storage {
@@ -73,6 +85,12 @@ export interface Storage {
   list<T>(kind: string, query?: ListQuery): Promise<StoredRecord<T>[]>;
   /** Marks consumed exactly once across all processes. Undefined when absent or expired. */
   consume<T>(kind: string, id: string, now?: number): Promise<ConsumeResult<T> | undefined>;
+  /**
+   * `consume`, and the records the consumed one's payload names (`links`), read in the same
+   * statement (one round trip on PostgreSQL): a refresh grant spends its token and reads the
+   * token's session and user at once. Undefined when the record is absent or expired.
+   */
+  consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now?: number): Promise<ConsumeWithLinkedResult<T> | undefined>;
   destroy(kind: string, id: string): Promise<boolean>;
   /** Deletes records whose expiry has passed; returns how many. */
   sweepExpired(now?: number): Promise<number>;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
-import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, Storage, StoredRecord } from './port.ts';
+import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -106,6 +106,19 @@ const STATEMENTS = {
   consume: `UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL
          AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING ${COLUMNS}`,
   destroy: `DELETE FROM records WHERE kind = $1 AND id = $2`,
+  // The spent record (ord 0) and the records its payload names (ord 1…): the CTE's UPDATE and the
+  // reads run in one statement, so a refresh grant is BEGIN, this, INSERT, COMMIT.
+  consumeWithLinked: `WITH spent AS (
+           UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL
+             AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING ${COLUMNS})
+         SELECT 0::bigint AS ord, ${COLUMNS} FROM spent
+         UNION ALL
+         SELECT link.ord, ${COLUMNS.split(', ')
+           .map((column) => `r.${column}`)
+           .join(', ')}
+           FROM spent s CROSS JOIN unnest($4::text[], $5::text[]) WITH ORDINALITY AS link(kind, id_field, ord)
+           JOIN records r ON r.kind = link.kind AND r.id = s.payload->>link.id_field
+           WHERE ${NOT_EXPIRED.replace('$NOW', '$1').replace(/expires_at/g, 'r.expires_at')}`,
 } as const;
 
 type Statement = (db: Queryable, name: keyof typeof STATEMENTS, args: unknown[]) => Promise<pg.QueryResult<Row>>;
@@ -199,6 +212,29 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       if (res.rows[0]) return { record: toRecord<T>(res.rows[0]), consumedNow: true };
       const existing = await ops.find<T>(kind, id);
       return existing ? { record: existing, consumedNow: false } : undefined;
+    },
+    async consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now = Date.now()) {
+      const res = await statement(db, 'consumeWithLinked', [now, kind, id, links.map((l) => l.kind), links.map((l) => l.idField)]);
+      const spent = res.rows.find((row) => Number((row as Row & { ord: string }).ord) === 0);
+      if (spent) {
+        const linked = links.map((_, i) => {
+          const row = res.rows.find((r) => Number((r as Row & { ord: string }).ord) === i + 1);
+          return row ? toRecord(row) : undefined;
+        });
+        return { record: toRecord<T>(spent), consumedNow: true, linked };
+      }
+      // Absent, expired or spent before: the rare path, in plain reads.
+      const existing = await ops.find<T>(kind, id);
+      if (!existing) return undefined;
+      const payload = existing.payload as Record<string, unknown>;
+      const keys = links.map(({ kind: linkedKind, idField }) => {
+        const linkedId = Object.hasOwn(payload, idField) ? payload[idField] : undefined;
+        return typeof linkedId === 'string' ? { kind: linkedKind, id: linkedId } : undefined;
+      });
+      const named = keys.filter((key) => key !== undefined);
+      const found = await ops.findMany(named);
+      const linked = keys.map((key) => (key ? found[named.indexOf(key)] : undefined));
+      return { record: existing, consumedNow: false, linked };
     },
     async destroy(kind, id) {
       const res = await statement(db, 'destroy', [kind, id]);
@@ -319,6 +355,9 @@ export class PostgresStorage implements Storage {
   }
   consume<T>(kind: string, id: string, now?: number) {
     return this.ops.consume<T>(kind, id, now);
+  }
+  consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now?: number) {
+    return this.ops.consumeWithLinked<T>(kind, id, links, now);
   }
   destroy(kind: string, id: string) {
     return this.ops.destroy(kind, id);

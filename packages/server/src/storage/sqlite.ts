@@ -3,7 +3,8 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
-import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, Storage, StoredRecord } from './port.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
+import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -82,9 +83,15 @@ function openFailure(filename: string, error: unknown): Error {
   return new StorageUnavailableError(`cannot open the SQLite database ${filename} for writing (${code}): ${cause}`);
 }
 
+export interface SqliteOptions {
+  /** Told of what an operator should know but that does not stop the storage (a failed WAL checkpoint). */
+  onWarning?: (message: string) => void;
+}
+
 /**
  * Embedded SQLite (better-sqlite3, WAL). better-sqlite3 is synchronous; a transaction may await,
  * so while one is open every other caller waits on `gate` and cannot slip statements into it.
+ * A database file gets its WAL checkpoints on a worker thread (storage/wal-checkpointer.ts).
  */
 export class SqliteStorage implements Storage {
   readonly backend = 'sqlite' as const;
@@ -93,8 +100,9 @@ export class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private gate: Promise<void> = Promise.resolve();
   private readonly statements;
+  private readonly checkpointer: WalCheckpointer | undefined;
 
-  constructor(filename: string) {
+  constructor(filename: string, options: SqliteOptions = {}) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
     try {
       this.db = new Database(filename);
@@ -136,6 +144,15 @@ export class SqliteStorage implements Storage {
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
     };
+    if (filename !== ':memory:') {
+      const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'LanyardStorageWarning'));
+      this.checkpointer = WalCheckpointer.start(db, filename, warn);
+    }
+  }
+
+  /** True while WAL checkpoints run on the worker thread rather than on the event loop. */
+  get checkpointsInBackground(): boolean {
+    return this.checkpointer?.running ?? false;
   }
 
   private migrate(): void {
@@ -197,6 +214,18 @@ export class SqliteStorage implements Storage {
         const existing = self.statements.find.get(kind, id, now) as Row | undefined;
         return existing ? { record: toRecord<T>(existing), consumedNow: false } : undefined;
       },
+      consumeWithLinked: async <T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now = Date.now()) => {
+        const result = await ops.consume<T>(kind, id, now);
+        if (!result) return undefined;
+        const payload = result.record.payload as Record<string, unknown>;
+        const linked = links.map(({ kind: linkedKind, idField }) => {
+          const linkedId = Object.hasOwn(payload, idField) ? payload[idField] : undefined;
+          if (typeof linkedId !== 'string') return undefined;
+          const row = self.statements.find.get(linkedKind, linkedId, now) as Row | undefined;
+          return row ? toRecord(row) : undefined;
+        });
+        return { ...result, linked };
+      },
       destroy: async (kind, id) => guard(() => self.statements.destroy.run(kind, id).changes > 0),
       sweepExpired: async (now = Date.now()) => guard(() => self.statements.sweep.run(now).changes),
       transaction: async (work) => work(ops),
@@ -244,6 +273,9 @@ export class SqliteStorage implements Storage {
   consume<T>(kind: string, id: string, now?: number) {
     return this.whenOpen(() => this.direct().consume<T>(kind, id, now));
   }
+  consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now?: number) {
+    return this.whenOpen(() => this.direct().consumeWithLinked<T>(kind, id, links, now));
+  }
   destroy(kind: string, id: string) {
     return this.whenOpen(() => this.direct().destroy(kind, id));
   }
@@ -282,6 +314,7 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     await this.whenOpen(() => {
       if (this.db.open) this.db.close();
     });

@@ -67,6 +67,41 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect(await storage.consume('code', 'missing')).toBeUndefined();
   });
 
+  it('consumes a record and reads the records its payload names, once, in the order of the links', async () => {
+    const now = Date.now();
+    await storage.insert({ kind: 'cl-session', id: 's1', payload: { n: 'session' } });
+    await storage.insert({ kind: 'cl-user', id: 'u1', payload: { n: 'user' } });
+    await storage.insert({ kind: 'cl-user', id: 'gone', payload: {}, expiresAt: now - 1 });
+    await storage.insert({
+      kind: 'cl-token',
+      id: 't1',
+      payload: { sessionId: 's1', userSid: 'u1', expiredUser: 'gone', notAnId: 7, missing: 'nobody' },
+    });
+    const links = [
+      { kind: 'cl-user', idField: 'userSid' },
+      { kind: 'cl-session', idField: 'sessionId' },
+      { kind: 'cl-user', idField: 'expiredUser' },
+      { kind: 'cl-user', idField: 'notAnId' },
+      { kind: 'cl-user', idField: 'missing' },
+      { kind: 'cl-user', idField: 'absentField' },
+      // Outside input never indexes a plain object: an inherited property names nothing.
+      { kind: 'cl-user', idField: '__proto__' },
+    ];
+    const results = await Promise.all(Array.from({ length: 4 }, () => storage.consumeWithLinked('cl-token', 't1', links)));
+    expect(results.filter((r) => r?.consumedNow)).toHaveLength(1);
+    for (const result of results) {
+      expect(result?.record.id).toBe('t1');
+      expect(result?.linked.map((r) => r?.payload ?? null)).toEqual([{ n: 'user' }, { n: 'session' }, null, null, null, null, null]);
+    }
+    // Inside a transaction too, and the spent record stays spent.
+    const again = await storage.transaction((tx) => tx.consumeWithLinked('cl-token', 't1', links.slice(0, 1)));
+    expect(again?.consumedNow).toBe(false);
+    expect(again?.linked.map((r) => r?.id)).toEqual(['u1']);
+    expect(await storage.consumeWithLinked('cl-token', 'missing', links)).toBeUndefined();
+    await storage.insert({ kind: 'cl-token', id: 'expired', payload: { sessionId: 's1' }, expiresAt: now - 1 });
+    expect(await storage.consumeWithLinked('cl-token', 'expired', links)).toBeUndefined();
+  });
+
   it('hides and sweeps expired records', async () => {
     await storage.insert({ kind: 'e', id: 'old', payload: {}, expiresAt: Date.now() - 1 });
     await storage.insert({ kind: 'e', id: 'new', payload: {}, expiresAt: Date.now() + 60_000 });

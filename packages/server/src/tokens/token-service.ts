@@ -6,7 +6,7 @@ import type { LanyardConfig } from '../config.ts';
 import { randomToken, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
-import type { Storage } from '../storage/port.ts';
+import type { RecordLink, Storage } from '../storage/port.ts';
 import { USER_RECORD_KIND, type User, type UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { announceGrant, type TokenEvents } from './grant-events.ts';
@@ -23,6 +23,11 @@ const USER = USER_RECORD_KIND;
 /** Spent refresh tokens are kept this long past their use-by time so reuse is still recognised. */
 const REUSE_MEMORY_MS = 24 * 3600_000;
 const REUSE_DETECTED = Symbol('refresh token reuse');
+/** What a refresh token's record names (RefreshTokenRecord), read as the token is spent. */
+const REFRESH_LINKS: ReadonlyArray<RecordLink> = [
+  { kind: SESSION, idField: 'sessionId' },
+  { kind: USER, idField: 'userSid' },
+];
 
 export interface RefreshRequest {
   refreshToken: string;
@@ -169,8 +174,8 @@ export class TokenService {
    * request, two tabs racing) returns the same successor; later, it revokes the whole family
    * (RFC 9700 §4.14.2). At the session cap the token is renewed without rotating (`TokenKeptAtCap`).
    *
-   * One transaction of three statements on the common path: spend the token (which locks it),
-   * read its session and user together, store the successor.
+   * One transaction of two statements on the common path: spend the token (which locks it) and
+   * read its session and user in the same statement, then store the successor.
    */
   private async rotate(request: RefreshRequest): Promise<IssuedTokens> {
     const now = Date.now();
@@ -178,10 +183,12 @@ export class TokenService {
     let grant: PreparedGrant | typeof REUSE_DETECTED;
     try {
       grant = await this.storage.transaction(async (tx) => {
-        const result = await tx.consume<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), now);
+        const result = await tx.consumeWithLinked<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), REFRESH_LINKS, now);
         if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
         const token = result.record.payload;
-        const { session, user } = await this.sessionAndUser(tx, token);
+        const session = result.linked[0]?.payload as Session | undefined;
+        // Tokens stored before they named their user: `prepare` reads the user instead.
+        const user = result.linked[1]?.payload as User | undefined;
         if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
         if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
         // A runaway or hammering client: refused before anything is spent (the throw rolls back),
@@ -224,22 +231,6 @@ export class TokenService {
       throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
     }
     return this.sign(grant);
-  }
-
-  /**
-   * The session a refresh token belongs to and its user, read together (one round trip) when the
-   * token names the user; tokens stored before they did read the session first.
-   */
-  private async sessionAndUser(tx: Storage, token: RefreshTokenRecord): Promise<{ session: Session | undefined; user: User | undefined }> {
-    if (token.userSid === undefined) {
-      const session = (await tx.find<Session>(SESSION, token.sessionId))?.payload;
-      return { session, user: undefined };
-    }
-    const [session, user] = await tx.findMany([
-      { kind: SESSION, id: token.sessionId },
-      { kind: USER, id: token.userSid },
-    ]);
-    return { session: session?.payload as Session | undefined, user: user?.payload as User | undefined };
   }
 
   /**

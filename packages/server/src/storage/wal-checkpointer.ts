@@ -1,0 +1,125 @@
+import type Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** SQLite's own default for `wal_autocheckpoint` (pages): what the connection returns to on a fall-back. */
+export const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
+export interface WalCheckpointerOptions {
+  /** Milliseconds between the worker's passive checkpoints. */
+  intervalMs: number;
+  /**
+   * The main connection's `wal_autocheckpoint` (pages) while the worker runs: the WAL's bound.
+   * Under unbroken writes a checkpoint from another connection never reaches the WAL's end (new
+   * frames arrive while it copies), and only one that does lets the next writer start the WAL
+   * file over (https://sqlite.org/wal.html, "Avoiding Excessively Large WAL Files"). Past this
+   * size the writer checkpoints once itself, copying only what the worker has not yet copied.
+   * 10,000 pages is 40 MB at SQLite's 4 KiB page.
+   */
+  mainThreadCapPages: number;
+}
+
+const DEFAULTS: WalCheckpointerOptions = { intervalMs: 100, mainThreadCapPages: 10_000 };
+
+/**
+ * The worker's program, run with `eval` so that it works unchanged under the tsx loader, from
+ * tsc's `dist/` and from a single-file bundle: it loads better-sqlite3 by the absolute path the
+ * main thread resolved. PASSIVE never waits for anyone: it copies what the WAL holds when it
+ * starts, syncs the database file, and leaves writers alone.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.filename, { fileMustExist: true });
+let timer;
+function checkpoint() {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (error) {
+    parentPort.postMessage({ error: String((error && error.message) || error) });
+  }
+  timer = setTimeout(checkpoint, workerData.intervalMs);
+}
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearTimeout(timer);
+  db.close();
+  parentPort.close();
+});
+timer = setTimeout(checkpoint, workerData.intervalMs);
+`;
+
+/**
+ * Runs SQLite's WAL checkpoints on a worker thread with a connection of its own, so that copying
+ * the WAL back into the database and the fsync that follows never block the event loop. Without
+ * it, every ~1,000 written pages a committing request pays both (measured: about a third of a
+ * refresh grant's time on the event loop; docs/benchmarks.md "Sixth round").
+ *
+ * While the worker runs, the main connection checkpoints only past `mainThreadCapPages`, which
+ * under ordinary load it never reaches; if the worker fails or stops, it goes back to SQLite's
+ * default (1,000 pages), so the WAL never grows without a checkpointer. In-memory databases have
+ * no WAL and get no worker.
+ */
+export class WalCheckpointer {
+  private worker: Worker | undefined;
+  private stopping = false;
+
+  private constructor(private readonly db: Database.Database) {}
+
+  /**
+   * Starts the worker for `filename` (already opened by `db` in WAL mode).
+   * @param onError told of a checkpoint that failed, or of the worker's end (then the main
+   *   connection checkpoints again on its own); never throws
+   */
+  static start(
+    db: Database.Database,
+    filename: string,
+    onError: (message: string) => void = () => undefined,
+    options: Partial<WalCheckpointerOptions> = {},
+  ): WalCheckpointer {
+    const checkpointer = new WalCheckpointer(db);
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    const settings = { ...DEFAULTS, ...options };
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, filename, intervalMs: settings.intervalMs } });
+    // The process may exit while the worker runs: it must not hold the event loop open.
+    worker.unref();
+    worker.on('message', (message: { error?: string }) => {
+      if (message.error) onError(`WAL checkpoint failed: ${message.error}`);
+    });
+    const fallBack = (why: string) => {
+      if (checkpointer.worker !== worker) return;
+      checkpointer.worker = undefined;
+      if (checkpointer.stopping || !db.open) return;
+      db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES}`);
+      onError(`the WAL checkpoint worker ended (${why}); checkpoints run on the main thread again`);
+    };
+    worker.on('error', (error) => fallBack(error.message));
+    worker.on('exit', (code) => fallBack(`exit code ${code}`));
+    checkpointer.worker = worker;
+    db.pragma(`wal_autocheckpoint = ${settings.mainThreadCapPages}`);
+    return checkpointer;
+  }
+
+  /** True while the worker does the checkpoints. */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /**
+   * Stops the worker and gives the checkpoints back to the main connection, before it closes
+   * (its close then checkpoints what is left). Resolves once the worker has closed its connection.
+   */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.stopping = true;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage('stop');
+    // A worker stuck in a long RESTART still ends: terminate after a grace period.
+    const timeout = setTimeout(() => void worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timeout);
+    this.worker = undefined;
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES}`);
+  }
+}

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { WalCheckpointer } from '../../packages/server/src/storage/wal-checkpointer.ts';
 
 /** The raw storage write of a refresh rotation, with no framework around it (a baseline). */
 export interface RawStore {
@@ -9,11 +10,17 @@ export interface RawStore {
   close(): Promise<void>;
 }
 
-export async function openRawStore(url: string): Promise<RawStore> {
+/**
+ * @param options.checkpointsOnWorker SQLite only: WAL checkpoints on a worker thread, as Lanyard
+ *   runs them (storage/wal-checkpointer.ts), instead of SQLite's default on the writer's thread
+ */
+export async function openRawStore(url: string, options: { checkpointsOnWorker?: boolean } = {}): Promise<RawStore> {
   if (url.startsWith('sqlite:')) {
-    const db = new Database(url.slice('sqlite:'.length));
+    const file = url.slice('sqlite:'.length);
+    const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    const checkpointer = options.checkpointsOnWorker ? WalCheckpointer.start(db, file) : undefined;
     db.exec('CREATE TABLE IF NOT EXISTS raw_refresh (id TEXT PRIMARY KEY, spent_at INTEGER, expires_at INTEGER NOT NULL)');
     const spend = db.prepare('UPDATE raw_refresh SET spent_at = ? WHERE id = ? AND spent_at IS NULL');
     const insert = db.prepare('INSERT INTO raw_refresh (id, spent_at, expires_at) VALUES (?, NULL, ?)');
@@ -29,6 +36,7 @@ export async function openRawStore(url: string): Promise<RawStore> {
       },
       rotate: async (id, successor) => rotate(id, successor),
       close: async () => {
+        await checkpointer?.stop();
         db.close();
       },
     };

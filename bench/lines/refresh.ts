@@ -42,11 +42,16 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
       const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh' });
       const rawDb = await freshDatabase(backend);
       const raw = await startChild('baseline', { compiled: true, env: { BENCH_DATABASE_URL: rawDb.url } });
-      // The same raw cost reading its body from Node's request as Lanyard does (http/request-body.ts).
+      // The same raw cost reading its body from Node's request as Lanyard does (http/request-body.ts)
+      // and, on SQLite, checkpointing its WAL on a worker thread as Lanyard does (storage/wal-checkpointer.ts).
       const rawNodeReaderDb = await freshDatabase(backend);
       const rawNodeReader = await startChild('baseline', {
         compiled: true,
-        env: { BENCH_DATABASE_URL: rawNodeReaderDb.url, BENCH_BODY_READER: 'node' },
+        env: {
+          BENCH_DATABASE_URL: rawNodeReaderDb.url,
+          BENCH_BODY_READER: 'node',
+          ...(backend === 'sqlite' ? { BENCH_RAW_CHECKPOINTS: 'worker' } : {}),
+        },
       });
       try {
         const tokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: sessions, returnTokens: true });
@@ -86,12 +91,12 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
           },
           {
             section: '',
-            name: `Refresh grant throughput, ${label} vs raw cost reading its body as Lanyard does`,
+            name: `Refresh grant throughput, ${label} vs raw cost reading its body${backend === 'sqlite' ? ' and checkpointing' : ''} as Lanyard does`,
             lanyard: sideSummary(vsRawNodeReader!.a, rps),
-            baseline: `the same raw cost, body read from Node's request: ${sideSummary(vsRawNodeReader!.b, rps)}`,
+            baseline: `the same raw cost, body read from Node's request${backend === 'sqlite' ? ', WAL checkpoints on a worker thread' : ''}: ${sideSummary(vsRawNodeReader!.b, rps)}`,
             ...ratioOf(vsRawNodeReader!),
             better: 'higher',
-            note: "the same Lanyard rounds as the line above; both sides read the body straight from Node's IncomingMessage (no WHATWG Request)",
+            note: `the same Lanyard rounds as the line above; both sides read the body straight from Node's IncomingMessage (no WHATWG Request)${backend === 'sqlite' ? " and checkpoint SQLite's WAL on a worker thread (storage/wal-checkpointer.ts)" : ''}`,
           },
           {
             section: '',

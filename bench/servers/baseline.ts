@@ -11,6 +11,8 @@
  * The POST handlers read their JSON body the framework's way (`c.req.json()`, which makes
  * @hono/node-server build a WHATWG Request and stream), or with BENCH_BODY_READER=node straight
  * from Node's IncomingMessage, as Lanyard does since its fifth round (http/request-body.ts).
+ * With BENCH_RAW_CHECKPOINTS=worker a SQLite raw store checkpoints its WAL on a worker thread,
+ * as Lanyard does since its sixth round (storage/wal-checkpointer.ts).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { serve, type HttpBindings } from '@hono/node-server';
@@ -61,7 +63,9 @@ app.get('/lookup-answer', (c) => {
 app.post('/hello', async (c) => c.json({ hello: (await readJson<unknown>(c)) !== null }));
 
 const databaseUrl = process.env.BENCH_DATABASE_URL;
-const store: RawStore | undefined = databaseUrl ? await openRawStore(databaseUrl) : undefined;
+const store: RawStore | undefined = databaseUrl
+  ? await openRawStore(databaseUrl, { checkpointsOnWorker: process.env.BENCH_RAW_CHECKPOINTS === 'worker' })
+  : undefined;
 const { privateKey, publicKey } = await generateKeyPair('ES256');
 const kid = createHash('sha256')
   .update(JSON.stringify(await exportJWK(publicKey)))

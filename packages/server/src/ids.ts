@@ -1,4 +1,4 @@
-import { randomBytesPooled } from './crypto/random.ts';
+import { randomIdBytes } from './crypto/random.ts';
 import { InvalidParameterError } from './errors.ts';
 
 /** SID prefixes from the SPEC. */
@@ -15,7 +15,7 @@ export type SidKind = keyof typeof SidPrefix;
 const SID_BODY = /^[0-9a-fA-F]{32}$/;
 
 export function newSid(kind: SidKind): string {
-  return SidPrefix[kind] + randomBytesPooled(16).toString('hex');
+  return SidPrefix[kind] + randomIdBytes(16).toString('hex');
 }
 
 export function isSid(kind: SidKind, value: unknown): value is string {

@@ -63,7 +63,18 @@ export interface ServiceOptions {
 
 export async function createServices(config: LanyardConfig, options: ServiceOptions = {}): Promise<Services> {
   const logger = options.logger ?? jsonLogger(config.logLevel);
-  const storage = options.storage ?? (await openStorage(config.databaseUrl, { onWarning: (message) => logger.warn(message) }));
+  if (options.storage) return assembleServices(config, options, logger, options.storage);
+  const storage = await openStorage(config.databaseUrl, { onWarning: (message) => logger.warn(message) });
+  try {
+    return await assembleServices(config, options, logger, storage);
+  } catch (error) {
+    // Opened here, so closed here: its pool or checkpoint worker would otherwise outlive the error.
+    await storage.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function assembleServices(config: LanyardConfig, options: ServiceOptions, logger: Logger, storage: Storage): Promise<Services> {
   const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);

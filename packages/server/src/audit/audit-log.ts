@@ -1,4 +1,4 @@
-import { randomBytesPooled } from '../crypto/random.ts';
+import { randomIdBytes } from '../crypto/random.ts';
 import { EventEmitter } from 'node:events';
 import type { Storage } from '../storage/port.ts';
 
@@ -34,7 +34,7 @@ export class AuditLog {
   async record(event: Omit<AuditEvent, 'at'> & { at?: number }): Promise<void> {
     const at = event.at ?? Date.now();
     this.events.emit('event', { ...event, at });
-    const id = `${at.toString(36)}-${randomBytesPooled(6).toString('hex')}`;
+    const id = `${at.toString(36)}-${randomIdBytes(6).toString('hex')}`;
     await this.storage.insert({
       kind: KIND,
       id,

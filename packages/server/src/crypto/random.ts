@@ -5,15 +5,18 @@ const pool = Buffer.alloc(POOL_BYTES);
 let poolOffset = POOL_BYTES;
 
 /**
- * `size` bytes from the operating system's CSPRNG (OpenSSL's, as `randomBytes`), handed out from
- * a 4 KiB buffer refilled whole when it runs out, as Node's own `randomUUID` does: each call into
- * the generator costs about 5 µs on the bench's virtual machines whatever its size, so per-request
- * identifiers (token IDs, codes, nonces) drawn one call each showed in the profiles. Bytes given
- * out are copied and zeroed in the pool: no two callers ever share a byte. Sizes over 256 bytes
- * go to the generator directly.
+ * `size` random bytes (1–256) for identifiers that are not secrets — a token's `jti`, SIDs, audit
+ * event ids, which tokens, URLs and logs show anyway — from the operating system's CSPRNG
+ * (OpenSSL's, as `randomBytes`), handed out from a 4 KiB buffer refilled whole when it runs out,
+ * as Node's own `randomUUID` does. Each call into the generator costs about 5 µs on the bench's
+ * virtual machines whatever its size, and one per request showed in the refresh profile. Bytes
+ * given out are copied and zeroed in the pool, so no two callers share a byte. Secrets (tokens,
+ * codes, keys, nonces) are drawn with `randomBytes` itself: the pool holds bytes not yet handed
+ * out, which a heap snapshot or core dump would show.
+ * @throws RangeError when `size` is not an integer from 1 to 256
  */
-export function randomBytesPooled(size: number): Buffer {
-  if (size > 256) return randomBytes(size);
+export function randomIdBytes(size: number): Buffer {
+  if (!Number.isInteger(size) || size < 1 || size > 256) throw new RangeError(`randomIdBytes: size must be an integer from 1 to 256, not ${size}`);
   if (poolOffset + size > POOL_BYTES) {
     randomFillSync(pool);
     poolOffset = 0;
@@ -26,7 +29,7 @@ export function randomBytesPooled(size: number): Buffer {
 
 /** An unguessable opaque value (256 bits), URL-safe. */
 export function randomToken(prefix = ''): string {
-  return prefix + randomBytesPooled(32).toString('base64url');
+  return prefix + randomBytes(32).toString('base64url');
 }
 
 /**

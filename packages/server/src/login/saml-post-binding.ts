@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import type { IdpRequest } from '../connections/saml-request-signing.ts';
-import { randomBytesPooled, randomToken } from '../crypto/random.ts';
+import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, LanyardError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 
@@ -41,7 +42,7 @@ export async function postBindingPage(storage: Storage, id: string): Promise<{ h
   if (!consumed) throw new SamlResponseError('the sign-in request has expired or is unknown; start the sign-in again');
   if (!consumed.consumedNow) throw new SamlResponseError('this sign-in request was already sent to the identity provider; start the sign-in again');
   const { action, fields } = consumed.record.payload;
-  const nonce = randomBytesPooled(16).toString('base64');
+  const nonce = randomBytes(16).toString('base64');
   const inputs = Object.entries(fields)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('');

@@ -6,6 +6,12 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * PostgreSQL only: false for a statement that cannot run in a transaction (`… CONCURRENTLY`).
+   * It must then be safe to run again (`IF EXISTS`): a node stopped between the statement and
+   * recording it runs it again at its next start.
+   */
+  transactional?: boolean;
 }
 
 export const sqliteMigrations: Migration[] = [
@@ -87,9 +93,10 @@ export const postgresMigrations: Migration[] = [
   {
     version: 3,
     name: 'no records_family index',
-    // Every grant writes a refresh token, and each paid an entry in this index: no query of the
-    // server reads by family (a session's revocation is the session record's), so the entry was
-    // one more B-tree page written per grant for nothing. `list({ family })` still answers.
-    sql: `DROP INDEX IF EXISTS records_family;`,
+    // As on SQLite. CONCURRENTLY: a plain DROP INDEX waits for an ACCESS EXCLUSIVE lock behind
+    // any open transaction on `records` (a pg_dump holds one for the whole dump), and every query
+    // of every node would queue behind it; this waits without blocking anyone.
+    sql: `DROP INDEX CONCURRENTLY IF EXISTS records_family`,
+    transactional: false,
   },
 ];

@@ -86,9 +86,11 @@ export interface Storage {
   /** Marks consumed exactly once across all processes. Undefined when absent or expired. */
   consume<T>(kind: string, id: string, now?: number): Promise<ConsumeResult<T> | undefined>;
   /**
-   * `consume`, and the records the consumed one's payload names (`links`), read in the same
-   * statement (one round trip on PostgreSQL): a refresh grant spends its token and reads the
-   * token's session and user at once. Undefined when the record is absent or expired.
+   * `consume`, then the records the consumed one's payload names (`links`; an id that is not a
+   * string names nothing), read as committed once the record is locked: a refresh grant spends
+   * its token and reads the token's session and user (SQLite: one step; PostgreSQL: two
+   * statements, the second one round trip for all links). Undefined when the record is absent
+   * or expired.
    */
   consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now?: number): Promise<ConsumeWithLinkedResult<T> | undefined>;
   destroy(kind: string, id: string): Promise<boolean>;

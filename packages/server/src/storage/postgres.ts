@@ -106,19 +106,6 @@ const STATEMENTS = {
   consume: `UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL
          AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING ${COLUMNS}`,
   destroy: `DELETE FROM records WHERE kind = $1 AND id = $2`,
-  // The spent record (ord 0) and the records its payload names (ord 1…): the CTE's UPDATE and the
-  // reads run in one statement, so a refresh grant is BEGIN, this, INSERT, COMMIT.
-  consumeWithLinked: `WITH spent AS (
-           UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL
-             AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING ${COLUMNS})
-         SELECT 0::bigint AS ord, ${COLUMNS} FROM spent
-         UNION ALL
-         SELECT link.ord, ${COLUMNS.split(', ')
-           .map((column) => `r.${column}`)
-           .join(', ')}
-           FROM spent s CROSS JOIN unnest($4::text[], $5::text[]) WITH ORDINALITY AS link(kind, id_field, ord)
-           JOIN records r ON r.kind = link.kind AND r.id = s.payload->>link.id_field
-           WHERE ${NOT_EXPIRED.replace('$NOW', '$1').replace(/expires_at/g, 'r.expires_at')}`,
 } as const;
 
 type Statement = (db: Queryable, name: keyof typeof STATEMENTS, args: unknown[]) => Promise<pg.QueryResult<Row>>;
@@ -213,28 +200,23 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       const existing = await ops.find<T>(kind, id);
       return existing ? { record: existing, consumedNow: false } : undefined;
     },
+    /**
+     * Two statements, not one: in a single statement (a CTE that spends the token and joins the
+     * records it names), a spend that waited for the token's lock reads those records as they
+     * were when the statement began, before the wait — a session revoked meanwhile would still
+     * look live. The second statement reads them as committed after the token is locked.
+     */
     async consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now = Date.now()) {
-      const res = await statement(db, 'consumeWithLinked', [now, kind, id, links.map((l) => l.kind), links.map((l) => l.idField)]);
-      const spent = res.rows.find((row) => Number((row as Row & { ord: string }).ord) === 0);
-      if (spent) {
-        const linked = links.map((_, i) => {
-          const row = res.rows.find((r) => Number((r as Row & { ord: string }).ord) === i + 1);
-          return row ? toRecord(row) : undefined;
-        });
-        return { record: toRecord<T>(spent), consumedNow: true, linked };
-      }
-      // Absent, expired or spent before: the rare path, in plain reads.
-      const existing = await ops.find<T>(kind, id);
-      if (!existing) return undefined;
-      const payload = existing.payload as Record<string, unknown>;
+      const result = await ops.consume<T>(kind, id, now);
+      if (!result) return undefined;
+      const payload = result.record.payload as Record<string, unknown>;
       const keys = links.map(({ kind: linkedKind, idField }) => {
         const linkedId = Object.hasOwn(payload, idField) ? payload[idField] : undefined;
         return typeof linkedId === 'string' ? { kind: linkedKind, id: linkedId } : undefined;
       });
       const named = keys.filter((key) => key !== undefined);
       const found = await ops.findMany(named);
-      const linked = keys.map((key) => (key ? found[named.indexOf(key)] : undefined));
-      return { record: existing, consumedNow: false, linked };
+      return { ...result, linked: keys.map((key) => (key ? found[named.indexOf(key)] : undefined)) };
     },
     async destroy(kind, id) {
       const res = await statement(db, 'destroy', [kind, id]);
@@ -319,6 +301,15 @@ export class PostgresStorage implements Storage {
       this.createdNow = applied.size === 0;
       for (const migration of postgresMigrations) {
         if (applied.has(migration.version)) continue;
+        if (migration.transactional === false) {
+          await client.query(migration.sql);
+          await client.query(`INSERT INTO lanyard_migrations VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+            migration.version,
+            migration.name,
+            Date.now(),
+          ]);
+          continue;
+        }
         await client.query('BEGIN');
         try {
           await client.query(migration.sql);

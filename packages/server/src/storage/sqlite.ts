@@ -221,7 +221,7 @@ export class SqliteStorage implements Storage {
         const linked = links.map(({ kind: linkedKind, idField }) => {
           const linkedId = Object.hasOwn(payload, idField) ? payload[idField] : undefined;
           if (typeof linkedId !== 'string') return undefined;
-          const row = self.statements.find.get(linkedKind, linkedId, now) as Row | undefined;
+          const row = guard(() => self.statements.find.get(linkedKind, linkedId, now) as Row | undefined);
           return row ? toRecord(row) : undefined;
         });
         return { ...result, linked };

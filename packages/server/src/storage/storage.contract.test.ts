@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { BACKENDS, POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../../../../test/support/backends.ts';
 import { openStorage } from './open.ts';
@@ -100,6 +101,40 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect(await storage.consumeWithLinked('cl-token', 'missing', links)).toBeUndefined();
     await storage.insert({ kind: 'cl-token', id: 'expired', payload: { sessionId: 's1' }, expiresAt: now - 1 });
     expect(await storage.consumeWithLinked('cl-token', 'expired', links)).toBeUndefined();
+    // A number is not an id, even where a record's id is its text.
+    await storage.insert({ kind: 'cl-user', id: '7', payload: {} });
+    await storage.insert({ kind: 'cl-token', id: 't7', payload: { ref: 7 } });
+    expect((await storage.consumeWithLinked('cl-token', 't7', [{ kind: 'cl-user', idField: 'ref' }]))?.linked).toEqual([undefined]);
+  });
+
+  // SQLite runs one transaction at a time: nothing can commit while a spend waits for a lock.
+  it.skipIf(backend !== 'postgres')('reads the linked records as committed after waiting for the lock of the record it spends', async () => {
+    // A spends the token, holds its lock, then rolls back (as a refused refresh does). B spends
+    // the same token meanwhile and waits for A. A revocation of the session commits during the
+    // wait: B must see it (a single CTE statement would not: it reads from before the wait).
+    await storage.insert({ kind: 'lk-session', id: 's', payload: { revoked: false } });
+    await storage.insert({ kind: 'lk-token', id: 't', payload: { sessionId: 's' } });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const a = storage
+      .transaction(async (tx) => {
+        await tx.consume('lk-token', 't');
+        locked();
+        await held;
+        throw new Error('refused: rolled back');
+      })
+      .catch((error: Error) => error.message);
+    await isLocked;
+    const b = storage.consumeWithLinked<{ sessionId: string }>('lk-token', 't', [{ kind: 'lk-session', idField: 'sessionId' }]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await storage.upsert({ kind: 'lk-session', id: 's', payload: { revoked: true } });
+    release();
+    expect(await a).toBe('refused: rolled back');
+    const spent = await b;
+    expect(spent?.consumedNow).toBe(true);
+    expect(spent?.linked[0]?.payload).toEqual({ revoked: true });
   });
 
   it('hides and sweeps expired records', async () => {
@@ -145,6 +180,83 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect(await again.ping()).toBe(true);
     expect((await again.find<{ n: number }>('k', 'a'))?.payload.n).toBe(1);
     await again.close();
+  });
+});
+
+describe('migration 3: no records_family index', () => {
+  it.each(BACKENDS)('on %s, drops it from a database that had it and records the migration once', async (backend) => {
+    const db = await createTestDatabase(backend);
+    const indexes = async (): Promise<string[]> => {
+      if (backend === 'sqlite') {
+        const raw = new Database(db.url.slice('sqlite:'.length));
+        try {
+          return (raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as { name: string }[]).map((r) => r.name);
+        } finally {
+          raw.close();
+        }
+      }
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      try {
+        const schema = new URL(db.url).searchParams.get('schema')!;
+        return (await client.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1`, [schema])).rows.map(
+          (r) => r.indexname,
+        );
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      // A database made by an earlier release: migrations 1 and 2 only, the index in place.
+      let storage = await openStorage(db.url);
+      await storage.close();
+      const versions = async () => {
+        if (backend === 'sqlite') {
+          const raw = new Database(db.url.slice('sqlite:'.length));
+          try {
+            return (raw.prepare(`SELECT version FROM lanyard_migrations ORDER BY version`).all() as { version: number }[]).map((r) => r.version);
+          } finally {
+            raw.close();
+          }
+        }
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        try {
+          const schema = new URL(db.url).searchParams.get('schema')!;
+          return (await client.query<{ version: number }>(`SELECT version FROM ${schema}.lanyard_migrations ORDER BY version`)).rows.map(
+            (r) => r.version,
+          );
+        } finally {
+          await client.end();
+        }
+      };
+      expect(await versions()).toEqual([1, 2, 3]);
+      expect(await indexes()).not.toContain('records_family');
+      const undo =
+        backend === 'sqlite'
+          ? (sql: string) => {
+              const raw = new Database(db.url.slice('sqlite:'.length));
+              raw.exec(sql);
+              raw.close();
+            }
+          : async (sql: string) => {
+              const client = new pg.Client({ connectionString: POSTGRES_URL });
+              await client.connect();
+              await client.query(`SET search_path = ${new URL(db.url).searchParams.get('schema')!}`);
+              await client.query(sql);
+              await client.end();
+            };
+      await undo(`CREATE INDEX records_family ON records (family) WHERE family IS NOT NULL; DELETE FROM lanyard_migrations WHERE version = 3`);
+      expect(await indexes()).toContain('records_family');
+      storage = await openStorage(db.url);
+      await storage.insert({ kind: 'k', id: 'a', family: 'F', payload: {} });
+      expect((await storage.list('k', { family: 'F' })).map((r) => r.id)).toEqual(['a']);
+      await storage.close();
+      expect(await indexes()).not.toContain('records_family');
+      expect(await versions()).toEqual([1, 2, 3]);
+    } finally {
+      await db.drop();
+    }
   });
 });
 

@@ -1,7 +1,10 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStorage } from './sqlite.ts';
 import { SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.ts';
@@ -100,5 +103,22 @@ describe('WAL checkpoints on a worker thread', () => {
     const memory = new SqliteStorage(':memory:');
     expect(memory.checkpointsInBackground).toBe(false);
     await memory.close();
+  });
+
+  it('does not keep a process alive that never closes its storage (a CLI command failing on its configuration)', async () => {
+    const file = databaseFile();
+    const script = join(file, '..', 'open-and-leave.mts');
+    const sqlite = fileURLToPath(new URL('./sqlite.ts', import.meta.url));
+    writeFileSync(
+      script,
+      `import { SqliteStorage } from ${JSON.stringify(sqlite)};\n` +
+        `const storage = new SqliteStorage(${JSON.stringify(file)});\n` +
+        `await storage.insert({ kind: 'k', id: 'a', payload: {} });\n` +
+        `console.log(storage.checkpointsInBackground ? 'worker' : 'no worker');\n`,
+    );
+    const started = Date.now();
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 20_000 });
+    expect(stdout.trim()).toBe('worker');
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });

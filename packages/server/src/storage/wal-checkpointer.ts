@@ -13,13 +13,14 @@ export interface WalCheckpointerOptions {
    * Under unbroken writes a checkpoint from another connection never reaches the WAL's end (new
    * frames arrive while it copies), and only one that does lets the next writer start the WAL
    * file over (https://sqlite.org/wal.html, "Avoiding Excessively Large WAL Files"). Past this
-   * size the writer checkpoints once itself, copying only what the worker has not yet copied.
-   * 10,000 pages is 40 MB at SQLite's 4 KiB page.
+   * size the writer checkpoints once itself, copying only what the worker has not yet copied,
+   * and the WAL file is cut back to this size (`journal_size_limit`). 4,000 pages is 16 MB at
+   * SQLite's 4 KiB page; sustained writes of several hundred transactions a second reach it.
    */
   mainThreadCapPages: number;
 }
 
-const DEFAULTS: WalCheckpointerOptions = { intervalMs: 100, mainThreadCapPages: 10_000 };
+const DEFAULTS: WalCheckpointerOptions = { intervalMs: 100, mainThreadCapPages: 4000 };
 
 /**
  * The worker's program, run with `eval` so that it works unchanged under the tsx loader, from
@@ -36,7 +37,12 @@ function checkpoint() {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (error) {
+    // A failure that repeats (disk full, I/O error) would repeat every round: report it once and
+    // end, and the main connection checkpoints on its own again.
     parentPort.postMessage({ error: String((error && error.message) || error) });
+    db.close();
+    parentPort.close();
+    return;
   }
   timer = setTimeout(checkpoint, workerData.intervalMs);
 }
@@ -52,13 +58,15 @@ timer = setTimeout(checkpoint, workerData.intervalMs);
 /**
  * Runs SQLite's WAL checkpoints on a worker thread with a connection of its own, so that copying
  * the WAL back into the database and the fsync that follows never block the event loop. Without
- * it, every ~1,000 written pages a committing request pays both (measured: about a third of a
- * refresh grant's time on the event loop; docs/benchmarks.md "Sixth round").
+ * it, every ~1,000 written pages a committing request pays both (measured: refresh grants
+ * went 1.29× as fast without; docs/benchmarks.md "Sixth round").
  *
- * While the worker runs, the main connection checkpoints only past `mainThreadCapPages`, which
- * under ordinary load it never reaches; if the worker fails or stops, it goes back to SQLite's
- * default (1,000 pages), so the WAL never grows without a checkpointer. In-memory databases have
- * no WAL and get no worker.
+ * While the worker runs, the main connection checkpoints only past `mainThreadCapPages`, which a
+ * few hundred writes a second never reach (a passive checkpoint from the worker lets the WAL
+ * start over whenever no commit lands while it copies); past that pace, the writer checkpoints
+ * once per cap, copying what the worker has not. If the worker cannot start, fails or stops, the
+ * connection goes back to SQLite's default (1,000 pages), so the WAL never grows without a
+ * checkpointer. In-memory databases have no WAL and get no worker.
  */
 export class WalCheckpointer {
   private worker: Worker | undefined;
@@ -78,11 +86,15 @@ export class WalCheckpointer {
     options: Partial<WalCheckpointerOptions> = {},
   ): WalCheckpointer {
     const checkpointer = new WalCheckpointer(db);
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     const settings = { ...DEFAULTS, ...options };
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, filename, intervalMs: settings.intervalMs } });
-    // The process may exit while the worker runs: it must not hold the event loop open.
-    worker.unref();
+    let worker: Worker;
+    try {
+      const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, filename, intervalMs: settings.intervalMs } });
+    } catch (error) {
+      onError(`the WAL checkpoint worker could not start (${(error as Error).message}); checkpoints run on the main thread`);
+      return checkpointer;
+    }
     worker.on('message', (message: { error?: string }) => {
       if (message.error) onError(`WAL checkpoint failed: ${message.error}`);
     });
@@ -95,8 +107,12 @@ export class WalCheckpointer {
     };
     worker.on('error', (error) => fallBack(error.message));
     worker.on('exit', (code) => fallBack(`exit code ${code}`));
+    // After the listeners: adding a 'message' listener refs the worker again. A process that
+    // never closes its storage (a CLI command failing on its configuration) must still exit.
+    worker.unref();
     checkpointer.worker = worker;
     db.pragma(`wal_autocheckpoint = ${settings.mainThreadCapPages}`);
+    db.pragma(`journal_size_limit = ${settings.mainThreadCapPages * 4096}`);
     return checkpointer;
   }
 

@@ -1,5 +1,5 @@
 import { SignJWT, compactVerify, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import { randomBytesPooled } from '../crypto/random.ts';
+import { randomIdBytes } from '../crypto/random.ts';
 import { ExpiredTokenError, InvalidTokenError } from '../errors.ts';
 import type { AccountIdentity } from '../accounts/model.ts';
 import type { User } from '../users/user-service.ts';
@@ -69,7 +69,7 @@ export class AccessTokens {
         aud: account.sid,
         iat: now,
         exp: Math.floor(expiresAt / 1000),
-        jti: randomBytesPooled(12).toString('base64url'),
+        jti: randomIdBytes(12).toString('base64url'),
       },
       key,
     );

@@ -20,7 +20,13 @@ export async function openRawStore(url: string, options: { checkpointsOnWorker?:
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    const checkpointer = options.checkpointsOnWorker ? WalCheckpointer.start(db, file) : undefined;
+    // A baseline that fell back to main-thread checkpoints would measure something else than its
+    // line says: it fails the run instead.
+    const checkpointer = options.checkpointsOnWorker
+      ? WalCheckpointer.start(db, file, (message) => {
+          throw new Error(`raw store: ${message}`);
+        })
+      : undefined;
     db.exec('CREATE TABLE IF NOT EXISTS raw_refresh (id TEXT PRIMARY KEY, spent_at INTEGER, expires_at INTEGER NOT NULL)');
     const spend = db.prepare('UPDATE raw_refresh SET spent_at = ? WHERE id = ? AND spent_at IS NULL');
     const insert = db.prepare('INSERT INTO raw_refresh (id, spent_at, expires_at) VALUES (?, NULL, ?)');

@@ -63,6 +63,9 @@ export interface ServiceOptions {
 
 export async function createServices(config: LanyardConfig, options: ServiceOptions = {}): Promise<Services> {
   const logger = options.logger ?? jsonLogger(config.logLevel);
+  // Before the database is opened: a refused configuration must not create a schema first (the
+  // next, corrected start would no longer say that it found the database empty).
+  if (!config.secretKey) assertDevelopmentKeyAllowed(config);
   if (options.storage) return assembleServices(config, options, logger, options.storage);
   const storage = await openStorage(config.databaseUrl, { onWarning: (message) => logger.warn(message) });
   try {
@@ -122,10 +125,16 @@ async function assembleServices(config: LanyardConfig, options: ServiceOptions, 
  * out of the box. Production (NODE_ENV=production) and PostgreSQL deployments must set the key:
  * several nodes need the same one, and it must not live next to the data it protects.
  */
-function developmentSecretKey(config: LanyardConfig, logger: Logger): Buffer {
-  if (process.env.NODE_ENV === 'production') throw new ConfigError('LANYARD_SECRET_KEY is required in production (openssl rand -base64 32).');
+/** Without LANYARD_SECRET_KEY: refused in production (NODE_ENV=production) and with PostgreSQL. */
+function assertDevelopmentKeyAllowed(config: LanyardConfig): void {
+  if (process.env.NODE_ENV === 'production')
+    throw new ConfigError('LANYARD_SECRET_KEY is required in production (NODE_ENV=production): openssl rand -base64 32');
   if (/^postgres/.test(config.databaseUrl))
     throw new ConfigError('LANYARD_SECRET_KEY is required with PostgreSQL (every node needs the same key): openssl rand -base64 32');
+}
+
+function developmentSecretKey(config: LanyardConfig, logger: Logger): Buffer {
+  assertDevelopmentKeyAllowed(config);
   const dbFile = config.databaseUrl.replace(/^sqlite:/, '');
   const file = join(dbFile === ':memory:' ? '.lanyard' : dirname(dbFile), 'secret.key');
   if (!existsSync(file)) {

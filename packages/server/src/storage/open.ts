@@ -6,7 +6,8 @@ import type { Storage } from './port.ts';
  * Opens the database named by LANYARD_DATABASE_URL. A value the database itself refuses (a file
  * that cannot be written, an unknown host, user or database) is the operator's mistake: a
  * ConfigError naming the variable (the CLI exits 2). An unreachable server stays a 503-type failure.
- * `options` apply to SQLite only.
+ * `options.onWarning` hears what an operator should see (a migration that may wait, a failed
+ * SQLite checkpoint).
  */
 export async function openStorage(databaseUrl: string, options: SqliteOptions = {}): Promise<Storage> {
   try {
@@ -55,7 +56,7 @@ async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<S
     url.searchParams.delete('prepared_statements');
     // Loaded only for PostgreSQL: the driver costs a SQLite start-up ~70 ms of CPU for nothing.
     const { PostgresStorage } = await import('./postgres.ts');
-    return PostgresStorage.open({ connectionString: url.toString(), schema, preparedStatements: prepared !== 'false' });
+    return PostgresStorage.open({ connectionString: url.toString(), schema, preparedStatements: prepared !== 'false', onWarning: options.onWarning });
   }
   const filename = databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : databaseUrl;
   return new SqliteStorage(filename, options);

@@ -251,6 +251,16 @@ export interface PostgresOptions {
    * `max_prepared_statements = 0`): `?prepared_statements=false` in LANYARD_DATABASE_URL.
    */
   preparedStatements?: boolean;
+  /** Told of what an operator should see while it happens (a migration that may wait). */
+  onWarning?: (message: string) => void;
+}
+
+/** True when the schema's `lanyard_migrations` lists every migration this release knows. */
+async function allMigrationsApplied(client: pg.PoolClient): Promise<boolean> {
+  const table = await client.query<{ found: string | null }>(`SELECT to_regclass('lanyard_migrations')::text AS found`);
+  if (table.rows[0]?.found == null) return false;
+  const applied = new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
+  return postgresMigrations.every((migration) => applied.has(migration.version));
 }
 
 /** PostgreSQL through a `pg` pool. Migrations run under an advisory lock so nodes may start together. */
@@ -261,6 +271,7 @@ export class PostgresStorage implements Storage {
   private readonly pool: pg.Pool;
   private readonly ops: Storage;
   private readonly statement: Statement;
+  private onWarning: ((message: string) => void) | undefined;
 
   private constructor(pool: pg.Pool, prepared: boolean) {
     this.pool = pool;
@@ -283,6 +294,7 @@ export class PostgresStorage implements Storage {
     pool.on('error', () => undefined);
     pool.on('connect', (client) => client.on('error', () => undefined));
     const storage = new PostgresStorage(pool, options.preparedStatements ?? true);
+    storage.onWarning = options.onWarning;
     await storage.migrate(schema);
     return storage;
   }
@@ -291,8 +303,15 @@ export class PostgresStorage implements Storage {
     const client = await this.pool.connect().catch((error: Error) => {
       throw Object.assign(new StorageUnavailableError(error.message), { cause: error });
     });
+    let locked = false;
     try {
-      await client.query(`SELECT pg_advisory_lock(hashtext('lanyard_migrations'))`);
+      // Every start but a release's first finds nothing to do: it takes no lock, so a node that
+      // waits inside a migration (migration 3 waits for open transactions) holds up no other
+      // node's or CLI command's start.
+      if (await allMigrationsApplied(client)) return;
+      // One lock per schema: deployments sharing a database (one schema each) migrate independently.
+      await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [`lanyard_migrations:${schema}`]);
+      locked = true;
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
@@ -302,7 +321,21 @@ export class PostgresStorage implements Storage {
       for (const migration of postgresMigrations) {
         if (applied.has(migration.version)) continue;
         if (migration.transactional === false) {
-          await client.query(migration.sql);
+          this.onWarning?.(
+            `applying migration ${migration.version} (${migration.name}) to schema ${schema}: it waits for transactions already open on its records table (a pg_dump, a long query); other starts on this schema wait for it`,
+          );
+          try {
+            await client.query(migration.sql);
+          } catch (error) {
+            throw Object.assign(
+              new StorageUnavailableError(
+                `migration ${migration.version} (${migration.name}) did not finish: ${(error as Error).message}. ` +
+                  "It waits for transactions already open on the records table (a pg_dump, a long query) within the role's " +
+                  'statement_timeout and lock_timeout; start again once they end (an index it left INVALID is dropped then)',
+              ),
+              { cause: error },
+            );
+          }
           await client.query(`INSERT INTO lanyard_migrations VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
             migration.version,
             migration.name,
@@ -321,7 +354,7 @@ export class PostgresStorage implements Storage {
         }
       }
     } finally {
-      await client.query(`SELECT pg_advisory_unlock(hashtext('lanyard_migrations'))`).catch(() => undefined);
+      if (locked) await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`lanyard_migrations:${schema}`]).catch(() => undefined);
       client.release();
     }
   }

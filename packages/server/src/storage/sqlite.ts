@@ -52,6 +52,10 @@ function guard<R>(work: () => R): R {
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (code === 'SQLITE_FULL') throw new StorageUnavailableError('the SQLite disk is full; free space on the volume holding the database');
+    if (code.startsWith('SQLITE_BUSY'))
+      throw new StorageUnavailableError(
+        'another process held the SQLite database locked for over 5 s (a long CLI command or a migration); try again',
+      );
     if (code.startsWith('SQLITE_READONLY'))
       throw new StorageUnavailableError(
         'the SQLite database is read-only; check the volume is mounted read-write and the file and its directory are writable',
@@ -157,14 +161,20 @@ export class SqliteStorage implements Storage {
 
   private migrate(): void {
     this.db.exec(`CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-    const applied = new Set((this.db.prepare(`SELECT version FROM lanyard_migrations`).all() as { version: number }[]).map((r) => r.version));
-    this.createdNow = applied.size === 0;
+    const appliedVersions = () =>
+      new Set((this.db.prepare(`SELECT version FROM lanyard_migrations`).all() as { version: number }[]).map((r) => r.version));
+    this.createdNow = appliedVersions().size === 0;
     for (const migration of sqliteMigrations) {
-      if (applied.has(migration.version)) continue;
-      this.db.transaction(() => {
-        this.db.exec(migration.sql);
-        this.db.prepare(`INSERT INTO lanyard_migrations VALUES (?, ?, ?)`).run(migration.version, migration.name, Date.now());
-      })();
+      if (appliedVersions().has(migration.version)) continue;
+      // IMMEDIATE, and looked at again inside: two processes opening the file at once (a server
+      // and a CLI command) take turns, and the second finds the migration done.
+      this.db
+        .transaction(() => {
+          if (appliedVersions().has(migration.version)) return;
+          this.db.exec(migration.sql);
+          this.db.prepare(`INSERT INTO lanyard_migrations VALUES (?, ?, ?)`).run(migration.version, migration.name, Date.now());
+        })
+        .immediate();
     }
   }
 

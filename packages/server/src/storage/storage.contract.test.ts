@@ -260,6 +260,39 @@ describe('migration 3: no records_family index', () => {
   });
 });
 
+describe('PostgreSQL migration lock', () => {
+  it.runIf(BACKENDS.includes('postgres'))('is taken per schema, and not at all by a start with nothing to migrate', async () => {
+    const migrated = await createTestDatabase('postgres');
+    const fresh = await createTestDatabase('postgres');
+    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    await holder.connect();
+    try {
+      await (await openStorage(migrated.url)).close();
+      // Another start holds the lock of both schemas (a migration waiting for a pg_dump, say).
+      const schemaOf = (url: string) => new URL(url).searchParams.get('schema')!;
+      for (const url of [migrated.url, fresh.url])
+        await holder.query(`SELECT pg_advisory_lock(hashtext($1))`, [`lanyard_migrations:${schemaOf(url)}`]);
+      // Nothing to migrate: opens at once.
+      await (await openStorage(migrated.url)).close();
+      // A fresh schema waits for its own lock only: free another schema's, it still waits.
+      let opened = false;
+      const opening = openStorage(fresh.url).then((storage) => {
+        opened = true;
+        return storage;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(opened).toBe(false);
+      await holder.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`lanyard_migrations:${schemaOf(fresh.url)}`]);
+      await (await opening).close();
+      expect(opened).toBe(true);
+    } finally {
+      await holder.end();
+      await migrated.drop();
+      await fresh.drop();
+    }
+  });
+});
+
 describe('PostgreSQL prepared statements during a rolling upgrade', () => {
   it.runIf(BACKENDS.includes('postgres'))('keep working on a running node after another node adds a column to records', async () => {
     const db = await createTestDatabase('postgres');

@@ -174,8 +174,9 @@ export class TokenService {
    * request, two tabs racing) returns the same successor; later, it revokes the whole family
    * (RFC 9700 §4.14.2). At the session cap the token is renewed without rotating (`TokenKeptAtCap`).
    *
-   * One transaction of two statements on the common path: spend the token (which locks it) and
-   * read its session and user in the same statement, then store the successor.
+   * One transaction on the common path: spend the token (which locks it) and read its session
+   * and user (`consumeWithLinked`: one step on SQLite, two statements on PostgreSQL), then store
+   * the successor.
    */
   private async rotate(request: RefreshRequest): Promise<IssuedTokens> {
     const now = Date.now();

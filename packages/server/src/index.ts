@@ -14,6 +14,7 @@ import { operationsRoutes } from './operations/routes.ts';
 import { createServices, type ServiceOptions, type Services } from './services.ts';
 import type { LanyardConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { preloadSamlModules } from './connections/saml-connection.ts';
 
 export { loadConfig, type LanyardConfig } from './config.ts';
 export * from './errors.ts';
@@ -84,6 +85,10 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     throw error;
   });
   handle = app.fetch;
+  // Once ready, not before: start-up stays short and the first sign-ins do not load them.
+  setImmediate(() => {
+    preloadSamlModules().catch((error: Error) => services.logger.warn('preloading the SAML modules failed', { error: error.message }));
+  });
   const sweeper = setInterval(() => {
     services.rateLimits.sweep();
     void services.storage.sweepExpired().catch(() => undefined);

@@ -183,72 +183,57 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
   });
 });
 
+/** Runs `sql` on the test database outside Lanyard (in its schema on PostgreSQL); the rows of the last statement. */
+async function rawQuery<T>(backend: Backend, db: TestDatabase, sql: string): Promise<T[]> {
+  if (backend === 'sqlite') {
+    const raw = new Database(db.url.slice('sqlite:'.length));
+    try {
+      const statements = sql.split(';').filter((part) => part.trim());
+      for (const statement of statements.slice(0, -1)) raw.exec(statement);
+      const last = raw.prepare(statements.at(-1)!);
+      return last.reader ? (last.all() as T[]) : (last.run(), []);
+    } finally {
+      raw.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`SET search_path = ${new URL(db.url).searchParams.get('schema')!}`);
+    const results = (await client.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+    return (Array.isArray(results) ? results.at(-1)! : results).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
 describe('migration 3: no records_family index', () => {
   it.each(BACKENDS)('on %s, drops it from a database that had it and records the migration once', async (backend) => {
     const db = await createTestDatabase(backend);
-    const indexes = async (): Promise<string[]> => {
-      if (backend === 'sqlite') {
-        const raw = new Database(db.url.slice('sqlite:'.length));
-        try {
-          return (raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as { name: string }[]).map((r) => r.name);
-        } finally {
-          raw.close();
-        }
-      }
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      try {
-        const schema = new URL(db.url).searchParams.get('schema')!;
-        return (await client.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1`, [schema])).rows.map(
-          (r) => r.indexname,
-        );
-      } finally {
-        await client.end();
-      }
-    };
+    const indexes = async () =>
+      (
+        await rawQuery<{ name: string }>(
+          backend,
+          db,
+          backend === 'sqlite'
+            ? `SELECT name FROM sqlite_master WHERE type = 'index'`
+            : `SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
+        )
+      ).map((r) => r.name);
+    const versions = async () =>
+      (await rawQuery<{ version: number }>(backend, db, `SELECT version FROM lanyard_migrations ORDER BY version`)).map((r) => r.version);
     try {
-      // A database made by an earlier release: migrations 1 and 2 only, the index in place.
-      let storage = await openStorage(db.url);
-      await storage.close();
-      const versions = async () => {
-        if (backend === 'sqlite') {
-          const raw = new Database(db.url.slice('sqlite:'.length));
-          try {
-            return (raw.prepare(`SELECT version FROM lanyard_migrations ORDER BY version`).all() as { version: number }[]).map((r) => r.version);
-          } finally {
-            raw.close();
-          }
-        }
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        try {
-          const schema = new URL(db.url).searchParams.get('schema')!;
-          return (await client.query<{ version: number }>(`SELECT version FROM ${schema}.lanyard_migrations ORDER BY version`)).rows.map(
-            (r) => r.version,
-          );
-        } finally {
-          await client.end();
-        }
-      };
+      await (await openStorage(db.url)).close();
       expect(await versions()).toEqual([1, 2, 3]);
       expect(await indexes()).not.toContain('records_family');
-      const undo =
-        backend === 'sqlite'
-          ? (sql: string) => {
-              const raw = new Database(db.url.slice('sqlite:'.length));
-              raw.exec(sql);
-              raw.close();
-            }
-          : async (sql: string) => {
-              const client = new pg.Client({ connectionString: POSTGRES_URL });
-              await client.connect();
-              await client.query(`SET search_path = ${new URL(db.url).searchParams.get('schema')!}`);
-              await client.query(sql);
-              await client.end();
-            };
-      await undo(`CREATE INDEX records_family ON records (family) WHERE family IS NOT NULL; DELETE FROM lanyard_migrations WHERE version = 3`);
+      // Back to a database an earlier release left: migrations 1 and 2, the index in place.
+      await rawQuery(
+        backend,
+        db,
+        `CREATE INDEX records_family ON records (family) WHERE family IS NOT NULL; DELETE FROM lanyard_migrations WHERE version = 3`,
+      );
       expect(await indexes()).toContain('records_family');
-      storage = await openStorage(db.url);
+      const storage = await openStorage(db.url);
       await storage.insert({ kind: 'k', id: 'a', family: 'F', payload: {} });
       expect((await storage.list('k', { family: 'F' })).map((r) => r.id)).toEqual(['a']);
       await storage.close();

@@ -18,6 +18,13 @@ function databaseFile(): string {
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+/** A database file of its own, opened in WAL mode as SqliteStorage opens it. */
+function walDatabase(): { file: string; db: Database.Database } {
+  const file = databaseFile();
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  return { file, db };
+}
 const sizeOf = (file: string) => statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 const autocheckpoint = (db: Database.Database) => db.pragma('wal_autocheckpoint', { simple: true }) as number;
 const until = async (condition: () => boolean, ms = 5000) => {
@@ -54,9 +61,7 @@ describe('WAL checkpoints on a worker thread', () => {
   });
 
   it('keeps the WAL bounded under unbroken writes: past its cap the writer checkpoints once itself', async () => {
-    const file = databaseFile();
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const { file, db } = walDatabase();
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
     const checkpointer = WalCheckpointer.start(db, file, undefined, { intervalMs: 1000, mainThreadCapPages: 200 });
     try {
@@ -73,9 +78,7 @@ describe('WAL checkpoints on a worker thread', () => {
   });
 
   it('gives the checkpoints back to the main connection and warns when the worker fails', async () => {
-    const file = databaseFile();
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const { file, db } = walDatabase();
     const warnings: string[] = [];
     // The worker opens the file it is told of, which here does not exist: it fails at start.
     const checkpointer = WalCheckpointer.start(db, `${file}.missing`, (message) => warnings.push(message));
@@ -90,9 +93,7 @@ describe('WAL checkpoints on a worker thread', () => {
   });
 
   it('gives the checkpoints back when stopped, and starts no worker for an in-memory database', async () => {
-    const file = databaseFile();
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const { file, db } = walDatabase();
     const checkpointer = WalCheckpointer.start(db, file);
     expect(checkpointer.running).toBe(true);
     await checkpointer.stop();

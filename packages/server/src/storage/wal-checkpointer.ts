@@ -59,8 +59,8 @@ timer = setTimeout(checkpoint, workerData.intervalMs);
 /**
  * Runs SQLite's WAL checkpoints on a worker thread with a connection of its own, so that copying
  * the WAL back into the database and the fsync that follows never block the event loop. Without
- * it, every ~1,000 written pages a committing request pays both (measured: refresh grants
- * went 1.29× as fast without; docs/benchmarks.md "Sixth round").
+ * it, every ~1,000 written pages a committing request pays both (measured: refresh grants on
+ * SQLite ran 1.19–1.29× as fast with it; docs/benchmarks.md "Sixth round").
  *
  * While the worker runs, the main connection checkpoints only past `mainThreadCapPages`, which a
  * few hundred writes a second never reach (a passive checkpoint from the worker lets the WAL
@@ -77,8 +77,9 @@ export class WalCheckpointer {
 
   /**
    * Starts the worker for `filename` (already opened by `db` in WAL mode).
-   * @param onError told of a checkpoint that failed, or of the worker's end (then the main
-   *   connection checkpoints again on its own); never throws
+   * Never throws itself: a worker that cannot start leaves SQLite's own checkpoints in place.
+   * @param onError told, once each, of a checkpoint that failed, of a worker that could not
+   *   start, and of the worker's end (then the main connection checkpoints again on its own)
    */
   static start(
     db: Database.Database,

@@ -65,8 +65,12 @@ export async function createLanyard(config: LanyardConfig, options: ServiceOptio
 
 export async function startLanyard(config: LanyardConfig, options: ServiceOptions = {}): Promise<Lanyard> {
   // Listen first: with port 0 the public URL (issuer, ACS URLs) is known only once bound.
-  let handle: (request: Request, env: unknown) => Response | Promise<Response> = () =>
-    new Response('starting', { status: 503, headers: { 'Retry-After': '1' } });
+  // Until the services are up (a migration may wait for a long transaction): the process is alive
+  // (/healthz 200, so a liveness probe does not restart it) but not ready (503 everywhere else).
+  let handle: (request: Request, env: unknown) => Response | Promise<Response> = (request) =>
+    new URL(request.url).pathname === '/healthz'
+      ? Response.json({ status: 'starting' })
+      : Response.json({ status: 'starting' }, { status: 503, headers: { 'Retry-After': '1' } });
   const server: ServerType = await new Promise((resolve, reject) => {
     // The env carries the Node request (`incoming`): the client's socket address for rate limits.
     const s = serve({ fetch: (request, env) => handle(request, env), hostname: config.host, port: config.port }, () => resolve(s));

@@ -51,6 +51,7 @@ const BAD_VALUES: Array<[string, string]> = [
   ['LANYARD_DATABASE_URL', 'mysql://db.example.com/lanyard'],
   ['LANYARD_DATABASE_URL', 'sqlite:/etc/passwd/lanyard.db'], // its directory is a file
   ['LANYARD_DATABASE_URL', 'postgres://127.0.0.1:5432/lanyard_no_such_database_13'],
+  ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:1/test'], // nothing listens on port 1
   // A database that exists: refused for the setting alone, before anything is created in it.
   ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test?schema=t_cli_never&prepared_statements=off'],
   ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test?schema=t_cli_never&prepared_statements=false&prepared_statements=true'],

@@ -5,7 +5,8 @@ import type { Storage } from './port.ts';
 /**
  * Opens the database named by LANYARD_DATABASE_URL. A value the database itself refuses (a file
  * that cannot be written, an unknown host, user or database) is the operator's mistake: a
- * ConfigError naming the variable (the CLI exits 2). An unreachable server stays a 503-type failure.
+ * ConfigError naming the variable (the CLI exits 2), and so is a server that does not answer at
+ * start (README "Configuration"); once running, a lost database is a 503 (StorageUnavailableError).
  * `options.onWarning` hears what an operator should see (a migration that may wait, a failed
  * SQLite checkpoint).
  */
@@ -21,6 +22,15 @@ export async function openStorage(databaseUrl: string, options: SqliteOptions = 
     if (code === '28P01' || code === '28000') throw configError(`PostgreSQL refused the user or password (${code})`);
     if (code === '3D000') throw configError('the database does not exist; create it first (createdb)');
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw configError('the database host name does not resolve');
+    // Nothing answers (or the connection was cut before PostgreSQL spoke): at start that is the
+    // URL's host or port, or a server that is down, and a restart by the supervisor retries.
+    if (
+      ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code) ||
+      /Connection terminated unexpectedly|connection timeout/i.test(cause.message ?? '')
+    )
+      throw configError(
+        `no PostgreSQL answers at ${new URL(databaseUrl).host || 'the default host'} (${code || (cause.message ?? '').slice(0, 80)}): check the host and port, and that the server runs and accepts connections from here`,
+      );
     if (
       error instanceof Error &&
       /schema name|prepared_statements|given more than once|parameters go after|not a parameter Lanyard reads/.test(error.message)

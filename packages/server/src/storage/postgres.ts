@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
+import { linkedKeys } from './record-links.ts';
 import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
 interface Row {
@@ -209,11 +210,7 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
     async consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now = Date.now()) {
       const result = await ops.consume<T>(kind, id, now);
       if (!result) return undefined;
-      const payload = result.record.payload as Record<string, unknown>;
-      const keys = links.map(({ kind: linkedKind, idField }) => {
-        const linkedId = Object.hasOwn(payload, idField) ? payload[idField] : undefined;
-        return typeof linkedId === 'string' ? { kind: linkedKind, id: linkedId } : undefined;
-      });
+      const keys = linkedKeys(result.record, links);
       const named = keys.filter((key) => key !== undefined);
       const found = await ops.findMany(named);
       return { ...result, linked: keys.map((key) => (key ? found[named.indexOf(key)] : undefined)) };
@@ -255,11 +252,16 @@ export interface PostgresOptions {
   onWarning?: (message: string) => void;
 }
 
+/** The versions the schema's `lanyard_migrations` records (the table must exist). */
+async function appliedVersions(client: pg.PoolClient): Promise<Set<number>> {
+  return new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
+}
+
 /** True when the schema's `lanyard_migrations` lists every migration this release knows. */
 async function allMigrationsApplied(client: pg.PoolClient): Promise<boolean> {
   const table = await client.query<{ found: string | null }>(`SELECT to_regclass('lanyard_migrations')::text AS found`);
   if (table.rows[0]?.found == null) return false;
-  const applied = new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
+  const applied = await appliedVersions(client);
   return postgresMigrations.every((migration) => applied.has(migration.version));
 }
 
@@ -303,20 +305,21 @@ export class PostgresStorage implements Storage {
     const client = await this.pool.connect().catch((error: Error) => {
       throw Object.assign(new StorageUnavailableError(error.message), { cause: error });
     });
+    // One lock per schema: deployments sharing a database (one schema each) migrate independently.
+    const lockKey = `lanyard_migrations:${schema}`;
     let locked = false;
     try {
       // Every start but a release's first finds nothing to do: it takes no lock, so a node that
       // waits inside a migration (migration 3 waits for open transactions) holds up no other
       // node's or CLI command's start.
       if (await allMigrationsApplied(client)) return;
-      // One lock per schema: deployments sharing a database (one schema each) migrate independently.
-      await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [`lanyard_migrations:${schema}`]);
+      await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [lockKey]);
       locked = true;
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS lanyard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
       );
-      const applied = new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
+      const applied = await appliedVersions(client);
       this.createdNow = applied.size === 0;
       for (const migration of postgresMigrations) {
         if (applied.has(migration.version)) continue;
@@ -354,7 +357,7 @@ export class PostgresStorage implements Storage {
         }
       }
     } finally {
-      if (locked) await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`lanyard_migrations:${schema}`]).catch(() => undefined);
+      if (locked) await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockKey]).catch(() => undefined);
       client.release();
     }
   }

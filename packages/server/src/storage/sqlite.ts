@@ -3,6 +3,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
+import { linkedKeys } from './record-links.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
 import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
@@ -227,11 +228,8 @@ export class SqliteStorage implements Storage {
       consumeWithLinked: async <T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now = Date.now()) => {
         const result = await ops.consume<T>(kind, id, now);
         if (!result) return undefined;
-        const payload = result.record.payload as Record<string, unknown>;
-        const linked = links.map(({ kind: linkedKind, idField }) => {
-          const linkedId = Object.hasOwn(payload, idField) ? payload[idField] : undefined;
-          if (typeof linkedId !== 'string') return undefined;
-          const row = guard(() => self.statements.find.get(linkedKind, linkedId, now) as Row | undefined);
+        const linked = linkedKeys(result.record, links).map((key) => {
+          const row = key && guard(() => self.statements.find.get(key.kind, key.id, now) as Row | undefined);
           return row ? toRecord(row) : undefined;
         });
         return { ...result, linked };

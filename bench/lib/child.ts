@@ -40,7 +40,9 @@ async function compiledServer(name: string): Promise<string> {
     // xml-encryption…) to the top and load them at start.
     rmSync(outdir, { recursive: true, force: true });
     await build({
-      entryPoints: [serverPath(name)],
+      // The SAML verification worker is a file of its own beside the chunk that starts it
+      // (saml-verification-pool.ts), as in the tsc build.
+      entryPoints: [serverPath(name), samlWorkerSource],
       outdir,
       entryNames: '[name]',
       outExtension: { '.js': '.mjs' },
@@ -61,6 +63,7 @@ async function compiledServer(name: string): Promise<string> {
   return outfile;
 }
 const compiledThisRun = new Set<string>();
+const samlWorkerSource = fileURLToPath(new URL('../../packages/server/src/connections/saml-verification-worker.ts', import.meta.url));
 
 export async function startChild(name: string, options: ChildOptions = {}): Promise<Child> {
   const entry = options.compiled ? await compiledServer(name) : serverPath(name);

@@ -36,7 +36,9 @@ const config = loadConfig(
       },
 );
 const lanyard = await startLanyard(config, {
-  logger: jsonLogger(env.BENCH_LOG_LEVEL === 'error' ? 'error' : 'silent', (line) => process.stderr.write(line + '\n')),
+  logger: jsonLogger(env.BENCH_LOG_LEVEL === 'error' || env.BENCH_LOG_LEVEL === 'warn' ? env.BENCH_LOG_LEVEL : 'silent', (line) =>
+    process.stderr.write(line + '\n'),
+  ),
 });
 const { services } = lanyard;
 

@@ -71,6 +71,7 @@ const BAD_VALUES: Array<[string, string]> = [
   ['LANYARD_METRICS_TOKEN', 'short'],
   ['LANYARD_SHUTDOWN_TIMEOUT', '1000'],
   ['LANYARD_SIGNING_KEY_RELOAD', '0'],
+  ['LANYARD_SAML_WORKERS', '-1'],
   ['LANYARD_RATE_LIMIT_LOGIN', ''], // empty used to read as 0: the limit silently off
   ['LANYARD_RATE_LIMIT_TOKEN', '-1'],
   ['LANYARD_RATE_LIMIT_ADMIN', 'lots'],
@@ -98,6 +99,7 @@ describe('configuration errors exit 2 naming the variable', { timeout: 120_000 }
       'LANYARD_METRICS_TOKEN',
       'LANYARD_SHUTDOWN_TIMEOUT',
       'LANYARD_SIGNING_KEY_RELOAD',
+      'LANYARD_SAML_WORKERS',
       'LANYARD_RATE_LIMIT_LOGIN',
       'LANYARD_RATE_LIMIT_TOKEN',
       'LANYARD_RATE_LIMIT_ADMIN',

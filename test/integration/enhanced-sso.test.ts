@@ -70,6 +70,9 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
       roles: ['admin', 'supervisor', 'agent'],
     });
     expect(info.flex_user_sid).toMatch(/^FU[0-9a-f]{32}$/);
+    // The server's SAML responses are verified on its worker threads (LANYARD_SAML_WORKERS).
+    expect(lanyard.services.samlVerification.verified).toMatchObject({ onThisThread: 0, onWorkers: expect.any(Number) });
+    expect(lanyard.services.samlVerification.verified.onWorkers).toBeGreaterThan(0);
     expect(info.worker_sid).toMatch(/^WK[0-9a-f]{32}$/);
     expect(Date.parse(String(tokens.body.access_token_expires_at)) - Date.now()).toBeGreaterThan(3500_000);
 

@@ -49,6 +49,9 @@ describe.each(BACKENDS)('legacy SSO and migration on %s', (backend) => {
     expect(back.searchParams.getAll('Roles')).toEqual(['admin', 'supervisor', 'agent']);
     expect(back.searchParams.get('flexUserSid')).toMatch(/^FU[0-9a-f]{32}$/);
     expect(Date.parse(back.searchParams.get('Expiration')!) - Date.now()).toBeGreaterThan(3500_000);
+    // The legacy ACS verifies on the server's worker threads too.
+    expect(lanyard.services.samlVerification.verified).toMatchObject({ onThisThread: 0 });
+    expect(lanyard.services.samlVerification.verified.onWorkers).toBeGreaterThan(0);
     const token = back.searchParams.get('Token')!;
     const validation = await validateToken(lanyard, setup.account.sid, setup.authToken, token);
     expect(validation.body).toMatchObject({ valid: true, identity: 'ada_40example_2Ecom', roles: ['admin', 'supervisor', 'agent'] });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,5 +71,13 @@ describe('loadConfig', () => {
     });
     expect(() => loadConfig({ LANYARD_KEEP_ALIVE_TIMEOUT: '90' })).toThrow('LANYARD_HEADERS_TIMEOUT: must be above LANYARD_KEEP_ALIVE_TIMEOUT (90)');
     expect(() => loadConfig({ LANYARD_KEEP_ALIVE_TIMEOUT: '0' })).toThrow('LANYARD_KEEP_ALIVE_TIMEOUT');
+  });
+
+  it('verifies SAML responses on one worker thread per core, at most 4, unless told otherwise', () => {
+    expect(loadConfig({}).samlWorkers).toBe(Math.min(4, availableParallelism()));
+    expect(loadConfig({ LANYARD_SAML_WORKERS: '0' }).samlWorkers).toBe(0);
+    expect(loadConfig({ LANYARD_SAML_WORKERS: '8' }).samlWorkers).toBe(8);
+    expect(() => loadConfig({ LANYARD_SAML_WORKERS: '-1' })).toThrow('LANYARD_SAML_WORKERS');
+    expect(() => loadConfig({ LANYARD_SAML_WORKERS: 'many' })).toThrow('LANYARD_SAML_WORKERS');
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -56,6 +57,7 @@ const envSchema = z.object({
   LANYARD_KEEP_ALIVE_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(72),
   LANYARD_HEADERS_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(75),
   LANYARD_SIGNING_KEY_RELOAD: z.coerce.number().int().min(1).max(3600).default(30),
+  LANYARD_SAML_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   // Per client address: high, because a contact center's agents sit behind one egress address
   // (2,000 agents signing in within a minute is a shift change, not an attack).
   LANYARD_RATE_LIMIT_LOGIN: perMinute(10_000),
@@ -99,6 +101,11 @@ export interface LanyardConfig {
   headersTimeoutSeconds: number;
   /** How often each node re-reads signing keys (a rotation by another node or the CLI). */
   signingKeyReloadSeconds: number;
+  /**
+   * Worker threads that verify SAML Responses (0: on the main thread). Default: the machine's
+   * available parallelism (`os.availableParallelism()`), at most 4.
+   */
+  samlWorkers: number;
   /**
    * Rate limits, each in requests per minute and node (0: no limit), counted in memory (token
    * buckets; see docs/security.md). Per client address on sign-in, token and admin routes:
@@ -206,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepAliveTimeoutSeconds: e.LANYARD_KEEP_ALIVE_TIMEOUT,
     headersTimeoutSeconds: e.LANYARD_HEADERS_TIMEOUT,
     signingKeyReloadSeconds: e.LANYARD_SIGNING_KEY_RELOAD,
+    samlWorkers: e.LANYARD_SAML_WORKERS ?? Math.min(4, availableParallelism()),
     rateLimitLoginPerMinute: e.LANYARD_RATE_LIMIT_LOGIN,
     rateLimitTokenPerMinute: e.LANYARD_RATE_LIMIT_TOKEN,
     rateLimitAdminPerMinute: e.LANYARD_RATE_LIMIT_ADMIN,

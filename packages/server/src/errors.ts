@@ -197,8 +197,12 @@ export class NoRecognisedRoleError extends LanyardError {
 
 /** The IdP's answer failed verification (signature, audience, time window, replay…). */
 export class SamlResponseError extends LanyardError {
+  /** The cause and fix alone, without the leading "The identity provider's response was rejected". */
+  readonly detail: string;
+
   constructor(detail: string) {
     super({ code: 45010, status: 401, message: `The identity provider's response was rejected: ${detail}`, oauthError: 'access_denied' });
+    this.detail = detail;
   }
 }
 

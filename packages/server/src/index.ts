@@ -57,6 +57,7 @@ export async function createLanyard(config: LanyardConfig, options: ServiceOptio
     services,
     app,
     async close() {
+      await services.samlVerification.close();
       await services.keys.settled();
       await services.storage.close();
     },
@@ -89,9 +90,11 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     throw error;
   });
   handle = app.fetch;
-  // Once ready, not before: start-up stays short and the first sign-ins do not load them.
+  // Once ready, not before: start-up stays short and the first sign-ins do not load them (the
+  // verification workers load the XML modules on their own threads).
   setImmediate(() => {
     preloadSamlModules().catch((error: Error) => services.logger.warn('preloading the SAML modules failed', { error: error.message }));
+    void services.samlVerification.start();
   });
   const sweeper = setInterval(() => {
     services.rateLimits.sweep();
@@ -139,6 +142,7 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     // within what is left of the shutdown timeout.
     await Promise.race([services.keys.settled(), new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
+    await services.samlVerification.close();
     await services.storage.close();
   }
 }

@@ -9,6 +9,7 @@ import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
 import { SecretBox } from './crypto/secret-box.ts';
 import { SpKeys } from './connections/sp-keys.ts';
+import { SamlVerificationPool } from './connections/saml-verification-pool.ts';
 import { jsonLogger, type Logger } from './http/logger.ts';
 import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
@@ -47,6 +48,8 @@ export interface Services {
   lifecycle: Lifecycle;
   /** This node's rate-limit budgets (in memory; routes declare theirs with `rateLimits.route`). */
   rateLimits: RateLimits;
+  /** The worker threads that verify SAML Responses (`LANYARD_SAML_WORKERS`); started once the server is ready, closed with it. */
+  samlVerification: SamlVerificationPool;
 }
 
 export interface ServiceOptions {
@@ -95,8 +98,9 @@ async function assembleServices(config: LanyardConfig, options: ServiceOptions, 
   const audit = new AuditLog(storage);
   meter(metrics, { tokens, audit });
   const spKeys = new SpKeys(storage, secrets);
-  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, spKeys, rateLimits);
-  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit, spKeys, rateLimits);
+  const samlVerification = new SamlVerificationPool({ threads: config.samlWorkers, onWarning: (message) => logger.warn(message) });
+  const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, spKeys, rateLimits, samlVerification);
+  const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit, spKeys, rateLimits, samlVerification);
   const adminKeys = new AdminKeys(storage);
   return {
     config,
@@ -117,6 +121,7 @@ async function assembleServices(config: LanyardConfig, options: ServiceOptions, 
     metrics,
     lifecycle: new Lifecycle(),
     rateLimits,
+    samlVerification,
   };
 }
 

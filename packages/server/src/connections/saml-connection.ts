@@ -1,13 +1,12 @@
 import type { ServiceProvider } from './sp-metadata.ts';
 import type { CacheProvider, SAML } from '@node-saml/node-saml';
-import { DOMParser } from '@xmldom/xmldom';
 import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import type { RawAttributes } from './profile-mapping.ts';
-import { checkConditions, readAssertion } from './saml-assertion.ts';
 import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
+import { verifyOnThisThread, type SamlMessageVerifier } from './saml-verification-pool.ts';
 import { fromSamlClassRef, type AuthenticationContext } from './authentication-context.ts';
 
 export type { ServiceProvider } from './sp-metadata.ts';
@@ -66,6 +65,8 @@ export class SamlConnection {
     private readonly sp: ServiceProvider,
     /** The connection's SP keys (AuthnRequest signing, assertion decryption); absent: neither. */
     private readonly keys?: SamlKeySource,
+    /** Where the message's signatures are checked (the server's worker threads); default: this thread. */
+    private readonly verifier: SamlMessageVerifier = verifyOnThisThread,
   ) {}
 
   private async saml(options: { requestId: string; request: RequestOptions; signing?: SpKeyMaterial['signing'] }): Promise<SAML> {
@@ -116,8 +117,9 @@ export class SamlConnection {
    * Verifies a POSTed SAMLResponse. `solicited` requires InResponseTo to name an outstanding
    * request of ours; IdP-initiated logins pass false and rely on replay protection alone.
    *
-   * The message is parsed once; each signature in it is verified once (xml-crypto, configured
-   * certificates only); every later check reads the elements those checks verified.
+   * The message itself is checked by `verifier` (saml-message-verification.ts: one parse, each
+   * signature verified once against the configured certificates only, on a worker thread in the
+   * server); the checks here read what it verified and add the ones that need storage.
    */
   async verify(samlResponse: string, solicited: boolean): Promise<VerifiedAssertion> {
     if (samlResponse.length > MAX_SAML_RESPONSE_BYTES) throw new SamlResponseError('the SAML response is too large');
@@ -125,46 +127,33 @@ export class SamlConnection {
     const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
     if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
-    // xml-crypto and xml-encryption load with the first response, not at start-up.
-    const [{ checkDecryptedAssertion, checkResponseMessage }, { decryptAssertion, EncryptedAssertionError }] = await Promise.all([
-      import('./saml-message-checks.ts'),
-      import('./saml-encryption.ts'),
-    ]);
-    const message = parseResponse(xml);
-    assertStrongAlgorithms(message);
-    const checked = checkResponseMessage(message, xml, this.settings.certificates);
-    const decrypted = await decryptAssertion(message, {
-      keys: async () => (await this.keys?.decryptionKeys()) ?? [],
-      allowRsa15: this.settings.allowRsa15KeyTransport === true,
-    });
-    if (decrypted) {
-      // Inside an encrypted assertion, the same algorithm and signature rules as in a plain one.
-      try {
-        assertStrongAlgorithms(decrypted.assertion);
-        checkDecryptedAssertion(decrypted.assertion, decrypted.assertionXml, this.settings.certificates, checked.responseSigned);
-      } catch (error) {
-        // Without a verified Response signature the plaintext is the attacker's choice (CBC is
-        // malleable): what it fails on must not be told apart from a failed decryption.
-        if (!checked.responseSigned) throw new EncryptedAssertionError();
-        throw error;
-      }
-    }
-    // Verified above: signed itself, or inside the verified Response, or decrypted and verified.
-    const verified = decrypted?.assertion ?? checked.assertion;
-    const assertion = readAssertion(verified);
+    // The keys are read only for a message that may carry an encrypted assertion: the element's
+    // name appears literally in any document that has one (DTDs and entities are refused above).
+    const decryptionKeys = xml.includes('EncryptedAssertion') ? ((await this.keys?.decryptionKeys()) ?? []) : [];
     const now = Date.now();
     const skewMs = this.settings.clockSkewSeconds * 1000;
+    const message = await this.verifier.verify({
+      xml,
+      certificates: this.settings.certificates,
+      decryptionKeys,
+      allowRsa15KeyTransport: this.settings.allowRsa15KeyTransport === true,
+      audience: this.sp.entityId,
+      clockSkewMs: skewMs,
+      now,
+    });
+    const { assertionOf } = await import('./saml-message-verification.ts');
+    const assertion = assertionOf(message);
 
     // SAML Profiles §4.1.4.2 / §4.1.4.3: a solicited response answers one outstanding request of
     // ours, used once (shared by every node through storage).
-    const inResponseTo = message.getAttribute('InResponseTo') || null;
+    const inResponseTo = message.inResponseTo;
     if (!solicited && inResponseTo !== null) throw new SamlResponseError('an IdP-initiated response must not answer a request');
     if (solicited) {
       const request = inResponseTo === null ? undefined : await this.storage.consume(SAML_REQUEST, inResponseTo, now);
       if (!request?.consumedNow) throw new SamlResponseError(NOT_OUR_REQUEST);
     }
 
-    checkConditions(verified, this.sp.entityId, now, skewMs);
+    if (message.conditionsRefusal !== null) throw new SamlResponseError(message.conditionsRefusal);
     // A valid signature alone does not make it our IdP: some IdPs sign for many tenants with one
     // key (the issuer tells them apart).
     if (assertion.issuer !== this.settings.issuer) {
@@ -173,7 +162,7 @@ export class SamlConnection {
           "If this is your IdP, set its entity ID as the issuer in this account's identity provider settings (or import its metadata again)",
       );
     }
-    const responseIssuer = children(message, SAML_NS, 'Issuer')[0]?.textContent?.trim();
+    const responseIssuer = message.responseIssuer;
     if (responseIssuer !== undefined && responseIssuer !== this.settings.issuer) {
       throw new SamlResponseError(
         `the response was issued by "${responseIssuer.slice(0, 200)}", not by the configured IdP "${this.settings.issuer}"`,
@@ -198,7 +187,7 @@ export class SamlConnection {
     }
     // The signed confirmation, when it names a request, names the one the Response answers.
     if (confirmation.inResponseTo !== null && confirmation.inResponseTo !== inResponseTo) throw new SamlResponseError(NOT_OUR_REQUEST);
-    const destination = message.getAttribute('Destination') || null;
+    const destination = message.destination;
     if (destination !== null && destination !== this.sp.acsUrl) {
       throw new SamlResponseError(
         `the response's Destination is not this service's ACS URL: set the IdP application's ACS (reply) URL to ${this.sp.acsUrl}`,
@@ -235,65 +224,10 @@ export class SamlConnection {
  * 1.5 s of a shift-change burst held every login slower than its p99).
  */
 export async function preloadSamlModules(): Promise<void> {
-  await Promise.all([import('@node-saml/node-saml'), import('./saml-message-checks.ts'), import('./saml-encryption.ts')]);
+  await Promise.all([import('@node-saml/node-saml'), import('./saml-message-verification.ts')]);
 }
 
 const NOT_OUR_REQUEST =
   'the response does not answer a sign-in request of ours (InResponseTo): start the sign-in again from the desktop; an IdP-initiated sign-in needs it turned on for the account';
 
 export { serviceProviderMetadata } from './sp-metadata.ts';
-
-const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
-const SAMLP_NS = 'urn:oasis:names:tc:SAML:2.0:protocol';
-
-const DS_NS = 'http://www.w3.org/2000/09/xmldsig#';
-
-/**
- * Signature and digest algorithms accepted by default. SHA-1 is refused (collisions are
- * practical: SHAttered, 2017), and HMAC is never accepted (a public certificate would become the
- * MAC key). A per-connection opt-in for IdPs stuck on SHA-1 could widen this later.
- */
-const SIGNATURE_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512']);
-const DIGEST_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
-const WEAK_NAMES: ReadonlyMap<string, string> = new Map([
-  ['http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'RSA-SHA-1'],
-  ['http://www.w3.org/2000/09/xmldsig#sha1', 'SHA-1'],
-  ['http://www.w3.org/2000/09/xmldsig#hmac-sha1', 'HMAC-SHA-1'],
-]);
-
-function children(parent: Element, namespace: string, localName: string): Element[] {
-  return Array.from(parent.childNodes).filter(
-    (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === namespace && (n as Element).localName === localName,
-  );
-}
-
-/** The raw message's root, for checks only: identity is read from signed XML alone. */
-function parseResponse(xml: string): Element {
-  const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
-  const root = doc.documentElement;
-  if (!root || root.namespaceURI !== SAMLP_NS || root.localName !== 'Response') throw new SamlResponseError('the message is not a SAML 2.0 Response');
-  return root;
-}
-
-/**
- * Refuses the message when any signature in it uses an algorithm outside the allow-lists. Only
- * ds:Signature is read: an EncryptedKey's RSA-OAEP ds:DigestMethod (SHA-1 by default, and sound
- * there) is not a signature digest.
- */
-function assertStrongAlgorithms(message: Element): void {
-  const signatures = Array.from(message.getElementsByTagNameNS(DS_NS, 'Signature'));
-  if (message.namespaceURI === DS_NS && message.localName === 'Signature') signatures.push(message);
-  const check = (localName: string, allowed: Set<string>, what: string) => {
-    for (const method of signatures.flatMap((s) => Array.from(s.getElementsByTagNameNS(DS_NS, localName)))) {
-      const algorithm = method.getAttribute('Algorithm') ?? '';
-      if (!allowed.has(algorithm)) {
-        const name = WEAK_NAMES.get(algorithm) ?? `"${algorithm.slice(0, 100)}"`;
-        throw new SamlResponseError(
-          `the ${what} algorithm ${name} is not accepted; configure the IdP to sign with RSA-SHA256 (or RSA-SHA512) and SHA-256 digests`,
-        );
-      }
-    }
-  };
-  check('SignatureMethod', SIGNATURE_ALGORITHMS, 'signature');
-  check('DigestMethod', DIGEST_ALGORITHMS, 'digest');
-}

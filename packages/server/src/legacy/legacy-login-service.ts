@@ -9,6 +9,7 @@ import { mapProfileExplained } from '../connections/group-overage.ts';
 import { explainForConnection } from '../connections/missing-attribute.ts';
 import type { SamlConnection } from '../connections/saml-connection.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
+import type { SamlMessageVerifier } from '../connections/saml-verification-pool.ts';
 import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
 import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
@@ -49,10 +50,17 @@ export class LegacyLoginService {
     private readonly audit: AuditLog,
     private readonly spKeys: SpKeys,
     private readonly rateLimits?: RateLimits,
+    private readonly samlVerifier?: SamlMessageVerifier,
   ) {}
 
   private get samlDependencies(): SamlDependencies {
-    return { storage: this.storage, spKeys: this.spKeys, publicUrl: this.config.publicUrl, requestTtlMs: this.config.loginTtlSeconds * 1000 };
+    return {
+      storage: this.storage,
+      spKeys: this.spKeys,
+      publicUrl: this.config.publicUrl,
+      requestTtlMs: this.config.loginTtlSeconds * 1000,
+      verifier: this.samlVerifier,
+    };
   }
 
   /** `POST /v1/Accounts/{AC}/authenticate`: checks the resource, returns the IdP location. */

@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { LanyardConfig } from '../config.ts';
 import { uniqueIdOf, type ConnectionProtocol, type IdpMessage, type IdpRequest, type VerifiedSignIn } from '../connections/connection-protocol.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
+import type { SamlMessageVerifier } from '../connections/saml-verification-pool.ts';
 import { droppedRolesNote } from '../connections/profile-mapping.ts';
 import { mapProfileExplained } from '../connections/group-overage.ts';
 import { explainForConnection } from '../connections/missing-attribute.ts';
@@ -114,11 +115,18 @@ export class LoginService {
     private readonly secrets: SecretBox,
     private readonly spKeys: SpKeys,
     private readonly rateLimits?: SignInBudgets,
+    private readonly samlVerifier?: SamlMessageVerifier,
   ) {}
 
   /** What SAML sign-ins need besides the connection: storage, SP keys, where the POST-binding page lives. */
   get samlDependencies(): SamlDependencies {
-    return { storage: this.storage, spKeys: this.spKeys, publicUrl: this.config.publicUrl, requestTtlMs: this.config.loginTtlSeconds * 1000 };
+    return {
+      storage: this.storage,
+      spKeys: this.spKeys,
+      publicUrl: this.config.publicUrl,
+      requestTtlMs: this.config.loginTtlSeconds * 1000,
+      verifier: this.samlVerifier,
+    };
   }
 
   /** Validates the request (nothing redirects before this passes) and returns the IdP URL. */

@@ -2,6 +2,7 @@ import type { Connection } from '../accounts/model.ts';
 import { SamlConnection, type ServiceProvider } from '../connections/saml-connection.ts';
 import type { RequestOptions } from '../connections/saml-request-signing.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
+import type { SamlMessageVerifier } from '../connections/saml-verification-pool.ts';
 import { InvalidSsoSettingsError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import { browserLocation } from './saml-post-binding.ts';
@@ -12,12 +13,14 @@ export interface SamlDependencies {
   publicUrl: string;
   /** How long a staged HTTP-POST AuthnRequest waits for the browser (the login request's lifetime). */
   requestTtlMs: number;
+  /** Where responses are verified (the server's worker threads); absent: on this thread. */
+  verifier?: SamlMessageVerifier;
 }
 
 /** The connection's SAML relationship as `sp`, with its SP keys. */
 export function samlConnectionFor(deps: SamlDependencies, connection: Connection, sp: ServiceProvider): SamlConnection {
   if (!connection.saml) throw new InvalidSsoSettingsError('the connection has no identity provider settings');
-  return new SamlConnection(deps.storage, connection.saml, sp, deps.spKeys.sourceFor(connection));
+  return new SamlConnection(deps.storage, connection.saml, sp, deps.spKeys.sourceFor(connection), deps.verifier);
 }
 
 /** The URL that starts a SAML sign-in in the browser, whatever the IdP's binding. */

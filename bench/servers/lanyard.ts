@@ -20,6 +20,8 @@ const config = loadConfig(
     LANYARD_SECRET_KEY: env.LANYARD_SECRET_KEY ?? randomBytes(32).toString('base64'),
     LANYARD_LOG_LEVEL: 'silent',
     LANYARD_METADATA_REFRESH_MINUTES: '0',
+    // A line may compare SAML verification on worker threads with the main thread.
+    ...(env.LANYARD_SAML_WORKERS ? { LANYARD_SAML_WORKERS: env.LANYARD_SAML_WORKERS } : {}),
   },
   // The throughput lines drive thousands of requests a second from 127.0.0.1 through 100 users
   // and 1,000 sessions: the limits would measure the limiter, not the work, so they are off

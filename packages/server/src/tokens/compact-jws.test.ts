@@ -6,7 +6,7 @@ describe('signEs256', () => {
   it('makes a compact JWS that jose verifies, with a 64-byte R||S signature', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const exp = Math.floor(Date.now() / 1000) + 60;
-    const token = signEs256(
+    const token = await signEs256(
       { alg: 'ES256', kid: 'k1', typ: 'at+jwt' },
       { iss: 'https://sso.example.com', sub: 'FU1', exp, roles: ['agent'] },
       privateKey,
@@ -24,7 +24,7 @@ describe('signEs256', () => {
   it('signs what it was given: a changed payload or another key does not verify', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const other = await generateKeyPair('ES256');
-    const token = signEs256({ alg: 'ES256' }, { sub: 'FU1' }, privateKey);
+    const token = await signEs256({ alg: 'ES256' }, { sub: 'FU1' }, privateKey);
     const [header, , signature] = token.split('.');
     const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'FU2' })).toString('base64url')}.${signature}`;
     await expect(jwtVerify(forged, publicKey)).rejects.toThrow(/signature verification failed/);

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import xpath from 'xpath';
@@ -15,10 +16,17 @@ import {
   type PendingLogin,
 } from '../lib/login.ts';
 import type { Line } from '../lib/report.ts';
-import { alternate, ratioOf, sideSummary, type Sample } from '../lib/rounds.ts';
+import { alternate, median, ratioOf, sideSummary, type Sample } from '../lib/rounds.ts';
 import { startLanyardUnderTest, type Settings } from '../lib/setup.ts';
 
 const perSecond = (n: number, ms: number) => (n * 1000) / ms;
+
+/** CPU time (ms) a process has used so far, all its threads (Linux /proc; undefined elsewhere). */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+}
 const fmt = (x: number) => `${x.toFixed(x >= 100 ? 0 : 1)}/s`;
 
 /**
@@ -85,7 +93,11 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
   try {
     const target = { publicUrl: lanyard.child.url, connectionSid: lanyard.account.connectionSid, balance: direct };
     let sample: AutoPostForm | undefined;
+    // Lanyard's CPU per login, every thread of its process (the verification runs on worker
+    // threads): what the throughput ratios do not show when the server uses more than one core.
+    const cpuPerLogin: Array<number | undefined> = [];
     const lanyardRound = async (): Promise<Sample> => {
+      const cpuBefore = processCpuMs(lanyard.child.process.pid);
       const run = await timedLogins(
         n,
         c,
@@ -94,6 +106,8 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
         (p, f) => lanyardComplete(target, p, f),
       );
       sample ??= run.sample;
+      const cpuAfter = processCpuMs(lanyard.child.process.pid);
+      cpuPerLogin.push(cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / n);
       return {
         value: perSecond(n, run.ms),
         detail: `authorize ${Math.round(run.authorizeMs)} ms + ACS→token ${Math.round(run.completeMs)} ms for ${n}`,
@@ -124,9 +138,32 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
         baseline: `xml-crypto parse + verify of the same response: ${sideSummary(vsXml!.b, fmt)}`,
         ...ratioOf(vsXml!),
         better: 'higher',
-        note: `IdP signing excluded; ${c} browsers in parallel, ${n} logins a round; baseline single-threaded in the bench process`,
+        note: `IdP signing excluded; ${c} browsers in parallel, ${n} logins a round; baseline single-threaded in the bench process, Lanyard verifying on its worker threads (LANYARD_SAML_WORKERS, default one per core): the line below compares CPU`,
       },
     ];
+    // The counted rounds are the last ones (alternate's warm-up comes first); the raw verify is
+    // single-threaded, so its CPU per verify is the inverse of its rate.
+    const cpu = cpuPerLogin.slice(-vsXml!.a.length);
+    if (cpu.every((ms) => ms !== undefined && ms > 0)) {
+      const rawMs = vsXml!.b.map((s) => 1000 / s.value);
+      const ratios = cpu.map((ms, i) => rawMs[i]! / ms!);
+      const ms = (v: number) => `${v.toFixed(2)} ms CPU`;
+      lines.push({
+        section: '',
+        name: 'Full enhanced login (SQLite) CPU per login vs raw xml-crypto verify',
+        lanyard: sideSummary(
+          cpu.map((v) => ({ value: v! })),
+          (v) => `${ms(v)} a login`,
+        ),
+        baseline: `xml-crypto parse + verify of the same response: ${sideSummary(
+          rawMs.map((v) => ({ value: v })),
+          (v) => `${ms(v)} a verify`,
+        )}`,
+        ...ratioOf({ ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), a: [], b: [] }),
+        better: 'higher',
+        note: 'ratio = raw CPU ÷ Lanyard CPU (1.0: a whole login costs what the raw verify alone does); Lanyard = every thread of its process over the timed phases (authorize, ACS, token; /proc), the same rounds as the lines above',
+      });
+    }
     lines.push(
       vsJackson
         ? {

@@ -89,7 +89,7 @@ const COLUMNS = 'kind, id, account_sid, lookup, family, payload, created_at, exp
  * 818 µs; ~680 → ~570 µs in a sequential loop, where wall time did not measurably change).
  * Their generic plans are the same primary-key or `records_lookup` index scans as the custom
  * ones (checked with `plan_cache_mode = force_generic_plan`). Statements over arrays or optional
- * filters (`findMany`, `list`, the sweep) stay unnamed: a generic plan does not suit them. Column
+ * filters (`findMany` past two keys, `list`, the sweep) stay unnamed: a generic plan does not suit them. Column
  * lists are explicit, never `*`: a prepared statement whose result shape changes under a
  * migration fails ("cached plan must not change result type") on nodes still running during a
  * rolling upgrade.
@@ -104,6 +104,9 @@ const STATEMENTS = {
   find: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
   findForUpdate: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')} FOR UPDATE`,
   findByLookup: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
+  // Two records by key (a refresh token's session and user, consumeWithLinked): two primary-key
+  // lookups under a BitmapOr in the generic plan as in the custom one.
+  findPair: `SELECT ${COLUMNS} FROM records WHERE ((kind = $1 AND id = $2) OR (kind = $3 AND id = $4)) AND ${NOT_EXPIRED.replace('$NOW', '$5')}`,
   consume: `UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL
          AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING ${COLUMNS}`,
   destroy: `DELETE FROM records WHERE kind = $1 AND id = $2`,
@@ -168,14 +171,21 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
     },
     async findMany(keys) {
       if (keys.length === 0) return [];
+      const inKeyOrder = (rows: Row[]) => {
+        const found = new Map(rows.map((row) => [`${row.kind}\u0000${row.id}`, toRecord(row)]));
+        return keys.map((k) => found.get(`${k.kind}\u0000${k.id}`));
+      };
+      if (keys.length <= 2) {
+        const [first, second = first] = keys as readonly [RecordKey, RecordKey?];
+        return inKeyOrder((await statement(db, 'findPair', [first.kind, first.id, second.kind, second.id, Date.now()])).rows);
+      }
       const res = await run(
         db,
         `SELECT r.* FROM unnest($1::text[], $2::text[]) AS k(kind, id) JOIN records r ON r.kind = k.kind AND r.id = k.id
           WHERE ${NOT_EXPIRED.replace('$NOW', '$3')}`,
         [keys.map((k) => k.kind), keys.map((k) => k.id), Date.now()],
       );
-      const found = new Map(res.rows.map((row) => [`${row.kind}\u0000${row.id}`, toRecord(row)]));
-      return keys.map((k) => found.get(`${k.kind}\u0000${k.id}`));
+      return inKeyOrder(res.rows);
     },
     async findByLookup<T>(kind: string, lookup: string) {
       const res = await statement(db, 'findByLookup', [kind, lookup, Date.now()]);

@@ -177,7 +177,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = issue.path.join('.');
-      return `  ${key}${sourceOf(key)}: ${issue.message}`;
+      // zod reads "abc" for a number as NaN ("expected number, received NaN"), and says "expected
+      // int, received number" of 1.5: say what was expected and what was given.
+      const given = JSON.stringify(merged[key]?.slice(0, 40));
+      const message =
+        issue.code === 'invalid_type' && issue.expected === 'number'
+          ? `must be a number, got ${given}`
+          : issue.code === 'invalid_type' && issue.expected === 'int'
+            ? `must be a whole number, got ${given}`
+            : issue.message;
+      return `  ${key}${sourceOf(key)}: ${message}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }

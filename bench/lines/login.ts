@@ -130,6 +130,13 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
       return { value: perSecond(n, run.ms) };
     };
     const [vsXml, vsJackson] = await alternate(lanyardRound, jackson ? [xmlRound, jacksonRound] : [xmlRound], { rounds: settings.rounds });
+    // The lines below describe verification on worker threads: make sure it happened there.
+    const where = await lanyard.child.call<{ onWorkers: number; onThisThread: number; threads: number }>('samlVerified', {});
+    if (where.threads > 0 && (where.onWorkers === 0 || where.onThisThread > 0)) {
+      throw new Error(
+        `Lanyard verified SAML responses on its main thread (${JSON.stringify(where)}): its workers did not start (run with BENCH_LOG_LEVEL=warn)`,
+      );
+    }
     const lines: Line[] = [
       {
         section: '',

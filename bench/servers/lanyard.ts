@@ -48,6 +48,7 @@ type Command =
   | { id: number; cmd: 'setup'; metadataXml: string; trustedUrl: string }
   | { id: number; cmd: 'sessions'; accountSid: string; connectionSid: string; clientId: string; count: number; returnTokens: boolean }
   | { id: number; cmd: 'memory' }
+  | { id: number; cmd: 'samlVerified' }
   | { id: number; cmd: 'stop' };
 
 process.on('message', (message: Command) => {
@@ -72,6 +73,9 @@ async function handle(message: Command): Promise<unknown> {
     case 'memory':
       (globalThis as { gc?: () => void }).gc?.();
       return process.memoryUsage();
+    case 'samlVerified':
+      // Where this process verified its SAML responses (a fallback to the main thread is silent at this log level).
+      return { ...services.samlVerification.verified, threads: config.samlWorkers };
     case 'stop':
       await lanyard.close();
       setImmediate(() => process.exit(0));

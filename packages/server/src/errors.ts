@@ -253,6 +253,18 @@ export class StorageUnavailableError extends LanyardError {
   }
 }
 
+/**
+ * A SAML response this node could not verify now (its verification workers are busy, stopped,
+ * or the node is shutting down): nothing was decided about the response, so a 503 the browser
+ * may retry (`Retry-After`), never a 401.
+ */
+export class SamlVerificationUnavailableError extends LanyardError {
+  readonly retryAfterSeconds = 2;
+  constructor(detail: string) {
+    super({ code: 20530, status: 503, message: `The sign-in could not be completed right now: ${detail}. Sign in again in a moment.` });
+  }
+}
+
 /** A bad setting found at start: the operator's input, so a 4xx (the CLI exits 2); never sent over HTTP. */
 export class ConfigError extends LanyardError {
   constructor(message: string) {

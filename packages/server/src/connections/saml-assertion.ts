@@ -109,17 +109,42 @@ export function readAssertion(assertion: Element): AssertionContent {
   };
 }
 
+/** An assertion's `Conditions` as sent (SAML Core §2.5), for `checkConditions`: plain data. */
+export interface ConditionsContent {
+  /** How many Conditions elements the assertion carries (at most one is allowed). */
+  count: number;
+  /** The NotBefore and NotOnOrAfter attributes as sent; null when absent. */
+  notBefore: string | null;
+  notOnOrAfter: string | null;
+  /** The Audience values of each AudienceRestriction. */
+  audienceRestrictions: string[][];
+}
+
+/** Reads the assertion's Conditions (the first one's attributes and restrictions, and how many there are). */
+export function readConditions(assertion: Element): ConditionsContent {
+  const all = children(assertion, 'Conditions');
+  const conditions = all[0];
+  return {
+    count: all.length,
+    notBefore: conditions ? attribute(conditions, 'NotBefore') : null,
+    notOnOrAfter: conditions ? attribute(conditions, 'NotOnOrAfter') : null,
+    audienceRestrictions: conditions
+      ? children(conditions, 'AudienceRestriction').map((r) => children(r, 'Audience').map((a) => a.textContent ?? ''))
+      : [],
+  };
+}
+
 /**
  * SAML Core §2.5: at most one `Conditions`; its NotBefore/NotOnOrAfter hold at `now` within
  * `skewMs`; and (§2.5.1.4) every AudienceRestriction names `audience` (our SP entity ID). An
  * assertion without an AudienceRestriction is refused: it would be good at any SP.
+ * Throws SamlResponseError (45010) naming the fix.
  */
-export function checkConditions(assertion: Element, audience: string, now: number, skewMs: number): void {
-  const all = children(assertion, 'Conditions');
-  if (all.length > 1) throw new SamlResponseError('the assertion carries more than one Conditions element (SAML Core §2.5); the message was altered');
-  const conditions = all[0];
-  const window = (name: string): number | null => {
-    const value = conditions ? attribute(conditions, name) : null;
+export function checkConditions(conditions: ConditionsContent, audience: string, now: number, skewMs: number): void {
+  if (conditions.count > 1)
+    throw new SamlResponseError('the assertion carries more than one Conditions element (SAML Core §2.5); the message was altered');
+  const window = (name: 'NotBefore' | 'NotOnOrAfter'): number | null => {
+    const value = name === 'NotBefore' ? conditions.notBefore : conditions.notOnOrAfter;
     const time = timeOf(value);
     if (time !== null && Number.isNaN(time)) {
       throw new SamlResponseError(`the assertion is outside its validity window (Conditions ${name} "${value!.slice(0, 50)}" is not a date)`);
@@ -134,12 +159,10 @@ export function checkConditions(assertion: Element, audience: string, now: numbe
   if (notOnOrAfter !== null && now - skewMs >= notOnOrAfter) {
     throw new SamlResponseError('the assertion is outside its validity window (Conditions NotOnOrAfter has passed; check the clocks)');
   }
-  const restrictions = conditions ? children(conditions, 'AudienceRestriction') : [];
   const fix = `set the IdP application's entity ID (Audience) to ${audience}`;
-  if (restrictions.length === 0)
+  if (conditions.audienceRestrictions.length === 0)
     throw new SamlResponseError(`the assertion has no audience restriction, so it is not addressed to this service provider: ${fix}`);
-  for (const restriction of restrictions) {
-    const audiences = children(restriction, 'Audience').map((a) => a.textContent ?? '');
+  for (const audiences of conditions.audienceRestrictions) {
     if (!audiences.includes(audience)) {
       const received = audiences.map((a) => `"${a.slice(0, 200)}"`).join(', ') || 'none';
       throw new SamlResponseError(`the assertion's audience is not this service provider: ${fix} (received ${received})`);

@@ -115,6 +115,19 @@ describe.each(BACKENDS.flatMap((backend) => VERIFIERS.map((where) => [backend, w
       ).rejects.toThrow(/Destination is not this service's ACS URL/);
     });
 
+    it('checks InResponseTo before the Conditions, and spends the request either way', async () => {
+      // Both wrong: the unknown request is named first.
+      await expect(connection.verify((await answer('_never-sent', { audience: 'urn:flex:JQ-other' })).SAMLResponse, true)).rejects.toThrow(
+        /InResponseTo/,
+      );
+      // Our request, another audience: the audience is named, and the request is spent.
+      const id = await sendRequest();
+      await expect(connection.verify((await answer(id, { audience: 'urn:flex:JQ-other' })).SAMLResponse, true)).rejects.toThrow(
+        /audience is not this service provider/,
+      );
+      await expect(connection.verify((await answer(id)).SAMLResponse, true)).rejects.toThrow(/InResponseTo/);
+    });
+
     it('trusts the configured certificates only, and requires a signed Response or assertion', async () => {
       await expect(connection.verify((await answer(await sendRequest(), {}, stranger)).SAMLResponse, true)).rejects.toThrow(
         /not made with the configured IdP certificate/,

@@ -7,6 +7,7 @@ import type { RawAttributes } from './profile-mapping.ts';
 import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
 import { verifyOnThisThread, type SamlMessageVerifier } from './saml-verification-pool.ts';
+import { checkConditions } from './saml-assertion.ts';
 import { fromSamlClassRef, type AuthenticationContext } from './authentication-context.ts';
 
 export type { ServiceProvider } from './sp-metadata.ts';
@@ -130,19 +131,17 @@ export class SamlConnection {
     // The keys are read only for a message that may carry an encrypted assertion: the element's
     // name appears literally in any document that has one (DTDs and entities are refused above).
     const decryptionKeys = xml.includes('EncryptedAssertion') ? ((await this.keys?.decryptionKeys()) ?? []) : [];
-    const now = Date.now();
-    const skewMs = this.settings.clockSkewSeconds * 1000;
     const message = await this.verifier.verify({
       xml,
       certificates: this.settings.certificates,
       decryptionKeys,
       allowRsa15KeyTransport: this.settings.allowRsa15KeyTransport === true,
-      audience: this.sp.entityId,
-      clockSkewMs: skewMs,
-      now,
     });
     const { assertionOf } = await import('./saml-message-verification.ts');
     const assertion = assertionOf(message);
+    // Read once the message is verified (it may have waited for a worker): every time check below uses it.
+    const now = Date.now();
+    const skewMs = this.settings.clockSkewSeconds * 1000;
 
     // SAML Profiles §4.1.4.2 / §4.1.4.3: a solicited response answers one outstanding request of
     // ours, used once (shared by every node through storage).
@@ -153,7 +152,7 @@ export class SamlConnection {
       if (!request?.consumedNow) throw new SamlResponseError(NOT_OUR_REQUEST);
     }
 
-    if (message.conditionsRefusal !== null) throw new SamlResponseError(message.conditionsRefusal);
+    checkConditions(message.conditions, this.sp.entityId, now, skewMs);
     // A valid signature alone does not make it our IdP: some IdPs sign for many tenants with one
     // key (the issuer tells them apart).
     if (assertion.issuer !== this.settings.issuer) {

@@ -1,7 +1,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import { SamlResponseError } from '../errors.ts';
 import { emptyAttributes, type RawAttributes } from './profile-mapping.ts';
-import { checkConditions, readAssertion, type AssertionContent } from './saml-assertion.ts';
+import { readAssertion, readConditions, type AssertionContent, type ConditionsContent } from './saml-assertion.ts';
 import { decryptAssertion, EncryptedAssertionError } from './saml-encryption.ts';
 import { checkDecryptedAssertion, checkResponseMessage, DS_NS, SAML_NS, SAMLP_NS } from './saml-message-checks.ts';
 
@@ -24,11 +24,6 @@ export interface SamlVerificationTask {
   /** PEM private keys that may open an EncryptedAssertion, newest first ([] when the message carries none). */
   decryptionKeys: readonly string[];
   allowRsa15KeyTransport: boolean;
-  /** Our SP entity ID: the one Audience every AudienceRestriction must name (SAML Core §2.5.1.4). */
-  audience: string;
-  clockSkewMs: number;
-  /** The time the message is judged at (ms since the epoch), read by the caller: one clock for every check. */
-  now: number;
 }
 
 /** What a verified message says, as plain data. */
@@ -42,11 +37,11 @@ export interface VerifiedSamlMessage {
   /** The Response's Destination attribute, null when absent or empty. */
   destination: string | null;
   /**
-   * Why the assertion's Conditions (time window, audience; SAML Core §2.5) refuse it at the time
-   * of verification, or null. Returned, not thrown: the caller reports it after the InResponseTo
-   * check, as the in-order checks always have.
+   * The verified assertion's Conditions (time window, audience; SAML Core §2.5), for the caller
+   * to check (`checkConditions`) with its own clock, after the InResponseTo check, as the
+   * in-order checks always have.
    */
-  conditionsRefusal: string | null;
+  conditions: ConditionsContent;
 }
 
 /** The algorithm allow-lists (see `assertStrongAlgorithms`). */
@@ -86,19 +81,12 @@ export async function verifySamlMessage(task: SamlVerificationTask): Promise<Ver
   // Verified above: signed itself, or inside the verified Response, or decrypted and verified.
   const verified = decrypted?.assertion ?? checked.assertion;
   const { attributes, ...content } = readAssertion(verified);
-  let conditionsRefusal: string | null = null;
-  try {
-    checkConditions(verified, task.audience, task.now, task.clockSkewMs);
-  } catch (error) {
-    if (!(error instanceof SamlResponseError)) throw error;
-    conditionsRefusal = error.detail;
-  }
   return {
     assertion: { ...content, attributeEntries: Object.entries(attributes) },
     inResponseTo: message.getAttribute('InResponseTo') || null,
     responseIssuer: children(message, SAML_NS, 'Issuer')[0]?.textContent?.trim(),
     destination: message.getAttribute('Destination') || null,
-    conditionsRefusal,
+    conditions: readConditions(verified),
   };
 }
 
@@ -170,7 +158,7 @@ export async function settleSamlVerification(task: SamlVerificationTask): Promis
 }
 
 /** The verified message, or the refusal thrown again as the error `verifySamlMessage` threw. */
-export function messageOf(outcome: SamlVerificationOutcome): VerifiedSamlMessage {
+export function messageFromOutcome(outcome: SamlVerificationOutcome): VerifiedSamlMessage {
   if (outcome.ok) return outcome.message;
   if (outcome.refusal === 'encrypted-assertion') throw new EncryptedAssertionError();
   if (outcome.refusal === 'response') throw new SamlResponseError(outcome.detail);

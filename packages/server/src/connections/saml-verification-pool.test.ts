@@ -1,31 +1,47 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../../demo/src/dev-idp/index.ts';
-import { SamlResponseError } from '../errors.ts';
+import { SamlResponseError, SamlVerificationUnavailableError } from '../errors.ts';
+import { checkConditions } from './saml-assertion.ts';
 import { assertionOf, type SamlVerificationTask } from './saml-message-verification.ts';
 import { SamlVerificationPool, verifyOnThisThread } from './saml-verification-pool.ts';
 
 const AUDIENCE = 'urn:flex:JQ00000000000000000000000000000002';
 const ACS = 'https://sso.example.test/login/callback?connection=JQ02';
+/** A worker that hangs, dies or dawdles on request (test/support/saml-worker-faults.ts). */
+const FAULTY_WORKER = fileURLToPath(new URL('../../../../test/support/saml-worker-faults.ts', import.meta.url));
+const fault = (xml: '<hang/>' | '<die/>' | '<slow/>'): SamlVerificationTask => ({
+  xml,
+  certificates: ['-'],
+  decryptionKeys: [],
+  allowRsa15KeyTransport: false,
+});
 
 describe('SamlVerificationPool (worker threads)', () => {
   let idp: DevIdp;
   let pool: SamlVerificationPool;
-  const task = async (changes: Partial<SamlVerificationTask> = {}, attributes?: Record<string, string[]>): Promise<SamlVerificationTask> => {
-    const { SAMLResponse } = await idp.createUnsolicitedResponse({
-      userId: 'ada@example.com',
-      acsUrl: ACS,
-      audience: AUDIENCE,
-      ...(attributes ? { attributes } : {}),
-    });
+  const task = async (changes: Partial<SamlVerificationTask> = {}): Promise<SamlVerificationTask> => {
+    const { SAMLResponse } = await idp.createUnsolicitedResponse({ userId: 'ada@example.com', acsUrl: ACS, audience: AUDIENCE });
     return {
       xml: Buffer.from(SAMLResponse, 'base64').toString('utf8'),
       certificates: [idp.certificatePem],
       decryptionKeys: [],
       allowRsa15KeyTransport: false,
-      audience: AUDIENCE,
-      clockSkewMs: 0,
-      now: Date.now(),
       ...changes,
+    };
+  };
+  /** Each promise's state so far, read after a moment (without waiting for them). */
+  const tracked = (promises: Array<Promise<unknown>>) => {
+    const states = promises.map(() => 'pending');
+    promises.forEach((p, i) =>
+      p.then(
+        () => (states[i] = 'verified'),
+        () => (states[i] = 'refused'),
+      ),
+    );
+    return async (afterMs = 50) => {
+      await new Promise((resolve) => setTimeout(resolve, afterMs));
+      return [...states];
     };
   };
 
@@ -59,7 +75,7 @@ describe('SamlVerificationPool (worker threads)', () => {
     expect(attributes.email).toEqual(['ada@example.com']);
   });
 
-  it('refuses with the same typed error and message as on this thread, and reports Conditions without throwing them', async () => {
+  it('refuses with the same typed error and message as on this thread, and hands the Conditions back for the caller’s clock', async () => {
     const stranger = await startDevIdp({ port: 0 });
     try {
       const wrongKey = await task({ certificates: [stranger.certificatePem] });
@@ -72,14 +88,14 @@ describe('SamlVerificationPool (worker threads)', () => {
     } finally {
       await stranger.close();
     }
-    // Judged at the caller's clock: an hour later, the assertion is outside its window.
-    const late = await pool.verify(await task({ now: Date.now() + 3_600_000 }));
-    expect(late.conditionsRefusal).toMatch(/outside its validity window/);
-    const otherAudience = await pool.verify(await task({ audience: 'urn:flex:JQ-other' }));
-    expect(otherAudience.conditionsRefusal).toMatch(/audience is not this service provider/);
+    const { conditions } = await pool.verify(await task());
+    expect(conditions).toMatchObject({ count: 1, audienceRestrictions: [[AUDIENCE]] });
+    expect(() => checkConditions(conditions, AUDIENCE, Date.now(), 0)).not.toThrow();
+    expect(() => checkConditions(conditions, AUDIENCE, Date.now() + 3_600_000, 0)).toThrow(/Conditions NotOnOrAfter has passed/);
+    expect(() => checkConditions(conditions, 'urn:flex:JQ-other', Date.now(), 0)).toThrow(/audience is not this service provider/);
   });
 
-  it('verifies on this thread, and warns once, when its workers cannot start', async () => {
+  it('verifies every response on this thread, and warns once, when its workers cannot start', async () => {
     const warnings: string[] = [];
     const broken = new SamlVerificationPool({
       threads: 1,
@@ -87,26 +103,56 @@ describe('SamlVerificationPool (worker threads)', () => {
       onWarning: (m) => warnings.push(m),
     });
     try {
-      const first = await broken.verify(await task());
-      expect(first.assertion.nameId).toBe('ada@example.com');
-      await broken.verify(await task());
-      expect(broken.verified).toEqual({ onWorkers: 0, onThisThread: 2 });
+      // Arriving together, before the pool has found out: none is left waiting.
+      const all = await Promise.all([task(), task(), task(), task()].map(async (t) => broken.verify(await t)));
+      expect(all.map((m) => m.assertion.nameId)).toEqual(Array(4).fill('ada@example.com'));
+      expect(broken.verified).toEqual({ onWorkers: 0, onThisThread: 4 });
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(/SAML verification worker failed: .*verified on the main thread from now on \(LANYARD_SAML_WORKERS\)/);
+      expect(warnings[0]).toMatch(/SAML verification workers could not start: .*verified on the main thread \(LANYARD_SAML_WORKERS\)/);
     } finally {
       await broken.close();
     }
   });
 
-  it('with 0 threads, or once closed, verifies on this thread', async () => {
+  it('refuses with a 503, never on this thread, a response whose worker dies or runs past the timeout; the pool goes on', async () => {
+    const warnings: string[] = [];
+    const faulty = new SamlVerificationPool({ threads: 1, workerFilename: FAULTY_WORKER, timeoutMs: 1_000, onWarning: (m) => warnings.push(m) });
+    try {
+      await faulty.start();
+      const died = await faulty.verify(fault('<die/>')).catch((error: unknown) => error);
+      expect(died).toBeInstanceOf(SamlVerificationUnavailableError);
+      expect(died).toMatchObject({ status: 503, code: 20530, message: expect.stringMatching(/could not be verified on this node/) });
+      const hung = await faulty.verify(fault('<hang/>')).catch((error: unknown) => error);
+      expect(hung).toMatchObject({ status: 503, message: expect.stringMatching(/took too long/) });
+      // The replaced worker verifies the next one.
+      expect((await faulty.verify(await task())).assertion.nameId).toBe('ada@example.com');
+      expect(faulty.verified).toEqual({ onWorkers: 1, onThisThread: 0 });
+      expect(warnings.join('\n')).toMatch(/stopped while verifying a response/);
+      expect(warnings.join('\n')).toMatch(/took longer than 1000 ms/);
+    } finally {
+      await faulty.close();
+    }
+  });
+
+  it('refuses with a 503 what does not fit its queue, and everything once closed', async () => {
+    const faulty = new SamlVerificationPool({ threads: 1, workerFilename: FAULTY_WORKER, maxQueue: 2 });
+    await faulty.start();
+    // One running, two waiting: the rest are refused at once.
+    const six = [0, 1, 2, 3, 4, 5].map(() => faulty.verify(fault('<slow/>')));
+    const statesOf = tracked(six);
+    expect(await statesOf()).toEqual(['pending', 'pending', 'pending', 'refused', 'refused', 'refused']);
+    await expect(six[3]).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/too many sign-ins at once/) });
+    // Closing cuts what runs and waits; nothing is verified afterwards.
+    await faulty.close();
+    expect((await statesOf(0)).slice(0, 3)).toEqual(['refused', 'refused', 'refused']);
+    await expect(faulty.verify(await task())).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/shutting down/) });
+    expect(faulty.verified.onThisThread).toBe(0);
+  });
+
+  it('with 0 threads verifies on this thread', async () => {
     const none = new SamlVerificationPool({ threads: 0 });
     await none.start();
     await none.verify(await task());
     expect(none.verified).toEqual({ onWorkers: 0, onThisThread: 1 });
-    const closed = new SamlVerificationPool({ threads: 1 });
-    await closed.start();
-    await closed.close();
-    await closed.verify(await task());
-    expect(closed.verified).toEqual({ onWorkers: 0, onThisThread: 1 });
   });
 });

@@ -1,11 +1,16 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
+import { SamlVerificationUnavailableError } from '../errors.ts';
 import type { SamlVerificationOutcome, SamlVerificationTask, VerifiedSamlMessage } from './saml-message-verification.ts';
 
 /** Runs the CPU-bound half of a SAML Response check (saml-message-verification.ts). */
 export interface SamlMessageVerifier {
-  /** Resolves with the verified message; rejects with SamlResponseError (45010) as `verifySamlMessage` does. */
+  /**
+   * Resolves with the verified message; rejects with SamlResponseError (45010) as
+   * `verifySamlMessage` does, or SamlVerificationUnavailableError (20530, 503) when the message
+   * could not be verified now (see SamlVerificationPool).
+   */
   verify(task: SamlVerificationTask): Promise<VerifiedSamlMessage>;
 }
 
@@ -17,84 +22,113 @@ export const verifyOnThisThread: SamlMessageVerifier = {
   },
 };
 
+/** Longest a response may take to verify (ms): a legitimate one takes 5–15 ms, the largest accepted well under a second. */
+const VERIFY_TIMEOUT_MS = 10_000;
+/** Responses that may wait for a worker, per worker, before the next is refused with a 503. */
+const QUEUE_PER_THREAD = 64;
+/** A message every worker refuses (not a SAML Response): the start-up check that workers load and answer. */
+const PROBE: SamlVerificationTask = { xml: '<probe/>', certificates: ['-'], decryptionKeys: [], allowRsa15KeyTransport: false };
+
 /**
  * SAML Responses verified on worker threads (piscina): an XML signature check is 5–15 ms of CPU
  * per sign-in, and on the event loop it held every other request behind it during a shift change
  * and left the node's other cores idle. Storage checks stay with the caller, on the main thread.
  *
- * `threads` workers start with `start()` (once the server is ready: not during start-up) or at
- * the first response. Whatever fails in the pool itself (a worker that cannot load, one that
- * dies) never fails a sign-in: that response is verified on the calling thread, the failure is
- * reported through `onWarning`, and a pool that never verified anything is not tried again.
+ * The workers start with `start()` (once the server is ready: not during start-up) or with the
+ * first response, and are checked with one probe message. Then:
+ * - workers that cannot start or answer here (a missing file, a loader) are given up at once:
+ *   every response is verified on the calling thread, and `onWarning` says so;
+ * - a response whose verification fails in the pool (its worker stopped, it ran past 10 s, or
+ *   64 responses per worker are already waiting) is refused with SamlVerificationUnavailableError
+ *   (503, Retry-After), never verified again on the calling thread: a message that stops a
+ *   worker must not reach the event loop. The pool replaces stopped workers; `onWarning` hears
+ *   of each kind of failure at most once a minute;
+ * - after `close()` (shutdown), responses are refused the same way.
  */
 export class SamlVerificationPool implements SamlMessageVerifier {
   private pool: Piscina | undefined;
-  private starting: Promise<Piscina> | undefined;
-  private disabled: boolean;
+  private starting: Promise<boolean> | undefined;
   private closed = false;
+  /** Responses handed to the pool and not yet answered (running or waiting). */
+  private inFlight = 0;
   private readonly threads: number;
   private readonly onWarning: (message: string) => void;
   private readonly workerFilename: string;
-  private readonly warned = new Set<string>();
+  private readonly timeoutMs: number;
+  private readonly maxQueue: number;
+  private readonly lastWarned = new Map<string, number>();
   /** Responses verified so far, by where (for tests and the operator's curiosity). */
   readonly verified = { onWorkers: 0, onThisThread: 0 };
 
   /**
    * @param options.threads worker threads (0: every response on the calling thread)
-   * @param options.onWarning told, once per kind of failure, when responses fall back to the calling thread
+   * @param options.onWarning told when workers cannot start, and of failures in the pool (each kind at most once a minute)
    * @param options.workerFilename the worker module (default: saml-verification-worker beside this file)
+   * @param options.timeoutMs longest verification (default 10 s); options.maxQueue responses that may wait (default 64 per thread)
    */
-  constructor(options: { threads: number; onWarning?: (message: string) => void; workerFilename?: string }) {
+  constructor(options: { threads: number; onWarning?: (message: string) => void; workerFilename?: string; timeoutMs?: number; maxQueue?: number }) {
     this.threads = options.threads;
     this.onWarning = options.onWarning ?? (() => undefined);
     this.workerFilename = options.workerFilename ?? workerFile();
-    this.disabled = options.threads === 0;
+    this.timeoutMs = options.timeoutMs ?? VERIFY_TIMEOUT_MS;
+    this.maxQueue = options.maxQueue ?? options.threads * QUEUE_PER_THREAD;
   }
 
-  /** Starts the workers (each loads the XML modules); resolves when they are spawning. */
+  /** Starts the workers and checks that they answer; resolves either way (see the class comment). */
   async start(): Promise<void> {
-    if (this.disabled || this.closed) return;
-    try {
-      await this.piscina();
-    } catch (error) {
-      this.fallBack('the SAML verification workers could not start', error, true);
-    }
+    await this.usable();
   }
 
   async verify(task: SamlVerificationTask): Promise<VerifiedSamlMessage> {
-    if (this.disabled || this.closed) return this.onThisThread(task);
+    if (this.closed) throw new SamlVerificationUnavailableError('this node is shutting down');
+    if (!(await this.usable())) {
+      this.verified.onThisThread++;
+      return verifyOnThisThread.verify(task);
+    }
+    const pool = this.pool;
+    if (this.closed || !pool) throw new SamlVerificationUnavailableError('this node is shutting down');
+    // Counted here: piscina does not apply its own maxQueue to tasks that carry an AbortSignal.
+    if (this.inFlight >= this.threads + this.maxQueue) {
+      this.warn(
+        'queue',
+        `${this.maxQueue} SAML responses were already waiting for a verification worker; more were refused with 503 (LANYARD_SAML_WORKERS)`,
+      );
+      throw new SamlVerificationUnavailableError('this node is verifying too many sign-ins at once');
+    }
     let outcome: SamlVerificationOutcome;
+    this.inFlight++;
     try {
-      outcome = (await (await this.piscina()).run(task)) as SamlVerificationOutcome;
+      outcome = (await pool.run(task, { signal: AbortSignal.timeout(this.timeoutMs) })) as SamlVerificationOutcome;
     } catch (error) {
-      if (this.closed) return this.onThisThread(task);
-      // Never completed a task: the workers cannot run here (a missing file, a loader), so stop
-      // trying. Otherwise one worker died (its task is lost, piscina replaces it): this response only.
-      this.fallBack('a SAML verification worker failed', error, this.verified.onWorkers === 0);
-      return this.onThisThread(task);
+      throw this.unavailable(error);
+    } finally {
+      this.inFlight--;
     }
     this.verified.onWorkers++;
-    const { messageOf } = await import('./saml-message-verification.ts');
-    return messageOf(outcome);
+    const { messageFromOutcome } = await import('./saml-message-verification.ts');
+    return messageFromOutcome(outcome);
   }
 
-  private onThisThread(task: SamlVerificationTask): Promise<VerifiedSamlMessage> {
-    this.verified.onThisThread++;
-    return verifyOnThisThread.verify(task);
-  }
-
-  /** Stops the workers; later responses are verified on the calling thread. */
+  /** Stops the workers at once (running verifications are cut); later responses are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    const pool = this.pool ?? (await this.starting?.catch(() => undefined));
-    await pool?.close({ force: true }).catch(() => undefined);
+    await this.starting?.catch(() => undefined);
+    await this.pool?.destroy().catch(() => undefined);
   }
 
-  private piscina(): Promise<Piscina> {
-    this.starting ??= (async () => {
+  /** True when the workers answer; false when there are none or they cannot run here. */
+  private usable(): Promise<boolean> {
+    if (this.threads === 0) return Promise.resolve(false);
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<boolean> {
+    let pool: Piscina | undefined;
+    try {
       const { Piscina } = await import('piscina');
       const filename = this.workerFilename;
-      this.pool = new Piscina({
+      pool = new Piscina({
         filename,
         minThreads: this.threads,
         maxThreads: this.threads,
@@ -103,22 +137,47 @@ export class SamlVerificationPool implements SamlMessageVerifier {
         // runner that transforms TypeScript itself (vitest), the .ts worker needs tsx.
         execArgv: filename.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx')) ? ['--import', 'tsx'] : undefined,
       });
-      // A worker that fails outside a task (it could not load its module): an 'error' event,
-      // which unhandled would end the process.
-      this.pool.on('error', (error: unknown) => this.fallBack('a SAML verification worker failed', error, this.verified.onWorkers === 0));
-      return this.pool;
-    })();
-    return this.starting;
+      // A worker that fails outside a task (it could not load its module, or died between tasks):
+      // an 'error' event, which unhandled would end the process. Piscina starts another.
+      pool.on('error', (error: unknown) => this.warn('worker', `a SAML verification worker failed: ${describeError(error)}`));
+      const probe = (await pool.run(PROBE, { signal: AbortSignal.timeout(30_000) })) as SamlVerificationOutcome;
+      if (probe.ok || probe.refusal !== 'response')
+        throw new Error(`a worker answered the start-up check with ${JSON.stringify(probe).slice(0, 200)}`);
+      this.pool = pool;
+      return true;
+    } catch (error) {
+      await pool?.destroy().catch(() => undefined);
+      if (!this.closed) {
+        this.warn(
+          'start',
+          `the SAML verification workers could not start: ${describeError(error)}; SAML responses are verified on the main thread (LANYARD_SAML_WORKERS)`,
+        );
+      }
+      return false;
+    }
   }
 
-  private fallBack(what: string, error: unknown, permanently: boolean): void {
-    if (permanently) this.disabled = true;
-    const message = `${what}: ${(error as Error)?.message ?? String(error)}; ${permanently ? 'SAML responses are verified on the main thread from now on' : 'this response was verified on the main thread'} (LANYARD_SAML_WORKERS)`;
-    if (this.warned.has(what)) return;
-    this.warned.add(what);
+  /** What a failure in the pool (not a verdict on the message) tells the browser, and the operator. */
+  private unavailable(error: unknown): SamlVerificationUnavailableError {
+    if (this.closed) return new SamlVerificationUnavailableError('this node is shutting down');
+    const message = describeError(error);
+    if ((error as Error)?.name === 'AbortError') {
+      this.warn('timeout', `verifying a SAML response took longer than ${this.timeoutMs} ms; its worker was stopped and replaced`);
+      return new SamlVerificationUnavailableError("verifying the identity provider's response took too long");
+    }
+    this.warn('task', `a SAML verification worker stopped while verifying a response: ${message}; it was replaced`);
+    return new SamlVerificationUnavailableError("the identity provider's response could not be verified on this node");
+  }
+
+  private warn(kind: string, message: string): void {
+    const now = Date.now();
+    if (now - (this.lastWarned.get(kind) ?? -Infinity) < 60_000) return;
+    this.lastWarned.set(kind, now);
     this.onWarning(message);
   }
 }
+
+const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The worker module beside this one, with this module's own extension (.js built, .ts under a loader, .mjs in a bundle). */
 function workerFile(): string {

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { LanyardError, RateLimitedError, StorageUnavailableError, oauthDescription } from '../errors.ts';
+import { LanyardError, RateLimitedError, SamlVerificationUnavailableError, StorageUnavailableError, oauthDescription } from '../errors.ts';
 import type { Logger } from './logger.ts';
 import { requestHeader } from './request-headers.ts';
 
@@ -54,6 +54,7 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
   if (known instanceof RateLimitedError) headers['Retry-After'] = String(known.retryAfterSeconds);
   if (known instanceof StorageUnavailableError) headers['Retry-After'] = '5';
+  if (known instanceof SamlVerificationUnavailableError) headers['Retry-After'] = String(known.retryAfterSeconds);
   // The unread rest of an oversized body would be taken for the next request on a kept-alive
   // connection: end the connection with this answer (RFC 9110 §15.5.14).
   if (known.status === 413) headers['Connection'] = 'close';

@@ -261,7 +261,13 @@ export class StorageUnavailableError extends LanyardError {
 export class SamlVerificationUnavailableError extends LanyardError {
   readonly retryAfterSeconds = 2;
   constructor(detail: string) {
-    super({ code: 20530, status: 503, message: `The sign-in could not be completed right now: ${detail}. Sign in again in a moment.` });
+    // RFC 6749 §4.1.2.1 `temporarily_unavailable`: at the enhanced ACS the desktop hears of it in the redirect.
+    super({
+      code: 20530,
+      status: 503,
+      message: `The sign-in could not be completed right now: ${detail}. Sign in again in a moment.`,
+      oauthError: 'temporarily_unavailable',
+    });
   }
 }
 

@@ -160,6 +160,56 @@ describe.each(BACKENDS.flatMap((backend) => VERIFIERS.map((where) => [backend, w
       }
     });
 
+    it('judges the time windows by the clock once the message is verified (it may have waited for a worker)', async () => {
+      const unsolicited = await idp.createUnsolicitedResponse({ userId: 'ada@example.com', acsUrl: SP.acsUrl, audience: SP.entityId });
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      try {
+        // A verification that took an hour (a queue, a stuck worker): the assertion has expired meanwhile.
+        const slow: SamlMessageVerifier = {
+          async verify(task) {
+            const message = await verifier.verify(task);
+            vi.setSystemTime(Date.now() + 60 * 60_000);
+            return message;
+          },
+        };
+        const late = new SamlConnection(storage, settings, SP, undefined, slow);
+        await expect(late.verify(unsolicited.SAMLResponse, false)).rejects.toThrow(/outside its validity window/);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('reads the decryption keys only for an encrypted assertion that passed every check before decryption', async () => {
+      let reads = 0;
+      const keys = {
+        decryptionKeys: async () => {
+          reads++;
+          return [];
+        },
+        signing: async () => {
+          throw new Error('not used here');
+        },
+      };
+      const counting = new SamlConnection(storage, settings, SP, keys, verifier);
+      const encrypted = (status: string) =>
+        Buffer.from(
+          `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1">` +
+            `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:${status}"/></samlp:Status>` +
+            `<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">` +
+            `<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/>` +
+            `<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/></xenc:EncryptedKey></ds:KeyInfo>` +
+            `</xenc:EncryptedData></saml:EncryptedAssertion></samlp:Response>`,
+        ).toString('base64');
+      // A refusal that comes before decryption reads no key; neither does a plain assertion.
+      await expect(counting.verify(encrypted('Responder'), false)).rejects.toThrow(/did not sign the user in/);
+      await expect(counting.verify(Buffer.from('<EncryptedAssertion/>').toString('base64'), false)).rejects.toThrow(/not a SAML 2.0 Response/);
+      await counting.verify((await answer(undefined)).SAMLResponse, false);
+      expect(reads).toBe(0);
+      // Past those checks, the keys are read once, and the message checked again with them.
+      await expect(counting.verify(encrypted('Success'), false)).rejects.toThrow(/encrypted but this connection has no encryption key/);
+      expect(reads).toBe(1);
+    });
+
     it('refuses DTDs, non-base64 input and oversized messages before parsing', async () => {
       const dtd = Buffer.from('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><samlp:Response/>').toString('base64');
       await expect(connection.verify(dtd, false)).rejects.toThrow(/DTDs and entity declarations are not allowed/);

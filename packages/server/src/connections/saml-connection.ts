@@ -7,6 +7,8 @@ import type { RawAttributes } from './profile-mapping.ts';
 import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
 import { verifyOnThisThread, type SamlMessageVerifier } from './saml-verification-pool.ts';
+import { DecryptionKeysNeeded } from './saml-verification-task.ts';
+import type { VerifiedSamlMessage } from './saml-message-verification.ts';
 import { checkConditions } from './saml-assertion.ts';
 import { fromSamlClassRef, type AuthenticationContext } from './authentication-context.ts';
 
@@ -128,15 +130,16 @@ export class SamlConnection {
     const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlResponseError('DTDs and entity declarations are not allowed');
     if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
-    // The keys are read only for a message that may carry an encrypted assertion: the element's
-    // name appears literally in any document that has one (DTDs and entities are refused above).
-    const decryptionKeys = xml.includes('EncryptedAssertion') ? ((await this.keys?.decryptionKeys()) ?? []) : [];
-    const message = await this.verifier.verify({
-      xml,
-      certificates: this.settings.certificates,
-      decryptionKeys,
-      allowRsa15KeyTransport: this.settings.allowRsa15KeyTransport === true,
-    });
+    const task = { xml, certificates: this.settings.certificates, allowRsa15KeyTransport: this.settings.allowRsa15KeyTransport === true };
+    let message: VerifiedSamlMessage;
+    try {
+      message = await this.verifier.verify(task);
+    } catch (error) {
+      if (!(error instanceof DecryptionKeysNeeded)) throw error;
+      // An encrypted assertion, past every check that comes before decryption: only now are the
+      // connection's private keys read (and made, the first time), and the message verified again.
+      message = await this.verifier.verify({ ...task, decryptionKeys: (await this.keys?.decryptionKeys()) ?? [] });
+    }
     const { assertionOf } = await import('./saml-message-verification.ts');
     const assertion = assertionOf(message);
     // Read once the message is verified (it may have waited for a worker): every time check below uses it.

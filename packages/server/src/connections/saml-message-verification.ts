@@ -1,5 +1,6 @@
 import { DOMParser } from '@xmldom/xmldom';
 import { SamlResponseError } from '../errors.ts';
+import { DecryptionKeysNeeded, type SamlVerificationTask } from './saml-verification-task.ts';
 import { emptyAttributes, type RawAttributes } from './profile-mapping.ts';
 import { readAssertion, readConditions, type AssertionContent, type ConditionsContent } from './saml-assertion.ts';
 import { decryptAssertion, EncryptedAssertionError } from './saml-encryption.ts';
@@ -16,15 +17,7 @@ import { checkDecryptedAssertion, checkResponseMessage, DS_NS, SAML_NS, SAMLP_NS
  * Everything in and out is plain data (structured-cloneable): the task, and a result that holds
  * no DOM and no prototype-sensitive objects (attributes travel as entries).
  */
-export interface SamlVerificationTask {
-  /** The decoded Response XML (UTF-8 text; DTDs already refused). */
-  xml: string;
-  /** The IdP signing certificates configured for the connection (PEM or bare base64 DER); never empty. */
-  certificates: readonly string[];
-  /** PEM private keys that may open an EncryptedAssertion, newest first ([] when the message carries none). */
-  decryptionKeys: readonly string[];
-  allowRsa15KeyTransport: boolean;
-}
+export type { SamlVerificationTask } from './saml-verification-task.ts';
 
 /** What a verified message says, as plain data. */
 export interface VerifiedSamlMessage {
@@ -63,7 +56,10 @@ export async function verifySamlMessage(task: SamlVerificationTask): Promise<Ver
   assertStrongAlgorithms(message);
   const checked = checkResponseMessage(message, task.xml, task.certificates);
   const decrypted = await decryptAssertion(message, {
-    keys: async () => [...task.decryptionKeys],
+    keys: async () => {
+      if (task.decryptionKeys === undefined) throw new DecryptionKeysNeeded();
+      return [...task.decryptionKeys];
+    },
     allowRsa15: task.allowRsa15KeyTransport,
   });
   if (decrypted) {
@@ -144,6 +140,7 @@ function assertStrongAlgorithms(message: Element): void {
 export type SamlVerificationOutcome =
   | { ok: true; message: VerifiedSamlMessage }
   | { ok: false; refusal: 'encrypted-assertion' }
+  | { ok: false; refusal: 'needs-decryption-keys' }
   | { ok: false; refusal: 'response'; detail: string }
   | { ok: false; refusal: 'internal'; detail: string };
 
@@ -152,6 +149,7 @@ export async function settleSamlVerification(task: SamlVerificationTask): Promis
     return { ok: true, message: await verifySamlMessage(task) };
   } catch (error) {
     if (error instanceof EncryptedAssertionError) return { ok: false, refusal: 'encrypted-assertion' };
+    if (error instanceof DecryptionKeysNeeded) return { ok: false, refusal: 'needs-decryption-keys' };
     if (error instanceof SamlResponseError) return { ok: false, refusal: 'response', detail: error.detail };
     return { ok: false, refusal: 'internal', detail: error instanceof Error ? error.message : String(error) };
   }
@@ -161,6 +159,7 @@ export async function settleSamlVerification(task: SamlVerificationTask): Promis
 export function messageFromOutcome(outcome: SamlVerificationOutcome): VerifiedSamlMessage {
   if (outcome.ok) return outcome.message;
   if (outcome.refusal === 'encrypted-assertion') throw new EncryptedAssertionError();
+  if (outcome.refusal === 'needs-decryption-keys') throw new DecryptionKeysNeeded();
   if (outcome.refusal === 'response') throw new SamlResponseError(outcome.detail);
   throw new Error(`verifying the SAML response on a worker thread failed: ${outcome.detail}`);
 }

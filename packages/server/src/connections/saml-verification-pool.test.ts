@@ -10,6 +10,8 @@ const AUDIENCE = 'urn:flex:JQ00000000000000000000000000000002';
 const ACS = 'https://sso.example.test/login/callback?connection=JQ02';
 /** A worker that hangs, dies or dawdles on request (test/support/saml-worker-faults.ts). */
 const FAULTY_WORKER = fileURLToPath(new URL('../../../../test/support/saml-worker-faults.ts', import.meta.url));
+/** A worker that never answers, not even the start-up probe. */
+const HANGING_WORKER = fileURLToPath(new URL('../../../../test/support/saml-worker-hangs.ts', import.meta.url));
 const fault = (xml: '<hang/>' | '<die/>' | '<slow/>'): SamlVerificationTask => ({
   xml,
   certificates: ['-'],
@@ -98,7 +100,7 @@ describe('SamlVerificationPool (worker threads)', () => {
   it('verifies every response on this thread, and warns once, when its workers cannot start', async () => {
     const warnings: string[] = [];
     const broken = new SamlVerificationPool({
-      threads: 1,
+      threads: 2,
       workerFilename: '/nonexistent/saml-verification-worker.js',
       onWarning: (m) => warnings.push(m),
     });
@@ -127,8 +129,11 @@ describe('SamlVerificationPool (worker threads)', () => {
       // The replaced worker verifies the next one.
       expect((await faulty.verify(await task())).assertion.nameId).toBe('ada@example.com');
       expect(faulty.verified).toEqual({ onWorkers: 1, onThisThread: 0 });
-      expect(warnings.join('\n')).toMatch(/stopped while verifying a response/);
-      expect(warnings.join('\n')).toMatch(/took longer than 1000 ms/);
+      // A second death within the minute is refused the same way, and not logged again.
+      await expect(faulty.verify(fault('<die/>'))).rejects.toMatchObject({ code: 20530 });
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toMatch(/stopped while verifying a response: .*it was replaced/);
+      expect(warnings[1]).toMatch(/not verified within 1000 ms of arriving, waiting for a worker included/);
     } finally {
       await faulty.close();
     }
@@ -142,11 +147,33 @@ describe('SamlVerificationPool (worker threads)', () => {
     const statesOf = tracked(six);
     expect(await statesOf()).toEqual(['pending', 'pending', 'pending', 'refused', 'refused', 'refused']);
     await expect(six[3]).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/too many sign-ins at once/) });
-    // Closing cuts what runs and waits; nothing is verified afterwards.
+    // Closing cuts what runs and waits, at once; nothing is verified afterwards.
+    const closing = performance.now();
     await faulty.close();
+    expect(performance.now() - closing).toBeLessThan(1_000);
+    for (const cut of six.slice(0, 3)) await expect(cut).rejects.toMatchObject({ code: 20530, message: expect.stringMatching(/shutting down/) });
     expect((await statesOf(0)).slice(0, 3)).toEqual(['refused', 'refused', 'refused']);
     await expect(faulty.verify(await task())).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/shutting down/) });
     expect(faulty.verified.onThisThread).toBe(0);
+  });
+
+  it('closed while its workers start (a probe that never answers): closes at once, and refuses what waited', async () => {
+    const warnings: string[] = [];
+    const stuck = new SamlVerificationPool({ threads: 2, workerFilename: HANGING_WORKER, onWarning: (m) => warnings.push(m) });
+    void stuck.start();
+    const waiting = stuck.verify(await task()).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const closing = performance.now();
+    await stuck.close();
+    expect(performance.now() - closing).toBeLessThan(1_000);
+    expect(await waiting).toMatchObject({ code: 20530, message: expect.stringMatching(/shutting down/) });
+    expect(stuck.verified).toEqual({ onWorkers: 0, onThisThread: 0 });
+    expect(warnings).toEqual([]);
+    // Closed before it ever started: it never starts.
+    const never = new SamlVerificationPool({ threads: 1, workerFilename: FAULTY_WORKER });
+    await never.close();
+    await never.start();
+    await expect(never.verify(await task())).rejects.toMatchObject({ code: 20530 });
   });
 
   it('with 0 threads verifies on this thread', async () => {

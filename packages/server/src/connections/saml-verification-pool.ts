@@ -2,7 +2,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { SamlVerificationUnavailableError } from '../errors.ts';
-import type { SamlVerificationOutcome, SamlVerificationTask, VerifiedSamlMessage } from './saml-message-verification.ts';
+import type { SamlVerificationOutcome, VerifiedSamlMessage } from './saml-message-verification.ts';
+import type { SamlVerificationTask } from './saml-verification-task.ts';
 
 /** Runs the CPU-bound half of a SAML Response check (saml-message-verification.ts). */
 export interface SamlMessageVerifier {
@@ -27,7 +28,7 @@ const VERIFY_TIMEOUT_MS = 10_000;
 /** Responses that may wait for a worker, per worker, before the next is refused with a 503. */
 const QUEUE_PER_THREAD = 64;
 /** A message every worker refuses (not a SAML Response): the start-up check that workers load and answer. */
-const PROBE: SamlVerificationTask = { xml: '<probe/>', certificates: ['-'], decryptionKeys: [], allowRsa15KeyTransport: false };
+const PROBE: SamlVerificationTask = { xml: '<probe/>', certificates: ['-'], allowRsa15KeyTransport: false };
 
 /**
  * SAML Responses verified on worker threads (piscina): an XML signature check is 5–15 ms of CPU
@@ -38,15 +39,20 @@ const PROBE: SamlVerificationTask = { xml: '<probe/>', certificates: ['-'], decr
  * first response, and are checked with one probe message. Then:
  * - workers that cannot start or answer here (a missing file, a loader) are given up at once:
  *   every response is verified on the calling thread, and `onWarning` says so;
- * - a response whose verification fails in the pool (its worker stopped, it ran past 10 s, or
- *   64 responses per worker are already waiting) is refused with SamlVerificationUnavailableError
- *   (503, Retry-After), never verified again on the calling thread: a message that stops a
- *   worker must not reach the event loop. The pool replaces stopped workers; `onWarning` hears
- *   of each kind of failure at most once a minute;
- * - after `close()` (shutdown), responses are refused the same way.
+ * - a response whose verification fails in the pool (its worker stopped; it was not verified
+ *   within 10 s of arriving, waiting for a worker included; 64 responses per worker were
+ *   already waiting) is refused with SamlVerificationUnavailableError (20530, 503), never
+ *   verified again on the calling thread: a message that stops a worker must not reach the
+ *   event loop. The pool replaces stopped workers; `onWarning` hears of each kind of failure at
+ *   most once a minute;
+ * - after `close()` (shutdown; it cuts the workers at once, started or starting), responses are
+ *   refused the same way.
  */
 export class SamlVerificationPool implements SamlMessageVerifier {
+  /** The workers, once they answered the probe. */
   private pool: Piscina | undefined;
+  /** The workers while the probe runs (close() destroys them at once). */
+  private probing: Piscina | undefined;
   private starting: Promise<boolean> | undefined;
   private closed = false;
   /** Responses handed to the pool and not yet answered (running or waiting). */
@@ -80,13 +86,15 @@ export class SamlVerificationPool implements SamlMessageVerifier {
   }
 
   async verify(task: SamlVerificationTask): Promise<VerifiedSamlMessage> {
-    if (this.closed) throw new SamlVerificationUnavailableError('this node is shutting down');
-    if (!(await this.usable())) {
+    if (this.closed) throw shuttingDown();
+    const usable = await this.usable();
+    // Closed while the workers started: refused, not verified on this thread instead.
+    if (this.closed) throw shuttingDown();
+    if (!usable) {
       this.verified.onThisThread++;
       return verifyOnThisThread.verify(task);
     }
-    const pool = this.pool;
-    if (this.closed || !pool) throw new SamlVerificationUnavailableError('this node is shutting down');
+    const pool = this.pool!;
     // Counted here: piscina does not apply its own maxQueue to tasks that carry an AbortSignal.
     if (this.inFlight >= this.threads + this.maxQueue) {
       this.warn(
@@ -109,16 +117,17 @@ export class SamlVerificationPool implements SamlMessageVerifier {
     return messageFromOutcome(outcome);
   }
 
-  /** Stops the workers at once (running verifications are cut); later responses are refused. */
+  /** Stops the workers at once, started or starting (running verifications are cut); later responses are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.starting?.catch(() => undefined);
-    await this.pool?.destroy().catch(() => undefined);
+    const pool = this.pool ?? this.probing;
+    this.pool = undefined;
+    await pool?.destroy().catch(() => undefined);
   }
 
-  /** True when the workers answer; false when there are none or they cannot run here. */
+  /** True when the workers answer; false when there are none, they cannot run here, or the pool is closed. */
   private usable(): Promise<boolean> {
-    if (this.threads === 0) return Promise.resolve(false);
+    if (this.threads === 0 || this.closed) return Promise.resolve(false);
     this.starting ??= this.open();
     return this.starting;
   }
@@ -137,12 +146,17 @@ export class SamlVerificationPool implements SamlMessageVerifier {
         // runner that transforms TypeScript itself (vitest), the .ts worker needs tsx.
         execArgv: filename.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx')) ? ['--import', 'tsx'] : undefined,
       });
+      this.probing = pool;
       // A worker that fails outside a task (it could not load its module, or died between tasks):
-      // an 'error' event, which unhandled would end the process. Piscina starts another.
-      pool.on('error', (error: unknown) => this.warn('worker', `a SAML verification worker failed: ${describeError(error)}`));
+      // an 'error' event, which unhandled would end the process. Piscina starts another. Until
+      // the probe has answered, the probe's own failure says it (once).
+      pool.on('error', (error: unknown) => {
+        if (this.pool === pool) this.warn('worker', `a SAML verification worker failed: ${describeError(error)}`);
+      });
       const probe = (await pool.run(PROBE, { signal: AbortSignal.timeout(30_000) })) as SamlVerificationOutcome;
       if (probe.ok || probe.refusal !== 'response')
         throw new Error(`a worker answered the start-up check with ${JSON.stringify(probe).slice(0, 200)}`);
+      if (this.closed) throw new Error('closed while starting');
       this.pool = pool;
       return true;
     } catch (error) {
@@ -154,15 +168,20 @@ export class SamlVerificationPool implements SamlMessageVerifier {
         );
       }
       return false;
+    } finally {
+      this.probing = undefined;
     }
   }
 
   /** What a failure in the pool (not a verdict on the message) tells the browser, and the operator. */
   private unavailable(error: unknown): SamlVerificationUnavailableError {
-    if (this.closed) return new SamlVerificationUnavailableError('this node is shutting down');
+    if (this.closed) return shuttingDown();
     const message = describeError(error);
     if ((error as Error)?.name === 'AbortError') {
-      this.warn('timeout', `verifying a SAML response took longer than ${this.timeoutMs} ms; its worker was stopped and replaced`);
+      this.warn(
+        'timeout',
+        `a SAML response was not verified within ${this.timeoutMs} ms of arriving, waiting for a worker included (workers busy or stuck); a worker still running it was stopped and replaced`,
+      );
       return new SamlVerificationUnavailableError("verifying the identity provider's response took too long");
     }
     this.warn('task', `a SAML verification worker stopped while verifying a response: ${message}; it was replaced`);
@@ -177,6 +196,7 @@ export class SamlVerificationPool implements SamlMessageVerifier {
   }
 }
 
+const shuttingDown = () => new SamlVerificationUnavailableError('this node is shutting down');
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The worker module beside this one, with this module's own extension (.js built, .ts under a loader, .mjs in a bundle). */

@@ -77,7 +77,8 @@ describe('loadConfig', () => {
     expect(loadConfig({}).samlWorkers).toBe(Math.min(4, availableParallelism()));
     expect(loadConfig({ LANYARD_SAML_WORKERS: '0' }).samlWorkers).toBe(0);
     expect(loadConfig({ LANYARD_SAML_WORKERS: '8' }).samlWorkers).toBe(8);
-    expect(() => loadConfig({ LANYARD_SAML_WORKERS: '-1' })).toThrow('LANYARD_SAML_WORKERS');
+    expect(() => loadConfig({ LANYARD_SAML_WORKERS: '-1' })).toThrow(/LANYARD_SAML_WORKERS: .*>=0 \(got "-1"\)/);
+    expect(() => loadConfig({ LANYARD_SAML_WORKERS: '65' })).toThrow(/LANYARD_SAML_WORKERS: .*<=64 \(got "65"\)/);
     expect(() => loadConfig({ LANYARD_SAML_WORKERS: 'many' })).toThrow('LANYARD_SAML_WORKERS: must be a number, got "many"');
     expect(() => loadConfig({ LANYARD_SAML_WORKERS: '1.5' })).toThrow('LANYARD_SAML_WORKERS: must be a whole number, got "1.5"');
   });

@@ -185,7 +185,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           ? `must be a number, got ${given}`
           : issue.code === 'invalid_type' && issue.expected === 'int'
             ? `must be a whole number, got ${given}`
-            : issue.message;
+            : issue.code === 'too_small' || issue.code === 'too_big'
+              ? `${issue.message} (got ${given})`
+              : issue.message;
       return `  ${key}${sourceOf(key)}: ${message}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

@@ -94,7 +94,7 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
   // verification workers load the XML modules on their own threads).
   setImmediate(() => {
     preloadSamlModules().catch((error: Error) => services.logger.warn('preloading the SAML modules failed', { error: error.message }));
-    void services.samlVerification.start();
+    void services.samlVerification.start().then((where) => services.logger.info(`SAML responses are verified ${where}`));
   });
   const sweeper = setInterval(() => {
     services.rateLimits.sweep();

@@ -50,7 +50,8 @@ describe('SamlVerificationPool (worker threads)', () => {
   beforeAll(async () => {
     idp = await startDevIdp({ port: 0 });
     pool = new SamlVerificationPool({ threads: 2 });
-    await pool.start();
+    // What the server logs once it is ready.
+    expect(await pool.start()).toBe('on 2 worker threads (LANYARD_SAML_WORKERS)');
   });
   afterAll(async () => {
     await pool?.close();
@@ -109,6 +110,7 @@ describe('SamlVerificationPool (worker threads)', () => {
       const all = await Promise.all([task(), task(), task(), task()].map(async (t) => broken.verify(await t)));
       expect(all.map((m) => m.assertion.nameId)).toEqual(Array(4).fill('ada@example.com'));
       expect(broken.verified).toEqual({ onWorkers: 0, onThisThread: 4 });
+      expect(await broken.start()).toBe('on the main thread: the workers could not start');
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/SAML verification workers could not start: .*verified on the main thread \(LANYARD_SAML_WORKERS\)/);
     } finally {
@@ -178,7 +180,7 @@ describe('SamlVerificationPool (worker threads)', () => {
 
   it('with 0 threads verifies on this thread', async () => {
     const none = new SamlVerificationPool({ threads: 0 });
-    await none.start();
+    expect(await none.start()).toBe('on the main thread (LANYARD_SAML_WORKERS=0)');
     await none.verify(await task());
     expect(none.verified).toEqual({ onWorkers: 0, onThisThread: 1 });
   });

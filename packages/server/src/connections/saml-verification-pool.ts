@@ -80,9 +80,14 @@ export class SamlVerificationPool implements SamlMessageVerifier {
     this.maxQueue = options.maxQueue ?? options.threads * QUEUE_PER_THREAD;
   }
 
-  /** Starts the workers and checks that they answer; resolves either way (see the class comment). */
-  async start(): Promise<void> {
-    await this.usable();
+  /**
+   * Starts the workers and checks that they answer; resolves either way (see the class comment)
+   * with where responses are verified, for the start-up log: "on 2 worker threads", "on the main thread (…)".
+   */
+  async start(): Promise<string> {
+    if (await this.usable()) return `on ${this.threads} worker thread${this.threads === 1 ? '' : 's'} (LANYARD_SAML_WORKERS)`;
+    if (this.closed) return 'nowhere: the node is shutting down';
+    return this.threads === 0 ? 'on the main thread (LANYARD_SAML_WORKERS=0)' : 'on the main thread: the workers could not start';
   }
 
   async verify(task: SamlVerificationTask): Promise<VerifiedSamlMessage> {

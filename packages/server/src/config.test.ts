@@ -79,6 +79,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ LANYARD_SAML_WORKERS: '8' }).samlWorkers).toBe(8);
     expect(() => loadConfig({ LANYARD_SAML_WORKERS: '-1' })).toThrow(/LANYARD_SAML_WORKERS: .*>=0 \(got "-1"\)/);
     expect(() => loadConfig({ LANYARD_SAML_WORKERS: '65' })).toThrow(/LANYARD_SAML_WORKERS: .*<=64 \(got "65"\)/);
+    // A string setting is never echoed: it may be a secret.
+    expect(() => loadConfig({ LANYARD_METRICS_TOKEN: 'hunter2-secret' })).toThrow(/LANYARD_METRICS_TOKEN: must be at least 16 characters/);
+    expect(() => loadConfig({ LANYARD_METRICS_TOKEN: 'hunter2-secret' })).not.toThrow(/hunter2/);
     expect(() => loadConfig({ LANYARD_SAML_WORKERS: 'many' })).toThrow('LANYARD_SAML_WORKERS: must be a number, got "many"');
     expect(() => loadConfig({ LANYARD_SAML_WORKERS: '1.5' })).toThrow('LANYARD_SAML_WORKERS: must be a whole number, got "1.5"');
   });

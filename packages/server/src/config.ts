@@ -185,7 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           ? `must be a number, got ${given}`
           : issue.code === 'invalid_type' && issue.expected === 'int'
             ? `must be a whole number, got ${given}`
-            : issue.code === 'too_small' || issue.code === 'too_big'
+            : (issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'number'
               ? `${issue.message} (got ${given})`
               : issue.message;
       return `  ${key}${sourceOf(key)}: ${message}`;

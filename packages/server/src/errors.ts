@@ -255,11 +255,11 @@ export class StorageUnavailableError extends LanyardError {
 
 /**
  * A SAML response this node could not verify now (its verification workers are busy, stopped,
- * or the node is shutting down): nothing was decided about the response, so a 503 the browser
- * may retry (`Retry-After`), never a 401.
+ * or the node is shutting down): nothing was decided about the user, so a 503, never a 401. The
+ * sign-in it answers is spent (every ACS spends its one-time state first), so no Retry-After:
+ * the way on is a new sign-in.
  */
 export class SamlVerificationUnavailableError extends LanyardError {
-  readonly retryAfterSeconds = 2;
   constructor(detail: string) {
     // RFC 6749 §4.1.2.1 `temporarily_unavailable`: at the enhanced ACS the desktop hears of it in the redirect.
     super({

@@ -173,7 +173,8 @@ describe.each(BACKENDS.flatMap((backend) => VERIFIERS.map((where) => [backend, w
           },
         };
         const late = new SamlConnection(storage, settings, SP, undefined, slow);
-        await expect(late.verify(unsolicited.SAMLResponse, false)).rejects.toThrow(/outside its validity window/);
+        // The Conditions first (the confirmation's window would say the same afterwards).
+        await expect(late.verify(unsolicited.SAMLResponse, false)).rejects.toThrow(/Conditions NotOnOrAfter has passed/);
       } finally {
         vi.useRealTimers();
       }

@@ -171,6 +171,13 @@ describe('SamlVerificationPool (worker threads)', () => {
     expect(await waiting).toMatchObject({ code: 20530, message: expect.stringMatching(/shutting down/) });
     expect(stuck.verified).toEqual({ onWorkers: 0, onThisThread: 0 });
     expect(warnings).toEqual([]);
+    // Closed in the same tick as the start: nothing is left running, and it does not wait for a probe.
+    const sameTick = new SamlVerificationPool({ threads: 1, workerFilename: HANGING_WORKER });
+    const started = sameTick.start();
+    const closingNow = performance.now();
+    await sameTick.close();
+    expect(await started).toBe('nowhere: the node is shutting down');
+    expect(performance.now() - closingNow).toBeLessThan(1_000);
     // Closed before it ever started: it never starts.
     const never = new SamlVerificationPool({ threads: 1, workerFilename: FAULTY_WORKER });
     await never.close();

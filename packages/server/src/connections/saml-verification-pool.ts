@@ -92,6 +92,8 @@ export class SamlVerificationPool implements SamlMessageVerifier {
 
   async verify(task: SamlVerificationTask): Promise<VerifiedSamlMessage> {
     if (this.closed) throw shuttingDown();
+    // From arrival: a response that waited for the workers to start counts that wait too.
+    const deadline = AbortSignal.timeout(this.timeoutMs);
     const usable = await this.usable();
     // Closed while the workers started: refused, not verified on this thread instead.
     if (this.closed) throw shuttingDown();
@@ -111,7 +113,7 @@ export class SamlVerificationPool implements SamlMessageVerifier {
     let outcome: SamlVerificationOutcome;
     this.inFlight++;
     try {
-      outcome = (await pool.run(task, { signal: AbortSignal.timeout(this.timeoutMs) })) as SamlVerificationOutcome;
+      outcome = (await pool.run(task, { signal: deadline })) as SamlVerificationOutcome;
     } catch (error) {
       throw this.unavailable(error);
     } finally {
@@ -141,6 +143,8 @@ export class SamlVerificationPool implements SamlMessageVerifier {
     let pool: Piscina | undefined;
     try {
       const { Piscina } = await import('piscina');
+      // Closed while piscina loaded: start nothing (close() found nothing to stop).
+      if (this.closed) return false;
       const filename = this.workerFilename;
       pool = new Piscina({
         filename,

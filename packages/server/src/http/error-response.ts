@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { LanyardError, RateLimitedError, SamlVerificationUnavailableError, StorageUnavailableError, oauthDescription } from '../errors.ts';
+import { LanyardError, RateLimitedError, StorageUnavailableError, oauthDescription } from '../errors.ts';
 import type { Logger } from './logger.ts';
 import { requestHeader } from './request-headers.ts';
 
@@ -21,6 +21,7 @@ const ADMIN_HINTS: Record<number, string> = {
   45010:
     'Try signing in again. If it keeps failing, show this page to an administrator: the reason above says what to change, and the account audit log keeps it.',
   20404: 'Check the link you followed; the configuration it names does not exist.',
+  20530: 'Start the sign-in again from the agent desktop in a moment. If it keeps happening, the server log says why (LANYARD_SAML_WORKERS).',
 };
 
 export function errorPage(error: LanyardError): string {
@@ -54,7 +55,6 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
   if (known instanceof RateLimitedError) headers['Retry-After'] = String(known.retryAfterSeconds);
   if (known instanceof StorageUnavailableError) headers['Retry-After'] = '5';
-  if (known instanceof SamlVerificationUnavailableError) headers['Retry-After'] = String(known.retryAfterSeconds);
   // The unread rest of an oversized body would be taken for the next request on a kept-alive
   // connection: end the connection with this answer (RFC 9110 §15.5.14).
   if (known.status === 413) headers['Connection'] = 'close';

@@ -11,7 +11,7 @@ import type { SamlConnection } from '../connections/saml-connection.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
 import type { SamlMessageVerifier } from '../connections/saml-verification-pool.ts';
 import { serviceProviderMetadataFor } from '../login/service-provider-metadata.ts';
-import { samlConnectionFor, samlSignInLocation, type SamlDependencies } from '../login/saml-connections.ts';
+import { samlConnectionFor, samlDependenciesOf, samlSignInLocation, type SamlDependencies } from '../login/saml-connections.ts';
 import { randomToken } from '../crypto/random.ts';
 import { InvalidParameterError, InvalidSsoSettingsError, LanyardError, SamlResponseError } from '../errors.ts';
 import { authTimeOf } from '../login/fresh-authentication.ts';
@@ -54,13 +54,7 @@ export class LegacyLoginService {
   ) {}
 
   private get samlDependencies(): SamlDependencies {
-    return {
-      storage: this.storage,
-      spKeys: this.spKeys,
-      publicUrl: this.config.publicUrl,
-      requestTtlMs: this.config.loginTtlSeconds * 1000,
-      verifier: this.samlVerifier,
-    };
+    return samlDependenciesOf(this.config, this.storage, this.spKeys, this.samlVerifier);
   }
 
   /** `POST /v1/Accounts/{AC}/authenticate`: checks the resource, returns the IdP location. */

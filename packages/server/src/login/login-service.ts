@@ -27,7 +27,7 @@ import { DEFAULT_UNIQUE_ID_POLICY } from '../users/unique-id.ts';
 import type { UserService, User } from '../users/user-service.ts';
 import { appTileLanding, isAppTileResponse } from './app-tiles.ts';
 import { authTimeOf, parseFreshness, wantsForceAuthn, type Freshness } from './fresh-authentication.ts';
-import type { SamlDependencies } from './saml-connections.ts';
+import { samlDependenciesOf, type SamlDependencies } from './saml-connections.ts';
 import { browserLocation } from './saml-post-binding.ts';
 import { connectionProtocol, type ServiceProviderKind } from './connection-protocols.ts';
 
@@ -118,15 +118,9 @@ export class LoginService {
     private readonly samlVerifier?: SamlMessageVerifier,
   ) {}
 
-  /** What SAML sign-ins need besides the connection: storage, SP keys, where the POST-binding page lives. */
+  /** What SAML sign-ins need besides the connection: storage, SP keys, where the POST-binding page lives, where responses are verified. */
   get samlDependencies(): SamlDependencies {
-    return {
-      storage: this.storage,
-      spKeys: this.spKeys,
-      publicUrl: this.config.publicUrl,
-      requestTtlMs: this.config.loginTtlSeconds * 1000,
-      verifier: this.samlVerifier,
-    };
+    return samlDependenciesOf(this.config, this.storage, this.spKeys, this.samlVerifier);
   }
 
   /** Validates the request (nothing redirects before this passes) and returns the IdP URL. */

@@ -1,4 +1,5 @@
 import type { Connection } from '../accounts/model.ts';
+import type { LanyardConfig } from '../config.ts';
 import { SamlConnection, type ServiceProvider } from '../connections/saml-connection.ts';
 import type { RequestOptions } from '../connections/saml-request-signing.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
@@ -15,6 +16,19 @@ export interface SamlDependencies {
   requestTtlMs: number;
   /** Where responses are verified (the server's worker threads); absent: on this thread. */
   verifier?: SamlMessageVerifier;
+}
+
+/**
+ * A login service's SAML dependencies: its storage and SP keys, the public URL and sign-in
+ * lifetime from its configuration, and where responses are verified.
+ */
+export function samlDependenciesOf(
+  config: Pick<LanyardConfig, 'publicUrl' | 'loginTtlSeconds'>,
+  storage: Storage,
+  spKeys: SpKeys,
+  verifier?: SamlMessageVerifier,
+): SamlDependencies {
+  return { storage, spKeys, publicUrl: config.publicUrl, requestTtlMs: config.loginTtlSeconds * 1000, verifier };
 }
 
 /** The connection's SAML relationship as `sp`, with its SP keys. */

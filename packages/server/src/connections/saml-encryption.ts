@@ -1,6 +1,7 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import xmlenc from 'xml-encryption';
 import { SamlResponseError } from '../errors.ts';
+import { childElements } from './saml-message-checks.ts';
 
 const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const XENC_NS = 'http://www.w3.org/2001/04/xmlenc#';
@@ -38,12 +39,6 @@ export interface DecryptedAssertion {
   key: string;
 }
 
-function elementChildren(parent: Element, namespace: string, localName: string): Element[] {
-  return Array.from(parent.childNodes).filter(
-    (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === namespace && (n as Element).localName === localName,
-  );
-}
-
 /**
  * Opens the response's `saml:EncryptedAssertion` (SAML core §2.3.4, XML Encryption) with the
  * connection's encryption keys, trying each (a key rollover), after refusing weak algorithms by
@@ -51,7 +46,7 @@ function elementChildren(parent: Element, namespace: string, localName: string):
  * the caller verifies the decrypted assertion with every rule a plain one gets.
  */
 export async function decryptAssertion(response: Element, policy: DecryptionPolicy): Promise<DecryptedAssertion | undefined> {
-  const encrypted = elementChildren(response, SAML_NS, 'EncryptedAssertion');
+  const encrypted = childElements(response, SAML_NS, 'EncryptedAssertion');
   if (encrypted.length === 0) return undefined;
   if (encrypted.length > 1) throw new SamlResponseError('the response carries more than one encrypted assertion; exactly one is accepted');
   const element = encrypted[0]!;
@@ -99,16 +94,16 @@ function decrypt(xml: string, key: string, allowRsa15: boolean): Promise<string>
 
 /** Names the algorithm the IdP used and the setting that changes it, before any decryption. */
 function assertAcceptedAlgorithms(encryptedAssertion: Element, allowRsa15: boolean): void {
-  const data = elementChildren(encryptedAssertion, XENC_NS, 'EncryptedData')[0];
+  const data = childElements(encryptedAssertion, XENC_NS, 'EncryptedData')[0];
   if (!data) throw new SamlResponseError('the EncryptedAssertion has no xenc:EncryptedData');
-  const content = elementChildren(data, XENC_NS, 'EncryptionMethod')[0]?.getAttribute('Algorithm') ?? '';
+  const content = childElements(data, XENC_NS, 'EncryptionMethod')[0]?.getAttribute('Algorithm') ?? '';
   if (!CONTENT_ALGORITHMS.has(content)) {
     throw new SamlResponseError(
       `the assertion is encrypted with ${CONTENT_NAMES.get(content) ?? `"${content.slice(0, 100) || '(no algorithm)'}"`}, which is not accepted; set the IdP's assertion encryption to AES-256-GCM, AES-128-GCM, AES-256-CBC or AES-128-CBC`,
     );
   }
   const keyMethods = Array.from(encryptedAssertion.getElementsByTagNameNS(XENC_NS, 'EncryptedKey')).flatMap((k) =>
-    elementChildren(k, XENC_NS, 'EncryptionMethod').map((m) => m.getAttribute('Algorithm') ?? ''),
+    childElements(k, XENC_NS, 'EncryptionMethod').map((m) => m.getAttribute('Algorithm') ?? ''),
   );
   if (keyMethods.length === 0) throw new SamlResponseError('the encrypted assertion carries no xenc:EncryptedKey (the key must travel with it)');
   for (const method of keyMethods) {

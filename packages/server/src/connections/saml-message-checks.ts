@@ -36,7 +36,8 @@ export interface MessageCheck {
 }
 
 const elementsOf = (root: Element): Element[] => [root, ...Array.from(root.getElementsByTagName('*'))];
-const childElements = (parent: Element, namespace: string, localName: string): Element[] =>
+/** The child elements of `parent` with this namespace and local name, in document order. */
+export const childElements = (parent: Element, namespace: string, localName: string): Element[] =>
   Array.from(parent.childNodes).filter(
     (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === namespace && (n as Element).localName === localName,
   );

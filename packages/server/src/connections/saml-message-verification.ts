@@ -4,7 +4,7 @@ import { DecryptionKeysNeeded, type SamlVerificationTask } from './saml-verifica
 import { emptyAttributes, type RawAttributes } from './profile-mapping.ts';
 import { readAssertion, readConditions, type AssertionContent, type ConditionsContent } from './saml-assertion.ts';
 import { decryptAssertion, EncryptedAssertionError } from './saml-encryption.ts';
-import { checkDecryptedAssertion, checkResponseMessage, DS_NS, SAML_NS, SAMLP_NS } from './saml-message-checks.ts';
+import { checkDecryptedAssertion, checkResponseMessage, childElements, DS_NS, SAML_NS, SAMLP_NS } from './saml-message-checks.ts';
 
 /**
  * The CPU-bound half of checking a SAML Response: everything that reads the message alone and
@@ -80,7 +80,7 @@ export async function verifySamlMessage(task: SamlVerificationTask): Promise<Ver
   return {
     assertion: { ...content, attributeEntries: Object.entries(attributes) },
     inResponseTo: message.getAttribute('InResponseTo') || null,
-    responseIssuer: children(message, SAML_NS, 'Issuer')[0]?.textContent?.trim(),
+    responseIssuer: childElements(message, SAML_NS, 'Issuer')[0]?.textContent?.trim(),
     destination: message.getAttribute('Destination') || null,
     conditions: readConditions(verified),
   };
@@ -92,12 +92,6 @@ export function assertionOf(message: VerifiedSamlMessage): AssertionContent {
   const attributes: RawAttributes = emptyAttributes();
   for (const [name, values] of attributeEntries) attributes[name] = values;
   return { ...content, attributes };
-}
-
-function children(parent: Element, namespace: string, localName: string): Element[] {
-  return Array.from(parent.childNodes).filter(
-    (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === namespace && (n as Element).localName === localName,
-  );
 }
 
 /** The raw message's root, for checks only: identity is read from signed XML alone. */

@@ -357,17 +357,26 @@ describe('SQLite on a full or read-only disk', () => {
         }
       }
       expect(answer).toMatchObject({ status: 503, body: { code: 20503, message: expect.stringMatching(/disk is full/) } });
+      let refreshToken = tokens.refresh_token;
       if (mounted) {
-        // On a full filesystem every write fails. (SQLite's page cap only stops the file growing:
-        // a refresh may still fit in pages freed earlier, so the fallback skips this check.)
-        const refused = await refreshTokens(lanyard, setup.connection.sid, tokens.refresh_token);
+        // On a full filesystem a refresh is refused once it needs space the files do not already
+        // hold: a few grants may first fit in space the database or its WAL (checkpointed in the
+        // background, so rewritten from its start) already has, each answering a real, rotated
+        // token (one CI run saw that). (SQLite's page cap only stops the file growing, so the
+        // fallback skips this check.)
+        let refused = await refreshTokens(lanyard, setup.connection.sid, refreshToken);
+        for (let i = 0; i < 50 && refused.status === 200; i++) {
+          refreshToken = String(refused.body.refresh_token);
+          refused = await refreshTokens(lanyard, setup.connection.sid, refreshToken);
+        }
         expect(refused.status).toBe(503);
         expect(refused.body.message).toMatch(/disk is full/);
       }
 
       if (mounted) rmSync(filler);
       else (lanyard.services.storage as unknown as { db: { pragma(s: string): void } }).db.pragma('max_page_count = 1073741823');
-      const again = await refreshTokens(lanyard, setup.connection.sid, tokens.refresh_token);
+      // The refused refresh spent nothing: the same token works once space is freed.
+      const again = await refreshTokens(lanyard, setup.connection.sid, refreshToken);
       expect(again.status).toBe(200);
       console.log('disk full simulated with', mounted ? 'a 2 MB tmpfs filled by dd' : 'PRAGMA max_page_count');
     } finally {

@@ -1,4 +1,4 @@
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { adminRoutes } from './admin/routes.ts';
 import { consoleRoutes } from './console/routes.ts';
 import { RelayStateHandlers } from './login/relay-states.ts';
@@ -15,6 +15,10 @@ import { createServices, type ServiceOptions, type Services } from './services.t
 import type { LanyardConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { preloadSamlModules } from './connections/saml-connection.ts';
+import { createServer, type Server } from 'node:http';
+import { withDirectRoutes, type DirectRoute } from './http/direct-routes.ts';
+import { directLookup, LOOKUP_PATH } from './flex/lookup-direct.ts';
+import { requestRecorder } from './operations/request-observer.ts';
 
 export { loadConfig, type LanyardConfig } from './config.ts';
 export * from './errors.ts';
@@ -39,6 +43,15 @@ export function routeModules(s: Services): RouteModule[] {
     adminRoutes({ accounts, clients, users, keys, accessTokens, tokens, spKeys, audit, adminKeys, storage, config, rateLimits }),
     consoleRoutes({ config, logger, storage, adminKeys, rateLimits, accounts, audit, login, relayStates }),
   ];
+}
+
+/**
+ * The routes answered before the app, by path (http/direct-routes.ts): the public lookup from its
+ * cache. `startLanyard` puts them in front of the app; a test can do the same with its own server.
+ */
+export function directRoutesOf(services: Services, config: Pick<LanyardConfig, 'publicUrl'>): Map<string, DirectRoute> {
+  const record = requestRecorder(services);
+  return new Map([[LOOKUP_PATH, directLookup({ accounts: services.accounts, config, lifecycle: services.lifecycle, record })]]);
 }
 
 export interface Lanyard {
@@ -72,13 +85,16 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     new URL(request.url).pathname === '/healthz'
       ? Response.json({ status: 'starting' })
       : Response.json({ status: 'starting' }, { status: 503, headers: { 'Retry-After': '1' } });
-  const server: ServerType = await new Promise((resolve, reject) => {
+  // Answered before the app once the services are up (http/direct-routes.ts).
+  const directRoutes = new Map<string, DirectRoute>();
+  const server: Server = await new Promise((resolve, reject) => {
     // The env carries the Node request (`incoming`): the client's socket address for rate limits.
-    const s = serve({ fetch: (request, env) => handle(request, env), hostname: config.host, port: config.port }, () => resolve(s));
+    const toApp = getRequestListener((request, env) => handle(request, env), { hostname: config.host });
+    const s = createServer(withDirectRoutes(directRoutes, toApp));
+    s.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
+    s.headersTimeout = config.headersTimeoutSeconds * 1000;
     s.once('error', (error) => reject(listenFailure(error as NodeJS.ErrnoException, config)));
-    const http = s as import('node:http').Server;
-    http.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
-    http.headersTimeout = config.headersTimeoutSeconds * 1000;
+    s.listen(config.port, config.host, () => resolve(s));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -90,6 +106,7 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     throw error;
   });
   handle = app.fetch;
+  for (const [path, route] of directRoutesOf(services, boundConfig)) directRoutes.set(path, route);
   // Once ready, not before: start-up stays short and the first sign-ins do not load them (the
   // verification workers load the XML modules on their own threads).
   setImmediate(() => {
@@ -136,7 +153,7 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
-    (server as import('node:http').Server).closeAllConnections();
+    server.closeAllConnections();
     await closed;
     // A key still being created (a stop right after start) is stored before storage closes,
     // within what is left of the shutdown timeout.

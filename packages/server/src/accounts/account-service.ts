@@ -296,6 +296,14 @@ export class AccountService {
     });
   }
 
+  /**
+   * The public lookup's answer for an account when this process holds a fresh one
+   * (`lookupConfig` within the last 5 s), else `undefined`: never reads storage, never throws.
+   */
+  cachedLookupConfig(accountSid: string): AuthConfigEntry[] | undefined {
+    return this.lookups.peek(accountSid);
+  }
+
   /** Origins of Trusted URLs and registered redirect URIs: the pages allowed to call us cross-origin. */
   async isTrustedOrigin(origin: string): Promise<boolean> {
     return this.trustedOrigins.has(origin);

@@ -41,12 +41,18 @@ export class LookupCache {
 
   async get(accountSid: string, read: () => Promise<AuthConfigEntry[]>): Promise<AuthConfigEntry[]> {
     const now = Date.now();
-    const cached = this.entries.get(accountSid);
-    if (cached && cached.until > now) return cached.entries;
+    const cached = this.peek(accountSid, now);
+    if (cached) return cached;
     const entries = await read();
     if (this.entries.size >= LOOKUP_CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(accountSid, { entries, until: now + LOOKUP_CACHE_MS });
     return entries;
+  }
+
+  /** The answer kept for `accountSid` if it is still fresh, without reading anything. */
+  peek(accountSid: string, now = Date.now()): AuthConfigEntry[] | undefined {
+    const cached = this.entries.get(accountSid);
+    return cached && cached.until > now ? cached.entries : undefined;
   }
 
   clear(): void {

@@ -1,4 +1,5 @@
 import type { AccountService } from '../accounts/account-service.ts';
+import type { AuthConfigEntry } from '../accounts/public-lookup.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { requireSid } from '../ids.ts';
 
@@ -40,10 +41,17 @@ export function lookupQuery(query: Record<string, string>): LookupQuery {
  * unknown account, never a 400. Lanyard issues tokens to single-page apps only, so any other
  * `AppType` also finds nothing.
  */
-export async function lookup(accounts: AccountService, query: LookupQuery) {
-  if (query.accountSid === undefined) return [];
-  if (query.appType !== undefined && query.appType !== 'SinglePageApp') return [];
-  const entries = await accounts.lookupConfig(query.accountSid);
+export async function lookup(accounts: AccountService, query: LookupQuery): Promise<AuthConfigEntry[]> {
+  if (!canFindAny(query)) return [];
+  return matching(await accounts.lookupConfig(query.accountSid), query);
+}
+
+/** Whether a lookup can find entries at all: it names an account and asks for single-page apps (or any app type). */
+export const canFindAny = (query: LookupQuery): query is LookupQuery & { accountSid: string } =>
+  query.accountSid !== undefined && (query.appType === undefined || query.appType === 'SinglePageApp');
+
+/** The entries of an account that match the lookup's filters (`FlexInstanceSid`, `SSOProfileSid`). */
+export function matching(entries: AuthConfigEntry[], query: LookupQuery): AuthConfigEntry[] {
   return entries.filter(
     (entry) =>
       (query.instanceSid === undefined || entry.instance_sid === query.instanceSid) &&

@@ -1,5 +1,5 @@
 import { Hono, type Env } from 'hono';
-import { randomUUID } from 'node:crypto';
+import { randomIdBytes } from '../crypto/random.ts';
 import type { LanyardConfig } from '../config.ts';
 import { NotFoundError } from '../errors.ts';
 import { respondWithError } from './error-response.ts';
@@ -37,24 +37,47 @@ const BROWSER_POSTS = [/^\/login\/callback$/, /^\/login\/oidc\/callback$/, /^\/v
 
 const DEFAULT_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'";
 
+/**
+ * The headers every answer carries besides its request id, as a flat `[name, value, …]` list
+ * (the form `ServerResponse.writeHead` takes): no sniffing, no referrer, the default CSP, no
+ * framing, and HSTS when the public URL is https (RFC 6797 §7.2: never over plain http).
+ */
+export function baseResponseHeaders(config: Pick<LanyardConfig, 'publicUrl'>): readonly string[] {
+  return [
+    'X-Content-Type-Options',
+    'nosniff',
+    'Referrer-Policy',
+    'no-referrer',
+    'Content-Security-Policy',
+    DEFAULT_CSP,
+    'X-Frame-Options',
+    'DENY',
+    ...(config.publicUrl.startsWith('https:') ? ['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] : []),
+  ];
+}
+
+/**
+ * The request id an answer and its log line carry: the client's `X-Request-Id` (its first 64
+ * characters) when it sent one, else 16 random hex digits from the pooled CSPRNG
+ * (crypto/random.ts): `randomBytes(8)` was 6 % of a lookup's profile.
+ */
+export function requestIdFrom(header: string | undefined): string {
+  return header?.slice(0, 64) || randomIdBytes(8).toString('hex');
+}
+
 /** One Hono app for every surface; route modules register themselves on it. */
 export function createApp(services: AppDependencies, modules: RouteModule[]): App {
   const app: App = new Hono<{ Variables: AppVariables }>();
-  const https = services.config.publicUrl.startsWith('https:');
 
   // On the Node response, not through Hono (http/response-headers.ts): the answer stays a plain
   // header object to the socket. A route that needs another CSP (the console) sets its own
   // through Hono, which replaces this one.
+  const baseHeaders = baseResponseHeaders(services.config);
   app.use('*', async (c, next) => {
-    // randomUUID draws from a pooled entropy buffer; randomBytes(8) was 6 % of a lookup's profile.
-    const requestId = requestHeader(c, 'x-request-id')?.slice(0, 64) || randomUUID().replace(/-/g, '').slice(0, 16);
+    const requestId = requestIdFrom(requestHeader(c, 'x-request-id'));
     c.set('requestId', requestId);
     setResponseHeader(c, 'X-Request-Id', requestId);
-    setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
-    setResponseHeader(c, 'Referrer-Policy', 'no-referrer');
-    setResponseHeader(c, 'Content-Security-Policy', DEFAULT_CSP);
-    setResponseHeader(c, 'X-Frame-Options', 'DENY');
-    if (https) setResponseHeader(c, 'Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    for (let i = 0; i < baseHeaders.length; i += 2) setResponseHeader(c, baseHeaders[i]!, baseHeaders[i + 1]!);
     await next();
   });
   app.use('*', observeRequests(services));

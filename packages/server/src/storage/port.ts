@@ -57,6 +57,13 @@ export interface RecordLink {
   idField: string;
 }
 
+/** A record and the records its payload names (Storage.findWithLinked). */
+export interface FoundWithLinked<T> {
+  record: StoredRecord<T>;
+  /** The linked records, in the order of the links; undefined where absent, expired or not named. */
+  linked: Array<StoredRecord | undefined>;
+}
+
 export interface ConsumeWithLinkedResult<T> extends ConsumeResult<T> {
   /** The linked records, in the order of the links; undefined where absent, expired or not named. */
   linked: Array<StoredRecord | undefined>;
@@ -93,6 +100,21 @@ export interface Storage {
    * or expired.
    */
   consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now?: number): Promise<ConsumeWithLinkedResult<T> | undefined>;
+  /**
+   * A record, spent or not, and the records its payload names through `links` (as
+   * `consumeWithLinked` names them), in one read: one statement and one snapshot on PostgreSQL.
+   * Nothing is locked; a caller that writes on what it read spends with `consumeAndInsert`, which
+   * spends only what is still unspent. Undefined when the record is absent or expired.
+   */
+  findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>): Promise<FoundWithLinked<T> | undefined>;
+  /**
+   * Spends the record `kind`/`id` and inserts `successor`, atomically and only if the record is
+   * still unspent: true when both happened; false, with nothing changed, when the record is spent
+   * (another caller spent it since it was read), absent or expired, or `successor`'s key or
+   * lookup is taken. One statement on PostgreSQL, needing no transaction: refresh-token rotation
+   * (RFC 6749 §6; a token spent once, RFC 9700 §4.14.2).
+   */
+  consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number): Promise<boolean>;
   destroy(kind: string, id: string): Promise<boolean>;
   /** Deletes records whose expiry has passed; returns how many. */
   sweepExpired(now?: number): Promise<number>;

@@ -109,6 +109,26 @@ const STATEMENTS = {
   findPair: `SELECT ${COLUMNS} FROM records WHERE ((kind = $1 AND id = $2) OR (kind = $3 AND id = $4)) AND ${NOT_EXPIRED.replace('$NOW', '$5')}`,
   consume: `UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL
          AND ${NOT_EXPIRED.replace('$NOW', '$1')} RETURNING ${COLUMNS}`,
+  // A record, spent or not, and the records its payload names: links as parallel arrays of kinds
+  // and payload fields; an id that is not a JSON string names nothing (record-links.ts). One
+  // statement, so one snapshot: nothing is locked (consumeAndInsert spends only the unspent).
+  findWithLinked: `WITH found AS (SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')})
+    SELECT 0 AS link, ${COLUMNS} FROM found
+    UNION ALL
+    SELECT l.ord::int AS link, ${COLUMNS.replace(/(\w+)/g, 'r.$1')}
+      FROM found f CROSS JOIN unnest($4::text[], $5::text[]) WITH ORDINALITY AS l(kind, id_field, ord)
+      JOIN records r ON r.kind = l.kind AND r.id = f.payload ->> l.id_field
+      WHERE jsonb_typeof(f.payload -> l.id_field) = 'string' AND (r.expires_at IS NULL OR r.expires_at > $3)`,
+  // Spends an unspent record and stores its successor in one statement: the UPDATE spends only
+  // when the successor's key and lookup are free, and the INSERT runs only on what it spent. A
+  // spend that waits for another's lock re-reads the row after it (EvalPlanQual) and spends
+  // nothing if that one committed.
+  consumeAndInsert: `WITH spent AS (
+      UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL AND ${NOT_EXPIRED.replace('$NOW', '$1')}
+        AND NOT EXISTS (SELECT 1 FROM records WHERE kind = $4 AND (id = $5 OR lookup = $7))
+      RETURNING 1)
+    INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
+    SELECT $4::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::bigint, $11::bigint FROM spent`,
   destroy: `DELETE FROM records WHERE kind = $1 AND id = $2`,
 } as const;
 
@@ -224,6 +244,28 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       const named = keys.filter((key) => key !== undefined);
       const found = await ops.findMany(named);
       return { ...result, linked: keys.map((key) => (key ? found[named.indexOf(key)] : undefined)) };
+    },
+    async findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) {
+      const args = [kind, id, Date.now(), links.map((l) => l.kind), links.map((l) => l.idField)];
+      const rows = (await statement(db, 'findWithLinked', args)).rows as Array<Row & { link: number }>;
+      const own = rows.find((row) => row.link === 0);
+      if (!own) return undefined;
+      const linked = links.map((_, i) => {
+        const row = rows.find((r) => r.link === i + 1);
+        return row ? toRecord(row) : undefined;
+      });
+      return { record: toRecord<T>(own), linked };
+    },
+    async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
+      try {
+        const res = await statement(db, 'consumeAndInsert', [now, kind, id, ...values(successor, now)]);
+        return res.rowCount === 1;
+      } catch (error) {
+        // The successor's key or lookup taken between the check and the insert: nothing applied
+        // (the statement failed whole). Inside a transaction, that transaction is aborted.
+        if ((error as { code?: string }).code === '23505' && db instanceof pg.Pool) return false;
+        throw error;
+      }
     },
     async destroy(kind, id) {
       const res = await statement(db, 'destroy', [kind, id]);
@@ -395,6 +437,12 @@ export class PostgresStorage implements Storage {
   }
   consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now?: number) {
     return this.ops.consumeWithLinked<T>(kind, id, links, now);
+  }
+  findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) {
+    return this.ops.findWithLinked<T>(kind, id, links);
+  }
+  consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number) {
+    return this.ops.consumeAndInsert<T>(kind, id, successor, now);
   }
   destroy(kind: string, id: string) {
     return this.ops.destroy(kind, id);

@@ -93,6 +93,9 @@ export interface SqliteOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Thrown inside `consumeAndInsert`'s savepoint to roll the spend back when the successor cannot be stored. */
+const SUCCESSOR_TAKEN = Symbol('successor taken');
+
 /**
  * Embedded SQLite (better-sqlite3, WAL). better-sqlite3 is synchronous; a transaction may await,
  * so while one is open every other caller waits on `gate` and cannot slip statements into it.
@@ -103,9 +106,12 @@ export class SqliteStorage implements Storage {
   /** Storage.createdNow: this open created the tables (a new, empty database file). */
   createdNow = false;
   private readonly db: Database.Database;
+  /** Settles when the open transaction ends; `transactionOpen` says whether one is. */
   private gate: Promise<void> = Promise.resolve();
+  private transactionOpen = false;
   private readonly statements;
   private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly consumeAndInsertAtomically: (kind: string, id: string, successor: ReturnType<typeof params>, now: number) => boolean;
 
   constructor(filename: string, options: SqliteOptions = {}) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -149,6 +155,12 @@ export class SqliteStorage implements Storage {
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
     };
+    // A savepoint when a transaction is open (better-sqlite3 nests them), else a transaction.
+    this.consumeAndInsertAtomically = db.transaction((kind: string, id: string, successor: ReturnType<typeof params>, now: number) => {
+      if (!this.statements.consume.get(now, kind, id, now)) return false;
+      if (this.statements.insert.run(successor).changes !== 1) throw SUCCESSOR_TAKEN;
+      return true;
+    });
     if (filename !== ':memory:') {
       const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'LanyardStorageWarning'));
       this.checkpointer = WalCheckpointer.start(db, filename, warn);
@@ -180,15 +192,13 @@ export class SqliteStorage implements Storage {
   }
 
   /**
-   * Runs a synchronous statement once no transaction is open. The check and the statement happen
-   * in the same tick, so nothing can open a transaction between them.
+   * Runs a synchronous statement once no transaction is open: at once when none is (in the
+   * caller's tick, without waiting for a turn of the event loop), else after it ends. The check
+   * and the statement happen in the same tick, so nothing can open a transaction between them.
    */
   private async whenOpen<R>(op: () => R): Promise<Awaited<R>> {
-    for (;;) {
-      const current = this.gate;
-      await current;
-      if (current === this.gate) return await op();
-    }
+    while (this.transactionOpen) await this.gate;
+    return await op();
   }
 
   private directOps: Storage | undefined;
@@ -234,6 +244,26 @@ export class SqliteStorage implements Storage {
         });
         return { ...result, linked };
       },
+      findWithLinked: async <T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) => {
+        const now = Date.now();
+        const row = self.statements.find.get(kind, id, now) as Row | undefined;
+        if (!row) return undefined;
+        const record = toRecord<T>(row);
+        const linked = linkedKeys(record, links).map((key) => {
+          const found = key && (self.statements.find.get(key.kind, key.id, now) as Row | undefined);
+          return found ? toRecord(found) : undefined;
+        });
+        return { record, linked };
+      },
+      consumeAndInsert: async <T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) =>
+        guard(() => {
+          try {
+            return self.consumeAndInsertAtomically(kind, id, params(successor, now), now);
+          } catch (error) {
+            if (error === SUCCESSOR_TAKEN) return false;
+            throw error;
+          }
+        }),
       destroy: async (kind, id) => guard(() => self.statements.destroy.run(kind, id).changes > 0),
       sweepExpired: async (now = Date.now()) => guard(() => self.statements.sweep.run(now).changes),
       transaction: async (work) => work(ops),
@@ -284,6 +314,12 @@ export class SqliteStorage implements Storage {
   consumeWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now?: number) {
     return this.whenOpen(() => this.direct().consumeWithLinked<T>(kind, id, links, now));
   }
+  findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) {
+    return this.whenOpen(() => this.direct().findWithLinked<T>(kind, id, links));
+  }
+  consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number) {
+    return this.whenOpen(() => this.direct().consumeAndInsert<T>(kind, id, successor, now));
+  }
   destroy(kind: string, id: string) {
     return this.whenOpen(() => this.direct().destroy(kind, id));
   }
@@ -294,6 +330,7 @@ export class SqliteStorage implements Storage {
   async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
     let release!: () => void;
     await this.whenOpen(() => {
+      this.transactionOpen = true;
       this.gate = new Promise<void>((resolve) => (release = resolve));
     });
     try {
@@ -308,6 +345,7 @@ export class SqliteStorage implements Storage {
         throw error;
       }
     } finally {
+      this.transactionOpen = false;
       release();
     }
   }

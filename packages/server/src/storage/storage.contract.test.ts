@@ -147,6 +147,109 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect(spent?.linked[0]?.payload).toEqual({ revoked: true });
   });
 
+  it('reads a record, spent or not, with the records its payload names, without spending it', async () => {
+    const now = Date.now();
+    await storage.insert({ kind: 'fl-session', id: 's1', payload: { n: 'session' } });
+    await storage.insert({ kind: 'fl-user', id: 'u1', payload: { n: 'user' } });
+    await storage.insert({ kind: 'fl-user', id: 'gone', payload: {}, expiresAt: now - 1 });
+    await storage.insert({ kind: 'fl-user', id: '7', payload: {} });
+    await storage.insert({
+      kind: 'fl-token',
+      id: 't1',
+      family: 'F',
+      payload: { sessionId: 's1', userSid: 'u1', expiredUser: 'gone', notAnId: 7, missing: 'nobody' },
+    });
+    const links = [
+      { kind: 'fl-user', idField: 'userSid' },
+      { kind: 'fl-session', idField: 'sessionId' },
+      { kind: 'fl-user', idField: 'expiredUser' },
+      { kind: 'fl-user', idField: 'notAnId' },
+      { kind: 'fl-user', idField: 'missing' },
+      { kind: 'fl-user', idField: '__proto__' },
+      // The same record twice: each link gets it.
+      { kind: 'fl-user', idField: 'userSid' },
+    ];
+    const payloads = (found: Awaited<ReturnType<Storage['findWithLinked']>>) => found?.linked.map((r) => r?.payload ?? null);
+    const first = await storage.findWithLinked('fl-token', 't1', links);
+    expect(first?.record).toMatchObject({ kind: 'fl-token', id: 't1', family: 'F', consumedAt: null, payload: { sessionId: 's1' } });
+    expect(payloads(first)).toEqual([{ n: 'user' }, { n: 'session' }, null, null, null, null, { n: 'user' }]);
+    expect((await storage.findWithLinked('fl-token', 't1', []))?.linked).toEqual([]);
+    // Reading spends nothing; a spent record is still found, with its spending time.
+    expect((await storage.consume('fl-token', 't1'))?.consumedNow).toBe(true);
+    const spent = await storage.findWithLinked('fl-token', 't1', links);
+    expect(spent?.record.consumedAt).toEqual(expect.any(Number));
+    expect(payloads(spent)).toEqual(payloads(first));
+    expect(payloads(await storage.transaction((tx) => tx.findWithLinked('fl-token', 't1', links)))).toEqual(payloads(first));
+    expect(await storage.findWithLinked('fl-token', 'missing', links)).toBeUndefined();
+    await storage.insert({ kind: 'fl-token', id: 'expired', payload: { sessionId: 's1' }, expiresAt: now - 1 });
+    expect(await storage.findWithLinked('fl-token', 'expired', links)).toBeUndefined();
+  });
+
+  it('spends a record and stores its successor together, once, or changes nothing', async () => {
+    const now = Date.now();
+    const successor = (id: string) => ({ kind: 'ci-token', id, family: 'F', payload: { from: 'a' }, expiresAt: now + 60_000 });
+    await storage.insert({ kind: 'ci-token', id: 'a', family: 'F', payload: {} });
+    // Raced: exactly one spends it, and only its successor is stored.
+    const results = await Promise.all(['b1', 'b2', 'b3', 'b4'].map((id) => storage.consumeAndInsert('ci-token', 'a', successor(id), now)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = ['b1', 'b2', 'b3', 'b4'][results.indexOf(true)]!;
+    expect(await storage.find('ci-token', winner)).toMatchObject({ family: 'F', payload: { from: 'a' }, consumedAt: null, expiresAt: now + 60_000 });
+    for (const id of ['b1', 'b2', 'b3', 'b4'].filter((id) => id !== winner)) expect(await storage.find('ci-token', id)).toBeUndefined();
+    expect((await storage.find('ci-token', 'a'))?.consumedAt).toBe(now);
+    // Spent, absent or expired: nothing stored.
+    expect(await storage.consumeAndInsert('ci-token', 'a', successor('c'))).toBe(false);
+    expect(await storage.consumeAndInsert('ci-token', 'missing', successor('c'))).toBe(false);
+    await storage.insert({ kind: 'ci-token', id: 'expired', payload: {}, expiresAt: now - 1 });
+    expect(await storage.consumeAndInsert('ci-token', 'expired', successor('c'))).toBe(false);
+    expect(await storage.find('ci-token', 'c')).toBeUndefined();
+    // The successor's key or lookup taken: the record stays unspent.
+    await storage.insert({ kind: 'ci-token', id: 'd', payload: {} });
+    await storage.insert({ kind: 'ci-token', id: 'taken', lookup: 'L', payload: { keep: true } });
+    expect(await storage.consumeAndInsert('ci-token', 'd', successor('taken'))).toBe(false);
+    expect(await storage.consumeAndInsert('ci-token', 'd', { ...successor('e'), lookup: 'L' })).toBe(false);
+    expect((await storage.find('ci-token', 'd'))?.consumedAt).toBeNull();
+    expect((await storage.find('ci-token', 'taken'))?.payload).toEqual({ keep: true });
+    expect(await storage.find('ci-token', 'e')).toBeUndefined();
+    // Inside a transaction: undone with it.
+    await expect(
+      storage.transaction(async (tx) => {
+        expect(await tx.consumeAndInsert('ci-token', 'd', successor('f'))).toBe(true);
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect((await storage.find('ci-token', 'd'))?.consumedAt).toBeNull();
+    expect(await storage.find('ci-token', 'f')).toBeUndefined();
+    expect(await storage.transaction((tx) => tx.consumeAndInsert('ci-token', 'd', successor('f')))).toBe(true);
+    expect(await storage.find('ci-token', 'f')).toBeDefined();
+  });
+
+  // SQLite runs one transaction at a time: nothing can commit while a spend waits for a lock.
+  it.skipIf(backend !== 'postgres')('spends nothing when another spend of the record commits while it waits for the lock', async () => {
+    for (const outcome of ['commit', 'rollback'] as const) {
+      const id = `w-${outcome}`;
+      await storage.insert({ kind: 'cw-token', id, payload: {} });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const a = storage
+        .transaction(async (tx) => {
+          await tx.consume('cw-token', id);
+          locked();
+          await held;
+          if (outcome === 'rollback') throw new Error('rolled back');
+        })
+        .catch(() => undefined);
+      await isLocked;
+      const b = storage.consumeAndInsert('cw-token', id, { kind: 'cw-token', id: `${id}-next`, payload: {} });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      release();
+      await a;
+      expect({ outcome, stored: await b }).toEqual({ outcome, stored: outcome === 'rollback' });
+      expect(Boolean(await storage.find('cw-token', `${id}-next`))).toBe(outcome === 'rollback');
+    }
+  });
+
   it('hides and sweeps expired records', async () => {
     await storage.insert({ kind: 'e', id: 'old', payload: {}, expiresAt: Date.now() - 1 });
     await storage.insert({ kind: 'e', id: 'new', payload: {}, expiresAt: Date.now() + 60_000 });

@@ -108,6 +108,32 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     await expect(c.tokens.validateAccessToken(third.accessToken)).resolves.toBeDefined();
   });
 
+  it('rotates a refresh token presented several times at once exactly once: every request gets the same successor', async () => {
+    const c = await core({ refreshGraceSeconds: 10 });
+    const first = await (await mintCode(c)).exchange();
+    // Read live by all of them; one spends it, the others lose the race and take the grace path.
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken, connectionSid: c.connection.sid })),
+    );
+    expect(new Set(answers.map((a) => a.refreshToken)).size).toBe(1);
+    expect(answers[0]!.refreshToken).not.toBe(first.refreshToken);
+    // One successor stored, unspent, and the family alive.
+    const successor = await c.storage.find('refresh_token', sha256(answers[0]!.refreshToken));
+    expect(successor?.consumedAt).toBeNull();
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: answers[0]!.refreshToken })).resolves.toBeDefined();
+  });
+
+  it('with a grace window of 0, a token presented twice at once rotates once and the other presentation revokes the family', async () => {
+    const c = await core({ refreshGraceSeconds: 0 });
+    const first = await (await mintCode(c)).exchange();
+    const outcomes = await Promise.allSettled([0, 1].map(() => c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken })));
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toMatchObject({ code: 45200, message: expect.stringMatching(/already used/) });
+    const issued = outcomes.find((o) => o.status === 'fulfilled') as PromiseFulfilledResult<Awaited<ReturnType<typeof c.tokens.refresh>>>;
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: issued.value.refreshToken })).rejects.toMatchObject({ code: 45200 });
+  });
+
   it('revokes the whole family when a spent refresh token comes back after the grace window (RFC 9700 §4.14.2)', async () => {
     const c = await core({ refreshGraceSeconds: 10 });
     const start = Date.now();

@@ -6,7 +6,7 @@ import type { LanyardConfig } from '../config.ts';
 import { randomToken, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
-import type { RecordLink, Storage } from '../storage/port.ts';
+import type { FoundWithLinked, NewRecord, RecordLink, Storage } from '../storage/port.ts';
 import { USER_RECORD_KIND, type User, type UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { announceGrant, type TokenEvents } from './grant-events.ts';
@@ -174,32 +174,38 @@ export class TokenService {
    * request, two tabs racing) returns the same successor; later, it revokes the whole family
    * (RFC 9700 §4.14.2). At the session cap the token is renewed without rotating (`TokenKeptAtCap`).
    *
-   * One transaction on the common path: spend the token (which locks it) and read its session
-   * and user (`consumeWithLinked`: one step on SQLite, two statements on PostgreSQL), then store
-   * the successor.
+   * A live token, the common case, takes two storage steps and no transaction: read the token
+   * with its session and user (`findWithLinked`), check them, then spend the token and store its
+   * successor in one atomic step (`consumeAndInsert`), which spends only a token still unspent:
+   * a token presented twice at once rotates once. Every other case — a spent token, or a race
+   * lost between the two steps — is decided in one transaction that spends the token before
+   * looking at it (`rotateInTransaction`).
    */
   private async rotate(request: RefreshRequest): Promise<IssuedTokens> {
     const now = Date.now();
+    const tokenId = sha256(request.refreshToken);
     const successor = this.successorOf(request.refreshToken);
+    const found = await this.storage.findWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS);
+    // Tokens are stored before they are handed out: one not found now never will be.
+    if (!found) throw new InvalidGrantError('The refresh token is invalid or has expired.');
+    if (found.record.consumedAt === null) {
+      const presented = this.checkPresented(found, request);
+      const live = await this.liveGrant(this.storage, presented, successor, request, now);
+      if (!live.rotates) return this.sign(live.grant);
+      if (await this.storage.consumeAndInsert(REFRESH, tokenId, this.successorRecord(live.grant), now)) return this.sign(live.grant);
+      // Spent meanwhile by another request presenting the same token: decided as a spent token.
+    }
+    return this.rotateInTransaction(request, tokenId, successor, now);
+  }
+
+  /** `rotate` for a token found spent (or spent since it was read): spends and decides in one transaction. */
+  private async rotateInTransaction(request: RefreshRequest, tokenId: string, successor: string, now: number): Promise<IssuedTokens> {
     let grant: PreparedGrant | typeof REUSE_DETECTED;
     try {
       grant = await this.storage.transaction(async (tx) => {
-        const result = await tx.consumeWithLinked<RefreshTokenRecord>(REFRESH, sha256(request.refreshToken), REFRESH_LINKS, now);
+        const result = await tx.consumeWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS, now);
         if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
-        const token = result.record.payload;
-        const session = result.linked[0]?.payload as Session | undefined;
-        // Tokens stored before they named their user: `prepare` reads the user instead.
-        const user = result.linked[1]?.payload as User | undefined;
-        if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
-        if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
-        // A runaway or hammering client: refused before anything is spent (the throw rolls back),
-        // so the same token still works once the budget refills.
-        this.rateLimits?.take('refreshFamily', session.id);
-        if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
-          throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
-        }
-        if (request.clientId !== undefined && request.clientId !== session.clientId)
-          throw new InvalidGrantError('The refresh token was issued to another client.');
+        const presented = this.checkPresented(result, request);
         if (!result.consumedNow) {
           const spentAt = result.record.consumedAt ?? 0;
           const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
@@ -208,21 +214,16 @@ export class TokenService {
           if (!withinGrace) {
             // Commit the revocation: throwing here would roll it back with the transaction.
             // Whatever `scope` asked for: reuse is detected before the scope is looked at.
-            await this.revokeWith(tx, session.id, 'refresh_token_reuse', now);
+            await this.revokeWith(tx, presented.session.id, 'refresh_token_reuse', now);
             return REUSE_DETECTED;
           }
-          return this.prepare(tx, session, successor, now, false, narrowScope(session.scope, request.scope), user);
+          return this.prepare(tx, presented.session, successor, now, false, narrowScope(presented.session.scope, request.scope), presented.user);
         }
-        if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
-        if (now >= token.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
-        // Checked only now, on a live token of this client: a refusal throws, which rolls the
-        // consumption back, so the client's token stays usable.
-        const scope = narrowScope(session.scope, request.scope);
-        if (token.accessTokenExpiresAt === session.maxExpiresAt) {
-          // Throwing rolls the consumption back: the same token stays usable until the cap.
-          throw new TokenKeptAtCap(await this.prepare(tx, session, request.refreshToken, now, false, scope, user));
-        }
-        return this.prepare(tx, session, successor, now, true, scope, user);
+        const live = await this.liveGrant(tx, presented, successor, request, now);
+        // Throwing rolls the consumption back: the same token stays usable until the cap.
+        if (!live.rotates) throw new TokenKeptAtCap(live.grant);
+        await tx.insert(this.successorRecord(live.grant));
+        return live.grant;
       });
     } catch (error) {
       if (error instanceof TokenKeptAtCap) return this.sign(error.grant);
@@ -232,6 +233,51 @@ export class TokenService {
       throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
     }
     return this.sign(grant);
+  }
+
+  /**
+   * The checks every presented refresh token passes, spent or not, in this order: its session is
+   * live, it was issued at this surface, the session's refresh budget is not spent (charged
+   * again if the rotation then goes to its transaction), and it was issued for this connection
+   * and client. Nothing is spent before them: a refusal leaves the token usable.
+   */
+  private checkPresented(found: FoundWithLinked<RefreshTokenRecord>, request: RefreshRequest): PresentedToken {
+    const session = found.linked[0]?.payload as Session | undefined;
+    // Tokens stored before they named their user: `prepare` reads the user instead.
+    const user = found.linked[1]?.payload as User | undefined;
+    if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
+    if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
+    // A runaway or hammering client: refused before anything is spent.
+    this.rateLimits?.take('refreshFamily', session.id);
+    if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
+      throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
+    }
+    if (request.clientId !== undefined && request.clientId !== session.clientId)
+      throw new InvalidGrantError('The refresh token was issued to another client.');
+    return { token: found.record.payload, session, user };
+  }
+
+  /**
+   * What a live token of this client gets: refused past the session's lifetime or the token's
+   * own, or for a scope beyond the session's grant; else a grant with its successor
+   * (`rotates`), or with the same token when the access token it came with already ended at the
+   * session cap (`TokenKeptAtCap`). Reads (the user, the account) through `tx`; writes nothing.
+   */
+  private async liveGrant(
+    tx: Storage,
+    { token, session, user }: PresentedToken,
+    successor: string,
+    request: RefreshRequest,
+    now: number,
+  ): Promise<{ grant: PreparedGrant; rotates: boolean }> {
+    if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
+    if (now >= token.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
+    // Checked only now, on a live token of this client.
+    const scope = narrowScope(session.scope, request.scope);
+    if (token.accessTokenExpiresAt === session.maxExpiresAt) {
+      return { grant: await this.prepare(tx, session, request.refreshToken, now, false, scope, user), rotates: false };
+    }
+    return { grant: await this.prepare(tx, session, successor, now, false, scope, user), rotates: true };
   }
 
   /**
@@ -255,18 +301,23 @@ export class TokenService {
     const account = await this.accountIdentity(tx, session.accountSid);
     const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
     const refreshTokenExpiresAt = Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt);
-    if (storeRefresh) {
-      // No account column: nothing lists refresh tokens by account (revocation is the session's),
-      // and an indexed column is one more index entry written on every grant.
-      await tx.insert<RefreshTokenRecord>({
-        kind: REFRESH,
-        id: sha256(refreshToken),
-        family: session.id,
-        payload: { sessionId: session.id, userSid: session.userSid, usableUntil: refreshTokenExpiresAt, accessTokenExpiresAt },
-        expiresAt: refreshTokenExpiresAt + REUSE_MEMORY_MS,
-      });
-    }
-    return { session, user, account, scope, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+    const grant = { session, user, account, scope, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+    if (storeRefresh) await tx.insert(this.successorRecord(grant));
+    return grant;
+  }
+
+  /** The stored record of the refresh token a grant issues (hashed: the token itself is never stored). */
+  private successorRecord(grant: PreparedGrant): NewRecord<RefreshTokenRecord> {
+    const { session, refreshToken, refreshTokenExpiresAt, accessTokenExpiresAt } = grant;
+    // No account column: nothing lists refresh tokens by account (revocation is the session's),
+    // and an indexed column is one more index entry written on every grant.
+    return {
+      kind: REFRESH,
+      id: sha256(refreshToken),
+      family: session.id,
+      payload: { sessionId: session.id, userSid: session.userSid, usableUntil: refreshTokenExpiresAt, accessTokenExpiresAt },
+      expiresAt: refreshTokenExpiresAt + REUSE_MEMORY_MS,
+    };
   }
 
   /** Account SIDs and their Flex instance SIDs never change: read once per process, not per grant. */
@@ -421,6 +472,13 @@ export class TokenService {
 
 type PreparedGrant = Omit<IssuedTokens, 'accessToken' | 'idToken' | 'sessionCapped'>;
 
+/** A presented refresh token's record with its session and user (absent for tokens stored before they named it). */
+interface PresentedToken {
+  token: RefreshTokenRecord;
+  session: Session;
+  user: User | undefined;
+}
+
 /**
  * SPEC "Enhanced SSO" step 5: once the access token a refresh token came with already ended at
  * the session cap, a refresh cannot move the expiry. The real Flex UI discards such an answer by
@@ -428,7 +486,8 @@ type PreparedGrant = Omit<IssuedTokens, 'accessToken' | 'idToken' | 'sessionCapp
  * rotating would revoke the session minutes before the shift ends and record a false reuse
  * attack. So the token is not rotated: a new access token (ending at the cap) comes back with the
  * same refresh token, which stays usable until the cap. Thrown inside the rotation's transaction
- * so that the token's consumption rolls back; carries the grant to sign.
+ * so that the token's consumption rolls back (the common path spends nothing for it); carries
+ * the grant to sign.
  */
 class TokenKeptAtCap {
   constructor(readonly grant: PreparedGrant) {}

@@ -14,9 +14,14 @@ export type DirectRoute = (incoming: IncomingMessage, outgoing: ServerResponse) 
 /**
  * `app`'s listener with `routes` (by exact path, the query string aside) tried first. A route
  * may be added or replaced later (the services start after the server listens): the map is read
- * on every request.
+ * on every request. A route that throws is reported to `onError`; the app then answers unless
+ * the route had begun its answer (then the connection is closed).
  */
-export function withDirectRoutes(routes: ReadonlyMap<string, DirectRoute>, app: RequestListener): RequestListener {
+export function withDirectRoutes(
+  routes: ReadonlyMap<string, DirectRoute>,
+  app: RequestListener,
+  onError: (error: unknown) => void = () => undefined,
+): RequestListener {
   return (incoming, outgoing) => {
     if (routes.size > 0) {
       const url = incoming.url ?? '';
@@ -24,7 +29,8 @@ export function withDirectRoutes(routes: ReadonlyMap<string, DirectRoute>, app: 
       const route = routes.get(queryStart === -1 ? url : url.slice(0, queryStart));
       try {
         if (route?.(incoming, outgoing)) return;
-      } catch {
+      } catch (error) {
+        onError(error);
         // Thrown here, it would end the process (the listener runs outside any handler). Before
         // anything was sent the app answers, with its own error page if it fails the same way.
         if (outgoing.headersSent) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,45 @@ describe('the public lookup answered before the app', () => {
     expect((await answer(directUrl, `?AccountSid=${account.sid}`)).headers['strict-transport-security']).toMatch(/^max-age=/);
   });
 
+  it('gives the app’s answer to query strings the app reads its own way (a leading "?", a "#")', async () => {
+    const { account } = setup;
+    const other = `AC${'9'.repeat(32)}`;
+    await answer(appOnlyUrl, `?AccountSid=${other}`);
+    const queries = [
+      `??AccountSid=${account.sid}`,
+      `??AccountSid=${other}&AccountSid=${account.sid}`,
+      '??RuntimeDomain=example',
+      `?AccountSid=${account.sid}&#&AppType=Native`,
+      `?#&AccountSid=${account.sid}`,
+      `?AccountSid=${account.sid}#`,
+    ];
+    for (const query of queries) {
+      for (let i = 0; i < 2; i++) {
+        const fromApp = await answer(appOnlyUrl, query);
+        const fromDirect = await answer(directUrl, query);
+        expect({ query, ...fromDirect }).toEqual({ query, ...fromApp });
+      }
+    }
+  });
+
+  it('leaves a request with a Host the app refuses to the app', async () => {
+    const query = `?AccountSid=${setup.account.sid}`;
+    await answer(directUrl, query);
+    const { port } = new URL(directUrl);
+    for (const host of ['u@x', 'x:99999', '1.2.3', 'x?y']) {
+      const before = passedToApp;
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: `/v1/Flex/Authentication/Config${query}`, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect({ host, status, passedToApp: passedToApp - before }).toEqual({ host, status: 400, passedToApp: 1 });
+    }
+  });
+
   it('leaves errors, other methods and uncached accounts to the app', async () => {
     const cases: Array<[string, string, number]> = [
       ['GET', '?AccountSid=AC123', 400],
@@ -122,7 +161,7 @@ describe('the public lookup answered before the app', () => {
       ['HEAD', `?AccountSid=${setup.account.sid}`, 200],
       ['OPTIONS', `?AccountSid=${setup.account.sid}`, 204],
       // Not looked up before: the app reads it (and caches it).
-      ['GET', `?AccountSid=AC${'9'.repeat(32)}`, 200],
+      ['GET', `?AccountSid=AC${'8'.repeat(32)}`, 200],
     ];
     for (const [method, query, status] of cases) {
       const before = passedToApp;
@@ -133,7 +172,7 @@ describe('the public lookup answered before the app', () => {
     }
     // Now cached: answered directly.
     const before = passedToApp;
-    expect((await fetch(`${directUrl}/v1/Flex/Authentication/Config?AccountSid=AC${'9'.repeat(32)}`)).status).toBe(200);
+    expect((await fetch(`${directUrl}/v1/Flex/Authentication/Config?AccountSid=AC${'8'.repeat(32)}`)).status).toBe(200);
     expect(passedToApp - before).toBe(0);
   });
 

@@ -5,6 +5,7 @@ import { baseResponseHeaders, requestIdFrom } from '../http/app.ts';
 import type { DirectRoute } from '../http/direct-routes.ts';
 import type { Lifecycle } from '../operations/lifecycle.ts';
 import type { RequestRecorder } from '../operations/request-observer.ts';
+import { getQueryParam } from 'hono/utils/url';
 import { canFindAny, lookupQuery, matching, type LookupQuery } from './lookup.ts';
 
 /** The public lookup's path (SPEC "Lookup"). */
@@ -12,6 +13,8 @@ export const LOOKUP_PATH = '/v1/Flex/Authentication/Config';
 
 /** Query strings whose parsed parameters and last answer are kept, as many as the lookup cache keeps accounts. */
 const KEPT_QUERIES = 10_000;
+/** The longest query string kept, in characters. */
+const KEPT_QUERY_LENGTH = 256;
 
 /** A query string's parameters, and the body last sent for it with the cached entries it was made from. */
 interface KeptAnswer {
@@ -28,7 +31,8 @@ const NOTHING = Symbol('finds nothing');
  * whose answer this process holds gets the answer the app would give (flex/routes.ts) — the same
  * body, security headers and request id (http/app.ts), `Cache-Control`, CORS for any origin,
  * latency metric and log line — at about half the cost (docs/benchmarks.md, eighth round).
- * Anything else (a cache miss, a 400, `HEAD`, `OPTIONS`, a draining node) is left to the app.
+ * Anything else (a cache miss, a 400, `HEAD`, `OPTIONS`, a Host the adapter refuses, a draining
+ * node) is left to the app.
  *
  * Desktops send the same query string on every page load: its parsed parameters and the JSON
  * body are kept by query string, the body remade whenever the cache's entries change.
@@ -41,38 +45,39 @@ export function directLookup(deps: {
 }): DirectRoute {
   const { accounts, lifecycle, record } = deps;
   const baseHeaders = baseResponseHeaders(deps.config);
-  const kept = new Map<string, KeptAnswer>();
+  const keptAnswers = new Map<string, KeptAnswer>();
+  const hosts = new HostCheck();
 
   /** The body for this query string, or `undefined` when the app must answer. */
   function answerTo(queryString: string): string | undefined {
-    let answer = kept.get(queryString);
-    if (!answer) {
-      const query = parsedQuery(queryString);
-      if (!query) return undefined;
-      if (kept.size >= KEPT_QUERIES) kept.delete(kept.keys().next().value!);
-      answer = { query, madeFrom: undefined, body: '' };
-      kept.set(queryString, answer);
-    }
-    const { query } = answer;
+    const kept = keptAnswers.get(queryString);
+    const query = kept?.query ?? parsedQuery(queryString);
+    if (!query) return undefined;
     const entries = canFindAny(query) ? accounts.cachedLookupConfig(query.accountSid) : NOTHING;
     if (entries === undefined) return undefined;
-    if (entries !== answer.madeFrom) {
-      answer.body = JSON.stringify({ config_list: entries === NOTHING ? [] : matching(entries, query) });
-      answer.madeFrom = entries;
+    if (kept?.madeFrom === entries) return kept.body;
+    const body = JSON.stringify({ config_list: entries === NOTHING ? [] : matching(entries, query) });
+    // Only answers, and only short query strings (a desktop's is under 200 characters): what a
+    // client can make this keep is bounded by KEPT_QUERIES × KEPT_QUERY_LENGTH.
+    if (queryString.length <= KEPT_QUERY_LENGTH) {
+      if (!kept && keptAnswers.size >= KEPT_QUERIES) keptAnswers.delete(keptAnswers.keys().next().value!);
+      keptAnswers.set(queryString, { query, madeFrom: entries, body });
     }
-    return answer.body;
+    return body;
   }
 
   return (incoming, outgoing) => {
     // Draining answers carry `Connection: close` (operations/request-observer.ts): the app's.
     if (incoming.method !== 'GET' || lifecycle.isDraining) return false;
+    // A Host the app's adapter refuses (400, @hono/node-server) is left to it.
+    if (!hosts.accepts(incoming.headers.host)) return false;
     const started = performance.now();
     const url = incoming.url ?? '';
     const queryStart = url.indexOf('?');
     const body = answerTo(queryStart === -1 ? '' : url.slice(queryStart + 1));
     if (body === undefined) return false;
     const requestId = requestIdFrom(incoming.headers['x-request-id'] as string | undefined);
-    const headers = [
+    const headers: string[] = [
       'X-Request-Id',
       requestId,
       ...baseHeaders,
@@ -82,8 +87,9 @@ export function directLookup(deps: {
       'application/json',
       'Content-Length',
       String(Buffer.byteLength(body)),
+      'Access-Control-Allow-Origin',
+      '*',
     ];
-    if (incoming.headers.origin !== undefined) headers.push('Access-Control-Allow-Origin', '*', 'Vary', 'Origin');
     outgoing.writeHead(200, headers);
     outgoing.end(body);
     record(requestId, 'GET', LOOKUP_PATH, 200, started);
@@ -91,13 +97,38 @@ export function directLookup(deps: {
   };
 }
 
-/** The lookup's parameters as the app reads them (the first value of each), or `undefined` where the app answers 400. */
+/**
+ * The lookup's parameters as the app reads them — Hono's own query parser over the URL the way
+ * the app sees it (first value of each, cut at `#`) — or `undefined` where the app answers 400.
+ */
 function parsedQuery(queryString: string): LookupQuery | undefined {
-  const values: Record<string, string> = Object.create(null);
-  for (const [name, value] of new URLSearchParams(queryString)) if (!Object.hasOwn(values, name)) values[name] = value;
+  const values = getQueryParam(`http://lookup${LOOKUP_PATH}?${queryString}`) as Record<string, string>;
   try {
     return lookupQuery(values);
   } catch {
     return undefined;
   }
 }
+
+/**
+ * Whether the app's adapter (@hono/node-server) takes a request with this Host: it builds the
+ * request's URL from it and answers 400 when that fails or names another host (`u@x`,
+ * `x:99999`, `1.2.3`). No Host: it uses the address the server listens on. Remembered for the
+ * last 64 hosts seen.
+ */
+class HostCheck {
+  private readonly known = new Map<string, boolean>();
+
+  accepts(host: string | undefined): boolean {
+    if (host === undefined || host === '') return true;
+    let accepted = this.known.get(host);
+    if (accepted === undefined) {
+      accepted = URL.canParse(`http://${host}/`) && sameHost(new URL(`http://${host}/`).hostname, host);
+      if (this.known.size >= 64) this.known.delete(this.known.keys().next().value!);
+      this.known.set(host, accepted);
+    }
+    return accepted;
+  }
+}
+
+const sameHost = (hostname: string, host: string) => hostname.length === host.length || hostname === host.replace(/:\d+$/, '');

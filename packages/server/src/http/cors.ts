@@ -6,7 +6,9 @@ export type OriginPolicy = (origin: string, c: Context) => boolean | Promise<boo
 
 /**
  * CORS for endpoints a desktop on another origin calls with fetch. No cookies cross origins here
- * (tokens travel in bodies and headers), so credentials are never allowed.
+ * (tokens travel in bodies and headers), so credentials are never allowed. `'*'`: every answer
+ * carries `Access-Control-Allow-Origin: *`; a policy: an allowed Origin is echoed, with
+ * `Vary: Origin`.
  */
 export function cors(policy: OriginPolicy | '*'): MiddlewareHandler {
   return async (c, next) => {
@@ -23,8 +25,12 @@ export function cors(policy: OriginPolicy | '*'): MiddlewareHandler {
       });
     }
     await next();
-    if (allowed) {
-      setResponseHeader(c, 'Access-Control-Allow-Origin', policy === '*' ? '*' : origin!);
+    if (policy === '*') {
+      // The same for every request, with an Origin or without: a shared cache may keep a public
+      // answer (the lookup's `max-age=60`) fetched without one and serve it to a browser.
+      setResponseHeader(c, 'Access-Control-Allow-Origin', '*');
+    } else if (allowed) {
+      setResponseHeader(c, 'Access-Control-Allow-Origin', origin!);
       setResponseHeader(c, 'Vary', 'Origin', { append: true });
     }
   };

@@ -257,14 +257,28 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return { record: toRecord<T>(own), linked };
     },
     async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
+      const args = [now, kind, id, ...values(successor, now)];
+      const taken = (error: unknown) => (error as { code?: string }).code === '23505';
+      // The successor's key or lookup taken between the statement's check and its insert: the
+      // statement fails whole, nothing applied. Inside a transaction a savepoint keeps that
+      // failure from aborting the transaction (a path no grant takes: it spends on the pool).
+      if (db instanceof pg.Pool) {
+        try {
+          return (await statement(db, 'consumeAndInsert', args)).rowCount === 1;
+        } catch (error) {
+          if (taken(error)) return false;
+          throw error;
+        }
+      }
+      await run(db, 'SAVEPOINT lanyard_consume_and_insert');
       try {
-        const res = await statement(db, 'consumeAndInsert', [now, kind, id, ...values(successor, now)]);
-        return res.rowCount === 1;
+        const stored = (await statement(db, 'consumeAndInsert', args)).rowCount === 1;
+        await run(db, 'RELEASE SAVEPOINT lanyard_consume_and_insert');
+        return stored;
       } catch (error) {
-        // The successor's key or lookup taken between the check and the insert: nothing applied
-        // (the statement failed whole). Inside a transaction, that transaction is aborted.
-        if ((error as { code?: string }).code === '23505' && db instanceof pg.Pool) return false;
-        throw error;
+        if (!taken(error)) throw error;
+        await run(db, 'ROLLBACK TO SAVEPOINT lanyard_consume_and_insert');
+        return false;
       }
     },
     async destroy(kind, id) {

@@ -219,6 +219,16 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     ).rejects.toThrow('refused');
     expect((await storage.find('ci-token', 'd'))?.consumedAt).toBeNull();
     expect(await storage.find('ci-token', 'f')).toBeUndefined();
+    // A taken successor inside a transaction: false, and the transaction goes on and commits.
+    expect(
+      await storage.transaction(async (tx) => {
+        const stored = await tx.consumeAndInsert('ci-token', 'd', successor('taken'));
+        await tx.insert({ kind: 'ci-token', id: 'after-taken', payload: {} });
+        return stored;
+      }),
+    ).toBe(false);
+    expect(await storage.find('ci-token', 'after-taken')).toBeDefined();
+    expect((await storage.find('ci-token', 'd'))?.consumedAt).toBeNull();
     expect(await storage.transaction((tx) => tx.consumeAndInsert('ci-token', 'd', successor('f')))).toBe(true);
     expect(await storage.find('ci-token', 'f')).toBeDefined();
   });

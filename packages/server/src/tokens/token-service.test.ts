@@ -6,6 +6,7 @@ import { createTokenCore, mintCode as mintSharedCode, type TokenCore } from '../
 import { sha256 } from '../crypto/random.ts';
 import type { GrantEvent } from './grant-events.ts';
 import type { CodeGrant } from './model.ts';
+import { TokenService, type RefreshBudget } from './token-service.ts';
 
 const REDIRECT = 'https://desktop.example.test/';
 
@@ -132,6 +133,85 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     expect(refused.reason).toMatchObject({ code: 45200, message: expect.stringMatching(/already used/) });
     const issued = outcomes.find((o) => o.status === 'fulfilled') as PromiseFulfilledResult<Awaited<ReturnType<typeof c.tokens.refresh>>>;
     await expect(c.tokens.refresh({ surface: 'flex', refreshToken: issued.value.refreshToken })).rejects.toMatchObject({ code: 45200 });
+  });
+
+  /**
+   * The core's token service over a storage whose first call of `method` waits until `release`
+   * (`after`: its answer does): a request held before a step of a rotation, or after one.
+   */
+  function heldAt(c: TokenCore, method: 'findWithLinked' | 'consumeAndInsert', budget?: RefreshBudget, after = false) {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    let armed = true;
+    const storage = new Proxy(c.storage, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (name !== method) return value.bind(target);
+        return async (...args: unknown[]) => {
+          const hold = armed;
+          armed = false;
+          const answer = after ? await (value as (...a: unknown[]) => unknown).apply(target, args) : undefined;
+          if (hold) {
+            reached();
+            await held;
+          }
+          return after ? answer : (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const tokens = new TokenService(storage, c.config, c.secrets, c.accessTokens, c.accounts, c.users, budget);
+    return { tokens, arrived, release };
+  }
+
+  it('with a grace window of 0, refuses a presentation that began before another spent the token and revokes the family', async () => {
+    const c = await core({ refreshGraceSeconds: 0 });
+    const first = await (await mintCode(c)).exchange();
+    const slow = heldAt(c, 'findWithLinked');
+    const late = slow.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken }).catch((error: Error) => error);
+    await slow.arrived;
+    // Its clock reading is older than the spend below.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const won = await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    slow.release();
+    expect(await late).toMatchObject({ code: 45200, message: expect.stringMatching(/already used/) });
+    await expect(c.tokens.refresh({ surface: 'flex', refreshToken: won.refreshToken })).rejects.toMatchObject({ code: 45200 });
+  });
+
+  it('counts the grace window from the spend, not from the start of the request that spent the token', async () => {
+    const c = await core({ refreshGraceSeconds: 1 });
+    const first = await (await mintCode(c)).exchange();
+    // The winner is held 1.5 s between reading the token and spending it.
+    const slow = heldAt(c, 'findWithLinked', undefined, true);
+    const winner = slow.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    await slow.arrived;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    slow.release();
+    const won = await winner;
+    // A retry right after the spend is within the 1 s window: the same successor, nothing revoked.
+    const retried = await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    expect(retried.refreshToken).toBe(won.refreshToken);
+    expect((await c.storage.find<{ revokedAt: number | null }>('session', first.session.id))?.payload.revokedAt).toBeNull();
+  });
+
+  it('charges a presentation that loses the race to spend its token once against the family budget', async () => {
+    const c = await core({ refreshGraceSeconds: 10 });
+    const first = await (await mintCode(c)).exchange();
+    const charged: string[] = [];
+    const budget: RefreshBudget = { take: (_budget, key) => void charged.push(key) };
+    // Held after its checks (charged), then it finds the token spent and goes to the transaction.
+    const slow = heldAt(c, 'consumeAndInsert', budget);
+    const loser = slow.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    await slow.arrived;
+    const won = await new TokenService(c.storage, c.config, c.secrets, c.accessTokens, c.accounts, c.users, budget).refresh({
+      surface: 'flex',
+      refreshToken: first.refreshToken,
+    });
+    slow.release();
+    expect((await loser).refreshToken).toBe(won.refreshToken);
+    expect(charged).toEqual([first.session.id, first.session.id]);
   });
 
   it('revokes the whole family when a spent refresh token comes back after the grace window (RFC 9700 §4.14.2)', async () => {

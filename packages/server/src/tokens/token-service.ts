@@ -188,29 +188,37 @@ export class TokenService {
     const found = await this.storage.findWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS);
     // Tokens are stored before they are handed out: one not found now never will be.
     if (!found) throw new InvalidGrantError('The refresh token is invalid or has expired.');
+    let charged = false;
     if (found.record.consumedAt === null) {
-      const presented = this.checkPresented(found, request);
+      const presented = this.checkPresented(found, request, true);
+      charged = true;
       const live = await this.liveGrant(this.storage, presented, successor, request, now);
       if (!live.rotates) return this.sign(live.grant);
-      if (await this.storage.consumeAndInsert(REFRESH, tokenId, this.successorRecord(live.grant), now)) return this.sign(live.grant);
+      // Spent at the time of the spend, not of the request: the grace window of a retry counts from it.
+      if (await this.storage.consumeAndInsert(REFRESH, tokenId, this.successorRecord(live.grant), Date.now())) return this.sign(live.grant);
       // Spent meanwhile by another request presenting the same token: decided as a spent token.
     }
-    return this.rotateInTransaction(request, tokenId, successor, now);
+    return this.rotateInTransaction(request, tokenId, successor, !charged);
   }
 
   /** `rotate` for a token found spent (or spent since it was read): spends and decides in one transaction. */
-  private async rotateInTransaction(request: RefreshRequest, tokenId: string, successor: string, now: number): Promise<IssuedTokens> {
+  private async rotateInTransaction(request: RefreshRequest, tokenId: string, successor: string, charge: boolean): Promise<IssuedTokens> {
     let grant: PreparedGrant | typeof REUSE_DETECTED;
     try {
       grant = await this.storage.transaction(async (tx) => {
-        const result = await tx.consumeWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS, now);
+        const result = await tx.consumeWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS, Date.now());
         if (!result) throw new InvalidGrantError('The refresh token is invalid or has expired.');
-        const presented = this.checkPresented(result, request);
+        // Read once the token is spent or found spent: a request that began before another spent
+        // the token, but got here after, must not see a negative time since the spend.
+        const now = Date.now();
+        const presented = this.checkPresented(result, request, charge);
         if (!result.consumedNow) {
           const spentAt = result.record.consumedAt ?? 0;
           const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
-          // Strictly less: a grace of 0 turns the window off even for a reuse in the same millisecond.
-          const withinGrace = now - spentAt < this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
+          // Strictly less: a grace of 0 turns the window off even for a reuse in the same
+          // millisecond. At least 0: another node's clock may run behind this one's.
+          const sinceSpent = Math.max(0, now - spentAt);
+          const withinGrace = sinceSpent < this.config.refreshGraceSeconds * 1000 && next !== undefined && next.consumedAt === null;
           if (!withinGrace) {
             // Commit the revocation: throwing here would roll it back with the transaction.
             // Whatever `scope` asked for: reuse is detected before the scope is looked at.
@@ -237,18 +245,19 @@ export class TokenService {
 
   /**
    * The checks every presented refresh token passes, spent or not, in this order: its session is
-   * live, it was issued at this surface, the session's refresh budget is not spent (charged
-   * again if the rotation then goes to its transaction), and it was issued for this connection
-   * and client. Nothing is spent before them: a refusal leaves the token usable.
+   * live, it was issued at this surface, the session's refresh budget is not spent (`charge`:
+   * false when this request was charged already, before it went to the transaction), and it
+   * was issued for this connection and client. Nothing is spent before them: a refusal leaves
+   * the token usable.
    */
-  private checkPresented(found: FoundWithLinked<RefreshTokenRecord>, request: RefreshRequest): PresentedToken {
+  private checkPresented(found: FoundWithLinked<RefreshTokenRecord>, request: RefreshRequest, charge: boolean): PresentedToken {
     const session = found.linked[0]?.payload as Session | undefined;
     // Tokens stored before they named their user: `prepare` reads the user instead.
     const user = found.linked[1]?.payload as User | undefined;
     if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
     if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
-    // A runaway or hammering client: refused before anything is spent.
-    this.rateLimits?.take('refreshFamily', session.id);
+    // A runaway or hammering client: refused before anything is spent. Charged once a request.
+    if (charge) this.rateLimits?.take('refreshFamily', session.id);
     if (request.connectionSid !== undefined && request.connectionSid !== session.connectionSid) {
       throw new InvalidGrantError('The refresh token was issued for another connection (sso_profile_sid).');
     }

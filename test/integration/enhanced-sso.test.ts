@@ -101,7 +101,10 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
     expect(replay.body.message).toMatch(/already been used/);
     const validation = await validateToken(lanyard, setup.account.sid, setup.authToken, String(first.body.access_token));
     expect(validation.body.valid).toBe(false);
-    expect((await refreshTokens(lanyard, setup.connection.sid, String(first.body.refresh_token))).status).toBe(400);
+    expect((await refreshTokens(lanyard, setup.connection.sid, String(first.body.refresh_token))).status).toBe(400); // In the account's audit log (console, admin API), naming the user.
+    const audited = (await lanyard.services.audit.recent(setup.account.sid)).find((e) => e.type === 'code.replayed');
+    expect(audited).toMatchObject({ connectionSid: setup.connection.sid, surface: 'flex', reason: expect.stringMatching(/exchanged twice/) });
+    expect(audited?.userSid).toMatch(/^FU[0-9a-f]{32}$/);
   });
 
   it('refuses a wrong PKCE verifier and burns the code', async () => {
@@ -149,6 +152,13 @@ describe.each(BACKENDS)('enhanced SSO end to end on %s', (backend) => {
     expect(reuse.body.message).toMatch(/already used; the session has been revoked/);
     expect((await refreshTokens(lanyard, setup.connection.sid, String(rotated.body.refresh_token))).status).toBe(400);
     expect((await validateToken(lanyard, setup.account.sid, setup.authToken, String(rotated.body.access_token))).body.valid).toBe(false);
+    const audited = (await lanyard.services.audit.recent(setup.account.sid)).filter((e) => e.type === 'token.refresh_reuse');
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({
+      connectionSid: setup.connection.sid,
+      surface: 'flex',
+      reason: expect.stringMatching(/presented again after its grace window/),
+    });
   });
 
   it('ends a session at its maximum lifetime and says so', async () => {

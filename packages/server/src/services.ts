@@ -15,6 +15,7 @@ import { LegacyLoginService } from './legacy/legacy-login-service.ts';
 import { LoginService } from './login/login-service.ts';
 import { RateLimits } from './http/rate-limit.ts';
 import { Lifecycle } from './operations/lifecycle.ts';
+import { auditReplays } from './operations/replay-audit.ts';
 import { meter } from './operations/metering.ts';
 import { Metrics } from './operations/metrics.ts';
 import { openStorage } from './storage/open.ts';
@@ -97,6 +98,7 @@ async function assembleServices(config: LanyardConfig, options: ServiceOptions, 
   const tokens = new TokenService(storage, config, secrets, accessTokens, accounts, users, rateLimits);
   const audit = new AuditLog(storage);
   meter(metrics, { tokens, audit });
+  auditReplays({ tokens, audit }, logger);
   const spKeys = new SpKeys(storage, secrets);
   const samlVerification = new SamlVerificationPool({ threads: config.samlWorkers, onWarning: (message) => logger.warn(message) });
   const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, spKeys, rateLimits, samlVerification);

@@ -14,9 +14,25 @@ export interface GrantEvent {
   code: number | null;
 }
 
-/** What the token core announces; subscribers (metrics) are wired in the composition root. */
+/**
+ * A replayed credential the token core caught and answered by revoking a session, once the
+ * revocation is committed: a refresh token presented again after the grace window (RFC 9700
+ * §4.14.2) or an authorization code exchanged twice (RFC 6749 §4.1.2). Names whose session it
+ * was; carries no token or code.
+ */
+export interface ReplayEvent {
+  type: 'token.refresh_reuse' | 'code.replayed';
+  sessionId: string;
+  surface: string;
+  accountSid: string;
+  connectionSid: string;
+  userSid: string;
+}
+
+/** What the token core announces; subscribers (metrics, the audit log) are wired in the composition root. */
 export interface TokenEvents {
   grant: [GrantEvent];
+  replay: [ReplayEvent];
 }
 
 export type TokenEventEmitter = EventEmitter<TokenEvents>;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BACKENDS } from '../../../../test/support/backends.ts';
 import { createTokenCore, mintCode as mintSharedCode, type TokenCore } from '../../../../test/support/token-core.ts';
 import { sha256 } from '../crypto/random.ts';
-import type { GrantEvent } from './grant-events.ts';
+import type { GrantEvent, ReplayEvent } from './grant-events.ts';
 import type { CodeGrant } from './model.ts';
 import { TokenService, type RefreshBudget } from './token-service.ts';
 
@@ -218,13 +218,29 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     const c = await core({ refreshGraceSeconds: 10 });
     const start = Date.now();
     vi.useFakeTimers({ toFake: ['Date'], now: start });
+    const replays: ReplayEvent[] = [];
+    c.tokens.events.on('replay', (event) => replays.push(event));
     const first = await (await mintCode(c)).exchange();
     const second = await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    // Within the grace window: a retry, not a replay.
+    await c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    expect(replays).toEqual([]);
     vi.setSystemTime(start + 10_000);
     await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken })).rejects.toMatchObject({
       code: 45200,
       message: expect.stringMatching(/already used; the session has been revoked/),
     });
+    // Announced once, after the revocation, naming whose session it was (operations/replay-audit.ts).
+    expect(replays).toEqual([
+      {
+        type: 'token.refresh_reuse',
+        sessionId: first.session.id,
+        surface: 'flex',
+        accountSid: c.account.sid,
+        connectionSid: c.connection.sid,
+        userSid: first.session.userSid,
+      },
+    ]);
     // The thief's copy and the rightful holder's are both dead: the holder signs in again.
     await expect(c.tokens.refresh({ surface: 'flex', refreshToken: second.refreshToken })).rejects.toMatchObject({
       code: 45200,

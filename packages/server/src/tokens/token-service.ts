@@ -9,7 +9,7 @@ import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExce
 import type { FoundWithLinked, NewRecord, RecordLink, Storage } from '../storage/port.ts';
 import { USER_RECORD_KIND, type User, type UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
-import { announceGrant, type TokenEvents } from './grant-events.ts';
+import { announceGrant, type ReplayEvent, type TokenEvents } from './grant-events.ts';
 import { checkExchange, type CodeExchange } from './code-exchange.ts';
 import { narrowScope } from './grant-scope.ts';
 import { assertIssuedFor, type TokenEndpoint, type TokenExpectation } from './token-scope.ts';
@@ -103,6 +103,7 @@ export class TokenService {
    */
   private async spendCode(request: CodeExchange): Promise<IssuedTokens> {
     const now = Date.now();
+    let replayed: ReplayEvent | undefined;
     const outcome = await this.storage.transaction(async (tx): Promise<PreparedGrant | LanyardError> => {
       const result = await tx.consume<CodeRecord>(CODE, sha256(request.code), now);
       if (!result) return new InvalidGrantError('The authorization code is invalid or has expired.');
@@ -110,6 +111,7 @@ export class TokenService {
       if (!result.consumedNow) {
         // RFC 6749 §4.1.2: a code used twice revokes what it issued.
         await this.revokeWith(tx, grant.sessionId, 'authorization_code_replay', now);
+        replayed = { type: 'code.replayed', sessionId: grant.sessionId, ...whose(grant) };
         return new InvalidGrantError(
           'The authorization code has already been used (a code works once, even when that exchange failed); any tokens issued for it have been revoked.',
         );
@@ -124,6 +126,7 @@ export class TokenService {
         throw error;
       }
     });
+    if (replayed) this.events.emit('replay', replayed);
     if (outcome instanceof LanyardError) throw outcome;
     return this.sign(outcome);
   }
@@ -204,6 +207,7 @@ export class TokenService {
   /** `rotate` for a token found spent (or spent since it was read): spends and decides in one transaction. */
   private async rotateInTransaction(request: RefreshRequest, tokenId: string, successor: string, charge: boolean): Promise<IssuedTokens> {
     let grant: PreparedGrant | typeof REUSE_DETECTED;
+    let replayed: ReplayEvent | undefined;
     try {
       grant = await this.storage.transaction(async (tx) => {
         const result = await tx.consumeWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS, Date.now());
@@ -223,6 +227,7 @@ export class TokenService {
             // Commit the revocation: throwing here would roll it back with the transaction.
             // Whatever `scope` asked for: reuse is detected before the scope is looked at.
             await this.revokeWith(tx, presented.session.id, 'refresh_token_reuse', now);
+            replayed = { type: 'token.refresh_reuse', sessionId: presented.session.id, ...whose(presented.session) };
             return REUSE_DETECTED;
           }
           return this.prepare(tx, presented.session, successor, now, false, narrowScope(presented.session.scope, request.scope), presented.user);
@@ -238,6 +243,7 @@ export class TokenService {
       throw error;
     }
     if (grant === REUSE_DETECTED) {
+      if (replayed) this.events.emit('replay', replayed);
       throw new InvalidGrantError('This refresh token was already used; the session has been revoked to protect the account. Sign in again.');
     }
     return this.sign(grant);
@@ -480,6 +486,14 @@ export class TokenService {
 }
 
 type PreparedGrant = Omit<IssuedTokens, 'accessToken' | 'idToken' | 'sessionCapped'>;
+
+/** Whose session a replay event names (ReplayEvent). */
+const whose = (of: Pick<Session, 'surface' | 'accountSid' | 'connectionSid' | 'userSid'>) => ({
+  surface: of.surface,
+  accountSid: of.accountSid,
+  connectionSid: of.connectionSid,
+  userSid: of.userSid,
+});
 
 /** A presented refresh token's record with its session and user (absent for tokens stored before they named it). */
 interface PresentedToken {

@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { BACKENDS } from '../support/backends.ts';
 import { cliSandbox, expectBadInput, expectNotFound } from '../support/cli.ts';
 import { setupAccount } from '../support/flows.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { AuditLog } from '../../packages/server/src/audit/audit-log.ts';
+import { openStorage } from '../../packages/server/src/storage/open.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by value
 type Body = Record<string, any>;
@@ -133,7 +136,7 @@ describe.each(BACKENDS)('OpenID Connect clients in the admin API on %s', (backen
 });
 
 describe('lanyard clients (CLI)', () => {
-  const { dir, lanyard, json, cleanup } = cliSandbox();
+  const { dir, env, lanyard, json, cleanup } = cliSandbox();
   afterAll(cleanup);
 
   it('registers, lists, rotates and deletes a client; the secret is printed once', async () => {
@@ -210,5 +213,15 @@ describe('lanyard clients (CLI)', () => {
     expectBadInput(await lanyard('clients', 'update', native.client_id, '--redirect-uri', 'http://wall.example.com/cb'), /must use https/);
     expect((await json('clients', 'delete', clientId)).deleted).toBe(true);
     expectNotFound(await lanyard('clients', 'show', clientId), /was not found/);
+    // Audited under the operating-system user, as every other CLI change (not $USER: unset here).
+    const storage = await openStorage(env.LANYARD_DATABASE_URL!);
+    try {
+      const reasons = (await new AuditLog(storage).recent(account.sid)).map((e) => e.reason ?? '');
+      const clientChanges = reasons.filter((r) => /client/.test(r));
+      expect(clientChanges.length).toBeGreaterThanOrEqual(3);
+      for (const reason of clientChanges) expect(reason).toMatch(new RegExp(`^cli \\(${userInfo().username}\\): `));
+    } finally {
+      await storage.close();
+    }
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
@@ -151,6 +151,20 @@ describe('the public lookup answered before the app', () => {
       });
       expect({ host, status, passedToApp: passedToApp - before }).toEqual({ host, status: 400, passedToApp: 1 });
     }
+    // No Host (HTTP/1.0): the adapter builds the URL from the listening address; left to it.
+    const rawGet = (base: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(base).port), '127.0.0.1', () =>
+          socket.end(`GET /v1/Flex/Authentication/Config${query} HTTP/1.0\r\n\r\n`),
+        );
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text.split('\r\n')[0]!));
+        socket.on('error', reject);
+      });
+    const before = passedToApp;
+    expect(await rawGet(directUrl)).toBe(await rawGet(appOnlyUrl));
+    expect(passedToApp - before).toBe(1);
   });
 
   it('leaves errors, other methods and uncached accounts to the app', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { clientResource } from '@lanyard/server/admin/client-admin.ts';
 import { InvalidParameterError } from '@lanyard/server/errors.ts';
 import { parseWith } from '@lanyard/server/http/request-body.ts';
-import { action, type CommandContext } from '../runtime.ts';
+import { action, operator, type CommandContext } from '../runtime.ts';
 
 type Client = ReturnType<typeof clientResource> & { client_secret?: string; secret_id?: string };
 
@@ -13,7 +13,7 @@ const server = async () => {
   return { ClientAdmin, clientSchemas, parseWith };
 };
 const clientAdmin = async ({ services }: CommandContext) =>
-  new (await server()).ClientAdmin(services, { surface: 'cli', name: `cli (${process.env.USER ?? 'unknown user'})` });
+  new (await server()).ClientAdmin(services, { surface: 'cli', name: `cli (${operator()})` });
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 async function readJwks(file: unknown): Promise<{ keys: Record<string, unknown>[] } | undefined> {

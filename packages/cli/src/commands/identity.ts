@@ -2,18 +2,9 @@ import type { Command } from 'commander';
 import { IdentityAdmin } from '@lanyard/server/admin/identity-admin.ts';
 import { parseWith } from '@lanyard/server/http/request-body.ts';
 import { schemas } from '@lanyard/server/admin/requests.ts';
-import { userInfo } from 'node:os';
-import { action, type CommandContext } from '../runtime.ts';
+import { action, operator, type CommandContext } from '../runtime.ts';
 
-const identityAdmin = ({ services }: CommandContext) => new IdentityAdmin(services, { surface: 'cli', name: `cli (${safeUser()})` });
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown user';
-  }
-}
+const identityAdmin = ({ services }: CommandContext) => new IdentityAdmin(services, { surface: 'cli', name: `cli (${operator()})` });
 
 /** Who is who: the unique-id policy of a connection, and repairs of duplicate or re-identified users. */
 export function registerIdentity(program: Command): void {

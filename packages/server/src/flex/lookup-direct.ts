@@ -113,14 +113,16 @@ function parsedQuery(queryString: string): LookupQuery | undefined {
 /**
  * Whether the app's adapter (@hono/node-server) takes a request with this Host: it builds the
  * request's URL from it and answers 400 when that fails or names another host (`u@x`,
- * `x:99999`, `1.2.3`). No Host: it uses the address the server listens on. Remembered for the
- * last 64 hosts seen.
+ * `x:99999`, `1.2.3`). Without a Host it uses the address the server listens on: such requests
+ * are left to it. Remembered for the last 64 hosts seen.
  */
 class HostCheck {
   private readonly known = new Map<string, boolean>();
 
   accepts(host: string | undefined): boolean {
-    if (host === undefined || host === '') return true;
+    // No Host (HTTP/1.0) or an empty one: the adapter builds the URL from the listening address,
+    // which an IPv6 literal makes fail. Rare: left to it.
+    if (host === undefined || host === '') return false;
     let accepted = this.known.get(host);
     if (accepted === undefined) {
       accepted = URL.canParse(`http://${host}/`) && sameHost(new URL(`http://${host}/`).hostname, host);

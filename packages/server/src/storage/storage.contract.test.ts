@@ -260,6 +260,36 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     }
   });
 
+  it.skipIf(backend !== 'postgres')(
+    'answers false, inside a transaction that goes on, when the successor is stored by another while it waits',
+    async () => {
+      await storage.insert({ kind: 'cs-token', id: 'r', payload: {} });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let inserted!: () => void;
+      const isInserted = new Promise<void>((resolve) => (inserted = resolve));
+      // A stores the successor's key and holds it uncommitted; B's INSERT waits on the key, then fails (23505).
+      const a = storage.transaction(async (tx) => {
+        await tx.insert({ kind: 'cs-token', id: 'r-next', payload: { by: 'a' } });
+        inserted();
+        await held;
+      });
+      await isInserted;
+      const b = storage.transaction(async (tx) => {
+        const stored = await tx.consumeAndInsert('cs-token', 'r', { kind: 'cs-token', id: 'r-next', payload: { by: 'b' } });
+        await tx.insert({ kind: 'cs-token', id: 'b-went-on', payload: {} });
+        return stored;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      release();
+      await a;
+      expect(await b).toBe(false);
+      expect((await storage.find('cs-token', 'r-next'))?.payload).toEqual({ by: 'a' });
+      expect((await storage.find('cs-token', 'r'))?.consumedAt).toBeNull();
+      expect(await storage.find('cs-token', 'b-went-on')).toBeDefined();
+    },
+  );
+
   it('hides and sweeps expired records', async () => {
     await storage.insert({ kind: 'e', id: 'old', payload: {}, expiresAt: Date.now() - 1 });
     await storage.insert({ kind: 'e', id: 'new', payload: {}, expiresAt: Date.now() + 60_000 });

@@ -62,6 +62,25 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     await expect(c.tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken })).rejects.toMatchObject({ code: 45200 });
   });
 
+  it('announces a replayed code or reused refresh token once per revocation, however often it comes back', async () => {
+    const c = await core({ refreshGraceSeconds: 0 });
+    const replays: ReplayEvent[] = [];
+    c.tokens.events.on('replay', (event) => replays.push(event));
+    const { exchange } = await mintCode(c);
+    const first = await exchange();
+    // Replayed again and again, with or without its verifier: one revocation, one announcement.
+    for (const extra of [{}, {}, { codeVerifier: 'x' }]) await expect(exchange(extra)).rejects.toMatchObject({ code: 45200 });
+    expect(replays.map((r) => [r.type, r.sessionId])).toEqual([['code.replayed', first.session.id]]);
+    // Reused at once by several: one of them revokes.
+    const second = await (await mintCode(c)).exchange();
+    await c.tokens.refresh({ surface: 'flex', refreshToken: second.refreshToken });
+    await Promise.allSettled(Array.from({ length: 4 }, () => c.tokens.refresh({ surface: 'flex', refreshToken: second.refreshToken })));
+    expect(replays.map((r) => [r.type, r.sessionId])).toEqual([
+      ['code.replayed', first.session.id],
+      ['token.refresh_reuse', second.session.id],
+    ]);
+  });
+
   it('spends a code refused for a wrong PKCE verifier, so the right verifier cannot use it afterwards', async () => {
     const c = await core();
     const { exchange } = await mintCode(c);

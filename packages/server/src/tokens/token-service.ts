@@ -110,8 +110,10 @@ export class TokenService {
       const grant = result.record.payload;
       if (!result.consumedNow) {
         // RFC 6749 §4.1.2: a code used twice revokes what it issued.
-        await this.revokeWith(tx, grant.sessionId, 'authorization_code_replay', now);
-        replayed = { type: 'code.replayed', sessionId: grant.sessionId, ...whose(grant) };
+        // Announced once: a replay of a code whose session is already revoked revokes nothing.
+        if (await this.revokeWith(tx, grant.sessionId, 'authorization_code_replay', now)) {
+          replayed = { type: 'code.replayed', sessionId: grant.sessionId, ...whose(grant) };
+        }
         return new InvalidGrantError(
           'The authorization code has already been used (a code works once, even when that exchange failed); any tokens issued for it have been revoked.',
         );
@@ -226,8 +228,10 @@ export class TokenService {
           if (!withinGrace) {
             // Commit the revocation: throwing here would roll it back with the transaction.
             // Whatever `scope` asked for: reuse is detected before the scope is looked at.
-            await this.revokeWith(tx, presented.session.id, 'refresh_token_reuse', now);
-            replayed = { type: 'token.refresh_reuse', sessionId: presented.session.id, ...whose(presented.session) };
+            // Announced once: concurrent reuses all end here, one of them revokes.
+            if (await this.revokeWith(tx, presented.session.id, 'refresh_token_reuse', now)) {
+              replayed = { type: 'token.refresh_reuse', sessionId: presented.session.id, ...whose(presented.session) };
+            }
             return REUSE_DETECTED;
           }
           return this.prepare(tx, presented.session, successor, now, false, narrowScope(presented.session.scope, request.scope), presented.user);
@@ -444,15 +448,16 @@ export class TokenService {
     await this.storage.transaction((tx) => this.revokeWith(tx, sessionId, reason, Date.now()));
   }
 
-  private async revokeWith(tx: Storage, sessionId: string, reason: string, now: number): Promise<void> {
+  /** Revokes a session inside `tx`; true when this call revoked it, false when it already was. */
+  private async revokeWith(tx: Storage, sessionId: string, reason: string, now: number): Promise<boolean> {
     const existing = await tx.find<Session>(SESSION, sessionId, { forUpdate: true });
     if (existing) {
-      if (existing.payload.revokedAt !== null) return;
+      if (existing.payload.revokedAt !== null) return false;
       await tx.upsert({ ...existing, payload: { ...existing.payload, revokedAt: now, revokedReason: reason } });
-      return;
+      return true;
     }
     // A tombstone: the session a replayed code would have created can never be created now.
-    await tx.insert({
+    return tx.insert({
       kind: SESSION,
       id: sessionId,
       payload: { id: sessionId, revokedAt: now, revokedReason: reason },

@@ -28,6 +28,59 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     await db.drop();
   });
 
+  /**
+   * A transaction that does `work`, then stays open until `release()`, then commits (or rolls
+   * back, `rollback`). `holding` settles once `work` is done: its locks and writes are held.
+   */
+  function heldTransaction(work: (tx: Storage) => Promise<unknown>, end: 'commit' | 'rollback' = 'commit') {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const done = storage
+      .transaction(async (tx) => {
+        await work(tx);
+        held();
+        await released;
+        if (end === 'rollback') throw new Error('rolled back');
+      })
+      .catch((error: Error) => error.message);
+    return { holding, release, done };
+  }
+
+  /**
+   * `${prefix}-token` t1 and the records its payload names: a session, a user, an expired user, a
+   * number (beside a user whose id is its text) and nobody. The links name each of them, a field
+   * the payload lacks, an inherited property and the user again; LINKED_PAYLOADS is what they find.
+   */
+  async function storeLinkedRecords(prefix: string, token: { family?: string } = {}) {
+    await storage.insert({ kind: `${prefix}-session`, id: 's1', payload: { n: 'session' } });
+    await storage.insert({ kind: `${prefix}-user`, id: 'u1', payload: { n: 'user' } });
+    await storage.insert({ kind: `${prefix}-user`, id: 'gone', payload: {}, expiresAt: Date.now() - 1 });
+    await storage.insert({ kind: `${prefix}-user`, id: '7', payload: {} });
+    await storage.insert({
+      kind: `${prefix}-token`,
+      id: 't1',
+      ...token,
+      payload: { sessionId: 's1', userSid: 'u1', expiredUser: 'gone', notAnId: 7, missing: 'nobody' },
+    });
+    const user = `${prefix}-user`;
+    return [
+      { kind: user, idField: 'userSid' },
+      { kind: `${prefix}-session`, idField: 'sessionId' },
+      { kind: user, idField: 'expiredUser' },
+      // A number is not an id, even where a record's id is its text.
+      { kind: user, idField: 'notAnId' },
+      { kind: user, idField: 'missing' },
+      { kind: user, idField: 'absentField' },
+      // Outside input never indexes a plain object: an inherited property names nothing.
+      { kind: user, idField: '__proto__' },
+      // The same record twice: each link gets it.
+      { kind: user, idField: 'userSid' },
+    ];
+  }
+  const LINKED_PAYLOADS = [{ n: 'user' }, { n: 'session' }, null, null, null, null, null, { n: 'user' }];
+
   it('inserts once and refuses a duplicate id or lookup', async () => {
     expect(await storage.insert({ kind: 'k', id: 'a', lookup: 'L', payload: { n: 1 } })).toBe(true);
     expect(await storage.insert({ kind: 'k', id: 'a', payload: { n: 2 } })).toBe(false);
@@ -79,40 +132,21 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
   });
 
   it('consumes a record and reads the records its payload names, once, in the order of the links', async () => {
-    const now = Date.now();
-    await storage.insert({ kind: 'cl-session', id: 's1', payload: { n: 'session' } });
-    await storage.insert({ kind: 'cl-user', id: 'u1', payload: { n: 'user' } });
-    await storage.insert({ kind: 'cl-user', id: 'gone', payload: {}, expiresAt: now - 1 });
-    await storage.insert({
-      kind: 'cl-token',
-      id: 't1',
-      payload: { sessionId: 's1', userSid: 'u1', expiredUser: 'gone', notAnId: 7, missing: 'nobody' },
-    });
-    const links = [
-      { kind: 'cl-user', idField: 'userSid' },
-      { kind: 'cl-session', idField: 'sessionId' },
-      { kind: 'cl-user', idField: 'expiredUser' },
-      { kind: 'cl-user', idField: 'notAnId' },
-      { kind: 'cl-user', idField: 'missing' },
-      { kind: 'cl-user', idField: 'absentField' },
-      // Outside input never indexes a plain object: an inherited property names nothing.
-      { kind: 'cl-user', idField: '__proto__' },
-    ];
+    const links = await storeLinkedRecords('cl');
     const results = await Promise.all(Array.from({ length: 4 }, () => storage.consumeWithLinked('cl-token', 't1', links)));
     expect(results.filter((r) => r?.consumedNow)).toHaveLength(1);
     for (const result of results) {
       expect(result?.record.id).toBe('t1');
-      expect(result?.linked.map((r) => r?.payload ?? null)).toEqual([{ n: 'user' }, { n: 'session' }, null, null, null, null, null]);
+      expect(result?.linked.map((r) => r?.payload ?? null)).toEqual(LINKED_PAYLOADS);
     }
     // Inside a transaction too, and the spent record stays spent.
     const again = await storage.transaction((tx) => tx.consumeWithLinked('cl-token', 't1', links.slice(0, 1)));
     expect(again?.consumedNow).toBe(false);
     expect(again?.linked.map((r) => r?.id)).toEqual(['u1']);
     expect(await storage.consumeWithLinked('cl-token', 'missing', links)).toBeUndefined();
-    await storage.insert({ kind: 'cl-token', id: 'expired', payload: { sessionId: 's1' }, expiresAt: now - 1 });
+    await storage.insert({ kind: 'cl-token', id: 'expired', payload: { sessionId: 's1' }, expiresAt: Date.now() - 1 });
     expect(await storage.consumeWithLinked('cl-token', 'expired', links)).toBeUndefined();
-    // A number is not an id, even where a record's id is its text.
-    await storage.insert({ kind: 'cl-user', id: '7', payload: {} });
+    // A number is not an id, even where a record's id is its text (cl-user '7' exists).
     await storage.insert({ kind: 'cl-token', id: 't7', payload: { ref: 7 } });
     expect((await storage.consumeWithLinked('cl-token', 't7', [{ kind: 'cl-user', idField: 'ref' }]))?.linked).toEqual([undefined]);
   });
@@ -124,24 +158,13 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     // wait: B must see it (a single CTE statement would not: it reads from before the wait).
     await storage.insert({ kind: 'lk-session', id: 's', payload: { revoked: false } });
     await storage.insert({ kind: 'lk-token', id: 't', payload: { sessionId: 's' } });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const a = storage
-      .transaction(async (tx) => {
-        await tx.consume('lk-token', 't');
-        locked();
-        await held;
-        throw new Error('refused: rolled back');
-      })
-      .catch((error: Error) => error.message);
-    await isLocked;
+    const a = heldTransaction((tx) => tx.consume('lk-token', 't'), 'rollback');
+    await a.holding;
     const b = storage.consumeWithLinked<{ sessionId: string }>('lk-token', 't', [{ kind: 'lk-session', idField: 'sessionId' }]);
     await new Promise((resolve) => setTimeout(resolve, 100));
     await storage.upsert({ kind: 'lk-session', id: 's', payload: { revoked: true } });
-    release();
-    expect(await a).toBe('refused: rolled back');
+    a.release();
+    expect(await a.done).toBe('rolled back');
     const spent = await b;
     expect(spent?.consumedNow).toBe(true);
     expect(spent?.linked[0]?.payload).toEqual({ revoked: true });
@@ -149,30 +172,11 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
 
   it('reads a record, spent or not, with the records its payload names, without spending it', async () => {
     const now = Date.now();
-    await storage.insert({ kind: 'fl-session', id: 's1', payload: { n: 'session' } });
-    await storage.insert({ kind: 'fl-user', id: 'u1', payload: { n: 'user' } });
-    await storage.insert({ kind: 'fl-user', id: 'gone', payload: {}, expiresAt: now - 1 });
-    await storage.insert({ kind: 'fl-user', id: '7', payload: {} });
-    await storage.insert({
-      kind: 'fl-token',
-      id: 't1',
-      family: 'F',
-      payload: { sessionId: 's1', userSid: 'u1', expiredUser: 'gone', notAnId: 7, missing: 'nobody' },
-    });
-    const links = [
-      { kind: 'fl-user', idField: 'userSid' },
-      { kind: 'fl-session', idField: 'sessionId' },
-      { kind: 'fl-user', idField: 'expiredUser' },
-      { kind: 'fl-user', idField: 'notAnId' },
-      { kind: 'fl-user', idField: 'missing' },
-      { kind: 'fl-user', idField: '__proto__' },
-      // The same record twice: each link gets it.
-      { kind: 'fl-user', idField: 'userSid' },
-    ];
+    const links = await storeLinkedRecords('fl', { family: 'F' });
     const payloads = (found: Awaited<ReturnType<Storage['findWithLinked']>>) => found?.linked.map((r) => r?.payload ?? null);
     const first = await storage.findWithLinked('fl-token', 't1', links);
     expect(first?.record).toMatchObject({ kind: 'fl-token', id: 't1', family: 'F', consumedAt: null, payload: { sessionId: 's1' } });
-    expect(payloads(first)).toEqual([{ n: 'user' }, { n: 'session' }, null, null, null, null, { n: 'user' }]);
+    expect(payloads(first)).toEqual(LINKED_PAYLOADS);
     expect((await storage.findWithLinked('fl-token', 't1', []))?.linked).toEqual([]);
     // Reading spends nothing; a spent record is still found, with its spending time.
     expect((await storage.consume('fl-token', 't1'))?.consumedNow).toBe(true);
@@ -238,23 +242,12 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     for (const outcome of ['commit', 'rollback'] as const) {
       const id = `w-${outcome}`;
       await storage.insert({ kind: 'cw-token', id, payload: {} });
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const a = storage
-        .transaction(async (tx) => {
-          await tx.consume('cw-token', id);
-          locked();
-          await held;
-          if (outcome === 'rollback') throw new Error('rolled back');
-        })
-        .catch(() => undefined);
-      await isLocked;
+      const a = heldTransaction((tx) => tx.consume('cw-token', id), outcome);
+      await a.holding;
       const b = storage.consumeAndInsert('cw-token', id, { kind: 'cw-token', id: `${id}-next`, payload: {} });
       await new Promise((resolve) => setTimeout(resolve, 100));
-      release();
-      await a;
+      a.release();
+      await a.done;
       expect({ outcome, stored: await b }).toEqual({ outcome, stored: outcome === 'rollback' });
       expect(Boolean(await storage.find('cw-token', `${id}-next`))).toBe(outcome === 'rollback');
     }
@@ -264,25 +257,17 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     'answers false, inside a transaction that goes on, when the successor is stored by another while it waits',
     async () => {
       await storage.insert({ kind: 'cs-token', id: 'r', payload: {} });
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let inserted!: () => void;
-      const isInserted = new Promise<void>((resolve) => (inserted = resolve));
       // A stores the successor's key and holds it uncommitted; B's INSERT waits on the key, then fails (23505).
-      const a = storage.transaction(async (tx) => {
-        await tx.insert({ kind: 'cs-token', id: 'r-next', payload: { by: 'a' } });
-        inserted();
-        await held;
-      });
-      await isInserted;
+      const a = heldTransaction((tx) => tx.insert({ kind: 'cs-token', id: 'r-next', payload: { by: 'a' } }));
+      await a.holding;
       const b = storage.transaction(async (tx) => {
         const stored = await tx.consumeAndInsert('cs-token', 'r', { kind: 'cs-token', id: 'r-next', payload: { by: 'b' } });
         await tx.insert({ kind: 'cs-token', id: 'b-went-on', payload: {} });
         return stored;
       });
       await new Promise((resolve) => setTimeout(resolve, 100));
-      release();
-      await a;
+      a.release();
+      await a.done;
       expect(await b).toBe(false);
       expect((await storage.find('cs-token', 'r-next'))?.payload).toEqual({ by: 'a' });
       expect((await storage.find('cs-token', 'r'))?.consumedAt).toBeNull();

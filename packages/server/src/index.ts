@@ -87,11 +87,14 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
       : Response.json({ status: 'starting' }, { status: 503, headers: { 'Retry-After': '1' } });
   // Answered before the app once the services are up (http/direct-routes.ts).
   const directRoutes = new Map<string, DirectRoute>();
-  let directRouteFailed: ((message: string) => void) | undefined;
+  // Reported through the services' logger once they exist (a route is set only then).
+  const directRouteFailures: { report?: (message: string) => void } = {};
   const server: Server = await new Promise((resolve, reject) => {
     // The env carries the Node request (`incoming`): the client's socket address for rate limits.
     const toApp = getRequestListener((request, env) => handle(request, env), { hostname: config.host });
-    const s = createServer(withDirectRoutes(directRoutes, toApp, (error) => directRouteFailed?.((error as Error)?.message ?? String(error))));
+    const s = createServer(
+      withDirectRoutes(directRoutes, toApp, (error) => directRouteFailures.report?.((error as Error)?.message ?? String(error))),
+    );
     s.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
     s.headersTimeout = config.headersTimeoutSeconds * 1000;
     s.once('error', (error) => reject(listenFailure(error as NodeJS.ErrnoException, config)));
@@ -107,7 +110,7 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     throw error;
   });
   handle = app.fetch;
-  directRouteFailed = (message) => services.logger.warn('a direct route failed; the app answered', { error: message });
+  directRouteFailures.report = (message) => services.logger.warn('a direct route failed; the app answered', { error: message });
   for (const [path, route] of directRoutesOf(services, boundConfig)) directRoutes.set(path, route);
   // Once ready, not before: start-up stays short and the first sign-ins do not load them (the
   // verification workers load the XML modules on their own threads).

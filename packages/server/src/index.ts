@@ -17,7 +17,8 @@ import { ConfigError } from './errors.ts';
 import { preloadSamlModules } from './connections/saml-connection.ts';
 import { createServer, type Server } from 'node:http';
 import { withDirectRoutes, type DirectRoute } from './http/direct-routes.ts';
-import { directLookup, LOOKUP_PATH } from './flex/lookup-direct.ts';
+import { directLookup } from './flex/lookup-direct.ts';
+import { LOOKUP_PATH } from './flex/lookup.ts';
 import { requestRecorder } from './operations/request-observer.ts';
 
 export { loadConfig, type LanyardConfig } from './config.ts';

@@ -6,10 +6,7 @@ import type { DirectRoute } from '../http/direct-routes.ts';
 import type { Lifecycle } from '../operations/lifecycle.ts';
 import type { RequestRecorder } from '../operations/request-observer.ts';
 import { getQueryParam } from 'hono/utils/url';
-import { canFindAny, lookupQuery, matching, type LookupQuery } from './lookup.ts';
-
-/** The public lookup's path (SPEC "Lookup"). */
-export const LOOKUP_PATH = '/v1/Flex/Authentication/Config';
+import { canFindAny, LOOKUP_CACHE_CONTROL, LOOKUP_PATH, lookupQuery, matching, type LookupQuery } from './lookup.ts';
 
 /** Query strings whose parsed parameters and last answer are kept, as many as the lookup cache keeps accounts. */
 const KEPT_QUERIES = 10_000;
@@ -20,7 +17,7 @@ const KEPT_QUERY_LENGTH = 256;
 interface KeptAnswer {
   query: LookupQuery;
   /** The lookup cache's entries for the account when `body` was made (compared by identity), or `NOTHING`. */
-  madeFrom: AuthConfigEntry[] | typeof NOTHING | undefined;
+  madeFrom: AuthConfigEntry[] | typeof NOTHING;
   body: string;
 }
 const NOTHING = Symbol('finds nothing');
@@ -82,7 +79,7 @@ export function directLookup(deps: {
       requestId,
       ...baseHeaders,
       'Cache-Control',
-      'public, max-age=60',
+      LOOKUP_CACHE_CONTROL,
       'Content-Type',
       'application/json',
       'Content-Length',

@@ -3,6 +3,12 @@ import type { AuthConfigEntry } from '../accounts/public-lookup.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { requireSid } from '../ids.ts';
 
+/** The public lookup's path (SPEC "Lookup"). */
+export const LOOKUP_PATH = '/v1/Flex/Authentication/Config';
+
+/** The lookup's `Cache-Control`: desktops call it on every page load; an answer may be kept 60 s, by shared caches too. */
+export const LOOKUP_CACHE_CONTROL = 'public, max-age=60';
+
 /**
  * The public lookup's parameters. flex-sdk 3.0.0 sends every one of them, empty when unknown
  * (`AccountSid=&FlexInstanceSid=&RuntimeDomain=&SSOProfileSid=&AppType=SinglePageApp`): an empty

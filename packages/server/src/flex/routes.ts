@@ -12,7 +12,7 @@ import { AuthenticationError, LanyardError } from '../errors.ts';
 import { basicCredentials } from '../http/basic-credentials.ts';
 import { flexTokenResponse } from './token-response.ts';
 import { asDesktopTokenError, exchangeForm } from './form-exchange.ts';
-import { lookup, lookupQuery } from './lookup.ts';
+import { lookup, LOOKUP_CACHE_CONTROL, LOOKUP_PATH, lookupQuery } from './lookup.ts';
 import { setResponseHeader } from '../http/response-headers.ts';
 import { requestHeader } from '../http/request-headers.ts';
 
@@ -53,12 +53,12 @@ export const flexRoutes =
   (app) => {
     const { accounts, login, tokens, logger, rateLimits } = services;
     const desktops = cors((origin) => accounts.isTrustedOrigin(origin));
-    app.use('/v1/Flex/Authentication/Config', cors('*'));
+    app.use(LOOKUP_PATH, cors('*'));
     app.use('/v1/Flex/OAuth/Tokens', desktops);
     app.use('/v1/Accounts/:accountSid/authenticate', desktops);
     app.use('/v1/Accounts/:accountSid/Tokens/refresh', desktops);
-    app.get('/v1/Flex/Authentication/Config', async (c) => {
-      setResponseHeader(c, 'Cache-Control', 'public, max-age=60');
+    app.get(LOOKUP_PATH, async (c) => {
+      setResponseHeader(c, 'Cache-Control', LOOKUP_CACHE_CONTROL);
       return c.json({ config_list: await lookup(accounts, lookupQuery(c.req.query())) });
     });
 

@@ -257,27 +257,18 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return { record: toRecord<T>(own), linked };
     },
     async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
-      const args = [now, kind, id, ...values(successor, now)];
-      const taken = (error: unknown) => (error as { code?: string }).code === '23505';
-      // The successor's key or lookup taken between the statement's check and its insert: the
-      // statement fails whole, nothing applied. Inside a transaction a savepoint keeps that
+      // The successor's key or lookup taken between the statement's check and its insert (23505):
+      // the statement fails whole, nothing applied. Inside a transaction a savepoint keeps that
       // failure from aborting the transaction (a path no grant takes: it spends on the pool).
-      if (db instanceof pg.Pool) {
-        try {
-          return (await statement(db, 'consumeAndInsert', args)).rowCount === 1;
-        } catch (error) {
-          if (taken(error)) return false;
-          throw error;
-        }
-      }
-      await run(db, 'SAVEPOINT lanyard_consume_and_insert');
+      const inTransaction = !(db instanceof pg.Pool);
+      if (inTransaction) await run(db, 'SAVEPOINT lanyard_consume_and_insert');
       try {
-        const stored = (await statement(db, 'consumeAndInsert', args)).rowCount === 1;
-        await run(db, 'RELEASE SAVEPOINT lanyard_consume_and_insert');
+        const stored = (await statement(db, 'consumeAndInsert', [now, kind, id, ...values(successor, now)])).rowCount === 1;
+        if (inTransaction) await run(db, 'RELEASE SAVEPOINT lanyard_consume_and_insert');
         return stored;
       } catch (error) {
-        if (!taken(error)) throw error;
-        await run(db, 'ROLLBACK TO SAVEPOINT lanyard_consume_and_insert');
+        if ((error as { code?: string }).code !== '23505') throw error;
+        if (inTransaction) await run(db, 'ROLLBACK TO SAVEPOINT lanyard_consume_and_insert');
         return false;
       }
     },

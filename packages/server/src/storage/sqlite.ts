@@ -237,23 +237,14 @@ export class SqliteStorage implements Storage {
       },
       consumeWithLinked: async <T>(kind: string, id: string, links: ReadonlyArray<RecordLink>, now = Date.now()) => {
         const result = await ops.consume<T>(kind, id, now);
-        if (!result) return undefined;
-        const linked = linkedKeys(result.record, links).map((key) => {
-          const row = key && guard(() => self.statements.find.get(key.kind, key.id, now) as Row | undefined);
-          return row ? toRecord(row) : undefined;
-        });
-        return { ...result, linked };
+        return result && { ...result, linked: self.linkedRecords(result.record, links, now) };
       },
       findWithLinked: async <T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) => {
         const now = Date.now();
-        const row = self.statements.find.get(kind, id, now) as Row | undefined;
+        const row = guard(() => self.statements.find.get(kind, id, now) as Row | undefined);
         if (!row) return undefined;
         const record = toRecord<T>(row);
-        const linked = linkedKeys(record, links).map((key) => {
-          const found = key && (self.statements.find.get(key.kind, key.id, now) as Row | undefined);
-          return found ? toRecord(found) : undefined;
-        });
-        return { record, linked };
+        return { record, linked: self.linkedRecords(record, links, now) };
       },
       consumeAndInsert: async <T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) =>
         guard(() => {
@@ -272,6 +263,14 @@ export class SqliteStorage implements Storage {
     };
     this.directOps = ops;
     return ops;
+  }
+
+  /** The records `record`'s payload names through `links` (record-links.ts), in link order; undefined where absent or expired. */
+  private linkedRecords(record: StoredRecord, links: ReadonlyArray<RecordLink>, now: number): Array<StoredRecord | undefined> {
+    return linkedKeys(record, links).map((key) => {
+      const row = key && guard(() => this.statements.find.get(key.kind, key.id, now) as Row | undefined);
+      return row ? toRecord(row) : undefined;
+    });
   }
 
   private readonly listStatements = new Map<string, Database.Statement>();

@@ -46,7 +46,7 @@ try {
   for (const [name, required] of [
     ['@lanyard/sdk', ['dist/index.js', 'dist/index.d.ts', 'dist/app-config.js', 'dist/app-config.d.ts', 'dist/lanyard-sdk.js']],
     ['@lanyard/server', ['dist/index.js', 'dist/index.d.ts', 'console-dist/index.html']],
-    ['@lanyard/cli', ['bin/lanyard.js', 'dist/main.js']],
+    ['@lanyard/cli', ['bin/lanyard.js', 'dist/bundle/lanyard.mjs', 'dist/bundle/saml-verification-worker.mjs']],
   ]) {
     for (const file of required) if (!files(name).includes(file)) fail(`${name} is missing ${file}`);
   }
@@ -98,6 +98,9 @@ try {
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Kept: the log lines (stdout) say where the SAML verification workers run.
+  let serverLog = '';
+  server.stdout.on('data', (chunk) => (serverLog += chunk));
   const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve(code ?? signal)));
   const url = await new Promise((resolve, reject) => {
     let out = '';
@@ -121,6 +124,12 @@ try {
   const consolePage = await fetch(`${url}/console/`);
   const html = await consolePage.text();
   if (consolePage.status !== 200 || html.includes('has not been built')) fail(`the console is not served from the package (${consolePage.status})`);
+  // The worker is a file of its own in the bundle: a missing or broken one falls back to the main thread, with a warning.
+  const workersStarted = Date.now();
+  while (!serverLog.includes('SAML responses are verified') && Date.now() - workersStarted < 15_000) await new Promise((r) => setTimeout(r, 100));
+  const where = serverLog.match(/SAML responses are verified ([^"]*)/)?.[1];
+  if (!where?.startsWith('on ') || !where.includes('worker thread'))
+    fail(`the SAML verification workers did not start from the package: ${where ?? 'no report within 15 s'}`);
   // Signal the whole group, as Ctrl-C would; SIGKILL it if it does not stop within 15 s.
   process.kill(-server.pid, 'SIGTERM');
   const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('no exit within 15 s'), 15_000))]);

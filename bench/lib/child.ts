@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { bundleServer } from '../../packages/cli/build.mjs';
 
 /** A server under test in its own Node process, driven over IPC for untimed set-up only. */
 export interface Child {
@@ -18,8 +19,8 @@ export interface ChildOptions {
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
   /**
-   * Run compiled JavaScript without a loader: the server file and everything it imports from
-   * the repository bundled by esbuild (node_modules stay external), as a production build would.
+   * Run compiled JavaScript without a loader: the server file bundled by esbuild as `npm run
+   * build` bundles the `lanyard` command (packages/cli/build.mjs).
    */
   compiled?: boolean;
 }
@@ -28,42 +29,21 @@ const serverPath = (name: string) => fileURLToPath(new URL(`../servers/${name}.t
 // Inside node_modules: the bundle finds its packages by walking up, and linters skip it.
 const compiledDir = fileURLToPath(new URL('../../node_modules/.cache/lanyard-bench/', import.meta.url));
 
-/** Bundles a bench server once per run (node_modules/.cache/lanyard-bench/<name>/<name>.mjs and its chunks). */
+/**
+ * Bundles a bench server once per run (node_modules/.cache/lanyard-bench/<name>/<name>.mjs and its
+ * chunks) the way `npm run build` bundles the `lanyard` command (packages/cli/build.mjs): the
+ * repository's code and the same ES-module packages inlined, the rest loaded from node_modules.
+ */
 async function compiledServer(name: string): Promise<string> {
   const outdir = `${compiledDir}${name}/`;
   const outfile = `${outdir}${name}.mjs`;
   if (!existsSync(outfile) || !compiledThisRun.has(name)) {
-    const { build } = await import('esbuild');
-    // The console's files are found relative to the server's source; the bundle lives elsewhere.
-    // Code splitting keeps each `await import()` a separate chunk, loaded on first use as in the
-    // tsc build (dist/): in one file, esbuild would hoist the packages those modules import (pg,
-    // xml-encryption…) to the top and load them at start.
-    rmSync(outdir, { recursive: true, force: true });
-    await build({
-      // The SAML verification worker is a file of its own beside the chunk that starts it
-      // (saml-verification-pool.ts), as in the tsc build.
-      entryPoints: [serverPath(name), samlWorkerSource],
-      outdir,
-      entryNames: '[name]',
-      outExtension: { '.js': '.mjs' },
-      splitting: true,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      // Not the repository's tsconfig.json: its `paths` point xml-crypto and @xmldom/xmldom at
-      // ./node_modules for type-checking, which would make esbuild bundle those CommonJS packages
-      // into the ESM chunks (where their require("util") fails at the first SAML response).
-      tsconfigRaw: {},
-      logLevel: 'silent',
-    });
+    await bundleServer({ entryPoints: { [name]: serverPath(name) }, outdir });
     compiledThisRun.add(name);
   }
   return outfile;
 }
 const compiledThisRun = new Set<string>();
-const samlWorkerSource = fileURLToPath(new URL('../../packages/server/src/connections/saml-verification-worker.ts', import.meta.url));
 
 export async function startChild(name: string, options: ChildOptions = {}): Promise<Child> {
   const entry = options.compiled ? await compiledServer(name) : serverPath(name);
@@ -122,6 +102,6 @@ export async function startChild(name: string, options: ChildOptions = {}): Prom
 /** How the children run their TypeScript, for the start-up line's note. */
 export function loaderNote(compiled: boolean): string {
   return compiled
-    ? 'both sides compiled to JavaScript (esbuild bundle of the repository code, node_modules external), no loader'
+    ? 'both sides compiled to JavaScript (esbuild bundles as packages/cli/build.mjs makes them), no loader'
     : 'both sides run their TypeScript through the tsx loader';
 }

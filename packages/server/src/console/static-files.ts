@@ -1,18 +1,19 @@
 import type { Context } from 'hono';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 
 /**
- * The built console: in the repository, where `npm run build -w @lanyard/console` writes it (the
- * same path from src/ and dist/); in the published package, the copy `npm pack` puts in
- * console-dist/ (scripts/copy-console.mjs).
+ * The built console, found from the @lanyard/server package's root (resolved by name, so the same
+ * from src/, dist/ and the `lanyard` command's bundle in another package): in the repository,
+ * packages/console/dist/ where `npm run build -w @lanyard/console` writes it; in the published
+ * package, the copy `npm pack` puts in console-dist/ (scripts/copy-console.mjs).
  */
+const serverPackageRoot = dirname(createRequire(import.meta.url).resolve('@lanyard/server/package.json'));
 export const CONSOLE_DIST =
-  [new URL('../../../console/dist/', import.meta.url), new URL('../../console-dist/', import.meta.url)]
-    .map((url) => fileURLToPath(url))
-    .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('../../../console/dist/', import.meta.url));
+  [join(serverPackageRoot, '..', 'console', 'dist'), join(serverPackageRoot, 'console-dist')].find((dir) => existsSync(dir)) ??
+  join(serverPackageRoot, '..', 'console', 'dist');
 
 /**
  * Console pages run only our own bundled script and stylesheet: no inline code, no other origin,

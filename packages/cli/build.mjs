@@ -1,0 +1,103 @@
+// Builds dist/bundle/: the `lanyard` command as production runs it (bin/lanyard.js loads
+// dist/bundle/lanyard.mjs). esbuild bundles the CLI, the server and the SDK from their TypeScript
+// sources together with the ES-module packages they load at start (zod, jose, hono,
+// @hono/node-server): Node then loads a few files instead of ~330, which is most of a start-up
+// (issue 16: `lanyard serve` ready in under 0.5 s). Every other package stays a plain `import`,
+// resolved from node_modules at run time: native code (better-sqlite3), packages that start their
+// own workers or read files beside themselves (piscina, pino), and CommonJS. Those must be
+// dependencies of @lanyard/cli itself (the build checks it), so that a published install finds them.
+//
+// Code splitting keeps every `await import()` its own chunk, loaded on first use (PostgreSQL, the
+// SAML modules, the OpenAPI document). The SAML verification worker is an entry of its own beside
+// the chunk that starts it (saml-verification-pool.ts looks for it there).
+import { build } from 'esbuild';
+import { readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** Packages bundled into the output: ES modules, no native code, nothing read from beside themselves. */
+export const BUNDLED_PACKAGES = new Set(['@lanyard/server', '@lanyard/sdk', 'zod', 'jose', 'hono', '@hono/node-server']);
+
+const serverSource = fileURLToPath(new URL('../server/src/', import.meta.url));
+
+/**
+ * Bundles `entryPoints` (name → TypeScript file) and the SAML verification worker into `outdir`
+ * as `<name>.mjs` plus shared chunks. Resolves the external packages it imports (names).
+ * @param {{ entryPoints: Record<string, string>, outdir: string }} options
+ * @returns {Promise<Set<string>>}
+ */
+export async function bundleServer({ entryPoints, outdir }) {
+  rmSync(outdir, { recursive: true, force: true });
+  const result = await build({
+    entryPoints: { ...entryPoints, 'saml-verification-worker': `${serverSource}connections/saml-verification-worker.ts` },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // The workspace packages from their sources (their exports' "lanyard-source" condition).
+    conditions: ['lanyard-source'],
+    // Not the repository's tsconfig.json: its `paths` point xml-crypto and @xmldom/xmldom at
+    // ./node_modules for type-checking, which would pull those CommonJS packages into the bundle.
+    tsconfigRaw: {},
+    metafile: true,
+    logLevel: 'warning',
+    plugins: [
+      {
+        // zod's translations of its own messages into ~45 languages (366 KB, a quarter of the
+        // bundle, parsed at every start): Lanyard never selects one (z.config), so the locales
+        // namespace keeps only English, which zod uses by default.
+        name: 'zod-english-only',
+        setup(esbuild) {
+          esbuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, ({ importer, resolveDir }) =>
+            /[\\/]node_modules[\\/]zod[\\/]/.test(importer)
+              ? { path: 'zod/v4/locales/index.js', namespace: 'zod-english-only', pluginData: join(resolveDir, '..', 'locales') }
+              : undefined,
+          );
+          esbuild.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, ({ pluginData }) => ({
+            contents: "export { default as en } from './en.js';",
+            resolveDir: pluginData,
+          }));
+        },
+      },
+      {
+        name: 'external-packages',
+        setup(esbuild) {
+          esbuild.onResolve({ filter: /^[^./]/ }, ({ path }) => (BUNDLED_PACKAGES.has(packageName(path)) ? undefined : { path, external: true }));
+        },
+      },
+    ],
+  });
+  const external = new Set();
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const { path, external: isExternal } of output.imports) {
+      if (isExternal && !path.startsWith('node:') && !builtinModules.includes(path)) external.add(packageName(path));
+    }
+  }
+  return external;
+}
+
+/** `@scope/name` or `name` of an import specifier such as `prom-client/lib/registry`. */
+function packageName(specifier) {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const external = await bundleServer({
+    entryPoints: { lanyard: fileURLToPath(new URL('./src/main.ts', import.meta.url)) },
+    outdir: fileURLToPath(new URL('./dist/bundle/', import.meta.url)),
+  });
+  const manifest = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+  const undeclared = [...external].filter((name) => !Object.hasOwn(manifest.dependencies ?? {}, name));
+  if (undeclared.length) {
+    console.error(
+      `packages/cli/build.mjs: the bundle imports ${undeclared.join(', ')} at run time, but packages/cli/package.json does not depend on ${undeclared.length === 1 ? 'it' : 'them'}: add ${undeclared.length === 1 ? 'it' : 'them'} to "dependencies" (a published install would not find ${undeclared.length === 1 ? 'it' : 'them'}), or to BUNDLED_PACKAGES if ${undeclared.length === 1 ? 'it is' : 'they are'} ES modules with no native code.`,
+    );
+    process.exit(1);
+  }
+  console.log(`dist/bundle/lanyard.mjs  the lanyard command, bundled (run-time packages: ${[...external].sort().join(', ')})`);
+}

@@ -59,7 +59,15 @@ for (const sender of ['idp', 'desktop'] as const) {
       const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
       await popup.waitForURL(`${stack.demo.idp.url}/**`);
       // The opener's handle reads closed now; the SDK must keep waiting, not report a closed window.
-      await expect.poll(() => warnings.some((w) => w.includes('lost its link to this page')), { timeout: 20_000 }).toBe(true);
+      // On failure, what the desktop showed instead (a "closed" alert, another warning) and where the pop-up was.
+      const seen = async () =>
+        `warnings: ${JSON.stringify(warnings)}; alerts: ${JSON.stringify(await page.getByRole('alert').allTextContents())}; pop-up at ${popup.isClosed() ? '(closed)' : popup.url()}; page errors: ${JSON.stringify(errors)}`;
+      await expect
+        .poll(() => warnings.some((w) => w.includes('lost its link to this page')), { timeout: 20_000 })
+        .toBe(true)
+        .catch(async (error: Error) => {
+          throw new Error(`${error.message}\n${await seen()}`);
+        });
       await page.waitForTimeout(1500);
       await expect(page.getByRole('alert').filter({ hasText: 'closed' }).count()).resolves.toBe(0);
       const closed = popup.waitForEvent('close');

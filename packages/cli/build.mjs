@@ -5,7 +5,9 @@
 // (issue 16: `lanyard serve` ready in under 0.5 s). Every other package stays a plain `import`,
 // resolved from node_modules at run time: native code (better-sqlite3), packages that start their
 // own workers or read files beside themselves (piscina, pino), and CommonJS. Those must be
-// dependencies of @lanyard/cli itself (the build checks it), so that a published install finds them.
+// dependencies of @lanyard/cli itself, so that a published install finds them: the build checks
+// every `import` of the output; a package loaded through createRequire (prom-client, in
+// operations/metrics.ts) it cannot see, and `npm run check:packages` starts the packed server.
 //
 // Code splitting keeps every `await import()` its own chunk, loaded on first use (PostgreSQL, the
 // SAML modules, the OpenAPI document). The SAML verification worker is an entry of its own beside
@@ -95,7 +97,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const undeclared = [...external].filter((name) => !Object.hasOwn(manifest.dependencies ?? {}, name));
   if (undeclared.length) {
     console.error(
-      `packages/cli/build.mjs: the bundle imports ${undeclared.join(', ')} at run time, but packages/cli/package.json does not depend on ${undeclared.length === 1 ? 'it' : 'them'}: add ${undeclared.length === 1 ? 'it' : 'them'} to "dependencies" (a published install would not find ${undeclared.length === 1 ? 'it' : 'them'}), or to BUNDLED_PACKAGES if ${undeclared.length === 1 ? 'it is' : 'they are'} ES modules with no native code.`,
+      `packages/cli/build.mjs: the bundle loads packages at run time that packages/cli/package.json does not list in "dependencies" (a published install would not find them): ${undeclared.join(', ')}. Add them there, or to BUNDLED_PACKAGES if they are ES modules with no native code.`,
     );
     process.exit(1);
   }

@@ -18,7 +18,16 @@ export async function openStorage(databaseUrl: string, options: SqliteOptions = 
     const code = cause.code ?? '';
     const shown = databaseUrl.replace(/\/\/[^@/]*@/, '//…@');
     const configError = (detail: string) => new ConfigError(`Invalid configuration:\n  LANYARD_DATABASE_URL (${shown}): ${detail}`);
-    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw configError((error as Error).message);
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+      // Not the URL: the install. better-sqlite3's compiled part is missing (its install script
+      // did not run) or was built for another Node.js.
+      if (SQLITE_DRIVER_NOT_BUILT.test(cause.message ?? ''))
+        throw new ConfigError(
+          `Cannot open ${shown}: the SQLite driver (better-sqlite3) is not built for this Node.js ${process.version} (${(cause.message ?? '').split('\n')[0]!.slice(0, 160)}). ` +
+            'Run `npm rebuild better-sqlite3` where Lanyard is installed (npm 11: allow its install script first, "allowScripts": {"better-sqlite3": true} in package.json), or use PostgreSQL (LANYARD_DATABASE_URL=postgres://…).',
+        );
+      throw configError((error as Error).message);
+    }
     if (code === '28P01' || code === '28000') throw configError(`PostgreSQL refused the user or password (${code})`);
     if (code === '3D000') throw configError('the database does not exist; create it first (createdb)');
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw configError('the database host name does not resolve');
@@ -39,6 +48,9 @@ export async function openStorage(databaseUrl: string, options: SqliteOptions = 
     throw error;
   }
 }
+
+/** What bindings and Node say when better-sqlite3's .node file is absent or built for another Node.js. */
+const SQLITE_DRIVER_NOT_BUILT = /Could not locate the bindings file|NODE_MODULE_VERSION|invalid ELF header|better_sqlite3\.node/;
 
 async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {

@@ -13,15 +13,16 @@
 // SAML modules, the OpenAPI document). The SAML verification worker is an entry of its own beside
 // the chunk that starts it (saml-verification-pool.ts looks for it there).
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Packages bundled into the output: ES modules, no native code, nothing read from beside themselves. */
 export const BUNDLED_PACKAGES = new Set(['@lanyard/server', '@lanyard/sdk', 'zod', 'jose', 'hono', '@hono/node-server']);
 
 const serverSource = fileURLToPath(new URL('../server/src/', import.meta.url));
+const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * Bundles `entryPoints` (name → TypeScript file) and the SAML verification worker into `outdir`
@@ -30,10 +31,21 @@ const serverSource = fileURLToPath(new URL('../server/src/', import.meta.url));
  * @returns {Promise<Set<string>>}
  */
 export async function bundleServer({ entryPoints, outdir }) {
-  rmSync(outdir, { recursive: true, force: true });
+  // Written beside the output and swapped in at the end: a command started during the build
+  // finds the previous bundle whole, not a half-written one or none.
+  const target = resolve(outdir);
+  const next = `${target}.next`;
+  rmSync(next, { recursive: true, force: true });
   const result = await build({
     entryPoints: { ...entryPoints, 'saml-verification-worker': `${serverSource}connections/saml-verification-worker.ts` },
-    outdir,
+    outdir: next,
+    // Chunk names hash their content and their paths relative to this directory: the same
+    // sources give the same file names wherever the build runs from, so rebuilding unchanged
+    // sources does not pull the chunks from under a running server.
+    absWorkingDir: repositoryRoot,
+    // For stack traces: `node --enable-source-maps` (NODE_OPTIONS) maps them to the sources.
+    sourcemap: 'linked',
+    sourcesContent: false,
     outExtension: { '.js': '.mjs' },
     splitting: true,
     bundle: true,
@@ -73,6 +85,11 @@ export async function bundleServer({ entryPoints, outdir }) {
       },
     ],
   });
+  const previous = `${target}.previous`;
+  rmSync(previous, { recursive: true, force: true });
+  if (existsSync(target)) renameSync(target, previous);
+  renameSync(next, target);
+  rmSync(previous, { recursive: true, force: true });
   const external = new Set();
   for (const output of Object.values(result.metafile.outputs)) {
     for (const { path, external: isExternal } of output.imports) {
@@ -88,7 +105,8 @@ function packageName(specifier) {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a script (`node packages/cli/build.mjs`, through a symlinked path too), not imported by the bench.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const external = await bundleServer({
     entryPoints: { lanyard: fileURLToPath(new URL('./src/main.ts', import.meta.url)) },
     outdir: fileURLToPath(new URL('./dist/bundle/', import.meta.url)),

@@ -119,5 +119,16 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
     );
     process.exit(1);
   }
+  // The same versions the server is built and tested with (its package.json), not a second list that drifts.
+  const server = JSON.parse(readFileSync(new URL('../server/package.json', import.meta.url), 'utf8'));
+  const drifted = [...external].filter(
+    (name) => Object.hasOwn(server.dependencies, name) && server.dependencies[name] !== manifest.dependencies[name],
+  );
+  if (drifted.length) {
+    console.error(
+      `packages/cli/build.mjs: packages/cli/package.json asks for other versions than packages/server/package.json: ${drifted.map((name) => `${name} ${manifest.dependencies[name]} (server: ${server.dependencies[name]})`).join(', ')}. Give both the server's range.`,
+    );
+    process.exit(1);
+  }
   console.log(`dist/bundle/lanyard.mjs  the lanyard command, bundled (run-time packages: ${[...external].sort().join(', ')})`);
 }

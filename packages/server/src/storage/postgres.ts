@@ -381,9 +381,12 @@ export class PostgresStorage implements Storage {
       for (const migration of postgresMigrations) {
         if (applied.has(migration.version)) continue;
         if (migration.transactional === false) {
-          this.onWarning?.(
-            `applying migration ${migration.version} (${migration.name}) to schema ${schema}: it waits for transactions already open on its records table (a pg_dump, a long query); other starts on this schema wait for it`,
-          );
+          // On a schema created by this start nothing can hold its records table open (other
+          // starts wait for the lock): the wait the warning announces cannot happen.
+          if (!this.createdNow)
+            this.onWarning?.(
+              `applying migration ${migration.version} (${migration.name}) to schema ${schema}: it waits for transactions already open on its records table (a pg_dump, a long query); other starts on this schema wait for it`,
+            );
           try {
             await client.query(migration.sql);
           } catch (error) {

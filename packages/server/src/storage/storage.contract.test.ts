@@ -416,6 +416,28 @@ describe('PostgreSQL migration lock', () => {
   });
 });
 
+describe('PostgreSQL migration warnings', () => {
+  it.runIf(BACKENDS.includes('postgres'))('warn of the wait for open transactions when upgrading a schema, not when creating one', async () => {
+    const db = await createTestDatabase('postgres');
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      const fresh: string[] = [];
+      await (await openStorage(db.url, { onWarning: (message) => fresh.push(message) })).close();
+      expect(fresh).toEqual([]);
+      // The schema as the release before migration 3 left it.
+      const schema = new URL(db.url).searchParams.get('schema')!;
+      await admin.query(`DELETE FROM ${schema}.lanyard_migrations WHERE version = 3`);
+      const upgrade: string[] = [];
+      await (await openStorage(db.url, { onWarning: (message) => upgrade.push(message) })).close();
+      expect(upgrade).toEqual([expect.stringMatching(/^applying migration 3 \(.+\) to schema .+: it waits for transactions already open/)]);
+    } finally {
+      await admin.end();
+      await db.drop();
+    }
+  });
+});
+
 describe('PostgreSQL prepared statements during a rolling upgrade', () => {
   it.runIf(BACKENDS.includes('postgres'))('keep working on a running node after another node adds a column to records', async () => {
     const db = await createTestDatabase('postgres');

@@ -98,22 +98,21 @@ try {
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  // Kept: the log lines (stdout) say where the SAML verification workers run.
+  // Everything it prints on stdout: its URL first, then log lines (where the SAML verification workers run).
   let serverLog = '';
   server.stdout.on('data', (chunk) => (serverLog += chunk));
   const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve(code ?? signal)));
   const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`lanyard serve printed no URL within 30 s: ${out}`)), 30_000);
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
+    const timer = setTimeout(() => reject(new Error(`lanyard serve printed no URL within 30 s: ${serverLog}`)), 30_000);
+    // After the listener above: serverLog holds this chunk already.
+    server.stdout.on('data', () => {
+      const line = serverLog.split('\n').find((l) => l.startsWith('{'));
       if (line) {
         clearTimeout(timer);
         resolve(JSON.parse(line).url);
       }
     });
-    server.once('exit', (code) => reject(new Error(`lanyard serve exited with ${code}: ${out}`)));
+    server.once('exit', (code) => reject(new Error(`lanyard serve exited with ${code}: ${serverLog}`)));
   });
   const listening = performance.now() - spawned;
   const ready = await fetch(`${url}/readyz`);

@@ -44,7 +44,18 @@ try {
   }
   const files = (name) => packed.find((p) => p.name === name).files.map((f) => f.path);
   for (const [name, required] of [
-    ['@lanyard/sdk', ['dist/index.js', 'dist/index.d.ts', 'dist/app-config.js', 'dist/app-config.d.ts', 'dist/lanyard-sdk.js']],
+    [
+      '@lanyard/sdk',
+      [
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/app-config.js',
+        'dist/app-config.d.ts',
+        'dist/token-verifier.js',
+        'dist/token-verifier.d.ts',
+        'dist/lanyard-sdk.js',
+      ],
+    ],
     ['@lanyard/server', ['dist/index.js', 'dist/index.d.ts', 'console-dist/index.html']],
     ['@lanyard/cli', ['bin/lanyard.js', 'dist/bundle/lanyard.mjs', 'dist/bundle/saml-verification-worker.mjs']],
   ]) {
@@ -81,13 +92,17 @@ try {
   if (!/^AC[0-9a-f]{32}$/.test(account.sid)) fail(`accounts create printed no account SID: ${JSON.stringify(account)}`);
   const sdk = execFileSync(
     process.execPath,
-    ['--input-type=module', '-e', "import('@lanyard/sdk/app-config').then((m) => console.log(typeof m.validateAppConfig))"],
+    [
+      '--input-type=module',
+      '-e',
+      "Promise.all([import('@lanyard/sdk/app-config'), import('@lanyard/sdk/token-verifier')]).then(([a, v]) => console.log(typeof a.validateAppConfig, typeof v.createDesktopTokenVerifier))",
+    ],
     {
       cwd: app,
       encoding: 'utf8',
     },
   );
-  if (sdk.trim() !== 'function') fail(`@lanyard/sdk/app-config did not import in Node: ${sdk}`);
+  if (sdk.trim() !== 'function function') fail(`@lanyard/sdk/app-config or @lanyard/sdk/token-verifier did not import in Node: ${sdk}`);
 
   // 4. `npx lanyard serve` until it answers.
   const spawned = performance.now();

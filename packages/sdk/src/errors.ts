@@ -21,7 +21,7 @@ export interface ServerErrorBody {
 
 /** Base class: `instanceof LanyardError` catches every error the SDK raises. */
 export class LanyardError extends Error {
-  /** Stable and machine-readable: `config_invalid`, `popup_blocked`, `popup_closed`, `state_mismatch`, `server_error`, `session_expired`, `network_error` or `unexpected`. */
+  /** Stable and machine-readable: `config_invalid`, `popup_blocked`, `popup_closed`, `state_mismatch`, `server_error`, `session_expired`, `network_error` or `unexpected`; from `@lanyard/sdk/token-verifier`: `token_expired`, `token_invalid` or `keys_unavailable`. */
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);

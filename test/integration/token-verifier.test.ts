@@ -1,0 +1,165 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDesktopTokenVerifier, TokenVerificationError } from '../../packages/sdk/src/token-verifier.ts';
+import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
+import type { Session } from '../../packages/server/src/tokens/model.ts';
+import type { User } from '../../packages/server/src/users/user-service.ts';
+import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
+import { exchangeCode, flexLogin, setupAccount } from '../support/flows.ts';
+
+const USERS = [{ id: 'ada@example.com', full_name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'agent'] }];
+
+/** In front of Lanyard's JWKS: counts the fetches, or serves another set while `replacement` is set. */
+async function jwksProxy(upstream: string) {
+  const state = { fetches: 0, replacement: undefined as string | undefined };
+  const server: Server = createServer(async (_request, response) => {
+    state.fetches++;
+    const body = state.replacement ?? (await (await fetch(`${upstream}/.well-known/jwks.json`)).text());
+    response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { state, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`, close: () => new Promise((r) => server.close(r)) };
+}
+
+async function refusalOf(promise: Promise<unknown>): Promise<TokenVerificationError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TokenVerificationError);
+  return error as TokenVerificationError;
+}
+
+describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens against the JWKS', () => {
+  let lanyard: TestLanyard;
+  let idp: DevIdp;
+  let setup: Awaited<ReturnType<typeof setupAccount>>;
+  let other: Awaited<ReturnType<typeof setupAccount>>;
+
+  beforeAll(async () => {
+    idp = await startDevIdp({ port: 0, users: USERS });
+    lanyard = await startTestLanyard('sqlite');
+    setup = await setupAccount(lanyard, idp);
+    other = await setupAccount(lanyard, idp);
+  });
+  afterAll(async () => {
+    await lanyard?.stop();
+    await idp?.close();
+  });
+
+  async function signIn(account = setup): Promise<string> {
+    const tokens = await exchangeCode(lanyard, account.connection.sid, await flexLogin(lanyard, idp, account.connection.sid, 'ada@example.com'));
+    expect(tokens.status).toBe(200);
+    return tokens.body.access_token as string;
+  }
+
+  /** A token of the real signer for a session of another surface, or with another expiry. */
+  async function tokenFor(surface: Session['surface'], expiresAt = Date.now() + 60_000): Promise<string> {
+    const session = { id: 'SE1', surface, clientId: setup.connection.clientId, scope: 'openid profile' } as Session;
+    const user = {
+      sid: `FU${'1'.repeat(32)}`,
+      identity: 'ada',
+      uniqueId: 'ada@example.com',
+      roles: ['agent'],
+      fullName: 'Ada',
+      email: 'ada@example.com',
+    } as unknown as User;
+    return lanyard.services.accessTokens.issueAccessToken(
+      session,
+      user,
+      { sid: setup.account.sid, instanceSid: setup.account.instanceSid } as never,
+      expiresAt,
+    );
+  }
+
+  it("returns a real sign-in's claims, and refuses the other account's token, a changed token and a wrong issuer with their causes", async () => {
+    const verify = createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid });
+    const claims = await verify(await signIn());
+    expect(claims).toMatchObject({ iss: lanyard.url, aud: setup.account.sid, surface: 'flex', full_name: 'Ada Lovelace', roles: ['admin', 'agent'] });
+    expect(claims.sub).toMatch(/^FU[0-9a-f]{32}$/);
+
+    const foreign = await refusalOf(verify(await signIn(other)));
+    expect(foreign.code).toBe('token_invalid');
+    expect(foreign.message).toContain(`another account; this verifier accepts ${setup.account.sid}`);
+
+    const [header, payload, signature] = (await signIn()).split('.');
+    const changed = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), roles: ['supervisor'] })).toString(
+      'base64url',
+    );
+    expect((await refusalOf(verify(`${header}.${changed}.${signature}`))).message).toBe('The token signature is invalid.');
+
+    const elsewhere = createDesktopTokenVerifier({
+      issuer: 'https://sso.example.com',
+      accountSid: setup.account.sid,
+      jwksUrl: `${lanyard.url}/.well-known/jwks.json`,
+    });
+    expect((await refusalOf(elsewhere(await signIn()))).message).toContain('another issuer; this verifier accepts https://sso.example.com');
+
+    for (const garbage of ['', 'not.a.jwt', 'a.b']) expect((await refusalOf(verify(garbage))).code).toBe('token_invalid');
+  });
+
+  it('refuses an expired token (token_expired), a token of the OIDC surface and an ID token', async () => {
+    const verify = createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid });
+    expect((await verify(await tokenFor('legacy'))).surface).toBe('legacy');
+    expect((await refusalOf(verify(await tokenFor('flex', Date.now() - 60_000)))).code).toBe('token_expired');
+    expect((await refusalOf(verify(await tokenFor('oidc')))).message).toContain('not issued to a desktop (surface "oidc")');
+    const session = { id: 'SE1', surface: 'oidc', clientId: setup.connection.clientId, authTime: Date.now(), amr: [] } as unknown as Session;
+    const user = {
+      sid: `FU${'1'.repeat(32)}`,
+      identity: 'ada',
+      uniqueId: 'ada',
+      roles: [],
+      fullName: 'Ada',
+      email: 'ada@example.com',
+    } as unknown as User;
+    const idToken = await lanyard.services.accessTokens.issueIdToken(session, user, Date.now() + 60_000, 'openid');
+    expect((await refusalOf(verify(idToken))).message).toContain('not a Lanyard access token');
+  });
+
+  it('fetches the keys once for many tokens, again for a rotated key, and stops trusting a key the set dropped', async () => {
+    const proxy = await jwksProxy(lanyard.url);
+    try {
+      const verify = createDesktopTokenVerifier({
+        issuer: lanyard.url,
+        accountSid: setup.account.sid,
+        jwksUrl: proxy.url,
+        keysMaxAgeSeconds: 1,
+        refetchCooldownSeconds: 0,
+      });
+      const before = await signIn();
+      await Promise.all(Array.from({ length: 20 }, () => verify(before)));
+      expect(proxy.state.fetches).toBe(1);
+
+      await lanyard.services.keys.rotate();
+      const after = await tokenFor('flex');
+      expect((await verify(after)).aud).toBe(setup.account.sid);
+      expect(proxy.state.fetches).toBe(2);
+      // The retired key still verifies (it stays in the JWKS).
+      await verify(before);
+      await verify(after);
+
+      proxy.state.replacement = JSON.stringify({ keys: [] });
+      // Within the set's max age the cached keys answer; after it, the empty set is fetched and nothing verifies.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const dropped = await refusalOf(verify(after));
+      expect(dropped.message).toBe("The token was signed with a key that is not in Lanyard's JWKS.");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('says when the keys cannot be fetched (keys_unavailable), and refuses bad options at creation', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const verify = createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: `http://127.0.0.1:${port}/jwks.json` });
+    const unavailable = await refusalOf(verify(await signIn()));
+    expect(unavailable.code).toBe('keys_unavailable');
+    expect(unavailable.message).toContain(`http://127.0.0.1:${port}/jwks.json`);
+
+    expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: 'AC12' })).toThrow(/accountSid must be an account SID/);
+    expect(() => createDesktopTokenVerifier({ issuer: 'sso.example.com', accountSid: setup.account.sid })).toThrow(TypeError);
+  });
+});

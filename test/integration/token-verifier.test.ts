@@ -161,5 +161,8 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
 
     expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: 'AC12' })).toThrow(/accountSid must be an account SID/);
     expect(() => createDesktopTokenVerifier({ issuer: 'sso.example.com', accountSid: setup.account.sid })).toThrow(TypeError);
+    expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, keysMaxAgeSeconds: Number.NaN })).toThrow(
+      /keysMaxAgeSeconds must be a number of 0 or more/,
+    );
   });
 });

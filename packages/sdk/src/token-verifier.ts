@@ -75,13 +75,21 @@ export class TokenVerificationError extends LanyardError {
 }
 
 const ACCOUNT_SID = /^AC[0-9a-f]{32}$/;
+
+type DurationOption = 'keysMaxAgeSeconds' | 'refetchCooldownSeconds' | 'timeoutMs' | 'clockToleranceSeconds';
+/** A duration option, or its default; a negative or non-finite one would fetch the keys on every token. */
+function duration(options: DesktopTokenVerifierOptions, name: DurationOption, fallback: number): number {
+  const value = options[name] ?? fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a number of 0 or more`);
+  return value;
+}
 const DESKTOP_SURFACES: ReadonlySet<unknown> = new Set(['flex', 'legacy']);
 
 /**
  * Returns `verify(token)`: the token's claims when every check above passes.
  * The JWKS is fetched on first use, again after `keysMaxAgeSeconds`, and when a token names a key
  * the set does not hold (key rotation, RFC 7517 §4.5 `kid`); concurrent verifications share one fetch.
- * @throws TypeError when `issuer`, `accountSid` or `jwksUrl` is malformed (at creation)
+ * @throws TypeError when `issuer`, `accountSid`, `jwksUrl` or a duration is malformed (at creation)
  * @throws TokenVerificationError from `verify`: `token_expired`; `token_invalid` (malformed, wrong
  *   type, algorithm, signature, issuer, audience or surface; the message names which);
  *   `keys_unavailable` (the JWKS could not be fetched or read)
@@ -91,9 +99,9 @@ export function createDesktopTokenVerifier(options: DesktopTokenVerifierOptions)
   if (issuer !== options.issuer.replace(/\/$/, '')) throw new TypeError(`issuer must be a URL as Lanyard writes it in "iss", e.g. ${issuer}`);
   if (!ACCOUNT_SID.test(options.accountSid)) throw new TypeError('accountSid must be an account SID: AC followed by 32 hex digits');
   const keys = new KeySet(new URL(options.jwksUrl ?? `${issuer}/.well-known/jwks.json`), {
-    maxAgeMs: (options.keysMaxAgeSeconds ?? 300) * 1000,
-    cooldownMs: (options.refetchCooldownSeconds ?? 30) * 1000,
-    timeoutMs: options.timeoutMs ?? 5000,
+    maxAgeMs: duration(options, 'keysMaxAgeSeconds', 300) * 1000,
+    cooldownMs: duration(options, 'refetchCooldownSeconds', 30) * 1000,
+    timeoutMs: duration(options, 'timeoutMs', 5000),
   });
   const checks = {
     issuer,
@@ -101,7 +109,7 @@ export function createDesktopTokenVerifier(options: DesktopTokenVerifierOptions)
     algorithms: ['ES256'],
     typ: 'at+jwt',
     requiredClaims: ['sub', 'exp', 'iat'],
-    clockTolerance: options.clockToleranceSeconds ?? 5,
+    clockTolerance: duration(options, 'clockToleranceSeconds', 5),
   };
   return async (token) => {
     if (typeof token !== 'string' || token.length === 0)

@@ -149,6 +149,28 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
     }
   });
 
+  it('names a JWKS that is not usable: two keys for one kid, a body that is no key set', async () => {
+    const proxy = await jwksProxy(lanyard.url);
+    try {
+      const token = await tokenFor('flex');
+      const { kid } = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string };
+      const published = (await (await fetch(`${lanyard.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+      const signer = published.keys.find((k) => k.kid === kid)!;
+      proxy.state.replacement = JSON.stringify({ keys: [signer, signer] });
+      const twice = await refusalOf(createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url })(token));
+      expect(twice.code).toBe('keys_unavailable');
+      expect(twice.message).toContain('more than one key that fits');
+      proxy.state.replacement = JSON.stringify({ keys: 'none' });
+      const junk = await refusalOf(
+        createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url })(await tokenFor('flex')),
+      );
+      expect(junk.code).toBe('keys_unavailable');
+      expect(junk.message).toContain(proxy.url);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('says when the keys cannot be fetched (keys_unavailable), and refuses bad options at creation', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -236,5 +236,12 @@ function refusal(error: unknown, issuer: string, accountSid: string): TokenVerif
   }
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalid('The token signature is invalid.');
   if (error instanceof joseErrors.JWKSNoMatchingKey) return invalid("The token was signed with a key that is not in Lanyard's JWKS.");
+  if (error instanceof joseErrors.JWKSMultipleMatchingKeys) {
+    return new TokenVerificationError(
+      'keys_unavailable',
+      "Lanyard's JWKS holds more than one key that fits this token's header (the same kid twice): the set is not Lanyard's as published; check what answers at the verifier's jwksUrl.",
+      { cause: error },
+    );
+  }
   return invalid('The token is not a well-formed JWT.');
 }

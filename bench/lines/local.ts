@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import { createRemoteJWKSet, decodeJwt, importJWK, jwtVerify, type JWK } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import { createDesktopTokenVerifier } from '../../packages/sdk/src/token-verifier.ts';
 import type { Child } from '../lib/child.ts';
 import type { Line } from '../lib/report.ts';
@@ -49,7 +49,9 @@ export async function localLines(idp: Child, settings: Settings): Promise<Line[]
     const { iss, aud } = decodeJwt(token);
     const jwksUrl = new URL('/.well-known/jwks.json', lanyard.child.url);
     const jwks = createRemoteJWKSet(jwksUrl);
-    const [jwk] = ((await (await fetch(jwksUrl)).json()) as { keys: JWK[] }).keys;
+    // The token's own key (the set also holds the RS256 key, and older keys after a rotation).
+    const { kid } = decodeProtectedHeader(token);
+    const jwk = ((await (await fetch(jwksUrl)).json()) as { keys: JWK[] }).keys.find((k) => k.kid === kid);
     const key = await importJWK(jwk!, 'ES256');
     const verifier = createDesktopTokenVerifier({ issuer: iss!, accountSid: aud as string });
     // 2 s a side: at 1 s, two rounds of the same code differed by up to 15 % on a noisy 2-core machine.

@@ -10,13 +10,14 @@ import { exchangeCode, flexLogin, setupAccount } from '../support/flows.ts';
 
 const USERS = [{ id: 'ada@example.com', full_name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'agent'] }];
 
-/** In front of Lanyard's JWKS: counts the fetches, or serves another set while `replacement` is set. */
+/** In front of Lanyard's JWKS: counts the fetches; answers another body, status or redirect while one is set. */
 async function jwksProxy(upstream: string) {
-  const state = { fetches: 0, replacement: undefined as string | undefined };
+  const state = { fetches: 0, replacement: undefined as string | undefined, status: 200, location: undefined as string | undefined };
   const server: Server = createServer(async (_request, response) => {
     state.fetches++;
+    if (state.location) return void response.writeHead(302, { location: state.location }).end();
     const body = state.replacement ?? (await (await fetch(`${upstream}/.well-known/jwks.json`)).text());
-    response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    response.writeHead(state.status, { 'content-type': 'application/json' }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { state, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`, close: () => new Promise((r) => server.close(r)) };
@@ -125,7 +126,7 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
         accountSid: setup.account.sid,
         jwksUrl: proxy.url,
         keysMaxAgeSeconds: 1,
-        refetchCooldownSeconds: 0,
+        refetchCooldownSeconds: 1,
       });
       const before = await signIn();
       await Promise.all(Array.from({ length: 20 }, () => verify(before)));
@@ -133,8 +134,14 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
 
       await lanyard.services.keys.rotate();
       const after = await tokenFor('flex');
+      // Within the cooldown of the first fetch: it waits for the cooldown's end, then fetches.
       expect((await verify(after)).aud).toBe(setup.account.sid);
       expect(proxy.state.fetches).toBe(2);
+      // Two published ES256 keys now: a token that names no key is the token's fault.
+      const noKid = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt' })).toString('base64url')}.${after.split('.')[1]}.${after.split('.')[2]}`;
+      const unnamed = await refusalOf(verify(noKid));
+      expect(unnamed.code).toBe('token_invalid');
+      expect(unnamed.message).toContain('names no key (kid)');
       // The retired key still verifies (it stays in the JWKS).
       await verify(before);
       await verify(after);
@@ -143,7 +150,7 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
       // Within the set's max age the cached keys answer; after it, the empty set is fetched and nothing verifies.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const dropped = await refusalOf(verify(after));
-      expect(dropped.message).toBe("The token was signed with a key that is not in Lanyard's JWKS.");
+      expect(dropped.message).toContain("The token was signed with a key that is not in Lanyard's JWKS, fetched again for it");
     } finally {
       await proxy.close();
     }
@@ -159,7 +166,7 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
       proxy.state.replacement = JSON.stringify({ keys: [signer, signer] });
       const twice = await refusalOf(createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url })(token));
       expect(twice.code).toBe('keys_unavailable');
-      expect(twice.message).toContain('more than one key that fits');
+      expect(twice.message).toContain('the JWKS holds more than one key for kid');
       proxy.state.replacement = JSON.stringify({ keys: 'none' });
       const junk = await refusalOf(
         createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url })(await tokenFor('flex')),
@@ -169,6 +176,44 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
     } finally {
       await proxy.close();
     }
+  });
+
+  it('does not follow a redirect for keys, does not refetch for every token after a failure, and refuses an oversized answer', async () => {
+    const proxy = await jwksProxy(lanyard.url);
+    try {
+      const token = await tokenFor('flex');
+      proxy.state.location = 'http://127.0.0.1:9/evil-keys';
+      const redirected = await refusalOf(
+        createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url })(token),
+      );
+      expect(redirected.code).toBe('keys_unavailable');
+      expect(redirected.message).toContain('redirected to http://127.0.0.1:9/evil-keys');
+      proxy.state.location = undefined;
+
+      proxy.state.status = 500;
+      proxy.state.fetches = 0;
+      const verify = createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url });
+      for (let i = 0; i < 10; i++) expect((await refusalOf(verify(token))).message).toContain('answered HTTP 500');
+      expect(proxy.state.fetches).toBe(1);
+      proxy.state.status = 200;
+
+      proxy.state.replacement = JSON.stringify({ keys: [], padding: 'x'.repeat(2 * 1024 * 1024) });
+      const oversized = await refusalOf(
+        createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url })(token),
+      );
+      expect(oversized.message).toContain('answered more than 1048576 bytes');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('with the default options, a key rotated in just after a fetch verifies within the cooldown (5 s)', async () => {
+    const verify = createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid });
+    await verify(await tokenFor('flex'));
+    await lanyard.services.keys.rotate();
+    const started = Date.now();
+    expect((await verify(await tokenFor('flex'))).surface).toBe('flex');
+    expect(Date.now() - started).toBeLessThan(6_000);
   });
 
   it('says when the keys cannot be fetched (keys_unavailable), and refuses bad options at creation', async () => {
@@ -184,7 +229,13 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
     expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: 'AC12' })).toThrow(/accountSid must be an account SID/);
     expect(() => createDesktopTokenVerifier({ issuer: 'sso.example.com', accountSid: setup.account.sid })).toThrow(TypeError);
     expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, keysMaxAgeSeconds: Number.NaN })).toThrow(
-      /keysMaxAgeSeconds must be a number of 0 or more/,
+      /keysMaxAgeSeconds must be a number from 1 to 86400/,
     );
+    expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, clockToleranceSeconds: 1e9 })).toThrow(
+      /clockToleranceSeconds/,
+    );
+    // The server writes iss without trailing slashes; the verifier reads the option the same way.
+    const slashes = createDesktopTokenVerifier({ issuer: `${lanyard.url}//`, accountSid: setup.account.sid });
+    expect((await slashes(await tokenFor('flex'))).iss).toBe(lanyard.url);
   });
 });

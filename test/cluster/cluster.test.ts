@@ -198,6 +198,12 @@ describe('a three-node cluster on one PostgreSQL', () => {
     for (const node of nodes) expect((await validateAt(node, before.body.access_token as string)).body.valid).toBe(true);
     // Within LANYARD_SIGNING_KEY_RELOAD (2 s here) every node signs with the new key.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Every node publishes the new key by then, before it signs anything with it: a backend's
+    // verifier that fetches the JWKS from any node finds the key of a token another node signed.
+    for (const node of nodes) {
+      const published = (await (await fetch(`${node.origin}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+      expect(published.keys.map((k) => k.kid)).toContain(newKid);
+    }
     let refreshToken = before.body.refresh_token as string;
     for (const node of nodes) {
       const refreshed = await refreshAt(node, refreshToken);

@@ -95,9 +95,12 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
       accountSid: setup.account.sid,
       jwksUrl: `${lanyard.url}/.well-known/jwks.json`,
     });
-    expect((await refusalOf(elsewhere(await signIn()))).message).toContain('another issuer; this verifier accepts https://sso.example.com');
+    expect((await refusalOf(elsewhere(await signIn()))).message).toContain(
+      `was issued by "${lanyard.url}"; this verifier accepts https://sso.example.com`,
+    );
 
     for (const garbage of ['', 'not.a.jwt', 'a.b']) expect((await refusalOf(verify(garbage))).code).toBe('token_invalid');
+    expect((await refusalOf(verify(`Bearer ${await signIn()}`))).message).toContain('without its "Bearer " prefix');
   });
 
   it('refuses an expired token (token_expired), a token of the OIDC surface and an ID token', async () => {

@@ -167,7 +167,7 @@ export class JwksCache {
     if (response.status !== 200) {
       await response.body?.cancel();
       throw new KeySetError(
-        `${where} answered HTTP ${response.status}: check jwksUrl (Lanyard publishes its keys at its public URL + /.well-known/jwks.json) and what answers there.`,
+        `${where} answered HTTP ${response.status}: that is not Lanyard's JWKS; check the issuer option (Lanyard's LANYARD_PUBLIC_URL, whose /.well-known/jwks.json holds the keys) or jwksUrl.`,
       );
     }
     const text = await readCapped(response, MAX_JWKS_BYTES);

@@ -130,6 +130,9 @@ export function createDesktopTokenVerifier(options: DesktopTokenVerifierOptions)
     if (typeof token !== 'string' || token.length === 0) {
       throw new TokenVerificationError('token_invalid', 'No token: pass the access token as a string.');
     }
+    if (/^bearer\s/i.test(token)) {
+      throw new TokenVerificationError('token_invalid', 'Pass the token without its "Bearer " prefix (the Authorization header\'s value after it).');
+    }
     let payload: JWTPayload;
     try {
       const known = keys.fresh()?.known(token);
@@ -180,7 +183,7 @@ function refusal(error: unknown, issuer: string, accountSid: string): TokenVerif
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === 'iss') {
       return invalid(
-        `The token was issued by another issuer; this verifier accepts ${issuer} (compare the issuer option with Lanyard's LANYARD_PUBLIC_URL).`,
+        `The token was issued by ${JSON.stringify(String(error.payload.iss).slice(0, 200))}; this verifier accepts ${issuer} (set the issuer option to Lanyard's LANYARD_PUBLIC_URL).`,
       );
     }
     if (error.claim === 'aud') return invalid(`The token was issued for another account; this verifier accepts ${accountSid}.`);

@@ -206,9 +206,15 @@ export class SigningKeys {
     return find();
   }
 
-  /** RFC 7517 §5 JWK Set of every key that verifies; waits for a key still being created (start-up). */
+  /**
+   * RFC 7517 §5 JWK Set of every key that verifies; waits for a key still being created (start-up).
+   * Re-read when older than LANYARD_SIGNING_KEY_RELOAD seconds, as signing does: every node
+   * publishes a key rotated in elsewhere within that time, whether or not it has signed since (a
+   * storage hiccup keeps the keys already loaded).
+   */
   async jwks(): Promise<{ keys: JWK[] }> {
     await this.ready();
+    if (Date.now() - this.loadedAt > this.reloadEveryMs) await this.reload().catch(() => undefined);
     return { keys: this.keys.map((k) => k.record.publicJwk) };
   }
 

@@ -149,11 +149,14 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
       await verify(before);
       await verify(after);
 
-      proxy.state.replacement = JSON.stringify({ keys: [] });
-      // Within the set's max age the cached keys answer; after it, the empty set is fetched and nothing verifies.
+      // Lanyard's set without the key that signed `after` (as once that key is deleted).
+      const { kid } = JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()) as { kid: string };
+      const published = (await (await fetch(`${lanyard.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+      proxy.state.replacement = JSON.stringify({ keys: published.keys.filter((k) => k.kid !== kid) });
+      // Within the set's max age the cached keys answer; after it, the new set is fetched and the key no longer verifies.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const dropped = await refusalOf(verify(after));
-      expect(dropped.message).toContain("The token was signed with a key that is not in Lanyard's JWKS, fetched again for it");
+      expect(dropped.message).toContain("that Lanyard's JWKS does not hold, fetched again for it");
     } finally {
       await proxy.close();
     }
@@ -176,6 +179,10 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
       );
       expect(junk.code).toBe('keys_unavailable');
       expect(junk.message).toContain(proxy.url);
+      proxy.state.replacement = JSON.stringify({ keys: [] });
+      const empty = await refusalOf(createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: proxy.url })(token));
+      expect(empty.code).toBe('keys_unavailable');
+      expect(empty.message).toContain('holds no ES256 key');
     } finally {
       await proxy.close();
     }
@@ -210,6 +217,29 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
     }
   });
 
+  it('answers a failed fetch from memory within the cooldown even when the fetch took as long as the cooldown', async () => {
+    let requests = 0;
+    const silent = createServer(() => void requests++); // never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const verify = createDesktopTokenVerifier({
+        issuer: lanyard.url,
+        accountSid: setup.account.sid,
+        jwksUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/jwks.json`,
+        timeoutMs: 1_000,
+        refetchCooldownSeconds: 1,
+      });
+      const token = await tokenFor('flex');
+      const started = performance.now();
+      for (let i = 0; i < 4; i++) expect((await refusalOf(verify(token))).message).toContain('did not answer within 1000 ms');
+      expect(requests).toBe(1);
+      expect(performance.now() - started).toBeLessThan(1_900);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('with the default options, a key rotated in just after a fetch verifies within the cooldown (5 s)', async () => {
     const verify = createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid });
     await verify(await tokenFor('flex'));
@@ -236,6 +266,15 @@ describe('@lanyard/sdk/token-verifier: a backend verifies desktop access tokens 
     );
     expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, clockToleranceSeconds: 1e9 })).toThrow(
       /clockToleranceSeconds/,
+    );
+    expect(() =>
+      createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, keysMaxAgeSeconds: 2, refetchCooldownSeconds: 5 }),
+    ).toThrow(/keysMaxAgeSeconds must be at least refetchCooldownSeconds/);
+    for (const issuer of ['mailto:x@example.com', 'https://sso.example.com/?x=1']) {
+      expect(() => createDesktopTokenVerifier({ issuer, accountSid: setup.account.sid })).toThrow(/issuer must be Lanyard's public URL/);
+    }
+    expect(() => createDesktopTokenVerifier({ issuer: lanyard.url, accountSid: setup.account.sid, jwksUrl: '/jwks.json' })).toThrow(
+      /jwksUrl must be/,
     );
     // The server writes iss without trailing slashes; the verifier reads the option the same way.
     const slashes = createDesktopTokenVerifier({ issuer: `${lanyard.url}//`, accountSid: setup.account.sid });

@@ -2,7 +2,8 @@
  * Lanyard's JWKS as `@lanyard/sdk/token-verifier` keeps it: fetched on first use and after a
  * maximum age, fetched again for a `kid` the set lacks (RFC 7517 §4.5; a key rotation) at most
  * once per cooldown, one fetch at a time. jose selects and imports the keys
- * (`createLocalJWKSet`); what is ours is when to fetch, and what a failed fetch says.
+ * (`createLocalJWKSet`); what is ours is when to fetch, and what a failed fetch says. Times are
+ * `performance.now()`: a step of the wall clock neither keeps a dropped key nor a failure.
  */
 import { createLocalJWKSet, errors as joseErrors, type CryptoKey, type JSONWebKeySet, type ProtectedHeaderParameters } from 'jose';
 
@@ -30,9 +31,16 @@ export class FetchedKeySet {
   private readonly byHeader = new Map<string, CryptoKey>();
   constructor(
     jwks: unknown,
+    /** When the fetch that brought this set started, and when it answered (`performance.now()`, ms). */
+    readonly requestedAt: number,
     readonly fetchedAt: number,
   ) {
     this.select = createLocalJWKSet(jwks as JSONWebKeySet);
+    // Lanyard always publishes an ES256 key (its access tokens'): a set without one is not its.
+    const keys = (jwks as JSONWebKeySet).keys;
+    if (!keys.some((key) => key.alg === 'ES256' || (key.alg === undefined && key.kty === 'EC' && key.crv === 'P-256'))) {
+      throw new KeySetError('the JWKS holds no ES256 key, so it is not the one Lanyard publishes');
+    }
   }
 
   known(token: string): CryptoKey | undefined {
@@ -76,9 +84,13 @@ export interface KeySetLimits {
 
 export class JwksCache {
   private current: FetchedKeySet | undefined;
-  private pending: Promise<FetchedKeySet> | undefined;
-  private lastFetchAt = -Infinity;
-  private lastFailure: KeySetError | undefined;
+  /** The download in flight, and when it started. */
+  private downloading: { startedAt: number; set: Promise<FetchedKeySet> } | undefined;
+  /** A download scheduled for the end of the cooldown (a kid the set lacked). */
+  private waiting: Promise<FetchedKeySet> | undefined;
+  /** When the last download settled, and its failure if it failed. */
+  private settledAt = -Infinity;
+  private failure: KeySetError | undefined;
   constructor(
     private readonly url: URL,
     private readonly limits: KeySetLimits,
@@ -87,97 +99,130 @@ export class JwksCache {
   /** The fetched set while it is fresh. */
   fresh(): FetchedKeySet | undefined {
     const set = this.current;
-    return set && Date.now() - set.fetchedAt < this.limits.maxAgeMs ? set : undefined;
-  }
-
-  /** The fresh set, or one fetched now. @throws KeySetError */
-  async set(): Promise<FetchedKeySet> {
-    return this.fresh() ?? this.fetch({ wait: false });
+    return set && performance.now() - set.fetchedAt < this.limits.maxAgeMs ? set : undefined;
   }
 
   /**
-   * A set fetched after `older` was: for a `kid` it lacks (a key rotated in since). Within the
-   * cooldown of the last fetch it waits for the cooldown's end and shares that one fetch, so a
-   * rotated key is picked up within `cooldownMs` and a flood of unknown kids costs one fetch a
-   * cooldown. @throws KeySetError
+   * The fresh set, or the one being fetched, or one fetched now; within the cooldown of a failed
+   * fetch, that failure (every token would otherwise wait for an unreachable Lanyard). Never
+   * waits for a cooldown. @throws KeySetError
    */
-  async newerThan(older: FetchedKeySet): Promise<FetchedKeySet> {
-    if (this.current && this.current !== older && this.fresh()) return this.current;
-    return this.fetch({ wait: true });
+  async set(): Promise<FetchedKeySet> {
+    const fresh = this.fresh();
+    if (fresh) return fresh;
+    if (this.downloading) return this.downloading.set;
+    if (this.failure && performance.now() - this.settledAt < this.limits.cooldownMs) throw this.failure;
+    return this.download();
   }
 
-  private fetch({ wait }: { wait: boolean }): Promise<FetchedKeySet> {
-    if (this.pending) return this.pending;
-    const sinceLast = Date.now() - this.lastFetchAt;
-    if (sinceLast < this.limits.cooldownMs) {
-      // A failed fetch is not retried within the cooldown: every token would wait for Lanyard.
-      if (this.lastFailure && !wait) return Promise.reject(this.lastFailure);
-      if (wait) {
-        this.pending = new Promise<void>((resolve) => setTimeout(resolve, this.limits.cooldownMs - sinceLast))
-          .then(() => this.download())
-          .finally(() => (this.pending = undefined));
-        return this.pending;
-      }
-    }
-    this.pending = this.download().finally(() => (this.pending = undefined));
-    return this.pending;
+  /**
+   * A set requested after `since` (when a lookup found no key for a token's kid: a key rotated in
+   * since the set was fetched). Within the cooldown of the last download it waits for the
+   * cooldown's end and shares that one download, so a rotated key is picked up within
+   * `cooldownMs` and a flood of unknown kids costs one download a cooldown. @throws KeySetError
+   */
+  async newerThan(since: number): Promise<FetchedKeySet> {
+    if (this.current && this.current.requestedAt > since && this.fresh()) return this.current;
+    if (this.downloading && this.downloading.startedAt > since) return this.downloading.set;
+    if (this.waiting) return this.waiting;
+    const wait = this.limits.cooldownMs - (performance.now() - this.settledAt);
+    if (wait <= 0 && !this.downloading) return this.download();
+    const scheduledAt = performance.now();
+    this.waiting = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, wait));
+      // A caller that gives up does not keep its process alive for the cooldown.
+      (timer as { unref?: () => void }).unref?.();
+    })
+      .then(async () => {
+        // The download in flight may have started before the kid was looked up: wait it out.
+        while (this.downloading && this.downloading.startedAt <= scheduledAt) await this.downloading.set.catch(() => undefined);
+        return this.downloading ? this.downloading.set : this.download();
+      })
+      .finally(() => (this.waiting = undefined));
+    return this.waiting;
   }
 
-  private async download(): Promise<FetchedKeySet> {
-    this.lastFetchAt = Date.now();
-    try {
-      const set = new FetchedKeySet(await this.read(), Date.now());
-      this.current = set;
-      this.lastFailure = undefined;
-      return set;
-    } catch (error) {
-      this.lastFailure =
-        error instanceof KeySetError
-          ? error
-          : new KeySetError(`${this.url.href} did not answer a JSON Web Key Set (${describe(error)}): check jwksUrl.`, { cause: error });
-      throw this.lastFailure;
-    }
+  private download(): Promise<FetchedKeySet> {
+    const startedAt = performance.now();
+    const set = this.read().then(
+      (jwks) => {
+        try {
+          this.current = new FetchedKeySet(jwks, startedAt, performance.now());
+        } catch (error) {
+          throw error instanceof KeySetError
+            ? new KeySetError(`${this.url.href}: ${error.message}; check the issuer option (Lanyard's LANYARD_PUBLIC_URL) or jwksUrl.`)
+            : new KeySetError(`${this.url.href} did not answer a JSON Web Key Set (${describe(error)}): check the issuer option or jwksUrl.`, {
+                cause: error,
+              });
+        }
+        this.failure = undefined;
+        return this.current;
+      },
+      (error: unknown) => {
+        throw error instanceof KeySetError ? error : new KeySetError(String(error), { cause: error });
+      },
+    );
+    this.downloading = { startedAt, set };
+    void set
+      .catch((error: KeySetError) => (this.failure = error))
+      .finally(() => {
+        this.settledAt = performance.now();
+        if (this.downloading?.set === set) this.downloading = undefined;
+      });
+    return set;
   }
 
   private async read(): Promise<unknown> {
     const where = this.url.href;
     let response: Response;
+    let text: string | undefined;
     try {
+      const signal = AbortSignal.timeout(this.limits.timeoutMs);
       // Not redirected: a redirect would let whoever answers at its target choose the keys.
-      response = await fetch(this.url, {
-        headers: { accept: 'application/json' },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.limits.timeoutMs),
-      });
+      response = await fetch(this.url, { headers: { accept: 'application/json' }, redirect: 'manual', signal });
+      if (REDIRECTS.has(response.status)) {
+        await response.body?.cancel();
+        throw new KeySetError(
+          `${where} redirected to ${response.headers.get('location') ?? 'nowhere'}: keys are not fetched through a redirect; set jwksUrl (or issuer) to the address Lanyard answers at.`,
+        );
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        throw new KeySetError(
+          `${where} answered HTTP ${response.status}: that is not Lanyard's JWKS; check the issuer option (Lanyard's LANYARD_PUBLIC_URL, whose /.well-known/jwks.json holds the keys) or jwksUrl.`,
+        );
+      }
+      text = await readCapped(response, MAX_JWKS_BYTES);
     } catch (error) {
-      const timedOut = (error as Error)?.name === 'TimeoutError';
-      throw new KeySetError(
-        timedOut
-          ? `${where} did not answer within ${this.limits.timeoutMs} ms: check that this backend reaches Lanyard (or raise timeoutMs).`
-          : `${where} could not be reached (${describe(error)}): check that this backend reaches Lanyard at that address.`,
-        { cause: error },
-      );
+      if (error instanceof KeySetError) throw error;
+      throw new KeySetError(unreachable(where, error, this.limits.timeoutMs), { cause: error });
     }
-    if (response.status >= 300 && response.status < 400) {
-      await response.body?.cancel();
-      throw new KeySetError(
-        `${where} redirected to ${response.headers.get('location') ?? 'nowhere'}: keys are not fetched through a redirect; set jwksUrl (or issuer) to the address Lanyard answers at.`,
-      );
-    }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new KeySetError(
-        `${where} answered HTTP ${response.status}: that is not Lanyard's JWKS; check the issuer option (Lanyard's LANYARD_PUBLIC_URL, whose /.well-known/jwks.json holds the keys) or jwksUrl.`,
-      );
-    }
-    const text = await readCapped(response, MAX_JWKS_BYTES);
     if (text === undefined) throw new KeySetError(`${where} answered more than ${MAX_JWKS_BYTES} bytes: that is not Lanyard's JWKS; check jwksUrl.`);
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new KeySetError(`${where} did not answer JSON: that is not Lanyard's JWKS (a proxy's page?); check jwksUrl.`, { cause: error });
+      throw new KeySetError(
+        `${where} did not answer JSON: that is not Lanyard's JWKS (a proxy's page?); check the issuer option (Lanyard's LANYARD_PUBLIC_URL) or jwksUrl.`,
+        {
+          cause: error,
+        },
+      );
     }
   }
+}
+
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** Why a request or its body failed on the way: a timeout, an untrusted certificate, or the network. */
+function unreachable(where: string, error: unknown, timeoutMs: number): string {
+  if ((error as Error)?.name === 'TimeoutError') {
+    return `${where} did not answer within ${timeoutMs} ms: check that this backend reaches Lanyard (or raise timeoutMs).`;
+  }
+  const code = describe(error);
+  if (/CERT|SSL|TLS/.test(code)) {
+    return `${where} presented a certificate this backend does not trust (${code}): add the CA that signed Lanyard's certificate (NODE_EXTRA_CA_CERTS) or fix the certificate.`;
+  }
+  return `${where} could not be reached (${code}): check that this backend reaches Lanyard at that address.`;
 }
 
 /** The body as text, or undefined once it passes `limit` bytes (the rest is not read). */

@@ -85,7 +85,7 @@ const DESKTOP_SURFACES: ReadonlySet<unknown> = new Set(['flex', 'legacy']);
 /** The bounds of each numeric option: outside them the verifier would fetch on every token, never fetch, or accept old tokens. */
 const BOUNDS = {
   keysMaxAgeSeconds: { min: 1, max: 86_400, fallback: 300 },
-  refetchCooldownSeconds: { min: 1, max: 3_600, fallback: 5 },
+  refetchCooldownSeconds: { min: 1, max: 60, fallback: 5 },
   timeoutMs: { min: 1, max: 60_000, fallback: 5_000 },
   clockToleranceSeconds: { min: 0, max: 300, fallback: 5 },
 } as const;
@@ -97,6 +97,15 @@ function bounded(options: DesktopTokenVerifierOptions, name: keyof typeof BOUNDS
     throw new TypeError(`${name} must be a number from ${min} to ${max}; the default is ${fallback}`);
   }
   return value;
+}
+
+/** An absolute http(s) URL without query or fragment, or a TypeError naming the option. */
+function httpUrl(value: string, name: string, what: string): URL {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+    throw new TypeError(`${name} must be ${what}; got ${JSON.stringify(String(value).slice(0, 200))}`);
+  }
+  return url;
 }
 
 /**
@@ -111,11 +120,19 @@ function bounded(options: DesktopTokenVerifierOptions, name: keyof typeof BOUNDS
 export function createDesktopTokenVerifier(options: DesktopTokenVerifierOptions): (token: string) => Promise<DesktopTokenClaims> {
   // As the server writes `iss`: LANYARD_PUBLIC_URL without its trailing slashes (config.ts).
   const issuer = String(options.issuer).replace(/\/+$/, '');
-  if (!URL.canParse(issuer)) throw new TypeError(`issuer must be Lanyard's public URL (its LANYARD_PUBLIC_URL), e.g. https://sso.example.com`);
+  httpUrl(issuer, 'issuer', "Lanyard's public URL (its LANYARD_PUBLIC_URL), e.g. https://sso.example.com");
   if (!ACCOUNT_SID.test(options.accountSid)) throw new TypeError('accountSid must be an account SID: AC followed by 32 hex digits');
-  const keys = new JwksCache(new URL(options.jwksUrl ?? `${issuer}/.well-known/jwks.json`), {
-    maxAgeMs: bounded(options, 'keysMaxAgeSeconds') * 1000,
-    cooldownMs: bounded(options, 'refetchCooldownSeconds') * 1000,
+  const jwksUrl = httpUrl(
+    options.jwksUrl ?? `${issuer}/.well-known/jwks.json`,
+    'jwksUrl',
+    "an absolute http(s) URL of Lanyard's /.well-known/jwks.json",
+  );
+  const maxAgeSeconds = bounded(options, 'keysMaxAgeSeconds');
+  const cooldownSeconds = bounded(options, 'refetchCooldownSeconds');
+  if (maxAgeSeconds < cooldownSeconds) throw new TypeError('keysMaxAgeSeconds must be at least refetchCooldownSeconds');
+  const keys = new JwksCache(jwksUrl, {
+    maxAgeMs: maxAgeSeconds * 1000,
+    cooldownMs: cooldownSeconds * 1000,
     timeoutMs: bounded(options, 'timeoutMs'),
   });
   const checks = {
@@ -158,16 +175,28 @@ export function createDesktopTokenVerifier(options: DesktopTokenVerifierOptions)
 /** The key the token's header names, from the fresh set, or from a newer one when the set lacks it (a rotation). */
 async function keyOf(token: string, keys: JwksCache): Promise<{ set: FetchedKeySet; key: CryptoKey }> {
   const header = decodeProtectedHeader(token);
+  // Refused before any key is looked up (or fetched for): no other algorithm is Lanyard's.
+  if (header.alg !== 'ES256') throw new joseErrors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
   // Lanyard names its key in every token; without a kid, two published keys would both fit.
   if (typeof header.kid !== 'string')
     throw new TokenVerificationError('token_invalid', 'The token names no key (kid): it is not a Lanyard access token.');
   const set = await keys.set();
+  const lookedUpAt = performance.now();
   try {
     return { set, key: await set.keyFor(header) };
   } catch (error) {
     if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
-    const newer = await keys.newerThan(set);
-    return { set: newer, key: await newer.keyFor(header) };
+    const newer = await keys.newerThan(lookedUpAt);
+    try {
+      return { set: newer, key: await newer.keyFor(header) };
+    } catch (again) {
+      if (!(again instanceof joseErrors.JWKSNoMatchingKey)) throw again;
+      throw new TokenVerificationError(
+        'token_invalid',
+        `The token names a key (kid ${JSON.stringify(header.kid.slice(0, 64))}) that Lanyard's JWKS does not hold, fetched again for it: a token of another Lanyard (check issuer and jwksUrl), of a key deleted since, or of a key rotated in so recently that the node that answered does not publish it yet (every node does within LANYARD_SIGNING_KEY_RELOAD seconds of a rotation).`,
+        { cause: again },
+      );
+    }
   }
 }
 
@@ -195,10 +224,5 @@ function refusal(error: unknown, issuer: string, accountSid: string): TokenVerif
   }
   if (error instanceof joseErrors.JOSENotSupported) return invalid(`The token is not a Lanyard access token: ${error.message}.`);
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalid('The token signature is invalid.');
-  if (error instanceof joseErrors.JWKSNoMatchingKey) {
-    return invalid(
-      "The token was signed with a key that is not in Lanyard's JWKS, fetched again for it: not a token of this Lanyard (check issuer and jwksUrl), or of a key deleted since.",
-    );
-  }
   return invalid('The token is not a well-formed JWT.');
 }

@@ -44,11 +44,11 @@ export class FetchedKeySet {
   }
 
   known(token: string): CryptoKey | undefined {
-    return this.byHeader.get(token.slice(0, token.indexOf('.')));
+    return this.byHeader.get(headerSegment(token));
   }
 
   remember(token: string, key: CryptoKey): void {
-    this.byHeader.set(token.slice(0, token.indexOf('.')), key);
+    this.byHeader.set(headerSegment(token), key);
   }
 
   /**
@@ -72,6 +72,9 @@ export class FetchedKeySet {
     }
   }
 }
+
+/** A compact JWS's protected header as sent: the text before its first dot. */
+const headerSegment = (token: string): string => token.slice(0, token.indexOf('.'));
 
 export interface KeySetLimits {
   /** Keys are used this long after their fetch, in ms. */

@@ -11,6 +11,9 @@ export default defineConfig({
     globalSetup: ['./test/support/build-packages.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits on browsers, IdPs and servers; Vitest's 1 s default is less than one cold
+    // SAML login on a loaded 2-core runner (a CI run lost the login-CSRF test to it).
+    expect: { poll: { timeout: 15_000 } },
     // Two cores: integration files start servers and browsers; keep them from starving each other.
     maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],

@@ -88,6 +88,10 @@ try {
     LANYARD_SECRET_KEY: randomBytes(32).toString('base64'),
   };
   const lanyard = join(app, 'node_modules', '.bin', 'lanyard');
+  // The installed command's version is the packed CLI's (read from its own package.json, walking up from the bundle).
+  const installedVersion = execFileSync(lanyard, ['--version'], { cwd: app, env, encoding: 'utf8' }).trim();
+  const packedVersion = packed.find((p) => p.name === '@lanyard/cli').version;
+  if (installedVersion !== packedVersion) fail(`lanyard --version printed "${installedVersion}", the packed @lanyard/cli is ${packedVersion}`);
   const account = JSON.parse(execFileSync(lanyard, ['accounts', 'create', '--name', 'Packaged', '--json'], { cwd: app, env, encoding: 'utf8' }));
   if (!/^AC[0-9a-f]{32}$/.test(account.sid)) fail(`accounts create printed no account SID: ${JSON.stringify(account)}`);
   const sdk = execFileSync(

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliSandbox, expectBadInput } from '../support/cli.ts';
+import { cliSandbox, expectBadInput, ROOT } from '../support/cli.ts';
 import { loadConfig } from '../../packages/server/src/config.ts';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
 import { createServices } from '../../packages/server/src/services.ts';
@@ -42,6 +42,18 @@ describe('lanyard CLI', () => {
     ]) {
       expect(run.stdout).toContain(command);
     }
+  });
+
+  it("prints its version, the version in @lanyard/cli's package.json, without touching the database", async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const run = await lanyard(flag);
+      expect(run.code, flag).toBe(0);
+      expect(run.stdout, flag).toBe(`${version}\n`);
+      expect(run.stderr, flag).toBe('');
+    }
+    // Printed before anything opens the configured database: none was created.
+    expect(existsSync(join(dir, 'db'))).toBe(false);
   });
 
   it('creates and lists accounts', async () => {

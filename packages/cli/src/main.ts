@@ -20,6 +20,7 @@ import { registerToken } from './commands/token.ts';
 import { registerTrustedUrls } from './commands/trusted-urls.ts';
 import { registerUsers } from './commands/users.ts';
 import { reportFailure, writeUsageError } from './output.ts';
+import { cliVersion } from './version.ts';
 
 /**
  * `lanyard`: administers a Lanyard deployment by opening its database directly (LANYARD_DATABASE_URL,
@@ -27,6 +28,7 @@ import { reportFailure, writeUsageError } from './output.ts';
  */
 const program = new Command('lanyard')
   .description('Self-hosted single sign-on for Flex-style agent desktops')
+  .version(cliVersion(), '-V, --version', "print this command's version and exit")
   .option('--json', "machine-readable output (the admin API's JSON shapes)")
   .configureHelp({ showGlobalOptions: true })
   // Usage errors as one line, like every other failure.

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliSandbox, expectBadInput, ROOT } from '../support/cli.ts';
@@ -44,16 +44,57 @@ describe('lanyard CLI', () => {
     }
   });
 
-  it("prints its version, the version in @lanyard/cli's package.json, without touching the database", async () => {
+  describe('--version', () => {
+    // A sandbox of its own (nothing else has opened its database), run from a folder whose
+    // package.json is a decoy: the version must come from the command's own package.
+    const own = cliSandbox();
     const { version } = JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string };
-    for (const flag of ['--version', '-V']) {
-      const run = await lanyard(flag);
-      expect(run.code, flag).toBe(0);
-      expect(run.stdout, flag).toBe(`${version}\n`);
-      expect(run.stderr, flag).toBe('');
+    const run = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+        writeFileSync(join(own.dir, 'package.json'), JSON.stringify({ name: '@lanyard/cli', version: '0.0.0-decoy' }));
+        execFile('node', [join(ROOT, 'packages/cli/bin/lanyard.js'), ...args], { cwd: own.dir, env: own.env }, (error, stdout, stderr) =>
+          done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    afterAll(own.cleanup);
+
+    it("prints @lanyard/cli's version, as text or JSON, without opening the database", async () => {
+      for (const flag of ['--version', '-V']) {
+        expect(await run(flag), flag).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+      }
+      expect(await run('--json', '--version')).toEqual({ code: 0, stdout: `${JSON.stringify({ version })}\n`, stderr: '' });
+      expect(existsSync(join(own.dir, 'db'))).toBe(false);
+    });
+
+    it('is a flag of `lanyard` alone: after a command it is a usage error, as an option value it is the value', async () => {
+      expectBadInput(await run('accounts', '--version'), /unknown option '--version'/);
+      expectBadInput(await run('nosuchcommand', '--version'), /unknown command 'nosuchcommand'/);
+      const created = await run('accounts', 'create', '--name', '-V', '--json');
+      expect(created.code, created.stderr).toBe(0);
+      expect(JSON.parse(created.stdout)).toMatchObject({ friendly_name: '-V' });
+    });
+  });
+
+  it('output nobody reads (a closed pipe) ends quietly; output that cannot be written is one line, exit 1', async () => {
+    const bin = join(ROOT, 'packages/cli/bin/lanyard.js');
+    // The reader goes away before the command writes (`lanyard --help | true`).
+    const closed = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn('node', [bin, '--help'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('close', (code) => done({ code, stderr }));
+    });
+    expect(closed).toEqual({ code: 0, stderr: '' });
+    // A full device: the cause in one line, no stack trace.
+    const full = openSync('/dev/full', 'w');
+    try {
+      const result = spawnSync('node', [bin, '--help'], { cwd: dir, env, stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe('lanyard: could not write the output: ENOSPC: no space left on device, write\n');
+    } finally {
+      closeSync(full);
     }
-    // Printed before anything opens the configured database: none was created.
-    expect(existsSync(join(dir, 'db'))).toBe(false);
   });
 
   it('creates and lists accounts', async () => {

@@ -19,8 +19,8 @@ import { registerTestSignIn } from './commands/test-sign-in.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTrustedUrls } from './commands/trusted-urls.ts';
 import { registerUsers } from './commands/users.ts';
-import { reportFailure, writeUsageError } from './output.ts';
-import { cliVersion } from './version.ts';
+import { guardOutputStreams, reportFailure, writeUsageError } from './output.ts';
+import { cliVersion, versionRequest } from './version.ts';
 
 /**
  * `lanyard`: administers a Lanyard deployment by opening its database directly (LANYARD_DATABASE_URL,
@@ -28,7 +28,6 @@ import { cliVersion } from './version.ts';
  */
 const program = new Command('lanyard')
   .description('Self-hosted single sign-on for Flex-style agent desktops')
-  .version(cliVersion(), '-V, --version', "print this command's version and exit")
   .option('--json', "machine-readable output (the admin API's JSON shapes)")
   .configureHelp({ showGlobalOptions: true })
   // Usage errors as one line, like every other failure.
@@ -38,7 +37,8 @@ const program = new Command('lanyard')
 program.addHelpText(
   'after',
   '\nConfiguration comes from LANYARD_* environment variables (LANYARD_DATABASE_URL, LANYARD_SECRET_KEY, LANYARD_PUBLIC_URL…).\n' +
-    'Exit codes: 0 success, 1 failure, 2 bad input. LANYARD_DEBUG=1 prints stack traces.',
+    'Exit codes: 0 success, 1 failure, 2 bad input. LANYARD_DEBUG=1 prints stack traces.\n' +
+    '`lanyard --version` (or -V) prints the version of this command.',
 );
 
 for (const register of [
@@ -66,8 +66,15 @@ for (const register of [
   register(program);
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  process.exitCode = reportFailure(error);
+guardOutputStreams();
+const version = versionRequest(process.argv.slice(2));
+if (version) {
+  const text = cliVersion();
+  process.stdout.write(version.json ? `${JSON.stringify({ version: text })}\n` : `${text}\n`);
+} else {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    process.exitCode = reportFailure(error);
+  }
 }

@@ -18,6 +18,26 @@ export function emit(output: Output, json: boolean): void {
   if (output.exitCode) process.exitCode = output.exitCode;
 }
 
+/**
+ * Output that cannot be written never ends in a stack trace. A reader that went away
+ * (EPIPE: `lanyard accounts list | head -1`, a closed terminal) is not the command's failure: the
+ * rest of the output is dropped and the command ends with its own exit code. Any other write
+ * failure of stdout (ENOSPC: `> /dev/full`, EIO) is said in one line on stderr, exit code 1.
+ * Failures of stderr itself cannot be reported: they only set exit code 1 (EPIPE excepted).
+ */
+export function guardOutputStreams(): void {
+  let reported = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED' || reported) return;
+    reported = true;
+    process.exitCode = EXIT.failure;
+    process.stderr.write(`lanyard: could not write the output: ${oneLine(error.message)}\n`);
+  });
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') process.exitCode = EXIT.failure;
+  });
+}
+
 /** One clear line on stderr; a stack trace only when LANYARD_DEBUG=1. Returns the exit code. */
 export function reportFailure(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;

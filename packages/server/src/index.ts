@@ -58,7 +58,7 @@ export function directRoutesOf(services: Services, config: Pick<LanyardConfig, '
 export interface Lanyard {
   services: Services;
   app: ReturnType<typeof createApp>;
-  /** Base URL the server listens on (after listen). */
+  /** The public base URL (LANYARD_PUBLIC_URL), its port filled in when listening on port 0; not always where it listens (behind a proxy). */
   url: string;
   close(): Promise<void>;
 }

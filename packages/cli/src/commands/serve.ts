@@ -17,7 +17,7 @@ export function registerServe(program: Command): void {
       const { loadConfig, startLanyard } = await import('@lanyard/server');
       const lanyard = await startLanyard(loadConfig(env));
       const json = command.optsWithGlobals().json === true;
-      process.stdout.write(json ? JSON.stringify({ url: lanyard.url }) + '\n' : `Lanyard is listening on ${lanyard.url} (Ctrl-C stops it)\n`);
+      process.stdout.write(listeningLine(lanyard.url, lanyard.services.config, json));
       // Which database this server uses, and whether it just created it (a new deployment, or a
       // mistyped LANYARD_DATABASE_URL): on stderr, as every command says it.
       if (!json) process.stderr.write(databaseNote(env, lanyard.services.storage.createdNow === true));
@@ -39,4 +39,18 @@ export function registerServe(program: Command): void {
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
+}
+
+/**
+ * What `serve` prints once it listens: where (the bound host and port) and, when it differs, the
+ * public URL that links and redirects use (LANYARD_PUBLIC_URL; behind a proxy it is not where this
+ * process listens). `--json`: `{ "url": public URL, "listening": bound address }`.
+ */
+export function listeningLine(publicUrl: string, { host, port }: { host: string; port: number }, json: boolean): string {
+  const listening = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (json) return `${JSON.stringify({ url: publicUrl, listening })}\n`;
+  const same = new URL(publicUrl).origin === new URL(listening).origin;
+  return same
+    ? `Lanyard is listening on ${publicUrl} (Ctrl-C stops it)\n`
+    : `Lanyard is listening on ${listening}, public URL ${publicUrl} (Ctrl-C stops it)\n`;
 }

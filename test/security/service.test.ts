@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -611,6 +613,29 @@ describe('the secret key', () => {
       await expect(startLanyard(config(randomBytes(32)), silent)).rejects.toThrow(/LANYARD_SECRET_KEY is not the key this database was set up with/);
     } finally {
       await db.drop();
+    }
+  });
+});
+
+describe('the development key', () => {
+  it('is made with a new SQLite database, and refused for one set up with LANYARD_SECRET_KEY (no key file left behind)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lanyard-dev-key-'));
+    const silent = { logger: jsonLogger('silent') };
+    const env = { LANYARD_PORT: '0', LANYARD_DATABASE_URL: `sqlite:${join(dir, 'with-key.db')}` };
+    try {
+      const keyed = await startLanyard(loadConfig(env, { secretKey: randomBytes(32) }), silent);
+      await keyed.close();
+      await expect(startLanyard(loadConfig(env), silent)).rejects.toThrow(
+        /LANYARD_SECRET_KEY is not set, and the database .*with-key\.db was set up with a key that is not beside it \(no .*secret\.key\)/,
+      );
+      expect(existsSync(join(dir, 'secret.key'))).toBe(false);
+      // The control: a database this start creates gets its development key, and the next start reuses it.
+      const fresh = { ...env, LANYARD_DATABASE_URL: `sqlite:${join(dir, 'fresh.db')}` };
+      await (await startLanyard(loadConfig(fresh), silent)).close();
+      expect(existsSync(join(dir, 'secret.key'))).toBe(true);
+      await (await startLanyard(loadConfig(fresh), silent)).close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

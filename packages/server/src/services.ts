@@ -82,7 +82,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
 }
 
 async function assembleServices(config: LanyardConfig, options: ServiceOptions, logger: Logger, storage: Storage): Promise<Services> {
-  const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger));
+  const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger, storage.createdNow === true));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
@@ -128,11 +128,9 @@ async function assembleServices(config: LanyardConfig, options: ServiceOptions, 
 }
 
 /**
- * Without LANYARD_SECRET_KEY, a key is generated once beside the SQLite file so the demo works
- * out of the box. Production (NODE_ENV=production) and PostgreSQL deployments must set the key:
- * several nodes need the same one, and it must not live next to the data it protects.
+ * Without LANYARD_SECRET_KEY: refused in production (NODE_ENV=production) and with PostgreSQL
+ * (several nodes need the same key, and it must not live next to the data it protects).
  */
-/** Without LANYARD_SECRET_KEY: refused in production (NODE_ENV=production) and with PostgreSQL. */
 function assertDevelopmentKeyAllowed(config: LanyardConfig): void {
   if (process.env.NODE_ENV === 'production')
     throw new ConfigError('LANYARD_SECRET_KEY is required in production (NODE_ENV=production): openssl rand -base64 32');
@@ -140,11 +138,24 @@ function assertDevelopmentKeyAllowed(config: LanyardConfig): void {
     throw new ConfigError('LANYARD_SECRET_KEY is required with PostgreSQL (every node needs the same key): openssl rand -base64 32');
 }
 
-function developmentSecretKey(config: LanyardConfig, logger: Logger): Buffer {
+/**
+ * Without LANYARD_SECRET_KEY on SQLite, so that the demo works out of the box: the development
+ * key beside the SQLite file, generated there once, with a database this start created.
+ * A database that existed before without one was set up with another key (LANYARD_SECRET_KEY, or
+ * a key file since removed): a new key could not read what it holds, and, once written, it would
+ * be picked up by every later start without the variable. Refused instead (ConfigError 10001).
+ */
+function developmentSecretKey(config: LanyardConfig, logger: Logger, databaseCreatedNow: boolean): Buffer {
   assertDevelopmentKeyAllowed(config);
   const dbFile = config.databaseUrl.replace(/^sqlite:/, '');
   const file = join(dbFile === ':memory:' ? '.lanyard' : dirname(dbFile), 'secret.key');
   if (!existsSync(file)) {
+    if (!databaseCreatedNow) {
+      throw new ConfigError(
+        `LANYARD_SECRET_KEY is not set, and the database ${dbFile} was set up with a key that is not beside it (no ${file}): ` +
+          'set LANYARD_SECRET_KEY to the key the server runs with on this database, or restore that file; a new key could not read what the database holds',
+      );
+    }
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
     logger.warn('LANYARD_SECRET_KEY is not set; generated a development key', { file });

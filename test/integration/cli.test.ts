@@ -1,7 +1,7 @@
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { cliSandbox, expectBadInput, ROOT } from '../support/cli.ts';
 import { loadConfig } from '../../packages/server/src/config.ts';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
@@ -75,23 +75,38 @@ describe('lanyard CLI', () => {
     });
   });
 
-  it('output nobody reads (a closed pipe) ends quietly; output that cannot be written is one line, exit 1', async () => {
+  it('output that does not arrive is exit 1 and never a stack trace; a failing stderr changes no exit code', async () => {
+    // A sandbox of its own: the accounts made here stay out of the other tests' lists.
+    const { dir, env, cleanup: cleanupOwn } = cliSandbox();
+    onTestFinished(cleanupOwn);
     const bin = join(ROOT, 'packages/cli/bin/lanyard.js');
-    // The reader goes away before the command writes (`lanyard --help | true`).
+    // The reader goes away before the command writes (`lanyard accounts create … | true`): a
+    // secret shown once may be in what was lost, so not a success; nothing said, no stack.
     const closed = await new Promise<{ code: number | null; stderr: string }>((done) => {
-      const child = spawn('node', [bin, '--help'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('node', [bin, '--json', 'accounts', 'create', '--name', 'Unread'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.destroy();
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.once('close', (code) => done({ code, stderr }));
     });
-    expect(closed).toEqual({ code: 0, stderr: '' });
-    // A full device: the cause in one line, no stack trace.
+    expect(closed).toEqual({ code: 1, stderr: '' });
     const full = openSync('/dev/full', 'w');
     try {
+      // A full device: the cause in one line, exit 1.
       const result = spawnSync('node', [bin, '--help'], { cwd: dir, env, stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
       expect(result.status).toBe(1);
       expect(result.stderr).toBe('lanyard: could not write the output: ENOSPC: no space left on device, write\n');
+      // Notes on a stderr that fails: the command's own exit code, success (0) and bad input (2) alike.
+      const created = spawnSync('node', [bin, 'accounts', 'create', '--name', 'Noted'], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', full],
+        encoding: 'utf8',
+      });
+      expect(created.status).toBe(0);
+      expect(created.stdout).toMatch(/AC[0-9a-f]{32}/);
+      const refused = spawnSync('node', [bin, 'status', 'ACnope'], { cwd: dir, env, stdio: ['ignore', 'pipe', full], encoding: 'utf8' });
+      expect(refused.status).toBe(2);
     } finally {
       closeSync(full);
     }

@@ -38,7 +38,7 @@ program.addHelpText(
   'after',
   '\nConfiguration comes from LANYARD_* environment variables (LANYARD_DATABASE_URL, LANYARD_SECRET_KEY, LANYARD_PUBLIC_URL…).\n' +
     'Exit codes: 0 success, 1 failure, 2 bad input. LANYARD_DEBUG=1 prints stack traces.\n' +
-    '`lanyard --version` (or -V) prints the version of this command.',
+    '`lanyard --version` (or -V) prints the version of this command; with --json as {"version": …}.',
 );
 
 for (const register of [

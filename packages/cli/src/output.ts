@@ -19,23 +19,28 @@ export function emit(output: Output, json: boolean): void {
 }
 
 /**
- * Output that cannot be written never ends in a stack trace. A reader that went away
- * (EPIPE: `lanyard accounts list | head -1`, a closed terminal) is not the command's failure: the
- * rest of the output is dropped and the command ends with its own exit code. Any other write
- * failure of stdout (ENOSPC: `> /dev/full`, EIO) is said in one line on stderr, exit code 1.
- * Failures of stderr itself cannot be reported: they only set exit code 1 (EPIPE excepted).
+ * A command's output that cannot be written never ends in a stack trace, and its exit code says
+ * the output did not arrive: a secret shown once (`accounts create`, `admin-key create`) may be
+ * in it. A reader that went away (EPIPE: `lanyard accounts list | head -1`) gets nothing more and
+ * nothing is said (the reader chose to stop); any other failure of stdout (ENOSPC: `> /dev/full`,
+ * EIO) is one line on stderr. Either way the exit code is 1 unless the command set another
+ * failure code (2, bad input) first. A failure of stderr itself (notes, warnings) is ignored:
+ * the exit code stays the command's. `serve`'s log lines are the logger's own stream, not these.
  */
 export function guardOutputStreams(): void {
-  let reported = false;
+  let failed = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED' || reported) return;
-    reported = true;
-    process.exitCode = EXIT.failure;
-    process.stderr.write(`lanyard: could not write the output: ${oneLine(error.message)}\n`);
+    if (failed) return;
+    failed = true;
+    // Read when the process exits: a code the command sets after this (0 on success) must not win.
+    process.on('exit', () => {
+      if (!process.exitCode) process.exitCode = EXIT.failure;
+    });
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') {
+      process.stderr.write(`lanyard: could not write the output: ${oneLine(error.message)}\n`);
+    }
   });
-  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') process.exitCode = EXIT.failure;
-  });
+  process.stderr.on('error', () => undefined);
 }
 
 /** One clear line on stderr; a stack trace only when LANYARD_DEBUG=1. Returns the exit code. */

@@ -26,6 +26,12 @@ describe('loadConfig', () => {
     expect(config.shutdownTimeoutSeconds).toBe(3);
   });
 
+  it('makes the default public URL from the host and port, an IPv6 host in brackets', () => {
+    expect(loadConfig({ LANYARD_HOST: '127.0.0.1', LANYARD_PORT: '4100' }).publicUrl).toBe('http://127.0.0.1:4100');
+    expect(loadConfig({ LANYARD_HOST: '::1', LANYARD_PORT: '4100' }).publicUrl).toBe('http://[::1]:4100');
+    expect(loadConfig({ LANYARD_HOST: '::' }).publicUrl).toBe('http://[::]:4000');
+  });
+
   it('refuses unknown keys in the file, naming the key and the file', () => {
     const path = configFile({ LANYARD_PUBLC_URL: 'https://sso.example.com', LANYARD_PORT: 4000 });
     expect(() => loadConfig({ LANYARD_CONFIG_FILE: path })).toThrow(`LANYARD_PUBLC_URL: unknown setting in ${path}`);

@@ -203,7 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `Invalid configuration:\n  LANYARD_HEADERS_TIMEOUT${sourceOf('LANYARD_HEADERS_TIMEOUT')}: must be above LANYARD_KEEP_ALIVE_TIMEOUT (${e.LANYARD_KEEP_ALIVE_TIMEOUT}); a kept-alive connection's next request would otherwise be cut while its headers arrive`,
     );
   }
-  const publicUrl = (e.LANYARD_PUBLIC_URL ?? `http://${e.LANYARD_HOST}:${e.LANYARD_PORT}`).replace(/\/+$/, '');
+  const publicUrl = (e.LANYARD_PUBLIC_URL ?? httpOrigin(e.LANYARD_HOST, e.LANYARD_PORT)).replace(/\/+$/, '');
   return {
     publicUrl,
     host: e.LANYARD_HOST,
@@ -233,4 +233,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitRefreshFamilyPerMinute: e.LANYARD_RATE_LIMIT_REFRESH_FAMILY,
     ...overrides,
   };
+}
+
+/**
+ * `http://host:port` for a listening address, an IPv6 host in brackets (RFC 3986 §3.2.2:
+ * `http://[::1]:4000`): the default public URL, and where `lanyard serve` says it listens.
+ */
+export function httpOrigin(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

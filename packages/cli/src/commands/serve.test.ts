@@ -15,6 +15,10 @@ describe('listeningLine', () => {
     expect(listeningLine('http://127.0.0.1:4517', { host: '127.0.0.1', port: 4518 }, false)).toContain(
       'listening on http://127.0.0.1:4518, public URL',
     );
+    // Under a path a proxy strips: the server answers at its root, not there.
+    expect(listeningLine('http://127.0.0.1:4000/sso', { host: '127.0.0.1', port: 4000 }, false)).toBe(
+      'Lanyard is listening on http://127.0.0.1:4000, public URL http://127.0.0.1:4000/sso (Ctrl-C stops it)\n',
+    );
   });
 
   it('brackets an IPv6 host, and gives both in JSON', () => {

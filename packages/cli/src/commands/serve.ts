@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { httpOrigin } from '@lanyard/server';
 import { databaseNote } from '../database-note.ts';
 
 /** `lanyard serve`: the HTTP server, configured from LANYARD_* variables (flags override them). */
@@ -42,14 +43,17 @@ export function registerServe(program: Command): void {
 }
 
 /**
- * What `serve` prints once it listens: where (the bound host and port) and, when it differs, the
- * public URL that links and redirects use (LANYARD_PUBLIC_URL; behind a proxy it is not where this
- * process listens). `--json`: `{ "url": public URL, "listening": bound address }`.
+ * What `serve` prints once it listens: where (the configured host and the bound port) and, when
+ * it differs, the public URL that links and redirects use (LANYARD_PUBLIC_URL; behind a proxy, or
+ * under a path the proxy strips, it is not where this process answers). `--json`:
+ * `{ "url": public URL, "listening": the listening origin }`.
  */
 export function listeningLine(publicUrl: string, { host, port }: { host: string; port: number }, json: boolean): string {
-  const listening = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const listening = httpOrigin(host, port);
   if (json) return `${JSON.stringify({ url: publicUrl, listening })}\n`;
-  const same = new URL(publicUrl).origin === new URL(listening).origin;
+  const url = new URL(publicUrl);
+  // The server answers at its root: a public URL with a path is a proxy's mapping, not this address.
+  const same = url.origin === new URL(listening).origin && url.pathname === '/';
   return same
     ? `Lanyard is listening on ${publicUrl} (Ctrl-C stops it)\n`
     : `Lanyard is listening on ${listening}, public URL ${publicUrl} (Ctrl-C stops it)\n`;

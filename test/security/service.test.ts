@@ -10,6 +10,7 @@ import { loginHeadless, startDevIdp, type DevIdp } from '../../packages/demo/src
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
 import { CONSOLE_CSP } from '../../packages/server/src/console/static-files.ts';
 import { loadConfig, startLanyard, type Lanyard } from '../../packages/server/src/index.ts';
+import { openStorage } from '../../packages/server/src/storage/open.ts';
 import { POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import {
@@ -618,7 +619,7 @@ describe('the secret key', () => {
 });
 
 describe('the development key', () => {
-  it('is made with a new SQLite database, and refused for one set up with LANYARD_SECRET_KEY (no key file left behind)', async () => {
+  it('is made for a SQLite database with nothing sealed, and refused for one set up with LANYARD_SECRET_KEY (no key file left behind)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lanyard-dev-key-'));
     const silent = { logger: jsonLogger('silent') };
     const env = { LANYARD_PORT: '0', LANYARD_DATABASE_URL: `sqlite:${join(dir, 'with-key.db')}` };
@@ -626,14 +627,16 @@ describe('the development key', () => {
       const keyed = await startLanyard(loadConfig(env, { secretKey: randomBytes(32) }), silent);
       await keyed.close();
       await expect(startLanyard(loadConfig(env), silent)).rejects.toThrow(
-        /LANYARD_SECRET_KEY is not set, and the database .*with-key\.db was set up with a key that is not beside it \(no .*secret\.key\)/,
+        /LANYARD_SECRET_KEY is not set, and the database .*with-key\.db holds signing keys sealed with a key that is not beside it \(no .*secret\.key\)/,
       );
       expect(existsSync(join(dir, 'secret.key'))).toBe(false);
-      // The control: a database this start creates gets its development key, and the next start reuses it.
-      const fresh = { ...env, LANYARD_DATABASE_URL: `sqlite:${join(dir, 'fresh.db')}` };
-      await (await startLanyard(loadConfig(fresh), silent)).close();
+      // The control: a database that holds nothing sealed yet (its tables made by a start that
+      // stopped before its first keys) gets the development key, and the next start reuses it.
+      const unsealed = { ...env, LANYARD_DATABASE_URL: `sqlite:${join(dir, 'unsealed.db')}` };
+      await (await openStorage(unsealed.LANYARD_DATABASE_URL)).close();
+      await (await startLanyard(loadConfig(unsealed), silent)).close();
       expect(existsSync(join(dir, 'secret.key'))).toBe(true);
-      await (await startLanyard(loadConfig(fresh), silent)).close();
+      await (await startLanyard(loadConfig(unsealed), silent)).close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

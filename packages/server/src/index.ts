@@ -21,7 +21,7 @@ import { directLookup } from './flex/lookup-direct.ts';
 import { LOOKUP_PATH } from './flex/lookup.ts';
 import { requestRecorder } from './operations/request-observer.ts';
 
-export { httpOrigin, loadConfig, type LanyardConfig } from './config.ts';
+export { loadConfig, type LanyardConfig } from './config.ts';
 export * from './errors.ts';
 export type { Services } from './services.ts';
 

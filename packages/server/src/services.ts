@@ -82,7 +82,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
 }
 
 async function assembleServices(config: LanyardConfig, options: ServiceOptions, logger: Logger, storage: Storage): Promise<Services> {
-  const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger, storage.createdNow === true));
+  const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger, await SigningKeys.anyStored(storage)));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
@@ -140,19 +140,20 @@ function assertDevelopmentKeyAllowed(config: LanyardConfig): void {
 
 /**
  * Without LANYARD_SECRET_KEY on SQLite, so that the demo works out of the box: the development
- * key beside the SQLite file, generated there once, with a database this start created.
- * A database that existed before without one was set up with another key (LANYARD_SECRET_KEY, or
- * a key file since removed): a new key could not read what it holds, and, once written, it would
- * be picked up by every later start without the variable. Refused instead (ConfigError 10001).
+ * key beside the SQLite file, generated there once, for a database that holds nothing sealed yet.
+ * A database holding signing keys but no key file beside it was set up with another key
+ * (LANYARD_SECRET_KEY, or a key file since removed): a new key could not read what it holds, and,
+ * once written, it would be picked up by every later start without the variable. Refused
+ * instead (ConfigError 10001).
  */
-function developmentSecretKey(config: LanyardConfig, logger: Logger, databaseCreatedNow: boolean): Buffer {
+function developmentSecretKey(config: LanyardConfig, logger: Logger, databaseHoldsSealedKeys: boolean): Buffer {
   assertDevelopmentKeyAllowed(config);
   const dbFile = config.databaseUrl.replace(/^sqlite:/, '');
   const file = join(dbFile === ':memory:' ? '.lanyard' : dirname(dbFile), 'secret.key');
   if (!existsSync(file)) {
-    if (!databaseCreatedNow) {
+    if (databaseHoldsSealedKeys) {
       throw new ConfigError(
-        `LANYARD_SECRET_KEY is not set, and the database ${dbFile} was set up with a key that is not beside it (no ${file}): ` +
+        `LANYARD_SECRET_KEY is not set, and the database ${dbFile} holds signing keys sealed with a key that is not beside it (no ${file}): ` +
           'set LANYARD_SECRET_KEY to the key the server runs with on this database, or restore that file; a new key could not read what the database holds',
       );
     }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { httpOrigin } from '@lanyard/server';
+import { httpOrigin } from '@lanyard/server/config.ts';
 import { databaseNote } from '../database-note.ts';
 
 /** `lanyard serve`: the HTTP server, configured from LANYARD_* variables (flags override them). */

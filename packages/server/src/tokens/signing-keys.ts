@@ -40,6 +40,11 @@ interface LoadedKey {
  * The newest unretired key signs; every key not yet expired verifies, so rotation has overlap.
  */
 export class SigningKeys {
+  /** Whether `storage` holds any signing key (each sealed with the secret key it was set up with). */
+  static async anyStored(storage: Storage): Promise<boolean> {
+    return (await storage.list(KIND, { limit: 1 })).length > 0;
+  }
+
   private keys: LoadedKey[] = [];
   private loadedAt = 0;
   /** Numbers the reloads in the order they read storage: `appliedRead` is the one `keys` holds. */

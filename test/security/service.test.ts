@@ -619,7 +619,7 @@ describe('the secret key', () => {
 });
 
 describe('the development key', () => {
-  it('is made for a SQLite database with nothing sealed, and refused for one set up with LANYARD_SECRET_KEY (no key file left behind)', async () => {
+  it('is made for a SQLite database with nothing sealed, refused for one set up with LANYARD_SECRET_KEY, named when it opens nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lanyard-dev-key-'));
     const silent = { logger: jsonLogger('silent') };
     const env = { LANYARD_PORT: '0', LANYARD_DATABASE_URL: `sqlite:${join(dir, 'with-key.db')}` };
@@ -637,6 +637,19 @@ describe('the development key', () => {
       await (await startLanyard(loadConfig(unsealed), silent)).close();
       expect(existsSync(join(dir, 'secret.key'))).toBe(true);
       await (await startLanyard(loadConfig(unsealed), silent)).close();
+      // That file is the folder's: the database set up with LANYARD_SECRET_KEY beside it is now
+      // refused by the decryption, naming the file and where it may have come from.
+      await expect(startLanyard(loadConfig(env), silent)).rejects.toThrow(
+        /cannot be decrypted: the development key in .*secret\.key \(LANYARD_SECRET_KEY is not set\) is not the key this database was set up with.*put back the secret\.key that was beside it/,
+      );
+      // An in-memory database gets a key of its own and writes none.
+      const lines: string[] = [];
+      await (
+        await startLanyard(loadConfig({ LANYARD_PORT: '0', LANYARD_DATABASE_URL: 'sqlite::memory:' }), {
+          logger: jsonLogger('info', (line) => lines.push(line)),
+        })
+      ).close();
+      expect(lines.join('\n')).not.toMatch(/generated a development key/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

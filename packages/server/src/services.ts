@@ -82,7 +82,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
 }
 
 async function assembleServices(config: LanyardConfig, options: ServiceOptions, logger: Logger, storage: Storage): Promise<Services> {
-  const secrets = new SecretBox(config.secretKey ?? developmentSecretKey(config, logger, await SigningKeys.anyStored(storage)));
+  const secrets = config.secretKey ? new SecretBox(config.secretKey) : developmentSecretBox(config, logger, await SigningKeys.anyStored(storage));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
@@ -140,16 +140,21 @@ function assertDevelopmentKeyAllowed(config: LanyardConfig): void {
 
 /**
  * Without LANYARD_SECRET_KEY on SQLite, so that the demo works out of the box: the development
- * key beside the SQLite file, generated there once, for a database that holds nothing sealed yet.
- * A database holding signing keys but no key file beside it was set up with another key
- * (LANYARD_SECRET_KEY, or a key file since removed): a new key could not read what it holds, and,
- * once written, it would be picked up by every later start without the variable. Refused
- * instead (ConfigError 10001).
+ * key in `secret.key` beside the SQLite file, generated there once, for a database that holds
+ * nothing sealed yet; an in-memory database gets a key of its own that ends with it (no file).
+ *
+ * The file is the folder's: every SQLite file beside it uses it (the demo's and the CLI's
+ * defaults share `.lanyard/`). A database holding signing keys with no file beside it was set up
+ * with another key (LANYARD_SECRET_KEY, or a file since removed): refused (ConfigError 10001),
+ * nothing written, since a new key could not read it and every later start without the variable
+ * would pick it up. A file that does not open the database's keys is named in that error too
+ * (SecretBox's source).
  */
-function developmentSecretKey(config: LanyardConfig, logger: Logger, databaseHoldsSealedKeys: boolean): Buffer {
+function developmentSecretBox(config: LanyardConfig, logger: Logger, databaseHoldsSealedKeys: boolean): SecretBox {
   assertDevelopmentKeyAllowed(config);
   const dbFile = config.databaseUrl.replace(/^sqlite:/, '');
-  const file = join(dbFile === ':memory:' ? '.lanyard' : dirname(dbFile), 'secret.key');
+  if (dbFile === ':memory:') return new SecretBox(randomBytes(32), { name: "the in-memory database's key", fix: '' });
+  const file = join(dirname(dbFile), 'secret.key');
   if (!existsSync(file)) {
     if (databaseHoldsSealedKeys) {
       throw new ConfigError(
@@ -161,5 +166,10 @@ function developmentSecretKey(config: LanyardConfig, logger: Logger, databaseHol
     writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
     logger.warn('LANYARD_SECRET_KEY is not set; generated a development key', { file });
   }
-  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  return new SecretBox(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'), {
+    name: `the development key in ${file} (LANYARD_SECRET_KEY is not set)`,
+    fix:
+      'Set LANYARD_SECRET_KEY to the key this database was set up with, or put back the secret.key that was beside it: ' +
+      "another SQLite database in the same folder (the demo's .lanyard/demo.db, say) shares this file and may have made it.",
+  });
 }

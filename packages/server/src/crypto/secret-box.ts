@@ -1,16 +1,31 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors.ts';
 
+/** Where a SecretBox's root key came from, for the messages that blame it. */
+export interface SecretKeySource {
+  /** The key as an operator knows it: "LANYARD_SECRET_KEY", or the development key's file. */
+  name: string;
+  /** What to do when the database was set up with another key. */
+  fix: string;
+}
+
+const FROM_ENVIRONMENT: SecretKeySource = { name: 'LANYARD_SECRET_KEY', fix: 'Start with the original key.' };
+
 /**
  * Encrypts secrets at rest (signing keys, upstream client secrets) with AES-256-GCM under a key
  * derived from LANYARD_SECRET_KEY. Derived sub-keys keep one purpose per key.
+ * Throws ConfigError (10001) for a root key that is not 32 bytes, naming `source`.
  */
 export class SecretBox {
   private readonly encryptionKey: Buffer;
   private readonly rootKey: Buffer;
 
-  constructor(rootKey: Buffer) {
-    if (rootKey.length !== 32) throw new Error('The secret key must be 32 bytes');
+  constructor(
+    rootKey: Buffer,
+    private readonly source: SecretKeySource = FROM_ENVIRONMENT,
+  ) {
+    if (rootKey.length !== 32)
+      throw new ConfigError(`${source.name} must be 32 random bytes, base64 (openssl rand -base64 32); it holds ${rootKey.length}`);
     this.rootKey = rootKey;
     this.encryptionKey = this.deriveKey('lanyard/secret-box/v1');
   }
@@ -37,7 +52,7 @@ export class SecretBox {
     } catch {
       // GCM's own words ("unable to authenticate data") would not tell an operator what to fix.
       throw new ConfigError(
-        'A secret stored in the database cannot be decrypted: LANYARD_SECRET_KEY is not the key this database was set up with (or the stored value was altered). Start with the original key.',
+        `A secret stored in the database cannot be decrypted: ${this.source.name} is not the key this database was set up with (or the stored value was altered). ${this.source.fix}`,
       );
     }
   }

@@ -611,7 +611,9 @@ describe('the secret key', () => {
     try {
       const first = await startLanyard(config(randomBytes(32)), silent);
       await first.close();
-      await expect(startLanyard(config(randomBytes(32)), silent)).rejects.toThrow(/LANYARD_SECRET_KEY is not the key this database was set up with/);
+      await expect(startLanyard(config(randomBytes(32)), silent)).rejects.toThrow(
+        /A secret stored in sqlite:\/.* cannot be decrypted with LANYARD_SECRET_KEY: the database was set up with another key\. Start with the key it was set up with/,
+      );
     } finally {
       await db.drop();
     }
@@ -640,7 +642,7 @@ describe('the development key', () => {
       // That file is the folder's: the database set up with LANYARD_SECRET_KEY beside it is now
       // refused by the decryption, naming the file and where it may have come from.
       await expect(startLanyard(loadConfig(env), silent)).rejects.toThrow(
-        /cannot be decrypted: the development key in .*secret\.key \(LANYARD_SECRET_KEY is not set\) is not the key this database was set up with.*put back the secret\.key that was beside it/,
+        /A secret stored in sqlite:\/.*with-key\.db cannot be decrypted with the development key in .*secret\.key \(LANYARD_SECRET_KEY is not set\): the database was set up with another key\. Set LANYARD_SECRET_KEY to the key the server runs with on it\..*every SQLite file in this folder shares one/,
       );
       // An in-memory database gets a key of its own and writes none.
       const lines: string[] = [];

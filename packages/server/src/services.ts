@@ -7,7 +7,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { ClientRegistry } from './clients/client-registry.ts';
 import { ConfigError } from './errors.ts';
 import type { LanyardConfig } from './config.ts';
-import { SecretBox } from './crypto/secret-box.ts';
+import { environmentKey, SecretBox } from './crypto/secret-box.ts';
 import { SpKeys } from './connections/sp-keys.ts';
 import { SamlVerificationPool } from './connections/saml-verification-pool.ts';
 import { jsonLogger, type Logger } from './http/logger.ts';
@@ -18,6 +18,7 @@ import { Lifecycle } from './operations/lifecycle.ts';
 import { auditReplays } from './operations/replay-audit.ts';
 import { meter } from './operations/metering.ts';
 import { Metrics } from './operations/metrics.ts';
+import { databaseLabel } from './storage/database-label.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage } from './storage/port.ts';
 import { AccessTokens } from './tokens/access-tokens.ts';
@@ -82,7 +83,9 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
 }
 
 async function assembleServices(config: LanyardConfig, options: ServiceOptions, logger: Logger, storage: Storage): Promise<Services> {
-  const secrets = config.secretKey ? new SecretBox(config.secretKey) : developmentSecretBox(config, logger, await SigningKeys.anyStored(storage));
+  const secrets = config.secretKey
+    ? new SecretBox(config.secretKey, environmentKey(databaseLabel(config.databaseUrl)))
+    : developmentSecretBox(config, logger, await SigningKeys.anyStored(storage));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
@@ -168,8 +171,9 @@ function developmentSecretBox(config: LanyardConfig, logger: Logger, databaseHol
   }
   return new SecretBox(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'), {
     name: `the development key in ${file} (LANYARD_SECRET_KEY is not set)`,
+    database: databaseLabel(config.databaseUrl),
     fix:
-      'Set LANYARD_SECRET_KEY to the key this database was set up with, or put back the secret.key that was beside it: ' +
-      "another SQLite database in the same folder (the demo's .lanyard/demo.db, say) shares this file and may have made it.",
+      'Set LANYARD_SECRET_KEY to the key the server runs with on it. If it was set up without one, the secret.key beside it then was another: ' +
+      "every SQLite file in this folder shares one (the demo's .lanyard/demo.db may have made this one); put that one back.",
   });
 }

@@ -5,11 +5,16 @@ import { ConfigError } from '../errors.ts';
 export interface SecretKeySource {
   /** The key as an operator knows it: "LANYARD_SECRET_KEY", or the development key's file. */
   name: string;
+  /** The database it opens, as `databaseLabel` prints it; "the database" when not known. */
+  database?: string;
   /** What to do when the database was set up with another key. */
   fix: string;
 }
 
-const FROM_ENVIRONMENT: SecretKeySource = { name: 'LANYARD_SECRET_KEY', fix: 'Start with the original key.' };
+/** LANYARD_SECRET_KEY as the source, opening `database` (a `databaseLabel`). */
+export function environmentKey(database?: string): SecretKeySource {
+  return { name: 'LANYARD_SECRET_KEY', database, fix: 'Start with the key it was set up with (if that is the key, a stored value was altered).' };
+}
 
 /**
  * Encrypts secrets at rest (signing keys, upstream client secrets) with AES-256-GCM under a key
@@ -22,7 +27,7 @@ export class SecretBox {
 
   constructor(
     rootKey: Buffer,
-    private readonly source: SecretKeySource = FROM_ENVIRONMENT,
+    private readonly source: SecretKeySource = environmentKey(),
   ) {
     if (rootKey.length !== 32)
       throw new ConfigError(`${source.name} must be 32 random bytes, base64 (openssl rand -base64 32); it holds ${rootKey.length}`);
@@ -52,7 +57,7 @@ export class SecretBox {
     } catch {
       // GCM's own words ("unable to authenticate data") would not tell an operator what to fix.
       throw new ConfigError(
-        `A secret stored in the database cannot be decrypted: ${this.source.name} is not the key this database was set up with (or the stored value was altered). ${this.source.fix}`,
+        `A secret stored in ${this.source.database ?? 'the database'} cannot be decrypted with ${this.source.name}: the database was set up with another key. ${this.source.fix}`,
       );
     }
   }

@@ -161,7 +161,7 @@ function developmentSecretBox(config: LanyardConfig, logger: Logger, databaseHol
   if (!existsSync(file)) {
     if (databaseHoldsSealedKeys) {
       throw new ConfigError(
-        `LANYARD_SECRET_KEY is not set, and the database ${dbFile} holds signing keys sealed with a key that is not beside it (no ${file}): ` +
+        `LANYARD_SECRET_KEY is not set, and the database ${databaseLabel(config.databaseUrl)} holds signing keys sealed with a key that is not beside it (no ${file}): ` +
           'set LANYARD_SECRET_KEY to the key the server runs with on this database, or restore that file; a new key could not read what the database holds',
       );
     }

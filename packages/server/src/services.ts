@@ -85,7 +85,7 @@ export async function createServices(config: LanyardConfig, options: ServiceOpti
 async function assembleServices(config: LanyardConfig, options: ServiceOptions, logger: Logger, storage: Storage): Promise<Services> {
   const secrets = config.secretKey
     ? new SecretBox(config.secretKey, environmentKey(databaseLabel(config.databaseUrl)))
-    : developmentSecretBox(config, logger, await SigningKeys.anyStored(storage));
+    : await developmentSecretBox(config, logger, () => SigningKeys.anyStored(storage));
   const accounts = new AccountService(storage, undefined, secrets);
   const users = new UserService(storage);
   const keys = new SigningKeys(storage, secrets, Math.max(config.accessTokenTtlSeconds, config.sessionMaxLifetimeSeconds) * 1000);
@@ -153,15 +153,17 @@ function assertDevelopmentKeyAllowed(config: LanyardConfig): void {
  * would pick it up. A file that does not open the database's keys is named in that error too
  * (SecretBox's source).
  */
-function developmentSecretBox(config: LanyardConfig, logger: Logger, databaseHoldsSealedKeys: boolean): SecretBox {
+async function developmentSecretBox(config: LanyardConfig, logger: Logger, databaseHoldsSealedKeys: () => Promise<boolean>): Promise<SecretBox> {
   assertDevelopmentKeyAllowed(config);
   const dbFile = config.databaseUrl.replace(/^sqlite:/, '');
   if (dbFile === ':memory:') return new SecretBox(randomBytes(32), { name: "the in-memory database's key", fix: '' });
   const file = join(dirname(dbFile), 'secret.key');
+  const database = databaseLabel(config.databaseUrl);
   if (!existsSync(file)) {
-    if (databaseHoldsSealedKeys) {
+    // Read only here: with the file in place, its key is the folder's whatever the database holds.
+    if (await databaseHoldsSealedKeys()) {
       throw new ConfigError(
-        `LANYARD_SECRET_KEY is not set, and the database ${databaseLabel(config.databaseUrl)} holds signing keys sealed with a key that is not beside it (no ${file}): ` +
+        `LANYARD_SECRET_KEY is not set, and the database ${database} holds signing keys sealed with a key that is not beside it (no ${file}): ` +
           'set LANYARD_SECRET_KEY to the key the server runs with on this database, or restore that file; a new key could not read what the database holds',
       );
     }
@@ -171,7 +173,7 @@ function developmentSecretBox(config: LanyardConfig, logger: Logger, databaseHol
   }
   return new SecretBox(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'), {
     name: `the development key in ${file} (LANYARD_SECRET_KEY is not set)`,
-    database: databaseLabel(config.databaseUrl),
+    database,
     fix:
       'Set LANYARD_SECRET_KEY to the key the server runs with on it. If it was set up without one, the secret.key beside it then was another: ' +
       "every SQLite file in this folder shares one (the demo's .lanyard/demo.db may have made this one); put that one back.",

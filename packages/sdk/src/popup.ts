@@ -17,6 +17,11 @@ const DEFAULT_FEATURES = 'width=520,height=680,menubar=no,toolbar=no,location=ye
 // Often enough to see the IdP's page in the pop-up before an agent can close it.
 const POLL_MS = 50;
 const CLOSED_GRACE_MS = 500;
+// How long a page of another origin must have been seen in the pop-up before a handle that reads
+// `closed` counts as closed by the agent: polls and wall time both, so a stalled page (few polls,
+// much time) and a slow browsing-context-group swap (several polls) are not taken for an agent.
+const SEEN_POLLS = 10;
+const SEEN_MS = 1000;
 const DETACHED_TIMEOUT_MS = 10 * 60_000;
 
 /** Opens an empty pop-up now, to be sent on its way once the sign-in URL is known. */
@@ -44,20 +49,24 @@ export interface PopupWaitOptions<T> {
  * handover channel (a Cross-Origin-Opener-Policy cut it). Rejects with `PopupClosedError`.
  *
  * When the handle reads `closed`, the two cases are told apart by what the pop-up showed before:
- * a page of another origin, seen on consecutive polls, means the agent had a page in front of
- * them and closed the window (`reason: 'closed'`, at once). A handle that reads `closed` right
- * after this origin's blank page (another origin shows for a few milliseconds at most while the
- * browser swaps browsing context groups) means the first page carrying Cross-Origin-Opener-Policy
- * cut the link before the agent saw anything, so the wait goes on over the channel, up to
- * `detachedTimeoutMs` (`reason: 'opener_cut'`). Limitation: an IdP whose first page has no COOP
- * but a later one has is taken as closed by the agent.
+ * a page of another origin, seen on at least 10 consecutive polls spanning at least a second,
+ * means the agent had a page in front of them and closed the window (`reason: 'closed'`, at
+ * once). Otherwise the first page carrying Cross-Origin-Opener-Policy cut the link: Chromium shows
+ * that page as another origin's for a poll or more (several on a loaded machine) before the handle
+ * reads `closed`, so the wait goes on over the channel, up to `detachedTimeoutMs`
+ * (`reason: 'opener_cut'`). Limitations: an agent who closes the window within a second of its
+ * first page waits on the channel (the desktop shows the `onOpenerCut` warning; "Sign in" starts
+ * over), and an IdP whose first page has no COOP but a later one has is taken as closed.
  */
 export function waitForPopupResult<T>(popup: Window, options: PopupWaitOptions<T>): Promise<T> {
   const { accept, handover, clock } = options;
   return new Promise<T>((resolve, reject) => {
     let timer: unknown;
-    // Consecutive polls that found a page of another origin in the pop-up.
+    // Consecutive polls that found a page of another origin in the pop-up, and when the first and
+    // the last of them ran.
     let otherOriginPolls = 0;
+    let otherOriginFirstAt = 0;
+    let otherOriginLastAt = 0;
     const stopHandover = handover.listen((data) => deliver(data));
     const finish = () => {
       window.removeEventListener('message', onMessage);
@@ -79,12 +88,13 @@ export function waitForPopupResult<T>(popup: Window, options: PopupWaitOptions<T
           void popup.location.href;
           otherOriginPolls = 0;
         } catch {
-          otherOriginPolls++;
+          otherOriginLastAt = clock.now();
+          if (otherOriginPolls++ === 0) otherOriginFirstAt = otherOriginLastAt;
         }
         timer = clock.setTimeout(poll, POLL_MS);
         return;
       }
-      if (otherOriginPolls >= 2) {
+      if (otherOriginPolls >= SEEN_POLLS && otherOriginLastAt - otherOriginFirstAt >= SEEN_MS) {
         // One more round: a message posted just before closing is still in the queue.
         timer = clock.setTimeout(() => {
           finish();

@@ -136,6 +136,30 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
     expect(tokens.all).toEqual([]);
   });
 
+  it('"Sign in" pressed again while the pop-up is open: the same window starts over, one sign-in, no state mismatch', async () => {
+    await page.goto(stack.desktopUrl);
+    await desktopReady(page);
+    await page.getByLabel('Sign in in a pop-up window').check();
+    const signIn = page.getByRole('button', { name: 'Sign in', exact: true });
+    const [popup] = await Promise.all([context.waitForEvent('page'), signIn.click()]);
+    await popup.waitForURL(`${stack.demo.idp.url}/**`);
+    const first = popup.url();
+    // The browser hands back the window of that name: the second sign-in sends it to a new request.
+    const opened: Page[] = [];
+    context.on('page', (extra) => opened.push(extra));
+    await signIn.click();
+    await popup.waitForURL((url) => url.href !== first && url.href.startsWith(stack.demo.idp.url));
+    const closed = popup.waitForEvent('close');
+    await pickUser(popup, 'Grace Hopper');
+    await closed;
+    await expect(signedInView(page)).resolves.toMatchObject({ name: 'Grace Hopper' });
+    await page.waitForTimeout(500);
+    await expect(page.getByRole('alert').allTextContents()).resolves.toEqual([]);
+    expect(opened).toEqual([]);
+    expect(tokens.grants('AuthorizationCode')).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
   it('refuses a callback whose state this tab did not issue (login CSRF): StateMismatchError, no token request', async () => {
     // The attacker completes a sign-in of their own and keeps the callback URL (code + state).
     const attacker = await browser.newContext();

@@ -84,5 +84,31 @@ for (const sender of ['idp', 'desktop'] as const) {
       const marker = await page.evaluate((key) => localStorage.getItem(key), `lanyard:${stack.demo.account.account.sid}:popup`);
       expect(marker).toBeNull();
     });
+
+    it('after the cut-off pop-up is closed, "Sign in" again signs in, and the first sign-in ends with it (no error when its wait would run out)', async () => {
+      // The desktop's clock, to run past the first sign-in's 10-minute wait on the channel.
+      await page.clock.install();
+      await page.goto(stack.desktopUrl);
+      await desktopReady(page);
+      await page.getByLabel('Sign in in a pop-up window').check();
+      const signIn = () => Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
+      const [first] = await signIn();
+      await first.waitForURL(`${stack.demo.idp.url}/**`);
+      await expect.poll(() => warnings.some((w) => w.includes('lost its link to this page'))).toBe(true);
+      // The agent closes it at once: the desktop cannot tell that from the cut, and keeps waiting.
+      await first.close();
+      const [second] = await signIn();
+      const closed = second.waitForEvent('close');
+      await pickUser(second, 'Grace Hopper');
+      await closed;
+      await expect(signedInView(page)).resolves.toMatchObject({ name: 'Grace Hopper' });
+
+      await page.clock.fastForward('11:00');
+      await page.clock.runFor(1000);
+      await expect(page.getByRole('alert').allTextContents()).resolves.toEqual([]);
+      await expect(signedInView(page)).resolves.toMatchObject({ name: 'Grace Hopper' });
+      expect(tokens.grants('AuthorizationCode')).toHaveLength(1);
+      expect(errors).toEqual([]);
+    });
   });
 }

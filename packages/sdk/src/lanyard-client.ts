@@ -24,6 +24,11 @@ import type { SignInStrategy } from './sign-in-strategy.ts';
 
 export type { LanyardEvents, LanyardWarning } from './events.ts';
 
+/** Why a pop-up sign-in stopped waiting: a later one took over, and its outcome is this one's. */
+class Superseded {
+  constructor(readonly next: Promise<Session>) {}
+}
+
 /** How a `LanyardClient` stores, times and shares the session; every option has a browser default. */
 export interface LanyardClientOptions {
   /** `'local'` (default: shared by all tabs), `'memory'` (this page only) or your own store. */
@@ -76,6 +81,8 @@ export class LanyardClient {
   private expiringTimer: unknown;
   private warnedFor: number | null = null;
   private started = false;
+  /** The pop-up sign-in waiting for its window; a new pop-up sign-in takes it over. */
+  private popupSignIn: AbortController | null = null;
   private callback: Promise<Session | null> | null = null;
 
   /** Validates `appConfig` (throws `ConfigError` listing every problem) and creates the client. */
@@ -166,6 +173,8 @@ export class LanyardClient {
    * Starts a sign-in. Redirect mode leaves the page (resolves `null`; `handleCallback` finishes
    * it on return). Pop-up mode must be called from a click: it resolves to the session, or
    * rejects with `PopupBlockedError`, `PopupClosedError`, `StateMismatchError` or `ServerError`.
+   * A pop-up sign-in started while another waits takes it over: the earlier promise settles with
+   * this one's outcome.
    */
   async signIn(options: SignInOptions = {}): Promise<Session | null> {
     if (options.popup ?? this.config.loginPopup) return this.signInWithPopup();
@@ -174,19 +183,38 @@ export class LanyardClient {
     return null;
   }
 
-  private async signInWithPopup(): Promise<Session> {
+  private signInWithPopup(): Promise<Session> {
     // Synchronously, still inside the click: after an `await` the browser would block it.
     const popup = openPopup(this.config.loginPopupFeatures);
     this.start();
+    const controller = new AbortController();
+    const attempt = this.popupAttempt(popup, controller.signal);
+    // A pop-up sign-in still waiting (its window closed or cut off by Cross-Origin-Opener-Policy,
+    // or left open) is taken over by this one: its caller gets this one's outcome, not an error
+    // when its own wait runs out.
+    this.popupSignIn?.abort(new Superseded(attempt));
+    this.popupSignIn = controller;
+    const done = () => {
+      if (this.popupSignIn === controller) this.popupSignIn = null;
+    };
+    attempt.then(done, done);
+    return attempt;
+  }
+
+  private async popupAttempt(popup: Window, signal: AbortSignal): Promise<Session> {
     try {
       // What the result must match stays in this tab's memory (the PKCE verifier never leaves it).
       const begun: { pending?: PendingLogin } = {};
       const url = await this.strategy.begin((pending) => (begun.pending = pending));
       const marker = { mode: this.strategy.mode, state: begun.pending?.state || undefined };
-      const result = await this.waitForPopup(popup, url, marker, (data) => this.strategy.readPopupMessage(data));
+      const result = await this.waitForPopup(popup, url, marker, (data) => this.strategy.readPopupMessage(data), signal);
       return this.signedIn(await this.strategy.complete(result, begun.pending ?? null));
+    } catch (error) {
+      if (signal.reason instanceof Superseded) return signal.reason.next;
+      throw error;
     } finally {
-      if (!popup.closed) popup.close();
+      // A later sign-in may have reopened the same window (same name): it is that one's now.
+      if (!signal.aborted && !popup.closed) popup.close();
     }
   }
 
@@ -196,7 +224,9 @@ export class LanyardClient {
     url: string,
     pending: { mode: 'enhanced' | 'legacy'; state?: string },
     accept: (data: unknown) => T | undefined,
+    signal: AbortSignal,
   ): Promise<T> {
+    signal.throwIfAborted();
     const handover = beginHandover(this.config.accountSid, pending, this.clock);
     try {
       popup.location.replace(url);
@@ -204,6 +234,7 @@ export class LanyardClient {
         accept,
         handover,
         clock: this.clock,
+        signal,
         onOpenerCut: () =>
           this.warn({
             code: 'popup_opener_cut',

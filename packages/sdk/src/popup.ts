@@ -42,6 +42,8 @@ export interface PopupWaitOptions<T> {
   onOpenerCut?: () => void;
   /** How long to wait for the handover after the opener was cut. Default 10 minutes (a sign-in's lifetime). */
   detachedTimeoutMs?: number;
+  /** Stops the wait: it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -67,9 +69,16 @@ export function waitForPopupResult<T>(popup: Window, options: PopupWaitOptions<T
     let otherOriginPolls = 0;
     let otherOriginFirstAt = 0;
     let otherOriginLastAt = 0;
+    const { signal } = options;
+    if (signal?.aborted) return reject(signal.reason);
     const stopHandover = handover.listen((data) => deliver(data));
+    const onAbort = () => {
+      finish();
+      reject(signal!.reason);
+    };
     const finish = () => {
       window.removeEventListener('message', onMessage);
+      signal?.removeEventListener('abort', onAbort);
       stopHandover();
       clock.clearTimeout(timer);
     };
@@ -109,6 +118,7 @@ export function waitForPopupResult<T>(popup: Window, options: PopupWaitOptions<T
       }, options.detachedTimeoutMs ?? DETACHED_TIMEOUT_MS);
     };
     window.addEventListener('message', onMessage);
+    signal?.addEventListener('abort', onAbort);
     poll();
   });
 }

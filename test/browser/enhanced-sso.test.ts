@@ -123,7 +123,7 @@ describe('enhanced SSO in the demo desktop (Chromium)', () => {
     const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     await popup.waitForURL(`${stack.demo.idp.url}/**`);
     // A person looks at the IdP's page before closing it. Let the desktop's watch on the pop-up
-    // (a timer every 50 ms) see it on 10 polls over a second at least, as it needs to tell an agent
+    // (a timer every 50 ms) see it on 5 polls over a second at least, as it needs to tell an agent
     // from a Cross-Origin-Opener-Policy cut: each chained 100 ms timer in the desktop's page fires
     // after the watch's next poll, however late a loaded machine runs them (14: 13 gaps, 1.3 s).
     await page.evaluate(async () => {

@@ -114,7 +114,8 @@ async function start() {
     notice(SIGNED_OUT[reason] ?? 'You are signed out.');
   });
   client.on('error', showError);
-  client.on('warning', (warning) => notice(`Setup warning: ${warning.message}`));
+  // The pop-up's lost link is news for the agent, not a setup problem.
+  client.on('warning', (warning) => notice(warning.code === 'popup_opener_cut' ? warning.message : `Setup warning: ${warning.message}`));
 
   $('sign-in').addEventListener('click', () => {
     clearError();

@@ -29,6 +29,7 @@ export function enhancedStrategy(config: EnhancedConfig, fetchFn: FetchLike, clo
       const message = data as { type?: unknown; params: CallbackParams } | null;
       return message?.type === ENHANCED_POPUP_MESSAGE ? message.params : undefined;
     },
+    stateOf: (params) => params.state ?? undefined,
     async complete(params, pending) {
       // RFC 9700 §4.7.1: the state this tab sent, or the code is someone else's (login CSRF).
       if (!pending || pending.mode !== 'enhanced' || pending.state !== params.state) throw new StateMismatchError();

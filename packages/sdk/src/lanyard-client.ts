@@ -7,15 +7,13 @@ import { ConfigError, SessionExpiredError, toLanyardError, type ConfigProblem } 
 import { Emitter, type LanyardEvents, type LanyardWarning } from './events.ts';
 import { defaultFetch, type FetchLike } from './lanyard-api.ts';
 import { legacyStrategy } from './legacy-strategy.ts';
-import { openPopup, waitForPopupResult } from './popup.ts';
 import { hasSignInResult, popupReport } from './popup-callback.ts';
-import { beginHandover } from './popup-handover.ts';
+import { PopupSignIns } from './popup-sign-ins.ts';
 import { RefreshCoordinator, refreshAt, type SignOutReason } from './refresh-coordinator.ts';
 import {
   createBrowserStore,
   createMemoryStore,
   toPublicSession as toPublic,
-  type PendingLogin,
   type Session,
   type SessionStore,
   type StoredSession,
@@ -23,11 +21,6 @@ import {
 import type { SignInStrategy } from './sign-in-strategy.ts';
 
 export type { LanyardEvents, LanyardWarning } from './events.ts';
-
-/** Why a pop-up sign-in stopped waiting: a later one took over, and its outcome is this one's. */
-class Superseded {
-  constructor(readonly next: Promise<Session>) {}
-}
 
 /** How a `LanyardClient` stores, times and shares the session; every option has a browser default. */
 export interface LanyardClientOptions {
@@ -81,8 +74,7 @@ export class LanyardClient {
   private expiringTimer: unknown;
   private warnedFor: number | null = null;
   private started = false;
-  /** The pop-up sign-in waiting for its window; a new pop-up sign-in takes it over. */
-  private popupSignIn: AbortController | null = null;
+  private readonly popups: PopupSignIns<unknown>;
   private callback: Promise<Session | null> | null = null;
 
   /** Validates `appConfig` (throws `ConfigError` listing every problem) and creates the client. */
@@ -110,6 +102,20 @@ export class LanyardClient {
       ...configWarnings.map((w): LanyardWarning => ({ code: 'config', message: w.message, field: w.field })),
       ...this.strategy.warnings,
     ];
+    const strategy = this.strategy;
+    this.popups = new PopupSignIns(config.accountSid, this.clock, {
+      mode: strategy.mode,
+      begin: (remember) => strategy.begin(remember),
+      accept: (data) => strategy.readPopupMessage(data),
+      stateOf: (result) => strategy.stateOf(result),
+      complete: async (result, pending) => this.signedIn(await strategy.complete(result, pending)),
+      onOpenerCut: () =>
+        this.warn({
+          code: 'popup_opener_cut',
+          message:
+            'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy), or it was closed at once: waiting for its result over a same-origin channel. Finish signing in in that window, or press "Sign in" again.',
+        }),
+    });
     this.coordinator = new RefreshCoordinator({
       accountSid: config.accountSid,
       store: this.store,
@@ -185,66 +191,9 @@ export class LanyardClient {
 
   private signInWithPopup(): Promise<Session> {
     // Synchronously, still inside the click: after an `await` the browser would block it.
-    const popup = openPopup(this.config.loginPopupFeatures);
+    const outcome = this.popups.start(this.config.loginPopupFeatures);
     this.start();
-    const controller = new AbortController();
-    const attempt = this.popupAttempt(popup, controller.signal);
-    // A pop-up sign-in still waiting (its window closed or cut off by Cross-Origin-Opener-Policy,
-    // or left open) is taken over by this one: its caller gets this one's outcome, not an error
-    // when its own wait runs out.
-    this.popupSignIn?.abort(new Superseded(attempt));
-    this.popupSignIn = controller;
-    const done = () => {
-      if (this.popupSignIn === controller) this.popupSignIn = null;
-    };
-    attempt.then(done, done);
-    return attempt;
-  }
-
-  private async popupAttempt(popup: Window, signal: AbortSignal): Promise<Session> {
-    try {
-      // What the result must match stays in this tab's memory (the PKCE verifier never leaves it).
-      const begun: { pending?: PendingLogin } = {};
-      const url = await this.strategy.begin((pending) => (begun.pending = pending));
-      const marker = { mode: this.strategy.mode, state: begun.pending?.state || undefined };
-      const result = await this.waitForPopup(popup, url, marker, (data) => this.strategy.readPopupMessage(data), signal);
-      return this.signedIn(await this.strategy.complete(result, begun.pending ?? null));
-    } catch (error) {
-      if (signal.reason instanceof Superseded) return signal.reason.next;
-      throw error;
-    } finally {
-      // A later sign-in may have reopened the same window (same name): it is that one's now.
-      if (!signal.aborted && !popup.closed) popup.close();
-    }
-  }
-
-  /** Sends the pop-up to `url` and waits for its result (postMessage, or the handover channel). */
-  private async waitForPopup<T>(
-    popup: Window,
-    url: string,
-    pending: { mode: 'enhanced' | 'legacy'; state?: string },
-    accept: (data: unknown) => T | undefined,
-    signal: AbortSignal,
-  ): Promise<T> {
-    signal.throwIfAborted();
-    const handover = beginHandover(this.config.accountSid, pending, this.clock);
-    try {
-      popup.location.replace(url);
-      return await waitForPopupResult(popup, {
-        accept,
-        handover,
-        clock: this.clock,
-        signal,
-        onOpenerCut: () =>
-          this.warn({
-            code: 'popup_opener_cut',
-            message:
-              'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy): waiting for its result over a same-origin channel. Finish signing in in that window.',
-          }),
-      });
-    } finally {
-      handover.end();
-    }
+    return outcome;
   }
 
   /** The current session (without its refresh token), or `null`. */

@@ -36,6 +36,7 @@ export function legacyStrategy(
       const message = data as { messageId?: unknown; tokenPayload?: LegacyTokenPayload } | null;
       return message?.messageId === LEGACY_POPUP_MESSAGE && typeof message.tokenPayload?.token === 'string' ? message.tokenPayload : undefined;
     },
+    stateOf: () => undefined,
     async complete(payload, pending) {
       if (pending?.mode !== 'legacy' && !allowIdpInitiated) {
         throw new StateMismatchError(

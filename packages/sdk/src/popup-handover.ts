@@ -5,8 +5,8 @@ import { randomString } from './pkce.ts';
  * The pop-up's result over a same-origin channel, for when `window.opener` is gone. A page that
  * sends `Cross-Origin-Opener-Policy` (the IdP's, or the desktop's own) puts the pop-up in another
  * browsing context group: the opener's handle then reads `closed`, and the callback page has no
- * `window.opener` nor window name. The opener leaves a marker in `localStorage` (which sign-in is
- * waiting, never a secret: the PKCE verifier stays in the opener's memory), and the callback page
+ * `window.opener` nor window name. The opener leaves a marker in `localStorage` (which sign-ins are
+ * waiting, by `state`, never a secret: the PKCE verifiers stay in the opener's memory), and the callback page
  * that finds a matching marker posts its result on a `BroadcastChannel` of this origin instead
  * (or, without BroadcastChannel, through a `storage` event).
  */
@@ -16,8 +16,8 @@ const MARKER_TTL_MS = 15 * 60_000;
 interface Marker {
   id: string;
   mode: 'enhanced' | 'legacy';
-  /** Enhanced SSO: the `state` the callback must carry. */
-  state?: string;
+  /** Enhanced SSO: the `state` of each sign-in this tab waits for (pressing "Sign in" again adds one). */
+  states: string[];
   expiresAt: number;
 }
 
@@ -38,20 +38,24 @@ function storage(): Storage | null {
   }
 }
 
-/** The opener's side: announces the sign-in it waits for and receives its result. */
+/** The opener's side: announces the sign-ins it waits for and receives their results. */
 export interface PopupHandover {
-  /** Calls `receive` with each message posted for this sign-in; returns the function that stops. */
+  /** Writes (or rewrites) the marker: the mode and the `state` of every sign-in waiting. */
+  announce(waiting: { mode: 'enhanced' | 'legacy'; states: string[] }): void;
+  /** Calls `receive` with each message posted for this tab; returns the function that stops. */
   listen(receive: (message: unknown) => void): () => void;
-  /** Removes the marker (the sign-in finished or was given up). */
+  /** Removes the marker (the sign-ins finished or were given up). */
   end(): void;
 }
 
-export function beginHandover(accountSid: string, pending: { mode: 'enhanced' | 'legacy'; state?: string }, clock: Clock): PopupHandover {
+export function openHandover(accountSid: string, clock: Clock): PopupHandover {
   const store = storage();
   const id = randomString(16);
-  const marker: Marker = { id, mode: pending.mode, state: pending.state, expiresAt: clock.now() + MARKER_TTL_MS };
-  store?.setItem(markerKey(accountSid), JSON.stringify(marker));
   return {
+    announce({ mode, states }) {
+      const marker: Marker = { id, mode, states, expiresAt: clock.now() + MARKER_TTL_MS };
+      store?.setItem(markerKey(accountSid), JSON.stringify(marker));
+    },
     listen(receive) {
       const accept = (data: unknown) => {
         const envelope = data as Envelope | null;
@@ -78,7 +82,7 @@ export function beginHandover(accountSid: string, pending: { mode: 'enhanced' | 
 
 /**
  * The callback page's side: when a pop-up sign-in of this account waits for this result (same
- * mode, and for enhanced SSO the same `state`), returns the function that hands it over.
+ * mode, and for enhanced SSO one of the `state`s it waits for), returns the function that hands it over.
  */
 export function handoverFor(
   accountSid: string,
@@ -88,7 +92,7 @@ export function handoverFor(
   const store = storage();
   const marker = parse<Marker>(store?.getItem(markerKey(accountSid)));
   if (!marker || marker.expiresAt <= now || marker.mode !== result.mode) return null;
-  if (result.mode === 'enhanced' && (!result.state || marker.state !== result.state)) return null;
+  if (result.mode === 'enhanced' && (!result.state || !Array.isArray(marker.states) || !marker.states.includes(result.state))) return null;
   return (message) => {
     const envelope: Envelope = { id: marker.id, message };
     if (typeof BroadcastChannel !== 'undefined') {

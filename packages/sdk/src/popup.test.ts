@@ -62,6 +62,7 @@ function channel() {
       receive = callback;
       return () => (receive = null);
     },
+    announce: () => undefined,
     end: () => undefined,
   };
   return { handover, post: (message: unknown) => receive?.(message) };
@@ -81,7 +82,7 @@ describe('waitForPopupResult', () => {
     else delete (globalThis as { window?: unknown }).window;
   });
 
-  function start() {
+  function start(signal?: AbortSignal) {
     const { clock, advance } = manualClock();
     const { popup, set } = scriptedPopup();
     const { handover, post } = channel();
@@ -90,6 +91,7 @@ describe('waitForPopupResult', () => {
       accept: (data) => ((data as { ok?: boolean })?.ok ? data : undefined),
       handover,
       clock,
+      signal,
       onOpenerCut: () => outcome.cut++,
     }).then(
       (value) => (outcome.value = value),
@@ -127,7 +129,7 @@ describe('waitForPopupResult', () => {
     expect(outcome).toEqual({ cut: 1 });
   });
 
-  it('reports PopupClosedError("closed") when the agent closed a page shown on 10 polls over a second', async () => {
+  it('reports PopupClosedError("closed") when the agent closed a page shown on 5 polls over a second', async () => {
     const { advance, set, outcome, settle } = start();
     advance(200);
     set('other-origin');
@@ -164,5 +166,22 @@ describe('waitForPopupResult', () => {
     expect(outcome.cut).toBe(1);
     expect(outcome.error).toBeInstanceOf(PopupClosedError);
     expect((outcome.error as PopupClosedError).reason).toBe('opener_cut');
+  });
+
+  it('stops at the abort signal: rejects with its reason, and ignores what comes after', async () => {
+    const controller = new AbortController();
+    const { advance, set, post, outcome, settle } = start(controller.signal);
+    advance(200);
+    set('other-origin');
+    advance(100);
+    const reason = new Error('taken over');
+    controller.abort(reason);
+    await settle();
+    expect(outcome.error).toBe(reason);
+    post({ ok: true, code: 'late' });
+    set('closed');
+    advance(10 * 60_000 + 1_000);
+    await settle();
+    expect(outcome).toEqual({ cut: 0, error: reason });
   });
 });

@@ -20,7 +20,7 @@ const CLOSED_GRACE_MS = 500;
 // How long a page of another origin must have been seen in the pop-up before a handle that reads
 // `closed` counts as closed by the agent: polls and wall time both, so a stalled page (few polls,
 // much time) and a slow browsing-context-group swap (several polls) are not taken for an agent.
-const SEEN_POLLS = 10;
+const SEEN_POLLS = 5;
 const SEEN_MS = 1000;
 const DETACHED_TIMEOUT_MS = 10 * 60_000;
 
@@ -51,14 +51,15 @@ export interface PopupWaitOptions<T> {
  * handover channel (a Cross-Origin-Opener-Policy cut it). Rejects with `PopupClosedError`.
  *
  * When the handle reads `closed`, the two cases are told apart by what the pop-up showed before:
- * a page of another origin, seen on at least 10 consecutive polls spanning at least a second,
+ * a page of another origin, seen on at least 5 consecutive polls spanning at least a second,
  * means the agent had a page in front of them and closed the window (`reason: 'closed'`, at
  * once). Otherwise the first page carrying Cross-Origin-Opener-Policy cut the link: Chromium shows
  * that page as another origin's for a poll or more (several on a loaded machine) before the handle
  * reads `closed`, so the wait goes on over the channel, up to `detachedTimeoutMs`
  * (`reason: 'opener_cut'`). Limitations: an agent who closes the window within a second of its
- * first page waits on the channel (the desktop shows the `onOpenerCut` warning; "Sign in" starts
- * over), and an IdP whose first page has no COOP but a later one has is taken as closed.
+ * first page (about 5 s in a background tab, whose timers the browser slows to one a second)
+ * waits on the channel (the desktop shows the `onOpenerCut` warning; "Sign in" starts over), and
+ * an IdP whose first page has no COOP but a later one has is taken as closed.
  */
 export function waitForPopupResult<T>(popup: Window, options: PopupWaitOptions<T>): Promise<T> {
   const { accept, handover, clock } = options;

@@ -21,6 +21,8 @@ export interface SignInStrategy<R = unknown> {
   readCallback(url: URL): R | null;
   /** This mode's sign-in result in a message from the sign-in pop-up, or `undefined`. */
   readPopupMessage(data: unknown): R | undefined;
+  /** The `state` a result carries (enhanced SSO; RFC 6749 §4.1.2), `undefined` in legacy SSO. */
+  stateOf(result: R): string | undefined;
   /**
    * Checks `result` against the sign-in this tab started (`pending`; `null` when none) and turns
    * it into a session. Rejects with `StateMismatchError` (a result this tab did not ask for),

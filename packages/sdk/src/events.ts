@@ -4,7 +4,7 @@ import type { Session } from './session-store.ts';
 
 /** A warning the desktop's owner should fix; also written to the console. */
 export interface LanyardWarning {
-  /** `popup_opener_cut`: the sign-in pop-up lost its opener (Cross-Origin-Opener-Policy); its result will come over a same-origin channel. */
+  /** `popup_opener_cut`: the sign-in pop-up lost its opener (Cross-Origin-Opener-Policy), or was closed at once; its result may still come over a same-origin channel. */
   code: 'config' | 'no_referrer_policy' | 'popup_opener_cut';
   message: string;
   field?: string;

@@ -113,7 +113,7 @@ export class LanyardClient {
         this.warn({
           code: 'popup_opener_cut',
           message:
-            'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy), or it was closed at once: waiting for its result over a same-origin channel. Finish signing in in that window, or press "Sign in" again.',
+            'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy), or was closed at once: waiting for its result. Finish signing in there, or press "Sign in" again.',
         }),
     });
     this.coordinator = new RefreshCoordinator({

@@ -112,11 +112,11 @@ function desktopWindow() {
 }
 
 /** Lanyard's endpoints: /authenticate (legacy) and the token endpoint (enhanced), recorded. */
-function server(options: { failAuthenticate?: () => boolean } = {}) {
+function server(options: { failAuthenticate?: () => boolean; authenticateMs?: () => number } = {}) {
   const grants: Array<Record<string, unknown>> = [];
   let authenticated = 0;
   const fetch = async (url: string, init: RequestInit) => {
-    await tick(30);
+    await tick(url === LEGACY.loginUrl ? (options.authenticateMs?.() ?? 30) : 30);
     if (url === LEGACY.loginUrl) {
       if (options.failAuthenticate?.()) throw new TypeError('fetch failed');
       return Response.json({ location: `https://idp.example.com/sso?n=${++authenticated}` });
@@ -287,5 +287,76 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
     expect(first).toMatchObject({ done: true, error: { code: 'state_mismatch' } });
     expect(second).toEqual(first);
     expect(api.grants).toEqual([]);
+  });
+
+  it('never closes a window an earlier sign-in still waits in when the new one fails to start', async () => {
+    let failing = false;
+    const api = server({ failAuthenticate: () => failing });
+    const c = client(LEGACY, api.fetch);
+    const first = settled(c.signIn());
+    const [popup] = desktop.popups;
+    await until(() => popup!.url !== 'about:blank', 'the first sign-in sent its window on');
+    failing = true;
+    const second = settled(c.signIn());
+    await until(() => second.done, 'the second sign-in failed');
+    expect(second).toMatchObject({ error: { code: 'network_error' } });
+    expect(desktop.popups).toHaveLength(1);
+    expect(popup!.closed).toBe(false);
+    desktop.report(popup!, legacyResult());
+    await until(() => first.done, 'the first sign-in finished');
+    expect(first).toMatchObject({ value: { user: { identity: 'grace' } } });
+  });
+
+  it('ends both with "closed" when the agent closes the shared window while the second starts', async () => {
+    let slow = false;
+    const api = server({ authenticateMs: () => (slow ? 1_500 : 30) });
+    const c = client(LEGACY, api.fetch);
+    const first = settled(c.signIn());
+    const [popup] = desktop.popups;
+    await until(() => popup!.url !== 'about:blank', 'the first sign-in sent its window on');
+    slow = true;
+    const second = settled(c.signIn());
+    // The agent reads the IdP's page for over a second, then closes the window.
+    await tick(1_200);
+    popup!.closed = true;
+    await until(() => first.done && second.done, 'both ended');
+    expect(first).toMatchObject({ error: { code: 'popup_closed', reason: 'closed' } });
+    expect(second).toMatchObject({ error: { code: 'popup_closed', reason: 'closed' } });
+    // Not taken for a cut, and nothing left waiting for a hand-over.
+    expect(warnings).toEqual([]);
+    expect(desktop.storage.get(`lanyard:${AC}:popup`)).toBeUndefined();
+  });
+
+  it('starts afresh after a result came, even while a sign-in of that group is still starting', async () => {
+    let slow = false;
+    const api = server({ authenticateMs: () => (slow ? 400 : 30) });
+    const c = client(LEGACY, api.fetch);
+    const first = settled(c.signIn());
+    const firstWindow = desktop.popups[0]!;
+    await until(() => firstWindow.url !== 'about:blank', 'the first sign-in sent its window on');
+    desktop.cut(firstWindow);
+    await until(() => warnings.length > 0, 'the desktop saw the cut');
+    slow = true;
+    const second = settled(c.signIn());
+    await tick(5);
+    // The cut-off window finishes while the second still waits for /authenticate.
+    handoverFor(AC, { mode: 'legacy' }, Date.now())!(legacyResult());
+    await until(() => first.done, 'the first sign-in finished');
+    slow = false;
+    await c.signOut();
+    // A third press after that result: its own sign-in, not the first one's (signed-out) session.
+    const third = settled(c.signIn());
+    const thirdWindow = desktop.popups.at(-1)!;
+    await until(() => thirdWindow.url !== 'about:blank', 'the third sign-in sent its window on');
+    expect(third.done).toBe(false);
+    await until(() => second.done, 'the second sign-in ended');
+    expect(second).toEqual(first);
+    // The browser gave the third the second's window (same name): the second left it open.
+    expect(desktop.popups).toHaveLength(2);
+    expect(thirdWindow.closed).toBe(false);
+    desktop.report(thirdWindow, legacyResult());
+    await until(() => third.done, 'the third sign-in finished');
+    expect(third).toMatchObject({ value: { user: { identity: 'grace' } } });
+    expect(c.getSession()).not.toBeNull();
   });
 });

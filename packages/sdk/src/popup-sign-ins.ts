@@ -1,4 +1,5 @@
 import type { Clock } from './clock.ts';
+import { PopupClosedError } from './errors.ts';
 import { openPopup, waitForPopupResult } from './popup.ts';
 import { openHandover, type PopupHandover } from './popup-handover.ts';
 import type { PendingLogin, Session } from './session-store.ts';
@@ -35,6 +36,7 @@ class Superseded {
 }
 
 interface Attempt {
+  group: Group;
   popup: Window;
   controller: AbortController;
   pending: PendingLogin | null;
@@ -43,14 +45,24 @@ interface Attempt {
   outcome: Promise<Session>;
 }
 
+/**
+ * Sign-ins started while one another waited. A group takes no new member once a result came
+ * (`answer`): a later "Sign in" starts afresh, never with an earlier group's outcome.
+ */
+interface Group {
+  /** Members not settled yet, in the order they started. */
+  live: Set<Attempt>;
+  /** What every member started with, to match a result's `state`. */
+  pendings: PendingLogin[];
+  /** The outcome of the first result (it may have settled already): every member's. */
+  answer: Promise<Session> | null;
+  handover: PopupHandover | null;
+}
+
 export class PopupSignIns<R> {
-  /** Sign-ins not settled yet, in the order they started. */
+  private group: Group | null = null;
+  /** Every sign-in not settled yet, of any group (the browser may hand two groups one window). */
   private readonly live = new Set<Attempt>();
-  /** What every sign-in of the live ones started with, to match a result's `state`. */
-  private pendings: PendingLogin[] = [];
-  /** The outcome of the live sign-ins' first result (it may have settled already): theirs too. */
-  private answer: Promise<Session> | null = null;
-  private handover: PopupHandover | null = null;
 
   constructor(
     private readonly accountSid: string,
@@ -63,37 +75,44 @@ export class PopupSignIns<R> {
    * blocks it) and resolves to the session, or rejects as `LanyardClient.signIn` says.
    */
   start(features: string | undefined): Promise<Session> {
-    const attempt: Attempt = { popup: openPopup(features), controller: new AbortController(), pending: null, answered: false, outcome: null! };
+    const popup = openPopup(features);
+    if (!this.group || this.group.answer) this.group = { live: new Set(), pendings: [], answer: null, handover: null };
+    const group = this.group;
+    const attempt: Attempt = { group, popup, controller: new AbortController(), pending: null, answered: false, outcome: null! };
+    group.live.add(attempt);
     this.live.add(attempt);
     attempt.outcome = this.run(attempt);
     const settled = () => {
       this.live.delete(attempt);
-      if (this.live.size > 0) return;
-      this.handover?.end();
-      this.handover = null;
-      this.pendings = [];
-      this.answer = null;
+      group.live.delete(attempt);
+      if (group.live.size > 0) return;
+      group.handover?.end();
+      if (this.group === group) this.group = null;
     };
     attempt.outcome.then(settled, settled);
     return attempt.outcome;
   }
 
   private async run(attempt: Attempt): Promise<Session> {
+    const { group, popup } = attempt;
     const { signal } = attempt.controller;
     try {
       const url = await this.steps.begin((pending) => {
         attempt.pending = pending;
-        this.pendings.push(pending);
+        group.pendings.push(pending);
       });
       signal.throwIfAborted();
       // A result reached an earlier sign-in while this one started: that one finishes for both.
-      if (this.answer) return await this.answer;
-      const earlier = [...this.live].slice(0, [...this.live].indexOf(attempt));
+      if (group.answer) return await group.answer;
+      // The agent closed the window meanwhile (its own blank one, or the one an earlier sign-in
+      // showed): this one ends; an earlier one in another window goes on waiting.
+      if (popup.closed) throw new PopupClosedError('closed');
+      const earlier = [...group.live].slice(0, [...group.live].indexOf(attempt));
       for (const other of earlier) other.controller.abort(new Superseded(attempt.outcome));
-      const handover = (this.handover ??= openHandover(this.accountSid, this.clock));
-      handover.announce({ mode: this.steps.mode, states: this.pendings.map((p) => p.state).filter((s) => s !== '') });
-      attempt.popup.location.replace(url);
-      const result = await waitForPopupResult(attempt.popup, {
+      const handover = (group.handover ??= openHandover(this.accountSid, this.clock));
+      handover.announce({ mode: this.steps.mode, states: group.pendings.map((p) => p.state).filter((s) => s !== '') });
+      popup.location.replace(url);
+      const result = await waitForPopupResult(popup, {
         accept: this.steps.accept,
         handover,
         clock: this.clock,
@@ -102,18 +121,18 @@ export class PopupSignIns<R> {
       });
       attempt.answered = true;
       const state = this.steps.stateOf(result);
-      const pending = (state !== undefined && this.pendings.find((p) => p.state === state)) || attempt.pending;
-      this.answer = this.steps.complete(result, pending);
-      return await this.answer;
+      const pending = (state !== undefined && group.pendings.find((p) => p.state === state)) || attempt.pending;
+      group.answer = this.steps.complete(result, pending);
+      return await group.answer;
     } catch (error) {
       if (signal.reason instanceof Superseded) return signal.reason.next;
       throw error;
     } finally {
       // Close the window unless a later sign-in took it over, or another still waits in it.
       const waitingIn = [...this.live].some(
-        (other) => other !== attempt && other.popup === attempt.popup && !other.answered && !other.controller.signal.aborted,
+        (other) => other !== attempt && other.popup === popup && !other.answered && !other.controller.signal.aborted,
       );
-      if (!signal.aborted && !waitingIn && !attempt.popup.closed) attempt.popup.close();
+      if (!signal.aborted && !waitingIn && !popup.closed) popup.close();
     }
   }
 }

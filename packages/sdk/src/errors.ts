@@ -67,7 +67,7 @@ export class PopupClosedError extends LanyardError {
       'popup_closed',
       reason === 'closed'
         ? 'The sign-in window was closed before sign-in finished. Press "Sign in" to try again.'
-        : 'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy) and did not finish signing in. Press "Sign in" to try again.',
+        : 'The sign-in window lost its link to this page (Cross-Origin-Opener-Policy) and did not finish signing in. Press "Sign in" to try again.',
     );
     this.reason = reason;
   }

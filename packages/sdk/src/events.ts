@@ -2,7 +2,7 @@ import type { LanyardError } from './errors.ts';
 import type { SignOutReason } from './refresh-coordinator.ts';
 import type { Session } from './session-store.ts';
 
-/** A warning the desktop's owner should fix; also written to the console. */
+/** A warning, also written to the console: `config` and `no_referrer_policy` are for the desktop's owner to fix, `popup_opener_cut` is news for the agent. */
 export interface LanyardWarning {
   /** `popup_opener_cut`: the sign-in pop-up lost its opener (Cross-Origin-Opener-Policy), or was closed at once; its result may still come over a same-origin channel. */
   code: 'config' | 'no_referrer_policy' | 'popup_opener_cut';
@@ -20,7 +20,7 @@ export interface LanyardEvents {
   signedOut: (detail: { reason: SignOutReason }) => void;
   /** Background failures (refresh, network). Failures of a call you await reject that call instead. */
   error: (error: LanyardError) => void;
-  /** Something the desktop's owner should fix (also written to the console). */
+  /** A setup problem for the desktop's owner, or news for the agent (see `LanyardWarning.code`); also written to the console. */
   warning: (warning: LanyardWarning) => void;
 }
 

@@ -113,7 +113,7 @@ export class LanyardClient {
         this.warn({
           code: 'popup_opener_cut',
           message:
-            'The sign-in window lost its link to this page (a page in it sends Cross-Origin-Opener-Policy), or was closed at once: waiting for its result. Finish signing in there, or press "Sign in" again.',
+            'Waiting for the sign-in window: finish there, or press "Sign in" again if you closed it. (It lost its link to this page: Cross-Origin-Opener-Policy, or closed at once.)',
         }),
     });
     this.coordinator = new RefreshCoordinator({
@@ -178,7 +178,8 @@ export class LanyardClient {
   /**
    * Starts a sign-in. Redirect mode leaves the page (resolves `null`; `handleCallback` finishes
    * it on return). Pop-up mode must be called from a click: it resolves to the session, or
-   * rejects with `PopupBlockedError`, `PopupClosedError`, `StateMismatchError` or `ServerError`.
+   * rejects with `PopupBlockedError`, `PopupClosedError`, `StateMismatchError`, `ServerError` or
+   * `NetworkError`.
    * A pop-up sign-in started while another waits takes it over: the earlier promise settles with
    * this one's outcome.
    */

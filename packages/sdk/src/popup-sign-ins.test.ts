@@ -175,6 +175,20 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
     desktop = desktopWindow();
     warnings.length = 0;
   });
+  /** Presses "Sign in" and waits until its window is sent on (after PKCE, or a fetch). */
+  async function pressSignIn(c: LanyardClient) {
+    const first = settled(c.signIn());
+    const popup = desktop.popups.at(-1)!;
+    await until(() => popup.url !== 'about:blank', 'the sign-in sent its window on');
+    return { first, popup };
+  }
+  /** Presses "Sign in" again and waits until it took the still-linked window over. */
+  async function pressAgainInSameWindow(c: LanyardClient, popup: FakePopup) {
+    const state = stateOf(popup);
+    const second = settled(c.signIn());
+    await until(() => stateOf(popup) !== state, 'the second sign-in took the window over');
+    return second;
+  }
   afterEach(() => {
     for (const c of clients.splice(0)) c.destroy();
     for (const [name, descriptor] of saved) {
@@ -186,16 +200,13 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
   it("finishes with the first sign-in's verifier when its result arrives after the second took over its window", async () => {
     const api = server();
     const c = client(ENHANCED, api.fetch);
-    const first = settled(c.signIn());
-    const [popup] = desktop.popups;
-    await until(() => popup!.url !== 'about:blank', 'the first sign-in sent its window on');
-    const firstState = stateOf(popup!);
-    const firstChallenge = new URL(popup!.url).searchParams.get('codeChallenge');
-    const second = settled(c.signIn());
-    await until(() => stateOf(popup!) !== firstState, 'the second sign-in took the window over');
+    const { first, popup } = await pressSignIn(c);
+    const firstState = stateOf(popup);
+    const firstChallenge = new URL(popup.url).searchParams.get('codeChallenge');
+    const second = await pressAgainInSameWindow(c, popup);
     expect(desktop.popups).toHaveLength(1);
     // The IdP had already sent the window back with the first sign-in's state.
-    desktop.report(popup!, enhancedResult(firstState, 'code-1'));
+    desktop.report(popup, enhancedResult(firstState, 'code-1'));
     await until(() => first.done && second.done, 'both finished');
     expect(first).toMatchObject({ done: true, value: { user: { identity: 'grace' } } });
     expect(second).toEqual(first);
@@ -207,18 +218,16 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
   it('keeps the first sign-in when its result arrives while the second is still starting (legacy)', async () => {
     const api = server();
     const c = client(LEGACY, api.fetch);
-    const first = settled(c.signIn());
-    const [popup] = desktop.popups;
-    await until(() => popup!.url !== 'about:blank', 'the first sign-in sent its window on');
+    const { first, popup } = await pressSignIn(c);
     // The second asks /authenticate (30 ms here) before it can take the window over.
     const second = settled(c.signIn());
     await tick(5);
-    desktop.report(popup!, legacyResult());
+    desktop.report(popup, legacyResult());
     await tick(100);
     expect(first).toMatchObject({ done: true, value: { user: { identity: 'grace' } } });
     expect(second).toEqual(first);
     // The second did not send the closed window on, nor take its closing for a cut.
-    expect(popup!.url).toBe('https://idp.example.com/sso?n=1');
+    expect(popup.url).toBe('https://idp.example.com/sso?n=1');
     expect(warnings).toEqual([]);
     expect(desktop.storage.get(`lanyard:${AC}:popup`)).toBeUndefined();
   });
@@ -227,9 +236,8 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
     let failing = false;
     const api = server({ failAuthenticate: () => failing });
     const c = client(LEGACY, api.fetch);
-    const first = settled(c.signIn());
-    await until(() => desktop.popups[0]!.url !== 'about:blank', 'the first sign-in sent its window on');
-    desktop.cut(desktop.popups[0]!);
+    const { first, popup } = await pressSignIn(c);
+    desktop.cut(popup);
     await until(() => warnings.length > 0, 'the desktop saw the cut');
     expect(warnings).toEqual(['popup_opener_cut']);
     failing = true;
@@ -251,9 +259,7 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
   it('signs in from the cut-off first window after the second opened its own, and closes the second', async () => {
     const api = server();
     const c = client(ENHANCED, api.fetch);
-    const first = settled(c.signIn());
-    const firstWindow = desktop.popups[0]!;
-    await until(() => firstWindow.url !== 'about:blank', 'the first sign-in sent its window on');
+    const { first, popup: firstWindow } = await pressSignIn(c);
     const firstState = stateOf(firstWindow)!;
     desktop.cut(firstWindow);
     await until(() => warnings.length > 0, 'the desktop saw the cut');
@@ -275,14 +281,10 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
   it('still refuses a state this tab never issued (login CSRF), for both callers, with no code exchange', async () => {
     const api = server();
     const c = client(ENHANCED, api.fetch);
-    const first = settled(c.signIn());
-    const [popup] = desktop.popups;
-    await until(() => popup!.url !== 'about:blank', 'the first sign-in sent its window on');
-    const firstState = stateOf(popup!);
-    const second = settled(c.signIn());
-    await until(() => stateOf(popup!) !== firstState, 'the second sign-in took the window over');
+    const { first, popup } = await pressSignIn(c);
+    const second = await pressAgainInSameWindow(c, popup);
     expect(handoverFor(AC, { mode: 'enhanced', state: 'attacker-state' }, Date.now())).toBeNull();
-    desktop.report(popup!, enhancedResult('attacker-state', 'attacker-code'));
+    desktop.report(popup, enhancedResult('attacker-state', 'attacker-code'));
     await until(() => first.done && second.done, 'both finished');
     expect(first).toMatchObject({ done: true, error: { code: 'state_mismatch' } });
     expect(second).toEqual(first);
@@ -293,16 +295,14 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
     let failing = false;
     const api = server({ failAuthenticate: () => failing });
     const c = client(LEGACY, api.fetch);
-    const first = settled(c.signIn());
-    const [popup] = desktop.popups;
-    await until(() => popup!.url !== 'about:blank', 'the first sign-in sent its window on');
+    const { first, popup } = await pressSignIn(c);
     failing = true;
     const second = settled(c.signIn());
     await until(() => second.done, 'the second sign-in failed');
     expect(second).toMatchObject({ error: { code: 'network_error' } });
     expect(desktop.popups).toHaveLength(1);
-    expect(popup!.closed).toBe(false);
-    desktop.report(popup!, legacyResult());
+    expect(popup.closed).toBe(false);
+    desktop.report(popup, legacyResult());
     await until(() => first.done, 'the first sign-in finished');
     expect(first).toMatchObject({ value: { user: { identity: 'grace' } } });
   });
@@ -311,14 +311,12 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
     let slow = false;
     const api = server({ authenticateMs: () => (slow ? 1_500 : 30) });
     const c = client(LEGACY, api.fetch);
-    const first = settled(c.signIn());
-    const [popup] = desktop.popups;
-    await until(() => popup!.url !== 'about:blank', 'the first sign-in sent its window on');
+    const { first, popup } = await pressSignIn(c);
     slow = true;
     const second = settled(c.signIn());
     // The agent reads the IdP's page for over a second, then closes the window.
     await tick(1_200);
-    popup!.closed = true;
+    popup.closed = true;
     await until(() => first.done && second.done, 'both ended');
     expect(first).toMatchObject({ error: { code: 'popup_closed', reason: 'closed' } });
     expect(second).toMatchObject({ error: { code: 'popup_closed', reason: 'closed' } });
@@ -331,9 +329,7 @@ describe('"Sign in" pressed again during a pop-up sign-in', () => {
     let slow = false;
     const api = server({ authenticateMs: () => (slow ? 400 : 30) });
     const c = client(LEGACY, api.fetch);
-    const first = settled(c.signIn());
-    const firstWindow = desktop.popups[0]!;
-    await until(() => firstWindow.url !== 'about:blank', 'the first sign-in sent its window on');
+    const { first, popup: firstWindow } = await pressSignIn(c);
     desktop.cut(firstWindow);
     await until(() => warnings.length > 0, 'the desktop saw the cut');
     slow = true;

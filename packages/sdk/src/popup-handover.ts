@@ -5,10 +5,10 @@ import { randomString } from './pkce.ts';
  * The pop-up's result over a same-origin channel, for when `window.opener` is gone. A page that
  * sends `Cross-Origin-Opener-Policy` (the IdP's, or the desktop's own) puts the pop-up in another
  * browsing context group: the opener's handle then reads `closed`, and the callback page has no
- * `window.opener` nor window name. The opener leaves a marker in `localStorage` (which sign-ins are
- * waiting, by `state`, never a secret: the PKCE verifiers stay in the opener's memory), and the callback page
- * that finds a matching marker posts its result on a `BroadcastChannel` of this origin instead
- * (or, without BroadcastChannel, through a `storage` event).
+ * `window.opener` nor window name. The opener leaves a marker in `localStorage` (which sign-ins
+ * are waiting, by `state`; never a secret: the PKCE verifiers stay in the opener's memory), and
+ * the callback page that finds a matching marker posts its result on a `BroadcastChannel` of this
+ * origin instead (or, without BroadcastChannel, through a `storage` event).
  */
 
 const MARKER_TTL_MS = 15 * 60_000;
@@ -82,7 +82,8 @@ export function openHandover(accountSid: string, clock: Clock): PopupHandover {
 
 /**
  * The callback page's side: when a pop-up sign-in of this account waits for this result (same
- * mode, and for enhanced SSO one of the `state`s it waits for), returns the function that hands it over.
+ * mode, and for enhanced SSO one of the `state`s waited for), returns the function that hands it
+ * over.
  */
 export function handoverFor(
   accountSid: string,

@@ -46,7 +46,7 @@ interface Attempt {
 }
 
 /**
- * Sign-ins started while one another waited. A group takes no new member once a result came
+ * Sign-ins started while another one waited. A group takes no new member once a result came
  * (`answer`): a later "Sign in" starts afresh, never with an earlier group's outcome.
  */
 interface Group {

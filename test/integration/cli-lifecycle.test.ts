@@ -184,7 +184,8 @@ describe('lanyard CLI: mapping, OIDC providers, users', () => {
     const help = await lanyard('sso', 'set-oidc', '--help');
     expect(help.stdout).toMatch(/--public-client/);
     expect(help.stdout).toMatch(/keeps the stored secret/);
-  });
+    // Fourteen CLI processes one after another: over 30 s on a loaded 2-core runner (CI lost it so).
+  }, 90_000);
 
   it('refuses an empty --client-secret-file rather than keeping (or dropping) the stored secret in silence', async () => {
     // A secret file emptied by a failed export (`vault read … > file`) is a mistake, not "keep the stored one".

@@ -151,10 +151,11 @@ describe('SamlVerificationPool (worker threads)', () => {
     const statesOf = tracked(six);
     expect(await statesOf()).toEqual(['pending', 'pending', 'pending', 'refused', 'refused', 'refused']);
     await expect(six[3]).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/too many sign-ins at once/) });
-    // Closing cuts what runs and waits, at once; nothing is verified afterwards.
+    // Closing cuts what runs and waits, at once (not after the 3 × 5 s they would take, nor after
+    // one); nothing is verified afterwards.
     const closing = performance.now();
     await faulty.close();
-    expect(performance.now() - closing).toBeLessThan(1_000);
+    expect(performance.now() - closing).toBeLessThan(3_000);
     for (const cut of six.slice(0, 3)) await expect(cut).rejects.toMatchObject({ code: 20530, message: expect.stringMatching(/shutting down/) });
     expect((await statesOf(0)).slice(0, 3)).toEqual(['refused', 'refused', 'refused']);
     await expect(faulty.verify(await task())).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/shutting down/) });
@@ -169,7 +170,8 @@ describe('SamlVerificationPool (worker threads)', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const closing = performance.now();
     await stuck.close();
-    expect(performance.now() - closing).toBeLessThan(1_000);
+    // "At once": under the pool's 10 s verification timeout by far, with room for a loaded runner.
+    expect(performance.now() - closing).toBeLessThan(3_000);
     expect(await waiting).toMatchObject({ code: 20530, message: expect.stringMatching(/shutting down/) });
     expect(stuck.verified).toEqual({ onWorkers: 0, onThisThread: 0 });
     expect(warnings).toEqual([]);
@@ -179,7 +181,7 @@ describe('SamlVerificationPool (worker threads)', () => {
     const closingNow = performance.now();
     await sameTick.close();
     expect(await started).toBe('nowhere: the node is shutting down');
-    expect(performance.now() - closingNow).toBeLessThan(1_000);
+    expect(performance.now() - closingNow).toBeLessThan(3_000);
     // Closed before it ever started: it never starts.
     const never = new SamlVerificationPool({ threads: 1, workerFilename: FAULTY_WORKER });
     await never.close();

@@ -16,10 +16,10 @@ interface Started {
 }
 
 /** `npm start` as a newcomer runs it, in an empty folder (its default database), on free ports. */
-function startDemo(cwd: string): Promise<Started> {
+function startDemo(cwd: string, env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, [DEMO], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: cwd, LANYARD_PORT: '0', DEMO_IDP_PORT: '0', DEMO_DESKTOP_PORT: '0' },
+    env: { PATH: process.env.PATH, HOME: cwd, LANYARD_PORT: '0', DEMO_IDP_PORT: '0', DEMO_DESKTOP_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -109,4 +109,30 @@ describe('npm start for a newcomer', () => {
     expect(json.stderr).toBe('');
     expect(JSON.parse(json.stdout).admin_keys).toHaveLength(1);
   });
+
+  it(
+    'sends the Cross-Origin-Opener-Policy asked for on the IdP and desktop pages, and refuses a value that is none',
+    { timeout: 120_000 },
+    async () => {
+      const own = mkdtempSync(join(tmpdir(), 'lanyard-demo-coop-'));
+      try {
+        await expect(startDemo(own, { DEMO_IDP_COOP: 'same_origin' })).rejects.toThrow(
+          /exited with 2:\n[\s\S]*npm start: DEMO_IDP_COOP is "same_origin": use one of same-origin, same-origin-allow-popups/,
+        );
+        const started = await startDemo(own, { DEMO_IDP_COOP: 'same-origin', DEMO_DESKTOP_COOP: 'same-origin-allow-popups' });
+        try {
+          const idpUrl = /Development SAML IdP\s+(http:\/\/\S+)/.exec(started.output)![1]!;
+          const desktopUrl = /Agent desktop \(enhanced SSO\)\s+(http:\/\/\S+)/.exec(started.output)![1]!;
+          expect((await fetch(`${idpUrl}/`)).headers.get('cross-origin-opener-policy')).toBe('same-origin');
+          expect((await fetch(desktopUrl)).headers.get('cross-origin-opener-policy')).toBe('same-origin-allow-popups');
+          expect(started.output).toContain("same-origin on the IdP's pages (DEMO_IDP_COOP)");
+          expect(started.output).toContain("same-origin-allow-popups on the desktop's pages (DEMO_DESKTOP_COOP)");
+        } finally {
+          await stop(started);
+        }
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+    },
+  );
 });

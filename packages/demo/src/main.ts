@@ -24,6 +24,25 @@ function refuse(error: unknown): never {
   }
   throw error;
 }
+/**
+ * DEMO_IDP_COOP / DEMO_DESKTOP_COOP: the Cross-Origin-Opener-Policy the development IdP's pages
+ * or the desktop's pages send, to try pop-up sign-in the way an IdP (or a desktop) that sends one
+ * puts it (packages/sdk/README.md, "Pop-ups and Cross-Origin-Opener-Policy"). Unset: none.
+ */
+const COOP_VALUES = ['same-origin', 'same-origin-allow-popups', 'noopener-allow-popups', 'unsafe-none'];
+function openerPolicy(name: 'DEMO_IDP_COOP' | 'DEMO_DESKTOP_COOP'): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === '') return undefined;
+  if (!COOP_VALUES.includes(value)) {
+    refuse(
+      new ConfigError(
+        `${name} is "${value.slice(0, 60)}": use one of ${COOP_VALUES.join(', ')} (the Cross-Origin-Opener-Policy the demo's pages send), or leave it unset`,
+      ),
+    );
+  }
+  return value;
+}
+const crossOriginOpenerPolicy = { idp: openerPolicy('DEMO_IDP_COOP'), desktop: openerPolicy('DEMO_DESKTOP_COOP') };
 const config = (() => {
   try {
     return loadConfig({ LANYARD_DATABASE_URL: 'sqlite:.lanyard/demo.db', LANYARD_LOG_LEVEL: 'warn', ...env });
@@ -32,12 +51,16 @@ const config = (() => {
   }
 })();
 const lanyard = await startLanyard(config).catch(refuse);
-const demo = await startDemo({ lanyard, host, idpPort: Number(env.DEMO_IDP_PORT ?? 4100), desktopPort: Number(env.DEMO_DESKTOP_PORT ?? 5173) }).catch(
-  async (error: unknown) => {
-    await lanyard.close();
-    return refuse(error);
-  },
-);
+const demo = await startDemo({
+  lanyard,
+  host,
+  idpPort: Number(env.DEMO_IDP_PORT ?? 4100),
+  desktopPort: Number(env.DEMO_DESKTOP_PORT ?? 5173),
+  crossOriginOpenerPolicy,
+}).catch(async (error: unknown) => {
+  await lanyard.close();
+  return refuse(error);
+});
 const { account, connection } = demo.account;
 const consoleKey = await issueDemoConsoleKey(lanyard.services);
 
@@ -54,7 +77,12 @@ ${line}
                                (paste it on the console's sign-in page; a new key at every
                                start, and the one the previous start printed is revoked)
  Development SAML IdP          ${demo.idp.url}   (demo only: never use in production)
-
+${[
+  crossOriginOpenerPolicy.idp && ` Cross-Origin-Opener-Policy    ${crossOriginOpenerPolicy.idp} on the IdP's pages (DEMO_IDP_COOP)\n`,
+  crossOriginOpenerPolicy.desktop && ` Cross-Origin-Opener-Policy    ${crossOriginOpenerPolicy.desktop} on the desktop's pages (DEMO_DESKTOP_COOP)\n`,
+]
+  .filter(Boolean)
+  .join('')}
  Account SID   ${account.sid}
  Connection    ${connection.sid}
  Lookup        ${lanyard.url}/v1/Flex/Authentication/Config?AccountSid=${account.sid}

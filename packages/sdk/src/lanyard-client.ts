@@ -102,13 +102,8 @@ export class LanyardClient {
       ...configWarnings.map((w): LanyardWarning => ({ code: 'config', message: w.message, field: w.field })),
       ...this.strategy.warnings,
     ];
-    const strategy = this.strategy;
-    this.popups = new PopupSignIns(config.accountSid, this.clock, {
-      mode: strategy.mode,
-      begin: (remember) => strategy.begin(remember),
-      accept: (data) => strategy.readPopupMessage(data),
-      stateOf: (result) => strategy.stateOf(result),
-      complete: async (result, pending) => this.signedIn(await strategy.complete(result, pending)),
+    this.popups = new PopupSignIns(config.accountSid, this.clock, this.strategy, {
+      signedIn: (session) => this.signedIn(session),
       onOpenerCut: () =>
         this.warn({
           code: 'popup_opener_cut',

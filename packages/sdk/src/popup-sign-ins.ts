@@ -2,7 +2,8 @@ import type { Clock } from './clock.ts';
 import { PopupClosedError } from './errors.ts';
 import { openPopup, waitForPopupResult } from './popup.ts';
 import { openHandover, type PopupHandover } from './popup-handover.ts';
-import type { PendingLogin, Session } from './session-store.ts';
+import type { PendingLogin, Session, StoredSession } from './session-store.ts';
+import type { SignInStrategy } from './sign-in-strategy.ts';
 
 /**
  * The pop-up sign-ins of one tab. An agent may press "Sign in" again while one still waits (its
@@ -15,17 +16,10 @@ import type { PendingLogin, Session } from './session-store.ts';
  * and never closed under the sign-in that uses it.
  */
 
-/** What a pop-up sign-in does at each step; `R` is the mode's result (SignInStrategy). */
-export interface PopupSignInSteps<R> {
-  mode: 'enhanced' | 'legacy';
-  /** SignInStrategy.begin: remembers what the result must match, resolves to the sign-in URL. */
-  begin(remember: (pending: PendingLogin) => void): Promise<string>;
-  /** This mode's result in a message from the pop-up, or `undefined`. */
-  accept(data: unknown): R | undefined;
-  /** The `state` a result carries (enhanced SSO), or `undefined` (legacy). */
-  stateOf(result: R): string | undefined;
-  /** Checks the result against `pending` and signs in (SignInStrategy.complete, then publish). */
-  complete(result: R, pending: PendingLogin | null): Promise<Session>;
+/** What the client does with a pop-up sign-in's outcome and news. */
+export interface PopupSignInHooks {
+  /** Publishes the session a sign-in completed with; returns it as callers get it. */
+  signedIn(session: StoredSession): Session;
   /** Called when the window's handle reads `closed` but its result may still come (popup.ts). */
   onOpenerCut(): void;
 }
@@ -36,6 +30,7 @@ class Superseded {
 }
 
 interface Attempt {
+  /** The group it joined; its fellow members are the live attempts with the same group. */
   group: Group;
   popup: Window;
   controller: AbortController;
@@ -50,8 +45,6 @@ interface Attempt {
  * (`answer`): a later "Sign in" starts afresh, never with an earlier group's outcome.
  */
 interface Group {
-  /** Members not settled yet, in the order they started. */
-  live: Set<Attempt>;
   /** What every member started with, to match a result's `state`. */
   pendings: PendingLogin[];
   /** The outcome of the first result (it may have settled already): every member's. */
@@ -61,14 +54,23 @@ interface Group {
 
 export class PopupSignIns<R> {
   private group: Group | null = null;
-  /** Every sign-in not settled yet, of any group (the browser may hand two groups one window). */
+  /**
+   * Every sign-in not settled yet, of any group (the browser may hand two groups one window), in
+   * the order they started.
+   */
   private readonly live = new Set<Attempt>();
 
   constructor(
     private readonly accountSid: string,
     private readonly clock: Clock,
-    private readonly steps: PopupSignInSteps<R>,
+    private readonly strategy: SignInStrategy<R>,
+    private readonly hooks: PopupSignInHooks,
   ) {}
+
+  /** The live members of `group`, in the order they started. */
+  private membersOf(group: Group): Attempt[] {
+    return [...this.live].filter((attempt) => attempt.group === group);
+  }
 
   /**
    * Opens the pop-up (call it inside the click, synchronously: after an `await` the browser
@@ -76,16 +78,14 @@ export class PopupSignIns<R> {
    */
   start(features: string | undefined): Promise<Session> {
     const popup = openPopup(features);
-    if (!this.group || this.group.answer) this.group = { live: new Set(), pendings: [], answer: null, handover: null };
+    if (!this.group || this.group.answer) this.group = { pendings: [], answer: null, handover: null };
     const group = this.group;
     const attempt: Attempt = { group, popup, controller: new AbortController(), pending: null, answered: false, outcome: null! };
-    group.live.add(attempt);
     this.live.add(attempt);
     attempt.outcome = this.run(attempt);
     const settled = () => {
       this.live.delete(attempt);
-      group.live.delete(attempt);
-      if (group.live.size > 0) return;
+      if (this.membersOf(group).length > 0) return;
       group.handover?.end();
       if (this.group === group) this.group = null;
     };
@@ -97,7 +97,7 @@ export class PopupSignIns<R> {
     const { group, popup } = attempt;
     const { signal } = attempt.controller;
     try {
-      const url = await this.steps.begin((pending) => {
+      const url = await this.strategy.begin((pending) => {
         attempt.pending = pending;
         group.pendings.push(pending);
       });
@@ -107,22 +107,22 @@ export class PopupSignIns<R> {
       // The agent closed the window meanwhile (its own blank one, or the one an earlier sign-in
       // showed): this one ends; an earlier one in another window goes on waiting.
       if (popup.closed) throw new PopupClosedError('closed');
-      const earlier = [...group.live].slice(0, [...group.live].indexOf(attempt));
-      for (const other of earlier) other.controller.abort(new Superseded(attempt.outcome));
+      const members = this.membersOf(group);
+      for (const other of members.slice(0, members.indexOf(attempt))) other.controller.abort(new Superseded(attempt.outcome));
       const handover = (group.handover ??= openHandover(this.accountSid, this.clock));
-      handover.announce({ mode: this.steps.mode, states: group.pendings.map((p) => p.state).filter((s) => s !== '') });
+      handover.announce({ mode: this.strategy.mode, states: group.pendings.map((p) => p.state).filter((s) => s !== '') });
       popup.location.replace(url);
       const result = await waitForPopupResult(popup, {
-        accept: this.steps.accept,
+        accept: (data) => this.strategy.readPopupMessage(data),
         handover,
         clock: this.clock,
         signal,
-        onOpenerCut: this.steps.onOpenerCut,
+        onOpenerCut: this.hooks.onOpenerCut,
       });
       attempt.answered = true;
-      const state = this.steps.stateOf(result);
+      const state = this.strategy.stateOf(result);
       const pending = (state !== undefined && group.pendings.find((p) => p.state === state)) || attempt.pending;
-      group.answer = this.steps.complete(result, pending);
+      group.answer = this.strategy.complete(result, pending).then(this.hooks.signedIn);
       return await group.answer;
     } catch (error) {
       if (signal.reason instanceof Superseded) return signal.reason.next;

@@ -12,7 +12,7 @@
  *      token core         tokens/
  *      domain             connections/ accounts/ users/ audit/
  *      storage            storage/
- *      foundation         errors.ts ids.ts config.ts crypto/
+ *      foundation         errors.ts ids.ts config.ts available-cpus.ts crypto/
  *
  *    Type-only imports count: a route module that names `Services` depends on the bag.
  *    Tests (`*.test.ts`) may wire units from any layer.
@@ -33,7 +33,7 @@ const LAYERS = [
   { name: 'token core', path: `${SERVER}(tokens|clients)/` },
   { name: 'domain', path: `${SERVER}(connections|accounts|users|audit)/` },
   { name: 'storage', path: `${SERVER}storage/` },
-  { name: 'foundation', path: `${SERVER}((errors|ids|config)\\.ts$|crypto/)` },
+  { name: 'foundation', path: `${SERVER}((errors|ids|config|available-cpus)\\.ts$|crypto/)` },
 ];
 const TESTS = '\\.test\\.ts$';
 

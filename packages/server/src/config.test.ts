@@ -1,9 +1,9 @@
-import { availableParallelism } from 'node:os';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
+import { availableCpus } from './available-cpus.ts';
 
 function configFile(content: unknown): string {
   const path = join(mkdtempSync(join(tmpdir(), 'lanyard-config-')), 'lanyard.json');
@@ -80,7 +80,7 @@ describe('loadConfig', () => {
   });
 
   it('verifies SAML responses on one worker thread per core, at most 4, unless told otherwise', () => {
-    expect(loadConfig({}).samlWorkers).toBe(Math.min(4, availableParallelism()));
+    expect(loadConfig({}).samlWorkers).toBe(Math.min(4, availableCpus()));
     expect(loadConfig({ LANYARD_SAML_WORKERS: '0' }).samlWorkers).toBe(0);
     expect(loadConfig({ LANYARD_SAML_WORKERS: '8' }).samlWorkers).toBe(8);
     expect(() => loadConfig({ LANYARD_SAML_WORKERS: '-1' })).toThrow(/LANYARD_SAML_WORKERS: .*>=0 \(got "-1"\)/);

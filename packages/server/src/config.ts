@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { availableCpus } from './available-cpus.ts';
 
 /**
  * Server configuration, read from environment variables (and optionally a JSON file named by
@@ -102,8 +102,8 @@ export interface LanyardConfig {
   /** How often each node re-reads signing keys (a rotation by another node or the CLI). */
   signingKeyReloadSeconds: number;
   /**
-   * Worker threads that verify SAML Responses (0: on the main thread). Default: the machine's
-   * available parallelism (`os.availableParallelism()`), at most 4.
+   * Worker threads that verify SAML Responses (0: on the main thread). Default: the CPUs the
+   * process can use (`availableCpus`: the cores, or a container's CPU limit when lower), at most 4.
    */
   samlWorkers: number;
   /**
@@ -224,7 +224,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepAliveTimeoutSeconds: e.LANYARD_KEEP_ALIVE_TIMEOUT,
     headersTimeoutSeconds: e.LANYARD_HEADERS_TIMEOUT,
     signingKeyReloadSeconds: e.LANYARD_SIGNING_KEY_RELOAD,
-    samlWorkers: e.LANYARD_SAML_WORKERS ?? Math.min(4, availableParallelism()),
+    samlWorkers: e.LANYARD_SAML_WORKERS ?? Math.min(4, availableCpus()),
     rateLimitLoginPerMinute: e.LANYARD_RATE_LIMIT_LOGIN,
     rateLimitTokenPerMinute: e.LANYARD_RATE_LIMIT_TOKEN,
     rateLimitAdminPerMinute: e.LANYARD_RATE_LIMIT_ADMIN,

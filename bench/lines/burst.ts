@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import type { Child } from '../lib/child.ts';
 import { direct, idpLogin, lanyardAuthorize, lanyardComplete, resentRequests, roundRobin } from '../lib/login.ts';
 import type { Backend } from '../lib/database.ts';
@@ -93,27 +93,48 @@ const CONFIGURATIONS: Array<{ backend: Backend; nodes: number }> = [
  * oldest ~55 s) while later logins went through on open connections, and the burst's p99 was
  * that wait. With this many at once the IdP keeps its connections and is served in order.
  */
-const IDP_CONCURRENCY = Number(process.env.BENCH_BURST_IDP_CONCURRENCY ?? 16);
+const IDP_CONCURRENCY = wholeNumber('BENCH_BURST_IDP_CONCURRENCY', 16, 1);
 
 /**
- * The nodes' threads run at this niceness during the burst, the dev IdP, PostgreSQL and the load
- * generator at their own (0). The IdP and the load generator stand in for what runs on other
- * machines; on shared cores the scheduler shares CPU by thread, and each node brings its main
- * thread and its verification workers against the IdP's one thread: at the same niceness three
- * nodes crowded the IdP out (its part of a login's p99 13.5 s, Lanyard's 3.3 s) and the burst
- * measured the IdP starved. Niced, the nodes still get every cycle the others leave, and what
- * queues is Lanyard's.
+ * How far the nodes' threads are niced during the burst, below the bench's own niceness (which
+ * the dev IdP and the load generator keep). They stand in for what runs on other machines; on
+ * shared cores the scheduler weighs threads, and each node brings its main thread and its
+ * verification workers against the IdP's one: at the same niceness three nodes crowded the IdP
+ * out (its part of a login's p99 13.5 s, Lanyard's 3.3 s) and the burst measured the IdP starved.
+ * A thread 5 nicer weighs about a third: the nodes still get every cycle the others leave and
+ * crowd the IdP much less. A choice, with a cost to the nodes' own part (docs/benchmarks.md,
+ * twelfth round). PostgreSQL is not touched (it runs as its own service).
  */
-const NODE_NICENESS = Number(process.env.BENCH_BURST_NODE_NICENESS ?? 5);
+const NODE_NICENESS = wholeNumber('BENCH_BURST_NODE_NICENESS', 5, 0);
 
-/** Every thread of a process (its main thread, verification workers, V8's own) to `niceness`; false where that failed. */
-function lowerPriority(pid: number, niceness: number): boolean {
+function wholeNumber(name: string, fallback: number, min: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}, got "${process.env[name]}"`);
+  return value;
+}
+
+/**
+ * Lowers every thread of a process (its main thread, verification workers, V8's own) by `by`
+ * below this process's own niceness; threads it starts later inherit it. Returns what the
+ * threads run at afterwards, read back: one value when all agree, undefined when they do not
+ * (a thread refused, or /proc is not there).
+ */
+function lowerPriority(pid: number, by: number): number | undefined {
+  const target = Math.min(19, getPriority(0) + by);
+  const seen = new Set<number>();
   try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), niceness);
-    return true;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        setPriority(Number(tid), target);
+        seen.add(getPriority(Number(tid)));
+      } catch {
+        // The thread ended between the listing and now: nothing to lower.
+      }
+    }
   } catch {
-    return false;
+    return undefined;
   }
+  return seen.size === 1 ? [...seen][0] : undefined;
 }
 
 /**
@@ -146,11 +167,16 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
     const first = await startLanyardUnderTest(backend, idp, { label, publicUrl: PUBLIC_URL, env });
     const others: LanyardUnderTest[] = [];
     let r: BurstResult;
-    let niced = false;
+    let nicenessNote = '';
     try {
       for (let i = 1; i < count; i++)
         others.push(await startLanyardUnderTest(backend, idp, { label, publicUrl: PUBLIC_URL, databaseUrl: first.db.url, env }));
-      niced = NODE_NICENESS > 0 && [first, ...others].every((node) => lowerPriority(node.child.process.pid!, NODE_NICENESS));
+      const own = getPriority(0);
+      const niceness = NODE_NICENESS > 0 ? [first, ...others].map((node) => lowerPriority(node.child.process.pid!, NODE_NICENESS)) : [own];
+      nicenessNote =
+        niceness.every((n) => n === niceness[0]) && niceness[0] !== undefined
+          ? `nodes at niceness ${niceness[0]}, the load generator and the IdP at ${own}`
+          : `nodes' niceness not uniform (${niceness.map((n) => n ?? '?').join(', ')}), the load generator and the IdP at ${own}`;
       const nodes = [first, ...others].map((node) => node.child.url);
       r = await runBurst(nodes, first.account.connectionSid, idp.url, n, w);
     } finally {
@@ -164,7 +190,7 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
       baseline: `arrival window ${w} s`,
       ratio: r.errors === n ? null : r.drainSeconds / w,
       better: 'lower',
-      note: `ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); whole login including the dev IdP (on the same cores, ${IDP_CONCURRENCY} logins at a time, the rest queued in order); ${niced ? `nodes at niceness ${NODE_NICENESS}, the IdP, PostgreSQL and the load generator at 0` : 'every process at the same niceness'}; all from 127.0.0.1; requests resent after a connection reset so far: ${resentRequests()}`,
+      note: `ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); whole login including the dev IdP (on the same cores, ${IDP_CONCURRENCY} logins at a time, the rest queued in order); ${nicenessNote}; all from 127.0.0.1; requests resent after a connection reset so far: ${resentRequests()}`,
     });
   }
   return lines;

@@ -145,7 +145,7 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
         baseline: `xml-crypto parse + verify of the same response: ${sideSummary(vsXml!.b, fmt)}`,
         ...ratioOf(vsXml!),
         better: 'higher',
-        note: `IdP signing excluded; ${c} browsers in parallel, ${n} logins a round; baseline single-threaded in the bench process, Lanyard verifying on its worker threads (LANYARD_SAML_WORKERS, default one per core): the line below compares CPU`,
+        note: `IdP signing excluded; ${c} browsers in parallel, ${n} logins a round; baseline single-threaded in the bench process, Lanyard verifying on its worker threads (LANYARD_SAML_WORKERS, default one per usable CPU): the line below compares CPU`,
       },
     ];
     // The counted rounds are the last ones (alternate's warm-up comes first); the raw verify is

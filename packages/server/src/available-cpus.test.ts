@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { availableCpus, cgroupCpuLimit, type ReadText } from './available-cpus.ts';
 
@@ -26,7 +27,7 @@ describe('availableCpus', () => {
     expect(cgroupCpuLimit(namespaced)).toBe(1);
   });
 
-  it('counts a cgroup v1 CFS quota, under any of the names the cpu controller is mounted as', () => {
+  it('counts a cgroup v1 CFS quota, with the cpu controller mounted alone or with cpuacct', () => {
     const v1 = (root: string, quota: string) =>
       files({
         '/proc/self/cgroup': '12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n',
@@ -48,9 +49,32 @@ describe('availableCpus', () => {
     expect(cgroupCpuLimit(files({ '/proc/self/cgroup': '3:cpuset:/\n', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000' }))).toBeUndefined();
   });
 
+  it('takes the smallest limit of the cgroup and the cgroups above it (a slice or pod limit)', () => {
+    const tree = files({
+      '/proc/self/cgroup': '0::/system.slice/lanyard.service\n',
+      '/sys/fs/cgroup/system.slice/lanyard.service/cpu.max': 'max 100000',
+      '/sys/fs/cgroup/system.slice/cpu.max': '150000 100000',
+      '/sys/fs/cgroup/cpu.max': '400000 100000',
+    });
+    expect(availableCpus(tree, 8)).toBe(1);
+    const v1 = files({
+      '/proc/self/cgroup': '1:cpu:/kubepods/pod1/c1\n',
+      '/sys/fs/cgroup/cpu/kubepods/pod1/c1/cpu.cfs_quota_us': '-1',
+      '/sys/fs/cgroup/cpu/kubepods/pod1/c1/cpu.cfs_period_us': '100000',
+      '/sys/fs/cgroup/cpu/kubepods/pod1/cpu.cfs_quota_us': '300000',
+      '/sys/fs/cgroup/cpu/kubepods/pod1/cpu.cfs_period_us': '100000',
+    });
+    expect(cgroupCpuLimit(v1)).toBe(3);
+    // A cgroup outside this namespace ("/../x") is not under the mount: no limit is read for it.
+    expect(cgroupCpuLimit(files({ '/proc/self/cgroup': '0::/../x\n', '/sys/fs/cgroup/x/cpu.max': '100000 100000' }))).toBeUndefined();
+    // A path holding colons is read whole.
+    expect(cgroupCpuLimit(files({ '/proc/self/cgroup': '0::/a:b\n', '/sys/fs/cgroup/a:b/cpu.max': '200000 100000' }))).toBe(2);
+  });
+
   it('reads this machine without failing: at least one CPU, no more than its cores', () => {
     const cpus = availableCpus();
     expect(cpus).toBeGreaterThanOrEqual(1);
+    expect(cpus).toBeLessThanOrEqual(availableParallelism());
     expect(Number.isInteger(cpus)).toBe(true);
   });
 });

@@ -24,45 +24,57 @@ export function availableCpus(read: ReadText = readText, cores: number = availab
   return Math.max(1, limit === undefined ? cores : Math.min(cores, Math.floor(limit)));
 }
 
-/** The process's cgroup CPU limit in CPUs; undefined without one or without cgroups (not Linux). */
+/**
+ * The process's cgroup CPU limit in CPUs: the smallest quota ÷ period set on its cgroup or on any
+ * cgroup above it (a systemd slice's `CPUQuota=`, a pod-level limit), in either hierarchy;
+ * undefined without one or without cgroups (not Linux).
+ */
 export function cgroupCpuLimit(read: ReadText): number | undefined {
   const membership = read('/proc/self/cgroup');
   if (membership === undefined) return undefined;
+  const limits: number[] = [];
   for (const line of membership.split('\n')) {
-    // "hierarchy-ID:controllers:path"; cgroup v2 is "0::path", v1 names its controllers.
-    const [, controllers, path] = line.split(':', 3);
-    if (controllers === undefined || path === undefined) continue;
+    // "hierarchy-ID:controllers:path"; cgroup v2 is "0::path", v1 names its controllers. The
+    // path is everything after the second colon (it may hold colons itself).
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    const path = line.slice(second + 1).trim();
+    // "/../x": a cgroup outside this process's cgroup namespace, not under the mount here.
+    if (path.split('/').includes('..')) continue;
     if (controllers === '') {
-      const max = firstReadable(read, cgroupDirs('/sys/fs/cgroup', path), 'cpu.max');
-      const [quota, period] = (max ?? '').trim().split(/\s+/);
-      if (quota !== undefined && period !== undefined && quota !== 'max') return ratio(quota, period);
+      for (const dir of selfAndAncestors('/sys/fs/cgroup', path)) {
+        const [quota, period] = (read(`${dir}/cpu.max`) ?? '').trim().split(/\s+/);
+        if (quota !== undefined && period !== undefined && quota !== 'max') pushLimit(limits, quota, period);
+      }
     } else if (controllers.split(',').includes('cpu')) {
       for (const root of ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/cpuacct,cpu']) {
-        const dirs = cgroupDirs(root, path);
-        const quota = firstReadable(read, dirs, 'cpu.cfs_quota_us')?.trim();
-        const period = firstReadable(read, dirs, 'cpu.cfs_period_us')?.trim();
-        if (quota !== undefined && period !== undefined) return quota === '-1' ? undefined : ratio(quota, period);
+        for (const dir of selfAndAncestors(root, path)) {
+          const quota = read(`${dir}/cpu.cfs_quota_us`)?.trim();
+          const period = read(`${dir}/cpu.cfs_period_us`)?.trim();
+          // -1: no quota at this level.
+          if (quota !== undefined && period !== undefined && quota !== '-1') pushLimit(limits, quota, period);
+        }
       }
     }
   }
-  return undefined;
+  return limits.length === 0 ? undefined : Math.min(...limits);
 }
 
 /**
- * Where a cgroup's files are: under its path from /proc/self/cgroup, or at the mount's root when
- * the container has its own cgroup namespace (the path then reads "/" or is not mounted inside).
+ * The cgroup's directory and every one above it up to the mount's root. In a container with its
+ * own cgroup namespace the path may name directories that are not mounted inside: those read as
+ * absent, and the root (the container's own cgroup) is still read.
  */
-function cgroupDirs(root: string, path: string): string[] {
-  const own = `${root}${path === '/' ? '' : path}`;
-  return own === root ? [root] : [own, root];
+function selfAndAncestors(root: string, path: string): string[] {
+  const parts = path.split('/').filter((part) => part !== '' && part !== '.');
+  return parts.map((_, i) => `${root}/${parts.slice(0, parts.length - i).join('/')}`).concat(root);
 }
 
-function firstReadable(read: ReadText, dirs: string[], file: string): string | undefined {
-  for (const dir of dirs) {
-    const text = read(`${dir}/${file}`);
-    if (text !== undefined) return text;
-  }
-  return undefined;
+function pushLimit(limits: number[], quota: string, period: string): void {
+  const limit = ratio(quota, period);
+  if (limit !== undefined) limits.push(limit);
 }
 
 function ratio(quota: string, period: string): number | undefined {

@@ -87,8 +87,9 @@ const CONFIGURATIONS: Array<{ backend: Backend; nodes: number }> = [
 /**
  * Logins at the dev IdP at once, the rest waiting their turn in the load generator (first come,
  * first served). The dev IdP stands in for a scaled service on other machines, but it is one
- * Node process on Lanyard's cores, and since libuv PR #3696 (Node 20's libuv 1.46) a Node process accepts one new
- * connection per turn of its event loop: when a burst saturated it, every connection opened
+ * Node process on Lanyard's cores, and since libuv PR #3696 (libuv 1.45; Node 20 bundles 1.46) a
+ * Node process accepts one new connection per wake-up of its event loop (on Unix): when a burst
+ * saturated it, every connection opened
  * beyond the kept-alive ones waited in the kernel's accept queue (measured: 60–170 waiting, the
  * oldest ~55 s) while later logins went through on open connections, and the burst's p99 was
  * that wait. With this many at once the IdP keeps its connections and is served in order.

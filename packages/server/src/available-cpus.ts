@@ -15,9 +15,10 @@ const readText: ReadText = (path) => {
 /**
  * The CPUs this process can use, in whole CPUs (at least 1): `os.availableParallelism()` (the
  * cores it may run on), lowered to a container's CPU limit where one is set, which Node 20 does
- * not count. The limit is the CFS quota ÷ period of the process's cgroup: cgroup v2 `cpu.max`
- * ("200000 100000" is 2 CPUs, "max 100000" none), cgroup v1 `cpu.cfs_quota_us` ÷
- * `cpu.cfs_period_us` (a quota of -1: none). A fractional limit counts down (1.5 CPUs: 1).
+ * not count. The limit is the smallest CFS quota ÷ period of the process's cgroup and those above
+ * it (`cgroupCpuLimit`): cgroup v2 `cpu.max` ("200000 100000" is 2 CPUs, "max 100000" none),
+ * cgroup v1 `cpu.cfs_quota_us` ÷ `cpu.cfs_period_us` (a quota of -1: none). A fractional limit
+ * counts down (1.5 CPUs: 1).
  */
 export function availableCpus(read: ReadText = readText, cores: number = availableParallelism()): number {
   const limit = cgroupCpuLimit(read);

@@ -21,10 +21,20 @@ export const settings = {
   loginConcurrency: 8,
   burstAgents: Number(process.env.BENCH_BURST_AGENTS ?? (QUICK ? 200 : 2000)),
   burstWindowSeconds: QUICK ? 10 : 60,
+  /** Logins the burst's dev IdP serves at once, the rest queued in order (bench/lines/burst.ts). */
+  burstIdpConcurrency: wholeNumber('BENCH_BURST_IDP_CONCURRENCY', 16, 1),
+  /** How much nicer than the bench the burst's nodes run (0: as nice as the bench). */
+  burstNodeNiceness: wholeNumber('BENCH_BURST_NODE_NICENESS', 5, 0),
   memorySessions: QUICK ? 2_000 : 10_000,
   profileDir: process.env.BENCH_PROFILE === '1' ? fileURLToPath(new URL('../.profiles/', import.meta.url)) : undefined,
 };
 export type Settings = typeof settings;
+
+function wholeNumber(name: string, fallback: number, min: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}, got "${process.env[name]}"`);
+  return value;
+}
 
 /** Starts a Lanyard child on a fresh database, set up with one account wired to the dev IdP. */
 export async function startLanyardUnderTest(

@@ -27,8 +27,9 @@ interface BurstResult {
  * N agents arriving evenly over the window, each doing the whole login as a browser would
  * (authorize → dev IdP → ACS → code exchange), every request sent to the next node.
  */
-async function runBurst(nodes: string[], connectionSid: string, idpUrl: string, agents: number, windowSeconds: number): Promise<BurstResult> {
-  const idpTurns = firstComeFirstServed(IDP_CONCURRENCY);
+async function runBurst(nodes: string[], connectionSid: string, idpUrl: string, settings: Settings): Promise<BurstResult> {
+  const { burstAgents: agents, burstWindowSeconds: windowSeconds } = settings;
+  const idpTurns = firstComeFirstServed(settings.burstIdpConcurrency);
   const target = { publicUrl: PUBLIC_URL, connectionSid, balance: roundRobin(PUBLIC_URL, nodes) };
   const latencies: number[] = [];
   const early: number[] = [];
@@ -84,49 +85,38 @@ const CONFIGURATIONS: Array<{ backend: Backend; nodes: number }> = [
   { backend: 'postgres', nodes: 3 },
 ];
 
-/**
- * Logins at the dev IdP at once, the rest waiting their turn in the load generator (first come,
- * first served). The dev IdP stands in for a scaled service on other machines, but it is one
- * Node process on Lanyard's cores, and since libuv PR #3696 (libuv 1.45; Node 20 bundles 1.46) a
- * Node process accepts one new connection per wake-up of its event loop (on Unix): when a burst
- * saturated it, every connection opened
- * beyond the kept-alive ones waited in the kernel's accept queue (measured: 60–170 waiting, the
- * oldest ~55 s) while later logins went through on open connections, and the burst's p99 was
- * that wait. With this many at once the IdP keeps its connections and is served in order.
+/*
+ * The dev IdP serves `settings.burstIdpConcurrency` logins at once, the rest waiting their turn in
+ * the load generator (first come, first served). It stands in for a scaled service on other
+ * machines, but it is one Node process on Lanyard's cores, and since libuv PR #3696 (libuv 1.45;
+ * Node 20 bundles 1.46) a Node process accepts one new connection per wake-up of its event loop
+ * (on Unix): when a burst saturated it, every connection opened beyond the kept-alive ones waited
+ * in the kernel's accept queue (measured: 60–170 waiting, the oldest ~55 s) while later logins
+ * went through on open connections, and the burst's p99 was that wait. With a few at once the
+ * IdP keeps its connections and is served in order.
+ *
+ * The nodes' threads run `settings.burstNodeNiceness` nicer than the bench (which the dev IdP and
+ * the load generator keep). They stand in for what runs on other machines; on shared cores the
+ * scheduler weighs threads, and each node brings its main thread and its verification workers
+ * against the IdP's one: at the same niceness three nodes crowded the IdP out (its part of a
+ * login's p99 13.5 s, Lanyard's 3.3 s) and the burst measured the IdP starved. A thread 5 nicer
+ * weighs about a third: the nodes still get every cycle the others leave and crowd the IdP much
+ * less. A choice, with a cost to the nodes' own part (docs/benchmarks.md, twelfth round).
+ * PostgreSQL is not touched (it runs as its own service).
  */
-const IDP_CONCURRENCY = wholeNumber('BENCH_BURST_IDP_CONCURRENCY', 16, 1);
 
 /**
- * How far the nodes' threads are niced during the burst, below the bench's own niceness (which
- * the dev IdP and the load generator keep). They stand in for what runs on other machines; on
- * shared cores the scheduler weighs threads, and each node brings its main thread and its
- * verification workers against the IdP's one: at the same niceness three nodes crowded the IdP
- * out (its part of a login's p99 13.5 s, Lanyard's 3.3 s) and the burst measured the IdP starved.
- * A thread 5 nicer weighs about a third: the nodes still get every cycle the others leave and
- * crowd the IdP much less. A choice, with a cost to the nodes' own part (docs/benchmarks.md,
- * twelfth round). PostgreSQL is not touched (it runs as its own service).
+ * Sets every thread of a process (its main thread, verification workers, V8's own) to
+ * `niceness`; threads it starts later inherit it. Returns what the threads run at afterwards,
+ * read back: one value when all agree, undefined when they do not (a thread refused, or /proc is
+ * not there).
  */
-const NODE_NICENESS = wholeNumber('BENCH_BURST_NODE_NICENESS', 5, 0);
-
-function wholeNumber(name: string, fallback: number, min: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}, got "${process.env[name]}"`);
-  return value;
-}
-
-/**
- * Lowers every thread of a process (its main thread, verification workers, V8's own) by `by`
- * below this process's own niceness; threads it starts later inherit it. Returns what the
- * threads run at afterwards, read back: one value when all agree, undefined when they do not
- * (a thread refused, or /proc is not there).
- */
-function lowerPriority(pid: number, by: number): number | undefined {
-  const target = Math.min(19, getPriority(0) + by);
+function setNiceness(pid: number, niceness: number): number | undefined {
   const seen = new Set<number>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        setPriority(Number(tid), target);
+        setPriority(Number(tid), niceness);
         seen.add(getPriority(Number(tid)));
       } catch {
         // The thread ended between the listing and now: nothing to lower.
@@ -158,7 +148,7 @@ async function warmIdp(idp: Child, logins: number): Promise<void> {
 }
 
 export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
-  const { burstAgents: n, burstWindowSeconds: w } = settings;
+  const { burstAgents: n, burstWindowSeconds: w, burstNodeNiceness: by } = settings;
   const lines: Line[] = [];
   await warmIdp(idp, settings.quick ? 20 : 200);
   for (const { backend, nodes: count } of CONFIGURATIONS) {
@@ -173,13 +163,14 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
       for (let i = 1; i < count; i++)
         others.push(await startLanyardUnderTest(backend, idp, { label, publicUrl: PUBLIC_URL, databaseUrl: first.db.url, env }));
       const own = getPriority(0);
-      const niceness = NODE_NICENESS > 0 ? [first, ...others].map((node) => lowerPriority(node.child.process.pid!, NODE_NICENESS)) : [own];
+      const target = Math.min(19, own + by);
+      const niceness = by > 0 ? [first, ...others].map((node) => setNiceness(node.child.process.pid!, target)) : [own];
       nicenessNote =
         niceness.every((n) => n === niceness[0]) && niceness[0] !== undefined
           ? `nodes at niceness ${niceness[0]}, the load generator and the IdP at ${own}`
           : `nodes' niceness not uniform (${niceness.map((n) => n ?? '?').join(', ')}), the load generator and the IdP at ${own}`;
       const nodes = [first, ...others].map((node) => node.child.url);
-      r = await runBurst(nodes, first.account.connectionSid, idp.url, n, w);
+      r = await runBurst(nodes, first.account.connectionSid, idp.url, settings);
     } finally {
       for (const node of others) await node.stop();
       await first.stop();
@@ -191,7 +182,7 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
       baseline: `arrival window ${w} s`,
       ratio: r.errors === n ? null : r.drainSeconds / w,
       better: 'lower',
-      note: `ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); whole login including the dev IdP (on the same cores, ${IDP_CONCURRENCY} logins at a time, the rest queued in order); ${nicenessNote}; all from 127.0.0.1; requests resent after a connection reset so far: ${resentRequests()}`,
+      note: `ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); whole login including the dev IdP (on the same cores, ${settings.burstIdpConcurrency} logins at a time, the rest queued in order); ${nicenessNote}; all from 127.0.0.1; requests resent after a connection reset so far: ${resentRequests()}`,
     });
   }
   return lines;

@@ -2,7 +2,8 @@ import pg from 'pg';
 import { StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
-import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
+import { StatementBatches } from './statement-batches.ts';
+import type { ConsumeResult, FindOptions, FoundWithLinked, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -129,6 +130,17 @@ const STATEMENTS = {
       RETURNING 1)
     INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
     SELECT $4::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::bigint, $11::bigint FROM spent`,
+  // findWithLinked for many ids of one kind at once (LinkedReads): the ids as $2, each row naming
+  // the call (the id's position in $2) it answers. Primary-key lookups, as the single statement's.
+  findWithLinkedBatch: `WITH found AS (SELECT i.call, ${COLUMNS.replace(/(\w+)/g, 'r.$1')}
+        FROM unnest($2::text[]) WITH ORDINALITY AS i(id, call) JOIN records r ON r.kind = $1 AND r.id = i.id
+        WHERE (r.expires_at IS NULL OR r.expires_at > $3))
+    SELECT call, 0 AS link, ${COLUMNS} FROM found
+    UNION ALL
+    SELECT f.call, l.ord::int AS link, ${COLUMNS.replace(/(\w+)/g, 'r.$1')}
+      FROM found f CROSS JOIN unnest($4::text[], $5::text[]) WITH ORDINALITY AS l(kind, id_field, ord)
+      JOIN records r ON r.kind = l.kind AND r.id = f.payload ->> l.id_field
+      WHERE jsonb_typeof(f.payload -> l.id_field) = 'string' AND (r.expires_at IS NULL OR r.expires_at > $3)`,
   destroy: `DELETE FROM records WHERE kind = $1 AND id = $2`,
 } as const;
 
@@ -175,7 +187,67 @@ function preparedStatements(): Statement {
 /** The same statements, parsed on every call: behind a pooler that cannot keep prepared statements. */
 const runUnprepared: Statement = (db, name, args) => run(db, STATEMENTS[name], args);
 
+/** A row of `findWithLinked` (link 0: the record itself; link n: the record `links[n - 1]` names). */
+type LinkedRow = Row & { link: number };
+
+function withLinked(rows: LinkedRow[], links: ReadonlyArray<RecordLink>): FoundWithLinked<unknown> | undefined {
+  const own = rows.find((row) => row.link === 0);
+  if (!own) return undefined;
+  const linked = links.map((_, i) => {
+    const row = rows.find((r) => r.link === i + 1);
+    return row ? toRecord(row) : undefined;
+  });
+  return { record: toRecord(own), linked };
+}
+
+/**
+ * `findWithLinked` on the pool, coalesced (StatementBatches): the reads that arrive while one is
+ * in flight go together as the next statement, one per kind and list of links. A refresh grant's
+ * first step; under load PostgreSQL's CPU a read falls with the statements it no longer runs.
+ * Each answer is what the read alone would have answered at the time its statement ran (one
+ * snapshot a statement, taken after every call in it was made); nothing is locked, so a read
+ * never waits for another's lock. Inside a transaction reads are not batched.
+ */
+class LinkedReads {
+  private readonly batches = new Map<string, StatementBatches<string, FoundWithLinked<unknown> | undefined>>();
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly statement: Statement,
+  ) {}
+
+  find(kind: string, id: string, links: ReadonlyArray<RecordLink>): Promise<FoundWithLinked<unknown> | undefined> {
+    // Kinds and links are the callers' constants (record-links.ts), never outside input.
+    const key = JSON.stringify([kind, links.map((l) => [l.kind, l.idField])]);
+    let batches = this.batches.get(key);
+    if (!batches) {
+      batches = new StatementBatches((ids) => this.read(kind, ids, links), LINKED_READ_LIMITS);
+      this.batches.set(key, batches);
+    }
+    return batches.run(id);
+  }
+
+  private async read(kind: string, ids: string[], links: ReadonlyArray<RecordLink>): Promise<Array<FoundWithLinked<unknown> | undefined>> {
+    const linkKinds = links.map((l) => l.kind);
+    const linkFields = links.map((l) => l.idField);
+    if (ids.length === 1) {
+      const rows = (await this.statement(this.db, 'findWithLinked', [kind, ids[0], Date.now(), linkKinds, linkFields])).rows as LinkedRow[];
+      return [withLinked(rows, links)];
+    }
+    const rows = (await this.statement(this.db, 'findWithLinkedBatch', [kind, ids, Date.now(), linkKinds, linkFields])).rows as Array<
+      LinkedRow & { call: string }
+    >;
+    const byCall = ids.map((): LinkedRow[] => []);
+    for (const row of rows) byCall[Number(row.call) - 1]!.push(row);
+    return byCall.map((callRows) => withLinked(callRows, links));
+  }
+}
+
+/** One statement of a kind in flight: every read that arrives meanwhile goes in the next, up to 64. */
+const LINKED_READ_LIMITS = { maxInFlight: 1, maxBatch: 64 };
+
 function operations(db: Queryable, transaction: Storage['transaction'], statement: Statement): Storage {
+  const linkedReads = db instanceof pg.Pool ? new LinkedReads(db, statement) : undefined;
   const ops: Storage = {
     backend: 'postgres',
     async insert(r) {
@@ -246,15 +318,9 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return { ...result, linked: keys.map((key) => (key ? found[named.indexOf(key)] : undefined)) };
     },
     async findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) {
+      if (linkedReads) return linkedReads.find(kind, id, links) as Promise<FoundWithLinked<T> | undefined>;
       const args = [kind, id, Date.now(), links.map((l) => l.kind), links.map((l) => l.idField)];
-      const rows = (await statement(db, 'findWithLinked', args)).rows as Array<Row & { link: number }>;
-      const own = rows.find((row) => row.link === 0);
-      if (!own) return undefined;
-      const linked = links.map((_, i) => {
-        const row = rows.find((r) => r.link === i + 1);
-        return row ? toRecord(row) : undefined;
-      });
-      return { record: toRecord<T>(own), linked };
+      return withLinked((await statement(db, 'findWithLinked', args)).rows as LinkedRow[], links) as FoundWithLinked<T> | undefined;
     },
     async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
       // The successor's key or lookup taken between the statement's check and its insert (23505):

@@ -189,6 +189,37 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect(await storage.findWithLinked('fl-token', 'expired', links)).toBeUndefined();
   });
 
+  it('answers concurrent reads of records and what they name each as it would alone (PostgreSQL batches them)', async () => {
+    const links = await storeLinkedRecords('cr');
+    // A second token naming another session, one naming nothing, a spent one and an expired one.
+    await storage.insert({ kind: 'cr-session', id: 's2', payload: { n: 'session 2' } });
+    await storage.insert({ kind: 'cr-token', id: 't2', payload: { sessionId: 's2', userSid: 'u1' } });
+    await storage.insert({ kind: 'cr-token', id: 't3', payload: {} });
+    await storage.insert({ kind: 'cr-token', id: 'spent', payload: { sessionId: 's1' } });
+    await storage.consume('cr-token', 'spent');
+    await storage.insert({ kind: 'cr-token', id: 'expired', payload: { sessionId: 's1' }, expiresAt: Date.now() - 1 });
+    const ids = ['t1', 't2', 'missing', 't3', 'spent', 'expired', 't1', "it's", 't2'];
+    const shape = (found: Awaited<ReturnType<Storage['findWithLinked']>>) =>
+      found && { id: found.record.id, spent: found.record.consumedAt !== null, linked: found.linked.map((r) => r?.payload ?? null) };
+    const alone: unknown[] = [];
+    for (const id of ids) alone.push(shape(await storage.findWithLinked('cr-token', id, links)));
+    expect(alone[0]).toEqual({ id: 't1', spent: false, linked: LINKED_PAYLOADS });
+    expect(alone[1]).toEqual({ id: 't2', spent: false, linked: [{ n: 'user' }, { n: 'session 2' }, null, null, null, null, null, { n: 'user' }] });
+    expect(alone[4]).toMatchObject({ id: 'spent', spent: true });
+    expect([alone[2], alone[5], alone[7]]).toEqual([undefined, undefined, undefined]);
+    // Made in one tick: the first read goes alone, the rest wait for it and go together. Twice,
+    // so that batches of every size from 1 up meet both lists of links.
+    for (let round = 0; round < 2; round++) {
+      const together = await Promise.all(
+        ids.flatMap((id) => [storage.findWithLinked('cr-token', id, links), storage.findWithLinked('cr-token', id, links.slice(0, 2))]),
+      );
+      expect(together.filter((_, i) => i % 2 === 0).map(shape)).toEqual(alone);
+      expect(together.filter((_, i) => i % 2 === 1).map((found) => shape(found)?.linked)).toEqual(
+        alone.map((a) => (a as { linked: unknown[] } | undefined)?.linked.slice(0, 2)),
+      );
+    }
+  });
+
   it('spends a record and stores its successor together, once, or changes nothing', async () => {
     const now = Date.now();
     const successor = (id: string) => ({ kind: 'ci-token', id, family: 'F', payload: { from: 'a' }, expiresAt: now + 60_000 });

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { StatementBatches } from './statement-batches.ts';
+
+/** A batch runner whose batches finish only when the test says so; it records what each batch held. */
+function heldRunner<T>(answer: (input: T) => unknown = (input) => `answer ${String(input)}`) {
+  const batches: T[][] = [];
+  const pending: Array<{ finish: () => void; fail: (error: Error) => void }> = [];
+  const runBatch = (inputs: T[]) =>
+    new Promise<unknown[]>((resolve, reject) => {
+      batches.push(inputs);
+      pending.push({ finish: () => resolve(inputs.map(answer)), fail: reject });
+    });
+  return { batches, pending, runBatch };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('StatementBatches', () => {
+  it('sends a call at once when nothing is in flight, and the calls made meanwhile together next, in order', async () => {
+    const runner = heldRunner<number>();
+    const batches = new StatementBatches(runner.runBatch, { maxInFlight: 1, maxBatch: 64 });
+    const first = batches.run(1);
+    const rest = [2, 3, 4].map((n) => batches.run(n));
+    await settle();
+    expect(runner.batches).toEqual([[1]]);
+    runner.pending[0]!.finish();
+    expect(await first).toBe('answer 1');
+    await settle();
+    expect(runner.batches).toEqual([[1], [2, 3, 4]]);
+    runner.pending[1]!.finish();
+    expect(await Promise.all(rest)).toEqual(['answer 2', 'answer 3', 'answer 4']);
+  });
+
+  it('keeps up to maxInFlight batches in flight and at most maxBatch calls in one', async () => {
+    const runner = heldRunner<number>();
+    const batches = new StatementBatches(runner.runBatch, { maxInFlight: 2, maxBatch: 3 });
+    const results = Array.from({ length: 9 }, (_, i) => batches.run(i));
+    await settle();
+    // Two in flight, each sent the moment a slot was free: the first two calls alone.
+    expect(runner.batches).toEqual([[0], [1]]);
+    runner.pending[1]!.finish();
+    await settle();
+    expect(runner.batches).toEqual([[0], [1], [2, 3, 4]]);
+    runner.pending[0]!.finish();
+    await settle();
+    expect(runner.batches).toEqual([[0], [1], [2, 3, 4], [5, 6, 7]]);
+    runner.pending[2]!.finish();
+    await settle();
+    expect(runner.batches.at(-1)).toEqual([8]);
+    runner.pending[3]!.finish();
+    runner.pending[4]!.finish();
+    expect(await Promise.all(results)).toEqual(Array.from({ length: 9 }, (_, i) => `answer ${i}`));
+  });
+
+  it('rejects every call of a failed batch with its error, and still runs the next batch', async () => {
+    const runner = heldRunner<number>();
+    const batches = new StatementBatches(runner.runBatch, { maxInFlight: 1, maxBatch: 64 });
+    const first = batches.run(1);
+    const failed = [batches.run(2), batches.run(3)];
+    await settle();
+    runner.pending[0]!.finish();
+    await first;
+    const later = batches.run(4);
+    await settle();
+    expect(runner.batches).toEqual([[1], [2, 3, 4]]);
+    const error = new Error('database gone');
+    runner.pending[1]!.fail(error);
+    await expect(Promise.all(failed)).rejects.toBe(error);
+    await expect(later).rejects.toBe(error);
+    const after = batches.run(5);
+    await settle();
+    runner.pending[2]!.finish();
+    expect(await after).toBe('answer 5');
+  });
+
+  it('rejects the batch when its runner throws at once or answers the wrong number of calls', async () => {
+    const throwing = new StatementBatches<number, string>(
+      () => {
+        throw new Error('bad statement');
+      },
+      { maxInFlight: 1, maxBatch: 64 },
+    );
+    await expect(throwing.run(1)).rejects.toThrow('bad statement');
+    await expect(throwing.run(2)).rejects.toThrow('bad statement');
+    const short = new StatementBatches<number, string>(async (inputs) => inputs.slice(1).map(String), { maxInFlight: 1, maxBatch: 64 });
+    await expect(short.run(1)).rejects.toThrow('a batch of 1 calls answered 0');
+  });
+});

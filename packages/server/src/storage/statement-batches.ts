@@ -1,0 +1,55 @@
+/** How far calls are coalesced (StatementBatches). */
+export interface BatchLimits {
+  /** Batches of one kind in flight at once: 1 makes every call that arrives during one join the next. */
+  maxInFlight: number;
+  /** Calls in one batch at most; the rest wait for the next. */
+  maxBatch: number;
+}
+
+/**
+ * Coalesces concurrent calls of one storage step into one statement ("natural" batching: nothing
+ * waits for a timer). A call made while fewer than `maxInFlight` batches are in flight is sent
+ * at once; calls made meanwhile queue, and go together as the next batch when one returns, in
+ * the order they were made. With no concurrency nothing changes (every batch holds one call);
+ * under load each round trip carries the calls that arrived during the one before, so the
+ * database's cost per statement (the protocol round trip, executor start-up) is paid once per
+ * batch instead of once per call.
+ *
+ * `runBatch` answers every call of a batch, in order; when it throws, every call of that batch
+ * rejects with its error, and later batches still run.
+ */
+export class StatementBatches<Input, Output> {
+  private readonly queue: Array<{ input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }> = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly runBatch: (inputs: Input[]) => Promise<Output[]>,
+    private readonly limits: BatchLimits,
+  ) {}
+
+  run(input: Input): Promise<Output> {
+    return new Promise<Output>((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      this.sendBatches();
+    });
+  }
+
+  private sendBatches(): void {
+    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.limits.maxBatch);
+      this.inFlight++;
+      // A synchronous throw in runBatch rejects the batch like an asynchronous one.
+      Promise.resolve()
+        .then(() => this.runBatch(batch.map((call) => call.input)))
+        .then((outputs) => {
+          if (outputs.length !== batch.length) throw new Error(`a batch of ${batch.length} calls answered ${outputs.length}`);
+          batch.forEach((call, i) => call.resolve(outputs[i]!));
+        })
+        .catch((error: unknown) => batch.forEach((call) => call.reject(error)))
+        .finally(() => {
+          this.inFlight--;
+          this.sendBatches();
+        });
+    }
+  }
+}

@@ -227,19 +227,31 @@ class LinkedReads {
     return batches.run(id);
   }
 
-  private async read(kind: string, ids: string[], links: ReadonlyArray<RecordLink>): Promise<Array<FoundWithLinked<unknown> | undefined>> {
+  /**
+   * One statement for every id. If it fails for any reason but an unavailable database, each id
+   * is read again alone, so that a call the database refuses fails alone, not every call it was
+   * batched with.
+   */
+  private async read(
+    kind: string,
+    ids: string[],
+    links: ReadonlyArray<RecordLink>,
+  ): Promise<Array<PromiseSettledResult<FoundWithLinked<unknown> | undefined>>> {
     const linkKinds = links.map((l) => l.kind);
     const linkFields = links.map((l) => l.idField);
-    if (ids.length === 1) {
-      const rows = (await this.statement(this.db, 'findWithLinked', [kind, ids[0], Date.now(), linkKinds, linkFields])).rows as LinkedRow[];
-      return [withLinked(rows, links)];
+    const alone = async (id: string) =>
+      withLinked((await this.statement(this.db, 'findWithLinked', [kind, id, Date.now(), linkKinds, linkFields])).rows as LinkedRow[], links);
+    if (ids.length === 1) return Promise.allSettled([alone(ids[0]!)]);
+    let rows: Array<LinkedRow & { call: string }>;
+    try {
+      rows = (await this.statement(this.db, 'findWithLinkedBatch', [kind, ids, Date.now(), linkKinds, linkFields])).rows as typeof rows;
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) throw error;
+      return Promise.allSettled(ids.map(alone));
     }
-    const rows = (await this.statement(this.db, 'findWithLinkedBatch', [kind, ids, Date.now(), linkKinds, linkFields])).rows as Array<
-      LinkedRow & { call: string }
-    >;
     const byCall = ids.map((): LinkedRow[] => []);
     for (const row of rows) byCall[Number(row.call) - 1]!.push(row);
-    return byCall.map((callRows) => withLinked(callRows, links));
+    return byCall.map((callRows) => ({ status: 'fulfilled', value: withLinked(callRows, links) }));
   }
 }
 

@@ -6,9 +6,9 @@ function heldRunner<T>(answer: (input: T) => unknown = (input) => `answer ${Stri
   const batches: T[][] = [];
   const pending: Array<{ finish: () => void; fail: (error: Error) => void }> = [];
   const runBatch = (inputs: T[]) =>
-    new Promise<unknown[]>((resolve, reject) => {
+    new Promise<Array<PromiseSettledResult<unknown>>>((resolve, reject) => {
       batches.push(inputs);
-      pending.push({ finish: () => resolve(inputs.map(answer)), fail: reject });
+      pending.push({ finish: () => resolve(inputs.map((input) => ({ status: 'fulfilled', value: answer(input) }))), fail: reject });
     });
   return { batches, pending, runBatch };
 }
@@ -73,6 +73,16 @@ describe('StatementBatches', () => {
     expect(await after).toBe('answer 5');
   });
 
+  it('rejects only the calls the runner rejects', async () => {
+    const batches = new StatementBatches<number, number>(
+      async (inputs) =>
+        inputs.map((n) => (n % 2 ? { status: 'rejected', reason: new Error(`refused ${n}`) } : { status: 'fulfilled', value: n * 10 })),
+      { maxInFlight: 1, maxBatch: 64 },
+    );
+    const results = await Promise.allSettled([1, 2, 3, 4].map((n) => batches.run(n)));
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['refused 1', 20, 'refused 3', 40]);
+  });
+
   it('rejects the batch when its runner throws at once or answers the wrong number of calls', async () => {
     const throwing = new StatementBatches<number, string>(
       () => {
@@ -82,7 +92,10 @@ describe('StatementBatches', () => {
     );
     await expect(throwing.run(1)).rejects.toThrow('bad statement');
     await expect(throwing.run(2)).rejects.toThrow('bad statement');
-    const short = new StatementBatches<number, string>(async (inputs) => inputs.slice(1).map(String), { maxInFlight: 1, maxBatch: 64 });
+    const short = new StatementBatches<number, string>(async (inputs) => inputs.slice(1).map((n) => ({ status: 'fulfilled', value: String(n) })), {
+      maxInFlight: 1,
+      maxBatch: 64,
+    });
     await expect(short.run(1)).rejects.toThrow('a batch of 1 calls answered 0');
   });
 });

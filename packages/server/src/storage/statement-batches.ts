@@ -15,15 +15,15 @@ export interface BatchLimits {
  * database's cost per statement (the protocol round trip, executor start-up) is paid once per
  * batch instead of once per call.
  *
- * `runBatch` answers every call of a batch, in order; when it throws, every call of that batch
- * rejects with its error, and later batches still run.
+ * `runBatch` settles every call of a batch, in order (a call it rejects rejects alone); when it
+ * throws, every call of that batch rejects with its error. Later batches run either way.
  */
 export class StatementBatches<Input, Output> {
   private readonly queue: Array<{ input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }> = [];
   private inFlight = 0;
 
   constructor(
-    private readonly runBatch: (inputs: Input[]) => Promise<Output[]>,
+    private readonly runBatch: (inputs: Input[]) => Promise<Array<PromiseSettledResult<Output>>>,
     private readonly limits: BatchLimits,
   ) {}
 
@@ -43,7 +43,11 @@ export class StatementBatches<Input, Output> {
         .then(() => this.runBatch(batch.map((call) => call.input)))
         .then((outputs) => {
           if (outputs.length !== batch.length) throw new Error(`a batch of ${batch.length} calls answered ${outputs.length}`);
-          batch.forEach((call, i) => call.resolve(outputs[i]!));
+          batch.forEach((call, i) => {
+            const output = outputs[i]!;
+            if (output.status === 'fulfilled') call.resolve(output.value);
+            else call.reject(output.reason);
+          });
         })
         .catch((error: unknown) => batch.forEach((call) => call.reject(error)))
         .finally(() => {

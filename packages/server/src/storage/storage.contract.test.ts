@@ -218,6 +218,15 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
         alone.map((a) => (a as { linked: unknown[] } | undefined)?.linked.slice(0, 2)),
       );
     }
+    // An id the database refuses (PostgreSQL's text holds no NUL) fails its own read only, not
+    // the reads batched with it; SQLite finds nothing under it.
+    const withRefused = await Promise.allSettled(['t1', 't1', 'bad\u0000id', 't2'].map((id) => storage.findWithLinked('cr-token', id, links)));
+    expect(withRefused.map((r) => (r.status === 'fulfilled' ? shape(r.value) : 'refused'))).toEqual([
+      alone[0],
+      alone[0],
+      backend === 'postgres' ? 'refused' : undefined,
+      alone[1],
+    ]);
   });
 
   it('spends a record and stores its successor together, once, or changes nothing', async () => {

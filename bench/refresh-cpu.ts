@@ -1,0 +1,142 @@
+/**
+ * Where a refresh grant's CPU goes: Lanyard's process, PostgreSQL's processes and the load
+ * generator, per grant, against oidc-provider in memory, in alternating rounds. What the
+ * throughput ratios of `npm run bench` do not show: which process pays.
+ *
+ * Usage: node --import tsx bench/refresh-cpu.ts [postgres|sqlite] [rounds]
+ * PostgreSQL as for `npm run bench`: BENCH_POSTGRES_URL, or postgres://postgres@127.0.0.1:5432/test.
+ * Prints, per round and side: grants per second, then µs of CPU per grant by process (from
+ * /proc, read around each round), and PostgreSQL's commits, inserts and updates per grant (from
+ * pg_stat_database, every database of the server: run it on an otherwise idle one).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
+import { startChild } from './lib/child.ts';
+import { POSTGRES_URL, type Backend } from './lib/database.ts';
+import { load, rotatingRefresh } from './lib/load.ts';
+import { startLanyardUnderTest } from './lib/setup.ts';
+
+const [backendArg = 'postgres', roundsArg = '3'] = process.argv.slice(2);
+if (backendArg !== 'postgres' && backendArg !== 'sqlite') throw new Error('usage: refresh-cpu.ts [postgres|sqlite] [rounds]');
+const backend: Backend = backendArg;
+const rounds = Number(roundsArg);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds must be a whole number of at least 1, got "${roundsArg}"`);
+
+const TICKS_PER_SECOND = 100;
+/** CPU (user + system) of a process in ms; 0 once it has exited. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+/** CPU of every process named `postgres`, by pid: summed only over pids alive at both reads (a backend that exits between them would count negative). */
+function postgresCpu(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') byPid.set(Number(entry), cpuMs(Number(entry)));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return byPid;
+}
+function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of postgresCpu()) total += cpu - (before.get(pid) ?? 0);
+  return total;
+}
+
+const tokenFrom = (body: string) => {
+  try {
+    return (JSON.parse(body) as { refresh_token?: string }).refresh_token;
+  } catch {
+    return undefined;
+  }
+};
+
+const stats = backend === 'postgres' ? new pg.Client({ connectionString: POSTGRES_URL }) : undefined;
+await stats?.connect();
+async function databaseCounters(): Promise<Record<string, number>> {
+  if (!stats) return {};
+  const { rows } = await stats.query<Record<string, string>>(
+    'SELECT sum(xact_commit) AS commits, sum(tup_inserted) AS inserts, sum(tup_updated) AS updates FROM pg_stat_database',
+  );
+  return Object.fromEntries(Object.entries(rows[0]!).map(([k, v]) => [k, Number(v)]));
+}
+
+const idp = await startChild('dev-idp');
+const provider = await startChild('oidc-provider');
+const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh-cpu' });
+try {
+  const lanyardTokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: 1_000, returnTokens: true });
+  const lanyardLoad = rotatingRefresh(
+    lanyardTokens,
+    (t) => JSON.stringify({ grant_type: 'RefreshToken', refresh_token: t, sso_profile_sid: lanyard.account.connectionSid }),
+    tokenFrom,
+  );
+  // Its memory adapter is a 1,000-entry LRU: 200 sessions stay inside it (bench/lines/refresh.ts).
+  const providerTokens = await provider.call<string[]>('sessions', { count: 200 });
+  const providerLoad = rotatingRefresh(
+    providerTokens,
+    (t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: 'bench-desktop' }).toString(),
+    tokenFrom,
+  );
+  const sides = [
+    {
+      name: 'lanyard',
+      pid: lanyard.child.process.pid!,
+      url: `${lanyard.child.url}/v1/Flex/OAuth/Tokens`,
+      type: 'application/json',
+      work: lanyardLoad,
+    },
+    {
+      name: 'oidc-provider',
+      pid: provider.process.pid!,
+      url: `${provider.url}/token`,
+      type: 'application/x-www-form-urlencoded',
+      work: providerLoad,
+    },
+  ];
+  for (let round = 0; round <= rounds; round++) {
+    for (const side of round % 2 ? [...sides].reverse() : sides) {
+      const [serverBefore, postgresBefore, generatorBefore, countersBefore] = [
+        cpuMs(side.pid),
+        postgresCpu(),
+        process.cpuUsage(),
+        await databaseCounters(),
+      ];
+      const failuresBefore = side.work.failures();
+      const result = await load({
+        url: side.url,
+        method: 'POST',
+        headers: { 'content-type': side.type },
+        durationSeconds: 4,
+        requests: side.work.requests,
+      });
+      const [server, postgres, generator] = [cpuMs(side.pid) - serverBefore, postgresCpuSince(postgresBefore), process.cpuUsage(generatorBefore)];
+      const counters = await databaseCounters();
+      // Round 0 warms both sides up and is not reported.
+      if (round === 0) continue;
+      const perGrant = (ms: number) => `${Math.round((ms * 1000) / result.requests)} µs`;
+      const database = Object.keys(counters)
+        .map((k) => `${k} ${((counters[k]! - countersBefore[k]!) / result.requests).toFixed(1)}`)
+        .join(', ');
+      console.log(
+        `round ${round} ${side.name}: ${Math.round(result.rps)} grants/s; CPU a grant: server ${perGrant(server)}` +
+          (backend === 'postgres' && side.name === 'lanyard' ? `, PostgreSQL ${perGrant(postgres)} (${database})` : '') +
+          `, load generator ${perGrant((generator.user + generator.system) / 1000)}; failed ${result.errors + side.work.failures() - failuresBefore}`,
+      );
+    }
+  }
+} finally {
+  await lanyard.stop();
+  await provider.stop();
+  await idp.stop();
+  await stats?.end();
+}

@@ -3,11 +3,15 @@
  * generator, per grant, against oidc-provider in memory, in alternating rounds. What the
  * throughput ratios of `npm run bench` do not show: which process pays.
  *
- * Usage: node --import tsx bench/refresh-cpu.ts [postgres|sqlite] [rounds]
+ * Usage: node --import tsx bench/refresh-cpu.ts [postgres|sqlite] [rounds, default 3]
  * PostgreSQL as for `npm run bench`: BENCH_POSTGRES_URL, or postgres://postgres@127.0.0.1:5432/test.
- * Prints, per round and side: grants per second, then µs of CPU per grant by process (from
- * /proc, read around each round), and PostgreSQL's commits, inserts and updates per grant (from
- * pg_stat_database, every database of the server: run it on an otherwise idle one).
+ * Linux only (/proc). One warm-up round of each side, not counted, then `rounds` rounds of 4 s a
+ * side, 10 connections, the order flipped every round. Prints per round and side: grants per
+ * second, µs of CPU per grant of the server's process, of every process named `postgres` on the
+ * machine (Lanyard's line only) and of this process (the load generator), and failed grants.
+ * At the end, on PostgreSQL: commits, inserts and updates per Lanyard grant over the counted
+ * rounds, from pg_stat_database (every database of the server, read 11 s after the rounds, once
+ * PostgreSQL has flushed its backends' counters): run it on an otherwise idle server.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -61,19 +65,35 @@ const tokenFrom = (body: string) => {
 };
 
 const stats = backend === 'postgres' ? new pg.Client({ connectionString: POSTGRES_URL }) : undefined;
-await stats?.connect();
+/** PostgreSQL's transaction counters, once its backends have flushed them (an idle backend flushes within 10 s). */
 async function databaseCounters(): Promise<Record<string, number>> {
   if (!stats) return {};
+  await new Promise((resolve) => setTimeout(resolve, 11_000));
   const { rows } = await stats.query<Record<string, string>>(
     'SELECT sum(xact_commit) AS commits, sum(tup_inserted) AS inserts, sum(tup_updated) AS updates FROM pg_stat_database',
   );
   return Object.fromEntries(Object.entries(rows[0]!).map(([k, v]) => [k, Number(v)]));
 }
 
-const idp = await startChild('dev-idp');
-const provider = await startChild('oidc-provider');
-const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh-cpu' });
+const children: Array<{ stop(): Promise<void> }> = [];
+let stopping: Promise<void> | undefined;
+/** Stops every server this script started (and drops Lanyard's database), once. */
+function stopAll(): Promise<void> {
+  stopping ??= Promise.allSettled([...children].reverse().map((child) => child.stop())).then(() => stats?.end().catch(() => undefined));
+  return stopping;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+}
+
 try {
+  await stats?.connect();
+  const idp = await startChild('dev-idp');
+  children.push(idp);
+  const provider = await startChild('oidc-provider');
+  children.push(provider);
+  const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh-cpu' });
+  children.push(lanyard);
   const lanyardTokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: 1_000, returnTokens: true });
   const lanyardLoad = rotatingRefresh(
     lanyardTokens,
@@ -103,14 +123,13 @@ try {
       work: providerLoad,
     },
   ];
+  let lanyardGrants = 0;
+  let countersBefore: Record<string, number> = {};
   for (let round = 0; round <= rounds; round++) {
+    // After the warm-up: the counters the counted rounds start from.
+    if (round === 1) countersBefore = await databaseCounters();
     for (const side of round % 2 ? [...sides].reverse() : sides) {
-      const [serverBefore, postgresBefore, generatorBefore, countersBefore] = [
-        cpuMs(side.pid),
-        postgresCpu(),
-        process.cpuUsage(),
-        await databaseCounters(),
-      ];
+      const [serverBefore, postgresBefore, generatorBefore] = [cpuMs(side.pid), postgresCpu(), process.cpuUsage()];
       const failuresBefore = side.work.failures();
       const result = await load({
         url: side.url,
@@ -120,23 +139,22 @@ try {
         requests: side.work.requests,
       });
       const [server, postgres, generator] = [cpuMs(side.pid) - serverBefore, postgresCpuSince(postgresBefore), process.cpuUsage(generatorBefore)];
-      const counters = await databaseCounters();
       // Round 0 warms both sides up and is not reported.
       if (round === 0) continue;
+      if (side.name === 'lanyard') lanyardGrants += result.requests;
       const perGrant = (ms: number) => `${Math.round((ms * 1000) / result.requests)} µs`;
-      const database = Object.keys(counters)
-        .map((k) => `${k} ${((counters[k]! - countersBefore[k]!) / result.requests).toFixed(1)}`)
-        .join(', ');
       console.log(
         `round ${round} ${side.name}: ${Math.round(result.rps)} grants/s; CPU a grant: server ${perGrant(server)}` +
-          (backend === 'postgres' && side.name === 'lanyard' ? `, PostgreSQL ${perGrant(postgres)} (${database})` : '') +
+          (backend === 'postgres' && side.name === 'lanyard' ? `, PostgreSQL ${perGrant(postgres)}` : '') +
           `, load generator ${perGrant((generator.user + generator.system) / 1000)}; failed ${result.errors + side.work.failures() - failuresBefore}`,
       );
     }
   }
+  if (stats) {
+    const counters = await databaseCounters();
+    const perGrant = Object.keys(counters).map((k) => `${k} ${((counters[k]! - countersBefore[k]!) / lanyardGrants).toFixed(2)}`);
+    console.log(`PostgreSQL per Lanyard grant over the counted rounds: ${perGrant.join(', ')}`);
+  }
 } finally {
-  await lanyard.stop();
-  await provider.stop();
-  await idp.stop();
-  await stats?.end();
+  await stopAll();
 }

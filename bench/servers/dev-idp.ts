@@ -1,5 +1,6 @@
 /** The development SAML IdP (samlify) in its own process: the browser's IdP in the login benches. */
 import { startDevIdp } from '../../packages/demo/src/dev-idp/index.ts';
+import { exitWithParent } from '../lib/parent-link.ts';
 
 const users = Array.from({ length: 100 }, (_, i) => ({
   id: `agent${i}@bench.example`,
@@ -9,6 +10,7 @@ const users = Array.from({ length: 100 }, (_, i) => ({
 }));
 const idp = await startDevIdp({ port: 0, users });
 process.send!({ type: 'ready', url: idp.url, metadataXml: idp.metadataXml, certificatePem: idp.certificatePem });
+exitWithParent();
 process.on('message', (message: { id: number; cmd: string }) => {
   if (message.cmd === 'stop')
     void idp.close().then(() => {

@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jacksonModule from '@boxyhq/saml-jackson';
+import { exitWithParent } from '../lib/parent-link.ts';
 
 // The package is CommonJS: under ESM its default export arrives wrapped once more.
 const jackson = ((jacksonModule as unknown as { default?: typeof jacksonModule }).default ?? jacksonModule) as typeof jacksonModule;
@@ -69,6 +70,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 process.send!({ type: 'ready', url: externalUrl });
+exitWithParent();
 process.on('message', (message: { id: number; cmd: string; metadataXml?: string }) => {
   void (async () => {
     if (message.cmd === 'setup') {

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { jsonLogger } from '../../packages/server/src/http/logger.ts';
 import { loadConfig, startLanyard } from '../../packages/server/src/index.ts';
 import { pkcePair } from '../lib/pkce.ts';
+import { exitWithParent } from '../lib/parent-link.ts';
 
 const env = process.env;
 // Behind a shared public URL (the cluster burst) the bound port must be known to the balancer.
@@ -51,6 +52,7 @@ type Command =
   | { id: number; cmd: 'samlVerified' }
   | { id: number; cmd: 'stop' };
 
+exitWithParent();
 process.on('message', (message: Command) => {
   handle(message).then(
     (result) => process.send!({ id: message.id, result }),

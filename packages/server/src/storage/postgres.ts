@@ -59,7 +59,8 @@ function isUnavailable(error: unknown): boolean {
   const message = (error as Error).message ?? '';
   return (
     (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+    // The last: pg-pool found no free connection within connectionTimeoutMillis.
+    /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message)
   );
 }
 
@@ -228,9 +229,10 @@ class LinkedReads {
   }
 
   /**
-   * One statement for every id. If it fails for any reason but an unavailable database, each id
-   * is read again alone, so that a call the database refuses fails alone, not every call it was
-   * batched with.
+   * One statement for every id. When PostgreSQL refuses a value in it (SQLSTATE class 22, data
+   * exception: a NUL byte in an id, say), each id is read again alone, so that the call it came
+   * from fails alone, not every call it was batched with. Any other failure (an unavailable
+   * database, a timeout) fails every call of the batch, as it would have failed each alone.
    */
   private async read(
     kind: string,
@@ -246,7 +248,8 @@ class LinkedReads {
     try {
       rows = (await this.statement(this.db, 'findWithLinkedBatch', [kind, ids, Date.now(), linkKinds, linkFields])).rows as typeof rows;
     } catch (error) {
-      if (error instanceof StorageUnavailableError) throw error;
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('22')) throw error;
       return Promise.allSettled(ids.map(alone));
     }
     const byCall = ids.map((): LinkedRow[] => []);
@@ -255,8 +258,12 @@ class LinkedReads {
   }
 }
 
-/** One statement of a kind in flight: every read that arrives meanwhile goes in the next, up to 64. */
-const LINKED_READ_LIMITS = { maxInFlight: 1, maxBatch: 64 };
+/**
+ * One statement of a kind in flight: every read that arrives meanwhile goes in the next, up to
+ * 64. A statement still out after 250 ms (a stalled connection, a database under a lock or far
+ * behind; a batch takes a few ms under load) no longer holds the next one back.
+ */
+const LINKED_READ_LIMITS = { maxInFlight: 1, maxBatch: 64, stalledAfterMs: 250 };
 
 function operations(db: Queryable, transaction: Storage['transaction'], statement: Statement): Storage {
   const linkedReads = db instanceof pg.Pool ? new LinkedReads(db, statement) : undefined;

@@ -4,23 +4,30 @@ export interface BatchLimits {
   maxInFlight: number;
   /** Calls in one batch at most; the rest wait for the next. */
   maxBatch: number;
+  /**
+   * After this many ms a batch still in flight stops holding back the next one (it still
+   * answers its own calls when it returns): a stalled connection or a statement stuck behind a
+   * lock delays the calls in its batch, not every call after it.
+   */
+  stalledAfterMs: number;
 }
 
 /**
- * Coalesces concurrent calls of one storage step into one statement ("natural" batching: nothing
- * waits for a timer). A call made while fewer than `maxInFlight` batches are in flight is sent
- * at once; calls made meanwhile queue, and go together as the next batch when one returns, in
- * the order they were made. With no concurrency nothing changes (every batch holds one call);
- * under load each round trip carries the calls that arrived during the one before, so the
- * database's cost per statement (the protocol round trip, executor start-up) is paid once per
- * batch instead of once per call.
+ * Coalesces concurrent calls of one storage step into one statement ("natural" batching: no call
+ * waits for a timer to be sent). A call made while fewer than `maxInFlight` batches are in flight
+ * is sent at once; calls made meanwhile queue, and go together as the next batch when one
+ * returns (or stalls, `stalledAfterMs`), in the order they were made. With no concurrency
+ * nothing changes (every batch holds one call); under load each round trip carries the calls
+ * that arrived during the one before, so the database's cost per statement (the protocol round
+ * trip, executor start-up) is paid once per batch instead of once per call.
  *
  * `runBatch` settles every call of a batch, in order (a call it rejects rejects alone); when it
  * throws, every call of that batch rejects with its error. Later batches run either way.
  */
 export class StatementBatches<Input, Output> {
   private readonly queue: Array<{ input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }> = [];
-  private inFlight = 0;
+  /** Batches in flight that still hold back the next one (not yet returned, not stalled). */
+  private holding = 0;
 
   constructor(
     private readonly runBatch: (inputs: Input[]) => Promise<Array<PromiseSettledResult<Output>>>,
@@ -35,9 +42,19 @@ export class StatementBatches<Input, Output> {
   }
 
   private sendBatches(): void {
-    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
+    while (this.holding < this.limits.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.limits.maxBatch);
-      this.inFlight++;
+      this.holding++;
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        clearTimeout(stall);
+        this.holding--;
+        this.sendBatches();
+      };
+      const stall = setTimeout(release, this.limits.stalledAfterMs);
+      stall.unref();
       // A synchronous throw in runBatch rejects the batch like an asynchronous one.
       Promise.resolve()
         .then(() => this.runBatch(batch.map((call) => call.input)))
@@ -50,10 +67,7 @@ export class StatementBatches<Input, Output> {
           });
         })
         .catch((error: unknown) => batch.forEach((call) => call.reject(error)))
-        .finally(() => {
-          this.inFlight--;
-          this.sendBatches();
-        });
+        .finally(release);
     }
   }
 }

@@ -227,6 +227,13 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
       backend === 'postgres' ? 'refused' : undefined,
       alone[1],
     ]);
+    // A read made after a change committed sees it, even while a read of the same record made
+    // before the change is still in flight (batched reads share statements, never answers).
+    const before = storage.findWithLinked('cr-token', 't2', links);
+    await storage.upsert({ kind: 'cr-session', id: 's2', payload: { n: 'session 2', revoked: true } });
+    const after = await storage.findWithLinked('cr-token', 't2', links);
+    expect(after?.linked[1]?.payload).toEqual({ n: 'session 2', revoked: true });
+    await before;
   });
 
   it('spends a record and stores its successor together, once, or changes nothing', async () => {
@@ -454,6 +461,44 @@ describe('PostgreSQL migration lock', () => {
       await fresh.drop();
     }
   });
+});
+
+describe('PostgreSQL pool exhausted', () => {
+  it.runIf(BACKENDS.includes('postgres'))(
+    'answers unavailable (503), not an internal error, when no connection frees within the wait; batched reads too',
+    async () => {
+      const db = await createTestDatabase('postgres');
+      const { PostgresStorage } = await import('./postgres.ts');
+      const { StorageUnavailableError } = await import('../errors.ts');
+      const storage = await PostgresStorage.open({
+        connectionString: POSTGRES_URL,
+        schema: new URL(db.url).searchParams.get('schema')!,
+        maxConnections: 1,
+      });
+      let release!: () => void;
+      const held = storage.transaction(() => new Promise<void>((resolve) => (release = resolve)));
+      try {
+        const outcomes = await Promise.allSettled([
+          storage.find('k', 'a'),
+          storage.findWithLinked('k', 'a', []),
+          storage.findWithLinked('k', 'b', []),
+          storage.findWithLinked('k', 'c', []),
+        ]);
+        expect(outcomes.map((o) => (o.status === 'rejected' && o.reason instanceof StorageUnavailableError ? 'unavailable' : o.status))).toEqual([
+          'unavailable',
+          'unavailable',
+          'unavailable',
+          'unavailable',
+        ]);
+      } finally {
+        release();
+        await held;
+        await storage.close();
+        await db.drop();
+      }
+    },
+    30_000,
+  );
 });
 
 describe('PostgreSQL migration warnings', () => {

@@ -207,7 +207,8 @@ function withLinked(rows: LinkedRow[], links: ReadonlyArray<RecordLink>): FoundW
  * first step; under load PostgreSQL's CPU a read falls with the statements it no longer runs.
  * Each answer is what the read alone would have answered at the time its statement ran (one
  * snapshot a statement, taken after every call in it was made); nothing is locked, so a read
- * never waits for another's lock. Inside a transaction reads are not batched.
+ * never waits for another's lock, and a statement that stalls stops holding back the next one
+ * after 250 ms (LINKED_READ_LIMITS). Inside a transaction reads are not batched.
  */
 class LinkedReads {
   private readonly batches = new Map<string, StatementBatches<string, FoundWithLinked<unknown> | undefined>>();

@@ -82,8 +82,11 @@ function stopAll(): Promise<void> {
   stopping ??= Promise.allSettled([...children].reverse().map((child) => child.stop())).then(() => stats?.end().catch(() => undefined));
   return stopping;
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => void stopAll().finally(() => process.exit(code)));
 }
 
 try {

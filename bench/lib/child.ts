@@ -89,9 +89,12 @@ export async function startChild(name: string, options: ChildOptions = {}): Prom
     process: child,
     call,
     async stop() {
-      if (child.exitCode !== null) return;
+      // Gone already: exited, or killed by a signal (a Ctrl-C reaches the children too).
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      await Promise.race([call('stop').catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+      // Asked over IPC while the channel is open, else (or if it does not answer) killed below.
+      const asked = child.connected ? call('stop').catch(() => undefined) : Promise.resolve();
+      await Promise.race([asked, exited, new Promise((r) => setTimeout(r, 10_000))]);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);

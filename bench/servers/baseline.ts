@@ -21,6 +21,9 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { openRawStore, type RawStore } from '../lib/raw-store.ts';
 import { exitWithParent } from '../lib/parent-link.ts';
 
+// Registered before any start-up work: a bench that dies meanwhile leaves nothing running.
+exitWithParent();
+
 const nodeReader = process.env.BENCH_BODY_READER === 'node';
 const app = new Hono<{ Bindings: HttpBindings }>();
 
@@ -105,7 +108,6 @@ const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info
   process.send!({ type: 'ready', url: `http://127.0.0.1:${info.port}` });
 });
 
-exitWithParent();
 process.on('message', (message: { id: number; cmd: string; count?: number }) => {
   void (async () => {
     if (message.cmd === 'sessions') {

@@ -2,6 +2,9 @@
 import { startDevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { exitWithParent } from '../lib/parent-link.ts';
 
+// Registered before any start-up work: a bench that dies meanwhile leaves nothing running.
+exitWithParent();
+
 const users = Array.from({ length: 100 }, (_, i) => ({
   id: `agent${i}@bench.example`,
   full_name: `Agent ${i}`,
@@ -10,7 +13,6 @@ const users = Array.from({ length: 100 }, (_, i) => ({
 }));
 const idp = await startDevIdp({ port: 0, users });
 process.send!({ type: 'ready', url: idp.url, metadataXml: idp.metadataXml, certificatePem: idp.certificatePem });
-exitWithParent();
 process.on('message', (message: { id: number; cmd: string }) => {
   if (message.cmd === 'stop')
     void idp.close().then(() => {

@@ -10,6 +10,9 @@ import type { AddressInfo } from 'node:net';
 import jacksonModule from '@boxyhq/saml-jackson';
 import { exitWithParent } from '../lib/parent-link.ts';
 
+// Registered before any start-up work: a bench that dies meanwhile leaves nothing running.
+exitWithParent();
+
 // The package is CommonJS: under ESM its default export arrives wrapped once more.
 const jackson = ((jacksonModule as unknown as { default?: typeof jacksonModule }).default ?? jacksonModule) as typeof jacksonModule;
 
@@ -70,7 +73,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 process.send!({ type: 'ready', url: externalUrl });
-exitWithParent();
 process.on('message', (message: { id: number; cmd: string; metadataXml?: string }) => {
   void (async () => {
     if (message.cmd === 'setup') {

@@ -10,6 +10,9 @@ import { loadConfig, startLanyard } from '../../packages/server/src/index.ts';
 import { pkcePair } from '../lib/pkce.ts';
 import { exitWithParent } from '../lib/parent-link.ts';
 
+// Registered before any start-up work: a bench that dies meanwhile leaves nothing running.
+exitWithParent();
+
 const env = process.env;
 // Behind a shared public URL (the cluster burst) the bound port must be known to the balancer.
 const port = env.BENCH_PUBLIC_URL ? await freePort() : 0;
@@ -52,7 +55,6 @@ type Command =
   | { id: number; cmd: 'samlVerified' }
   | { id: number; cmd: 'stop' };
 
-exitWithParent();
 process.on('message', (message: Command) => {
   handle(message).then(
     (result) => process.send!({ id: message.id, result }),

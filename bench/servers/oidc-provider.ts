@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { exitWithParent } from '../lib/parent-link.ts';
 
+// Registered before any start-up work: a bench that dies meanwhile leaves nothing running.
+exitWithParent();
+
 const issuer = 'http://127.0.0.1';
 const provider = new Provider(issuer, {
   clients: [
@@ -28,7 +31,6 @@ await new Promise((resolve) => server.once('listening', resolve));
 const { port } = server.address() as AddressInfo;
 process.send!({ type: 'ready', url: `http://127.0.0.1:${port}` });
 
-exitWithParent();
 process.on('message', (message: { id: number; cmd: string; count?: number }) => {
   void (async () => {
     if (message.cmd === 'sessions') {

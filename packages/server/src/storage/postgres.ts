@@ -260,11 +260,13 @@ class LinkedReads {
 }
 
 /**
- * One statement of a kind in flight: every read that arrives meanwhile goes in the next, up to
- * 64. A statement still out after 250 ms (a stalled connection, a database under a lock or far
- * behind; a batch takes a few ms under load) no longer holds the next one back.
+ * One statement of a kind holds back the next: every read that arrives meanwhile goes in the
+ * next, up to 64. A statement still out after 250 ms (a stalled connection, a database under a
+ * lock or far behind; a batch takes a few ms under load) no longer holds the next one back; at
+ * most 3 are out at once, stalled or not, so a stalled database leaves the pool's other
+ * connections to everything else.
  */
-const LINKED_READ_LIMITS = { maxInFlight: 1, maxBatch: 64, stalledAfterMs: 250 };
+const LINKED_READ_LIMITS = { maxInFlight: 1, maxOutstanding: 3, maxBatch: 64, stalledAfterMs: 250 };
 
 function operations(db: Queryable, transaction: Storage['transaction'], statement: Statement): Storage {
   const linkedReads = db instanceof pg.Pool ? new LinkedReads(db, statement) : undefined;

@@ -1,7 +1,12 @@
 /** How far calls are coalesced (StatementBatches). */
 export interface BatchLimits {
-  /** Batches of one kind in flight at once: 1 makes every call that arrives during one join the next. */
+  /**
+   * Batches in flight that hold back the next one: with 1, every call that arrives while one is
+   * out joins the next batch.
+   */
   maxInFlight: number;
+  /** Batches out at once at most, stalled ones included (`stalledAfterMs`): bounds the connections a stall can take. */
+  maxOutstanding: number;
   /** Calls in one batch at most; the rest wait for the next. */
   maxBatch: number;
   /**
@@ -15,8 +20,9 @@ export interface BatchLimits {
 /**
  * Coalesces concurrent calls of one storage step into one statement ("natural" batching: no call
  * waits for a timer to be sent). A call made while fewer than `maxInFlight` batches are in flight
- * is sent at once; calls made meanwhile queue, and go together as the next batch when one
- * returns (or stalls, `stalledAfterMs`), in the order they were made. With no concurrency
+ * (and fewer than `maxOutstanding` out) is sent at once; calls made meanwhile queue, and go
+ * together as the next batch when one returns (or stalls, `stalledAfterMs`), in the order they
+ * were made. With no concurrency
  * nothing changes (every batch holds one call); under load each round trip carries the calls
  * that arrived during the one before, so the database's cost per statement (the protocol round
  * trip, executor start-up) is paid once per batch instead of once per call.
@@ -28,6 +34,8 @@ export class StatementBatches<Input, Output> {
   private readonly queue: Array<{ input: Input; resolve: (output: Output) => void; reject: (error: unknown) => void }> = [];
   /** Batches in flight that still hold back the next one (not yet returned, not stalled). */
   private holding = 0;
+  /** Batches sent and not yet returned, stalled ones included. */
+  private outstanding = 0;
 
   constructor(
     private readonly runBatch: (inputs: Input[]) => Promise<Array<PromiseSettledResult<Output>>>,
@@ -42,9 +50,10 @@ export class StatementBatches<Input, Output> {
   }
 
   private sendBatches(): void {
-    while (this.holding < this.limits.maxInFlight && this.queue.length > 0) {
+    while (this.holding < this.limits.maxInFlight && this.outstanding < this.limits.maxOutstanding && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.limits.maxBatch);
       this.holding++;
+      this.outstanding++;
       let held = true;
       const release = () => {
         if (!held) return;
@@ -52,6 +61,11 @@ export class StatementBatches<Input, Output> {
         clearTimeout(stall);
         this.holding--;
         this.sendBatches();
+      };
+      const returned = () => {
+        this.outstanding--;
+        if (held) release();
+        else this.sendBatches();
       };
       const stall = setTimeout(release, this.limits.stalledAfterMs);
       stall.unref();
@@ -67,7 +81,7 @@ export class StatementBatches<Input, Output> {
           });
         })
         .catch((error: unknown) => batch.forEach((call) => call.reject(error)))
-        .finally(release);
+        .finally(returned);
     }
   }
 }

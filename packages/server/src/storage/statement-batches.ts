@@ -22,10 +22,10 @@ export interface BatchLimits {
  * waits for a timer to be sent). A call made while fewer than `maxInFlight` batches are in flight
  * (and fewer than `maxOutstanding` out) is sent at once; calls made meanwhile queue, and go
  * together as the next batch when one returns (or stalls, `stalledAfterMs`), in the order they
- * were made. With no concurrency
- * nothing changes (every batch holds one call); under load each round trip carries the calls
- * that arrived during the one before, so the database's cost per statement (the protocol round
- * trip, executor start-up) is paid once per batch instead of once per call.
+ * were made. With no concurrency nothing changes (every batch holds one call); under load each
+ * round trip carries the calls that arrived during the one before, so the database's cost per
+ * statement (the protocol round trip, executor start-up) is paid once per batch instead of once
+ * per call.
  *
  * `runBatch` settles every call of a batch, in order (a call it rejects rejects alone); when it
  * throws, every call of that batch rejects with its error. Later batches run either way.

@@ -17,7 +17,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { startChild } from './lib/child.ts';
 import { POSTGRES_URL, type Backend } from './lib/database.ts';
-import { load, rotatingRefresh } from './lib/load.ts';
+import { load } from './lib/load.ts';
+import { processCpuMs } from './lib/process-cpu.ts';
+import { lanyardRefreshes, providerRefreshes } from './lines/refresh.ts';
 import { startLanyardUnderTest } from './lib/setup.ts';
 
 const [backendArg = 'postgres', roundsArg = '3'] = process.argv.slice(2);
@@ -26,24 +28,13 @@ const backend: Backend = backendArg;
 const rounds = Number(roundsArg);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds must be a whole number of at least 1, got "${roundsArg}"`);
 
-const TICKS_PER_SECOND = 100;
-/** CPU (user + system) of a process in ms; 0 once it has exited. */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
 /** CPU of every process named `postgres`, by pid: summed only over pids alive at both reads (a backend that exits between them would count negative). */
 function postgresCpu(): Map<number, number> {
   const byPid = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') byPid.set(Number(entry), cpuMs(Number(entry)));
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') byPid.set(Number(entry), processCpuMs(Number(entry)) ?? 0);
     } catch {
       // exited meanwhile
     }
@@ -55,14 +46,6 @@ function postgresCpuSince(before: Map<number, number>): number {
   for (const [pid, cpu] of postgresCpu()) total += cpu - (before.get(pid) ?? 0);
   return total;
 }
-
-const tokenFrom = (body: string) => {
-  try {
-    return (JSON.parse(body) as { refresh_token?: string }).refresh_token;
-  } catch {
-    return undefined;
-  }
-};
 
 const stats = backend === 'postgres' ? new pg.Client({ connectionString: POSTGRES_URL }) : undefined;
 /** PostgreSQL's transaction counters, once its backends have flushed them (an idle backend flushes within 10 s). */
@@ -98,18 +81,9 @@ try {
   const lanyard = await startLanyardUnderTest(backend, idp, { label: 'refresh-cpu' });
   children.push(lanyard);
   const lanyardTokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: 1_000, returnTokens: true });
-  const lanyardLoad = rotatingRefresh(
-    lanyardTokens,
-    (t) => JSON.stringify({ grant_type: 'RefreshToken', refresh_token: t, sso_profile_sid: lanyard.account.connectionSid }),
-    tokenFrom,
-  );
+  const lanyardLoad = lanyardRefreshes(lanyardTokens, lanyard.account.connectionSid);
   // Its memory adapter is a 1,000-entry LRU: 200 sessions stay inside it (bench/lines/refresh.ts).
-  const providerTokens = await provider.call<string[]>('sessions', { count: 200 });
-  const providerLoad = rotatingRefresh(
-    providerTokens,
-    (t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: 'bench-desktop' }).toString(),
-    tokenFrom,
-  );
+  const providerLoad = providerRefreshes(await provider.call<string[]>('sessions', { count: 200 }));
   const sides = [
     {
       name: 'lanyard',
@@ -132,7 +106,7 @@ try {
     // After the warm-up: the counters the counted rounds start from.
     if (round === 1) countersBefore = await databaseCounters();
     for (const side of round % 2 ? [...sides].reverse() : sides) {
-      const [serverBefore, postgresBefore, generatorBefore] = [cpuMs(side.pid), postgresCpu(), process.cpuUsage()];
+      const [serverBefore, postgresBefore, generatorBefore] = [processCpuMs(side.pid) ?? 0, postgresCpu(), process.cpuUsage()];
       const failuresBefore = side.work.failures();
       const result = await load({
         url: side.url,
@@ -141,7 +115,11 @@ try {
         durationSeconds: 4,
         requests: side.work.requests,
       });
-      const [server, postgres, generator] = [cpuMs(side.pid) - serverBefore, postgresCpuSince(postgresBefore), process.cpuUsage(generatorBefore)];
+      const [server, postgres, generator] = [
+        (processCpuMs(side.pid) ?? 0) - serverBefore,
+        postgresCpuSince(postgresBefore),
+        process.cpuUsage(generatorBefore),
+      ];
       // Round 0 warms both sides up and is not reported.
       if (round === 0) continue;
       if (side.name === 'lanyard') lanyardGrants += result.requests;

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import xpath from 'xpath';
@@ -17,16 +16,11 @@ import {
 } from '../lib/login.ts';
 import type { Line } from '../lib/report.ts';
 import { alternate, median, ratioOf, sideSummary, type Sample } from '../lib/rounds.ts';
+import { processCpuMs } from '../lib/process-cpu.ts';
 import { startLanyardUnderTest, type Settings } from '../lib/setup.ts';
 
 const perSecond = (n: number, ms: number) => (n * 1000) / ms;
 
-/** CPU time (ms) a process has used so far, all its threads (Linux /proc; undefined elsewhere). */
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
-}
 const fmt = (x: number) => `${x.toFixed(x >= 100 ? 0 : 1)}/s`;
 
 /**

@@ -15,6 +15,24 @@ const readJsonToken = (key: string) => (body: string) => {
   }
 };
 
+/** Rotating refresh grants at Lanyard's Flex token endpoint, over the sessions' `tokens`. */
+export function lanyardRefreshes(tokens: string[], connectionSid: string): ReturnType<typeof rotatingRefresh> {
+  return rotatingRefresh(
+    tokens,
+    (t) => JSON.stringify({ grant_type: 'RefreshToken', refresh_token: t, sso_profile_sid: connectionSid }),
+    readJsonToken('refresh_token'),
+  );
+}
+
+/** Rotating refresh grants at oidc-provider's token endpoint (its public bench client), over `tokens`. */
+export function providerRefreshes(tokens: string[]): ReturnType<typeof rotatingRefresh> {
+  return rotatingRefresh(
+    tokens,
+    (t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: 'bench-desktop' }).toString(),
+    readJsonToken('refresh_token'),
+  );
+}
+
 /**
  * Refresh grants with rotation: each request presents the latest refresh token of a session
  * that no other in-flight request holds, and keeps the successor from the answer. Lanyard, the
@@ -28,11 +46,7 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
     // Its default memory adapter is an LRU of 1,000 entries: with more live sessions than fit,
     // grants are evicted and refreshes fail. 200 sessions stay inside it (grant + live token each; a round's cut-off in-flight requests lose up to 10).
     const providerTokens = await provider.call<string[]>('sessions', { count: 200 });
-    const providerLoad = rotatingRefresh(
-      providerTokens,
-      (t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: 'bench-desktop' }).toString(),
-      readJsonToken('refresh_token'),
-    );
+    const providerLoad = providerRefreshes(providerTokens);
     const runProvider = sampler(providerLoad, settings, {
       url: `${provider.url}/token`,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -55,11 +69,7 @@ export async function refreshLines(idp: Child, settings: Settings): Promise<Line
       });
       try {
         const tokens = await lanyard.child.call<string[]>('sessions', { ...lanyard.account, count: sessions, returnTokens: true });
-        const lanyardLoad = rotatingRefresh(
-          tokens,
-          (t) => JSON.stringify({ grant_type: 'RefreshToken', refresh_token: t, sso_profile_sid: lanyard.account.connectionSid }),
-          readJsonToken('refresh_token'),
-        );
+        const lanyardLoad = lanyardRefreshes(tokens, lanyard.account.connectionSid);
         const rawTokens = await raw.call<string[]>('sessions', { count: sessions });
         const rawLoad = rotatingRefresh(rawTokens, (t) => JSON.stringify({ refresh_token: t }), readJsonToken('refresh_token'));
         const rawNodeReaderTokens = await rawNodeReader.call<string[]>('sessions', { count: sessions });

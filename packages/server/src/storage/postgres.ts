@@ -201,6 +201,18 @@ function withLinked(rows: LinkedRow[], links: ReadonlyArray<RecordLink>): FoundW
   return { record: toRecord(own), linked };
 }
 
+/** `findWithLinked` as one statement of its own (`findWithLinked`): the read a batch of one, or a transaction, makes. */
+async function findWithLinkedAlone(
+  db: Queryable,
+  statement: Statement,
+  kind: string,
+  id: string,
+  links: ReadonlyArray<RecordLink>,
+): Promise<FoundWithLinked<unknown> | undefined> {
+  const args = [kind, id, Date.now(), links.map((l) => l.kind), links.map((l) => l.idField)];
+  return withLinked((await statement(db, 'findWithLinked', args)).rows as LinkedRow[], links);
+}
+
 /**
  * `findWithLinked` on the pool, coalesced (StatementBatches): the reads that arrive while one is
  * in flight go together as the next statement, one per kind and list of links. A refresh grant's
@@ -240,14 +252,12 @@ class LinkedReads {
     ids: string[],
     links: ReadonlyArray<RecordLink>,
   ): Promise<Array<PromiseSettledResult<FoundWithLinked<unknown> | undefined>>> {
-    const linkKinds = links.map((l) => l.kind);
-    const linkFields = links.map((l) => l.idField);
-    const alone = async (id: string) =>
-      withLinked((await this.statement(this.db, 'findWithLinked', [kind, id, Date.now(), linkKinds, linkFields])).rows as LinkedRow[], links);
+    const alone = (id: string) => findWithLinkedAlone(this.db, this.statement, kind, id, links);
     if (ids.length === 1) return Promise.allSettled([alone(ids[0]!)]);
     let rows: Array<LinkedRow & { call: string }>;
     try {
-      rows = (await this.statement(this.db, 'findWithLinkedBatch', [kind, ids, Date.now(), linkKinds, linkFields])).rows as typeof rows;
+      const args = [kind, ids, Date.now(), links.map((l) => l.kind), links.map((l) => l.idField)];
+      rows = (await this.statement(this.db, 'findWithLinkedBatch', args)).rows as typeof rows;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (typeof code !== 'string' || !code.startsWith('22')) throw error;
@@ -340,9 +350,8 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return { ...result, linked: keys.map((key) => (key ? found[named.indexOf(key)] : undefined)) };
     },
     async findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) {
-      if (linkedReads) return linkedReads.find(kind, id, links) as Promise<FoundWithLinked<T> | undefined>;
-      const args = [kind, id, Date.now(), links.map((l) => l.kind), links.map((l) => l.idField)];
-      return withLinked((await statement(db, 'findWithLinked', args)).rows as LinkedRow[], links) as FoundWithLinked<T> | undefined;
+      const found = linkedReads ? linkedReads.find(kind, id, links) : findWithLinkedAlone(db, statement, kind, id, links);
+      return found as Promise<FoundWithLinked<T> | undefined>;
     },
     async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
       // The successor's key or lookup taken between the statement's check and its insert (23505):

@@ -66,9 +66,21 @@ function isUnavailable(error: unknown): boolean {
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
+/** How long a statement waits for a free pool connection before it answers 503. */
+const POOL_WAIT_MS = 5000;
+
 /** A lost connection becomes StorageUnavailableError (503 + Retry-After); anything else is rethrown as is. */
 function unavailableOr(error: unknown): unknown {
-  return isUnavailable(error) ? new StorageUnavailableError((error as Error).message) : error;
+  if (!isUnavailable(error)) return error;
+  const message = (error as Error).message;
+  // pg-pool's own words name neither the pool nor what to look at.
+  if (/timeout exceeded when trying to connect/i.test(message)) {
+    return new StorageUnavailableError(
+      `no connection of this node's PostgreSQL pool came free within ${POOL_WAIT_MS / 1000} s (${message}): ` +
+        'PostgreSQL is slow or overloaded, or long transactions hold the connections (see pg_stat_activity)',
+    );
+  }
+  return new StorageUnavailableError(message);
 }
 
 async function run(db: Queryable, sql: string, args: unknown[] = []): Promise<pg.QueryResult<Row>> {
@@ -441,7 +453,7 @@ export class PostgresStorage implements Storage {
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: POOL_WAIT_MS,
       options: `-c search_path=${schema}`,
     });
     // A client losing its server must not crash the process: idle ones report through the pool,

@@ -484,6 +484,10 @@ describe('PostgreSQL pool exhausted', () => {
           storage.findWithLinked('k', 'b', []),
           storage.findWithLinked('k', 'c', []),
         ]);
+        const first = outcomes[0]!;
+        expect(first.status === 'rejected' && (first.reason as Error).message).toMatch(
+          /^The database is unavailable: no connection of this node's PostgreSQL pool came free within 5 s .*pg_stat_activity/,
+        );
         expect(outcomes.map((o) => (o.status === 'rejected' && o.reason instanceof StorageUnavailableError ? 'unavailable' : o.status))).toEqual([
           'unavailable',
           'unavailable',

@@ -20,6 +20,7 @@ import { median } from './lib/rounds.ts';
 import { burst } from './lines/burst.ts';
 import { localLines } from './lines/local.ts';
 import { loginLines } from './lines/login.ts';
+import { provisioningLines } from './lines/provisioning.ts';
 import { refreshLines } from './lines/refresh.ts';
 import { endpointLines, lifecycleLines } from './lines/server.ts';
 
@@ -27,6 +28,7 @@ const sections: Array<{ key: string; title: string; run: (idp: Child) => Promise
   { key: 'endpoints', title: 'HTTP endpoints vs the framework ceiling', run: (idp) => endpointLines(idp, settings) },
   { key: 'refresh', title: 'Refresh grant (rotation)', run: (idp) => refreshLines(idp, settings) },
   { key: 'login', title: 'Full enhanced login', run: (idp) => loginLines(idp, settings) },
+  { key: 'provisioning', title: 'First sign-ins in a large account', run: () => provisioningLines(settings) },
   { key: 'local', title: 'Local work: token verification, SDK size', run: (idp) => localLines(idp, settings) },
   { key: 'lifecycle', title: 'Start-up and memory', run: (idp) => lifecycleLines(idp, settings) },
   { key: 'burst', title: 'Shift change from behind one NAT', run: (idp) => burst(idp, settings) },

@@ -123,6 +123,23 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
     expect((await lanyard.services.users.get(old.sid)).workerSid).toBe(old.workerSid);
   });
 
+  it('keeps ids that are not e-mail addresses case-sensitive: two that differ only in letter case are two users', async () => {
+    const ctx = await account();
+    const first = await signIn(ctx, ada('00uAbC9Xq-persistent'));
+    const second = await signIn(ctx, ada('00uabc9xq-persistent'));
+    expect(first.userSid).toMatch(/^FU/);
+    expect(second.userSid).not.toBe(first.userSid);
+    expect((await lanyard.services.users.get(first.userSid!)).uniqueId).toBe('00uAbC9Xq-persistent');
+  });
+
+  it('finds a user relinked to an e-mail id in another letter case when the IdP sends it folded', async () => {
+    const ctx = await account();
+    const first = await signIn(ctx, ada('a7c1-persistent'));
+    expect((await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: 'Ada.L@Example.com' })).status).toBe(200);
+    expect((await signIn(ctx, ada('ada.l@example.com'))).userSid).toBe(first.userSid);
+    expect(await lanyard.services.users.list(ctx.accountSid)).toHaveLength(1);
+  });
+
   it('merges a duplicate into the user to keep and relinks a user to a new unique id, through the admin API', async () => {
     const ctx = await account();
     await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: false });

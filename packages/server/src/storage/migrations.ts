@@ -55,6 +55,22 @@ export const sqliteMigrations: Migration[] = [
     // one more B-tree page written per grant for nothing. `list({ family })` still answers.
     sql: `DROP INDEX IF EXISTS records_family;`,
   },
+  {
+    version: 4,
+    name: 'user-case-variants records for accounts that have such users',
+    // users/user-service.ts CASE_VARIANTS_RECORD_KIND: a first sign-in looks for a user under
+    // another letter case only in accounts with this record. Written for every account holding
+    // a user whose e-mail-form unique id may not be in lower case: an ASCII capital or any
+    // character beyond ASCII (whose case SQL folds differently from JavaScript) counts.
+    sql: `
+      INSERT OR IGNORE INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at, consumed_at)
+      SELECT DISTINCT 'user-case-variants', account_sid, account_sid, NULL, NULL, '{}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, NULL, NULL
+      FROM records
+      WHERE kind = 'user' AND account_sid IS NOT NULL
+        AND json_extract(payload, '$.uniqueId') LIKE '%_@_%'
+        AND (json_extract(payload, '$.uniqueId') GLOB '*[A-Z]*' OR json_extract(payload, '$.uniqueId') GLOB '*[^ -~]*');
+    `,
+  },
 ];
 
 export const postgresMigrations: Migration[] = [
@@ -98,5 +114,19 @@ export const postgresMigrations: Migration[] = [
     // of every node would queue behind it; this waits without blocking anyone.
     sql: `DROP INDEX CONCURRENTLY IF EXISTS records_family`,
     transactional: false,
+  },
+  {
+    version: 4,
+    name: 'user-case-variants records for accounts that have such users',
+    // As on SQLite (payload is JSONB here).
+    sql: `
+      INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at, consumed_at)
+      SELECT DISTINCT 'user-case-variants', account_sid, account_sid, NULL::text, NULL::text, '{}'::jsonb, (extract(epoch FROM now()) * 1000)::bigint, NULL::bigint, NULL::bigint
+      FROM records
+      WHERE kind = 'user' AND account_sid IS NOT NULL
+        AND payload->>'uniqueId' LIKE '%_@_%'
+        AND payload->>'uniqueId' ~ '[A-Z]|[^ -~]'
+      ON CONFLICT DO NOTHING
+    `,
   },
 ];

@@ -409,7 +409,7 @@ describe('migration 3: no records_family index', () => {
       (await rawQuery<{ version: number }>(backend, db, `SELECT version FROM lanyard_migrations ORDER BY version`)).map((r) => r.version);
     try {
       await (await openStorage(db.url)).close();
-      expect(await versions()).toEqual([1, 2, 3]);
+      expect(await versions()).toEqual([1, 2, 3, 4]);
       expect(await indexes()).not.toContain('records_family');
       // Back to a database an earlier release left: migrations 1 and 2, the index in place.
       await rawQuery(
@@ -423,7 +423,34 @@ describe('migration 3: no records_family index', () => {
       expect((await storage.list('k', { family: 'F' })).map((r) => r.id)).toEqual(['a']);
       await storage.close();
       expect(await indexes()).not.toContain('records_family');
-      expect(await versions()).toEqual([1, 2, 3]);
+      expect(await versions()).toEqual([1, 2, 3, 4]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('migration 4: user-case-variants records', () => {
+  it.each(BACKENDS)('on %s, marks the accounts holding a user whose e-mail-form id may not be in lower case, and only those', async (backend) => {
+    const db = await createTestDatabase(backend);
+    try {
+      const storage = await openStorage(db.url);
+      const user = (accountSid: string, sid: string, uniqueId: string) =>
+        storage.insert({ kind: 'user', id: sid, accountSid, lookup: `${accountSid}:${uniqueId}`, payload: { sid, accountSid, uniqueId } });
+      await user('ACcapital', 'FU1', 'Grace@Example.com');
+      await user('ACcapital', 'FU2', 'grace.h@example.com');
+      await user('ACbeyondAscii', 'FU3', 'zoë@example.com');
+      await user('AClower', 'FU4', 'ada@example.com');
+      await user('ACpersistent', 'FU5', '00uAbC9Xq');
+      await storage.close();
+      // The database as a release before migration 4 left it.
+      await rawQuery(backend, db, `DELETE FROM records WHERE kind = 'user-case-variants'; DELETE FROM lanyard_migrations WHERE version = 4`);
+      const upgraded = await openStorage(db.url);
+      try {
+        expect((await upgraded.list('user-case-variants')).map((r) => r.id).sort()).toEqual(['ACbeyondAscii', 'ACcapital']);
+      } finally {
+        await upgraded.close();
+      }
     } finally {
       await db.drop();
     }

@@ -1,17 +1,17 @@
 import { MissingAttributeError, SamlResponseError } from '../errors.ts';
 import type { UniqueIdPolicy } from '../accounts/model.ts';
 import type { RawAttributes } from '../connections/profile-mapping.ts';
+import { isEmailForm } from './email-form.ts';
 
 export type { UniqueIdPolicy };
 
 export const DEFAULT_UNIQUE_ID_POLICY: UniqueIdPolicy = { attribute: null, caseInsensitiveEmail: true };
 
 export const TRANSIENT_NAME_ID = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
-const EMAIL_FORM = /^[^@\s]+@[^@\s]+$/;
 
 /** Whether `uniqueId` is compared in lower case under `policy`. */
 export function foldsCase(uniqueId: string, policy: UniqueIdPolicy): boolean {
-  return policy.caseInsensitiveEmail && EMAIL_FORM.test(uniqueId);
+  return policy.caseInsensitiveEmail && isEmailForm(uniqueId);
 }
 
 /**

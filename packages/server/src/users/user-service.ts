@@ -1,6 +1,7 @@
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
 import { encodeIdentity, newSid } from '../ids.ts';
 import type { Storage } from '../storage/port.ts';
+import { isEmailForm } from './email-form.ts';
 
 export type Role = 'admin' | 'supervisor' | 'agent' | (string & {});
 
@@ -34,6 +35,16 @@ export interface UserProfile {
 export const USER_RECORD_KIND = 'user';
 const KIND = USER_RECORD_KIND;
 const lookupOf = (accountSid: string, uniqueId: string) => `${accountSid}:${uniqueId}`;
+/**
+ * One record per account (id: the account SID) once the account has a user whose unique id is
+ * in e-mail form but not in lower case (`Ada@Example.com`): only then can a folded id
+ * (`ada@example.com`) belong to a user its lookup does not find. Written before such a user;
+ * never removed (it only makes a first sign-in look further). Accounts that had such users
+ * before it existed got it from migration 4 (storage/migrations.ts).
+ */
+export const CASE_VARIANTS_RECORD_KIND = 'user-case-variants';
+/** A unique id that a folded one (`caseInsensitiveEmail`) can match only by letter case. */
+const isCaseVariant = (uniqueId: string) => isEmailForm(uniqueId) && uniqueId !== uniqueId.toLowerCase();
 
 /** Users are provisioned on first login; their user and worker SIDs never change afterwards. */
 export class UserService {
@@ -45,18 +56,20 @@ export class UserService {
   }
 
   /**
-   * `caseInsensitiveEmail`: the unique id arrives folded to lower case (users/unique-id.ts); a
-   * user provisioned before that, under another letter case, is found and re-keyed once, so that
-   * they keep their user and worker SIDs instead of getting a second user.
+   * `caseInsensitiveEmail`: an e-mail-form unique id arrives folded to lower case
+   * (users/unique-id.ts); a user provisioned before that, under another letter case, is found and
+   * re-keyed once, so that they keep their user and worker SIDs instead of getting a second user.
+   * Other ids (persistent NameIDs, `sub`) are case-sensitive: two ids that differ only in letter
+   * case are two users.
    */
   async provision(accountSid: string, profile: UserProfile, options: { now?: number; caseInsensitiveEmail?: boolean } = {}): Promise<User> {
     const now = options.now ?? Date.now();
     const existing =
       (await this.storage.findByLookup<User>(KIND, lookupOf(accountSid, profile.uniqueId)))?.payload ??
-      (options.caseInsensitiveEmail ? await this.findOtherCase(accountSid, profile.uniqueId) : undefined);
+      (options.caseInsensitiveEmail && isEmailForm(profile.uniqueId) ? await this.findOtherCase(accountSid, profile.uniqueId) : undefined);
     if (existing) {
       const updated: User = { ...existing, ...profileFields(profile), uniqueId: profile.uniqueId, lastLoginAt: now };
-      await this.save(updated);
+      await this.save(updated, existing);
       return updated;
     }
     const user: User = {
@@ -70,13 +83,19 @@ export class UserService {
       createdAt: now,
       lastLoginAt: now,
     };
+    await this.noteCaseVariant(user, undefined);
     const created = await this.storage.insert({ kind: KIND, id: user.sid, accountSid, lookup: lookupOf(accountSid, user.uniqueId), payload: user });
     // Two first logins racing: the loser adopts the winner's SIDs.
     return created ? user : this.provision(accountSid, profile, options);
   }
 
-  /** The oldest user whose unique id equals `uniqueId` but for letter case. */
+  /**
+   * The oldest user whose unique id equals `uniqueId` but for letter case. A scan of the
+   * account's users, made only where one can exist (CASE_VARIANTS_RECORD_KIND): a first sign-in
+   * in an account of 10,000 users cost 104 ms of the event loop when every one scanned.
+   */
   private async findOtherCase(accountSid: string, uniqueId: string): Promise<User | undefined> {
+    if (!(await this.storage.find(CASE_VARIANTS_RECORD_KIND, accountSid))) return undefined;
     const folded = uniqueId.toLowerCase();
     return (await this.storage.list<User>(KIND, { accountSid }))
       .map((r) => r.payload)
@@ -97,7 +116,7 @@ export class UserService {
       );
     }
     const updated = { ...user, uniqueId };
-    await this.save(updated);
+    await this.save(updated, user);
     return updated;
   }
 
@@ -112,7 +131,7 @@ export class UserService {
     await this.storage.destroy(KIND, from.sid);
     if (!options.adoptUniqueId) return into;
     const updated = { ...into, uniqueId: from.uniqueId };
-    await this.save(updated);
+    await this.save(updated, into);
     return updated;
   }
 
@@ -134,12 +153,15 @@ export class UserService {
   }
 
   async setDisabled(userSid: string, disabled: boolean): Promise<User> {
-    const user = { ...(await this.get(userSid)), disabled };
-    await this.save(user);
+    const current = await this.get(userSid);
+    const user = { ...current, disabled };
+    await this.save(user, current);
     return user;
   }
 
-  private async save(user: User): Promise<void> {
+  /** Writes `user` over `previous` (the same user as read before the change). */
+  private async save(user: User, previous: User): Promise<void> {
+    await this.noteCaseVariant(user, previous);
     await this.storage.upsert({
       kind: KIND,
       id: user.sid,
@@ -147,6 +169,13 @@ export class UserService {
       lookup: lookupOf(user.accountSid, user.uniqueId),
       payload: user,
     });
+  }
+
+  /** Before `user` is written under a case-variant unique id it did not have: the account's CASE_VARIANTS_RECORD_KIND record. */
+  private async noteCaseVariant(user: User, previous: User | undefined): Promise<void> {
+    if (!isCaseVariant(user.uniqueId) || previous?.uniqueId === user.uniqueId) return;
+    // false when the record is there already: nothing to do.
+    await this.storage.insert({ kind: CASE_VARIANTS_RECORD_KIND, id: user.accountSid, accountSid: user.accountSid, payload: {} });
   }
 }
 

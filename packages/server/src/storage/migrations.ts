@@ -61,14 +61,18 @@ export const sqliteMigrations: Migration[] = [
     // users/user-service.ts CASE_VARIANTS_RECORD_KIND: a first sign-in looks for a user under
     // another letter case only in accounts with this record. Written for every account holding
     // a user whose e-mail-form unique id may not be in lower case: an ASCII capital or any
-    // character beyond ASCII (whose case SQL folds differently from JavaScript) counts.
+    // character beyond ASCII (whose case SQL folds differently from JavaScript) counts, and so
+    // does a NUL (LIKE and GLOB stop reading at it; PostgreSQL cannot store one).
     sql: `
       INSERT OR IGNORE INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at, consumed_at)
       SELECT DISTINCT 'user-case-variants', account_sid, account_sid, NULL, NULL, '{}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, NULL, NULL
       FROM records
       WHERE kind = 'user' AND account_sid IS NOT NULL
-        AND json_extract(payload, '$.uniqueId') LIKE '%_@_%'
-        AND (json_extract(payload, '$.uniqueId') GLOB '*[A-Z]*' OR json_extract(payload, '$.uniqueId') GLOB '*[^ -~]*');
+        AND (
+          instr(payload, '\\u0000') > 0
+          OR (json_extract(payload, '$.uniqueId') LIKE '%_@_%'
+            AND (json_extract(payload, '$.uniqueId') GLOB '*[A-Z]*' OR json_extract(payload, '$.uniqueId') GLOB '*[^ -~]*'))
+        );
     `,
   },
 ];

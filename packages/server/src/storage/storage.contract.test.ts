@@ -440,6 +440,9 @@ describe('migration 4: user-case-variants records', () => {
       await user('ACcapital', 'FU1', 'Grace@Example.com');
       await user('ACcapital', 'FU2', 'grace.h@example.com');
       await user('ACbeyondAscii', 'FU3', 'zoë@example.com');
+      await user('ACgreek', 'FU6', 'ΑΣ@example.gr');
+      await user('ACfullWidth', 'FU7', 'Ｊ@example.com');
+      if (backend === 'sqlite') await user('ACnul', 'FU8', 'ab\u0000C@example.com'); // PostgreSQL cannot store a NUL
       await user('AClower', 'FU4', 'ada@example.com');
       await user('ACpersistent', 'FU5', '00uAbC9Xq');
       await storage.close();
@@ -447,7 +450,8 @@ describe('migration 4: user-case-variants records', () => {
       await rawQuery(backend, db, `DELETE FROM records WHERE kind = 'user-case-variants'; DELETE FROM lanyard_migrations WHERE version = 4`);
       const upgraded = await openStorage(db.url);
       try {
-        expect((await upgraded.list('user-case-variants')).map((r) => r.id).sort()).toEqual(['ACbeyondAscii', 'ACcapital']);
+        const marked = ['ACbeyondAscii', 'ACcapital', 'ACfullWidth', 'ACgreek', ...(backend === 'sqlite' ? ['ACnul'] : [])];
+        expect((await upgraded.list('user-case-variants')).map((r) => r.id).sort()).toEqual(marked.sort());
       } finally {
         await upgraded.close();
       }

@@ -247,6 +247,9 @@ describe('lanyard CLI', () => {
 
   it('exits 2 for usage errors and 404s', async () => {
     expect((await lanyard('accounts', 'frobnicate')).code).toBe(2);
+    const connection = `JQ${'0'.repeat(32)}`;
+    expectBadInput(await lanyard('identity', 'set', connection, '--case-sensitive-email', '--case-insensitive-email'), /contradict each other/);
+    expectBadInput(await lanyard('identity', 'set', connection, '--name-id', '--attribute', 'email'), /--name-id and --attribute contradict/);
     // A 404 says which database was read (the usual cause: another database), then the error.
     const missing = await lanyard('status', `AC${'0'.repeat(32)}`);
     expect(missing.code).toBe(2);

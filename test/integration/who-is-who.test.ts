@@ -137,10 +137,24 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
     expect((await lanyard.services.users.get(first.userSid!)).uniqueId).toBe('00uAbC9Xq-persistent');
   });
 
-  it('finds a user relinked to an e-mail id in another letter case when the IdP sends it folded', async () => {
+  it('relinks to an e-mail id as sign-ins send it, and refuses one another user holds in another letter case', async () => {
     const ctx = await account();
     const first = await signIn(ctx, ada('a7c1-persistent'));
-    expect((await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: 'Ada.L@Example.com' })).status).toBe(200);
+    const bob = await signIn(ctx, ada('bob@example.com'));
+    const clash = await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: 'BOB@Example.com' });
+    expect(clash.status).toBe(409);
+    expect(clash.body.message).toContain(`User ${bob.userSid} already has the unique id "bob@example.com"`);
+    const relinked = await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: 'Ada.L@Example.com' });
+    expect(relinked.body.unique_id).toBe('ada.l@example.com');
+    expect((await signIn(ctx, ada('Ada.L@Example.com'))).userSid).toBe(first.userSid);
+  });
+
+  it('finds a user relinked under a case-sensitive connection once the connection ignores letter case again', async () => {
+    const ctx = await account();
+    const first = await signIn(ctx, ada('a7c1-persistent'));
+    await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: false });
+    expect((await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: 'Ada.L@Example.com' })).body.unique_id).toBe('Ada.L@Example.com');
+    await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: true });
     expect((await signIn(ctx, ada('ada.l@example.com'))).userSid).toBe(first.userSid);
     expect(await lanyard.services.users.list(ctx.accountSid)).toHaveLength(1);
   });

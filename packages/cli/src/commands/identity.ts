@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { IdentityAdmin } from '@lanyard/server/admin/identity-admin.ts';
+import { InvalidParameterError } from '@lanyard/server/errors.ts';
 import { parseWith } from '@lanyard/server/http/request-body.ts';
 import { schemas } from '@lanyard/server/admin/requests.ts';
 import { action, operator, type CommandContext } from '../runtime.ts';
@@ -20,6 +21,10 @@ export function registerIdentity(program: Command): void {
     .description('set the unique-id policy')
     .action(
       action(async (context, { args: [sid], options }) => {
+        if (options.caseSensitiveEmail && options.caseInsensitiveEmail)
+          throw new InvalidParameterError('--case-sensitive-email and --case-insensitive-email contradict each other: give one of them.');
+        if (options.nameId && options.attribute !== undefined)
+          throw new InvalidParameterError('--name-id and --attribute contradict each other: give one of them.');
         const body = parseWith(schemas.uniqueIdPolicy, {
           attribute: options.nameId ? null : options.attribute,
           case_insensitive_email: options.caseSensitiveEmail ? false : options.caseInsensitiveEmail ? true : undefined,

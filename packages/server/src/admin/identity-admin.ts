@@ -7,7 +7,7 @@ import { requireSid } from '../ids.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { listIdpEntityIds } from '../accounts/idp-metadata.ts';
 import { fetchIdpMetadata } from '../accounts/metadata-fetch.ts';
-import { DEFAULT_UNIQUE_ID_POLICY, type UniqueIdPolicy } from '../users/unique-id.ts';
+import { DEFAULT_UNIQUE_ID_POLICY, foldsCase, type UniqueIdPolicy } from '../users/unique-id.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
 import { connectionResource, userResource } from './resources.ts';
 
@@ -56,11 +56,19 @@ export class IdentityAdmin {
     return { entity_ids: listIdpEntityIds(xml) };
   }
 
+  /**
+   * The id as sign-ins will send it: in lower case when it is in e-mail form and every
+   * connection of the account folds such ids (the default), so that the user is found, and a
+   * user holding it in another letter case is refused (409) instead of shadowing this one.
+   */
   async relinkUser(userSid: string, uniqueId: string) {
     requireSid('user', userSid, 'UserSid');
     const before = await this.services.users.get(userSid);
-    const user = await this.services.users.relink(userSid, uniqueId);
-    await this.record(user.accountSid, `relinked user ${userSid} from "${before.uniqueId}" to "${uniqueId}"`, { userSid });
+    const connections = await this.services.accounts.connectionsOf(before.accountSid);
+    const folded = connections.length > 0 && connections.every((c) => foldsCase(uniqueId, c.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY));
+    const id = folded ? uniqueId.toLowerCase() : uniqueId;
+    const user = await this.services.users.relink(userSid, id);
+    await this.record(user.accountSid, `relinked user ${userSid} from "${before.uniqueId}" to "${id}"`, { userSid });
     return userResource(user);
   }
 

@@ -41,9 +41,20 @@ export const schemas = {
       .nullable()
       .optional()
       .describe('Take the unique id from this attribute (SAML) or claim (OIDC); null: the NameID / sub (transient NameIDs refused)'),
-    case_insensitive_email: z.boolean().optional().describe('E-mail-form unique ids match whatever their letter case (default true)'),
+    case_insensitive_email: z
+      .boolean()
+      .optional()
+      .describe('E-mail-form unique ids match whatever their letter case (true for a new connection; unchanged when omitted)'),
   }),
-  relinkUser: z.strictObject({ unique_id: z.string().min(1).max(1024).describe('The unique id the IdP now sends for this user') }),
+  relinkUser: z.strictObject({
+    unique_id: z
+      .string()
+      .min(1)
+      .max(1024)
+      .describe(
+        'The unique id the IdP now sends for this user; stored in lower case when in e-mail form and every connection of the account matches e-mail ids whatever their letter case',
+      ),
+  }),
   mergeUsers: z.strictObject({
     into: z.string().describe('The user to keep (FU…); the one in the path is removed and its sessions end'),
     adopt_unique_id: z.boolean().optional().describe("Give the kept user the removed one's unique id (default true)"),

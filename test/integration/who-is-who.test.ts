@@ -147,6 +147,31 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
     const relinked = await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: 'Ada.L@Example.com' });
     expect(relinked.body.unique_id).toBe('ada.l@example.com');
     expect((await signIn(ctx, ada('Ada.L@Example.com'))).userSid).toBe(first.userSid);
+
+    // A holder stored with capitals (from a case-sensitive period) is refused as well.
+    await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: false });
+    const carol = await signIn(ctx, ada('Carol@Example.com'));
+    await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: true });
+    const shadowing = await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: 'CAROL@example.com' });
+    expect(shadowing.status).toBe(409);
+    expect(shadowing.body.message).toContain(`User ${carol.userSid} already has the unique id "Carol@Example.com" (sign-ins match e-mail ids`);
+    expect((await signIn(ctx, ada('Carol@Example.com'))).userSid).toBe(carol.userSid);
+  });
+
+  it('refuses a relink to an id no IdP sends with a 400 naming the problem', async () => {
+    const ctx = await account();
+    const first = await signIn(ctx, ada('a7c1-persistent'));
+    const refusals: Array<[string, RegExp]> = [
+      ['a\u0000b@example.com', /control characters/],
+      ['a\ud800@example.com', /unpaired surrogates/],
+      ['中'.repeat(400), /1,024 bytes/],
+      [' ada@example.com', /spaces/],
+    ];
+    for (const [uniqueId, message] of refusals) {
+      const refused = await admin('PUT', `/users/${first.userSid}/unique-id`, { unique_id: uniqueId });
+      expect(refused.status).toBe(400);
+      expect(refused.body.message).toMatch(message);
+    }
   });
 
   it('finds a user relinked under a case-sensitive connection once the connection ignores letter case again', async () => {

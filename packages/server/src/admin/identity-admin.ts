@@ -58,16 +58,18 @@ export class IdentityAdmin {
 
   /**
    * The id as sign-ins will send it: in lower case when it is in e-mail form and every
-   * connection of the account folds such ids (the default), so that the user is found, and a
-   * user holding it in another letter case is refused (409) instead of shadowing this one.
+   * connection of the account folds such ids (the default, and so for an account with none yet),
+   * so that the user is found, and a user holding it in any letter case sign-ins would match is
+   * refused (409) instead of being shadowed.
    */
   async relinkUser(userSid: string, uniqueId: string) {
     requireSid('user', userSid, 'UserSid');
     const before = await this.services.users.get(userSid);
     const connections = await this.services.accounts.connectionsOf(before.accountSid);
-    const folded = connections.length > 0 && connections.every((c) => foldsCase(uniqueId, c.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY));
+    const policies = connections.length > 0 ? connections.map((c) => c.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY) : [DEFAULT_UNIQUE_ID_POLICY];
+    const folded = policies.every((policy) => foldsCase(uniqueId, policy));
     const id = folded ? uniqueId.toLowerCase() : uniqueId;
-    const user = await this.services.users.relink(userSid, id);
+    const user = await this.services.users.relink(userSid, id, { caseInsensitiveEmail: folded });
     await this.record(user.accountSid, `relinked user ${userSid} from "${before.uniqueId}" to "${id}"`, { userSid });
     return userResource(user);
   }

@@ -105,14 +105,20 @@ export class UserService {
 
   /**
    * Points a user at another unique id (the IdP changed its NameID format or source attribute):
-   * their next sign-in under `uniqueId` lands on them. Refused when another user holds it.
+   * their next sign-in under `uniqueId` lands on them. Refused (ConflictError, 409) when another
+   * user holds it, or, with `caseInsensitiveEmail` (the id arrives folded, as `provision` gets
+   * it), holds it in another letter case: that user's sign-ins would land here.
    */
-  async relink(userSid: string, uniqueId: string): Promise<User> {
+  async relink(userSid: string, uniqueId: string, options: { caseInsensitiveEmail?: boolean } = {}): Promise<User> {
     const user = await this.get(userSid);
-    const holder = await this.storage.findByLookup<User>(KIND, lookupOf(user.accountSid, uniqueId));
-    if (holder && holder.payload.sid !== user.sid) {
+    const holder =
+      (await this.storage.findByLookup<User>(KIND, lookupOf(user.accountSid, uniqueId)))?.payload ??
+      (options.caseInsensitiveEmail && isEmailForm(uniqueId) ? await this.findOtherCase(user.accountSid, uniqueId) : undefined);
+    if (holder && holder.sid !== user.sid) {
+      const otherCase =
+        holder.uniqueId === uniqueId ? '' : ` (sign-ins match e-mail ids whatever their letter case: "${uniqueId.slice(0, 200)}" is that id)`;
       throw new ConflictError(
-        `User ${holder.payload.sid} already has the unique id "${uniqueId.slice(0, 200)}"; merge that user into ${user.sid} instead (lanyard users merge ${holder.payload.sid} ${user.sid}).`,
+        `User ${holder.sid} already has the unique id "${holder.uniqueId.slice(0, 200)}"${otherCase}; to make them one user, merge that user into ${user.sid} (lanyard users merge ${holder.sid} ${user.sid}; POST /admin/v1/users/${holder.sid}/merge).`,
       );
     }
     const updated = { ...user, uniqueId };

@@ -103,6 +103,33 @@ describe.each(BACKENDS)('admin API on %s', (backend) => {
   });
 
   describe('accounts', () => {
+    it('refuses text no database keeps as sent (a NUL, an unpaired surrogate) with a 400 naming the field, alike on every backend', async () => {
+      const before = (await api('GET', '/accounts')).body.accounts as unknown[];
+      for (const [name, problem] of [
+        ['Floor\u0000', 'holds a NUL character (U+0000)'],
+        ['Floor \ud800', 'holds an unpaired UTF-16 surrogate (not Unicode text)'],
+      ]) {
+        const refused = await api('POST', '/accounts', { friendly_name: name });
+        expect(refused).toEqual({
+          status: 400,
+          body: { code: 20001, status: 400, message: `friendly_name: ${problem}; send it without that character.` },
+        });
+      }
+      // A member name is quoted only when it could be one of ours.
+      const response = await fetch(`${lanyard.url}/admin/v1/accounts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: '{"<b>\\u0000</b>": 1}',
+      });
+      expect(await response.json()).toMatchObject({
+        status: 400,
+        message: 'A JSON member: holds a NUL character (U+0000); send it without that character.',
+      });
+      expect((await api('GET', '/accounts')).body.accounts).toHaveLength(before.length);
+      // An emoji is text like any other.
+      expect((await api('POST', '/accounts', { friendly_name: 'Floor \u{1F4DE}' })).status).toBe(201);
+    });
+
     it('creates an account and shows its auth token once', async () => {
       const created = await api('POST', '/accounts', { friendly_name: 'Support floor' });
       expect(created.status).toBe(201);

@@ -9,6 +9,16 @@ const USERS = [
   { sub: 'nora', name: 'Nora Agent', email: 'nora@example.com', roles: ['agent'] },
   { sub: 'sam', name: 'Sam Supervisor', email: 'sam@example.com', groups: ['cc-supervisors', 'everyone'] },
   { sub: 'rolf', name: 'Rolf Roleless', email: 'rolf@example.com' },
+  // Values a provider can put in JSON that no database keeps as sent.
+  { sub: 'nul\u0000sub', name: 'Nul Sub', email: 'nul@example.com', roles: ['agent'] },
+  { sub: 'lone', name: 'Lone \ud800 Surrogate', email: 'lone@example.com', roles: ['agent'] },
+  {
+    sub: 'dora',
+    name: 'Dora Agent',
+    email: 'dora@example.com',
+    roles: ['agent'],
+    extra: { resource_access: { desk: { roles: ['a', '\udc00'], note: 'sales\u0000' } } },
+  },
 ];
 
 /** Enhanced SSO brokered to an OpenID Connect provider (oidc-provider, a real, certified OP). */
@@ -116,6 +126,37 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
     expect(desktop.searchParams.get('code')).toBeNull();
     expect(desktop.searchParams.get('error_code')).toBe('45050');
     expect(desktop.searchParams.get('error_description')).toMatch(/"roles"/);
+  });
+
+  it('refuses a sub or profile value no database keeps as sent with 45050 naming it, alike on every backend, and leaves out such values of other claims', async () => {
+    for (const [login, expected] of [
+      ['nul\u0000sub', /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it holds a NUL character \(U\+0000\)\. Have the IdP send/],
+      [
+        'lone',
+        /attribute "full_name" cannot be used: it holds an unpaired UTF-16 surrogate \(not Unicode text\)\. Correct the value at the identity provider/,
+      ],
+    ] as const) {
+      const { desktop } = await signIn(login);
+      expect(desktop.searchParams.get('code')).toBeNull();
+      expect(desktop.searchParams.get('error_code')).toBe('45050');
+      expect(desktop.searchParams.get('error_description')).toMatch(expected);
+    }
+    // A desktop's state with a NUL is refused at the start, as any malformed parameter of the Flex authorize (a 400 page).
+    const start = await authorize(lanyard, {
+      ssoProfileSid: connectionSid,
+      redirectUrl: DESKTOP_URL,
+      state: 'st\u0000',
+      nonce: 'n-1',
+      codeChallenge: pkcePair().challenge,
+    });
+    expect(start.status).toBe(400);
+    expect(await start.json()).toMatchObject({ code: 20001, message: expect.stringMatching(/the field state holds a NUL character/) });
+    const { desktop, verifier } = await signIn('dora');
+    const tokens = await redeem(desktop, verifier);
+    expect(tokens.status).toBe(200);
+    const user = await lanyard.services.users.get((tokens.body.token_info as { flex_user_sid: string }).flex_user_sid);
+    expect(user.attributes['resource_access.desk.roles']).toEqual(['a']);
+    expect(Object.hasOwn(user.attributes, 'resource_access.desk.note')).toBe(false);
   });
 
   it('follows a signing key rotation at the provider without a failed login', async () => {

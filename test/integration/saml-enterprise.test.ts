@@ -301,4 +301,28 @@ describe.each(BACKENDS)('enterprise SAML IdPs on %s', (backend) => {
     // The staged form is used once.
     expect((await fetch(location)).status).toBe(401);
   });
+
+  it('refuses a NameID too long to key a user alike on every backend, with 45050 naming the fix, and signs the next user in', async () => {
+    const idp = createEnterpriseIdp({ credentials: idpKey });
+    const { connection } = await account(idp);
+    const metadata = await spMetadata(connection.sid);
+    // Random letters: PostgreSQL compresses a repeated one under its index limit.
+    const long = Array.from({ length: 1100 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz'[(i * 7 + (i >> 3)) % 26]).join('');
+    for (const [nameId, expected] of [
+      [
+        `${long}@example.com`,
+        /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 1,112 bytes long in UTF-8 \(at most 1,024\)\. Have the IdP send a persistent or emailAddress NameID/,
+      ],
+      [ADA.nameId, null],
+    ] as const) {
+      const { location, verifier } = await begin(connection.sid);
+      const request = await idp.readRequest(metadata, await carried(location));
+      const outcome = await finish(await idp.respond(metadata, request, { ...ADA, nameId }), request, connection.sid, verifier);
+      if (expected) expect(outcome).toMatchObject({ signedInAs: null, reason: expect.stringMatching(expected) });
+      else expect(outcome).toMatchObject({ signedInAs: ADA.nameId, reason: '' });
+    }
+    expect(
+      (await lanyard.services.storage.list('user', { accountSid: connection.accountSid })).map((r) => (r.payload as { uniqueId: string }).uniqueId),
+    ).toEqual([ADA.nameId]);
+  });
 });

@@ -87,6 +87,19 @@ export class NotFoundError extends LanyardError {
   }
 }
 
+/**
+ * A value no storage backend can keep as sent (storage/storable-values.ts): a NUL character, an
+ * unpaired UTF-16 surrogate, an identifier past its length. A 400 on SQLite and PostgreSQL alike.
+ */
+export class UnstorableValueError extends InvalidParameterError {
+  /** The problem alone (`the field fullName holds a NUL character (U+0000)`), for callers that word their own message. */
+  readonly detail: string;
+  constructor(detail: string) {
+    super(`The request cannot be stored: ${detail}. Send it without that value.`);
+    this.detail = detail;
+  }
+}
+
 export class ConflictError extends LanyardError {
   constructor(message: string) {
     super({ code: 20409, status: 409, message });
@@ -192,6 +205,23 @@ export class NoRecognisedRoleError extends LanyardError {
       oauthError: 'access_denied',
     });
     this.received = received;
+  }
+}
+
+/**
+ * The IdP sent a value of the user's that Lanyard cannot keep as sent: a NUL character, an
+ * unpaired UTF-16 surrogate, a unique id past its length (storage/storable-values.ts). 45050,
+ * whose text the real Flex client shows (SPEC "Errors"), like a missing attribute.
+ */
+export class UnusableIdpValueError extends LanyardError {
+  /** `what`: the value, in the connection's words (`unique id (NameID or sub)`, `attribute "email"`); `fix`: the remedy. */
+  constructor(what: string, problem: string, fix: string) {
+    super({
+      code: 45050,
+      status: 401,
+      message: `The identity provider's ${what} cannot be used: it ${problem}. ${fix}`,
+      oauthError: 'access_denied',
+    });
   }
 }
 

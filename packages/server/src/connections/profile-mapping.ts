@@ -1,4 +1,5 @@
-import { MissingAttributeError, NoRecognisedRoleError } from '../errors.ts';
+import { MissingAttributeError, NoRecognisedRoleError, UnusableIdpValueError } from '../errors.ts';
+import { unstorableText } from '../storage/storable-values.ts';
 import type { AttributeMapping } from '../accounts/model.ts';
 import type { UserProfile } from '../users/user-service.ts';
 
@@ -118,15 +119,50 @@ export function mapProfile(
   const reading = readProfile(uniqueId, attributes, mapping, declaredRoles);
   const refusal = refusalOf(reading, declaredRoles);
   if (refusal) throw refusal;
+  refuseUnstorable(reading);
   return {
     uniqueId: uniqueId!,
     fullName: reading.fullName!,
     email: reading.email!,
     roles: reading.roles,
     imageUrl: reading.imageUrl ?? null,
-    attributes,
+    attributes: storableAttributes(attributes),
     droppedRoles: reading.droppedRoles,
   };
+}
+
+/**
+ * A profile field whose value no backend stores as sent (a NUL, an unpaired surrogate:
+ * storage/storable-values.ts) fails the sign-in naming the field, as a missing one does.
+ * @throws UnusableIdpValueError (45050)
+ */
+function refuseUnstorable(reading: ProfileReading): void {
+  const fields: Array<[string, string | undefined]> = [
+    ['full_name', reading.fullName],
+    ['email', reading.email],
+    ['image_url', reading.imageUrl],
+    ...reading.receivedRoles.map((role): [string, string] => ['roles', role]),
+  ];
+  for (const [field, value] of fields) {
+    const problem = value === undefined ? undefined : unstorableText(value);
+    if (problem)
+      throw new UnusableIdpValueError(
+        `attribute "${field}"`,
+        problem,
+        'Correct the value at the identity provider, in the attribute or claim this connection maps to it ("Attributes and roles").',
+      );
+  }
+}
+
+/** The attributes kept on the user: values (and names) no backend stores as sent are left out, since they could not be kept; the profile's own fields were checked by refuseUnstorable. */
+function storableAttributes(attributes: RawAttributes): RawAttributes {
+  const kept = emptyAttributes();
+  for (const name of Object.keys(attributes)) {
+    if (unstorableText(name)) continue;
+    const values = attributeValues(attributes, name).filter((value) => !unstorableText(value));
+    if (values.length > 0) kept[name] = values;
+  }
+  return kept;
 }
 
 /** Audit wording for a successful sign-in that dropped role values; null when none was dropped. */

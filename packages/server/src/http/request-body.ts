@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { ContentTooLargeError, InvalidParameterError } from '../errors.ts';
+import { unstorableText } from '../storage/storable-values.ts';
 import { nodeRequestOf, requestHeader } from './request-headers.ts';
 
 /** The largest request body Lanyard reads, in bytes: SAML responses are the largest legitimate ones. */
@@ -117,7 +118,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   const type = requestHeader(c, 'content-type') ?? '';
   const text = await readBodyText(c);
   try {
-    body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text, refuseProtoKey);
+    body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text, refuseUnsafeMember);
   } catch (error) {
     if (error instanceof InvalidParameterError) throw error;
     throw new InvalidParameterError('The request body must be valid JSON.');
@@ -130,8 +131,13 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
  * validation, spreading) turns it into a prototype assignment, silently dropping or re-parenting
  * data. No Lanyard field or attribute legitimately has that name: refuse it, naming it.
  */
-function refuseProtoKey(key: string, value: unknown): unknown {
+function refuseUnsafeMember(key: string, value: unknown): unknown {
   if (key === '__proto__') throw new InvalidParameterError('"__proto__" is not accepted as a key in a JSON body.');
+  // Text no database keeps as sent (a NUL, an unpaired surrogate: storage/storable-values.ts),
+  // refused here with the member's name rather than deep in storage without it.
+  const problem = unstorableText(key) ?? (typeof value === 'string' ? unstorableText(value) : undefined);
+  if (problem)
+    throw new InvalidParameterError(`${/^[a-z_][a-z0-9_]{0,63}$/.test(key) ? key : 'A JSON member'}: ${problem}; send it without that character.`);
   return value;
 }
 

@@ -69,6 +69,12 @@ export interface ConsumeWithLinkedResult<T> extends ConsumeResult<T> {
   linked: Array<StoredRecord | undefined>;
 }
 
+/**
+ * Every backend refuses the same records and finds nothing under the same keys
+ * (storable-values.ts): a write holding a NUL character or an unpaired UTF-16 surrogate, or a
+ * key past 2,048 UTF-8 bytes, throws UnstorableValueError (400); a read under a key holding
+ * either finds nothing.
+ */
 export interface Storage {
   readonly backend: 'sqlite' | 'postgres';
   /**

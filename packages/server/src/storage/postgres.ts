@@ -3,6 +3,7 @@ import { StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
 import { StatementBatches } from './statement-batches.ts';
+import { assertStorable, matchesNoRecord } from './storable-values.ts';
 import type { ConsumeResult, FindOptions, FoundWithLinked, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
 interface Row {
@@ -34,7 +35,9 @@ function toRecord<T>(row: Row): StoredRecord<T> {
 }
 
 function values<T>(r: NewRecord<T>, now: number): unknown[] {
-  return [r.kind, r.id, r.accountSid ?? null, r.lookup ?? null, r.family ?? null, JSON.stringify(r.payload), r.createdAt ?? now, r.expiresAt ?? null];
+  const payload = JSON.stringify(r.payload);
+  assertStorable(r, payload);
+  return [r.kind, r.id, r.accountSid ?? null, r.lookup ?? null, r.family ?? null, payload, r.createdAt ?? now, r.expiresAt ?? null];
 }
 
 /** Connection failures become 503 with Retry-After at the edge rather than a 500. */
@@ -302,10 +305,12 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       await statement(db, 'upsert', values(r, Date.now()));
     },
     async find<T>(kind: string, id: string, options: FindOptions = {}) {
+      if (matchesNoRecord(id)) return undefined;
       const res = await statement(db, options.forUpdate ? 'findForUpdate' : 'find', [kind, id, Date.now()]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
     },
     async findMany(keys) {
+      if (keys.some((k) => matchesNoRecord(k.id))) return Promise.all(keys.map((k) => ops.find(k.kind, k.id)));
       if (keys.length === 0) return [];
       const inKeyOrder = (rows: Row[]) => {
         const found = new Map(rows.map((row) => [`${row.kind}\u0000${row.id}`, toRecord(row)]));
@@ -324,10 +329,12 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return inKeyOrder(res.rows);
     },
     async findByLookup<T>(kind: string, lookup: string) {
+      if (matchesNoRecord(lookup)) return undefined;
       const res = await statement(db, 'findByLookup', [kind, lookup, Date.now()]);
       return res.rows[0] ? toRecord<T>(res.rows[0]) : undefined;
     },
     async list<T>(kind: string, query: ListQuery = {}) {
+      if ([query.accountSid, query.family].some((key) => key !== undefined && matchesNoRecord(key))) return [];
       const args: unknown[] = [kind, Date.now()];
       const where = ['kind = $1', NOT_EXPIRED.replace('$NOW', '$2')];
       if (query.accountSid !== undefined) where.push(`account_sid = $${args.push(query.accountSid)}`);
@@ -342,6 +349,7 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return res.rows.map((row) => toRecord<T>(row));
     },
     async consume<T>(kind: string, id: string, now = Date.now()): Promise<ConsumeResult<T> | undefined> {
+      if (matchesNoRecord(id)) return undefined;
       const res = await statement(db, 'consume', [now, kind, id]);
       if (res.rows[0]) return { record: toRecord<T>(res.rows[0]), consumedNow: true };
       const existing = await ops.find<T>(kind, id);
@@ -362,10 +370,12 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return { ...result, linked: keys.map((key) => (key ? found[named.indexOf(key)] : undefined)) };
     },
     async findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) {
+      if (matchesNoRecord(id)) return undefined;
       const found = linkedReads ? linkedReads.find(kind, id, links) : findWithLinkedAlone(db, statement, kind, id, links);
       return found as Promise<FoundWithLinked<T> | undefined>;
     },
     async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
+      if (matchesNoRecord(id)) return false;
       // The successor's key or lookup taken between the statement's check and its insert (23505):
       // the statement fails whole, nothing applied. Inside a transaction a savepoint keeps that
       // failure from aborting the transaction (a path no grant takes: it spends on the pool).
@@ -382,6 +392,7 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       }
     },
     async destroy(kind, id) {
+      if (matchesNoRecord(id)) return false;
       const res = await statement(db, 'destroy', [kind, id]);
       return (res.rowCount ?? 0) > 0;
     },

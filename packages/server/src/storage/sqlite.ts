@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
+import { assertStorable, matchesNoRecord } from './storable-values.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
 import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
@@ -34,13 +35,15 @@ function toRecord<T>(row: Row): StoredRecord<T> {
 }
 
 function params<T>(r: NewRecord<T>, now: number) {
+  const payload = JSON.stringify(r.payload);
+  assertStorable(r, payload);
   return {
     kind: r.kind,
     id: r.id,
     account_sid: r.accountSid ?? null,
     lookup: r.lookup ?? null,
     family: r.family ?? null,
-    payload: JSON.stringify(r.payload),
+    payload,
     created_at: r.createdAt ?? now,
     expires_at: r.expiresAt ?? null,
   };
@@ -51,7 +54,8 @@ function guard<R>(work: () => R): R {
   try {
     return work();
   } catch (error) {
-    const code = (error as { code?: string }).code ?? '';
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string') throw error;
     if (code === 'SQLITE_FULL') throw new StorageUnavailableError('the SQLite disk is full; free space on the volume holding the database');
     if (code.startsWith('SQLITE_BUSY'))
       throw new StorageUnavailableError(
@@ -214,22 +218,26 @@ export class SqliteStorage implements Storage {
         guard(() => self.statements.upsert.run(params(r, Date.now())));
       },
       find: async <T>(kind: string, id: string) => {
+        if (matchesNoRecord(id)) return undefined;
         const row = self.statements.find.get(kind, id, Date.now()) as Row | undefined;
         return row ? toRecord<T>(row) : undefined;
       },
       findMany: async (keys) => {
         const now = Date.now();
         return keys.map(({ kind, id }) => {
+          if (matchesNoRecord(id)) return undefined;
           const row = self.statements.find.get(kind, id, now) as Row | undefined;
           return row ? toRecord(row) : undefined;
         });
       },
       findByLookup: async <T>(kind: string, lookup: string) => {
+        if (matchesNoRecord(lookup)) return undefined;
         const row = self.statements.findByLookup.get(kind, lookup, Date.now()) as Row | undefined;
         return row ? toRecord<T>(row) : undefined;
       },
       list: async <T>(kind: string, query: ListQuery = {}) => self.listSync<T>(kind, query),
       consume: async <T>(kind: string, id: string, now = Date.now()): Promise<ConsumeResult<T> | undefined> => {
+        if (matchesNoRecord(id)) return undefined;
         const row = guard(() => self.statements.consume.get(now, kind, id, now) as Row | undefined);
         if (row) return { record: toRecord<T>(row), consumedNow: true };
         const existing = self.statements.find.get(kind, id, now) as Row | undefined;
@@ -240,6 +248,7 @@ export class SqliteStorage implements Storage {
         return result && { ...result, linked: self.linkedRecords(result.record, links, now) };
       },
       findWithLinked: async <T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) => {
+        if (matchesNoRecord(id)) return undefined;
         const now = Date.now();
         const row = guard(() => self.statements.find.get(kind, id, now) as Row | undefined);
         if (!row) return undefined;
@@ -248,6 +257,7 @@ export class SqliteStorage implements Storage {
       },
       consumeAndInsert: async <T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) =>
         guard(() => {
+          if (matchesNoRecord(id)) return false;
           try {
             return self.consumeAndInsertAtomically(kind, id, params(successor, now), now);
           } catch (error) {
@@ -255,7 +265,7 @@ export class SqliteStorage implements Storage {
             throw error;
           }
         }),
-      destroy: async (kind, id) => guard(() => self.statements.destroy.run(kind, id).changes > 0),
+      destroy: async (kind, id) => !matchesNoRecord(id) && guard(() => self.statements.destroy.run(kind, id).changes > 0),
       sweepExpired: async (now = Date.now()) => guard(() => self.statements.sweep.run(now).changes),
       transaction: async (work) => work(ops),
       ping: async () => true,
@@ -276,6 +286,7 @@ export class SqliteStorage implements Storage {
   private readonly listStatements = new Map<string, Database.Statement>();
 
   private listSync<T>(kind: string, query: ListQuery): StoredRecord<T>[] {
+    if ([query.accountSid, query.family].some((key) => key !== undefined && matchesNoRecord(key))) return [];
     const where = ['kind = @kind', '(expires_at IS NULL OR expires_at > @now)'];
     if (query.accountSid !== undefined) where.push('account_sid = @accountSid');
     if (query.family !== undefined) where.push('family = @family');

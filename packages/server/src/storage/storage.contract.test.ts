@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { BACKENDS, POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../../../../test/support/backends.ts';
+import { UnstorableValueError } from '../errors.ts';
 import { openStorage } from './open.ts';
 import type { Storage } from './port.ts';
 
@@ -218,15 +219,10 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
         alone.map((a) => (a as { linked: unknown[] } | undefined)?.linked.slice(0, 2)),
       );
     }
-    // An id the database refuses (PostgreSQL's text holds no NUL) fails its own read only, not
-    // the reads batched with it; SQLite finds nothing under it.
+    // An id no record can have (PostgreSQL's text holds no NUL) finds nothing on either backend,
+    // and the reads batched with it answer as they would alone.
     const withRefused = await Promise.allSettled(['t1', 't1', 'bad\u0000id', 't2'].map((id) => storage.findWithLinked('cr-token', id, links)));
-    expect(withRefused.map((r) => (r.status === 'fulfilled' ? shape(r.value) : 'refused'))).toEqual([
-      alone[0],
-      alone[0],
-      backend === 'postgres' ? 'refused' : undefined,
-      alone[1],
-    ]);
+    expect(withRefused.map((r) => (r.status === 'fulfilled' ? shape(r.value) : 'refused'))).toEqual([alone[0], alone[0], undefined, alone[1]]);
     // A read made after a change committed sees it, even while a read of the same record made
     // before the change is still in flight (batched reads share statements, never answers).
     const before = storage.findWithLinked('cr-token', 't2', links);
@@ -329,6 +325,55 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect(await storage.consume('e', 'old')).toBeUndefined();
     expect(await storage.sweepExpired()).toBeGreaterThanOrEqual(1);
     expect((await storage.list('e')).map((r) => r.id)).toEqual(['new']);
+  });
+
+  it('refuses alike on every backend what one of them cannot keep as sent, with a 400 naming it, and finds nothing under it', async () => {
+    const refused = async (record: Parameters<Storage['insert']>[0]) => {
+      const error = (await storage.insert(record).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      )) as UnstorableValueError | undefined;
+      expect(error).toBeInstanceOf(UnstorableValueError);
+      expect(error!.status).toBe(400);
+      return error!.detail;
+    };
+    expect(await refused({ kind: 'u', id: 'nul\u0000id', payload: {} })).toBe('an identifier holds a NUL character (U+0000)');
+    expect(await refused({ kind: 'u', id: 'lone', lookup: 'a\ud800b', payload: {} })).toMatch(/unpaired UTF-16 surrogate/);
+    // Past PostgreSQL's index entry (2,704 bytes), and incompressible, which a repeated letter is not.
+    const long = Array.from({ length: 2100 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join('');
+    expect(await refused({ kind: 'u', id: 'long', lookup: long, payload: {} })).toMatch(
+      /^an identifier is 6,300 bytes long in UTF-8 \(at most 2,048\)$/,
+    );
+    expect(await refused({ kind: 'u', id: 'p1', payload: { fullName: 'Ada\u0000', roles: ['agent'] } })).toBe(
+      'the field fullName holds a NUL character (U+0000)',
+    );
+    expect(await refused({ kind: 'u', id: 'p2', payload: { attributes: { 'http://x/claims': ['ok', '\udc00'] } } })).toBe(
+      'the field attributes.…[1] holds an unpaired UTF-16 surrogate (not Unicode text)',
+    );
+    await expect(storage.upsert({ kind: 'u', id: 'p3', payload: { a: { ['k\u0000']: 1 } } })).rejects.toThrow(/a key of a holds a NUL/);
+    // Not refused: a paired surrogate (an emoji), the text of an escape, an escaped backslash before a NUL-like text.
+    const fine = { emoji: '\u{1F600}', text: '\\u0000 and \\ud800', quote: 'a\\\\u0000' };
+    expect(await storage.insert({ kind: 'u', id: 'fine', payload: fine })).toBe(true);
+    expect((await storage.find('u', 'fine'))?.payload).toEqual(fine);
+    for (const id of ['nul\u0000id', 'p1', 'p2', 'p3', 'long']) expect(await storage.find('u', id)).toBeUndefined();
+    // Reads under a key no record can have find nothing (PostgreSQL would fail on the NUL).
+    expect(await storage.find('u', 'fine\u0000')).toBeUndefined();
+    expect(await storage.findByLookup('u', 'a\u0000')).toBeUndefined();
+    expect(await storage.consume('u', 'fine\u0000')).toBeUndefined();
+    expect(
+      await storage.findMany([
+        { kind: 'u', id: 'fine' },
+        { kind: 'u', id: 'x\u0000' },
+        { kind: 'u', id: 'fine' },
+      ]),
+    ).toMatchObject([{ id: 'fine' }, undefined, { id: 'fine' }]);
+    expect(await storage.list('u', { accountSid: 'A\u0000' })).toEqual([]);
+    expect(await storage.destroy('u', 'fine\u0000')).toBe(false);
+    expect(await storage.consumeAndInsert('u', 'fine\u0000', { kind: 'u', id: 'next', payload: {} })).toBe(false);
+    await expect(storage.consumeAndInsert('u', 'fine', { kind: 'u', id: 'next', payload: { x: '\u0000' } })).rejects.toBeInstanceOf(
+      UnstorableValueError,
+    );
+    expect((await storage.find('u', 'fine'))?.consumedAt).toBeNull();
   });
 
   it('lists by account and family, newest first with a limit', async () => {
@@ -442,10 +487,18 @@ describe('migration 4: user-case-variants records', () => {
       await user('ACbeyondAscii', 'FU3', 'zoë@example.com');
       await user('ACgreek', 'FU6', 'ΑΣ@example.gr');
       await user('ACfullWidth', 'FU7', 'Ｊ@example.com');
-      if (backend === 'sqlite') await user('ACnul', 'FU8', 'ab\u0000C@example.com'); // PostgreSQL cannot store a NUL
       await user('AClower', 'FU4', 'ada@example.com');
       await user('ACpersistent', 'FU5', '00uAbC9Xq');
       await storage.close();
+      // An id with a NUL, which a release before storable-values.ts stored on SQLite (PostgreSQL never could).
+      if (backend === 'sqlite') {
+        const raw = new Database(db.url.slice('sqlite:'.length));
+        const uniqueId = 'ab\u0000C@example.com';
+        raw
+          .prepare(`INSERT INTO records (kind, id, account_sid, lookup, payload, created_at) VALUES ('user', 'FU8', 'ACnul', ?, ?, 0)`)
+          .run(`ACnul:${uniqueId}`, JSON.stringify({ sid: 'FU8', accountSid: 'ACnul', uniqueId }));
+        raw.close();
+      }
       // The database as a release before migration 4 left it.
       await rawQuery(backend, db, `DELETE FROM records WHERE kind = 'user-case-variants'; DELETE FROM lanyard_migrations WHERE version = 4`);
       const upgraded = await openStorage(db.url);

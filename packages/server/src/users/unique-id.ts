@@ -1,4 +1,5 @@
-import { MissingAttributeError, SamlResponseError } from '../errors.ts';
+import { MissingAttributeError, SamlResponseError, UnusableIdpValueError } from '../errors.ts';
+import { unstorableText } from '../storage/storable-values.ts';
 import type { UniqueIdPolicy } from '../accounts/model.ts';
 import type { RawAttributes } from '../connections/profile-mapping.ts';
 import { isEmailForm } from './email-form.ts';
@@ -38,5 +39,32 @@ export function resolveUniqueId(
     }
     id = subject.nameId;
   }
+  const problem = id === undefined ? undefined : uniqueIdProblem(id);
+  if (problem) {
+    throw new UnusableIdpValueError(
+      policy.attribute ? `unique id (attribute or claim "${policy.attribute.slice(0, 100)}")` : 'unique id (SAML NameID or OpenID Connect sub)',
+      problem,
+      policy.attribute
+        ? 'Send a value without it at the IdP, or take the unique id from another attribute (lanyard identity set <ConnectionSid> --attribute <name>).'
+        : 'Have the IdP send a persistent or emailAddress NameID (a sub of at most 255 ASCII characters, OpenID Connect Core §2), or take the unique id from an attribute (lanyard identity set <ConnectionSid> --attribute <name>).',
+    );
+  }
   return id !== undefined && foldsCase(id, policy) ? id.toLowerCase() : id;
+}
+
+/**
+ * The longest unique id, in UTF-8 bytes, folded to lower case where it is (SAML core §8.3.7
+ * allows a persistent NameID 256 characters; OpenID Connect Core §2 a `sub` 255 ASCII
+ * characters): what the user records' lookup keeps in every backend.
+ */
+export const MAX_UNIQUE_ID_BYTES = 1024;
+
+/** Why `uniqueId` cannot key a user (a NUL, an unpaired surrogate, past MAX_UNIQUE_ID_BYTES); undefined when it can. */
+export function uniqueIdProblem(uniqueId: string): string | undefined {
+  const problem = unstorableText(uniqueId);
+  if (problem) return problem;
+  const bytes = Buffer.byteLength(uniqueId.toLowerCase(), 'utf8');
+  return bytes > MAX_UNIQUE_ID_BYTES
+    ? `is ${bytes.toLocaleString('en-US')} bytes long in UTF-8 (at most ${MAX_UNIQUE_ID_BYTES.toLocaleString('en-US')})`
+    : undefined;
 }

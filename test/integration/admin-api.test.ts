@@ -115,7 +115,11 @@ describe.each(BACKENDS)('admin API on %s', (backend) => {
           body: { code: 20001, status: 400, message: `friendly_name: ${problem}; send it without that character.` },
         });
       }
-      // A member name is quoted only when it could be one of ours.
+      // A member inside a list is named with its place; a key that is not one of ours is not quoted.
+      const { sid } = (await api('POST', '/accounts', { friendly_name: 'Roles floor' })).body as { sid: string };
+      expect((await api('PUT', `/accounts/${sid}/roles`, { roles: ['wfo.analyst', 'wfo.\u0000'] })).body.message).toBe(
+        'roles[1]: holds a NUL character (U+0000); send it without that character.',
+      );
       const response = await fetch(`${lanyard.url}/admin/v1/accounts`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -123,8 +127,19 @@ describe.each(BACKENDS)('admin API on %s', (backend) => {
       });
       expect(await response.json()).toMatchObject({
         status: 400,
-        message: 'A JSON member: holds a NUL character (U+0000); send it without that character.',
+        message: 'body: has a key that holds a NUL character (U+0000); send it without that character.',
       });
+      // A form body is checked as a JSON one.
+      const form = await fetch(`${lanyard.url}/admin/v1/accounts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'friendly_name=A%00B',
+      });
+      expect(await form.json()).toMatchObject({
+        status: 400,
+        message: 'friendly_name: holds a NUL character (U+0000); send it without that character.',
+      });
+      before.push(sid);
       expect((await api('GET', '/accounts')).body.accounts).toHaveLength(before.length);
       // An emoji is text like any other.
       expect((await api('POST', '/accounts', { friendly_name: 'Floor \u{1F4DE}' })).status).toBe(201);

@@ -19,6 +19,10 @@ const USERS = [
     roles: ['agent'],
     extra: { resource_access: { desk: { roles: ['a', '\udc00'], note: 'sales\u0000' } } },
   },
+  // A role value Lanyard drops and quotes (cut at 100 characters) with an emoji at the cut.
+  { sub: 'emil', name: 'Emil Agent', email: 'emil@example.com', roles: ['agent', `${'g'.repeat(99)}\u{1F600}`] },
+  // 700 Kelvin signs: 700 bytes folded to lower case, 2,100 as sent (and stored: not an e-mail id).
+  { sub: '\u212A'.repeat(700), name: 'Kelvin', email: 'kelvin@example.com', roles: ['agent'] },
 ];
 
 /** Enhanced SSO brokered to an OpenID Connect provider (oidc-provider, a real, certified OP). */
@@ -128,9 +132,10 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
     expect(desktop.searchParams.get('error_description')).toMatch(/"roles"/);
   });
 
-  it('refuses a sub or profile value no database keeps as sent with 45050 naming it, alike on every backend, and leaves out such values of other claims', async () => {
+  it('refuses a sub or profile value no database keeps as sent with 45050 naming it, alike on every backend, and keeps other claims with U+FFFD for such characters', async () => {
     for (const [login, expected] of [
-      ['nul\u0000sub', /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it holds a NUL character \(U\+0000\)\. Have the IdP send/],
+      ['nul\u0000sub', /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it holds a NUL character \(U\+0000\)\. At the IdP, send/],
+      ['\u212A'.repeat(700), /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 2,100 bytes long in UTF-8 \(at most 1,024\)/],
       [
         'lone',
         /attribute "full_name" cannot be used: it holds an unpaired UTF-16 surrogate \(not Unicode text\)\. Correct the value at the identity provider/,
@@ -150,13 +155,37 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
       codeChallenge: pkcePair().challenge,
     });
     expect(start.status).toBe(400);
-    expect(await start.json()).toMatchObject({ code: 20001, message: expect.stringMatching(/the field state holds a NUL character/) });
+    expect(await start.json()).toMatchObject({ code: 20001, message: 'state: holds a NUL character (U+0000); send it without that character.' });
+    // The mapping dry run answers as these sign-ins did: refused for the unique id or a mapped
+    // field, signed in with an unmapped claim that cannot be kept as sent.
+    const { secret } = await lanyard.services.adminKeys.create('dry run of unstorable values');
+    const api = adminApi(lanyard.url, secret);
+    const dryRun = (attributes: Record<string, unknown>, nameId?: string) =>
+      api('POST', `/connections/${connectionSid}/mapping/dry-run`, { ...(nameId ? { name_id: nameId } : {}), attributes });
+    const fields = { name: 'Dora Agent', email: 'dora@example.com', roles: ['agent'] };
+    expect((await dryRun({ ...fields, sub: 'é'.repeat(600) })).body).toMatchObject({
+      ok: false,
+      error: {
+        code: 45050,
+        message: expect.stringMatching(/unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 1,200 bytes long/),
+      },
+    });
+    expect((await dryRun({ ...fields, name: 'Lone \ud800' }, 'dora')).body).toMatchObject({
+      ok: false,
+      error: { code: 45050, message: expect.stringMatching(/attribute "full_name" cannot be used: it holds an unpaired UTF-16 surrogate/) },
+    });
+    expect((await dryRun({ ...fields, note: 'sales\u0000' }, 'dora')).body).toMatchObject({ ok: true, profile: { full_name: 'Dora Agent' } });
     const { desktop, verifier } = await signIn('dora');
     const tokens = await redeem(desktop, verifier);
     expect(tokens.status).toBe(200);
     const user = await lanyard.services.users.get((tokens.body.token_info as { flex_user_sid: string }).flex_user_sid);
-    expect(user.attributes['resource_access.desk.roles']).toEqual(['a']);
-    expect(Object.hasOwn(user.attributes, 'resource_access.desk.note')).toBe(false);
+    expect(user.attributes['resource_access.desk.roles']).toEqual(['a', '\ufffd']);
+    expect(user.attributes['resource_access.desk.note']).toEqual(['sales\ufffd']);
+    // Lanyard's own quote of a dropped role, cut inside an emoji, is kept (with U+FFFD) in the audit.
+    const emil = await signIn('emil');
+    expect((await redeem(emil.desktop, emil.verifier)).status).toBe(200);
+    const audited = (await lanyard.services.audit.recent(accountSid, 5)).find((e) => e.type === 'login.succeeded');
+    expect(audited?.reason).toContain(`${'g'.repeat(99)}\ufffd`);
   });
 
   it('follows a signing key rotation at the provider without a failed login', async () => {

@@ -311,7 +311,7 @@ describe.each(BACKENDS)('enterprise SAML IdPs on %s', (backend) => {
     for (const [nameId, expected] of [
       [
         `${long}@example.com`,
-        /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 1,112 bytes long in UTF-8 \(at most 1,024\)\. Have the IdP send a persistent or emailAddress NameID/,
+        /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 1,112 bytes long in UTF-8 \(at most 1,024\)\. At the IdP, send a persistent or emailAddress NameID \(SAML\)/,
       ],
       [ADA.nameId, null],
     ] as const) {

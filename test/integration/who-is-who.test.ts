@@ -4,6 +4,9 @@ import { BACKENDS } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import { DESKTOP_URL, pkcePair, postForm, postJson } from '../support/flows.ts';
 import { createEnterpriseIdp, type EnterpriseIdp, type UserClaims } from '../support/samlify-idp.ts';
+import { cliSandbox, expectBadInput } from '../support/cli.ts';
+import { openStorage } from '../../packages/server/src/storage/open.ts';
+import { UserService } from '../../packages/server/src/users/user-service.ts';
 
 /**
  * Who is who (issue 14): transient NameIDs, e-mail NameIDs in another letter case, the unique id
@@ -208,5 +211,33 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
     expect(clash.status).toBe(409);
     expect(clash.body.message).toMatch(/lanyard users merge/);
     expect((await admin('POST', `/users/${keep.userSid}/merge`, { into: keep.userSid })).status).toBe(400);
+  });
+});
+
+describe('users relink from the CLI', () => {
+  it('refuses the ids the admin API refuses, with the same words (exit 2)', async () => {
+    const cli = cliSandbox();
+    try {
+      const storage = await openStorage(cli.env.LANYARD_DATABASE_URL!);
+      const user = await new UserService(storage).provision('AC00000000000000000000000000000001', {
+        uniqueId: 'ada@example.com',
+        fullName: 'Ada',
+        email: 'ada@example.com',
+        roles: ['agent'],
+        imageUrl: null,
+        attributes: {},
+      });
+      await storage.close();
+      const refusals: Array<[string, RegExp]> = [
+        ['a\u0001b@example.com', /unique_id: must not contain control characters/],
+        [' ada@example.com ', /unique_id: must not start or end with spaces/],
+        ['é'.repeat(600), /unique_id: must be at most 1,024 bytes in UTF-8/],
+        ['x'.repeat(1025), /unique_id: must be at most 1,024 bytes in UTF-8/],
+      ];
+      for (const [uniqueId, message] of refusals) expectBadInput(await cli.lanyard('users', 'relink', user.sid, uniqueId), message);
+      expect((await cli.json('users', 'relink', user.sid, 'ada.l@example.com')).unique_id).toBe('ada.l@example.com');
+    } finally {
+      cli.cleanup();
+    }
   });
 });

@@ -47,7 +47,8 @@ export function registerUserRepairs(users: Command): void {
     .argument('<uniqueId>')
     .action(
       action(async (context, { args: [sid, uniqueId] }) => {
-        const user = await identityAdmin(context).relinkUser(sid!, uniqueId!);
+        const body = parseWith(schemas.relinkUser, { unique_id: uniqueId });
+        const user = await identityAdmin(context).relinkUser(sid!, body.unique_id);
         return { data: user, text: `${user.sid} now signs in as "${user.unique_id}".` };
       }),
     );

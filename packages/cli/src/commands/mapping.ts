@@ -77,7 +77,10 @@ export function registerMapping(program: Command): void {
         } catch (error) {
           throw new InvalidParameterError(`--attributes must be a readable JSON file (${(error as Error).message}).`);
         }
-        const result = await admin.dryRunMapping(sid!, parseWith(schemas.mappingDryRun, { name_id: options.nameId, attributes }));
+        const result = await admin.dryRunMapping(
+          sid!,
+          parseWith(schemas.mappingDryRun, { name_id: options.nameId, attributes }, { allowUnstorableText: true }),
+        );
         const dropped: Array<[string, string]> = result.dropped_roles.length
           ? [['dropped roles', `${quoteList(result.dropped_roles)} (not recognised, not mapped)`]]
           : [];

@@ -1,6 +1,7 @@
 import { discoverProvider } from '../connections/oidc-connection.ts';
 import { clientSecretChange, type ClientSecretChange } from '../accounts/oidc-settings.ts';
-import { readProfile, refusalOf } from '../connections/profile-mapping.ts';
+import { readProfile, refusalOf, unstorableRefusalOf } from '../connections/profile-mapping.ts';
+import { DEFAULT_UNIQUE_ID_POLICY, uniqueIdRefusal } from '../users/unique-id.ts';
 import { InvalidParameterError, type LanyardError } from '../errors.ts';
 import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
@@ -172,7 +173,11 @@ export class AdminService {
       );
     }
     const reading = readProfile(nameId, attributes, connection.mapping, account.declaredRoles);
-    const refusal = refusalOf(reading, account.declaredRoles);
+    // As a sign-in checks, in its order: the unique id, what is missing, what cannot be stored.
+    const refusal =
+      uniqueIdRefusal(nameId, connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY) ??
+      refusalOf(reading, account.declaredRoles) ??
+      unstorableRefusalOf(reading);
     const received = Object.keys(attributes);
     if (refusal) {
       const explained = explainForConnection(explainRoleFailure(refusal, attributes), connection) as LanyardError;

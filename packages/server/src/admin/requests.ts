@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { UNPAIRED_SURROGATE } from '../storage/storable-values.ts';
-import { MAX_UNIQUE_ID_BYTES } from '../users/unique-id.ts';
+import { MAX_UNIQUE_ID_BYTES, uniqueIdBytes } from '../users/unique-id.ts';
 
 const url = z.string().min(1).max(2048);
 const pem = z.string().min(1).max(20_000);
@@ -52,12 +52,12 @@ export const schemas = {
     unique_id: z
       .string()
       .min(1)
-      .max(MAX_UNIQUE_ID_BYTES)
+      .max(MAX_UNIQUE_ID_BYTES, 'must be at most 1,024 bytes in UTF-8')
       // What no IdP sends and a database may refuse (PostgreSQL: NUL, unpaired surrogates; an
       // index entry over 2,704 bytes): a 400 here instead of a 500 there.
       .refine((id) => !Array.from(id).some((c) => c < ' ' || c === '\u007f'), 'must not contain control characters')
       .refine((id) => !UNPAIRED_SURROGATE.test(id), 'must be well-formed Unicode (no unpaired surrogates)')
-      .refine((id) => Buffer.byteLength(id.toLowerCase(), 'utf8') <= MAX_UNIQUE_ID_BYTES, 'must be at most 1,024 bytes in UTF-8')
+      .refine((id) => uniqueIdBytes(id) <= MAX_UNIQUE_ID_BYTES, 'must be at most 1,024 bytes in UTF-8')
       .refine((id) => id.trim() === id, 'must not start or end with spaces (sign-ins trim the ids they take from attributes)')
       .describe(
         'The unique id the IdP now sends for this user; stored in lower case when in e-mail form and every connection of the account matches e-mail ids whatever their letter case',

@@ -124,7 +124,7 @@ export const adminRoutes =
     });
 
     admin.post('/connections/:sid/mapping/dry-run', async (c) =>
-      c.json(await ops(c).dryRunMapping(c.req.param('sid'), await readJson(c, schemas.mappingDryRun))),
+      c.json(await ops(c).dryRunMapping(c.req.param('sid'), await readJson(c, schemas.mappingDryRun, { allowUnstorableText: true }))),
     );
     admin.put('/accounts/:sid/oidc', async (c) => c.json(await ops(c).setOidc(c.req.param('sid'), await readJson(c, schemas.oidc))));
 

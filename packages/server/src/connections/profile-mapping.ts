@@ -119,24 +119,25 @@ export function mapProfile(
   const reading = readProfile(uniqueId, attributes, mapping, declaredRoles);
   const refusal = refusalOf(reading, declaredRoles);
   if (refusal) throw refusal;
-  refuseUnstorable(reading);
+  const unusable = unstorableRefusalOf(reading);
+  if (unusable) throw unusable;
   return {
     uniqueId: uniqueId!,
     fullName: reading.fullName!,
     email: reading.email!,
     roles: reading.roles,
     imageUrl: reading.imageUrl ?? null,
-    attributes: storableAttributes(attributes),
+    attributes,
     droppedRoles: reading.droppedRoles,
   };
 }
 
 /**
- * A profile field whose value no backend stores as sent (a NUL, an unpaired surrogate:
- * storage/storable-values.ts) fails the sign-in naming the field, as a missing one does.
- * @throws UnusableIdpValueError (45050)
+ * The refusal (45050) of a profile field whose value no backend stores as sent (a NUL, an
+ * unpaired surrogate: storage/storable-values.ts), naming the field as a missing one is named;
+ * null when every field can be stored.
  */
-function refuseUnstorable(reading: ProfileReading): void {
+export function unstorableRefusalOf(reading: ProfileReading): UnusableIdpValueError | null {
   const fields: Array<[string, string | undefined]> = [
     ['full_name', reading.fullName],
     ['email', reading.email],
@@ -146,23 +147,13 @@ function refuseUnstorable(reading: ProfileReading): void {
   for (const [field, value] of fields) {
     const problem = value === undefined ? undefined : unstorableText(value);
     if (problem)
-      throw new UnusableIdpValueError(
+      return new UnusableIdpValueError(
         `attribute "${field}"`,
         problem,
         'Correct the value at the identity provider, in the attribute or claim this connection maps to it ("Attributes and roles").',
       );
   }
-}
-
-/** The attributes kept on the user: values (and names) no backend stores as sent are left out, since they could not be kept; the profile's own fields were checked by refuseUnstorable. */
-function storableAttributes(attributes: RawAttributes): RawAttributes {
-  const kept = emptyAttributes();
-  for (const name of Object.keys(attributes)) {
-    if (unstorableText(name)) continue;
-    const values = attributeValues(attributes, name).filter((value) => !unstorableText(value));
-    if (values.length > 0) kept[name] = values;
-  }
-  return kept;
+  return null;
 }
 
 /** Audit wording for a successful sign-in that dropped role values; null when none was dropped. */

@@ -1,4 +1,5 @@
 import type { ServiceProvider } from './sp-metadata.ts';
+import { storableKey } from '../storage/storable-values.ts';
 import type { CacheProvider, SAML } from '@node-saml/node-saml';
 import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
@@ -200,7 +201,8 @@ export class SamlConnection {
     const keepUntil = Math.max(assertion.notOnOrAfter ?? 0, confirmation.notOnOrAfter!, now + REQUEST_TTL_MS) + skewMs;
     const fresh = await this.storage.insert({
       kind: SAML_ASSERTION,
-      id: `${this.settings.issuer}|${assertion.id}`,
+      // Both are outside text (metadata, a signed assertion): a digest where too long or not storable.
+      id: storableKey(`${this.settings.issuer}|${assertion.id}`),
       payload: {},
       expiresAt: keepUntil,
     });

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { ContentTooLargeError, InvalidParameterError } from '../errors.ts';
-import { unstorableText } from '../storage/storable-values.ts';
+import { findUnstorableText } from '../storage/storable-values.ts';
 import { nodeRequestOf, requestHeader } from './request-headers.ts';
 
 /** The largest request body Lanyard reads, in bytes: SAML responses are the largest legitimate ones. */
@@ -112,18 +112,18 @@ function readIncoming(incoming: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** Parses a JSON body (or form body where the protocol says so) and validates it once, here. */
-export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+/** Parses a JSON body (or form body where the protocol says so) and validates it once, here (`parseWith`, with `options`). */
+export async function readJson<S extends z.ZodType>(c: Context, schema: S, options?: ParseOptions): Promise<z.infer<S>> {
   let body: unknown;
   const type = requestHeader(c, 'content-type') ?? '';
   const text = await readBodyText(c);
   try {
-    body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text, refuseUnsafeMember);
+    body = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text, refuseProtoKey);
   } catch (error) {
     if (error instanceof InvalidParameterError) throw error;
     throw new InvalidParameterError('The request body must be valid JSON.');
   }
-  return parseWith(schema, body);
+  return parseWith(schema, body, options);
 }
 
 /**
@@ -131,13 +131,8 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
  * validation, spreading) turns it into a prototype assignment, silently dropping or re-parenting
  * data. No Lanyard field or attribute legitimately has that name: refuse it, naming it.
  */
-function refuseUnsafeMember(key: string, value: unknown): unknown {
+function refuseProtoKey(key: string, value: unknown): unknown {
   if (key === '__proto__') throw new InvalidParameterError('"__proto__" is not accepted as a key in a JSON body.');
-  // Text no database keeps as sent (a NUL, an unpaired surrogate: storage/storable-values.ts),
-  // refused here with the member's name rather than deep in storage without it.
-  const problem = unstorableText(key) ?? (typeof value === 'string' ? unstorableText(value) : undefined);
-  if (problem)
-    throw new InvalidParameterError(`${/^[a-z_][a-z0-9_]{0,63}$/.test(key) ? key : 'A JSON member'}: ${problem}; send it without that character.`);
   return value;
 }
 
@@ -204,7 +199,22 @@ export async function readFormParams(c: Context): Promise<URLSearchParams> {
   return new URLSearchParams(await readBodyText(c));
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+export interface ParseOptions {
+  /**
+   * `true` where the input stands for what an IdP may send (the mapping dry run), which a sign-in
+   * checks field by field; otherwise text no database keeps as sent is refused.
+   */
+  allowUnstorableText?: boolean;
+}
+
+/**
+ * Validates an admin API or CLI input (the same schemas for both) once, at the edge.
+ * @throws InvalidParameterError (400) naming the first field in error: one the schema refuses, or
+ *   one holding text no database keeps as sent (a NUL, an unpaired surrogate: storage/storable-values.ts).
+ */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, options: ParseOptions = {}): z.infer<S> {
+  const unstorable = options.allowUnstorableText ? undefined : findUnstorableText(input);
+  if (unstorable) throw new InvalidParameterError(`${unstorable.field || 'body'}: ${unstorable.problem}; send it without that character.`);
   const result = schema.safeParse(input);
   if (!result.success) {
     const issue = result.error.issues[0]!;

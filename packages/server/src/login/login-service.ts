@@ -1,4 +1,5 @@
 import type { AccountService } from '../accounts/account-service.ts';
+import { unstorableText } from '../storage/storable-values.ts';
 import type { Account, Connection } from '../accounts/model.ts';
 import { assertTrusted, exactRedirectMatch, parseTrustedUrl } from '../accounts/trusted-urls.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -137,6 +138,15 @@ export class LoginService {
     if ((input.surface === 'flex' && !input.state) || input.state.length > 1024)
       throw new InvalidParameterError('state is required (at most 1024 characters).');
     if (input.nonce !== undefined && input.nonce.length > 1024) throw new InvalidParameterError('nonce must be at most 1024 characters.');
+    // Kept with the pending sign-in and sent back as received: refused rather than altered by storage.
+    for (const [name, value] of [
+      ['state', input.state],
+      ['nonce', input.nonce],
+      ['scope', input.scope],
+    ] as const) {
+      const problem = value ? unstorableText(value) : undefined;
+      if (problem) throw new InvalidParameterError(`${name}: ${problem}; send it without that character.`);
+    }
     // Error texts name the parameters of the surface the client speaks, and never echo its input.
     const names = input.surface === 'flex' ? FLEX_PKCE_NAMES : STANDARD_PKCE_NAMES;
     if (!input.codeChallenge) throw new InvalidParameterError(`PKCE is required: send ${names.challenge} with ${names.method} S256 (RFC 7636).`);

@@ -70,10 +70,10 @@ export interface ConsumeWithLinkedResult<T> extends ConsumeResult<T> {
 }
 
 /**
- * Every backend refuses the same records and finds nothing under the same keys
- * (storable-values.ts): a write holding a NUL character or an unpaired UTF-16 surrogate, or a
- * key past 2,048 UTF-8 bytes, throws UnstorableValueError (400); a read under a key holding
- * either finds nothing.
+ * Every backend keeps, refuses and finds the same records (storable-values.ts): a write whose key
+ * holds a NUL character or an unpaired UTF-16 surrogate, or is past 2,048 UTF-8 bytes, throws
+ * UnstorableValueError (400); either character in payload text is stored as U+FFFD; a read
+ * under a key holding either finds nothing.
  */
 export interface Storage {
   readonly backend: 'sqlite' | 'postgres';

@@ -3,7 +3,7 @@ import { StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
 import { StatementBatches } from './statement-batches.ts';
-import { assertStorable, matchesNoRecord } from './storable-values.ts';
+import { matchesNoRecord, storablePayload } from './storable-values.ts';
 import type { ConsumeResult, FindOptions, FoundWithLinked, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
 interface Row {
@@ -35,8 +35,7 @@ function toRecord<T>(row: Row): StoredRecord<T> {
 }
 
 function values<T>(r: NewRecord<T>, now: number): unknown[] {
-  const payload = JSON.stringify(r.payload);
-  assertStorable(r, payload);
+  const payload = storablePayload(r);
   return [r.kind, r.id, r.accountSid ?? null, r.lookup ?? null, r.family ?? null, payload, r.createdAt ?? now, r.expiresAt ?? null];
 }
 

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
-import { assertStorable, matchesNoRecord } from './storable-values.ts';
+import { matchesNoRecord, storablePayload } from './storable-values.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
 import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
 
@@ -35,8 +35,7 @@ function toRecord<T>(row: Row): StoredRecord<T> {
 }
 
 function params<T>(r: NewRecord<T>, now: number) {
-  const payload = JSON.stringify(r.payload);
-  assertStorable(r, payload);
+  const payload = storablePayload(r);
   return {
     kind: r.kind,
     id: r.id,

@@ -1,12 +1,13 @@
+import { createHash } from 'node:crypto';
 import { UnstorableValueError } from '../errors.ts';
 import type { NewRecord } from './port.ts';
 
 /**
  * Text both backends store and find alike. PostgreSQL refuses a NUL (U+0000) in TEXT and JSONB
  * (SQLSTATE 22021, 22P05), refuses an unpaired UTF-16 surrogate in JSONB (22P02) and turns it
- * into U+FFFD in TEXT, where two different keys would then collide; SQLite stores both. Checked
- * here, before either backend sees a record, so that both refuse the same records with the same
- * 400 (UnstorableValueError) instead of a 500 on one of them.
+ * into U+FFFD in TEXT, where two different keys would then collide; SQLite stores both. Handled
+ * here, before either backend sees a record (`storablePayload`), so that both keep and refuse the
+ * same records instead of one of them answering 500.
  */
 
 /** A UTF-16 surrogate without its pair: not Unicode text (a JavaScript string can hold one; UTF-8 cannot). */
@@ -29,26 +30,37 @@ export function unstorableText(text: string): string | undefined {
  * JSON.stringify writes a NUL and an unpaired surrogate as `\u` escapes (and a paired one as
  * itself): an escape preceded by an even number of backslashes is one of them.
  */
-const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+const UNSTORABLE_ESCAPES = /((?<!\\)(?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
 
 /**
- * Refuses a record a backend would refuse or alter: a key over MAX_KEY_BYTES, or a key or payload
- * string with a NUL or an unpaired surrogate. `payloadJson` is the payload as the backend stores it.
- * @throws UnstorableValueError (400) naming the problem and, for a payload, the field.
+ * The payload of `record` as a backend stores it (JSON), with its keys checked. A key (id,
+ * lookup, family, account SID) holding a NUL or an unpaired surrogate, or past MAX_KEY_BYTES, is
+ * refused: it would find another record, or none. In payload text each such character becomes
+ * U+FFFD, as UTF-8 encoding does to an unpaired surrogate: outside input is refused before it
+ * gets here, with its field named (request-body.ts `parseWith`, users/unique-id.ts,
+ * connections/profile-mapping.ts, the authorization endpoints), so what is replaced is text
+ * Lanyard composed around outside text (an audit reason quoting an IdP's message) or a record a
+ * release before these checks stored on SQLite, which an update (a revocation) must not fail on.
+ * @throws UnstorableValueError (400) naming the key's problem.
  */
-export function assertStorable(record: NewRecord<unknown>, payloadJson: string): void {
+export function storablePayload(record: NewRecord<unknown>): string {
   for (const key of [record.id, record.lookup, record.family, record.accountSid]) {
     if (typeof key !== 'string') continue;
     const problem =
       unstorableText(key) ?? (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES ? tooLong(key) : undefined);
     if (problem) throw new UnstorableValueError(`an identifier ${problem}`);
   }
-  if (payloadJson.includes('\\u') && UNSTORABLE_ESCAPE.test(payloadJson)) {
-    const found = firstUnstorable(record.payload, '');
-    throw new UnstorableValueError(
-      found ? `${found.field ? `the field ${found.field}` : 'a value'} ${found.problem}` : 'a value holds text no database can store',
-    );
-  }
+  const json = JSON.stringify(record.payload);
+  return json.includes('\\u') ? json.replace(UNSTORABLE_ESCAPES, '$1\\ufffd') : json;
+}
+
+/**
+ * `key` when a backend can store it, else a digest of it (`sha256:` and 64 hex digits): for keys
+ * built from outside text that must stay one-to-one (an assertion's issuer and ID, SAML replay).
+ */
+export function storableKey(key: string): string {
+  const storable = !unstorableText(key) && !(key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES);
+  return storable ? key : `sha256:${createHash('sha256').update(key, 'utf16le').digest('hex')}`;
 }
 
 function tooLong(key: string): string {
@@ -58,7 +70,12 @@ function tooLong(key: string): string {
 /** Field names that are ours to quote (camelCase or snake_case words); any other key is outside text and is not echoed. */
 const QUOTABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-function firstUnstorable(value: unknown, path: string): { field: string; problem: string } | undefined {
+/**
+ * The first string in `value` (a parsed JSON document, a record's payload) that no backend keeps
+ * as sent, with where it is: `urls[0]`, `mapping.full_name[1]`, `…` for a key that is not ours to
+ * quote; `field` is '' for `value` itself. Undefined when every string can be stored.
+ */
+export function findUnstorableText(value: unknown, path = ''): { field: string; problem: string } | undefined {
   if (typeof value === 'string') {
     const problem = unstorableText(value);
     return problem ? { field: path, problem } : undefined;
@@ -67,8 +84,8 @@ function firstUnstorable(value: unknown, path: string): { field: string; problem
   for (const [key, inner] of Object.entries(value)) {
     const field = Array.isArray(value) ? `${path}[${key}]` : `${path}${path ? '.' : ''}${QUOTABLE_FIELD.test(key) ? key : '…'}`;
     const keyProblem = Array.isArray(value) ? undefined : unstorableText(key);
-    if (keyProblem) return { field: `a key of ${path || 'the record'}`, problem: keyProblem };
-    const found = firstUnstorable(inner, field);
+    if (keyProblem) return { field: path, problem: `has a key that ${keyProblem}` };
+    const found = findUnstorableText(inner, field);
     if (found) return found;
   }
   return undefined;

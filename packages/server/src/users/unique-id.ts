@@ -39,16 +39,8 @@ export function resolveUniqueId(
     }
     id = subject.nameId;
   }
-  const problem = id === undefined ? undefined : uniqueIdProblem(id);
-  if (problem) {
-    throw new UnusableIdpValueError(
-      policy.attribute ? `unique id (attribute or claim "${policy.attribute.slice(0, 100)}")` : 'unique id (SAML NameID or OpenID Connect sub)',
-      problem,
-      policy.attribute
-        ? 'Send a value without it at the IdP, or take the unique id from another attribute (lanyard identity set <ConnectionSid> --attribute <name>).'
-        : 'Have the IdP send a persistent or emailAddress NameID (a sub of at most 255 ASCII characters, OpenID Connect Core §2), or take the unique id from an attribute (lanyard identity set <ConnectionSid> --attribute <name>).',
-    );
-  }
+  const refusal = id === undefined ? null : uniqueIdRefusal(id, policy);
+  if (refusal) throw refusal;
   return id !== undefined && foldsCase(id, policy) ? id.toLowerCase() : id;
 }
 
@@ -59,11 +51,32 @@ export function resolveUniqueId(
  */
 export const MAX_UNIQUE_ID_BYTES = 1024;
 
+/**
+ * The refusal (45050) of a unique id no backend can key a user by (`uniqueIdProblem`), in the
+ * words of where `policy` takes it from; null when it can.
+ */
+export function uniqueIdRefusal(uniqueId: string, policy: UniqueIdPolicy = DEFAULT_UNIQUE_ID_POLICY): UnusableIdpValueError | null {
+  const problem = uniqueIdProblem(uniqueId);
+  if (!problem) return null;
+  return new UnusableIdpValueError(
+    policy.attribute ? `unique id (attribute or claim "${policy.attribute.slice(0, 100)}")` : 'unique id (SAML NameID or OpenID Connect sub)',
+    problem,
+    policy.attribute
+      ? 'Send a value without it at the IdP, or take the unique id from another attribute (lanyard identity set <ConnectionSid> --attribute <name>).'
+      : 'At the IdP, send a persistent or emailAddress NameID (SAML) or a sub of at most 255 ASCII characters (OpenID Connect Core §2), or take the unique id from an attribute or claim (lanyard identity set <ConnectionSid> --attribute <name>).',
+  );
+}
+
+/** The UTF-8 length of `uniqueId` in bytes, as sent or folded to lower case, whichever is stored longer (`K`, the Kelvin sign, folds to one byte from three). */
+export function uniqueIdBytes(uniqueId: string): number {
+  return Math.max(Buffer.byteLength(uniqueId, 'utf8'), Buffer.byteLength(uniqueId.toLowerCase(), 'utf8'));
+}
+
 /** Why `uniqueId` cannot key a user (a NUL, an unpaired surrogate, past MAX_UNIQUE_ID_BYTES); undefined when it can. */
 export function uniqueIdProblem(uniqueId: string): string | undefined {
   const problem = unstorableText(uniqueId);
   if (problem) return problem;
-  const bytes = Buffer.byteLength(uniqueId.toLowerCase(), 'utf8');
+  const bytes = uniqueIdBytes(uniqueId);
   return bytes > MAX_UNIQUE_ID_BYTES
     ? `is ${bytes.toLocaleString('en-US')} bytes long in UTF-8 (at most ${MAX_UNIQUE_ID_BYTES.toLocaleString('en-US')})`
     : undefined;

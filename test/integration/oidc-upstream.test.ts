@@ -19,8 +19,8 @@ const USERS = [
     roles: ['agent'],
     extra: { resource_access: { desk: { roles: ['a', '\udc00'], note: 'sales\u0000' } } },
   },
-  // A role value Lanyard drops and quotes (cut at 100 characters) with an emoji at the cut.
-  { sub: 'emil', name: 'Emil Agent', email: 'emil@example.com', roles: ['agent', `${'g'.repeat(99)}\u{1F600}`] },
+  // Role values Lanyard drops and quotes: one cut at 100 characters inside an emoji, one with a NUL.
+  { sub: 'emil', name: 'Emil Agent', email: 'emil@example.com', roles: ['agent', `${'g'.repeat(99)}\u{1F600}`, 'x\u0000'] },
   // 700 Kelvin signs: 700 bytes folded to lower case, 2,100 as sent (and stored: not an e-mail id).
   { sub: '\u212A'.repeat(700), name: 'Kelvin', email: 'kelvin@example.com', roles: ['agent'] },
 ];
@@ -135,7 +135,7 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
   it('refuses a sub or profile value no database keeps as sent with 45050 naming it, alike on every backend, and keeps other claims with U+FFFD for such characters', async () => {
     for (const [login, expected] of [
       ['nul\u0000sub', /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it holds a NUL character \(U\+0000\)\. At the IdP, send/],
-      ['\u212A'.repeat(700), /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 2,100 bytes long in UTF-8 \(at most 1,024\)/],
+      ['\u212A'.repeat(700), /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 2,100 bytes long in UTF-8 \(at most 2,000\)/],
       [
         'lone',
         /attribute "full_name" cannot be used: it holds an unpaired UTF-16 surrogate \(not Unicode text\)\. Correct the value at the identity provider/,
@@ -163,11 +163,11 @@ describe.each(BACKENDS)('OpenID Connect identity provider on %s', (backend) => {
     const dryRun = (attributes: Record<string, unknown>, nameId?: string) =>
       api('POST', `/connections/${connectionSid}/mapping/dry-run`, { ...(nameId ? { name_id: nameId } : {}), attributes });
     const fields = { name: 'Dora Agent', email: 'dora@example.com', roles: ['agent'] };
-    expect((await dryRun({ ...fields, sub: 'é'.repeat(600) })).body).toMatchObject({
+    expect((await dryRun({ ...fields, sub: 'é'.repeat(1100) })).body).toMatchObject({
       ok: false,
       error: {
         code: 45050,
-        message: expect.stringMatching(/unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 1,200 bytes long/),
+        message: expect.stringMatching(/unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 2,200 bytes long/),
       },
     });
     expect((await dryRun({ ...fields, name: 'Lone \ud800' }, 'dora')).body).toMatchObject({

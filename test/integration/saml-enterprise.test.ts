@@ -307,11 +307,11 @@ describe.each(BACKENDS)('enterprise SAML IdPs on %s', (backend) => {
     const { connection } = await account(idp);
     const metadata = await spMetadata(connection.sid);
     // Random letters: PostgreSQL compresses a repeated one under its index limit.
-    const long = Array.from({ length: 1100 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz'[(i * 7 + (i >> 3)) % 26]).join('');
+    const long = Array.from({ length: 2100 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz'[(i * 7 + (i >> 3)) % 26]).join('');
     for (const [nameId, expected] of [
       [
         `${long}@example.com`,
-        /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 1,112 bytes long in UTF-8 \(at most 1,024\)\. At the IdP, send a persistent or emailAddress NameID \(SAML\)/,
+        /unique id \(SAML NameID or OpenID Connect sub\) cannot be used: it is 2,112 bytes long in UTF-8 \(at most 2,000\)\. At the IdP, send a persistent or emailAddress NameID \(SAML\)/,
       ],
       [ADA.nameId, null],
     ] as const) {

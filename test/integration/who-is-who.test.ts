@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningCredentials } from '../../packages/demo/src/dev-idp/index.ts';
-import { BACKENDS } from '../support/backends.ts';
+import Database from 'better-sqlite3';
+import { BACKENDS, createTestDatabase } from '../support/backends.ts';
 import { startTestLanyard, type TestLanyard } from '../support/lanyard.ts';
 import { DESKTOP_URL, pkcePair, postForm, postJson } from '../support/flows.ts';
 import { createEnterpriseIdp, type EnterpriseIdp, type UserClaims } from '../support/samlify-idp.ts';
@@ -168,7 +169,7 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
       ['a\u0000b@example.com', /^unique_id: holds a NUL character \(U\+0000\)/],
       ['a\u0001b@example.com', /control characters/],
       ['a\ud800@example.com', /^unique_id: holds an unpaired UTF-16 surrogate/],
-      ['中'.repeat(400), /1,024 bytes/],
+      ['中'.repeat(700), /2,000 bytes/],
       [' ada@example.com', /spaces/],
     ];
     for (const [uniqueId, message] of refusals) {
@@ -231,13 +232,48 @@ describe('users relink from the CLI', () => {
       const refusals: Array<[string, RegExp]> = [
         ['a\u0001b@example.com', /unique_id: must not contain control characters/],
         [' ada@example.com ', /unique_id: must not start or end with spaces/],
-        ['é'.repeat(600), /unique_id: must be at most 1,024 bytes in UTF-8/],
-        ['x'.repeat(1025), /unique_id: must be at most 1,024 bytes in UTF-8/],
+        ['é'.repeat(1100), /unique_id: must be at most 2,000 bytes in UTF-8/],
+        ['x'.repeat(2001), /unique_id: must be at most 2,000 bytes in UTF-8/],
       ];
       for (const [uniqueId, message] of refusals) expectBadInput(await cli.lanyard('users', 'relink', user.sid, uniqueId), message);
       expect((await cli.json('users', 'relink', user.sid, 'ada.l@example.com')).unique_id).toBe('ada.l@example.com');
     } finally {
       cli.cleanup();
+    }
+  });
+});
+
+describe('users an earlier release stored under an id no backend keeps as a key now', () => {
+  it('can still be disabled and relinked (SQLite kept a NUL; both backends kept ids past 2,048 bytes)', async () => {
+    const db = await createTestDatabase('sqlite');
+    try {
+      let storage = await openStorage(db.url);
+      const users = () => new UserService(storage);
+      const profile = { fullName: 'Old', email: 'old@example.com', roles: ['agent'], imageUrl: null, attributes: {} };
+      const nul = await users().provision('AC00000000000000000000000000000002', { ...profile, uniqueId: 'old-nul' });
+      const long = await users().provision('AC00000000000000000000000000000002', { ...profile, uniqueId: 'old-long' });
+      await storage.close();
+      // As the earlier release left them.
+      const raw = new Database(db.url.slice('sqlite:'.length));
+      for (const [user, uniqueId] of [
+        [nul, 'old\u0000nul'],
+        [long, 'l'.repeat(2100)],
+      ] as const) {
+        raw
+          .prepare(`UPDATE records SET lookup = ?, payload = ? WHERE kind = 'user' AND id = ?`)
+          .run(`${user.accountSid}:${uniqueId}`, JSON.stringify({ ...user, uniqueId }), user.sid);
+      }
+      raw.close();
+      storage = await openStorage(db.url);
+      for (const user of [nul, long]) {
+        expect((await users().setDisabled(user.sid, true)).disabled).toBe(true);
+        expect((await users().get(user.sid)).disabled).toBe(true);
+      }
+      await users().relink(nul.sid, 'old@example.com');
+      expect((await users().provision(nul.accountSid, { ...profile, uniqueId: 'old@example.com' })).sid).toBe(nul.sid);
+      await storage.close();
+    } finally {
+      await db.drop();
     }
   });
 });

@@ -52,12 +52,12 @@ export const schemas = {
     unique_id: z
       .string()
       .min(1)
-      .max(MAX_UNIQUE_ID_BYTES, 'must be at most 1,024 bytes in UTF-8')
+      .max(MAX_UNIQUE_ID_BYTES, 'must be at most 2,000 bytes in UTF-8')
       // What no IdP sends and a database may refuse (PostgreSQL: NUL, unpaired surrogates; an
       // index entry over 2,704 bytes): a 400 here instead of a 500 there.
       .refine((id) => !Array.from(id).some((c) => c < ' ' || c === '\u007f'), 'must not contain control characters')
       .refine((id) => !UNPAIRED_SURROGATE.test(id), 'must be well-formed Unicode (no unpaired surrogates)')
-      .refine((id) => uniqueIdBytes(id) <= MAX_UNIQUE_ID_BYTES, 'must be at most 1,024 bytes in UTF-8')
+      .refine((id) => uniqueIdBytes(id) <= MAX_UNIQUE_ID_BYTES, 'must be at most 2,000 bytes in UTF-8')
       .refine((id) => id.trim() === id, 'must not start or end with spaces (sign-ins trim the ids they take from attributes)')
       .describe(
         'The unique id the IdP now sends for this user; stored in lower case when in e-mail form and every connection of the account matches e-mail ids whatever their letter case',

@@ -142,7 +142,9 @@ export function unstorableRefusalOf(reading: ProfileReading): UnusableIdpValueEr
     ['full_name', reading.fullName],
     ['email', reading.email],
     ['image_url', reading.imageUrl],
-    ...reading.receivedRoles.map((role): [string, string] => ['roles', role]),
+    // The roles kept; values dropped as unrecognised are only quoted in the audit, which stores
+    // such a character as U+FFFD (storage/storable-values.ts).
+    ...reading.roles.map((role): [string, string] => ['roles', role]),
   ];
   for (const [field, value] of fields) {
     const problem = value === undefined ? undefined : unstorableText(value);

@@ -46,8 +46,7 @@ const UNSTORABLE_ESCAPES = /((?<!\\)(?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi
 export function storablePayload(record: NewRecord<unknown>): string {
   for (const key of [record.id, record.lookup, record.family, record.accountSid]) {
     if (typeof key !== 'string') continue;
-    const problem =
-      unstorableText(key) ?? (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES ? tooLong(key) : undefined);
+    const problem = keyProblem(key);
     if (problem) throw new UnstorableValueError(`an identifier ${problem}`);
   }
   const json = JSON.stringify(record.payload);
@@ -59,8 +58,16 @@ export function storablePayload(record: NewRecord<unknown>): string {
  * built from outside text that must stay one-to-one (an assertion's issuer and ID, SAML replay).
  */
 export function storableKey(key: string): string {
-  const storable = !unstorableText(key) && !(key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES);
-  return storable ? key : `sha256:${createHash('sha256').update(key, 'utf16le').digest('hex')}`;
+  return isStorableKey(key) ? key : `sha256:${createHash('sha256').update(key, 'utf16le').digest('hex')}`;
+}
+
+/** Whether every backend can keep `key` as a record's key (no NUL or unpaired surrogate, at most MAX_KEY_BYTES). */
+export function isStorableKey(key: string): boolean {
+  return keyProblem(key) === undefined;
+}
+
+function keyProblem(key: string): string | undefined {
+  return unstorableText(key) ?? (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES ? tooLong(key) : undefined);
 }
 
 function tooLong(key: string): string {

@@ -45,11 +45,12 @@ export function resolveUniqueId(
 }
 
 /**
- * The longest unique id, in UTF-8 bytes, folded to lower case where it is (SAML core §8.3.7
- * allows a persistent NameID 256 characters; OpenID Connect Core §2 a `sub` 255 ASCII
- * characters): what the user records' lookup keeps in every backend.
+ * The longest unique id, in UTF-8 bytes as `uniqueIdBytes` counts them: what a user record's
+ * lookup (`<AccountSid>:<unique id>`) keeps within MAX_KEY_BYTES in every backend. Far past what
+ * the protocols allow (SAML core §8.3.7: a persistent NameID of 256 characters; OpenID Connect
+ * Core §2: a `sub` of 255 ASCII characters), and near what PostgreSQL's index took before.
  */
-export const MAX_UNIQUE_ID_BYTES = 1024;
+export const MAX_UNIQUE_ID_BYTES = 2000;
 
 /**
  * The refusal (45050) of a unique id no backend can key a user by (`uniqueIdProblem`), in the

@@ -1,6 +1,7 @@
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
 import { encodeIdentity, newSid } from '../ids.ts';
 import type { Storage } from '../storage/port.ts';
+import { isStorableKey } from '../storage/storable-values.ts';
 import { isEmailForm } from './email-form.ts';
 
 export type Role = 'admin' | 'supervisor' | 'agent' | (string & {});
@@ -168,11 +169,15 @@ export class UserService {
   /** Writes `user` over `previous` (the same user as read before the change). */
   private async save(user: User, previous: User): Promise<void> {
     await this.noteCaseVariant(user, previous);
+    const lookup = lookupOf(user.accountSid, user.uniqueId);
     await this.storage.upsert({
       kind: KIND,
       id: user.sid,
       accountSid: user.accountSid,
-      lookup: lookupOf(user.accountSid, user.uniqueId),
+      // A user an earlier release stored under an id no backend keeps as a key (a NUL, past
+      // MAX_KEY_BYTES): sign-ins refuse that id now (unique-id.ts), so the user is written without
+      // its lookup rather than not at all; disabling them must not fail. A relink gives a new one.
+      lookup: user.uniqueId !== previous.uniqueId || isStorableKey(lookup) ? lookup : undefined,
       payload: user,
     });
   }

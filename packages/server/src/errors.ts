@@ -88,11 +88,12 @@ export class NotFoundError extends LanyardError {
 }
 
 /**
- * A value no storage backend can keep as sent (storage/storable-values.ts): a NUL character, an
- * unpaired UTF-16 surrogate, an identifier past its length. A 400 on SQLite and PostgreSQL alike.
+ * A record key no storage backend can keep (storage/storable-values.ts): one holding a NUL
+ * character or an unpaired UTF-16 surrogate, or past 2,048 UTF-8 bytes. A 400 on SQLite and
+ * PostgreSQL alike; outside input is refused earlier with its field named.
  */
 export class UnstorableValueError extends InvalidParameterError {
-  /** The problem alone (`the field fullName holds a NUL character (U+0000)`), for callers that word their own message. */
+  /** The problem alone (`an identifier holds a NUL character (U+0000)`), for callers that word their own message. */
   readonly detail: string;
   constructor(detail: string) {
     super(`The request cannot be stored: ${detail}. Send it without that value.`);

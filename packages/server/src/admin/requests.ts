@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { SamlSettingsInput } from '../accounts/saml-settings.ts';
 import { InvalidParameterError } from '../errors.ts';
-import { UNPAIRED_SURROGATE } from '../storage/storable-values.ts';
 import { MAX_UNIQUE_ID_BYTES, uniqueIdBytes } from '../users/unique-id.ts';
 
 const url = z.string().min(1).max(2048);
@@ -53,10 +52,9 @@ export const schemas = {
       .string()
       .min(1)
       .max(MAX_UNIQUE_ID_BYTES, 'must be at most 2,000 bytes in UTF-8')
-      // What no IdP sends and a database may refuse (PostgreSQL: NUL, unpaired surrogates; an
-      // index entry over 2,704 bytes): a 400 here instead of a 500 there.
+      // What no IdP sends, beyond what sign-ins refuse (users/unique-id.ts). A NUL or an unpaired
+      // surrogate never gets here: parseWith refuses it in any field (storage/storable-values.ts).
       .refine((id) => !Array.from(id).some((c) => c < ' ' || c === '\u007f'), 'must not contain control characters')
-      .refine((id) => !UNPAIRED_SURROGATE.test(id), 'must be well-formed Unicode (no unpaired surrogates)')
       .refine((id) => uniqueIdBytes(id) <= MAX_UNIQUE_ID_BYTES, 'must be at most 2,000 bytes in UTF-8')
       .refine((id) => id.trim() === id, 'must not start or end with spaces (sign-ins trim the ids they take from attributes)')
       .describe(

@@ -11,7 +11,7 @@ import type { NewRecord } from './port.ts';
  */
 
 /** A UTF-16 surrogate without its pair: not Unicode text (a JavaScript string can hold one; UTF-8 cannot). */
-export const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * The longest key (id, lookup, family, account SID) a record may have, in UTF-8 bytes. A B-tree

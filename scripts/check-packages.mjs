@@ -1,7 +1,7 @@
 // `npm run check:packages` (CI): the packages as a user gets them. Packs @lanyard/sdk,
 // @lanyard/server and @lanyard/cli, installs the three tarballs into an empty folder, and runs
-// `lanyard` from there: a CLI command on a fresh SQLite database, then `lanyard serve` until it
-// answers /readyz, the public lookup and the console. Prints tarball sizes and the start-up time.
+// `lanyard` from there: a CLI command on a fresh SQLite database, then `lanyard serve` until its
+// /readyz answers 200 (after warming up), the public lookup and the console. Prints tarball sizes and the start-up time.
 //
 // Needs `npm run build` first. The install reuses this repository's compiled better-sqlite3 when
 // the versions match (compiling SQLite again takes minutes and tests nothing of ours);
@@ -134,8 +134,15 @@ try {
     server.once('exit', (code) => reject(new Error(`lanyard serve exited with ${code}: ${serverLog}`)));
   });
   const listening = performance.now() - spawned;
-  const ready = await fetch(`${url}/readyz`);
-  console.log(`npx lanyard serve: listening after ${listening.toFixed(0)} ms (spawn through npx), /readyz ${ready.status}`);
+  // Serving from here; /readyz answers 503 "warming" until the SAML workers and modules are loaded.
+  let ready = await fetch(`${url}/readyz`);
+  while (ready.status === 503 && (await ready.json()).status === 'warming' && performance.now() - spawned < listening + 15_000) {
+    await new Promise((r) => setTimeout(r, 20));
+    ready = await fetch(`${url}/readyz`);
+  }
+  console.log(
+    `npx lanyard serve: listening after ${listening.toFixed(0)} ms (spawn through npx), /readyz ${ready.status} after ${(performance.now() - spawned).toFixed(0)} ms`,
+  );
   if (ready.status !== 200) fail(`/readyz answered ${ready.status}`);
   const lookup = await fetch(`${url}/v1/Flex/Authentication/Config?AccountSid=${account.sid}`);
   if (lookup.status !== 200) fail(`the public lookup for the CLI's account answered ${lookup.status}`);

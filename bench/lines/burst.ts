@@ -155,25 +155,43 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
     // Default configuration: the rate limits stay on, as a contact center would run it.
     const env = { BENCH_DEFAULT_LIMITS: '1' };
     const label = `burst${count}`;
-    const first = await startLanyardUnderTest(backend, idp, { label, publicUrl: PUBLIC_URL, env });
-    const others: LanyardUnderTest[] = [];
+    // The deployment exists before the shift: a node sets up the account (and, on the database's
+    // first start, creates the signing keys), then stops; the burst's nodes start cold on it.
+    const setup = await startLanyardUnderTest(backend, idp, { label: `${label}-setup`, publicUrl: PUBLIC_URL, env });
+    await setup.child.stop();
+    const nodes: LanyardUnderTest[] = [];
     let r: BurstResult;
     let nicenessNote = '';
+    let warmNote = '';
     try {
-      for (let i = 1; i < count; i++)
-        others.push(await startLanyardUnderTest(backend, idp, { label, publicUrl: PUBLIC_URL, databaseUrl: first.db.url, env }));
+      // As a load balancer does: sign-ins go to a node once its /readyz says it is warm (each node
+      // polled from the moment it serves, while the next one starts).
+      const warming: Array<Promise<number>> = [];
+      for (let i = 0; i < count; i++) {
+        const node = await startLanyardUnderTest(backend, idp, { label, publicUrl: PUBLIC_URL, databaseUrl: setup.db.url, env });
+        nodes.push(node);
+        const ready = untilReady(node.child.url);
+        ready.catch(() => undefined); // awaited below: not unhandled while the next node starts
+        warming.push(ready);
+      }
+      const warmMs = await Promise.all(warming);
+      warmNote = `sent once each node's /readyz answered 200 (${warmMs.map((ms) => `${Math.round(ms)} ms`).join(', ')} after it started serving)`;
       const own = getPriority(0);
       const target = Math.min(19, own + by);
-      const niceness = by > 0 ? [first, ...others].map((node) => setNiceness(node.child.process.pid!, target)) : [own];
+      const niceness = by > 0 ? nodes.map((node) => setNiceness(node.child.process.pid!, target)) : [own];
       nicenessNote =
         niceness.every((n) => n === niceness[0]) && niceness[0] !== undefined
           ? `nodes at niceness ${niceness[0]}, the load generator and the IdP at ${own}`
           : `nodes' niceness not uniform (${niceness.map((n) => n ?? '?').join(', ')}), the load generator and the IdP at ${own}`;
-      const nodes = [first, ...others].map((node) => node.child.url);
-      r = await runBurst(nodes, first.account.connectionSid, idp.url, settings);
+      r = await runBurst(
+        nodes.map((node) => node.child.url),
+        setup.account.connectionSid,
+        idp.url,
+        settings,
+      );
     } finally {
-      for (const node of others) await node.stop();
-      await first.stop();
+      for (const node of nodes) await node.child.stop();
+      await setup.db.drop();
     }
     lines.push({
       section: '',
@@ -182,10 +200,23 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
       baseline: `arrival window ${w} s`,
       ratio: r.errors === n ? null : r.drainSeconds / w,
       better: 'lower',
-      note: `ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); whole login including the dev IdP (on the same cores, ${settings.burstIdpConcurrency} logins at a time, the rest queued in order); ${nicenessNote}; all from 127.0.0.1; requests resent after a connection reset so far: ${resentRequests()}`,
+      note: `ratio = drain time ÷ arrival window (1.0 = kept pace); default configuration (rate limits on); node${count > 1 ? 's' : ''} started cold on a deployment set up before (account, connection and signing keys in the database), ${warmNote}; whole login including the dev IdP (on the same cores, ${settings.burstIdpConcurrency} logins at a time, the rest queued in order); ${nicenessNote}; all from 127.0.0.1; requests resent after a connection reset so far: ${resentRequests()}`,
     });
   }
   return lines;
+}
+
+/** Polls a node's /readyz every 10 ms until it answers 200; returns how long that took (ms). */
+async function untilReady(url: string): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const answer = await fetch(`${url}/readyz`);
+    await answer.arrayBuffer();
+    if (answer.status === 200) return performance.now() - started;
+    if (answer.status !== 503) throw new Error(`${url}/readyz answered ${answer.status}`);
+    if (performance.now() - started > 30_000) throw new Error(`${url}/readyz still 503 after 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Runs tasks with at most `limit` at once; the others start in the order they asked. */

@@ -20,6 +20,7 @@ import { withDirectRoutes, type DirectRoute } from './http/direct-routes.ts';
 import { directLookup } from './flex/lookup-direct.ts';
 import { LOOKUP_PATH } from './flex/lookup.ts';
 import { requestRecorder } from './operations/request-observer.ts';
+import { warmUp } from './operations/warm-up.ts';
 
 export { loadConfig, type LanyardConfig } from './config.ts';
 export * from './errors.ts';
@@ -110,14 +111,37 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
     server.close();
     throw error;
   });
+  // Serving from here; ready for a balancer once warm (operations/warm-up.ts): the workers and
+  // modules load after start-up, which stays short, and before a balancer sends sign-ins, which
+  // otherwise queue behind the loading (a shift change's first seconds).
+  services.lifecycle.startWarmUp();
   handle = app.fetch;
   directRouteFailures.report = (message) => services.logger.warn('a direct route failed; the app answered', { error: message });
   for (const [path, route] of directRoutesOf(services, boundConfig)) directRoutes.set(path, route);
-  // Once ready, not before: start-up stays short and the first sign-ins do not load them (the
-  // verification workers load the XML modules on their own threads).
   setImmediate(() => {
-    preloadSamlModules().catch((error: Error) => services.logger.warn('preloading the SAML modules failed', { error: error.message }));
-    void services.samlVerification.start().then((where) => services.logger.info(`SAML responses are verified ${where}`));
+    const warmingSince = performance.now();
+    // The workers first: they load the XML modules on their own threads while this one loads node-saml.
+    let verifiedWhere: string | undefined;
+    let modulesSettled = false;
+    const workers = services.samlVerification.start().then((where) => {
+      verifiedWhere = where;
+      if (!services.lifecycle.isDraining) services.logger.info(`SAML responses are verified ${where}`);
+    });
+    const modules = preloadSamlModules()
+      .catch((error: Error) => services.logger.warn('preloading the SAML modules failed', { error: error.message }))
+      .finally(() => (modulesSettled = true));
+    void warmUp([workers, modules]).then((outcome) => {
+      services.lifecycle.finishWarmUp();
+      // Shutting down meanwhile: the node will not be ready, whatever finished.
+      if (services.lifecycle.isDraining) return;
+      const ms = Math.round(performance.now() - warmingSince);
+      if (outcome === 'warm') {
+        services.logger.info(`ready (/readyz 200): SAML modules loaded, responses verified ${verifiedWhere}`, { warm_up_ms: ms });
+        return;
+      }
+      const pending = [verifiedWhere === undefined ? 'the SAML verification workers' : '', modulesSettled ? '' : 'the SAML modules'].filter(Boolean);
+      services.logger.warn(`still loading ${pending.join(' and ')} after ${ms} ms; ready anyway (/readyz 200), SAML sign-ins may be slow until then`);
+    });
   });
   const sweeper = setInterval(() => {
     services.rateLimits.sweep();

@@ -46,7 +46,7 @@ export interface Services {
   audit: AuditLog;
   adminKeys: AdminKeys;
   metrics: Metrics;
-  /** In-flight requests and draining state (graceful shutdown, `/readyz`). */
+  /** In-flight requests, warm-up and draining state (`/readyz`, graceful shutdown). */
   lifecycle: Lifecycle;
   /** This node's rate-limit budgets (in memory; routes declare theirs with `rateLimits.route`). */
   rateLimits: RateLimits;

@@ -223,9 +223,9 @@ export class SamlConnection {
 
 /**
  * Loads what SAML sign-ins load on first use (node-saml for AuthnRequests, xml-crypto and
- * xml-encryption for responses), for a server to call once it is ready: kept off start-up, and
- * off the first sign-ins after a restart, which otherwise queue behind the loading (the first
- * 1.5 s of a shift-change burst held every login slower than its p99).
+ * xml-encryption for responses), for a server to call while it warms up (operations/warm-up.ts):
+ * kept off start-up, and off the first sign-ins after a restart, which otherwise queue behind the
+ * loading (the first 1.5 s of a shift-change burst held every login slower than its p99).
  */
 export async function preloadSamlModules(): Promise<void> {
   await Promise.all([import('@node-saml/node-saml'), import('./saml-message-verification.ts')]);

@@ -27,6 +27,8 @@ export const verifyOnThisThread: SamlMessageVerifier = {
 const VERIFY_TIMEOUT_MS = 10_000;
 /** Responses that may wait for a worker, per worker, before the next is refused with a 503. */
 const QUEUE_PER_THREAD = 64;
+/** Longest the workers' start-up check may take (ms): past it they are given up and responses are verified on the main thread. */
+export const WORKER_START_TIMEOUT_MS = 30_000;
 /** A message every worker refuses (not a SAML Response): the start-up check that workers load and answer. */
 const PROBE: SamlVerificationTask = { xml: '<probe/>', certificates: ['-'], allowRsa15KeyTransport: false };
 
@@ -65,6 +67,11 @@ export class SamlVerificationPool implements SamlMessageVerifier {
   private readonly lastWarned = new Map<string, number>();
   /** Responses verified so far, by where (for tests and the operator's curiosity). */
   readonly verified = { onWorkers: 0, onThisThread: 0 };
+
+  /** True once the workers have answered their start-up check (and until `close()`). */
+  get workersAnswering(): boolean {
+    return this.pool !== undefined;
+  }
 
   /**
    * @param options.threads worker threads (0: every response on the calling thread)
@@ -162,7 +169,7 @@ export class SamlVerificationPool implements SamlMessageVerifier {
       pool.on('error', (error: unknown) => {
         if (this.pool === pool) this.warn('worker', `a SAML verification worker failed: ${describeError(error)}`);
       });
-      const probe = (await pool.run(PROBE, { signal: AbortSignal.timeout(30_000) })) as SamlVerificationOutcome;
+      const probe = (await pool.run(PROBE, { signal: AbortSignal.timeout(WORKER_START_TIMEOUT_MS) })) as SamlVerificationOutcome;
       if (probe.ok || probe.refusal !== 'response')
         throw new Error(`a worker answered the start-up check with ${JSON.stringify(probe).slice(0, 200)}`);
       if (this.closed) throw new Error('closed while starting');

@@ -1,15 +1,31 @@
 /**
- * The process's serving state: how many requests are in flight, and whether it is draining
- * (SIGTERM received: `/readyz` answers 503 so the load balancer stops sending, in-flight requests
- * finish, kept-alive connections are told to close).
+ * The process's serving state: how many requests are in flight, whether it is still warming up
+ * (operations/warm-up.ts: `/readyz` answers 503 until the SAML workers and modules are loaded;
+ * requests are served meanwhile), and whether it is draining (SIGTERM received: `/readyz`
+ * answers 503 so the load balancer stops sending, in-flight requests finish, kept-alive
+ * connections are told to close).
  */
 export class Lifecycle {
   private active = 0;
+  private warming = false;
   private draining = false;
   private waiters: Array<() => void> = [];
 
   get isDraining(): boolean {
     return this.draining;
+  }
+
+  /** True between `startWarmUp` and `finishWarmUp`: serving, not yet ready for a balancer's traffic. */
+  get isWarmingUp(): boolean {
+    return this.warming;
+  }
+
+  startWarmUp(): void {
+    this.warming = true;
+  }
+
+  finishWarmUp(): void {
+    this.warming = false;
   }
 
   get inFlight(): number {

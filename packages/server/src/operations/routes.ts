@@ -21,6 +21,8 @@ export const operationsRoutes =
     app.get('/readyz', async (c) => {
       // Draining (SIGTERM): tell the load balancer to stop sending before the listener closes.
       if (lifecycle.isDraining) return c.json({ status: 'draining', database: { backend: storage.backend } }, 503, { 'Retry-After': '5' });
+      // Serving, but still loading what sign-ins need (operations/warm-up.ts): a second or less.
+      if (lifecycle.isWarmingUp) return c.json({ status: 'warming', database: { backend: storage.backend } }, 503, { 'Retry-After': '1' });
       const database = await storage.ping();
       return c.json(
         { status: database ? 'ready' : 'unavailable', database: { backend: storage.backend, reachable: database } },

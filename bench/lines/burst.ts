@@ -4,6 +4,7 @@ import type { Child } from '../lib/child.ts';
 import { direct, idpLogin, lanyardAuthorize, lanyardComplete, resentRequests, roundRobin } from '../lib/login.ts';
 import type { Backend } from '../lib/database.ts';
 import type { Line } from '../lib/report.ts';
+import { untilReady } from '../lib/readiness.ts';
 import { startLanyardUnderTest, type LanyardUnderTest, type Settings } from '../lib/setup.ts';
 
 /** The address agents' browsers use; a round-robin "load balancer" maps it to the nodes. */
@@ -170,7 +171,7 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
       for (let i = 0; i < count; i++) {
         const node = await startLanyardUnderTest(backend, idp, { label, publicUrl: PUBLIC_URL, databaseUrl: setup.db.url, env });
         nodes.push(node);
-        const ready = untilReady(node.child.url);
+        const ready = untilReady(node.child.url, { intervalMs: 10, limitMs: 30_000 });
         ready.catch(() => undefined); // awaited below: not unhandled while the next node starts
         warming.push(ready);
       }
@@ -204,19 +205,6 @@ export async function burst(idp: Child, settings: Settings): Promise<Line[]> {
     });
   }
   return lines;
-}
-
-/** Polls a node's /readyz every 10 ms until it answers 200; returns how long that took (ms). */
-async function untilReady(url: string): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    const answer = await fetch(`${url}/readyz`);
-    await answer.arrayBuffer();
-    if (answer.status === 200) return performance.now() - started;
-    if (answer.status !== 503) throw new Error(`${url}/readyz answered ${answer.status}`);
-    if (performance.now() - started > 30_000) throw new Error(`${url}/readyz still 503 after 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Runs tasks with at most `limit` at once; the others start in the order they asked. */

@@ -6,6 +6,7 @@ import { loaderNote, startChild, type Child } from '../lib/child.ts';
 import { load, type LoadResult } from '../lib/load.ts';
 import type { Line } from '../lib/report.ts';
 import { alternate, median, ratioOf, sideSummary, type Sample } from '../lib/rounds.ts';
+import { untilReady } from '../lib/readiness.ts';
 import { startLanyardUnderTest, type Settings } from '../lib/setup.ts';
 
 const rps = (n: number) => `${Math.round(n).toLocaleString('en')} req/s`;
@@ -135,13 +136,8 @@ async function serveStartupMs(): Promise<{ serving: number; ready: number }> {
     });
     const serving = performance.now() - started;
     const { listening } = JSON.parse(line.split('\n')[0]!) as { listening: string };
-    for (;;) {
-      const answer = await fetch(`${listening}/readyz`);
-      await answer.arrayBuffer();
-      if (answer.status === 200) return { serving, ready: performance.now() - started };
-      if (performance.now() - started > 60_000) throw new Error(`lanyard serve's /readyz still ${answer.status} after 60 s`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await untilReady(listening, { intervalMs: 5, limitMs: 60_000 - serving });
+    return { serving, ready: performance.now() - started };
   } finally {
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);

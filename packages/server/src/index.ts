@@ -14,13 +14,12 @@ import { operationsRoutes } from './operations/routes.ts';
 import { createServices, type ServiceOptions, type Services } from './services.ts';
 import type { LanyardConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
-import { preloadSamlModules } from './connections/saml-connection.ts';
 import { createServer, type Server } from 'node:http';
 import { withDirectRoutes, type DirectRoute } from './http/direct-routes.ts';
 import { directLookup } from './flex/lookup-direct.ts';
 import { LOOKUP_PATH } from './flex/lookup.ts';
 import { requestRecorder } from './operations/request-observer.ts';
-import { warmUp } from './operations/warm-up.ts';
+import { warmUpNode } from './operations/warm-up.ts';
 
 export { loadConfig, type LanyardConfig } from './config.ts';
 export * from './errors.ts';
@@ -118,31 +117,7 @@ export async function startLanyard(config: LanyardConfig, options: ServiceOption
   handle = app.fetch;
   directRouteFailures.report = (message) => services.logger.warn('a direct route failed; the app answered', { error: message });
   for (const [path, route] of directRoutesOf(services, boundConfig)) directRoutes.set(path, route);
-  setImmediate(() => {
-    const warmingSince = performance.now();
-    // The workers first: they load the XML modules on their own threads while this one loads node-saml.
-    let verifiedWhere: string | undefined;
-    let modulesSettled = false;
-    const workers = services.samlVerification.start().then((where) => {
-      verifiedWhere = where;
-      if (!services.lifecycle.isDraining) services.logger.info(`SAML responses are verified ${where}`);
-    });
-    const modules = preloadSamlModules()
-      .catch((error: Error) => services.logger.warn('preloading the SAML modules failed', { error: error.message }))
-      .finally(() => (modulesSettled = true));
-    void warmUp([workers, modules]).then((outcome) => {
-      services.lifecycle.finishWarmUp();
-      // Shutting down meanwhile: the node will not be ready, whatever finished.
-      if (services.lifecycle.isDraining) return;
-      const ms = Math.round(performance.now() - warmingSince);
-      if (outcome === 'warm') {
-        services.logger.info(`ready (/readyz 200): SAML modules loaded, responses verified ${verifiedWhere}`, { warm_up_ms: ms });
-        return;
-      }
-      const pending = [verifiedWhere === undefined ? 'the SAML verification workers' : '', modulesSettled ? '' : 'the SAML modules'].filter(Boolean);
-      services.logger.warn(`still loading ${pending.join(' and ')} after ${ms} ms; ready anyway (/readyz 200), SAML sign-ins may be slow until then`);
-    });
-  });
+  setImmediate(() => void warmUpNode(services));
   const sweeper = setInterval(() => {
     services.rateLimits.sweep();
     void services.storage.sweepExpired().catch(() => undefined);

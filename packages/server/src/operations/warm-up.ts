@@ -1,4 +1,7 @@
-import { WORKER_START_TIMEOUT_MS } from '../connections/saml-verification-pool.ts';
+import { preloadSamlModules } from '../connections/saml-connection.ts';
+import { WORKER_START_TIMEOUT_MS, type SamlVerificationPool } from '../connections/saml-verification-pool.ts';
+import type { Logger } from '../http/logger.ts';
+import type { Lifecycle } from './lifecycle.ts';
 
 /**
  * A node's warm-up: what it loads once it serves, before a load balancer should send it sign-ins.
@@ -36,4 +39,37 @@ export async function warmUp(steps: ReadonlyArray<Promise<unknown>>, limitMs = W
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A node's warm-up, once it serves (`startLanyard` marks it warming first): starts the SAML
+ * verification workers and loads the SAML modules on this thread at once, logs where responses
+ * are verified, then ends the warming state (`/readyz` 200) and logs it with `warm_up_ms`, or
+ * warns, naming what was still loading, when `WARM_UP_LIMIT_MS` passed first. Nothing is logged
+ * as ready once the node is draining. Never rejects.
+ */
+export async function warmUpNode(services: { samlVerification: SamlVerificationPool; lifecycle: Lifecycle; logger: Logger }): Promise<void> {
+  const { samlVerification, lifecycle, logger } = services;
+  const warmingSince = performance.now();
+  // The workers first: they load the XML modules on their own threads while this one loads node-saml.
+  let verifiedWhere: string | undefined;
+  let modulesSettled = false;
+  const workers = samlVerification.start().then((where) => {
+    verifiedWhere = where;
+    if (!lifecycle.isDraining) logger.info(`SAML responses are verified ${where}`);
+  });
+  const modules = preloadSamlModules()
+    .catch((error: Error) => logger.warn('preloading the SAML modules failed', { error: error.message }))
+    .finally(() => (modulesSettled = true));
+  const outcome = await warmUp([workers, modules]);
+  lifecycle.finishWarmUp();
+  // Shutting down meanwhile: the node will not be ready, whatever finished.
+  if (lifecycle.isDraining) return;
+  const ms = Math.round(performance.now() - warmingSince);
+  if (outcome === 'warm') {
+    logger.info(`ready (/readyz 200): SAML modules loaded, responses verified ${verifiedWhere}`, { warm_up_ms: ms });
+    return;
+  }
+  const pending = [verifiedWhere === undefined ? 'the SAML verification workers' : '', modulesSettled ? '' : 'the SAML modules'].filter(Boolean);
+  logger.warn(`still loading ${pending.join(' and ')} after ${ms} ms; ready anyway (/readyz 200), SAML sign-ins may be slow until then`);
 }

@@ -107,6 +107,20 @@ export class ConflictError extends LanyardError {
   }
 }
 
+/**
+ * A write (Storage.upsert) whose second unique key, `lookup`, another record of its kind holds:
+ * taken between a caller's check and its write, by a request running at the same time. 409;
+ * services that know what the key means (a user's unique id) answer in their own words.
+ */
+export class LookupTakenError extends ConflictError {
+  /** The record kind whose lookup is taken (`user`). */
+  readonly kind: string;
+  constructor(kind: string) {
+    super(`Another ${kind} took the same unique key at the same moment; read it again and retry.`);
+    this.kind = kind;
+  }
+}
+
 /** SPEC: a `resource`/`redirectUrl` outside the account's Trusted URLs. */
 export class UntrustedDomainError extends LanyardError {
   constructor(detail?: string) {

@@ -85,7 +85,10 @@ export interface Storage {
   readonly createdNow?: boolean;
   /** Inserts; returns false (and changes nothing) when kind+id or kind+lookup exists. */
   insert<T>(record: NewRecord<T>): Promise<boolean>;
-  /** Inserts or replaces payload/lookup/family/expiry; keeps createdAt and consumedAt. */
+  /**
+   * Inserts or replaces payload/lookup/family/expiry; keeps createdAt and consumedAt. Throws
+   * LookupTakenError (409), changing nothing, when another record of the kind holds `lookup`.
+   */
   upsert<T>(record: NewRecord<T>): Promise<void>;
   find<T>(kind: string, id: string, options?: FindOptions): Promise<StoredRecord<T> | undefined>;
   /**

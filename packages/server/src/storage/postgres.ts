@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { StorageUnavailableError } from '../errors.ts';
+import { LookupTakenError, StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
 import { StatementBatches } from './statement-batches.ts';
@@ -301,7 +301,13 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return res.rowCount === 1;
     },
     async upsert(r) {
-      await statement(db, 'upsert', values(r, Date.now()));
+      try {
+        await statement(db, 'upsert', values(r, Date.now()));
+      } catch (error) {
+        // The key's conflict is the upsert's own (ON CONFLICT): a unique violation is the lookup's.
+        if ((error as { code?: string }).code === '23505') throw new LookupTakenError(r.kind);
+        throw error;
+      }
     },
     async find<T>(kind: string, id: string, options: FindOptions = {}) {
       if (matchesNoRecord(id)) return undefined;

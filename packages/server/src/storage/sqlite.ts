@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StorageUnavailableError } from '../errors.ts';
+import { LookupTakenError, StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
 import { matchesNoRecord, storablePayload } from './storable-values.ts';
@@ -214,7 +214,15 @@ export class SqliteStorage implements Storage {
       backend: 'sqlite',
       insert: async (r) => guard(() => self.statements.insert.run(params(r, Date.now())).changes === 1),
       upsert: async (r) => {
-        guard(() => self.statements.upsert.run(params(r, Date.now())));
+        guard(() => {
+          try {
+            self.statements.upsert.run(params(r, Date.now()));
+          } catch (error) {
+            // The key's conflict is the upsert's own (ON CONFLICT): only the lookup's index is left.
+            if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new LookupTakenError(r.kind);
+            throw error;
+          }
+        });
       },
       find: async <T>(kind: string, id: string) => {
         if (matchesNoRecord(id)) return undefined;

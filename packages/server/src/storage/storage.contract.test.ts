@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { BACKENDS, POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../../../../test/support/backends.ts';
-import { UnstorableValueError } from '../errors.ts';
+import { LookupTakenError, UnstorableValueError } from '../errors.ts';
 import { openStorage } from './open.ts';
 import type { Storage } from './port.ts';
 
@@ -122,6 +122,30 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     const record = await storage.find<{ v: number }>('u', 'x');
     expect(record?.payload.v).toBe(2);
     expect(record?.createdAt).toBe(1000);
+  });
+
+  it('refuses an upsert whose lookup another record of its kind holds with LookupTakenError, changing nothing, in or out of a transaction', async () => {
+    await storage.insert({ kind: 'lt', id: 'holder', lookup: 'acct:ada', payload: { n: 'holder' } });
+    await storage.insert({ kind: 'lt', id: 'mover', lookup: 'acct:bob', payload: { n: 'mover' } });
+    const refusal = await storage.upsert({ kind: 'lt', id: 'mover', lookup: 'acct:ada', payload: { n: 'moved' } }).catch((e: unknown) => e);
+    expect(refusal).toBeInstanceOf(LookupTakenError);
+    expect(refusal).toMatchObject({ status: 409, code: 20409, kind: 'lt' });
+    const newcomer = await storage.upsert({ kind: 'lt', id: 'newcomer', lookup: 'acct:ada', payload: {} }).catch((e: unknown) => e);
+    expect(newcomer).toBeInstanceOf(LookupTakenError);
+    const inTransaction = await storage
+      .transaction(async (tx) => {
+        await tx.destroy('lt', 'holder-twin');
+        await tx.upsert({ kind: 'lt', id: 'mover', lookup: 'acct:ada', payload: { n: 'moved' } });
+      })
+      .catch((e: unknown) => e);
+    expect(inTransaction).toBeInstanceOf(LookupTakenError);
+    expect((await storage.find('lt', 'mover'))?.payload).toEqual({ n: 'mover' });
+    expect((await storage.findByLookup('lt', 'acct:ada'))?.id).toBe('holder');
+    expect(await storage.find('lt', 'newcomer')).toBeUndefined();
+    // The same lookup under another kind, and its own lookup again, are no conflict.
+    await storage.upsert({ kind: 'lt-other', id: 'x', lookup: 'acct:ada', payload: {} });
+    await storage.upsert({ kind: 'lt', id: 'holder', lookup: 'acct:ada', payload: { n: 'holder 2' } });
+    expect((await storage.findByLookup('lt', 'acct:ada'))?.payload).toEqual({ n: 'holder 2' });
   });
 
   it('consumes exactly once, even when raced', async () => {

@@ -1,4 +1,4 @@
-import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
+import { ConflictError, InvalidParameterError, LookupTakenError, NotFoundError } from '../errors.ts';
 import { encodeIdentity, newSid } from '../ids.ts';
 import type { Storage } from '../storage/port.ts';
 import { isStorableKey } from '../storage/storable-values.ts';
@@ -70,7 +70,14 @@ export class UserService {
       (options.caseInsensitiveEmail && isEmailForm(profile.uniqueId) ? await this.findOtherCase(accountSid, profile.uniqueId) : undefined);
     if (existing) {
       const updated: User = { ...existing, ...profileFields(profile), uniqueId: profile.uniqueId, lastLoginAt: now };
-      await this.save(updated, existing);
+      try {
+        await this.save(updated, existing);
+      } catch (error) {
+        // Re-keying a user found in another letter case, while a sign-in under the folded id
+        // created that user first: this sign-in is theirs.
+        if (error instanceof LookupTakenError && updated.uniqueId !== existing.uniqueId) return this.provision(accountSid, profile, options);
+        throw error;
+      }
       return updated;
     }
     const user: User = {
@@ -112,18 +119,19 @@ export class UserService {
    */
   async relink(userSid: string, uniqueId: string, options: { caseInsensitiveEmail?: boolean } = {}): Promise<User> {
     const user = await this.get(userSid);
-    const holder =
+    const holderOf = async () =>
       (await this.storage.findByLookup<User>(KIND, lookupOf(user.accountSid, uniqueId)))?.payload ??
       (options.caseInsensitiveEmail && isEmailForm(uniqueId) ? await this.findOtherCase(user.accountSid, uniqueId) : undefined);
-    if (holder && holder.sid !== user.sid) {
-      const otherCase =
-        holder.uniqueId === uniqueId ? '' : ` (sign-ins match e-mail ids whatever their letter case: "${uniqueId.slice(0, 200)}" is that id)`;
-      throw new ConflictError(
-        `User ${holder.sid} already has the unique id "${holder.uniqueId.slice(0, 200)}"${otherCase}; to make them one user, merge that user into ${user.sid} (lanyard users merge ${holder.sid} ${user.sid}; POST /admin/v1/users/${holder.sid}/merge).`,
-      );
-    }
+    const holder = await holderOf();
+    if (holder && holder.sid !== user.sid) throw heldBy(holder, user, uniqueId);
     const updated = { ...user, uniqueId };
-    await this.save(updated, user);
+    try {
+      await this.save(updated, user);
+    } catch (error) {
+      // Another relink or a first sign-in took the id since it was checked.
+      const taker = error instanceof LookupTakenError ? await holderOf() : undefined;
+      throw taker ? heldBy(taker, user, uniqueId) : error;
+    }
     return updated;
   }
 
@@ -135,10 +143,17 @@ export class UserService {
     if (fromSid === intoSid) throw new InvalidParameterError('A user cannot be merged into itself.');
     const [from, into] = [await this.get(fromSid), await this.get(intoSid)];
     if (from.accountSid !== into.accountSid) throw new InvalidParameterError('Both users must belong to the same account.');
-    await this.storage.destroy(KIND, from.sid);
-    if (!options.adoptUniqueId) return into;
+    if (!options.adoptUniqueId) {
+      await this.storage.destroy(KIND, from.sid);
+      return into;
+    }
     const updated = { ...into, uniqueId: from.uniqueId };
-    await this.save(updated, into);
+    // One step: the duplicate is not removed unless `into` takes its id (a relink running at the
+    // same time may take it first: LookupTakenError, 409, and nothing changed).
+    await this.storage.transaction(async (tx) => {
+      await tx.destroy(KIND, from.sid);
+      await this.within(tx).save(updated, into);
+    });
     return updated;
   }
 
@@ -188,6 +203,15 @@ export class UserService {
     // false when the record is there already: nothing to do.
     await this.storage.insert({ kind: CASE_VARIANTS_RECORD_KIND, id: user.accountSid, accountSid: user.accountSid, payload: {} });
   }
+}
+
+/** The refusal of a relink of `user` to `uniqueId`, which `holder` has (in another letter case, where sign-ins fold e-mail ids). */
+function heldBy(holder: User, user: User, uniqueId: string): ConflictError {
+  const otherCase =
+    holder.uniqueId === uniqueId ? '' : ` (sign-ins match e-mail ids whatever their letter case: "${uniqueId.slice(0, 200)}" is that id)`;
+  return new ConflictError(
+    `User ${holder.sid} already has the unique id "${holder.uniqueId.slice(0, 200)}"${otherCase}; to make them one user, merge that user into ${user.sid} (lanyard users merge ${holder.sid} ${user.sid}; POST /admin/v1/users/${holder.sid}/merge).`,
+  );
 }
 
 function profileFields(profile: UserProfile) {

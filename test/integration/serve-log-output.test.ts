@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, truncateSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
+import { cliSandbox, ROOT } from '../support/cli.ts';
+
+/**
+ * `lanyard serve` whose log output cannot be written: a full disk (ENOSPC, /dev/full) or a log
+ * file at the process's size limit (EFBIG, `prlimit --fsize`). Logging must never take sign-in
+ * down: the node keeps answering, says so once on stderr, and once stdout takes lines again
+ * writes what it held and how many lines it dropped.
+ */
+const BIN = join(ROOT, 'packages/cli/bin/lanyard.js');
+const NOTICE = /lanyard: log lines cannot be written to stdout \(/g;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Served {
+  child: ChildProcess;
+  origin: string;
+  stderr: () => string;
+}
+
+/** `command` (the CLI, maybe behind prlimit) serving on a free port with stdout on `stdoutFd`; resolves once /readyz answers 200. */
+async function serve(command: string[], env: Record<string, string | undefined>, stdoutFd: number): Promise<Served> {
+  const port = await freePort();
+  const child = spawn(command[0]!, [...command.slice(1), BIN, 'serve', '--host', '127.0.0.1', '--port', String(port)], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', stdoutFd, 'pipe'],
+  });
+  running.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const origin = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`lanyard serve exited (${child.exitCode}):\n${stderr}`);
+    const status = await fetch(`${origin}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) break;
+    if (Date.now() > deadline) throw new Error(`/readyz never answered 200:\n${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, origin, stderr: () => stderr };
+}
+
+/** Two requests a browser makes, answered: the sign-in discovery document and a public lookup (each logs a line). */
+async function expectServing(origin: string): Promise<void> {
+  const discovery = await fetch(`${origin}/.well-known/openid-configuration`);
+  expect(discovery.status).toBe(200);
+  expect(((await discovery.json()) as { issuer: string }).issuer).toBeTruthy();
+  const lookup = await fetch(`${origin}/v1/Flex/Authentication/Config?AccountSid=AC${'0'.repeat(32)}`);
+  expect(lookup.status).toBeLessThan(500);
+  await lookup.arrayBuffer();
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) child.kill('SIGKILL');
+});
+
+describe('lanyard serve when its log output cannot be written', () => {
+  it('keeps serving on a full disk (ENOSPC) and says so once on stderr, with the cause and the fix', async () => {
+    const { env, cleanup } = cliSandbox();
+    const full = openSync('/dev/full', 'w');
+    try {
+      const node = await serve([process.execPath], env, full);
+      for (let i = 0; i < 10; i++) await expectServing(node.origin);
+      expect(node.child.exitCode).toBeNull();
+      expect(node.stderr().match(NOTICE)).toHaveLength(1);
+      expect(node.stderr()).toContain(
+        'lanyard: log lines cannot be written to stdout (ENOSPC: no space left on device, write); serving goes on. ' +
+          'Up to 16 MiB of them are held and written once stdout takes them again: free space on the volume stdout writes to',
+      );
+      expect(node.stderr()).not.toMatch(/\n\s+at /);
+    } finally {
+      closeSync(full);
+      cleanup();
+    }
+  });
+
+  it('writes the lines it held once the log file takes them again, and says how many it dropped', async () => {
+    // PostgreSQL: the size limit applies to every file the process writes, a SQLite database too.
+    const db: TestDatabase = await createTestDatabase('postgres');
+    const { env, dir, cleanup } = cliSandbox();
+    const logFile = join(dir, 'serve.log');
+    const out = openSync(logFile, 'a');
+    try {
+      const node = await serve(['prlimit', '--fsize=4096', '--', process.execPath], { ...env, LANYARD_DATABASE_URL: db.url }, out);
+      // Requests log a line each until the file reaches its limit.
+      for (let i = 0; i < 200 && !NOTICE.test(node.stderr()); i++) await expectServing(node.origin);
+      NOTICE.lastIndex = 0;
+      expect(node.stderr()).toContain(
+        "(EFBIG: file too large, write); serving goes on. Up to 16 MiB of them are held and written once stdout takes them again: the file stdout writes to reached the process's file size limit (ulimit -f): rotate the file or raise the limit",
+      );
+      await expectServing(node.origin);
+      const truncatedAt = Date.now();
+      // The file is rotated (emptied; the node appends): the next line brings the held ones with it.
+      truncateSync(logFile, 0);
+      let lines: Array<Record<string, unknown>> = [];
+      for (let i = 0; i < 100 && !lines.some((l) => l.level === 'warn'); i++) {
+        await expectServing(node.origin);
+        // The first line may be the end of one the limit cut in two (a partial write), as when any log file is emptied in place.
+        const [first = '', ...rest] = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
+        lines = [...(first.startsWith('{"level"') ? [first] : []), ...rest].map((line) => JSON.parse(line) as Record<string, unknown>);
+      }
+      expect(lines.find((l) => l.level === 'warn')).toMatchObject({
+        message: 'log lines could be written to stdout again after EFBIG; none were dropped meanwhile',
+        log_failure: 'EFBIG',
+        dropped_lines: 0,
+      });
+      // Request lines logged while the file was full were held, not lost: the emptied file has lines from before.
+      expect(lines.filter((l) => l.message === 'request' && Date.parse(String(l.time)) < truncatedAt).length).toBeGreaterThan(0);
+      expect(node.child.exitCode).toBeNull();
+      expect(node.stderr().match(NOTICE)).toHaveLength(1);
+    } finally {
+      closeSync(out);
+      cleanup();
+      await db.drop();
+    }
+  });
+});

@@ -282,80 +282,110 @@ describe.each(BACKENDS)('users changed by two requests at the same moment on %s'
   const account = 'AC00000000000000000000000000000003';
   const profile = (uniqueId: string) => ({ uniqueId, fullName: 'Ada', email: 'ada@example.com', roles: ['agent'], imageUrl: null, attributes: {} });
 
-  it('answers two relinks to the same unique id with one relinked user and a 409 naming them, never a storage error', async () => {
+  /** `round` five times over one user service on a new database of this backend (a race is tried more than once). */
+  async function inRounds(round: (users: UserService, n: number) => Promise<void>): Promise<void> {
     const db = await createTestDatabase(backend);
     const storage = await openStorage(db.url);
     try {
-      const users = new UserService(storage);
-      for (let round = 0; round < 5; round++) {
-        const [first, second] = [await users.provision(account, profile(`a-${round}`)), await users.provision(account, profile(`b-${round}`))];
-        const target = `shared-${round}`;
-        const outcomes = await Promise.allSettled([users.relink(first.sid, target), users.relink(second.sid, target)]);
-        const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-        const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error & { status?: number }] : []));
-        expect(won).toHaveLength(1);
-        expect(refused).toHaveLength(1);
-        expect(refused[0]!.status).toBe(409);
-        expect(refused[0]!.message).toContain(`User ${won[0]!.sid} already has the unique id "${target}"; to make them one user, merge that user`);
-        expect((await users.provision(account, profile(target))).sid).toBe(won[0]!.sid);
-      }
+      for (let n = 0; n < 5; n++) await round(new UserService(storage), n);
     } finally {
       await storage.close();
       await db.drop();
     }
+  }
+
+  it('answers two relinks to the same unique id with one relinked user and a 409 naming them, never a storage error', async () => {
+    await inRounds(async (users, round) => {
+      const [first, second] = [await users.provision(account, profile(`a-${round}`)), await users.provision(account, profile(`b-${round}`))];
+      const target = `shared-${round}`;
+      const outcomes = await Promise.allSettled([users.relink(first.sid, target), users.relink(second.sid, target)]);
+      const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error & { status?: number }] : []));
+      expect(won).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.status).toBe(409);
+      expect(refused[0]!.message).toContain(`User ${won[0]!.sid} already has the unique id "${target}"; to make them one user, merge that user`);
+      expect((await users.provision(account, profile(target))).sid).toBe(won[0]!.sid);
+    });
   });
 
   it('merges a duplicate into the user to keep while another user is relinked to its id: the id lands on the kept user, the relink gets a 409', async () => {
-    const db = await createTestDatabase(backend);
-    const storage = await openStorage(db.url);
-    try {
-      const users = new UserService(storage);
-      for (let round = 0; round < 5; round++) {
-        const [keep, duplicate, third] = [
-          await users.provision(account, profile(`keep-${round}`)),
-          await users.provision(account, profile(`dup-${round}`)),
-          await users.provision(account, profile(`third-${round}`)),
-        ];
-        const [merged, relinked] = await Promise.allSettled([
-          users.merge(duplicate.sid, keep.sid, { adoptUniqueId: true }),
-          users.relink(third.sid, `dup-${round}`),
-        ]);
-        expect(merged).toMatchObject({ status: 'fulfilled', value: { sid: keep.sid, uniqueId: `dup-${round}` } });
-        expect(relinked.status).toBe('rejected');
-        expect((relinked as PromiseRejectedResult).reason).toMatchObject({ status: 409 });
-        expect((await users.provision(account, profile(`dup-${round}`))).sid).toBe(keep.sid);
-        expect(await users.find(duplicate.sid)).toBeUndefined();
-        expect((await users.get(third.sid)).uniqueId).toBe(`third-${round}`);
-      }
-    } finally {
-      await storage.close();
-      await db.drop();
-    }
+    await inRounds(async (users, round) => {
+      const [keep, duplicate, third] = [
+        await users.provision(account, profile(`keep-${round}`)),
+        await users.provision(account, profile(`dup-${round}`)),
+        await users.provision(account, profile(`third-${round}`)),
+      ];
+      const [merged, relinked] = await Promise.allSettled([
+        users.merge(duplicate.sid, keep.sid, { adoptUniqueId: true }),
+        users.relink(third.sid, `dup-${round}`),
+      ]);
+      expect(merged).toMatchObject({ status: 'fulfilled', value: { sid: keep.sid, uniqueId: `dup-${round}` } });
+      expect(relinked.status).toBe('rejected');
+      expect((relinked as PromiseRejectedResult).reason).toMatchObject({ status: 409 });
+      expect((await users.provision(account, profile(`dup-${round}`))).sid).toBe(keep.sid);
+      expect(await users.find(duplicate.sid)).toBeUndefined();
+      expect((await users.get(third.sid)).uniqueId).toBe(`third-${round}`);
+    });
+  });
+
+  it('merges two users into each other at the same moment once: the other merge finds its user gone (404), never a deadlock or a 500', async () => {
+    await inRounds(async (users, round) => {
+      const [a, b] = [await users.provision(account, profile(`pa-${round}`)), await users.provision(account, profile(`pb-${round}`))];
+      const outcomes = await Promise.allSettled([
+        users.merge(a.sid, b.sid, { adoptUniqueId: true }),
+        users.merge(b.sid, a.sid, { adoptUniqueId: true }),
+      ]);
+      const [won, refused] = [outcomes.filter((o) => o.status === 'fulfilled'), outcomes.filter((o) => o.status === 'rejected')];
+      expect(won).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ status: 404 });
+      expect(String((refused[0] as PromiseRejectedResult).reason.message)).toMatch(
+        /was removed \(merged into another user\) while this request changed it/,
+      );
+      const kept = (won[0] as PromiseFulfilledResult<{ sid: string; uniqueId: string }>).value;
+      const removed = kept.sid === a.sid ? b : a;
+      expect(await users.find(removed.sid)).toBeUndefined();
+      expect((await users.get(kept.sid)).uniqueId).toBe(removed.uniqueId);
+    });
+  });
+
+  it('never brings back a user merged away while it was relinked or disabled, and never loses the id it was given', async () => {
+    await inRounds(async (users, round) => {
+      const [keep, duplicate] = [await users.provision(account, profile(`k-${round}`)), await users.provision(account, profile(`d-${round}`))];
+      const [merged, relinked, disabled] = await Promise.allSettled([
+        users.merge(duplicate.sid, keep.sid, { adoptUniqueId: true }),
+        users.relink(duplicate.sid, `d-new-${round}`),
+        users.setDisabled(duplicate.sid, true),
+      ]);
+      expect(merged.status).toBe('fulfilled');
+      expect(await users.find(duplicate.sid)).toBeUndefined();
+      const kept = await users.get(keep.sid);
+      // The relink landed before the merge (the kept user adopts the new id) or found the user gone (404).
+      if (relinked.status === 'fulfilled') expect(kept.uniqueId).toBe(`d-new-${round}`);
+      else expect((relinked as PromiseRejectedResult).reason).toMatchObject({ status: 404 });
+      if (relinked.status === 'rejected') expect(kept.uniqueId).toBe(`d-${round}`);
+      if (disabled.status === 'rejected') expect((disabled as PromiseRejectedResult).reason).toMatchObject({ status: 404 });
+      // Whichever id the kept user has signs in as them.
+      expect((await users.provision(account, profile(kept.uniqueId))).sid).toBe(keep.sid);
+    });
   });
 
   it('signs in the user a sign-in under the folded e-mail id created while another re-keyed their other-case twin', async () => {
-    const db = await createTestDatabase(backend);
-    const storage = await openStorage(db.url);
-    try {
-      const users = new UserService(storage);
-      for (let round = 0; round < 5; round++) {
-        const capitalised = await users.provision(account, profile(`Ada.${round}@Example.com`));
-        const folded = `ada.${round}@example.com`;
-        // One connection folds e-mail ids (re-keys the capitalised user), the other does not (creates a user).
-        const [rekeyed, created] = await Promise.all([
-          users.provision(account, profile(folded), { caseInsensitiveEmail: true }),
-          users.provision(account, profile(folded), { caseInsensitiveEmail: false }),
-        ]);
-        expect(rekeyed.uniqueId).toBe(folded);
-        expect(created.uniqueId).toBe(folded);
-        // Whichever wrote first, both sign-ins are the same user, the one the folded id finds now.
-        expect(created.sid).toBe(rekeyed.sid);
-        expect(rekeyed.sid).toBe((await users.provision(account, profile(folded))).sid);
-        if (rekeyed.sid !== capitalised.sid) expect((await users.get(capitalised.sid)).uniqueId).toBe(`Ada.${round}@Example.com`);
-      }
-    } finally {
-      await storage.close();
-      await db.drop();
-    }
+    await inRounds(async (users, round) => {
+      const capitalised = await users.provision(account, profile(`Ada.${round}@Example.com`));
+      const folded = `ada.${round}@example.com`;
+      // One connection folds e-mail ids (re-keys the capitalised user), the other does not (creates a user).
+      const [rekeyed, created] = await Promise.all([
+        users.provision(account, profile(folded), { caseInsensitiveEmail: true }),
+        users.provision(account, profile(folded), { caseInsensitiveEmail: false }),
+      ]);
+      expect(rekeyed.uniqueId).toBe(folded);
+      expect(created.uniqueId).toBe(folded);
+      // Whichever wrote first, both sign-ins are the same user, the one the folded id finds now.
+      expect(created.sid).toBe(rekeyed.sid);
+      expect(rekeyed.sid).toBe((await users.provision(account, profile(folded))).sid);
+      if (rekeyed.sid !== capitalised.sid) expect((await users.get(capitalised.sid)).uniqueId).toBe(`Ada.${round}@Example.com`);
+    });
   });
 });

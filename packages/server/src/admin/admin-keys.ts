@@ -41,8 +41,8 @@ export class AdminKeys {
     const key = record.payload;
     if (key.lastUsedAt === undefined || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       const used = { ...key, lastUsedAt: now };
-      await this.storage.upsert({ kind: KIND, id: key.sid, lookup: record.lookup, payload: used });
-      return used;
+      // Never an upsert: a key revoked since it was read would come back.
+      return (await this.storage.replace({ kind: KIND, id: key.sid, lookup: record.lookup, payload: used })) ? used : undefined;
     }
     return key;
   }

@@ -227,10 +227,19 @@ const paths: Record<string, Record<string, Json>> = {
     ),
   },
   '/admin/v1/users/{sid}/unique-id': {
-    put: op('relinkUser', 'Point a user at the unique id the IdP now sends (their next sign-in lands on them)', ok(ref('User')), {
-      parameters: [userParam],
-      requestBody: requestBody(schemas.relinkUser),
-    }),
+    put: op(
+      'relinkUser',
+      'Point a user at the unique id the IdP now sends (their next sign-in lands on them)',
+      {
+        ...ok(ref('User')),
+        409: {
+          description:
+            'Another user has this unique id (or, where sign-ins ignore e-mail letter case, has it in another case), or took it at the same moment; the message names them',
+          content: { 'application/json': { schema: ref('Error') } },
+        },
+      },
+      { parameters: [userParam], requestBody: requestBody(schemas.relinkUser) },
+    ),
   },
   '/admin/v1/users/{sid}/merge': {
     post: op('mergeUsers', 'Merge a duplicate user into another: its sessions end, its record is removed', ok(ref('MergedUser')), {

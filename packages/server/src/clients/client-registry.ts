@@ -179,7 +179,12 @@ export class ClientRegistry {
     const record = { kind: KIND, id: client.clientId, accountSid: client.accountSid, payload: client };
     if (create) {
       if (!(await this.storage.insert(record))) throw new ConflictError('A client with this ID exists already; try again.');
-    } else await this.storage.upsert(record);
+      return;
+    }
+    // Never an upsert: a client removed since it was read would come back, secrets and all.
+    if (!(await this.storage.replace(record))) {
+      throw new NotFoundError(`Client ${client.clientId} was not found: it was removed while this request changed it.`);
+    }
   }
 }
 

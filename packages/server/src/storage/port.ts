@@ -87,9 +87,19 @@ export interface Storage {
   insert<T>(record: NewRecord<T>): Promise<boolean>;
   /**
    * Inserts or replaces payload/lookup/family/expiry; keeps createdAt and consumedAt. Throws
-   * LookupTakenError (409), changing nothing, when another record of the kind holds `lookup`.
+   * LookupTakenError (409), changing nothing, when another record of the kind holds `lookup`
+   * (inside a transaction on PostgreSQL, that error also ends the transaction).
    */
   upsert<T>(record: NewRecord<T>): Promise<void>;
+  /**
+   * Writes a new payload/lookup/family/expiry over a record that still exists (unexpired): true
+   * when written; false, writing nothing, when it is gone. For read-modify-write of records
+   * another request may remove meanwhile (a user merged away, an admin key revoked): an `upsert`
+   * there would bring the removed record back. Throws LookupTakenError (409), changing nothing,
+   * when another record of the kind holds `lookup`. Inside a transaction on PostgreSQL that error
+   * also ends the transaction: let it propagate.
+   */
+  replace<T>(record: NewRecord<T>): Promise<boolean>;
   find<T>(kind: string, id: string, options?: FindOptions): Promise<StoredRecord<T> | undefined>;
   /**
    * Several records by kind and id in one read (one round trip on PostgreSQL), in the order of

@@ -68,6 +68,16 @@ function isUnavailable(error: unknown): boolean {
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
+/** A write whose only unique conflict left is the lookup's (the key's is the statement's own, or absent): 23505 is LookupTakenError. */
+async function lookupGuarded<R>(kind: string, write: () => Promise<R>): Promise<R> {
+  try {
+    return await write();
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') throw new LookupTakenError(kind);
+    throw error;
+  }
+}
+
 /** How long a statement waits for a free pool connection before it answers 503. */
 const POOL_WAIT_MS = 5000;
 
@@ -117,6 +127,9 @@ const STATEMENTS = {
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
          ON CONFLICT (kind, id) DO UPDATE SET account_sid = EXCLUDED.account_sid, lookup = EXCLUDED.lookup,
            family = EXCLUDED.family, payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
+  // The upsert's values in the same order; $7 (created_at there) is now, the expiry check's clock.
+  replace: `UPDATE records SET account_sid = $3, lookup = $4, family = $5, payload = $6, expires_at = $8
+         WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$7')}`,
   find: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
   findForUpdate: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')} FOR UPDATE`,
   findByLookup: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
@@ -301,13 +314,12 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       return res.rowCount === 1;
     },
     async upsert(r) {
-      try {
-        await statement(db, 'upsert', values(r, Date.now()));
-      } catch (error) {
-        // The key's conflict is the upsert's own (ON CONFLICT): a unique violation is the lookup's.
-        if ((error as { code?: string }).code === '23505') throw new LookupTakenError(r.kind);
-        throw error;
-      }
+      await lookupGuarded(r.kind, () => statement(db, 'upsert', values(r, Date.now())));
+    },
+    async replace(r) {
+      if (matchesNoRecord(r.id)) return false;
+      const res = await lookupGuarded(r.kind, () => statement(db, 'replace', values({ ...r, createdAt: undefined }, Date.now())));
+      return res.rowCount === 1;
     },
     async find<T>(kind: string, id: string, options: FindOptions = {}) {
       if (matchesNoRecord(id)) return undefined;
@@ -552,6 +564,9 @@ export class PostgresStorage implements Storage {
   }
   upsert<T>(r: NewRecord<T>) {
     return this.ops.upsert(r);
+  }
+  replace<T>(r: NewRecord<T>) {
+    return this.ops.replace(r);
   }
   find<T>(kind: string, id: string, options?: FindOptions) {
     return this.ops.find<T>(kind, id, options);

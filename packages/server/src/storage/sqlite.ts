@@ -48,6 +48,16 @@ function params<T>(r: NewRecord<T>, now: number) {
   };
 }
 
+/** A write whose only unique conflict left is the lookup's (the key's is the statement's own, or absent): LookupTakenError. */
+function lookupGuarded<R>(kind: string, write: () => R): R {
+  try {
+    return write();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new LookupTakenError(kind);
+    throw error;
+  }
+}
+
 /** Turns SQLITE_FULL / SQLITE_READONLY / I/O faults into a clear 503 instead of a 500. */
 function guard<R>(work: () => R): R {
   try {
@@ -145,6 +155,10 @@ export class SqliteStorage implements Storage {
          ON CONFLICT (kind, id) DO UPDATE SET account_sid = excluded.account_sid, lookup = excluded.lookup,
            family = excluded.family, payload = excluded.payload, expires_at = excluded.expires_at`,
       ),
+      replace: db.prepare(
+        `UPDATE records SET account_sid = @account_sid, lookup = @lookup, family = @family, payload = @payload, expires_at = @expires_at
+         WHERE kind = @kind AND id = @id AND (expires_at IS NULL OR expires_at > @created_at)`,
+      ),
       find: db.prepare(`SELECT * FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`),
       findByLookup: db.prepare(`SELECT * FROM records WHERE kind = ? AND lookup = ? AND (expires_at IS NULL OR expires_at > ?)`),
       consume: db.prepare(
@@ -214,16 +228,12 @@ export class SqliteStorage implements Storage {
       backend: 'sqlite',
       insert: async (r) => guard(() => self.statements.insert.run(params(r, Date.now())).changes === 1),
       upsert: async (r) => {
-        guard(() => {
-          try {
-            self.statements.upsert.run(params(r, Date.now()));
-          } catch (error) {
-            // The key's conflict is the upsert's own (ON CONFLICT): only the lookup's index is left.
-            if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new LookupTakenError(r.kind);
-            throw error;
-          }
-        });
+        guard(() => lookupGuarded(r.kind, () => self.statements.upsert.run(params(r, Date.now()))));
       },
+      // `created_at` in the parameters is now (the record keeps its own): the expiry check's clock.
+      replace: async (r) =>
+        !matchesNoRecord(r.id) &&
+        guard(() => lookupGuarded(r.kind, () => self.statements.replace.run(params({ ...r, createdAt: undefined }, Date.now())).changes === 1)),
       find: async <T>(kind: string, id: string) => {
         if (matchesNoRecord(id)) return undefined;
         const row = self.statements.find.get(kind, id, Date.now()) as Row | undefined;
@@ -312,6 +322,9 @@ export class SqliteStorage implements Storage {
   }
   upsert<T>(r: NewRecord<T>) {
     return this.whenOpen(() => this.direct().upsert(r));
+  }
+  replace<T>(r: NewRecord<T>) {
+    return this.whenOpen(() => this.direct().replace(r));
   }
   find<T>(kind: string, id: string, _options?: FindOptions) {
     return this.whenOpen(() => this.direct().find<T>(kind, id));

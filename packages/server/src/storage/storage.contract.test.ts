@@ -148,6 +148,31 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect((await storage.findByLookup('lt', 'acct:ada'))?.payload).toEqual({ n: 'holder 2' });
   });
 
+  it('replaces a record that still exists, and writes nothing (false) over one removed or expired, nor over a taken lookup', async () => {
+    await storage.insert({ kind: 'rp', id: 'live', lookup: 'rp:live', payload: { v: 1 }, createdAt: 1000 });
+    expect(await storage.consume('rp', 'live')).toMatchObject({ consumedNow: true });
+    expect(await storage.replace({ kind: 'rp', id: 'live', lookup: 'rp:live2', payload: { v: 2 }, createdAt: 9999 })).toBe(true);
+    const replaced = await storage.find<{ v: number }>('rp', 'live');
+    expect(replaced).toMatchObject({ payload: { v: 2 }, lookup: 'rp:live2', createdAt: 1000 });
+    expect(replaced?.consumedAt).not.toBeNull();
+    expect((await storage.findByLookup('rp', 'rp:live2'))?.id).toBe('live');
+
+    await storage.insert({ kind: 'rp', id: 'removed', payload: { v: 1 } });
+    await storage.destroy('rp', 'removed');
+    expect(await storage.replace({ kind: 'rp', id: 'removed', payload: { v: 2 } })).toBe(false);
+    expect(await storage.find('rp', 'removed')).toBeUndefined();
+    await storage.insert({ kind: 'rp', id: 'expired', payload: { v: 1 }, expiresAt: Date.now() - 1 });
+    expect(await storage.replace({ kind: 'rp', id: 'expired', payload: { v: 2 }, expiresAt: Date.now() + 60_000 })).toBe(false);
+    expect(await storage.find('rp', 'expired')).toBeUndefined();
+    expect(await storage.replace({ kind: 'rp', id: 'nul\u0000', payload: {} })).toBe(false);
+
+    await storage.insert({ kind: 'rp', id: 'other', lookup: 'rp:other', payload: { v: 1 } });
+    await expect(storage.replace({ kind: 'rp', id: 'other', lookup: 'rp:live2', payload: { v: 2 } })).rejects.toBeInstanceOf(LookupTakenError);
+    expect(await storage.find('rp', 'other')).toMatchObject({ payload: { v: 1 }, lookup: 'rp:other' });
+    expect(await storage.transaction((tx) => tx.replace({ kind: 'rp', id: 'other', lookup: 'rp:other', payload: { v: 3 } }))).toBe(true);
+    expect((await storage.find('rp', 'other'))?.payload).toEqual({ v: 3 });
+  });
+
   it('consumes exactly once, even when raced', async () => {
     await storage.insert({ kind: 'code', id: 'c1', payload: {} });
     const results = await Promise.all(Array.from({ length: 8 }, () => storage.consume('code', 'c1')));

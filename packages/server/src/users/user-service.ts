@@ -70,15 +70,17 @@ export class UserService {
       (options.caseInsensitiveEmail && isEmailForm(profile.uniqueId) ? await this.findOtherCase(accountSid, profile.uniqueId) : undefined);
     if (existing) {
       const updated: User = { ...existing, ...profileFields(profile), uniqueId: profile.uniqueId, lastLoginAt: now };
+      let saved: boolean;
       try {
-        await this.save(updated, existing);
+        saved = await this.save(updated, existing);
       } catch (error) {
         // Re-keying a user found in another letter case, while a sign-in under the folded id
         // created that user first: this sign-in is theirs.
         if (error instanceof LookupTakenError && updated.uniqueId !== existing.uniqueId) return this.provision(accountSid, profile, options);
         throw error;
       }
-      return updated;
+      // Merged away since it was read: the id leads to the user it was merged into now, or to a new user.
+      return saved ? updated : this.provision(accountSid, profile, options);
     }
     const user: User = {
       sid: newSid('user'),
@@ -125,13 +127,15 @@ export class UserService {
     const holder = await holderOf();
     if (holder && holder.sid !== user.sid) throw heldBy(holder, user, uniqueId);
     const updated = { ...user, uniqueId };
+    let saved: boolean;
     try {
-      await this.save(updated, user);
+      saved = await this.save(updated, user);
     } catch (error) {
       // Another relink or a first sign-in took the id since it was checked.
       const taker = error instanceof LookupTakenError ? await holderOf() : undefined;
       throw taker ? heldBy(taker, user, uniqueId) : error;
     }
+    if (!saved) throw goneMeanwhile(userSid);
     return updated;
   }
 
@@ -141,20 +145,25 @@ export class UserService {
    */
   async merge(fromSid: string, intoSid: string, options: { adoptUniqueId: boolean }): Promise<User> {
     if (fromSid === intoSid) throw new InvalidParameterError('A user cannot be merged into itself.');
-    const [from, into] = [await this.get(fromSid), await this.get(intoSid)];
-    if (from.accountSid !== into.accountSid) throw new InvalidParameterError('Both users must belong to the same account.');
-    if (!options.adoptUniqueId) {
-      await this.storage.destroy(KIND, from.sid);
-      return into;
-    }
-    const updated = { ...into, uniqueId: from.uniqueId };
-    // One step: the duplicate is not removed unless `into` takes its id (a relink running at the
-    // same time may take it first: LookupTakenError, 409, and nothing changed).
-    await this.storage.transaction(async (tx) => {
+    await Promise.all([this.get(fromSid), this.get(intoSid)]);
+    // One transaction on both users, read afresh under their row locks (taken in SID order, so
+    // two merges of the same pair wait for each other instead of deadlocking): the duplicate is
+    // removed and `into` takes the id it has now, or neither happens.
+    return this.storage.transaction(async (tx) => {
+      const locked = new Map<string, User>();
+      for (const sid of [fromSid, intoSid].sort()) {
+        const record = await tx.find<User>(KIND, sid, { forUpdate: true });
+        if (!record) throw goneMeanwhile(sid);
+        locked.set(sid, record.payload);
+      }
+      const [from, into] = [locked.get(fromSid)!, locked.get(intoSid)!];
+      if (from.accountSid !== into.accountSid) throw new InvalidParameterError('Both users must belong to the same account.');
       await tx.destroy(KIND, from.sid);
+      if (!options.adoptUniqueId) return into;
+      const updated = { ...into, uniqueId: from.uniqueId };
       await this.within(tx).save(updated, into);
+      return updated;
     });
-    return updated;
   }
 
   async get(userSid: string): Promise<User> {
@@ -177,15 +186,19 @@ export class UserService {
   async setDisabled(userSid: string, disabled: boolean): Promise<User> {
     const current = await this.get(userSid);
     const user = { ...current, disabled };
-    await this.save(user, current);
+    if (!(await this.save(user, current))) throw goneMeanwhile(userSid);
     return user;
   }
 
-  /** Writes `user` over `previous` (the same user as read before the change). */
-  private async save(user: User, previous: User): Promise<void> {
+  /**
+   * Writes `user` over `previous` (the same user as read before the change). False, writing
+   * nothing, when the user is gone since it was read (merged away): a write never brings back a
+   * removed user. LookupTakenError when another user took `user`'s unique id meanwhile.
+   */
+  private async save(user: User, previous: User): Promise<boolean> {
     await this.noteCaseVariant(user, previous);
     const lookup = lookupOf(user.accountSid, user.uniqueId);
-    await this.storage.upsert({
+    return this.storage.replace({
       kind: KIND,
       id: user.sid,
       accountSid: user.accountSid,
@@ -205,12 +218,16 @@ export class UserService {
   }
 }
 
+/** A user read, then removed before the change to it was written (merged away meanwhile). */
+const goneMeanwhile = (userSid: string) =>
+  new NotFoundError(`User ${userSid} was not found: it was removed (merged into another user) while this request changed it.`);
+
 /** The refusal of a relink of `user` to `uniqueId`, which `holder` has (in another letter case, where sign-ins fold e-mail ids). */
 function heldBy(holder: User, user: User, uniqueId: string): ConflictError {
   const otherCase =
     holder.uniqueId === uniqueId ? '' : ` (sign-ins match e-mail ids whatever their letter case: "${uniqueId.slice(0, 200)}" is that id)`;
   return new ConflictError(
-    `User ${holder.sid} already has the unique id "${holder.uniqueId.slice(0, 200)}"${otherCase}; to make them one user, merge that user into ${user.sid} (lanyard users merge ${holder.sid} ${user.sid}; POST /admin/v1/users/${holder.sid}/merge).`,
+    `User ${holder.sid} already has the unique id "${holder.uniqueId.slice(0, 200)}"${otherCase}; to make them one user, merge that user into ${user.sid} (lanyard users merge ${holder.sid} ${user.sid}; POST /admin/v1/users/${holder.sid}/merge); if they are two people, ${user.sid} needs another unique id.`,
   );
 }
 

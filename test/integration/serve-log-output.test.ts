@@ -84,13 +84,17 @@ describe('lanyard serve when its log output cannot be written', () => {
           'Up to 16 MiB of them are held and written once stdout takes them again: free space on the volume stdout writes to',
       );
       expect(node.stderr()).not.toMatch(/\n\s+at /);
+      // Its stdout is a log stream, not a command's output: no "could not write the output", and a clean stop exits 0.
+      expect(node.stderr()).not.toContain('could not write the output');
+      node.child.kill('SIGTERM');
+      expect(await new Promise((resolve) => node.child.once('exit', (code) => resolve(code)))).toBe(0);
     } finally {
       closeSync(full);
       cleanup();
     }
   });
 
-  it('writes the lines it held once the log file takes them again, and says how many it dropped', async () => {
+  it('writes the lines it held once the log file takes them again, with no new request to bring them, and says how many it dropped', async () => {
     // PostgreSQL: the size limit applies to every file the process writes, a SQLite database too.
     const db: TestDatabase = await createTestDatabase('postgres');
     const { env, dir, cleanup } = cliSandbox();
@@ -102,15 +106,15 @@ describe('lanyard serve when its log output cannot be written', () => {
       for (let i = 0; i < 200 && !NOTICE.test(node.stderr()); i++) await expectServing(node.origin);
       NOTICE.lastIndex = 0;
       expect(node.stderr()).toContain(
-        "(EFBIG: file too large, write); serving goes on. Up to 16 MiB of them are held and written once stdout takes them again: the file stdout writes to reached the process's file size limit (ulimit -f): rotate the file or raise the limit",
+        "(EFBIG: file too large, write); serving goes on. Up to 16 MiB of them are held and written once stdout takes them again: the file stdout writes to reached the process's file size limit (ulimit -f): empty it in place (logrotate's copytruncate; Lanyard does not reopen a file renamed away) or restart Lanyard with a higher limit",
       );
       await expectServing(node.origin);
       const truncatedAt = Date.now();
-      // The file is rotated (emptied; the node appends): the next line brings the held ones with it.
+      // The file is emptied in place (the node appends). No request follows: the held lines go out on their own.
       truncateSync(logFile, 0);
       let lines: Array<Record<string, unknown>> = [];
-      for (let i = 0; i < 100 && !lines.some((l) => l.level === 'warn'); i++) {
-        await expectServing(node.origin);
+      for (let i = 0; i < 60 && !lines.some((l) => l.level === 'warn'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
         // The first line may be the end of one the limit cut in two (a partial write), as when any log file is emptied in place.
         const [first = '', ...rest] = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
         lines = [...(first.startsWith('{"level"') ? [first] : []), ...rest].map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -128,6 +132,93 @@ describe('lanyard serve when its log output cannot be written', () => {
       closeSync(out);
       cleanup();
       await db.drop();
+    }
+  });
+
+  it('keeps answering while the program reading its stdout pipe stalls (EAGAIN), then writes every line it held', async () => {
+    const { env, cleanup } = cliSandbox();
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', String(port)], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    // The reader stalls from the start: nothing is read from the node's stdout until the end.
+    child.stdout!.pause();
+    const origin = `http://127.0.0.1:${port}`;
+    try {
+      for (let ready = 0; ready !== 200;) {
+        ready = await fetch(`${origin}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // Far more log lines than the pipe's buffers take (about 250 bytes a line); each request answered at once.
+      const requests = 4000;
+      let slowest = 0;
+      for (let i = 0; i < requests; i += 4) {
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            const started = performance.now();
+            const response = await fetch(`${origin}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) });
+            await response.arrayBuffer();
+            expect(response.status).toBe(200);
+            slowest = Math.max(slowest, performance.now() - started);
+          }),
+        );
+      }
+      expect(slowest).toBeLessThan(1000);
+      // Told once the stall has lasted 5 s.
+      await expect
+        .poll(() => stderr, { timeout: 10_000, interval: 200 })
+        .toContain('(EAGAIN: resource temporarily unavailable, write); serving goes on.');
+      expect(stderr).toContain('the program reading stdout (a pipe) has not kept up for 5 s: check it is running and reading');
+      let stdout = '';
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+      child.stdout!.resume();
+      await expect.poll(() => stdout, { timeout: 10_000, interval: 200 }).toContain('log lines could be written to stdout again after EAGAIN');
+      const lines = stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{"level"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.filter((l) => l.message === 'request' && l.route === '/.well-known/openid-configuration')).toHaveLength(requests);
+      expect(lines.find((l) => l.level === 'warn')).toMatchObject({ log_failure: 'EAGAIN', dropped_lines: 0 });
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('keeps an application that embeds the server running when both stdout and stderr are on a full disk', async () => {
+    const { env, cleanup } = cliSandbox();
+    const port = await freePort();
+    const full = openSync('/dev/full', 'w');
+    const embedding = [
+      "import { loadConfig, startLanyard } from '@lanyard/server';",
+      `await startLanyard(loadConfig({ ...process.env, LANYARD_HOST: '127.0.0.1', LANYARD_PORT: '${port}' }));`,
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', embedding], { cwd: ROOT, env, stdio: ['ignore', full, full] });
+    running.push(child);
+    closeSync(full);
+    try {
+      const origin = `http://127.0.0.1:${port}`;
+      await expect
+        .poll(
+          () =>
+            fetch(`${origin}/readyz`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          { timeout: 30_000, interval: 100 },
+        )
+        .toBe(200);
+      for (let i = 0; i < 10; i++) await expectServing(origin);
+      expect(child.exitCode).toBeNull();
+    } finally {
+      cleanup();
     }
   });
 });

@@ -18,6 +18,19 @@ export function emit(output: Output, json: boolean): void {
   if (output.exitCode) process.exitCode = output.exitCode;
 }
 
+/** Set by `serve`: its stdout is a log stream (a banner, then log lines), not a command's output. */
+let stdoutIsLogs = false;
+
+/**
+ * For `serve`: what it writes to stdout (the listening banner, then log lines) is a log stream
+ * whose failure (a full disk) the logger reports, once, and outlives (http/logger.ts); it is not
+ * output a command failed to deliver, so it neither prints the output failure nor makes the
+ * exit code 1 (a clean shutdown still exits 0).
+ */
+export function treatStdoutAsLogs(): void {
+  stdoutIsLogs = true;
+}
+
 /**
  * A command's output that cannot be written never ends in a stack trace, and its exit code says
  * the output did not arrive: a secret shown once (`accounts create`, `admin-key create`) may be
@@ -25,12 +38,12 @@ export function emit(output: Output, json: boolean): void {
  * nothing is said (the reader chose to stop); any other failure of stdout (ENOSPC: `> /dev/full`,
  * EIO) is one line on stderr. Either way the exit code is 1 unless the command set another
  * failure code (2, bad input) first. A failure of stderr itself (notes, warnings) is ignored:
- * the exit code stays the command's. `serve`'s log lines are the logger's own stream, not these.
+ * the exit code stays the command's. `serve`'s stdout is a log stream instead (treatStdoutAsLogs).
  */
 export function guardOutputStreams(): void {
   let failed = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (failed) return;
+    if (failed || stdoutIsLogs) return;
     failed = true;
     // Read when the process exits: a code the command sets after this (0 on success) must not win.
     process.on('exit', () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { httpOrigin } from '@lanyard/server/config.ts';
 import { databaseNote } from '../database-note.ts';
+import { treatStdoutAsLogs } from '../output.ts';
 
 /** `lanyard serve`: the HTTP server, configured from LANYARD_* variables (flags override them). */
 export function registerServe(program: Command): void {
@@ -18,6 +19,7 @@ export function registerServe(program: Command): void {
       const { loadConfig, startLanyard } = await import('@lanyard/server');
       const lanyard = await startLanyard(loadConfig(env));
       const json = command.optsWithGlobals().json === true;
+      treatStdoutAsLogs();
       process.stdout.write(listeningLine(lanyard.url, lanyard.services.config, json));
       // Which database this server uses, and whether it just created it (a new deployment, or a
       // mistyped LANYARD_DATABASE_URL): on stderr, as every command says it.

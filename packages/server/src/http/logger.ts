@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { pino, stdTimeFunctions, type DestinationStream } from 'pino';
 
 /**
@@ -40,8 +41,11 @@ export const HELD_LOG_BYTES = 16 * 1024 * 1024;
 /** What to do about a failed write to stdout, by its error code. */
 function remedyFor(code: string | undefined): string {
   if (code === 'ENOSPC') return 'free space on the volume stdout writes to';
+  if (code === 'EAGAIN') return 'the program reading stdout (a pipe) has not kept up for 5 s: check it is running and reading';
   if (code === 'EDQUOT') return 'raise the disk quota of the user Lanyard runs as, or free space under it';
-  if (code === 'EFBIG') return "the file stdout writes to reached the process's file size limit (ulimit -f): rotate the file or raise the limit";
+  if (code === 'EFBIG') {
+    return "the file stdout writes to reached the process's file size limit (ulimit -f): empty it in place (logrotate's copytruncate; Lanyard does not reopen a file renamed away) or restart Lanyard with a higher limit";
+  }
   return 'check the file or device stdout writes to';
 }
 
@@ -51,37 +55,84 @@ function remedyFor(code: string | undefined): string {
  */
 function tellOnStderr(line: string): void {
   try {
-    process.stderr.write(`${line}\n`);
+    // Not process.stderr: on a full disk it reports the failure as an 'error' event, which
+    // nothing may be listening to (an embedding application) and then stops the process.
+    writeSync(2, `${line}\n`);
   } catch {
     // stderr is unusable too: nothing else to tell it on.
   }
 }
 
+/** While stdout fails, how often the held lines are tried again (ms), so that a node that logs nothing meanwhile still writes them. */
+const RETRY_HELD_MS = 1000;
+/** A pipe whose reader is slow (EAGAIN) is told only once it has not read for this long (ms): short stalls are normal. */
+const STALL_TOLD_AFTER_MS = 5000;
+
+/** The program reading the logs is gone (EPIPE): nothing more is written, held lines are dropped, as pino does on a first EPIPE. */
+function endLogging(stream: DestinationStream & { end?: () => void; flushSync?: () => void; destroy?: () => void }): void {
+  const nothing = () => undefined;
+  stream.write = () => true;
+  stream.end = nothing;
+  stream.flushSync = nothing;
+  stream.destroy = nothing;
+}
+
 /**
  * Stdout, written synchronously, that holds lines while it cannot be written (up to
- * HELD_LOG_BYTES, then drops and counts them), says so once on stderr, and calls `onRecovered`
- * with the error code and the lines dropped once a write succeeds again.
+ * HELD_LOG_BYTES, then drops and counts them), says so once on stderr, tries the held lines
+ * again with each new line and every RETRY_HELD_MS, and calls `onRecovered` with the error code
+ * and the lines dropped once they are written. A pipe whose reader stalls (EAGAIN) is held the
+ * same way (sonic-boom's own retry sleeps on the event loop, which stops the server), and told
+ * only when it lasts STALL_TOLD_AFTER_MS.
  */
 function heldStdout(onRecovered: (failure: string, dropped: number) => void): DestinationStream {
-  const stdout = pino.destination({ dest: 1, sync: true, maxLength: HELD_LOG_BYTES });
-  let failure: string | undefined;
+  const stdout = pino.destination({ dest: 1, sync: true, maxLength: HELD_LOG_BYTES, retryEAGAIN: () => false });
+  let failure: { code: string; since: number; told: boolean } | undefined;
   let dropped = 0;
-  stdout.on('drop', () => dropped++);
-  // pino's own listener ends logging on EPIPE and hands any other error on to this one.
-  stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (failure !== undefined || error.code === 'EPIPE') return;
-    failure = error.code ?? error.message;
+  let errors = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const tell = (error: NodeJS.ErrnoException) => {
+    failure!.told = true;
     tellOnStderr(
       `lanyard: log lines cannot be written to stdout (${error.message}); serving goes on. ` +
         `Up to ${HELD_LOG_BYTES / 1024 / 1024} MiB of them are held and written once stdout takes them again: ${remedyFor(error.code)}`,
     );
+  };
+  const recovered = () => {
+    const ended = failure!;
+    const lost = dropped;
+    [failure, dropped] = [undefined, 0];
+    clearInterval(retry);
+    if (ended.told || lost > 0) onRecovered(ended.code, lost);
+  };
+  stdout.on('drop', () => dropped++);
+  // pino's listener ends logging on the first error if it is EPIPE, and otherwise hands it on to
+  // this one and stops listening: a reader that goes away later (after a stall) is ended here.
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    errors++;
+    if (error.code === 'EPIPE') {
+      endLogging(stdout);
+      clearInterval(retry);
+      failure = undefined;
+      return;
+    }
+    if (failure) {
+      if (!failure.told && Date.now() - failure.since >= STALL_TOLD_AFTER_MS) tell(error);
+      return;
+    }
+    failure = { code: error.code ?? error.message, since: Date.now(), told: false };
+    if (error.code !== 'EAGAIN') tell(error);
+    // An empty write tries the held lines again (a full buffer takes no more lines, so no new line would).
+    retry = setInterval(() => stdout.write(''), RETRY_HELD_MS);
+    retry.unref();
   });
   stdout.on('write', () => {
-    if (failure === undefined) return;
-    const [what, lost] = [failure, dropped];
-    [failure, dropped] = [undefined, 0];
-    // Not from inside the stream's own write.
-    setImmediate(() => onRecovered(what, lost));
+    if (!failure) return;
+    const seen = errors;
+    // Decided once the write is over: one that went out in part, then failed, is no recovery.
+    setImmediate(() => {
+      if (failure && errors === seen) recovered();
+    });
   });
   return stdout;
 }

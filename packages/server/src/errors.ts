@@ -108,7 +108,7 @@ export class ConflictError extends LanyardError {
 }
 
 /**
- * A write (Storage.upsert) whose second unique key, `lookup`, another record of its kind holds:
+ * A write (Storage.upsert, Storage.replace) whose second unique key, `lookup`, another record of its kind holds:
  * taken between a caller's check and its write, by a request running at the same time. 409;
  * services that know what the key means (a user's unique id) answer in their own words.
  */

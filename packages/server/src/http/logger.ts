@@ -143,7 +143,7 @@ function heldStdout(onRecovered: (failure: string, dropped: number) => void): De
  * lost when the process exits right after logging.
  *
  * Logging never takes the server down: when stdout cannot be written (ENOSPC on a full disk,
- * EIO), the server goes on serving, says so once on stderr, holds up to
+ * EFBIG, EDQUOT, EIO, a stalled pipe's EAGAIN), the server goes on serving, says so once on stderr, holds up to
  * HELD_LOG_BYTES of lines and writes them once stdout takes them again, then logs how many
  * lines were dropped meanwhile. A closed pipe (EPIPE: the log reader is gone) ends logging.
  */

@@ -84,10 +84,10 @@ describe('built-in client redirect URIs are validated like a registered client',
 
   it('a value stored before the validator refused it never matches at /oauth2/authorize', async () => {
     const connection = await lanyard.services.accounts.getConnection((await lanyard.services.accounts.connectionsOf(accountSid))[0]!.sid);
-    await lanyard.services.accounts.saveConnection({
-      ...connection,
+    await lanyard.services.accounts.updateConnection(connection.sid, (current) => ({
+      ...current,
       redirectUris: ['https://rp.example.com/c\tb', 'https://rp.example.com\\@evil.example/cb'],
-    });
+    }));
     for (const uri of ['https://rp.example.com/c\tb', 'https://rp.example.com\\@evil.example/cb']) {
       const query = new URLSearchParams({
         client_id: builtInId,
@@ -102,7 +102,7 @@ describe('built-in client redirect URIs are validated like a registered client',
       expect(response.status).toBe(400);
       expect(response.headers.get('location')).toBeNull();
     }
-    await lanyard.services.accounts.saveConnection(connection);
+    await lanyard.services.accounts.updateConnection(connection.sid, () => connection);
   });
 
   it.each(BAD)('a registered public client refuses %s', async (_name, uri) => {

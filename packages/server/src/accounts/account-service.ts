@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError, UntrustedDomainError } from '../errors.ts
 import { newSid, requireSid } from '../ids.ts';
 import { randomAlphanumeric, randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import type { Storage } from '../storage/port.ts';
+import { updateRecord } from '../storage/update-record.ts';
 import { fetchIdpMetadata } from './metadata-fetch.ts';
 import { refreshIdpMetadata, type MetadataRefreshResult } from './metadata-refresh.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -188,12 +189,10 @@ export class AccountService {
   async setSaml(accountSid: string, input: SamlSettingsInput): Promise<Connection> {
     await this.getAccount(accountSid);
     const settings = await resolveSamlSettings(input, this.fetchMetadata);
-    const existing = (await this.connectionsOf(accountSid))[0];
+    const { connection } = await this.ensureConnection(accountSid);
     // SAML settings replace an OpenID Connect provider (as set-oidc replaces SAML): the connection
     // speaks one protocol, and `connectionProtocol` picks OIDC whenever `oidc` is still set.
-    const connection: Connection = existing ? { ...existing, protocol: 'saml', saml: settings, oidc: null } : newConnection(accountSid, settings);
-    await this.saveConnection(connection);
-    return connection;
+    return this.updateConnection(connection.sid, (current) => ({ ...current, protocol: 'saml', saml: settings, oidc: null }));
   }
 
   /**
@@ -210,7 +209,7 @@ export class AccountService {
       const existing = (await within.connectionsOf(accountSid))[0];
       if (existing) return { connection: existing, created: false };
       const connection = newConnection(accountSid, null);
-      await within.saveConnection(connection);
+      await tx.insert({ kind: CONNECTION, id: connection.sid, accountSid, lookup: `client:${connection.clientId}`, payload: connection });
       return { connection, created: true };
     });
     this.lookups.clear();
@@ -228,22 +227,32 @@ export class AccountService {
     const existing = (await this.connectionsOf(accountSid))[0];
     const settings = oidcSettings(input, this.secrets, existing?.protocol === 'oidc' ? (existing.oidc ?? null) : null);
     await discover(settings);
-    const connection: Connection = { ...(existing ?? newConnection(accountSid, null)), protocol: 'oidc', saml: null, oidc: settings };
-    await this.saveConnection(connection);
-    return connection;
+    const { connection } = await this.ensureConnection(accountSid);
+    // Sealed again from the connection as it is now: the client secret kept is the one it holds now.
+    return this.updateConnection(connection.sid, (current) => ({
+      ...current,
+      protocol: 'oidc',
+      saml: null,
+      oidc: oidcSettings(input, this.secrets, current.protocol === 'oidc' ? (current.oidc ?? null) : null),
+    }));
   }
 
   /** Re-reads the IdP metadata of connections imported from a URL (metadata-refresh.ts). */
   async refreshMetadata(): Promise<MetadataRefreshResult[]> {
     const connections = (await this.storage.list<Connection>(CONNECTION)).map((r) => r.payload);
-    return refreshIdpMetadata(connections, this.fetchMetadata, (connection) => this.saveConnection(connection));
+    return refreshIdpMetadata(connections, this.fetchMetadata, (read, metadata) =>
+      // Onto the connection as it is now (an administrator may have changed it during the fetch),
+      // and only while it still imports from the URL that was read.
+      this.updateConnection(read.sid, (current) =>
+        current.saml?.metadataUrl === read.saml?.metadataUrl && current.saml?.metadataEntityId === read.saml?.metadataEntityId
+          ? { ...current, saml: { ...current.saml!, ...metadata } }
+          : current,
+      ),
+    );
   }
 
   async setMapping(connectionSid: string, mapping: Partial<AttributeMapping>): Promise<Connection> {
-    const connection = await this.getConnection(connectionSid);
-    const next = { ...connection, mapping: { ...connection.mapping, ...mapping } };
-    await this.saveConnection(next);
-    return next;
+    return this.updateConnection(connectionSid, (current) => ({ ...current, mapping: { ...current.mapping, ...mapping } }));
   }
 
   /**
@@ -254,22 +263,26 @@ export class AccountService {
    * @throws InvalidParameterError naming the first URI that fails; NotFoundError for an unknown connection.
    */
   async setRedirectUris(connectionSid: string, uris: string[]): Promise<Connection> {
-    const connection = await this.getConnection(connectionSid);
-    const next = { ...connection, redirectUris: validateRedirectUris(uris, { allowPrivateUse: true }) };
-    await this.saveConnection(next);
-    return next;
+    const redirectUris = validateRedirectUris(uris, { allowPrivateUse: true });
+    return this.updateConnection(connectionSid, (current) => ({ ...current, redirectUris }));
   }
 
-  async saveConnection(connection: Connection): Promise<void> {
+  /**
+   * `change` applied to the connection as stored now, and again on a fresh read when another
+   * request wrote it first (updateRecord): a redirect URI removed by one administrator is not
+   * brought back by another's mapping change, nor by a metadata refresh that was fetching then.
+   * @throws NotFoundError for an unknown connection; what `change` throws.
+   */
+  async updateConnection(connectionSid: string, change: (connection: Connection) => Connection): Promise<Connection> {
+    requireSid('connection', connectionSid, 'connection');
+    const written = await updateRecord<Connection>(this.storage, CONNECTION, connectionSid, (current) => ({
+      ...current,
+      payload: change(current.payload),
+    }));
     this.trustedOrigins.clear();
-    await this.storage.upsert({
-      kind: CONNECTION,
-      id: connection.sid,
-      accountSid: connection.accountSid,
-      lookup: `client:${connection.clientId}`,
-      payload: connection,
-    });
     this.lookups.clear();
+    if (!written) throw new NotFoundError(`Connection ${connectionSid} was not found.`);
+    return written.payload;
   }
 
   async getConnection(connectionSid: string, parameter = 'connection'): Promise<Connection> {

@@ -1,5 +1,5 @@
 import { assertIdpUrl } from './idp-urls.ts';
-import { parseIdpMetadata } from './idp-metadata.ts';
+import { parseIdpMetadata, type ImportedIdpMetadata } from './idp-metadata.ts';
 import type { Connection } from './model.ts';
 import type { MetadataFetcher } from './saml-settings.ts';
 
@@ -12,13 +12,13 @@ export interface MetadataRefreshResult {
 
 /**
  * Re-reads IdP metadata for every connection imported from a metadata URL, so certificate
- * rollovers published by the IdP are picked up; `save` stores a connection whose settings
- * changed. Failures keep the last good settings and are reported, never thrown.
+ * rollovers published by the IdP are picked up; `save` stores the metadata of a connection
+ * (as read before the fetch) whose settings it changes. Failures keep the last good settings and are reported, never thrown.
  */
 export async function refreshIdpMetadata(
   connections: Connection[],
   fetchMetadata: MetadataFetcher,
-  save: (connection: Connection) => Promise<void>,
+  save: (connection: Connection, metadata: ImportedIdpMetadata) => Promise<unknown>,
 ): Promise<MetadataRefreshResult[]> {
   const results: MetadataRefreshResult[] = [];
   for (const connection of connections) {
@@ -35,7 +35,7 @@ export async function refreshIdpMetadata(
         meta.ssoBinding !== (saml.ssoBinding ?? 'redirect') ||
         meta.wantAuthnRequestsSigned !== (saml.wantAuthnRequestsSigned ?? false) ||
         meta.certificates.join() !== saml.certificates.join();
-      if (changed) await save({ ...connection, saml: { ...saml, ...meta } });
+      if (changed) await save(connection, meta);
       results.push({ connectionSid: connection.sid, changed, error: null });
     } catch (error) {
       results.push({ connectionSid: connection.sid, changed: false, error: (error as Error).message });

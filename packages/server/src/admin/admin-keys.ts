@@ -41,8 +41,10 @@ export class AdminKeys {
     const key = record.payload;
     if (key.lastUsedAt === undefined || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       const used = { ...key, lastUsedAt: now };
-      // Never an upsert: a key revoked since it was read would come back.
-      return (await this.storage.replace({ kind: KIND, id: key.sid, lookup: record.lookup, payload: used })) ? used : undefined;
+      // Never an upsert: a key revoked since it was read would come back. Not written when another
+      // request wrote the key first (it noted the use, or renamed the key): the key as it is now.
+      if (await this.storage.replace({ kind: KIND, id: key.sid, lookup: record.lookup, payload: used }, { ifPayload: key })) return used;
+      return this.find(key.sid);
     }
     return key;
   }

@@ -31,16 +31,17 @@ export class IdentityAdmin {
 
   async setUniqueIdPolicy(connectionSid: string, input: { attribute?: string | null; case_insensitive_email?: boolean }) {
     const { accounts } = this.services;
-    const connection = await accounts.getConnection(connectionSid);
-    const current = connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY;
-    const policy: UniqueIdPolicy = {
-      attribute: input.attribute === undefined ? current.attribute : input.attribute,
-      caseInsensitiveEmail: input.case_insensitive_email ?? current.caseInsensitiveEmail,
-    };
-    const next = { ...connection, uniqueId: policy };
-    await accounts.saveConnection(next);
+    const next = await accounts.updateConnection(connectionSid, (connection) => {
+      const current = connection.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY;
+      const uniqueId: UniqueIdPolicy = {
+        attribute: input.attribute === undefined ? current.attribute : input.attribute,
+        caseInsensitiveEmail: input.case_insensitive_email ?? current.caseInsensitiveEmail,
+      };
+      return { ...connection, uniqueId };
+    });
+    const policy = next.uniqueId ?? DEFAULT_UNIQUE_ID_POLICY;
     await this.record(
-      connection.accountSid,
+      next.accountSid,
       `set the unique id of connection ${connectionSid} to ${policy.attribute ? `attribute "${policy.attribute}"` : 'the NameID / sub'}${policy.caseInsensitiveEmail ? '' : ' (e-mail ids case-sensitive)'}`,
       { connectionSid },
     );

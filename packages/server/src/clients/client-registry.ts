@@ -4,6 +4,7 @@ import type { Connection } from '../accounts/model.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
+import { updateRecord } from '../storage/update-record.ts';
 import { ID_TOKEN_ALGS, type SigningAlg } from '../tokens/signing-keys.ts';
 import { TOKEN_ENDPOINT_AUTH_METHODS, isConfidential, type OAuthClient, type TokenEndpointAuthMethod } from './model.ts';
 import { validateRedirectUris, webOrigin } from '../accounts/redirect-uris.ts';
@@ -70,7 +71,7 @@ export class ClientRegistry {
       secret = randomToken('lcs_');
       client.secrets = [{ id: randomToken().slice(0, 12), hash: sha256(secret), createdAt: now, expiresAt: null }];
     }
-    await this.save(client, true);
+    await this.insert(client);
     return { client, secret };
   }
 
@@ -93,19 +94,19 @@ export class ClientRegistry {
   }
 
   async update(clientId: string, patch: ClientUpdate): Promise<OAuthClient> {
-    const client = await this.get(clientId);
-    const next: OAuthClient = {
-      ...client,
-      ...(patch.name !== undefined ? { name: checkName(patch.name) } : {}),
-      ...(patch.redirectUris !== undefined
-        ? { redirectUris: validateRedirectUris(patch.redirectUris, { allowPrivateUse: !isConfidential(client) }) }
-        : {}),
-      ...(patch.jwks !== undefined ? { jwks: checkJwks(client.tokenEndpointAuthMethod, patch.jwks) } : {}),
-      ...(patch.idTokenSignedResponseAlg !== undefined ? { idTokenSignedResponseAlg: checkAlg(patch.idTokenSignedResponseAlg) } : {}),
-    };
-    if (next.redirectUris.length === 0) throw new InvalidParameterError('redirect_uris: a client needs at least one redirect URI.');
-    await this.save(next, false);
-    return next;
+    return this.change(clientId, (client) => {
+      const next: OAuthClient = {
+        ...client,
+        ...(patch.name !== undefined ? { name: checkName(patch.name) } : {}),
+        ...(patch.redirectUris !== undefined
+          ? { redirectUris: validateRedirectUris(patch.redirectUris, { allowPrivateUse: !isConfidential(client) }) }
+          : {}),
+        ...(patch.jwks !== undefined ? { jwks: checkJwks(client.tokenEndpointAuthMethod, patch.jwks) } : {}),
+        ...(patch.idTokenSignedResponseAlg !== undefined ? { idTokenSignedResponseAlg: checkAlg(patch.idTokenSignedResponseAlg) } : {}),
+      };
+      if (next.redirectUris.length === 0) throw new InvalidParameterError('redirect_uris: a client needs at least one redirect URI.');
+      return next;
+    });
   }
 
   /**
@@ -115,29 +116,27 @@ export class ClientRegistry {
   async rotateSecret(clientId: string, rolloverSeconds = DEFAULT_ROLLOVER_SECONDS): Promise<IssuedSecret> {
     if (!Number.isInteger(rolloverSeconds) || rolloverSeconds < 0 || rolloverSeconds > MAX_ROLLOVER_SECONDS)
       throw new InvalidParameterError(`rollover_seconds must be a whole number from 0 to ${MAX_ROLLOVER_SECONDS}.`);
-    const client = await this.get(clientId);
-    if (client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') {
-      throw new ConflictError(`Client ${client.clientId} authenticates with ${client.tokenEndpointAuthMethod}; it has no secret to rotate.`);
-    }
-    const now = Date.now();
     const secret = randomToken('lcs_');
-    const current = liveSecrets(client, now).find((s) => s.expiresAt === null);
-    const previous = current && rolloverSeconds > 0 ? [{ ...current, expiresAt: now + rolloverSeconds * 1000 }] : [];
-    const issued = { id: randomToken().slice(0, 12), hash: sha256(secret), createdAt: now, expiresAt: null };
-    const next = { ...client, secrets: [issued, ...previous] };
-    await this.save(next, false);
+    const issued = { id: randomToken().slice(0, 12), hash: sha256(secret), createdAt: Date.now(), expiresAt: null };
+    const next = await this.change(clientId, (client) => {
+      if (client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') {
+        throw new ConflictError(`Client ${client.clientId} authenticates with ${client.tokenEndpointAuthMethod}; it has no secret to rotate.`);
+      }
+      const current = liveSecrets(client, issued.createdAt).find((s) => s.expiresAt === null);
+      const previous = current && rolloverSeconds > 0 ? [{ ...current, expiresAt: issued.createdAt + rolloverSeconds * 1000 }] : [];
+      return { ...client, secrets: [issued, ...previous] };
+    });
     return { client: next, secret, secretId: issued.id };
   }
 
   /** Ends a secret now (e.g. the previous one once every deployment has the new one). */
   async revokeSecret(clientId: string, secretId: string): Promise<OAuthClient> {
-    const client = await this.get(clientId);
-    const secret = client.secrets.find((s) => s.id === secretId);
-    if (!secret) throw new NotFoundError(`Client ${client.clientId} has no secret ${String(secretId).slice(0, 20)}.`);
-    if (client.secrets.length === 1) throw new ConflictError('This is the only secret of the client; rotate first, then revoke the old one.');
-    const next = { ...client, secrets: client.secrets.filter((s) => s.id !== secretId) };
-    await this.save(next, false);
-    return next;
+    return this.change(clientId, (client) => {
+      const secret = client.secrets.find((s) => s.id === secretId);
+      if (!secret) throw new NotFoundError(`Client ${client.clientId} has no secret ${String(secretId).slice(0, 20)}.`);
+      if (client.secrets.length === 1) throw new ConflictError('This is the only secret of the client; rotate first, then revoke the old one.');
+      return { ...client, secrets: client.secrets.filter((s) => s.id !== secretId) };
+    });
   }
 
   async remove(clientId: string): Promise<void> {
@@ -174,17 +173,24 @@ export class ClientRegistry {
     return (await this.find(clientId))?.idTokenSignedResponseAlg ?? 'RS256';
   }
 
-  private async save(client: OAuthClient, create: boolean): Promise<void> {
+  private async insert(client: OAuthClient): Promise<void> {
     this.originCache = undefined;
     const record = { kind: KIND, id: client.clientId, accountSid: client.accountSid, payload: client };
-    if (create) {
-      if (!(await this.storage.insert(record))) throw new ConflictError('A client with this ID exists already; try again.');
-      return;
-    }
-    // Never an upsert: a client removed since it was read would come back, secrets and all.
-    if (!(await this.storage.replace(record))) {
-      throw new NotFoundError(`Client ${client.clientId} was not found: it was removed while this request changed it.`);
-    }
+    if (!(await this.storage.insert(record))) throw new ConflictError('A client with this ID exists already; try again.');
+  }
+
+  /**
+   * `change` applied to the registered client as stored now, and again on a fresh read when
+   * another request wrote it first (updateRecord): a secret revoked while another is issued
+   * stays revoked. Never an upsert: a client removed meanwhile stays removed, secrets and all.
+   * @throws NotFoundError for an unknown or removed client; what `change` throws.
+   */
+  private async change(clientId: string, change: (client: OAuthClient) => OAuthClient): Promise<OAuthClient> {
+    await this.get(clientId);
+    const written = await updateRecord<OAuthClient>(this.storage, KIND, clientId, (current) => ({ ...current, payload: change(current.payload) }));
+    this.originCache = undefined;
+    if (!written) throw new NotFoundError(`Client ${clientId} was not found: it was removed while this request changed it.`);
+    return written.payload;
   }
 }
 

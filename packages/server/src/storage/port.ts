@@ -45,6 +45,16 @@ export interface FindOptions {
   forUpdate?: boolean;
 }
 
+export interface ReplaceOptions {
+  /**
+   * Compare-and-set: write only while the stored payload is still this one (equal as JSON), as
+   * read before the change. A concurrent write in between makes `replace` return false, writing
+   * nothing, so a read-modify-write never undoes another request's change (updateRecord reads
+   * again and retries).
+   */
+  ifPayload?: unknown;
+}
+
 export interface ConsumeResult<T> {
   record: StoredRecord<T>;
   /** True when this call consumed it; false when it had been consumed before. */
@@ -97,9 +107,10 @@ export interface Storage {
    * another request may remove meanwhile (a user merged away, an admin key revoked): an `upsert`
    * there would bring the removed record back. Throws LookupTakenError (409), changing nothing,
    * when another record of the kind holds `lookup`. Inside a transaction on PostgreSQL that error
-   * also ends the transaction: let it propagate.
+   * also ends the transaction: let it propagate. With `ifPayload`, also false, writing nothing,
+   * when the stored payload is no longer that one (changed by another request since it was read).
    */
-  replace<T>(record: NewRecord<T>): Promise<boolean>;
+  replace<T>(record: NewRecord<T>, options?: ReplaceOptions): Promise<boolean>;
   find<T>(kind: string, id: string, options?: FindOptions): Promise<StoredRecord<T> | undefined>;
   /**
    * Several records by kind and id in one read (one round trip on PostgreSQL), in the order of

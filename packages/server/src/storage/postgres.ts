@@ -4,7 +4,18 @@ import { postgresMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
 import { StatementBatches } from './statement-batches.ts';
 import { matchesNoRecord, storablePayload } from './storable-values.ts';
-import type { ConsumeResult, FindOptions, FoundWithLinked, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
+import type {
+  ConsumeResult,
+  FindOptions,
+  FoundWithLinked,
+  ListQuery,
+  NewRecord,
+  RecordKey,
+  RecordLink,
+  ReplaceOptions,
+  Storage,
+  StoredRecord,
+} from './port.ts';
 
 interface Row {
   kind: string;
@@ -130,6 +141,9 @@ const STATEMENTS = {
   // The upsert's values in the same order; $7 (created_at there) is now, the expiry check's clock.
   replace: `UPDATE records SET account_sid = $3, lookup = $4, family = $5, payload = $6, expires_at = $8
          WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$7')}`,
+  // JSONB equality: the payload as read, whatever its text looked like when written.
+  replaceIfPayload: `UPDATE records SET account_sid = $3, lookup = $4, family = $5, payload = $6, expires_at = $8
+         WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$7')} AND payload = $9::jsonb`,
   find: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
   findForUpdate: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')} FOR UPDATE`,
   findByLookup: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
@@ -316,9 +330,14 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
     async upsert(r) {
       await lookupGuarded(r.kind, () => statement(db, 'upsert', values(r, Date.now())));
     },
-    async replace(r) {
+    async replace(r, options?: ReplaceOptions) {
       if (matchesNoRecord(r.id)) return false;
-      const res = await lookupGuarded(r.kind, () => statement(db, 'replace', values({ ...r, createdAt: undefined }, Date.now())));
+      const params = values({ ...r, createdAt: undefined }, Date.now());
+      const res = await lookupGuarded(r.kind, () =>
+        options?.ifPayload === undefined
+          ? statement(db, 'replace', params)
+          : statement(db, 'replaceIfPayload', [...params, storablePayload({ kind: r.kind, id: r.id, payload: options.ifPayload })]),
+      );
       return res.rowCount === 1;
     },
     async find<T>(kind: string, id: string, options: FindOptions = {}) {
@@ -565,8 +584,8 @@ export class PostgresStorage implements Storage {
   upsert<T>(r: NewRecord<T>) {
     return this.ops.upsert(r);
   }
-  replace<T>(r: NewRecord<T>) {
-    return this.ops.replace(r);
+  replace<T>(r: NewRecord<T>, options?: ReplaceOptions) {
+    return this.ops.replace(r, options);
   }
   find<T>(kind: string, id: string, options?: FindOptions) {
     return this.ops.find<T>(kind, id, options);

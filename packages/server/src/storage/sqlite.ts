@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { LookupTakenError, StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
 import { matchesNoRecord, storablePayload } from './storable-values.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
-import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, Storage, StoredRecord } from './port.ts';
+import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, ReplaceOptions, Storage, StoredRecord } from './port.ts';
 
 interface Row {
   kind: string;
@@ -125,6 +126,7 @@ export class SqliteStorage implements Storage {
   private readonly statements;
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly consumeAndInsertAtomically: (kind: string, id: string, successor: ReturnType<typeof params>, now: number) => boolean;
+  private readonly replaceIfPayloadAtomically: (record: ReturnType<typeof params>, ifPayload: string) => boolean;
 
   constructor(filename: string, options: SqliteOptions = {}) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -177,6 +179,13 @@ export class SqliteStorage implements Storage {
       if (!this.statements.consume.get(now, kind, id, now)) return false;
       if (this.statements.insert.run(successor).changes !== 1) throw SUCCESSOR_TAKEN;
       return true;
+    });
+    // `ifPayload` is JSON.stringify of the payload as read. Compared as values when the text
+    // differs: a payload stored with a `\ufffd` escape reads back as the character itself.
+    this.replaceIfPayloadAtomically = db.transaction((record: ReturnType<typeof params>, ifPayload: string) => {
+      const row = this.statements.find.get(record.kind, record.id, record.created_at) as Row | undefined;
+      if (!row || (row.payload !== ifPayload && !isDeepStrictEqual(JSON.parse(row.payload), JSON.parse(ifPayload)))) return false;
+      return this.statements.replace.run(record).changes === 1;
     });
     if (filename !== ':memory:') {
       const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'LanyardStorageWarning'));
@@ -231,9 +240,14 @@ export class SqliteStorage implements Storage {
         guard(() => lookupGuarded(r.kind, () => self.statements.upsert.run(params(r, Date.now()))));
       },
       // `created_at` in the parameters is now (the record keeps its own): the expiry check's clock.
-      replace: async (r) =>
-        !matchesNoRecord(r.id) &&
-        guard(() => lookupGuarded(r.kind, () => self.statements.replace.run(params({ ...r, createdAt: undefined }, Date.now())).changes === 1)),
+      replace: async (r, options?: ReplaceOptions) => {
+        if (matchesNoRecord(r.id)) return false;
+        const record = params({ ...r, createdAt: undefined }, Date.now());
+        if (options?.ifPayload === undefined) return guard(() => lookupGuarded(r.kind, () => self.statements.replace.run(record).changes === 1));
+        // Not storablePayload: a NUL an earlier release stored reads back as itself and must match.
+        const ifPayload = JSON.stringify(options.ifPayload);
+        return guard(() => lookupGuarded(r.kind, () => self.replaceIfPayloadAtomically(record, ifPayload)));
+      },
       find: async <T>(kind: string, id: string) => {
         if (matchesNoRecord(id)) return undefined;
         const row = self.statements.find.get(kind, id, Date.now()) as Row | undefined;
@@ -323,8 +337,8 @@ export class SqliteStorage implements Storage {
   upsert<T>(r: NewRecord<T>) {
     return this.whenOpen(() => this.direct().upsert(r));
   }
-  replace<T>(r: NewRecord<T>) {
-    return this.whenOpen(() => this.direct().replace(r));
+  replace<T>(r: NewRecord<T>, options?: ReplaceOptions) {
+    return this.whenOpen(() => this.direct().replace(r, options));
   }
   find<T>(kind: string, id: string, _options?: FindOptions) {
     return this.whenOpen(() => this.direct().find<T>(kind, id));

@@ -173,6 +173,37 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect((await storage.find('rp', 'other'))?.payload).toEqual({ v: 3 });
   });
 
+  it('replaces only while the payload is still the one read (compare-and-set), whatever its text looked like when stored', async () => {
+    await storage.insert({ kind: 'cas', id: 'u', lookup: 'cas:u', payload: { name: 'Ada', roles: ['agent'], odd: 'x\ud800y', disabled: false } });
+    const read = await storage.find<Record<string, unknown>>('cas', 'u');
+    // Stored as U+FFFD, read back as it: the payload as read matches what is stored.
+    expect(read?.payload.odd).toBe('x\ufffdy');
+    // Another request writes first (a disable): the write built on the earlier read is refused.
+    await storage.replace({ kind: 'cas', id: 'u', lookup: 'cas:u', payload: { ...read!.payload, disabled: true } }, { ifPayload: read!.payload });
+    expect(
+      await storage.replace({ kind: 'cas', id: 'u', lookup: 'cas:u', payload: { ...read!.payload, name: 'Ada L' } }, { ifPayload: read!.payload }),
+    ).toBe(false);
+    const now = await storage.find<Record<string, unknown>>('cas', 'u');
+    expect(now?.payload).toEqual({ name: 'Ada', roles: ['agent'], odd: 'x\ufffdy', disabled: true });
+    // Built on a fresh read, it lands; keys in another order are the same payload.
+    const reordered = Object.fromEntries(Object.entries(now!.payload).reverse());
+    expect(
+      await storage.replace({ kind: 'cas', id: 'u', lookup: 'cas:u', payload: { ...now!.payload, name: 'Ada L' } }, { ifPayload: reordered }),
+    ).toBe(true);
+    expect((await storage.find<Record<string, unknown>>('cas', 'u'))?.payload).toMatchObject({ name: 'Ada L', disabled: true });
+    expect(await storage.replace({ kind: 'cas', id: 'u', payload: {} }, { ifPayload: { name: 'Ada L' } })).toBe(false);
+    // Inside a transaction too; a removed record stays removed.
+    const inTx = await storage.transaction(async (tx) => {
+      const current = await tx.find<Record<string, unknown>>('cas', 'u', { forUpdate: true });
+      return tx.replace({ kind: 'cas', id: 'u', lookup: 'cas:u', payload: { ...current!.payload, roles: [] } }, { ifPayload: current!.payload });
+    });
+    expect(inTx).toBe(true);
+    const last = await storage.find<Record<string, unknown>>('cas', 'u');
+    await storage.destroy('cas', 'u');
+    expect(await storage.replace({ kind: 'cas', id: 'u', payload: last!.payload }, { ifPayload: last!.payload })).toBe(false);
+    expect(await storage.find('cas', 'u')).toBeUndefined();
+  });
+
   it('consumes exactly once, even when raced', async () => {
     await storage.insert({ kind: 'code', id: 'c1', payload: {} });
     const results = await Promise.all(Array.from({ length: 8 }, () => storage.consume('code', 'c1')));
@@ -433,7 +464,10 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     storage = await openStorage(db.url);
     const old = await storage.find<{ acr: string; revoked: boolean }>('session', 'old');
     expect(old?.payload.acr).toBe('urn:x\u0000');
-    await storage.upsert({ kind: 'session', id: 'old', payload: { ...old!.payload, revoked: true } });
+    // The payload as read (with its NUL) is what is stored: a compare-and-set on it lands.
+    expect(await storage.replace({ kind: 'session', id: 'old', payload: { ...old!.payload, revoked: true } }, { ifPayload: old!.payload })).toBe(
+      true,
+    );
     expect((await storage.find('session', 'old'))?.payload).toEqual({ acr: 'urn:x\ufffd', revoked: true });
   });
 

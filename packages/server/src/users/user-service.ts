@@ -1,7 +1,8 @@
 import { ConflictError, InvalidParameterError, LookupTakenError, NotFoundError } from '../errors.ts';
 import { encodeIdentity, newSid } from '../ids.ts';
-import type { Storage } from '../storage/port.ts';
+import type { NewRecord, Storage } from '../storage/port.ts';
 import { isStorableKey } from '../storage/storable-values.ts';
+import { MAX_UPDATE_ATTEMPTS, updateRecord } from '../storage/update-record.ts';
 import { isEmailForm } from './email-form.ts';
 
 export type Role = 'admin' | 'supervisor' | 'agent' | (string & {});
@@ -21,6 +22,11 @@ export interface User {
   disabled: boolean;
   createdAt: number;
   lastLoginAt: number;
+}
+
+export interface ProvisionOptions {
+  now?: number;
+  caseInsensitiveEmail?: boolean;
 }
 
 export interface UserProfile {
@@ -63,7 +69,18 @@ export class UserService {
    * Other ids (persistent NameIDs, `sub`) are case-sensitive: two ids that differ only in letter
    * case are two users.
    */
-  async provision(accountSid: string, profile: UserProfile, options: { now?: number; caseInsensitiveEmail?: boolean } = {}): Promise<User> {
+  provision(accountSid: string, profile: UserProfile, options: ProvisionOptions = {}): Promise<User> {
+    return this.provisionRound(accountSid, profile, options, 1);
+  }
+
+  /** One round of `provision`; each next round follows another request's write that landed first (a disable, a relink, a merge, a first sign-in). */
+  private async provisionRound(accountSid: string, profile: UserProfile, options: ProvisionOptions, round: number): Promise<User> {
+    if (round > MAX_UPDATE_ATTEMPTS) {
+      throw new ConflictError(
+        `The user with unique id "${profile.uniqueId.slice(0, 200)}" was changed by ${MAX_UPDATE_ATTEMPTS} other requests while this sign-in updated it; sign in again.`,
+      );
+    }
+    const again = () => this.provisionRound(accountSid, profile, options, round + 1);
     const now = options.now ?? Date.now();
     const existing =
       (await this.storage.findByLookup<User>(KIND, lookupOf(accountSid, profile.uniqueId)))?.payload ??
@@ -76,11 +93,12 @@ export class UserService {
       } catch (error) {
         // Re-keying a user found in another letter case, while a sign-in under the folded id
         // created that user first: this sign-in is theirs.
-        if (error instanceof LookupTakenError && updated.uniqueId !== existing.uniqueId) return this.provision(accountSid, profile, options);
+        if (error instanceof LookupTakenError && updated.uniqueId !== existing.uniqueId) return again();
         throw error;
       }
-      // Merged away since it was read: the id leads to the user it was merged into now, or to a new user.
-      return saved ? updated : this.provision(accountSid, profile, options);
+      // Changed since it was read (disabled, relinked: the sign-in sees that now), or merged away
+      // (the id leads to the user it was merged into now, or to a new user).
+      return saved ? updated : again();
     }
     const user: User = {
       sid: newSid('user'),
@@ -96,7 +114,7 @@ export class UserService {
     await this.noteCaseVariant(user, undefined);
     const created = await this.storage.insert({ kind: KIND, id: user.sid, accountSid, lookup: lookupOf(accountSid, user.uniqueId), payload: user });
     // Two first logins racing: the loser adopts the winner's SIDs.
-    return created ? user : this.provision(accountSid, profile, options);
+    return created ? user : again();
   }
 
   /**
@@ -120,23 +138,21 @@ export class UserService {
    * it), holds it in another letter case: that user's sign-ins would land here.
    */
   async relink(userSid: string, uniqueId: string, options: { caseInsensitiveEmail?: boolean } = {}): Promise<User> {
-    const user = await this.get(userSid);
+    const first = await this.get(userSid);
     const holderOf = async () =>
-      (await this.storage.findByLookup<User>(KIND, lookupOf(user.accountSid, uniqueId)))?.payload ??
-      (options.caseInsensitiveEmail && isEmailForm(uniqueId) ? await this.findOtherCase(user.accountSid, uniqueId) : undefined);
-    const holder = await holderOf();
-    if (holder && holder.sid !== user.sid) throw heldBy(holder, user, uniqueId);
-    const updated = { ...user, uniqueId };
-    let saved: boolean;
+      (await this.storage.findByLookup<User>(KIND, lookupOf(first.accountSid, uniqueId)))?.payload ??
+      (options.caseInsensitiveEmail && isEmailForm(uniqueId) ? await this.findOtherCase(first.accountSid, uniqueId) : undefined);
     try {
-      saved = await this.save(updated, user);
+      return await this.update(userSid, async (user) => {
+        const holder = await holderOf();
+        if (holder && holder.sid !== user.sid) throw heldBy(holder, user, uniqueId);
+        return { ...user, uniqueId };
+      });
     } catch (error) {
       // Another relink or a first sign-in took the id since it was checked.
       const taker = error instanceof LookupTakenError ? await holderOf() : undefined;
-      throw taker ? heldBy(taker, user, uniqueId) : error;
+      throw taker ? heldBy(taker, first, uniqueId) : error;
     }
-    if (!saved) throw goneMeanwhile(userSid);
-    return updated;
   }
 
   /**
@@ -184,21 +200,40 @@ export class UserService {
   }
 
   async setDisabled(userSid: string, disabled: boolean): Promise<User> {
-    const current = await this.get(userSid);
-    const user = { ...current, disabled };
-    if (!(await this.save(user, current))) throw goneMeanwhile(userSid);
-    return user;
+    await this.get(userSid);
+    return this.update(userSid, (user) => ({ ...user, disabled }));
   }
 
   /**
-   * Writes `user` over `previous` (the same user as read before the change). False, writing
-   * nothing, when the user is gone since it was read (merged away): a write never brings back a
-   * removed user. LookupTakenError when another user took `user`'s unique id meanwhile.
+   * `change` applied to the user as stored now, again on a fresh read whenever another request
+   * wrote the user first (updateRecord): a disable and a relink at the same moment both land.
+   * @throws NotFoundError when the user is gone meanwhile (merged away); what `change` throws;
+   *   LookupTakenError when another user took the new unique id meanwhile.
+   */
+  private async update(userSid: string, change: (user: User) => User | Promise<User>): Promise<User> {
+    const written = await updateRecord<User>(this.storage, KIND, userSid, async (current) => {
+      const user = await change(current.payload);
+      await this.noteCaseVariant(user, current.payload);
+      return this.recordOf(user, current.payload);
+    });
+    if (!written) throw goneMeanwhile(userSid);
+    return written.payload;
+  }
+
+  /**
+   * Writes `user` over `previous` (the same user as read before the change) while the stored
+   * user is still `previous`. False, writing nothing, when it is not (changed by another request
+   * since it was read) or is gone (merged away): a write never undoes another request's change
+   * nor brings back a removed user. LookupTakenError when another user took `user`'s unique id meanwhile.
    */
   private async save(user: User, previous: User): Promise<boolean> {
     await this.noteCaseVariant(user, previous);
+    return this.storage.replace(this.recordOf(user, previous), { ifPayload: previous });
+  }
+
+  private recordOf(user: User, previous: User): NewRecord<User> {
     const lookup = lookupOf(user.accountSid, user.uniqueId);
-    return this.storage.replace({
+    return {
       kind: KIND,
       id: user.sid,
       accountSid: user.accountSid,
@@ -207,7 +242,7 @@ export class UserService {
       // its lookup rather than not at all; disabling them must not fail. A relink gives a new one.
       lookup: user.uniqueId !== previous.uniqueId || isStorableKey(lookup) ? lookup : undefined,
       payload: user,
-    });
+    };
   }
 
   /** Before `user` is written under a case-variant unique id it did not have: the account's CASE_VARIANTS_RECORD_KIND record. */

@@ -1,0 +1,203 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { startDevIdp } from '../../packages/demo/src/dev-idp/index.ts';
+import { AccountService } from '../../packages/server/src/accounts/account-service.ts';
+import { ClientRegistry } from '../../packages/server/src/clients/client-registry.ts';
+import type { NewRecord, ReplaceOptions, Storage } from '../../packages/server/src/storage/port.ts';
+import { MAX_UPDATE_ATTEMPTS } from '../../packages/server/src/storage/update-record.ts';
+import { UserService, type UserProfile } from '../../packages/server/src/users/user-service.ts';
+import { BACKENDS } from '../support/backends.ts';
+import { startTestLanyard } from '../support/lanyard.ts';
+
+/**
+ * A change another request makes between this request's read and its write stays made: the write
+ * is a compare-and-set (Storage.replace `ifPayload`), and a lost round reads again (updateRecord).
+ * Each case puts the other request's change exactly there: through `writeBetween`, the real
+ * storage with that change run just before this request's write, or, for a metadata refresh,
+ * while the IdP's metadata is being fetched.
+ */
+describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (backend) => {
+  const profile = (uniqueId: string): UserProfile => ({
+    uniqueId,
+    fullName: 'Ada Lovelace',
+    email: 'ada@example.com',
+    roles: ['agent'],
+    imageUrl: null,
+    attributes: {},
+  });
+
+  /**
+   * `storage` itself, but `meanwhile` runs once, just before the first write (`replace`) of a
+   * `kind` record through it: another request's change landing after this request read the record.
+   * With `every`, before each such write: a record that other requests keep changing.
+   */
+  function writeBetween(storage: Storage, kind: string, meanwhile: () => Promise<unknown>, options: { every?: boolean } = {}): Storage {
+    let pending = true;
+    return new Proxy(storage, {
+      get(target, property) {
+        if (property === 'replace') {
+          return async (record: NewRecord<unknown>, replaceOptions?: ReplaceOptions) => {
+            if (record.kind === kind && (pending || options.every)) {
+              pending = false;
+              await meanwhile();
+            }
+            return target.replace(record, replaceOptions);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  it('keeps a user disabled by an administrator while they were signing in: the sign-in sees the disable', async () => {
+    const lanyard = await startTestLanyard(backend);
+    try {
+      const { accounts, users, storage } = lanyard.services;
+      const { account } = await accounts.createAccount('Disabled while signing in');
+      const ada = await users.provision(account.sid, profile('ada'));
+      const signingIn = new UserService(writeBetween(storage, 'user', () => users.setDisabled(ada.sid, true)));
+      const signedIn = await signingIn.provision(account.sid, { ...profile('ada'), fullName: 'Ada King' });
+      expect(signedIn).toMatchObject({ sid: ada.sid, disabled: true, fullName: 'Ada King' });
+      expect(await users.get(ada.sid)).toMatchObject({ disabled: true, fullName: 'Ada King' });
+    } finally {
+      await lanyard.stop();
+    }
+  });
+
+  it('keeps both a relink and a disable of one user made at the same moment, whichever writes first', async () => {
+    const lanyard = await startTestLanyard(backend);
+    try {
+      const { accounts, users, storage } = lanyard.services;
+      const { account } = await accounts.createAccount('Relinked and disabled');
+      const first = await users.provision(account.sid, profile('old-1'));
+      await new UserService(writeBetween(storage, 'user', () => users.setDisabled(first.sid, true))).relink(first.sid, 'new-1');
+      expect(await users.get(first.sid)).toMatchObject({ uniqueId: 'new-1', disabled: true });
+
+      const second = await users.provision(account.sid, profile('old-2'));
+      await new UserService(writeBetween(storage, 'user', () => users.relink(second.sid, 'new-2'))).setDisabled(second.sid, true);
+      expect(await users.get(second.sid)).toMatchObject({ uniqueId: 'new-2', disabled: true });
+      expect((await users.provision(account.sid, profile('new-2'))).sid).toBe(second.sid);
+
+      // A relink whose id another user took meanwhile is refused with the 409 naming them.
+      const third = await users.provision(account.sid, profile('old-3'));
+      const relinking = new UserService(writeBetween(storage, 'user', () => users.provision(account.sid, profile('new-3'))));
+      await expect(relinking.relink(third.sid, 'new-3')).rejects.toMatchObject({
+        status: 409,
+        message: expect.stringMatching(/already has the unique id "new-3"/),
+      });
+      expect((await users.get(third.sid)).uniqueId).toBe('old-3');
+    } finally {
+      await lanyard.stop();
+    }
+  });
+
+  it('keeps a client secret revoked while another secret was issued: the revoked one does not come back for the rollover', async () => {
+    const lanyard = await startTestLanyard(backend);
+    try {
+      const { accounts, clients, storage } = lanyard.services;
+      const { account } = await accounts.createAccount('Leaked secret');
+      const { connection } = await accounts.ensureConnection(account.sid);
+      const { client } = await clients.register({ connectionSid: connection.sid, redirectUris: ['https://rp.example.com/cb'] });
+      const { secret: rollingOver } = await clients.rotateSecret(client.clientId, 0);
+      const { secret: leaked, secretId: leakedId } = await clients.rotateSecret(client.clientId, 3600);
+      // The client's secrets: `leaked` (current) and `rollingOver` (for an hour). One administrator
+      // revokes `leaked` while another rotates: the rotation must not give `leaked` another hour
+      // as the rolling-over secret.
+      const rotating = new ClientRegistry(
+        writeBetween(storage, 'oauth_client', () => clients.revokeSecret(client.clientId, leakedId)),
+        accounts,
+      );
+      const { secret: newest } = await rotating.rotateSecret(client.clientId, 3600);
+      const stored = await clients.get(client.clientId);
+      expect(stored.secrets.map((s) => s.id)).not.toContain(leakedId);
+      expect(clients.verifySecret(stored, leaked)).toBe(false);
+      expect(clients.verifySecret(stored, newest)).toBe(true);
+      expect(clients.verifySecret(stored, rollingOver)).toBe(false);
+    } finally {
+      await lanyard.stop();
+    }
+  });
+
+  it('keeps a redirect URI removed while another administrator changed the attribute mapping', async () => {
+    const lanyard = await startTestLanyard(backend);
+    try {
+      const { accounts, storage } = lanyard.services;
+      const { account } = await accounts.createAccount('Two administrators');
+      const { connection } = await accounts.ensureConnection(account.sid);
+      await accounts.setRedirectUris(connection.sid, ['https://rp.example.com/cb', 'https://old.example.com/cb']);
+      const mapping = new AccountService(
+        writeBetween(storage, 'connection', () => accounts.setRedirectUris(connection.sid, ['https://rp.example.com/cb'])),
+      );
+      await mapping.setMapping(connection.sid, { email: ['mail'] });
+      expect(await accounts.getConnection(connection.sid)).toMatchObject({
+        redirectUris: ['https://rp.example.com/cb'],
+        mapping: { email: ['mail'] },
+      });
+    } finally {
+      await lanyard.stop();
+    }
+  });
+
+  it('keeps what an administrator changed while the IdP metadata was being fetched, and lands the new metadata too', async () => {
+    const lanyard = await startTestLanyard(backend);
+    const [oldIdp, newIdp] = await Promise.all([startDevIdp({ port: 0 }), startDevIdp({ port: 0 })]);
+    let duringFetch = async (): Promise<unknown> => undefined;
+    let body = oldIdp.metadataXml;
+    const metadataServer = createServer((_req, res) => {
+      void duringFetch().then(() => res.end(body));
+    });
+    await new Promise<void>((resolve) => metadataServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const { accounts } = lanyard.services;
+      const { account } = await accounts.createAccount('Refresh during a change');
+      const metadataUrl = `http://127.0.0.1:${(metadataServer.address() as AddressInfo).port}/metadata`;
+      const connection = await accounts.setSaml(account.sid, { metadataUrl });
+      await accounts.setRedirectUris(connection.sid, ['https://rp.example.com/cb', 'https://old.example.com/cb']);
+      body = newIdp.metadataXml;
+      duringFetch = () => accounts.setRedirectUris(connection.sid, ['https://rp.example.com/cb']);
+      expect(await accounts.refreshMetadata()).toContainEqual({ connectionSid: connection.sid, changed: true, error: null });
+      expect(await accounts.getConnection(connection.sid)).toMatchObject({
+        redirectUris: ['https://rp.example.com/cb'],
+        saml: { issuer: newIdp.entityId, metadataUrl },
+      });
+
+      // Pointed at other metadata during the fetch: the refresh does not write the old URL's metadata over it.
+      body = oldIdp.metadataXml;
+      const otherUrl = `${metadataUrl}?other`;
+      duringFetch = async () => {
+        duringFetch = async () => undefined;
+        body = newIdp.metadataXml;
+        await accounts.setSaml(account.sid, { metadataUrl: otherUrl });
+        body = oldIdp.metadataXml;
+      };
+      await accounts.refreshMetadata();
+      expect((await accounts.getConnection(connection.sid)).saml).toMatchObject({ issuer: newIdp.entityId, metadataUrl: otherUrl });
+    } finally {
+      metadataServer.close();
+      await Promise.all([oldIdp.close(), newIdp.close(), lanyard.stop()]);
+    }
+  });
+
+  it(`answers a change that loses to other writers ${MAX_UPDATE_ATTEMPTS} times running with a 409 saying to try again, writing nothing`, async () => {
+    const lanyard = await startTestLanyard(backend);
+    try {
+      const { accounts, users, storage } = lanyard.services;
+      const { account } = await accounts.createAccount('Busy user');
+      const ada = await users.provision(account.sid, profile('busy'));
+      let renames = 0;
+      const busy = writeBetween(storage, 'user', () => users.provision(account.sid, { ...profile('busy'), fullName: `Ada ${++renames}` }), {
+        every: true,
+      });
+      await expect(new UserService(busy).setDisabled(ada.sid, true)).rejects.toMatchObject({
+        status: 409,
+        message: expect.stringMatching(new RegExp(`changed by ${MAX_UPDATE_ATTEMPTS} other requests while this one tried to change it; try again`)),
+      });
+      await expect(new UserService(busy).provision(account.sid, profile('busy'))).rejects.toMatchObject({ status: 409 });
+      expect(await users.get(ada.sid)).toMatchObject({ disabled: false, fullName: `Ada ${renames}` });
+    } finally {
+      await lanyard.stop();
+    }
+  });
+});

@@ -63,7 +63,7 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
     const acs = await postForm(request.acsUrl, await idp.respond(ctx.metadata, request, user));
     const back = new URL(acs.headers.get('location')!);
     const code = back.searchParams.get('code');
-    if (!code) return { userSid: null, nameId: null, reason: back.searchParams.get('error_description') ?? '' };
+    if (!code) return { userSid: null, nameId: null, reason: back.searchParams.get('error_description') ?? '', refreshToken: null };
     const tokens = await postJson(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
       grant_type: 'AuthorizationCode',
       sso_profile_sid: ctx.connectionSid,
@@ -72,8 +72,11 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
       nonce: 'n',
     });
     const info = tokens.body.token_info as { flex_user_sid: string; name_id: string };
-    return { userSid: info.flex_user_sid, nameId: info.name_id, reason: '' };
+    return { userSid: info.flex_user_sid, nameId: info.name_id, reason: '', refreshToken: tokens.body.refresh_token as string };
   }
+
+  const refresh = (connectionSid: string, refreshToken: string) =>
+    postJson(`${lanyard.url}/v1/Flex/OAuth/Tokens`, { grant_type: 'RefreshToken', sso_profile_sid: connectionSid, refresh_token: refreshToken });
 
   const ada = (nameId: string, extra: Partial<UserClaims> = {}): UserClaims => ({
     nameId,
@@ -196,9 +199,21 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
     const duplicate = await signIn(ctx, ada('ADA@example.com'));
     expect(duplicate.userSid).not.toBe(keep.userSid);
 
+    // A merge refused (the user to keep is in another account) ends none of the duplicate's sessions.
+    const elsewhere = await signIn(await account(), ada('ada@example.com'));
+    const refused = await admin('POST', `/users/${duplicate.userSid}/merge`, { into: elsewhere.userSid });
+    expect(refused).toMatchObject({ status: 400, body: { message: 'Both users must belong to the same account.' } });
+    const refreshed = await refresh(ctx.connectionSid, duplicate.refreshToken!);
+    expect(refreshed.status).toBe(200);
+
     const merged = await admin('POST', `/users/${duplicate.userSid}/merge`, { into: keep.userSid });
     expect(merged.status).toBe(200);
-    expect(merged.body).toMatchObject({ merged_user_sid: duplicate.userSid, user: { sid: keep.userSid, unique_id: 'ADA@example.com' } });
+    expect(merged.body).toMatchObject({
+      merged_user_sid: duplicate.userSid,
+      revoked_sessions: 1,
+      user: { sid: keep.userSid, unique_id: 'ADA@example.com' },
+    });
+    expect((await refresh(ctx.connectionSid, refreshed.body.refresh_token as string)).status).toBe(400);
     expect((await signIn(ctx, ada('ADA@example.com'))).userSid).toBe(keep.userSid);
     expect((await lanyard.services.users.list(ctx.accountSid)).map((u) => u.sid)).toEqual([keep.userSid]);
 

@@ -81,8 +81,10 @@ export class IdentityAdmin {
     requireSid('user', intoSid, 'into');
     const from = await this.services.users.get(fromSid);
     await this.services.users.get(intoSid);
-    const revoked = await this.services.tokens.revokeAllForUser(fromSid);
     const user = await this.services.users.merge(fromSid, intoSid, { adoptUniqueId });
+    // Once merged: a refused merge (another account, a user gone meanwhile) ends nobody's sessions.
+    // Meanwhile the duplicate's tokens were already refused, its user record gone.
+    const revoked = await this.services.tokens.revokeAllForUser(fromSid, from.accountSid);
     await this.record(user.accountSid, `merged user ${fromSid} ("${from.uniqueId}", ${revoked} session(s) ended) into ${intoSid}`, {
       userSid: intoSid,
     });

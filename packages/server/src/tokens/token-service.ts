@@ -474,9 +474,13 @@ export class TokenService {
     await this.revokeSession(record.payload.sessionId, 'revoked_by_client');
   }
 
-  async revokeAllForUser(userSid: string): Promise<number> {
-    const user = await this.users.get(userSid);
-    const sessions = await this.storage.list<Session>(SESSION, { accountSid: user.accountSid });
+  /**
+   * Ends every live session of a user; the number ended. `accountSid`: the user's account, for a
+   * user already removed (merged away), whose record no longer says it.
+   * @throws NotFoundError for an unknown user when `accountSid` is not given.
+   */
+  async revokeAllForUser(userSid: string, accountSid?: string): Promise<number> {
+    const sessions = await this.storage.list<Session>(SESSION, { accountSid: accountSid ?? (await this.users.get(userSid)).accountSid });
     const mine = sessions.filter((s) => s.payload.userSid === userSid && s.payload.revokedAt === null);
     for (const s of mine) await this.revokeSession(s.id, 'revoked_by_admin');
     return mine.length;

@@ -157,7 +157,7 @@ export class UserService {
 
   /**
    * Merges a duplicate into the user to keep: the duplicate's record is removed (the caller ends
-   * its sessions first), and with `adoptUniqueId`, `into` takes its unique id (so the IdP's current id lands on `into`).
+   * its sessions once merged), and with `adoptUniqueId`, `into` takes its unique id (so the IdP's current id lands on `into`).
    */
   async merge(fromSid: string, intoSid: string, options: { adoptUniqueId: boolean }): Promise<User> {
     if (fromSid === intoSid) throw new InvalidParameterError('A user cannot be merged into itself.');

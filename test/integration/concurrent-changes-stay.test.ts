@@ -66,6 +66,28 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
     }
   });
 
+  it('signs one agent in from many tabs at once: every sign-in lands on the one user, and a disable made meanwhile stays', async () => {
+    const lanyard = await startTestLanyard(backend);
+    try {
+      const { accounts, users } = lanyard.services;
+      const { account } = await accounts.createAccount('Many tabs');
+      const first = await users.provision(account.sid, profile('tabs'));
+      const signIns = await Promise.allSettled(Array.from({ length: 40 }, () => users.provision(account.sid, profile('tabs'))));
+      expect(signIns.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason))).toEqual([]);
+      expect(new Set(signIns.map((s) => (s as PromiseFulfilledResult<{ sid: string }>).value.sid))).toEqual(new Set([first.sid]));
+
+      const [disabled, ...more] = await Promise.allSettled([
+        users.setDisabled(first.sid, true),
+        ...Array.from({ length: 20 }, () => users.provision(account.sid, profile('tabs'))),
+      ]);
+      expect(disabled.status).toBe('fulfilled');
+      expect(more.filter((s) => s.status === 'rejected')).toEqual([]);
+      expect((await users.get(first.sid)).disabled).toBe(true);
+    } finally {
+      await lanyard.stop();
+    }
+  });
+
   it('keeps both a relink and a disable of one user made at the same moment, whichever writes first', async () => {
     const lanyard = await startTestLanyard(backend);
     try {
@@ -172,11 +194,34 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
         await accounts.setSaml(account.sid, { metadataUrl: otherUrl });
         body = oldIdp.metadataXml;
       };
-      await accounts.refreshMetadata();
+      // Nothing written, and the refresh says so.
+      expect(await accounts.refreshMetadata()).toContainEqual({ connectionSid: connection.sid, changed: false, error: null });
       expect((await accounts.getConnection(connection.sid)).saml).toMatchObject({ issuer: newIdp.entityId, metadataUrl: otherUrl });
     } finally {
       metadataServer.close();
       await Promise.all([oldIdp.close(), newIdp.close(), lanyard.stop()]);
+    }
+  });
+
+  it('refuses to keep an OpenID Connect client secret that another administrator removed while discovery ran, rather than make the client public', async () => {
+    const lanyard = await startTestLanyard(backend);
+    const idp = await startDevIdp({ port: 0 });
+    try {
+      const { accounts } = lanyard.services;
+      const { account } = await accounts.createAccount('Secret kept');
+      const oidc = { issuer: 'https://idp.example.com', clientId: 'lanyard' };
+      await accounts.setOidc(account.sid, { ...oidc, clientSecret: 's3cret' }, async () => undefined);
+      // Saved again without a secret (keep the stored one) while another administrator switches the connection to SAML.
+      const saving = accounts.setOidc(account.sid, oidc, () => accounts.setSaml(account.sid, { metadataXml: idp.metadataXml }));
+      await expect(saving).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/send client_secret again/) });
+      const connection = (await accounts.connectionsOf(account.sid))[0]!;
+      expect(connection).toMatchObject({ protocol: 'saml', oidc: null, saml: { issuer: idp.entityId } });
+      // Nothing changed meanwhile: the secret is kept.
+      await accounts.setOidc(account.sid, { ...oidc, clientSecret: 's3cret' }, async () => undefined);
+      const kept = await accounts.setOidc(account.sid, oidc, async () => undefined);
+      expect(kept.oidc?.sealedClientSecret).toEqual(expect.any(String));
+    } finally {
+      await Promise.all([idp.close(), lanyard.stop()]);
     }
   });
 
@@ -192,9 +237,18 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
       });
       await expect(new UserService(busy).setDisabled(ada.sid, true)).rejects.toMatchObject({
         status: 409,
-        message: expect.stringMatching(new RegExp(`changed by ${MAX_UPDATE_ATTEMPTS} other requests while this one tried to change it; try again`)),
+        message: expect.stringMatching(
+          new RegExp(
+            `User ${ada.sid} was changed by ${MAX_UPDATE_ATTEMPTS} other requests while this one tried to change it; nothing was written, try again`,
+          ),
+        ),
       });
-      await expect(new UserService(busy).provision(account.sid, profile('busy'))).rejects.toMatchObject({ status: 409 });
+      // At the ACS the desktop hears it as RFC 6749 temporarily_unavailable, without the user's id.
+      await expect(new UserService(busy).provision(account.sid, profile('busy'))).rejects.toMatchObject({
+        status: 409,
+        oauthError: 'temporarily_unavailable',
+        message: expect.not.stringContaining('busy'),
+      });
       expect(await users.get(ada.sid)).toMatchObject({ disabled: false, fullName: `Ada ${renames}` });
     } finally {
       await lanyard.stop();

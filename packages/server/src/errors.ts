@@ -108,6 +108,22 @@ export class ConflictError extends LanyardError {
 }
 
 /**
+ * A change that lost to other requests' writes of the same record MAX_UPDATE_ATTEMPTS times
+ * running (storage/update-record.ts): nothing was written; the same request again will most
+ * likely land. 409; RFC 6749 `temporarily_unavailable` where a sign-in hears of it in a redirect.
+ */
+export class ConcurrentChangeError extends LanyardError {
+  constructor(what: string, attempts: number) {
+    super({
+      code: 20409,
+      status: 409,
+      message: `${what} was changed by ${attempts} other requests while this one tried to change it; nothing was written, try again.`,
+      oauthError: 'temporarily_unavailable',
+    });
+  }
+}
+
+/**
  * A write (Storage.upsert, Storage.replace) whose second unique key, `lookup`, another record of its kind holds:
  * taken between a caller's check and its write, by a request running at the same time. 409;
  * services that know what the key means (a user's unique id) answer in their own words.

@@ -233,22 +233,23 @@ export class AccountService {
       ...current,
       protocol: 'oidc',
       saml: null,
-      oidc: oidcSettings(input, this.secrets, current.protocol === 'oidc' ? (current.oidc ?? null) : null),
+      oidc: keptSecretStill(settings, oidcSettings(input, this.secrets, current.protocol === 'oidc' ? (current.oidc ?? null) : null)),
     }));
   }
 
   /** Re-reads the IdP metadata of connections imported from a URL (metadata-refresh.ts). */
   async refreshMetadata(): Promise<MetadataRefreshResult[]> {
     const connections = (await this.storage.list<Connection>(CONNECTION)).map((r) => r.payload);
-    return refreshIdpMetadata(connections, this.fetchMetadata, (read, metadata) =>
+    return refreshIdpMetadata(connections, this.fetchMetadata, async (read, metadata) => {
       // Onto the connection as it is now (an administrator may have changed it during the fetch),
       // and only while it still imports from the URL that was read.
-      this.updateConnection(read.sid, (current) =>
-        current.saml?.metadataUrl === read.saml?.metadataUrl && current.saml?.metadataEntityId === read.saml?.metadataEntityId
-          ? { ...current, saml: { ...current.saml!, ...metadata } }
-          : current,
-      ),
-    );
+      let applied = false;
+      await this.updateConnection(read.sid, (current) => {
+        applied = current.saml?.metadataUrl === read.saml?.metadataUrl && current.saml?.metadataEntityId === read.saml?.metadataEntityId;
+        return applied ? { ...current, saml: { ...current.saml!, ...metadata } } : current;
+      });
+      return applied;
+    });
   }
 
   async setMapping(connectionSid: string, mapping: Partial<AttributeMapping>): Promise<Connection> {
@@ -275,10 +276,14 @@ export class AccountService {
    */
   async updateConnection(connectionSid: string, change: (connection: Connection) => Connection): Promise<Connection> {
     requireSid('connection', connectionSid, 'connection');
-    const written = await updateRecord<Connection>(this.storage, CONNECTION, connectionSid, (current) => ({
-      ...current,
-      payload: change(current.payload),
-    }));
+    const written = await updateRecord<Connection>(
+      this.storage,
+      { kind: CONNECTION, id: connectionSid, what: `Connection ${connectionSid}` },
+      (current) => {
+        const next = change(current.payload);
+        return next === current.payload ? current : { ...current, payload: next };
+      },
+    );
     this.trustedOrigins.clear();
     this.lookups.clear();
     if (!written) throw new NotFoundError(`Connection ${connectionSid} was not found.`);
@@ -321,6 +326,21 @@ export class AccountService {
   async isTrustedOrigin(origin: string): Promise<boolean> {
     return this.trustedOrigins.has(origin);
   }
+}
+
+/**
+ * `now`, the OIDC settings made again from the connection as it is after discovery, unless the
+ * client secret kept from it before discovery (no `client_secret` sent) is no longer there: the
+ * connection changed meanwhile, and saving would make the client public without being asked.
+ * @throws ConflictError (409) saying to send the client secret again.
+ */
+function keptSecretStill(before: OidcIdpSettings, now: OidcIdpSettings): OidcIdpSettings {
+  if (before.sealedClientSecret !== null && now.sealedClientSecret === null) {
+    throw new ConflictError(
+      'The connection changed while its OpenID Connect settings were checked, and the stored client secret they kept is no longer there; send client_secret again (or public_client: true for a public client).',
+    );
+  }
+  return now;
 }
 
 function newConnection(accountSid: string, saml: SamlIdpSettings | null): Connection {

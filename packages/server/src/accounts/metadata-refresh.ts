@@ -13,12 +13,13 @@ export interface MetadataRefreshResult {
 /**
  * Re-reads IdP metadata for every connection imported from a metadata URL, so certificate
  * rollovers published by the IdP are picked up; `save` stores the metadata of a connection
- * (as read before the fetch) whose settings it changes. Failures keep the last good settings and are reported, never thrown.
+ * (as read before the fetch) whose settings it changes, and says whether it did (false: the
+ * connection no longer imports from that URL; reported as not changed). Failures keep the last good settings and are reported, never thrown.
  */
 export async function refreshIdpMetadata(
   connections: Connection[],
   fetchMetadata: MetadataFetcher,
-  save: (connection: Connection, metadata: ImportedIdpMetadata) => Promise<unknown>,
+  save: (connection: Connection, metadata: ImportedIdpMetadata) => Promise<boolean>,
 ): Promise<MetadataRefreshResult[]> {
   const results: MetadataRefreshResult[] = [];
   for (const connection of connections) {
@@ -35,8 +36,7 @@ export async function refreshIdpMetadata(
         meta.ssoBinding !== (saml.ssoBinding ?? 'redirect') ||
         meta.wantAuthnRequestsSigned !== (saml.wantAuthnRequestsSigned ?? false) ||
         meta.certificates.join() !== saml.certificates.join();
-      if (changed) await save(connection, meta);
-      results.push({ connectionSid: connection.sid, changed, error: null });
+      results.push({ connectionSid: connection.sid, changed: changed && (await save(connection, meta)), error: null });
     } catch (error) {
       results.push({ connectionSid: connection.sid, changed: false, error: (error as Error).message });
     }

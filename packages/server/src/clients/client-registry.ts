@@ -187,7 +187,10 @@ export class ClientRegistry {
    */
   private async change(clientId: string, change: (client: OAuthClient) => OAuthClient): Promise<OAuthClient> {
     await this.get(clientId);
-    const written = await updateRecord<OAuthClient>(this.storage, KIND, clientId, (current) => ({ ...current, payload: change(current.payload) }));
+    const written = await updateRecord<OAuthClient>(this.storage, { kind: KIND, id: clientId, what: `Client ${clientId}` }, (current) => ({
+      ...current,
+      payload: change(current.payload),
+    }));
     this.originCache = undefined;
     if (!written) throw new NotFoundError(`Client ${clientId} was not found: it was removed while this request changed it.`);
     return written.payload;

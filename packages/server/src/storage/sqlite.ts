@@ -67,6 +67,9 @@ function guard<R>(work: () => R): R {
     const code = (error as { code?: unknown }).code;
     if (typeof code !== 'string') throw error;
     if (code === 'SQLITE_FULL') throw new StorageUnavailableError('the SQLite disk is full; free space on the volume holding the database');
+    // Only a deferred transaction that reads before it writes meets it: every one here is immediate.
+    if (code === 'SQLITE_BUSY_SNAPSHOT')
+      throw new StorageUnavailableError("another process wrote to the SQLite database between this request's read and its write; try again");
     if (code.startsWith('SQLITE_BUSY'))
       throw new StorageUnavailableError(
         'another process held the SQLite database locked for over 5 s (a long CLI command or a migration); try again',
@@ -125,8 +128,14 @@ export class SqliteStorage implements Storage {
   private transactionOpen = false;
   private readonly statements;
   private readonly checkpointer: WalCheckpointer | undefined;
-  private readonly consumeAndInsertAtomically: (kind: string, id: string, successor: ReturnType<typeof params>, now: number) => boolean;
-  private readonly replaceIfPayloadAtomically: (record: ReturnType<typeof params>, ifPayload: string) => boolean;
+  // Called `.immediate`: each reads, then writes. A deferred transaction whose read another
+  // process's commit overtakes fails at once with SQLITE_BUSY_SNAPSHOT (the busy timeout does not
+  // wait for that); an immediate one takes the write lock first, waiting its turn. Inside an open
+  // transaction (which holds that lock) they are savepoints.
+  private readonly consumeAndInsertAtomically: Database.Transaction<
+    (kind: string, id: string, successor: ReturnType<typeof params>, now: number) => boolean
+  >;
+  private readonly replaceIfPayloadAtomically: Database.Transaction<(record: ReturnType<typeof params>, ifPayload: string) => boolean>;
 
   constructor(filename: string, options: SqliteOptions = {}) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -246,7 +255,7 @@ export class SqliteStorage implements Storage {
         if (options?.ifPayload === undefined) return guard(() => lookupGuarded(r.kind, () => self.statements.replace.run(record).changes === 1));
         // Not storablePayload: a NUL an earlier release stored reads back as itself and must match.
         const ifPayload = JSON.stringify(options.ifPayload);
-        return guard(() => lookupGuarded(r.kind, () => self.replaceIfPayloadAtomically(record, ifPayload)));
+        return guard(() => lookupGuarded(r.kind, () => self.replaceIfPayloadAtomically.immediate(record, ifPayload)));
       },
       find: async <T>(kind: string, id: string) => {
         if (matchesNoRecord(id)) return undefined;
@@ -290,7 +299,7 @@ export class SqliteStorage implements Storage {
         guard(() => {
           if (matchesNoRecord(id)) return false;
           try {
-            return self.consumeAndInsertAtomically(kind, id, params(successor, now), now);
+            return self.consumeAndInsertAtomically.immediate(kind, id, params(successor, now), now);
           } catch (error) {
             if (error === SUCCESSOR_TAKEN) return false;
             throw error;

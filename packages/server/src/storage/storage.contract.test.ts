@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -203,6 +205,47 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     expect(await storage.replace({ kind: 'cas', id: 'u', payload: last!.payload }, { ifPayload: last!.payload })).toBe(false);
     expect(await storage.find('cas', 'u')).toBeUndefined();
   });
+
+  it.runIf(backend === 'sqlite')(
+    'reads then writes in turn with another process writing to the same file: a compare-and-set and a spend-and-store wait, never fail',
+    async () => {
+      await storage.insert({ kind: 'turns', id: 'counter', payload: { n: 0 } });
+      const writer = spawn(process.execPath, [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../../../../test/support/sqlite-writer.ts', import.meta.url)),
+        db.url.slice('sqlite:'.length),
+        '2000',
+      ]);
+      let written = '';
+      writer.stdout.on('data', (chunk: Buffer) => (written += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => writer.on('exit', resolve));
+      // Until the other process has written for a while (it opens the file first).
+      while ((await storage.list('other-process', { limit: 1 })).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      const failures: string[] = [];
+      let rounds = 0;
+      const end = Date.now() + 1_000;
+      while (Date.now() < end) {
+        try {
+          const current = await storage.find<{ n: number }>('turns', 'counter');
+          if (!(await storage.replace({ kind: 'turns', id: 'counter', payload: { n: current!.payload.n + 1 } }, { ifPayload: current!.payload }))) {
+            failures.push('compare-and-set lost with no other writer of the record');
+          }
+          await storage.insert({ kind: 'turns', id: `t${rounds}`, payload: {} });
+          if (!(await storage.consumeAndInsert('turns', `t${rounds}`, { kind: 'turns', id: `s${rounds}`, payload: {} }))) failures.push('spend lost');
+          rounds++;
+        } catch (error) {
+          failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+        }
+      }
+      expect(await exited).toBe(0);
+      expect(Number(written)).toBeGreaterThan(0);
+      expect(rounds).toBeGreaterThan(0);
+      expect(failures.slice(0, 3)).toEqual([]);
+      expect((await storage.find<{ n: number }>('turns', 'counter'))?.payload.n).toBe(rounds);
+    },
+    20_000,
+  );
 
   it('consumes exactly once, even when raced', async () => {
     await storage.insert({ kind: 'code', id: 'c1', payload: {} });

@@ -1,4 +1,5 @@
-import { ConflictError, InvalidParameterError, LookupTakenError, NotFoundError } from '../errors.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { ConcurrentChangeError, ConflictError, InvalidParameterError, LookupTakenError, NotFoundError } from '../errors.ts';
 import { encodeIdentity, newSid } from '../ids.ts';
 import type { NewRecord, Storage } from '../storage/port.ts';
 import { isStorableKey } from '../storage/storable-values.ts';
@@ -50,6 +51,8 @@ const lookupOf = (accountSid: string, uniqueId: string) => `${accountSid}:${uniq
  * before it existed got it from migration 4 (storage/migrations.ts).
  */
 export const CASE_VARIANTS_RECORD_KIND = 'user-case-variants';
+/** How recent another sign-in's write of the same profile must be for a sign-in to keep it rather than write its own (ms). */
+const SAME_SIGN_IN_MS = 10_000;
 /** A unique id that a folded one (`caseInsensitiveEmail`) can match only by letter case. */
 const isCaseVariant = (uniqueId: string) => isEmailForm(uniqueId) && uniqueId !== uniqueId.toLowerCase();
 
@@ -75,11 +78,7 @@ export class UserService {
 
   /** One round of `provision`; each next round follows another request's write that landed first (a disable, a relink, a merge, a first sign-in). */
   private async provisionRound(accountSid: string, profile: UserProfile, options: ProvisionOptions, round: number): Promise<User> {
-    if (round > MAX_UPDATE_ATTEMPTS) {
-      throw new ConflictError(
-        `The user with unique id "${profile.uniqueId.slice(0, 200)}" was changed by ${MAX_UPDATE_ATTEMPTS} other requests while this sign-in updated it; sign in again.`,
-      );
-    }
+    if (round > MAX_UPDATE_ATTEMPTS) throw new ConcurrentChangeError('The user signing in', MAX_UPDATE_ATTEMPTS);
     const again = () => this.provisionRound(accountSid, profile, options, round + 1);
     const now = options.now ?? Date.now();
     const existing =
@@ -87,6 +86,9 @@ export class UserService {
       (options.caseInsensitiveEmail && isEmailForm(profile.uniqueId) ? await this.findOtherCase(accountSid, profile.uniqueId) : undefined);
     if (existing) {
       const updated: User = { ...existing, ...profileFields(profile), uniqueId: profile.uniqueId, lastLoginAt: now };
+      // A later round after another sign-in wrote this very profile a moment ago (the same agent
+      // in several tabs at once): nothing is left to write, and N such sign-ins need not take N rounds.
+      if (round > 1 && sameJson(updated, { ...existing, lastLoginAt: now }) && now - existing.lastLoginAt < SAME_SIGN_IN_MS) return existing;
       let saved: boolean;
       try {
         saved = await this.save(updated, existing);
@@ -211,7 +213,7 @@ export class UserService {
    *   LookupTakenError when another user took the new unique id meanwhile.
    */
   private async update(userSid: string, change: (user: User) => User | Promise<User>): Promise<User> {
-    const written = await updateRecord<User>(this.storage, KIND, userSid, async (current) => {
+    const written = await updateRecord<User>(this.storage, { kind: KIND, id: userSid, what: `User ${userSid}` }, async (current) => {
       const user = await change(current.payload);
       await this.noteCaseVariant(user, current.payload);
       return this.recordOf(user, current.payload);
@@ -265,6 +267,9 @@ function heldBy(holder: User, user: User, uniqueId: string): ConflictError {
     `User ${holder.sid} already has the unique id "${holder.uniqueId.slice(0, 200)}"${otherCase}; to make them one user, merge that user into ${user.sid} (lanyard users merge ${holder.sid} ${user.sid}; POST /admin/v1/users/${holder.sid}/merge); if they are two people, ${user.sid} needs another unique id.`,
   );
 }
+
+/** Equal as stored (JSON): key order and prototypes aside (mapped attributes are null-prototype records). */
+const sameJson = (a: unknown, b: unknown) => isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 
 function profileFields(profile: UserProfile) {
   return { fullName: profile.fullName, email: profile.email, roles: profile.roles, imageUrl: profile.imageUrl, attributes: profile.attributes };

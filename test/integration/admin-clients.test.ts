@@ -77,6 +77,17 @@ describe.each(BACKENDS)('OpenID Connect clients in the admin API on %s', (backen
     expect((await token(clientId, second)).status).toBe(400);
     const last = await api('DELETE', `/clients/${clientId}/secrets/${rotated.body.secret_id}`);
     expect(last.status).toBe(409);
+    // Rotated, then the new secret revoked (it leaked) before deployments had it: the next rotation
+    // keeps the secret they still use, rolling over to its own end, not cut off at once.
+    const leaked = await api('POST', `/clients/${clientId}/secrets`);
+    const secondEnds = leaked.body.secrets[1].expires_at;
+    await api('DELETE', `/clients/${clientId}/secrets/${leaked.body.secret_id}`);
+    expect((await token(clientId, leaked.body.client_secret)).status).toBe(401);
+    const fourth = await api('POST', `/clients/${clientId}/secrets`);
+    expect(fourth.body.secrets).toHaveLength(2);
+    expect(fourth.body.secrets[1].expires_at).toBe(secondEnds);
+    expect((await token(clientId, second)).status).toBe(400);
+    expect((await token(clientId, fourth.body.client_secret)).status).toBe(400);
 
     const updated = await api('PATCH', `/clients/${clientId}`, {
       redirect_uris: ['https://portal.example.com/cb', 'https://portal.example.com/cb2'],

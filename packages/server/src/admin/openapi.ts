@@ -242,10 +242,15 @@ const paths: Record<string, Record<string, Json>> = {
     ),
   },
   '/admin/v1/users/{sid}/merge': {
-    post: op('mergeUsers', 'Merge a duplicate user into another: its record is removed, then its sessions end (a refused merge ends none)', ok(ref('MergedUser')), {
-      parameters: [userParam],
-      requestBody: requestBody(schemas.mergeUsers),
-    }),
+    post: op(
+      'mergeUsers',
+      'Merge a duplicate user into another: its record is removed, then its sessions end (a refused merge ends none)',
+      ok(ref('MergedUser')),
+      {
+        parameters: [userParam],
+        requestBody: requestBody(schemas.mergeUsers),
+      },
+    ),
   },
   '/admin/v1/connections/{sid}/sp-keys': {
     get: op(

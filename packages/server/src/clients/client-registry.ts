@@ -111,7 +111,9 @@ export class ClientRegistry {
 
   /**
    * Issues a new secret. The previous one keeps working for `rolloverSeconds` (default 7 days,
-   * 0 ends it now), so deployments can switch without downtime; older ones end at once.
+   * 0 ends it now), so deployments can switch without downtime; older ones end at once. When
+   * there is no current secret to roll over (it was revoked), the secret still rolling over from
+   * the last rotation keeps its own end rather than stopping: it may be the one deployments use.
    */
   async rotateSecret(clientId: string, rolloverSeconds = DEFAULT_ROLLOVER_SECONDS): Promise<IssuedSecret> {
     if (!Number.isInteger(rolloverSeconds) || rolloverSeconds < 0 || rolloverSeconds > MAX_ROLLOVER_SECONDS)
@@ -122,8 +124,17 @@ export class ClientRegistry {
       if (client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') {
         throw new ConflictError(`Client ${client.clientId} authenticates with ${client.tokenEndpointAuthMethod}; it has no secret to rotate.`);
       }
-      const current = liveSecrets(client, issued.createdAt).find((s) => s.expiresAt === null);
-      const previous = current && rolloverSeconds > 0 ? [{ ...current, expiresAt: issued.createdAt + rolloverSeconds * 1000 }] : [];
+      const live = liveSecrets(client, issued.createdAt);
+      const current = live.find((s) => s.expiresAt === null);
+      const rollingOver = live.filter((s) => s.expiresAt !== null).sort((a, b) => b.expiresAt! - a.expiresAt!)[0];
+      const previous =
+        rolloverSeconds === 0
+          ? []
+          : current
+            ? [{ ...current, expiresAt: issued.createdAt + rolloverSeconds * 1000 }]
+            : rollingOver
+              ? [rollingOver]
+              : [];
       return { ...client, secrets: [issued, ...previous] };
     });
     return { client: next, secret, secretId: issued.id };

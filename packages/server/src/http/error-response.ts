@@ -49,7 +49,7 @@ export function respondWithError(c: Context, error: unknown, logger: Logger): Re
     });
     return c.json(internal.toJSON(), 500, { 'Cache-Control': 'no-store' });
   }
-  if (known.status >= 500) logger.warn('request failed', { request_id: c.get('requestId'), code: known.code, message: known.message });
+  if (known.status >= 500) logger.warn('request failed', { request_id: c.get('requestId'), code: known.code, error: known.message });
   // An error is never kept by a cache: a route may have marked its answer public before it
   // failed (the Flex lookup), and a shared cache would then serve a 503 or 429 to everyone.
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };

@@ -32,6 +32,19 @@ describe('jsonLogger', () => {
     expect(silent.lines).toEqual([]);
   });
 
+  it("writes a caller's field named like a line's own key (message, level, time) as field_<key>: one of each per line", () => {
+    const { lines, logger } = collect('info');
+    logger.warn('request failed', { code: 20503, message: 'The database is unavailable', level: 'x', time: 1 });
+    expect(lines[0]!.match(/"message":/g)).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'warn',
+      message: 'request failed',
+      field_message: 'The database is unavailable',
+      field_level: 'x',
+      field_time: 1,
+    });
+  });
+
   it('redacts credential fields a caller passes by mistake, and keeps error codes', () => {
     const { lines, logger } = collect('info');
     const secret = 'eyJhbGciOiJFUzI1NiJ9.super-secret-token-value';

@@ -168,8 +168,21 @@ export function jsonLogger(level: LogLevel = 'info', write?: (line: string) => v
     destination,
   );
   return {
-    info: (message, fields = {}) => log.info(fields, message),
-    warn: (message, fields = {}) => log.warn(fields, message),
-    error: (message, fields = {}) => log.error(fields, message),
+    info: (message, fields) => log.info(ownFields(fields), message),
+    warn: (message, fields) => log.warn(ownFields(fields), message),
+    error: (message, fields) => log.error(ownFields(fields), message),
   };
+}
+
+/** The keys every line has itself (`{"level","time","message"}`). */
+const LINE_KEYS = new Set(['level', 'time', 'message']);
+
+/**
+ * `fields` without a key a line has itself: such a key is written as `field_<key>`. A second
+ * `"message"` in one JSON object is kept by some parsers and dropped by others (JSON.parse keeps
+ * the last), so a caller's field would hide the line's own message, or the other way round.
+ */
+function ownFields(fields: Record<string, unknown> = {}): Record<string, unknown> {
+  if (!Object.keys(fields).some((key) => LINE_KEYS.has(key))) return fields;
+  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [LINE_KEYS.has(key) ? `field_${key}` : key, value]));
 }

@@ -214,7 +214,9 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
       const oidc = { issuer: 'https://idp.example.com', clientId: 'lanyard' };
       await accounts.setOidc(account.sid, { ...oidc, clientSecret: 's3cret' }, async () => undefined);
       // Saved again without a secret (keep the stored one) while another administrator switches the connection to SAML.
-      const saving = accounts.setOidc(account.sid, oidc, () => accounts.setSaml(account.sid, { metadataXml: idp.metadataXml }));
+      const saving = accounts.setOidc(account.sid, oidc, async () => {
+        await accounts.setSaml(account.sid, { metadataXml: idp.metadataXml });
+      });
       await expect(saving).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/send client_secret again/) });
       const connection = (await accounts.connectionsOf(account.sid))[0]!;
       expect(connection).toMatchObject({ protocol: 'saml', oidc: null, saml: { issuer: idp.entityId } });

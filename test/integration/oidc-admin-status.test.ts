@@ -122,7 +122,8 @@ describe('an OpenID Connect account in the admin API and lanyard status', () => 
   it('lanyard accounts create names both commands; status prints the provider and the redirect URI to register', async () => {
     const created = await cli.lanyard('accounts', 'create', '--name', 'CLI OIDC');
     expect(created.code).toBe(0);
-    expect(created.stdout).toMatch(/lanyard sso set AC[0-9a-f]{32} .*\(a SAML IdP\)/);
+    expect(created.stdout).toMatch(/lanyard sso set AC[0-9a-f]{32} --metadata-url .*\(a SAML IdP; or --metadata <file>\)/);
+    expect(created.stdout).toMatch(/lanyard sso set AC[0-9a-f]{32} --issuer .*\(a SAML IdP without metadata\)/);
     expect(created.stdout).toMatch(/lanyard sso set-oidc AC[0-9a-f]{32} --issuer .*\(an OpenID Connect provider\)/);
     const accountSid = /Created account (AC[0-9a-f]{32})/.exec(created.stdout)![1]!;
 

@@ -217,12 +217,35 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, option
   if (unstorable) throw new InvalidParameterError(`${unstorable.field || 'body'}: ${unstorable.problem}; send it without that character.`);
   const result = schema.safeParse(input);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    const { issues } = result.error;
+    // A field sent under another name (`uniqueId` for `unique_id`) first: it is also why the field is missing.
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
     const field = issue.path.join('.') || 'body';
-    // zod's unrecognized_keys message lists the keys sent: client text, never quoted back.
     if (issue.code === 'unrecognized_keys')
-      throw new InvalidParameterError(`${field}: has fields that are not accepted; send only the documented ones.`);
+      throw new InvalidParameterError(`${field}: ${unknownFields(issue.keys, issue.path.length === 0 ? schema : undefined)}`);
+    if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
+      throw new InvalidParameterError(`${field}: required (${issue.expected}), and missing from the request.`);
+    }
     throw new InvalidParameterError(`${field}: ${issue.message}`);
   }
   return result.data;
+}
+
+/** Field names quoted back in an error: plain identifiers only (other client text never is). */
+const QUOTABLE_FIELD = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
+
+/**
+ * The refusal of fields a strict body does not accept, naming them (when they are plain
+ * identifiers) and, where the schema has the field under its snake_case name, that name.
+ */
+function unknownFields(keys: readonly string[], schema: z.ZodType | undefined): string {
+  const shape = schema && 'shape' in schema && typeof schema.shape === 'object' && schema.shape !== null ? schema.shape : undefined;
+  const named = keys.filter((key) => QUOTABLE_FIELD.test(key)).slice(0, 5);
+  if (named.length === 0) return 'has fields that are not accepted; send only the documented ones.';
+  const described = named.map((key) => {
+    const snake = key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+    return snake !== key && shape && Object.hasOwn(shape, snake) ? `"${key}" (did you mean "${snake}"?)` : `"${key}"`;
+  });
+  const more = keys.length > named.length ? ' and others' : '';
+  return `unknown field${keys.length === 1 ? '' : 's'} ${described.join(', ')}${more}; send only the documented ones.`;
 }

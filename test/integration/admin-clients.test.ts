@@ -88,6 +88,17 @@ describe.each(BACKENDS)('OpenID Connect clients in the admin API on %s', (backen
     expect(fourth.body.secrets[1].expires_at).toBe(secondEnds);
     expect((await token(clientId, second)).status).toBe(400);
     expect((await token(clientId, fourth.body.client_secret)).status).toBe(400);
+    // Without a current secret, a shorter rollover asked for ends the rolling-over one sooner, and a
+    // longer one never extends it.
+    await api('DELETE', `/clients/${clientId}/secrets/${fourth.body.secret_id}`);
+    const fifth = await api('POST', `/clients/${clientId}/secrets`, { rollover_seconds: 60 });
+    const shortened = Date.parse(fifth.body.secrets[1].expires_at);
+    expect(shortened - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(fifth.body.secrets[1].id).toBe(leaked.body.secrets[1].id);
+    await api('DELETE', `/clients/${clientId}/secrets/${fifth.body.secret_id}`);
+    const sixth = await api('POST', `/clients/${clientId}/secrets`, { rollover_seconds: 3600 });
+    expect(Date.parse(sixth.body.secrets[1].expires_at)).toBe(shortened);
+    expect((await token(clientId, second)).status).toBe(400);
 
     const updated = await api('PATCH', `/clients/${clientId}`, {
       redirect_uris: ['https://portal.example.com/cb', 'https://portal.example.com/cb2'],

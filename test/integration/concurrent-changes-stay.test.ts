@@ -88,6 +88,54 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
     }
   });
 
+  it('signs in as the kept user when another tab of the same agent signed in and a merge removed the duplicate meanwhile', async () => {
+    const lanyard = await startTestLanyard(backend);
+    try {
+      const { accounts, users, storage } = lanyard.services;
+      const { account } = await accounts.createAccount('Merged during a sign-in');
+      const [from, into] = [await users.provision(account.sid, profile('dup')), await users.provision(account.sid, profile('keep'))];
+      // A merge of the duplicate that has removed it and holds its transaction open a moment.
+      let removed!: () => void;
+      const hasRemoved = new Promise<void>((resolve) => (removed = resolve));
+      const held = (tx: Storage): Storage =>
+        new Proxy(tx, {
+          get(target, property) {
+            if (property === 'destroy')
+              return async (kind: string, id: string) => {
+                const result = await target.destroy(kind, id);
+                removed();
+                await new Promise((resolve) => setTimeout(resolve, 300));
+                return result;
+              };
+            const value: unknown = Reflect.get(target, property, target);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      const merging = new Proxy(storage, {
+        get(target, property) {
+          if (property === 'transaction') return <R>(work: (tx: Storage) => Promise<R>) => target.transaction((tx) => work(held(tx)));
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      let merge: Promise<unknown> = Promise.resolve();
+      const signingIn = new UserService(
+        writeBetween(storage, 'user', async () => {
+          await users.provision(account.sid, profile('dup'));
+          merge = new UserService(merging).merge(from.sid, into.sid, { adoptUniqueId: true });
+          // SQLite runs one transaction at a time: the merge is done before this goes on.
+          await Promise.race([hasRemoved, merge]);
+        }),
+      );
+      const signedIn = await signingIn.provision(account.sid, profile('dup'));
+      await merge;
+      expect(signedIn.sid).toBe(into.sid);
+      expect(await users.find(from.sid)).toBeUndefined();
+    } finally {
+      await lanyard.stop();
+    }
+  });
+
   it('keeps both a relink and a disable of one user made at the same moment, whichever writes first', async () => {
     const lanyard = await startTestLanyard(backend);
     try {

@@ -8,6 +8,7 @@ import { createEnterpriseIdp, type EnterpriseIdp, type UserClaims } from '../sup
 import { cliSandbox, expectBadInput } from '../support/cli.ts';
 import { openStorage } from '../../packages/server/src/storage/open.ts';
 import { UserService } from '../../packages/server/src/users/user-service.ts';
+import { StorageUnavailableError } from '../../packages/server/src/errors.ts';
 
 /**
  * Who is who (issue 14): transient NameIDs, e-mail NameIDs in another letter case, the unique id
@@ -190,6 +191,32 @@ describe.each(BACKENDS)('unique ids on %s', (backend) => {
     await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: true });
     expect((await signIn(ctx, ada('ada.l@example.com'))).userSid).toBe(first.userSid);
     expect(await lanyard.services.users.list(ctx.accountSid)).toHaveLength(1);
+  });
+
+  it("answers a merge that landed with 200 and audits it, even when marking the duplicate's sessions ended then fails", async () => {
+    const ctx = await account();
+    await admin('PUT', `/connections/${ctx.connectionSid}/unique-id`, { case_insensitive_email: false });
+    const keep = await signIn(ctx, ada('grace@example.com'));
+    const duplicate = await signIn(ctx, ada('GRACE@example.com'));
+    const { tokens } = lanyard.services;
+    const revokeAllForUser = tokens.revokeAllForUser;
+    tokens.revokeAllForUser = async () => {
+      throw new StorageUnavailableError('a fault injected by the test');
+    };
+    try {
+      const merged = await admin('POST', `/users/${duplicate.userSid}/merge`, { into: keep.userSid });
+      expect(merged).toMatchObject({ status: 200, body: { merged_user_sid: duplicate.userSid, revoked_sessions: 0 } });
+    } finally {
+      tokens.revokeAllForUser = revokeAllForUser;
+    }
+    const audit = await admin('GET', `/accounts/${ctx.accountSid}/audit`);
+    const reasons = (audit.body.events as Array<{ reason: string }>).map((e) => e.reason).join('\n');
+    expect(reasons).toContain(`merged user ${duplicate.userSid}`);
+    expect(reasons).toMatch(
+      /its sessions could not be marked ended \(The database is unavailable: a fault injected by the test\), and stopped working with the user/,
+    );
+    // They did: the duplicate's refresh token is refused.
+    expect((await refresh(ctx.connectionSid, duplicate.refreshToken!)).status).toBe(400);
   });
 
   it('merges a duplicate into the user to keep and relinks a user to a new unique id, through the admin API', async () => {

@@ -83,9 +83,16 @@ export class IdentityAdmin {
     await this.services.users.get(intoSid);
     const user = await this.services.users.merge(fromSid, intoSid, { adoptUniqueId });
     // Once merged: a refused merge (another account, a user gone meanwhile) ends nobody's sessions.
-    // Meanwhile the duplicate's tokens were already refused, its user record gone.
-    const revoked = await this.services.tokens.revokeAllForUser(fromSid, from.accountSid);
-    await this.record(user.accountSid, `merged user ${fromSid} ("${from.uniqueId}", ${revoked} session(s) ended) into ${intoSid}`, {
+    // The duplicate's tokens stopped working with its record, so a failure to mark its sessions
+    // ended does not undo or hide the merge: it is told in the audit record and the response.
+    let revoked = 0;
+    let notEnded = '';
+    try {
+      revoked = await this.services.tokens.revokeAllForUser(fromSid, from.accountSid);
+    } catch (error) {
+      notEnded = `; its sessions could not be marked ended (${(error as Error).message}), and stopped working with the user`;
+    }
+    await this.record(user.accountSid, `merged user ${fromSid} ("${from.uniqueId}", ${revoked} session(s) ended${notEnded}) into ${intoSid}`, {
       userSid: intoSid,
     });
     return { merged_user_sid: fromSid, revoked_sessions: revoked, user: userResource(user) };

@@ -113,7 +113,8 @@ export class ClientRegistry {
    * Issues a new secret. The previous one keeps working for `rolloverSeconds` (default 7 days,
    * 0 ends it now), so deployments can switch without downtime; older ones end at once. When
    * there is no current secret to roll over (it was revoked), the secret still rolling over from
-   * the last rotation keeps its own end rather than stopping: it may be the one deployments use.
+   * the last rotation keeps working (it may be the one deployments use) until its own end or
+   * `rolloverSeconds` from now, whichever is sooner.
    */
   async rotateSecret(clientId: string, rolloverSeconds = DEFAULT_ROLLOVER_SECONDS): Promise<IssuedSecret> {
     if (!Number.isInteger(rolloverSeconds) || rolloverSeconds < 0 || rolloverSeconds > MAX_ROLLOVER_SECONDS)
@@ -127,13 +128,14 @@ export class ClientRegistry {
       const live = liveSecrets(client, issued.createdAt);
       const current = live.find((s) => s.expiresAt === null);
       const rollingOver = live.filter((s) => s.expiresAt !== null).sort((a, b) => b.expiresAt! - a.expiresAt!)[0];
+      const rolloverEnd = issued.createdAt + rolloverSeconds * 1000;
       const previous =
         rolloverSeconds === 0
           ? []
           : current
-            ? [{ ...current, expiresAt: issued.createdAt + rolloverSeconds * 1000 }]
+            ? [{ ...current, expiresAt: rolloverEnd }]
             : rollingOver
-              ? [rollingOver]
+              ? [{ ...rollingOver, expiresAt: Math.min(rollingOver.expiresAt!, rolloverEnd) }]
               : [];
       return { ...client, secrets: [issued, ...previous] };
     });

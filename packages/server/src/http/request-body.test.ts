@@ -30,8 +30,20 @@ describe('parseWith: refusals of request bodies name the field and the fix', () 
     );
   });
 
+  it('guesses no field the body has already', () => {
+    expect(refusal(schemas.relinkUser, { unique_id: 'a', uniqueId: 'b' }).message).toBe(
+      'body: unknown field "uniqueId"; send only the documented ones.',
+    );
+  });
+
+  it('does not quote back a key the client chose that is not a plain identifier, in the field name either', () => {
+    const error = refusal(schemas.mapping, { role_values: { '<img src=x onerror=alert(1)>': '' } });
+    expect(error.message).toMatch(/^role_values\.\(a key\): /);
+    expect(error.message).not.toContain('<img');
+  });
+
   it('says a missing field is required, not that undefined has the wrong type', () => {
-    expect(refusal(schemas.relinkUser, {}).message).toBe('unique_id: required (string), and missing from the request.');
+    expect(refusal(schemas.relinkUser, {}).message).toBe('unique_id: required, and missing from the request.');
     expect(refusal(schemas.relinkUser, { unique_id: 7 }).message).toMatch(/^unique_id: Invalid input: expected string, received number$/);
   });
 });

@@ -220,12 +220,13 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, option
     const { issues } = result.error;
     // A field sent under another name (`uniqueId` for `unique_id`) first: it is also why the field is missing.
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
-    const field = issue.path.join('.') || 'body';
-    if (issue.code === 'unrecognized_keys')
-      throw new InvalidParameterError(`${field}: ${unknownFields(issue.keys, issue.path.length === 0 ? schema : undefined)}`);
-    if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
-      throw new InvalidParameterError(`${field}: required (${issue.expected}), and missing from the request.`);
+    const field = fieldName(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const sent = issue.path.length === 0 && typeof input === 'object' && input !== null ? input : undefined;
+      throw new InvalidParameterError(`${field}: ${unknownFields(issue.keys, sent && schema, sent)}`);
     }
+    if (issue.path.length > 0 && valueAt(input, issue.path) === undefined)
+      throw new InvalidParameterError(`${field}: required, and missing from the request.`);
     throw new InvalidParameterError(`${field}: ${issue.message}`);
   }
   return result.data;
@@ -234,17 +235,37 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, option
 /** Field names quoted back in an error: plain identifiers only (other client text never is). */
 const QUOTABLE_FIELD = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
 
+/** An issue's path as a field name; a key that is not a plain identifier (a record key the client chose) is not quoted back. */
+function fieldName(path: ReadonlyArray<PropertyKey>): string {
+  return (
+    path.map((key) => (typeof key === 'number' || (typeof key === 'string' && QUOTABLE_FIELD.test(key)) ? String(key) : '(a key)')).join('.') ||
+    'body'
+  );
+}
+
+/** What the client sent at `path` (own properties only), or undefined. */
+function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || typeof key === 'symbol' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
+}
+
 /**
  * The refusal of fields a strict body does not accept, naming them (when they are plain
- * identifiers) and, where the schema has the field under its snake_case name, that name.
+ * identifiers) and, where the schema has the field under its snake_case name and the body
+ * (`sent`) does not have it already, that name.
  */
-function unknownFields(keys: readonly string[], schema: z.ZodType | undefined): string {
+function unknownFields(keys: readonly string[], schema: z.ZodType | undefined, sent: object | undefined): string {
   const shape = schema && 'shape' in schema && typeof schema.shape === 'object' && schema.shape !== null ? schema.shape : undefined;
   const named = keys.filter((key) => QUOTABLE_FIELD.test(key)).slice(0, 5);
   if (named.length === 0) return 'has fields that are not accepted; send only the documented ones.';
   const described = named.map((key) => {
     const snake = key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
-    return snake !== key && shape && Object.hasOwn(shape, snake) ? `"${key}" (did you mean "${snake}"?)` : `"${key}"`;
+    const guess = snake !== key && shape && Object.hasOwn(shape, snake) && !(sent && Object.hasOwn(sent, snake));
+    return guess ? `"${key}" (did you mean "${snake}"?)` : `"${key}"`;
   });
   const more = keys.length > named.length ? ' and others' : '';
   return `unknown field${keys.length === 1 ? '' : 's'} ${described.join(', ')}${more}; send only the documented ones.`;

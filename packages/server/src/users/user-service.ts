@@ -87,8 +87,12 @@ export class UserService {
     if (existing) {
       const updated: User = { ...existing, ...profileFields(profile), uniqueId: profile.uniqueId, lastLoginAt: now };
       // A later round after another sign-in wrote this very profile a moment ago (the same agent
-      // in several tabs at once): nothing is left to write, and N such sign-ins need not take N rounds.
-      if (round > 1 && sameJson(updated, { ...existing, lastLoginAt: now }) && now - existing.lastLoginAt < SAME_SIGN_IN_MS) return existing;
+      // in several tabs at once): that write stands for this one, and N such sign-ins need not
+      // take N rounds. Confirmed by writing it back unchanged (compare-and-set): on PostgreSQL that
+      // waits for a merge removing the user meanwhile and then finds it gone, as a write would.
+      if (round > 1 && sameJson(updated, { ...existing, lastLoginAt: now }) && now - existing.lastLoginAt < SAME_SIGN_IN_MS) {
+        return (await this.save(existing, existing)) ? existing : again();
+      }
       let saved: boolean;
       try {
         saved = await this.save(updated, existing);

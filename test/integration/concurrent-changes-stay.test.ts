@@ -34,17 +34,22 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
    */
   function writeBetween(storage: Storage, kind: string, meanwhile: () => Promise<unknown>, options: { every?: boolean } = {}): Storage {
     let pending = true;
+    return overriding(storage, {
+      replace: async (record: NewRecord<unknown>, replaceOptions?: ReplaceOptions) => {
+        if (record.kind === kind && (pending || options.every)) {
+          pending = false;
+          await meanwhile();
+        }
+        return storage.replace(record, replaceOptions);
+      },
+    });
+  }
+
+  /** `storage` itself (every method bound to it) but for the methods in `overrides`. */
+  function overriding(storage: Storage, overrides: Partial<Storage>): Storage {
     return new Proxy(storage, {
       get(target, property) {
-        if (property === 'replace') {
-          return async (record: NewRecord<unknown>, replaceOptions?: ReplaceOptions) => {
-            if (record.kind === kind && (pending || options.every)) {
-              pending = false;
-              await meanwhile();
-            }
-            return target.replace(record, replaceOptions);
-          };
-        }
+        if (Object.hasOwn(overrides, property)) return overrides[property as keyof Storage];
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
@@ -98,26 +103,15 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
       let removed!: () => void;
       const hasRemoved = new Promise<void>((resolve) => (removed = resolve));
       const held = (tx: Storage): Storage =>
-        new Proxy(tx, {
-          get(target, property) {
-            if (property === 'destroy')
-              return async (kind: string, id: string) => {
-                const result = await target.destroy(kind, id);
-                removed();
-                await new Promise((resolve) => setTimeout(resolve, 300));
-                return result;
-              };
-            const value: unknown = Reflect.get(target, property, target);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        overriding(tx, {
+          destroy: async (kind: string, id: string) => {
+            const result = await tx.destroy(kind, id);
+            removed();
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            return result;
           },
         });
-      const merging = new Proxy(storage, {
-        get(target, property) {
-          if (property === 'transaction') return <R>(work: (tx: Storage) => Promise<R>) => target.transaction((tx) => work(held(tx)));
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-        },
-      });
+      const merging = overriding(storage, { transaction: (work) => storage.transaction((tx) => work(held(tx))) });
       let merge: Promise<unknown> = Promise.resolve();
       const signingIn = new UserService(
         writeBetween(storage, 'user', async () => {

@@ -14,7 +14,8 @@ export interface MetadataRefreshResult {
  * Re-reads IdP metadata for every connection imported from a metadata URL, so certificate
  * rollovers published by the IdP are picked up; `save` stores the metadata of a connection
  * (as read before the fetch) whose settings it changes, and says whether it did (false: the
- * connection no longer imports from that URL; reported as not changed). Failures keep the last good settings and are reported, never thrown.
+ * connection no longer imports from that URL; reported as not changed). Failures keep the last
+ * good settings and are reported, never thrown.
  */
 export async function refreshIdpMetadata(
   connections: Connection[],

@@ -131,6 +131,10 @@ const COLUMNS = 'kind, id, account_sid, lookup, family, payload, created_at, exp
  * migration fails ("cached plan must not change result type") on nodes still running during a
  * rolling upgrade.
  */
+/** The upsert's values in the same order; $7 (created_at there) is now, the expiry check's clock. */
+const REPLACE = `UPDATE records SET account_sid = $3, lookup = $4, family = $5, payload = $6, expires_at = $8
+         WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$7')}`;
+
 const STATEMENTS = {
   insert: `INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
@@ -138,12 +142,9 @@ const STATEMENTS = {
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
          ON CONFLICT (kind, id) DO UPDATE SET account_sid = EXCLUDED.account_sid, lookup = EXCLUDED.lookup,
            family = EXCLUDED.family, payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
-  // The upsert's values in the same order; $7 (created_at there) is now, the expiry check's clock.
-  replace: `UPDATE records SET account_sid = $3, lookup = $4, family = $5, payload = $6, expires_at = $8
-         WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$7')}`,
+  replace: REPLACE,
   // JSONB equality: the payload as read, whatever its text looked like when written.
-  replaceIfPayload: `UPDATE records SET account_sid = $3, lookup = $4, family = $5, payload = $6, expires_at = $8
-         WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$7')} AND payload = $9::jsonb`,
+  replaceIfPayload: `${REPLACE} AND payload = $9::jsonb`,
   find: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,
   findForUpdate: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')} FOR UPDATE`,
   findByLookup: `SELECT ${COLUMNS} FROM records WHERE kind = $1 AND lookup = $2 AND ${NOT_EXPIRED.replace('$NOW', '$3')}`,

@@ -261,6 +261,75 @@ function tryMount(dir: string, options: string): boolean {
 }
 const unmount = (dir: string) => execFileSync('umount', [dir], { stdio: 'pipe' });
 
+describe('PostgreSQL stops answering or holds a lock (no reset, no error: the request would wait forever)', () => {
+  let idp: DevIdp;
+  let db: TestDatabase;
+  let proxy: TcpProxy;
+  let lanyard: TestLanyard;
+  let setup: Awaited<ReturnType<typeof setupAccount>>;
+
+  beforeAll(async () => {
+    idp = await startDevIdp({ port: 0, users: AGENTS });
+    db = await createTestDatabase('postgres');
+    proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
+    const url = new URL(db.url);
+    url.port = String(proxy.port);
+    lanyard = await start(`${url}&statement_timeout=500&query_timeout=1500`);
+    setup = await setupAccount(lanyard, idp);
+  });
+  afterAll(async () => {
+    await lanyard?.stop();
+    await proxy?.close();
+    await db?.drop();
+    await idp?.close();
+  });
+
+  /** A refresh, timed: its status, Retry-After, message and how long it took (ms). */
+  const timedRefresh = async (refreshToken: string) => {
+    const started = Date.now();
+    const response = await fetch(`${lanyard.url}/v1/Flex/OAuth/Tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'RefreshToken', refresh_token: refreshToken, sso_profile_sid: setup.connection.sid }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const body = (await response.json()) as { refresh_token?: string; message?: string };
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body, ms: Date.now() - started };
+  };
+
+  it('a server gone silent (a failover, a partition): 503 with Retry-After at query_timeout naming it, then 200 on a new connection', async () => {
+    const tokens = await signIn(lanyard, idp, setup.connection.sid, AGENTS[0]!.id);
+    expect(proxy.blackHole()).toBeGreaterThan(0);
+    const silent = await timedRefresh(tokens.refresh_token);
+    expect(silent).toMatchObject({ status: 503, retryAfter: expect.any(String) });
+    expect(silent.body.message).toMatch(/PostgreSQL did not answer a statement within query_timeout/);
+    expect(silent.ms).toBeLessThan(6_000);
+    // The same token (nothing was spent), on a connection that answers.
+    const retried = await timedRefresh(tokens.refresh_token);
+    expect(retried.status, retried.body.message).toBe(200);
+  });
+
+  it('a record locked by another session (a manual edit left open): 503 at statement_timeout naming the lock, then 200 once it ends', async () => {
+    const tokens = await signIn(lanyard, idp, setup.connection.sid, AGENTS[1]!.id);
+    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${new URL(db.url).searchParams.get('schema')}.records IN EXCLUSIVE MODE`);
+      const locked = await timedRefresh(tokens.refresh_token);
+      expect(locked).toMatchObject({ status: 503, retryAfter: expect.any(String) });
+      expect(locked.body.message).toMatch(/PostgreSQL cancelled a statement .*it waited for a lock another session holds/);
+      expect(locked.ms).toBeLessThan(6_000);
+      await holder.query('ROLLBACK');
+      const retried = await timedRefresh(tokens.refresh_token);
+      expect(retried.status, retried.body.message).toBe(200);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+  });
+});
+
 describe('PostgreSQL: a migration changes a column type under a running node', () => {
   let idp: DevIdp;
   let db: TestDatabase;

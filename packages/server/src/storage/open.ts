@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.ts';
 import { SqliteStorage, type SqliteOptions } from './sqlite.ts';
 import type { Storage } from './port.ts';
+import type { PostgresOptions } from './postgres.ts';
 
 /**
  * Opens the database named by LANYARD_DATABASE_URL. A value the database itself refuses (a file
@@ -52,6 +53,20 @@ export async function openStorage(databaseUrl: string, options: SqliteOptions = 
 /** What bindings and Node say when better-sqlite3's .node file is absent or built for another Node.js. */
 const SQLITE_DRIVER_NOT_BUILT = /Could not locate the bindings file|NODE_MODULE_VERSION|invalid ELF header|better_sqlite3\.node/;
 
+/**
+ * The timeouts LANYARD_DATABASE_URL may set (milliseconds, 0 for none), read by Lanyard and given
+ * to the pool (storage/postgres.ts explains each and its default).
+ */
+const TIMEOUT_PARAMETERS: ReadonlyMap<string, keyof NonNullable<PostgresOptions['timeouts']>> = new Map([
+  ['statement_timeout', 'statementTimeoutMs'],
+  ['query_timeout', 'queryTimeoutMs'],
+  ['idle_in_transaction_session_timeout', 'idleInTransactionTimeoutMs'],
+]);
+/** Every parameter Lanyard reads itself (and removes before the driver sees the URL). */
+const OWN_PARAMETERS: ReadonlySet<string> = new Set(['schema', 'prepared_statements', ...TIMEOUT_PARAMETERS.keys()]);
+/** Timeouts the driver reads from the URL itself (seconds for connect_timeout, milliseconds for lock_timeout). */
+const DRIVER_TIMEOUTS: ReadonlySet<string> = new Set(['lock_timeout', 'connect_timeout']);
+
 async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const url = new URL(databaseUrl);
@@ -60,16 +75,30 @@ async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<S
       throw new Error(
         `the database name "${url.pathname.slice(1)}" holds a parameter: parameters go after "?" (…/lanyard?prepared_statements=false)`,
       );
-    // Lanyard's own parameters are `schema` and `prepared_statements`; the others go to the driver
-    // (sslmode, application_name…). A near miss of ours would be passed on and ignored: refused.
+    // Lanyard's own parameters are `schema`, `prepared_statements` and the timeouts; the others go
+    // to the driver (sslmode, application_name…). A near miss of ours would be passed on and
+    // ignored: refused.
     for (const name of url.searchParams.keys()) {
-      if (name === 'schema' || name === 'prepared_statements' || !/prepare|schema|search_path/i.test(name)) continue;
+      if (OWN_PARAMETERS.has(name) || DRIVER_TIMEOUTS.has(name)) continue;
+      if (/timeout/i.test(name))
+        throw new Error(
+          `${name} is not a parameter Lanyard reads; the timeouts are ${[...TIMEOUT_PARAMETERS.keys()].join(', ')} (milliseconds) and the driver's lock_timeout and connect_timeout`,
+        );
+      if (!/prepare|schema|search_path/i.test(name)) continue;
       const meant = /prepare/i.test(name) ? 'prepared_statements=false' : 'schema=<name>';
       throw new Error(`${name} is not a parameter Lanyard reads; did you mean ${meant}?`);
     }
     // A setting given twice is ambiguous (which one wins depends on the reader): refused.
-    for (const name of ['schema', 'prepared_statements'])
-      if (url.searchParams.getAll(name).length > 1) throw new Error(`${name} is given more than once; give it once`);
+    for (const name of OWN_PARAMETERS) if (url.searchParams.getAll(name).length > 1) throw new Error(`${name} is given more than once; give it once`);
+    const timeouts: NonNullable<PostgresOptions['timeouts']> = {};
+    for (const [name, option] of TIMEOUT_PARAMETERS) {
+      const value = url.searchParams.get(name);
+      url.searchParams.delete(name);
+      if (value === null) continue;
+      if (!/^\d{1,9}$/.test(value))
+        throw new Error(`${name} must be a whole number of milliseconds (0 for no limit), e.g. ${name}=30000; got "${value.slice(0, 40)}"`);
+      timeouts[option] = Number(value);
+    }
     const schema = url.searchParams.get('schema') ?? undefined;
     const prepared = url.searchParams.get('prepared_statements');
     if (prepared !== null && prepared !== 'true' && prepared !== 'false')
@@ -78,7 +107,13 @@ async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<S
     url.searchParams.delete('prepared_statements');
     // Loaded only for PostgreSQL: the driver costs a SQLite start-up ~70 ms of CPU for nothing.
     const { PostgresStorage } = await import('./postgres.ts');
-    return PostgresStorage.open({ connectionString: url.toString(), schema, preparedStatements: prepared !== 'false', onWarning: options.onWarning });
+    return PostgresStorage.open({
+      connectionString: url.toString(),
+      schema,
+      preparedStatements: prepared !== 'false',
+      onWarning: options.onWarning,
+      timeouts,
+    });
   }
   const filename = databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : databaseUrl;
   return new SqliteStorage(filename, options);

@@ -67,11 +67,21 @@ const UNAVAILABLE_CODES = new Set([
   '53300',
 ]);
 
+/**
+ * A statement PostgreSQL cancelled because it ran too long: past `statement_timeout` (57014) or,
+ * when the URL sets one, waiting past `lock_timeout` (55P03). Transient: a 503 the client retries.
+ */
+const CANCELLED_CODES = new Set(['57014', '55P03']);
+
+/** pg's own error when no answer came within `query_timeout`: the server or the network stopped responding. */
+const isReadTimeout = (error: unknown): boolean => (error as Error)?.message === 'Query read timeout';
+
 function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   const message = (error as Error).message ?? '';
   return (
-    (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
+    (code !== undefined && (UNAVAILABLE_CODES.has(code) || CANCELLED_CODES.has(code))) ||
+    isReadTimeout(error) ||
     // The last: pg-pool found no free connection within connectionTimeoutMillis.
     /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message)
   );
@@ -89,13 +99,64 @@ async function lookupGuarded<R>(kind: string, write: () => Promise<R>): Promise<
   }
 }
 
+/** Expired records deleted by one statement of a sweep. */
+const SWEEP_BATCH = 5000;
+
+/** `application_name` of Lanyard's connections (pg_stat_activity), unless LANYARD_DATABASE_URL names one. */
+const APPLICATION_NAME = 'lanyard';
+
 /** How long a statement waits for a free pool connection before it answers 503. */
 const POOL_WAIT_MS = 5000;
+
+/**
+ * Longest a statement may run on the server (ms; PostgreSQL's `statement_timeout`, set on every
+ * pool connection). Lanyard's statements take milliseconds; one that waits longer waits for a
+ * lock another session holds. Without a limit it held its request, and a pool connection, for as
+ * long as that session lasted: the desktop waited without an answer and, once every connection
+ * waited, so did every other request.
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+/**
+ * How much longer than `statement_timeout` the driver waits for an answer (pg's `query_timeout`)
+ * before it drops the connection: a server or network that stopped answering (a failover's
+ * old address, a partition) sends no cancellation and no reset; TCP alone would wait minutes.
+ */
+export const QUERY_TIMEOUT_MARGIN_MS = 5000;
+/**
+ * Longest a transaction of this node may sit idle holding its locks (ms; PostgreSQL's
+ * `idle_in_transaction_session_timeout`): a node stopped between two statements (a frozen VM)
+ * no longer blocks every other node's writes to those records.
+ */
+export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+/** Idle pool connections are probed by TCP keep-alive after this long (ms) so that a dead server is noticed. */
+const KEEP_ALIVE_DELAY_MS = 10_000;
 
 /** A lost connection becomes StorageUnavailableError (503 + Retry-After); anything else is rethrown as is. */
 function unavailableOr(error: unknown): unknown {
   if (!isUnavailable(error)) return error;
   const message = (error as Error).message;
+  const code = (error as { code?: string }).code;
+  if (code !== undefined && CANCELLED_CODES.has(code)) {
+    const limit = code === '57014' ? 'statement_timeout' : 'lock_timeout';
+    return Object.assign(
+      new StorageUnavailableError(
+        `PostgreSQL cancelled a statement (${message}): it waited for a lock another session holds (a long transaction, ` +
+          `a manual edit, a pg_dump: see pg_locks and pg_stat_activity) or the database is overloaded. The request can be retried; ` +
+          `the limit is the ${limit} parameter of LANYARD_DATABASE_URL (milliseconds${code === '57014' ? `, ${DEFAULT_STATEMENT_TIMEOUT_MS / 1000} s by default` : ''})`,
+      ),
+      { cause: error },
+    );
+  }
+  if (isReadTimeout(error)) {
+    return Object.assign(
+      new StorageUnavailableError(
+        'PostgreSQL did not answer a statement within query_timeout: the server or the network to it stopped responding ' +
+          '(a failover, a network partition, a stopped server). The connection was dropped and the request can be retried; ' +
+          `the limit is the query_timeout parameter of LANYARD_DATABASE_URL (milliseconds, statement_timeout + ${QUERY_TIMEOUT_MARGIN_MS / 1000} s by default)`,
+      ),
+      { cause: error },
+    );
+  }
   // pg-pool's own words name neither the pool nor what to look at.
   if (/timeout exceeded when trying to connect/i.test(message)) {
     return new StorageUnavailableError(
@@ -433,9 +494,20 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
       const res = await statement(db, 'destroy', [kind, id]);
       return (res.rowCount ?? 0) > 0;
     },
+    // In batches: each one short enough for statement_timeout and for the locks it holds,
+    // however many records expired while no node swept (a cluster stopped for a holiday).
     async sweepExpired(now = Date.now()) {
-      const res = await run(db, `DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= $1`, [now]);
-      return res.rowCount ?? 0;
+      let swept = 0;
+      for (;;) {
+        const res = await run(
+          db,
+          `DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= $1
+             AND (kind, id) IN (SELECT kind, id FROM records WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT ${SWEEP_BATCH})`,
+          [now],
+        );
+        swept += res.rowCount ?? 0;
+        if ((res.rowCount ?? 0) < SWEEP_BATCH) return swept;
+      }
     },
     transaction,
     async ping() {
@@ -464,19 +536,61 @@ export interface PostgresOptions {
   preparedStatements?: boolean;
   /** Told of what an operator should see while it happens (a migration that may wait). */
   onWarning?: (message: string) => void;
+  /**
+   * Limits in milliseconds, 0 for none (`?statement_timeout=…&query_timeout=…&idle_in_transaction_session_timeout=…`
+   * in LANYARD_DATABASE_URL): `statementTimeoutMs` (default DEFAULT_STATEMENT_TIMEOUT_MS) and
+   * `idleInTransactionTimeoutMs` (default DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS) are PostgreSQL's
+   * settings on every pool connection; `queryTimeoutMs`, the driver's wait for any answer
+   * (default statement timeout + QUERY_TIMEOUT_MARGIN_MS, none when the statement timeout is 0).
+   * Migrations run on a connection of their own, under the role's and database's settings alone.
+   */
+  timeouts?: { statementTimeoutMs?: number; queryTimeoutMs?: number; idleInTransactionTimeoutMs?: number };
+}
+
+/** The pool's limits: the options' or the defaults. */
+function poolTimeouts(options: PostgresOptions['timeouts'] = {}) {
+  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  return {
+    statementTimeoutMs,
+    queryTimeoutMs: options.queryTimeoutMs ?? (statementTimeoutMs > 0 ? statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : 0),
+    idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
 }
 
 /** The versions the schema's `lanyard_migrations` records (the table must exist). */
-async function appliedVersions(client: pg.PoolClient): Promise<Set<number>> {
+async function appliedVersions(client: pg.ClientBase): Promise<Set<number>> {
   return new Set((await client.query<{ version: number }>(`SELECT version FROM lanyard_migrations`)).rows.map((r) => r.version));
 }
 
 /** True when the schema's `lanyard_migrations` lists every migration this release knows. */
-async function allMigrationsApplied(client: pg.PoolClient): Promise<boolean> {
+async function allMigrationsApplied(client: pg.ClientBase): Promise<boolean> {
   const table = await client.query<{ found: string | null }>(`SELECT to_regclass('lanyard_migrations')::text AS found`);
   if (table.rows[0]?.found == null) return false;
   const applied = await appliedVersions(client);
   return postgresMigrations.every((migration) => applied.has(migration.version));
+}
+
+/**
+ * When a connection of the pool got no answer within query_timeout, the pool's idle connections
+ * are dropped too: they most likely lead to the same silent server (a failover moved it, a
+ * partition cut it off), and each would otherwise fail the next request after as long a wait.
+ * Connections in use are left to their own statements' limits. An idle connection is dropped as
+ * pg-pool drops one whose socket failed: through its 'error' event, which removes and closes it.
+ */
+function dropIdleAfterSilence(pool: pg.Pool): void {
+  const idle = new Set<pg.PoolClient>();
+  pool.on('acquire', (client) => idle.delete(client));
+  pool.on('remove', (client) => idle.delete(client as pg.PoolClient));
+  pool.on('release', (error: Error | undefined, client) => {
+    if (!error) {
+      idle.add(client);
+      return;
+    }
+    if (!isReadTimeout(error)) return;
+    const dropped = [...idle];
+    idle.clear();
+    for (const other of dropped) other.emit('error', new Error('dropped: another connection of the pool got no answer within query_timeout'));
+  });
 }
 
 /** PostgreSQL through a `pg` pool. Migrations run under an advisory lock so nodes may start together. */
@@ -498,25 +612,52 @@ export class PostgresStorage implements Storage {
   static async open(options: PostgresOptions): Promise<PostgresStorage> {
     const schema = options.schema ?? 'public';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name "${schema}"`);
+    const timeouts = poolTimeouts(options.timeouts);
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: POOL_WAIT_MS,
       options: `-c search_path=${schema}`,
+      // pg sends a limit only when it is above 0: 0 leaves the role's and database's own.
+      statement_timeout: timeouts.statementTimeoutMs,
+      query_timeout: timeouts.queryTimeoutMs,
+      idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
+      // What pg_stat_activity shows for Lanyard's connections, unless the URL names another.
+      application_name: APPLICATION_NAME,
     });
     // A client losing its server must not crash the process: idle ones report through the pool,
     // checked-out ones (between the statements of a transaction) through their own 'error' event.
     // The statement in flight fails on its own and becomes a 503.
     pool.on('error', () => undefined);
     pool.on('connect', (client) => client.on('error', () => undefined));
+    dropIdleAfterSilence(pool);
     const storage = new PostgresStorage(pool, options.preparedStatements ?? true);
     storage.onWarning = options.onWarning;
-    await storage.migrate(schema);
+    try {
+      await storage.migrate(options.connectionString, schema);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
     return storage;
   }
 
-  private async migrate(schema: string): Promise<void> {
-    const client = await this.pool.connect().catch((error: Error) => {
+  /**
+   * Applies the migrations this release knows, on a connection of its own: without the pool's
+   * limits, which a migration (an index built over a large table, a wait for another node's
+   * migration) may rightly pass; the role's and database's own settings apply.
+   */
+  private async migrate(connectionString: string, schema: string): Promise<void> {
+    const client = new pg.Client({
+      connectionString,
+      connectionTimeoutMillis: POOL_WAIT_MS,
+      options: `-c search_path=${schema}`,
+      application_name: APPLICATION_NAME,
+    });
+    client.on('error', () => undefined);
+    await client.connect().catch((error: Error) => {
       throw Object.assign(new StorageUnavailableError(error.message), { cause: error });
     });
     // One lock per schema: deployments sharing a database (one schema each) migrate independently.
@@ -575,7 +716,7 @@ export class PostgresStorage implements Storage {
       }
     } finally {
       if (locked) await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockKey]).catch(() => undefined);
-      client.release();
+      await client.end().catch(() => undefined);
     }
   }
 
@@ -636,7 +777,11 @@ export class PostgresStorage implements Storage {
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      // No answer within query_timeout: the statement may still be out on the connection, and a
+      // ROLLBACK would queue behind it for as long again. The connection is dropped instead,
+      // which ends the transaction on the server.
+      if (isReadTimeout(error)) broken = error as Error;
+      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw unavailableOr(error);
     } finally {
       // A client whose connection broke, or whose prepared statements went stale, is discarded

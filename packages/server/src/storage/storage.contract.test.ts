@@ -727,6 +727,217 @@ describe('PostgreSQL pool exhausted', () => {
   );
 });
 
+describe('PostgreSQL statements that wait too long', () => {
+  const onPostgres = it.runIf(BACKENDS.includes('postgres'));
+  const schemaOf = (url: string) => new URL(url).searchParams.get('schema')!;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** How a promise settled within `ms`: its value, its error's class and message, or 'still waiting'. */
+  async function settledWithin(ms: number, promise: Promise<unknown>) {
+    const started = Date.now();
+    const outcome = await Promise.race([
+      promise.then(
+        (value) => ({ value }),
+        (error: Error) => ({ error: error.constructor.name, message: error.message }),
+      ),
+      sleep(ms).then(() => 'still waiting' as const),
+    ]);
+    return { outcome, ms: Date.now() - started };
+  }
+
+  onPostgres(
+    'a statement waiting for a lock another session holds ends at statement_timeout: 503 naming the lock, never a hang; the connection serves the next one',
+    async () => {
+      const db = await createTestDatabase('postgres');
+      const storage = await openStorage(`${db.url}&statement_timeout=400`);
+      const holder = new pg.Client({ connectionString: POSTGRES_URL });
+      await holder.connect();
+      try {
+        await storage.insert({ kind: 'k', id: 'locked', payload: { n: 1 } });
+        // Another session (a manual edit in psql, a long transaction) holds the row.
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM ${schemaOf(db.url)}.records WHERE kind = 'k' AND id = 'locked' FOR UPDATE`);
+        const alone = await settledWithin(5000, storage.replace({ kind: 'k', id: 'locked', payload: { n: 2 } }));
+        const inTransaction = await settledWithin(
+          5000,
+          storage.transaction((tx) => tx.replace({ kind: 'k', id: 'locked', payload: { n: 3 } })),
+        );
+        for (const { outcome, ms } of [alone, inTransaction]) {
+          expect(outcome).toMatchObject({
+            error: 'StorageUnavailableError',
+            message: expect.stringMatching(
+              /PostgreSQL cancelled a statement \(canceling statement due to statement timeout\): it waited for a lock another session holds .*pg_locks and pg_stat_activity.*statement_timeout parameter of LANYARD_DATABASE_URL/,
+            ),
+          });
+          expect(ms).toBeGreaterThanOrEqual(350);
+          expect(ms).toBeLessThan(4000);
+        }
+        await holder.query('ROLLBACK');
+        expect(await storage.replace({ kind: 'k', id: 'locked', payload: { n: 4 } })).toBe(true);
+        expect((await storage.find('k', 'locked'))?.payload).toEqual({ n: 4 });
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
+        await storage.close();
+        await db.drop();
+      }
+    },
+    30_000,
+  );
+
+  onPostgres(
+    'a server that stops answering (a failover, a partition): the statement fails at query_timeout with a 503 naming it; the idle connections are dropped with it, so the next runs on a new one at once',
+    async () => {
+      const { TcpProxy } = await import('../../../../test/cluster/support/tcp-proxy.ts');
+      const db = await createTestDatabase('postgres');
+      const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
+      const url = new URL(db.url);
+      url.port = String(proxy.port);
+      const storage = await openStorage(`${url}&statement_timeout=300&query_timeout=800`);
+      try {
+        await storage.insert({ kind: 'k', id: 'a', payload: { n: 1 } });
+        // Several connections open and idle: none of them may cost the next request another wait.
+        const overlapping = () => storage.transaction(async (tx) => (await tx.find('k', 'a'), await sleep(100)));
+        for (const attempt of [
+          () => storage.find('k', 'a'),
+          () => storage.findWithLinked('k', 'a', []),
+          () => storage.transaction((tx) => tx.find('k', 'a')),
+        ]) {
+          await Promise.all([overlapping(), overlapping(), overlapping(), overlapping()]);
+          // The pool's open connections now lead nowhere: no answer, no reset.
+          expect(proxy.blackHole()).toBeGreaterThanOrEqual(4);
+          const { outcome, ms } = await settledWithin(6000, attempt());
+          expect(outcome).toMatchObject({
+            error: 'StorageUnavailableError',
+            message: expect.stringMatching(
+              /PostgreSQL did not answer a statement within query_timeout: the server or the network to it stopped responding .*The connection was dropped and the request can be retried; the limit is the query_timeout parameter of LANYARD_DATABASE_URL/,
+            ),
+          });
+          // Once, not twice: a transaction does not wait as long again for a ROLLBACK on that connection.
+          expect(ms).toBeGreaterThanOrEqual(750);
+          expect(ms).toBeLessThan(1700);
+          expect((await settledWithin(4000, storage.find('k', 'a'))).outcome).toMatchObject({ value: { payload: { n: 1 } } });
+        }
+      } finally {
+        await storage.close();
+        await proxy.close();
+        await db.drop();
+      }
+    },
+    30_000,
+  );
+
+  onPostgres('a transaction left idle past idle_in_transaction_session_timeout is ended by the server: 503, and the next one works', async () => {
+    const db = await createTestDatabase('postgres');
+    const storage = await openStorage(`${db.url}&idle_in_transaction_session_timeout=300`);
+    try {
+      const stalled = storage.transaction(async (tx) => {
+        await tx.insert({ kind: 'k', id: 'stalled', payload: {} });
+        await sleep(900); // a node stopped between two statements, holding its locks
+        return tx.insert({ kind: 'k', id: 'after', payload: {} });
+      });
+      expect((await settledWithin(5000, stalled)).outcome).toMatchObject({ error: 'StorageUnavailableError' });
+      expect(await storage.find('k', 'stalled')).toBeUndefined();
+      expect(await storage.insert({ kind: 'k', id: 'next', payload: {} })).toBe(true);
+    } finally {
+      await storage.close();
+      await db.drop();
+    }
+  });
+
+  onPostgres("migrations are not held to statement_timeout: a start waiting for another node's migration waits it out", async () => {
+    const db = await createTestDatabase('postgres');
+    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext($1))`, [`lanyard_migrations:${schemaOf(db.url)}`]);
+      const opening = openStorage(`${db.url}&statement_timeout=100`);
+      await sleep(600);
+      await holder.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`lanyard_migrations:${schemaOf(db.url)}`]);
+      const storage = await opening;
+      expect(await storage.insert({ kind: 'k', id: 'a', payload: {} })).toBe(true);
+      await storage.close();
+    } finally {
+      await holder.end();
+      await db.drop();
+    }
+  });
+
+  onPostgres('the sweep deletes every expired record in batches and keeps the rest', async () => {
+    const db = await createTestDatabase('postgres');
+    const storage = await openStorage(db.url);
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      const now = Date.now();
+      // More than one batch (5,000) of expired records, some live ones among them.
+      await client.query(
+        `INSERT INTO ${schemaOf(db.url)}.records (kind, id, payload, created_at, expires_at)
+         SELECT 'k', 'gone' || i, '{}'::jsonb, $1::bigint, $1::bigint - 1 FROM generate_series(1, 12003) AS i`,
+        [now],
+      );
+      await storage.insert({ kind: 'k', id: 'live', payload: {}, expiresAt: now + 60_000 });
+      await storage.insert({ kind: 'k', id: 'forever', payload: {} });
+      expect(await storage.sweepExpired(now)).toBe(12003);
+      const left = await client.query(`SELECT id FROM ${schemaOf(db.url)}.records ORDER BY id`);
+      expect(left.rows.map((r: { id: string }) => r.id)).toEqual(['forever', 'live']);
+    } finally {
+      await client.end();
+      await storage.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('LANYARD_DATABASE_URL timeouts', () => {
+  it.each([
+    [
+      'statement_timeout=ten',
+      /statement_timeout must be a whole number of milliseconds \(0 for no limit\), e\.g\. statement_timeout=30000; got "ten"/,
+    ],
+    ['query_timeout=-1', /query_timeout must be a whole number of milliseconds/],
+    ['idle_in_transaction_session_timeout=1.5', /idle_in_transaction_session_timeout must be a whole number of milliseconds/],
+    [
+      'statement_timeout_ms=1000',
+      /statement_timeout_ms is not a parameter Lanyard reads; the timeouts are statement_timeout, query_timeout, idle_in_transaction_session_timeout \(milliseconds\)/,
+    ],
+    ['statementTimeout=1000', /statementTimeout is not a parameter Lanyard reads/],
+    ['statement_timeout=1000&statement_timeout=2000', /statement_timeout is given more than once/],
+  ])('refuses %s, naming the fix', async (parameter, message) => {
+    await expect(openStorage(`${POSTGRES_URL}?schema=t_never&${parameter}`)).rejects.toThrow(message);
+  });
+
+  it.runIf(BACKENDS.includes('postgres'))(
+    "sets each on the pool's connections: 10 s and 60 s by default, 0 for the server's own; application_name lanyard",
+    async () => {
+      const db = await createTestDatabase('postgres');
+      /** What the server applies to a connection of the pool (read through the pool itself). */
+      const settingsOf = async (url: string) => {
+        const storage = await openStorage(url);
+        try {
+          const pool = (storage as unknown as { pool: pg.Pool }).pool;
+          const row = await pool.query<Record<string, string>>(
+            `SELECT current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle,
+                    current_setting('application_name') AS name`,
+          );
+          return row.rows[0];
+        } finally {
+          await storage.close();
+        }
+      };
+      try {
+        expect(await settingsOf(db.url)).toEqual({ statement: '10s', idle: '1min', name: 'lanyard' });
+        expect(await settingsOf(`${db.url}&statement_timeout=2500&idle_in_transaction_session_timeout=0&application_name=desk`)).toEqual({
+          statement: '2500ms',
+          idle: '0',
+          name: 'desk',
+        });
+      } finally {
+        await db.drop();
+      }
+    },
+  );
+});
+
 describe('PostgreSQL migration warnings', () => {
   it.runIf(BACKENDS.includes('postgres'))('warn of the wait for open transactions when upgrading a schema, not when creating one', async () => {
     const db = await createTestDatabase('postgres');

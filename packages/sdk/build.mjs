@@ -8,8 +8,12 @@ import { build } from 'esbuild';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
-/** Minified + gzip bytes of the whole SDK. */
-export const GZIP_BUDGET = 12 * 1024;
+/**
+ * Minified + gzip bytes of the whole SDK. 12 KiB until session 20, raised by 256 bytes for a
+ * limit on every request to Lanyard (requestTimeoutMs): a request a proxy held without an answer
+ * held the refresh, in every tab, until the session ran out.
+ */
+export const GZIP_BUDGET = 12 * 1024 + 256;
 
 const outfile = new URL('./dist/lanyard-sdk.js', import.meta.url);
 const result = await build({

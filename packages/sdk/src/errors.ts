@@ -106,8 +106,13 @@ export class SessionExpiredError extends LanyardError {
 /** Lanyard could not be reached (offline, DNS, CORS refused, TLS). */
 export class NetworkError extends LanyardError {
   constructor(url: string, cause: unknown) {
-    super('network_error', `Could not reach the sign-in server at ${new URL(url).origin}. Check the network connection; the SDK retries by itself.`, {
-      cause,
-    });
+    const server = `the sign-in server at ${new URL(url).origin}`;
+    super(
+      'network_error',
+      (cause as Error)?.name === 'TimeoutError'
+        ? `No answer from ${server} in time (requestTimeoutMs). Check the network connection and the proxies on the way; the SDK retries by itself.`
+        : `Could not reach ${server}. Check the network connection; the SDK retries by itself.`,
+      { cause },
+    );
   }
 }

@@ -5,6 +5,23 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export const defaultFetch: FetchLike = (url, init) => globalThis.fetch(url, init);
 
+/**
+ * Default limit of one request to Lanyard, whole answer included (ms). Lanyard's own limits end
+ * a request well within it (a database that stopped answering: a 503 after 15 s); past it the
+ * answer is not coming (a proxy or balancer that holds the connection and says nothing).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * `fetchFn` whose requests fail with a `TimeoutError` when the whole answer has not come within
+ * `ms`: the caller then sees a `NetworkError` and retries as for any network trouble, instead of
+ * waiting for ever (holding the refresh lock every tab waits for, while the session runs out).
+ */
+export const withTimeout =
+  (fetchFn: FetchLike, ms: number): FetchLike =>
+  (url, init) =>
+    fetchFn(url, { ...init, signal: AbortSignal.timeout(ms) });
+
 /** POSTs JSON to Lanyard; a non-2xx answer becomes a `ServerError` carrying the server's body. */
 export function postJson<T>(fetchFn: FetchLike, url: string, body: unknown): Promise<T> {
   return send<T>(fetchFn, url, { 'content-type': 'application/json' }, JSON.stringify(body));
@@ -23,7 +40,11 @@ async function send<T>(fetchFn: FetchLike, url: string, headers: Record<string, 
   } catch (error) {
     throw new NetworkError(url, error);
   }
-  const text = await response.text().catch(() => '');
+  const text = await response.text().catch((error: unknown) => {
+    // The answer stopped halfway (the timeout, a dropped connection): a success cannot be read.
+    if (response.ok) throw new NetworkError(url, error);
+    return '';
+  });
   let data: unknown = undefined;
   try {
     data = text ? JSON.parse(text) : undefined;

@@ -5,7 +5,7 @@ import type { ChannelLike, LockLike } from './cross-tab.ts';
 import { enhancedStrategy } from './enhanced-strategy.ts';
 import { ConfigError, SessionExpiredError, toLanyardError, type ConfigProblem } from './errors.ts';
 import { Emitter, type LanyardEvents, type LanyardWarning } from './events.ts';
-import { defaultFetch, type FetchLike } from './lanyard-api.ts';
+import { defaultFetch, REQUEST_TIMEOUT_MS, withTimeout, type FetchLike } from './lanyard-api.ts';
 import { legacyStrategy } from './legacy-strategy.ts';
 import { hasSignInResult, popupReport } from './popup-callback.ts';
 import { PopupSignIns } from './popup-sign-ins.ts';
@@ -34,6 +34,12 @@ export interface LanyardClientOptions {
   pageUrl?: string;
   /** Default `globalThis.fetch`. */
   fetch?: FetchLike;
+  /**
+   * Limit of one request to Lanyard (token exchange, refresh, sign-out, legacy `authenticate`),
+   * whole answer included, in milliseconds: 1–600,000, default 30,000. Past it the request fails
+   * with `NetworkError` and is retried as for any network trouble.
+   */
+  requestTimeoutMs?: number;
   /** Default `Date.now()` and the global timers. */
   clock?: Clock;
   /** The lock under which one tab refreshes for all. Default `navigator.locks`, else a lease in `localStorage`. */
@@ -90,7 +96,9 @@ export class LanyardClient {
     configWarnings: ConfigProblem[] = [],
   ) {
     this.config = config;
-    this.fetch = options.fetch ?? defaultFetch;
+    const timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    if (!(timeoutMs >= 1 && timeoutMs <= 600_000)) throw new RangeError(`requestTimeoutMs must be 1–600,000 milliseconds; got ${timeoutMs}`);
+    this.fetch = withTimeout(options.fetch ?? defaultFetch, timeoutMs);
     this.clock = options.clock ?? systemClock;
     const storage = options.storage ?? 'local';
     this.store = storage === 'local' ? createBrowserStore(config.accountSid) : storage === 'memory' ? createMemoryStore() : storage;

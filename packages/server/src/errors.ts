@@ -312,6 +312,11 @@ export class StorageUnavailableError extends LanyardError {
   constructor(detail: string) {
     super({ code: 20503, status: 503, message: `The database is unavailable: ${detail}` });
   }
+
+  /** Storage used after `close()`: a request that outlived its node's shutdown (LANYARD_SHUTDOWN_TIMEOUT), a timer that fired late. */
+  static closed(): StorageUnavailableError {
+    return new StorageUnavailableError('this node is shutting down and has closed its database connection; send the request again (to another node)');
+  }
 }
 
 /**

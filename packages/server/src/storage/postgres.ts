@@ -82,6 +82,8 @@ function isUnavailable(error: unknown): boolean {
   return (
     (code !== undefined && (UNAVAILABLE_CODES.has(code) || CANCELLED_CODES.has(code))) ||
     isReadTimeout(error) ||
+    // Used after close(): a request that outlived the node's shutdown.
+    /Cannot use a pool after calling end on the pool/.test(message) ||
     // The last: pg-pool found no free connection within connectionTimeoutMillis.
     /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message)
   );
@@ -147,6 +149,7 @@ function unavailableOr(error: unknown): unknown {
       { cause: error },
     );
   }
+  if (/Cannot use a pool after calling end on the pool/.test(message)) return Object.assign(StorageUnavailableError.closed(), { cause: error });
   if (isReadTimeout(error)) {
     return Object.assign(
       new StorageUnavailableError(
@@ -765,7 +768,10 @@ export class PostgresStorage implements Storage {
 
   async transaction<R>(work: (tx: Storage) => Promise<R>): Promise<R> {
     const client = await this.pool.connect().catch((error: Error) => {
-      throw Object.assign(new StorageUnavailableError(error.message), { cause: error });
+      const unavailable = unavailableOr(error);
+      throw unavailable instanceof StorageUnavailableError
+        ? unavailable
+        : Object.assign(new StorageUnavailableError(error.message), { cause: error });
     });
     let broken: Error | undefined;
     try {
@@ -792,6 +798,6 @@ export class PostgresStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (!this.pool.ended && !this.pool.ending) await this.pool.end();
   }
 }

@@ -233,6 +233,7 @@ export class SqliteStorage implements Storage {
    */
   private async whenOpen<R>(op: () => R): Promise<Awaited<R>> {
     while (this.transactionOpen) await this.gate;
+    if (!this.db.open) throw StorageUnavailableError.closed();
     return await op();
   }
 
@@ -414,8 +415,7 @@ export class SqliteStorage implements Storage {
 
   async close(): Promise<void> {
     await this.checkpointer?.stop();
-    await this.whenOpen(() => {
-      if (this.db.open) this.db.close();
-    });
+    while (this.transactionOpen) await this.gate;
+    if (this.db.open) this.db.close();
   }
 }

@@ -575,6 +575,40 @@ async function rawQuery<T>(backend: Backend, db: TestDatabase, sql: string): Pro
   }
 }
 
+describe.each(BACKENDS)('storage on %s after close()', (backend) => {
+  it('answers every call with StorageUnavailableError (a 503) naming the shutdown, never a TypeError; ping is false and close again is harmless', async () => {
+    const db = await createTestDatabase(backend);
+    const storage = await openStorage(db.url);
+    await storage.insert({ kind: 'k', id: 'a', payload: {} });
+    await storage.close();
+    try {
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['find', () => storage.find('k', 'a')],
+        ['insert', () => storage.insert({ kind: 'k', id: 'b', payload: {} })],
+        ['replace', () => storage.replace({ kind: 'k', id: 'a', payload: { n: 1 } })],
+        ['list', () => storage.list('k')],
+        ['consumeAndInsert', () => storage.consumeAndInsert('k', 'a', { kind: 'k', id: 'c', payload: {} })],
+        ['findWithLinked', () => storage.findWithLinked('k', 'a', [])],
+        ['transaction', () => storage.transaction((tx) => tx.find('k', 'a'))],
+        ['sweepExpired', () => storage.sweepExpired()],
+      ];
+      for (const [name, call] of calls) {
+        const outcome = await call().then(
+          () => 'resolved',
+          (error: Error) => `${error.constructor.name}: ${error.message}`,
+        );
+        expect(outcome, name).toBe(
+          'StorageUnavailableError: The database is unavailable: this node is shutting down and has closed its database connection; send the request again (to another node)',
+        );
+      }
+      expect(await storage.ping()).toBe(false);
+      await expect(storage.close()).resolves.toBeUndefined();
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('migration 3: no records_family index', () => {
   it.each(BACKENDS)('on %s, drops it from a database that had it and records the migration once', async (backend) => {
     const db = await createTestDatabase(backend);

@@ -550,6 +550,15 @@ export interface PostgresOptions {
   timeouts?: { statementTimeoutMs?: number; queryTimeoutMs?: number; idleInTransactionTimeoutMs?: number };
 }
 
+/** `-c` settings for the server-side limits above 0 (milliseconds). */
+function serverLimits(timeouts: ReturnType<typeof poolTimeouts>): string[] {
+  const settings: Array<[string, number]> = [
+    ['statement_timeout', timeouts.statementTimeoutMs],
+    ['idle_in_transaction_session_timeout', timeouts.idleInTransactionTimeoutMs],
+  ];
+  return settings.filter(([, ms]) => ms > 0).map(([name, ms]) => `-c ${name}=${ms}`);
+}
+
 /** The pool's limits: the options' or the defaults. */
 function poolTimeouts(options: PostgresOptions['timeouts'] = {}) {
   const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
@@ -620,11 +629,13 @@ export class PostgresStorage implements Storage {
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: POOL_WAIT_MS,
-      options: `-c search_path=${schema}`,
-      // pg sends a limit only when it is above 0: 0 leaves the role's and database's own.
-      statement_timeout: timeouts.statementTimeoutMs,
+      // The server-side limits travel with search_path in `options`, not as startup parameters
+      // of their own: a pooler that passes `options` on (PgBouncer 1.20+) or ignores it
+      // (`ignore_startup_parameters = options`) accepts them as it accepts search_path, where
+      // PgBouncer refuses an unknown startup parameter. 0 sends none: the role's own applies.
+      options: [`-c search_path=${schema}`, ...serverLimits(timeouts)].join(' '),
+      // Client-side: the driver's own wait for an answer.
       query_timeout: timeouts.queryTimeoutMs,
-      idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
       // What pg_stat_activity shows for Lanyard's connections, unless the URL names another.

@@ -56,6 +56,8 @@ const BAD_VALUES: Array<[string, string]> = [
   ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test?schema=t_cli_never&prepared_statements=off'],
   ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test?schema=t_cli_never&prepared_statements=false&prepared_statements=true'],
   ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test?schema=t_cli_never&prepared_statement=false'],
+  ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test?schema=t_cli_never&statement_timeout=abc'],
+  ['LANYARD_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test?schema=t_cli_never&query_timeout=1000'],
   ['LANYARD_SECRET_KEY', 'short'],
   ['LANYARD_SECRET_KEY', 'A'.repeat(44)], // passes the base64 pattern, decodes to 33 bytes
   ['LANYARD_ACCESS_TOKEN_TTL', '0'],

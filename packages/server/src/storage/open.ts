@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.ts';
 import { SqliteStorage, type SqliteOptions } from './sqlite.ts';
 import type { Storage } from './port.ts';
-import type { PostgresOptions } from './postgres.ts';
+import { DRIVER_TIMEOUTS, LIMIT_PARAMETERS, takeLimits, UrlParameterError } from './postgres-limits.ts';
 
 /**
  * Opens the database named by LANYARD_DATABASE_URL. A value the database itself refuses (a file
@@ -41,11 +41,7 @@ export async function openStorage(databaseUrl: string, options: SqliteOptions = 
       throw configError(
         `no PostgreSQL answers at ${new URL(databaseUrl).host || 'the default host'} (${code || (cause.message ?? '').slice(0, 80)}): check the host and port, and that the server runs and accepts connections from here`,
       );
-    if (
-      error instanceof Error &&
-      /schema name|prepared_statements|given more than once|parameters go after|not a parameter Lanyard reads/.test(error.message)
-    )
-      throw configError(error.message);
+    if (error instanceof UrlParameterError) throw configError(error.message);
     throw error;
   }
 }
@@ -53,26 +49,15 @@ export async function openStorage(databaseUrl: string, options: SqliteOptions = 
 /** What bindings and Node say when better-sqlite3's .node file is absent or built for another Node.js. */
 const SQLITE_DRIVER_NOT_BUILT = /Could not locate the bindings file|NODE_MODULE_VERSION|invalid ELF header|better_sqlite3\.node/;
 
-/**
- * The timeouts LANYARD_DATABASE_URL may set (milliseconds, 0 for none), read by Lanyard and given
- * to the pool (storage/postgres.ts explains each and its default).
- */
-const TIMEOUT_PARAMETERS: ReadonlyMap<string, keyof NonNullable<PostgresOptions['timeouts']>> = new Map([
-  ['statement_timeout', 'statementTimeoutMs'],
-  ['query_timeout', 'queryTimeoutMs'],
-  ['idle_in_transaction_session_timeout', 'idleInTransactionTimeoutMs'],
-]);
 /** Every parameter Lanyard reads itself (and removes before the driver sees the URL). */
-const OWN_PARAMETERS: ReadonlySet<string> = new Set(['schema', 'prepared_statements', ...TIMEOUT_PARAMETERS.keys()]);
-/** Timeouts the driver reads from the URL itself (seconds for connect_timeout, milliseconds for lock_timeout). */
-const DRIVER_TIMEOUTS: ReadonlySet<string> = new Set(['lock_timeout', 'connect_timeout']);
+const OWN_PARAMETERS: ReadonlySet<string> = new Set(['schema', 'prepared_statements', ...LIMIT_PARAMETERS.keys()]);
 
 async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<Storage> {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const url = new URL(databaseUrl);
     // `postgres://…/lanyard&prepared_statements=false` (no `?`) names a database that cannot exist.
     if (/[&=]/.test(url.pathname))
-      throw new Error(
+      throw new UrlParameterError(
         `the database name "${url.pathname.slice(1)}" holds a parameter: parameters go after "?" (…/lanyard?prepared_statements=false)`,
       );
     // Lanyard's own parameters are `schema`, `prepared_statements` and the timeouts; the others go
@@ -80,29 +65,27 @@ async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<S
     // ignored: refused.
     for (const name of url.searchParams.keys()) {
       if (OWN_PARAMETERS.has(name) || DRIVER_TIMEOUTS.has(name)) continue;
+      // The driver would send it in place of Lanyard's own (search_path and the limits).
+      if (name === 'options')
+        throw new UrlParameterError(
+          "options is not accepted: Lanyard sets the connection's options itself (its schema and limits); set other server settings on the role instead (ALTER ROLE … SET …)",
+        );
       if (/timeout/i.test(name))
-        throw new Error(
-          `${name} is not a parameter Lanyard reads; the timeouts are ${[...TIMEOUT_PARAMETERS.keys()].join(', ')} (milliseconds) and the driver's lock_timeout and connect_timeout`,
+        throw new UrlParameterError(
+          `${name} is not a parameter Lanyard reads; the timeouts are ${[...LIMIT_PARAMETERS.keys()].join(', ')} (milliseconds) and the driver's lock_timeout`,
         );
       if (!/prepare|schema|search_path/i.test(name)) continue;
       const meant = /prepare/i.test(name) ? 'prepared_statements=false' : 'schema=<name>';
-      throw new Error(`${name} is not a parameter Lanyard reads; did you mean ${meant}?`);
+      throw new UrlParameterError(`${name} is not a parameter Lanyard reads; did you mean ${meant}?`);
     }
     // A setting given twice is ambiguous (which one wins depends on the reader): refused.
-    for (const name of OWN_PARAMETERS) if (url.searchParams.getAll(name).length > 1) throw new Error(`${name} is given more than once; give it once`);
-    const timeouts: NonNullable<PostgresOptions['timeouts']> = {};
-    for (const [name, option] of TIMEOUT_PARAMETERS) {
-      const value = url.searchParams.get(name);
-      url.searchParams.delete(name);
-      if (value === null) continue;
-      if (!/^\d{1,9}$/.test(value))
-        throw new Error(`${name} must be a whole number of milliseconds (0 for no limit), e.g. ${name}=30000; got "${value.slice(0, 40)}"`);
-      timeouts[option] = Number(value);
-    }
+    for (const name of OWN_PARAMETERS)
+      if (url.searchParams.getAll(name).length > 1) throw new UrlParameterError(`${name} is given more than once; give it once`);
+    const limits = takeLimits(url);
     const schema = url.searchParams.get('schema') ?? undefined;
     const prepared = url.searchParams.get('prepared_statements');
     if (prepared !== null && prepared !== 'true' && prepared !== 'false')
-      throw new Error('prepared_statements must be true or false (false behind PgBouncer in transaction mode before 1.21)');
+      throw new UrlParameterError('prepared_statements must be true or false (false behind PgBouncer in transaction mode before 1.21)');
     url.searchParams.delete('schema');
     url.searchParams.delete('prepared_statements');
     // Loaded only for PostgreSQL: the driver costs a SQLite start-up ~70 ms of CPU for nothing.
@@ -112,7 +95,7 @@ async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<S
       schema,
       preparedStatements: prepared !== 'false',
       onWarning: options.onWarning,
-      timeouts,
+      limits,
     });
   }
   const filename = databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : databaseUrl;

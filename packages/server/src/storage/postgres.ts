@@ -4,6 +4,7 @@ import { postgresMigrations } from './migrations.ts';
 import { linkedKeys } from './record-links.ts';
 import { StatementBatches } from './statement-batches.ts';
 import { matchesNoRecord, storablePayload } from './storable-values.ts';
+import { DEFAULT_LIMITS, DEFAULT_STATEMENT_TIMEOUT_MS, QUERY_TIMEOUT_MARGIN_MS, UrlParameterError, type PostgresLimits } from './postgres-limits.ts';
 import type {
   ConsumeResult,
   FindOptions,
@@ -73,8 +74,12 @@ const UNAVAILABLE_CODES = new Set([
  */
 const CANCELLED_CODES = new Set(['57014', '55P03']);
 
-/** pg's own error when no answer came within `query_timeout`: the server or the network stopped responding. */
-const isReadTimeout = (error: unknown): boolean => (error as Error)?.message === 'Query read timeout';
+/**
+ * pg's own error when no answer came within `query_timeout` (the server or the network stopped
+ * responding), or ours that carries it as its cause (a statement's failure, already mapped).
+ */
+const isReadTimeout = (error: unknown): boolean =>
+  (error as Error)?.message === 'Query read timeout' || (error as { cause?: Error })?.cause?.message === 'Query read timeout';
 
 function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
@@ -110,26 +115,6 @@ const APPLICATION_NAME = 'lanyard';
 /** How long a statement waits for a free pool connection before it answers 503. */
 const POOL_WAIT_MS = 5000;
 
-/**
- * Longest a statement may run on the server (ms; PostgreSQL's `statement_timeout`, set on every
- * pool connection). Lanyard's statements take milliseconds; one that waits longer waits for a
- * lock another session holds. Without a limit it held its request, and a pool connection, for as
- * long as that session lasted: the desktop waited without an answer and, once every connection
- * waited, so did every other request.
- */
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
-/**
- * How much longer than `statement_timeout` the driver waits for an answer (pg's `query_timeout`)
- * before it drops the connection: a server or network that stopped answering (a failover's
- * old address, a partition) sends no cancellation and no reset; TCP alone would wait minutes.
- */
-export const QUERY_TIMEOUT_MARGIN_MS = 5000;
-/**
- * Longest a transaction of this node may sit idle holding its locks (ms; PostgreSQL's
- * `idle_in_transaction_session_timeout`): a node stopped between two statements (a frozen VM)
- * no longer blocks every other node's writes to those records.
- */
-export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 /** Idle pool connections are probed by TCP keep-alive after this long (ms) so that a dead server is noticed. */
 const KEEP_ALIVE_DELAY_MS = 10_000;
 
@@ -144,7 +129,7 @@ function unavailableOr(error: unknown): unknown {
       new StorageUnavailableError(
         `PostgreSQL cancelled a statement (${message}): it waited for a lock another session holds (a long transaction, ` +
           `a manual edit, a pg_dump: see pg_locks and pg_stat_activity) or the database is overloaded. The request can be retried; ` +
-          `the limit is the ${limit} parameter of LANYARD_DATABASE_URL (milliseconds${code === '57014' ? `, ${DEFAULT_STATEMENT_TIMEOUT_MS / 1000} s by default` : ''})`,
+          `the limit is the ${limit} parameter of LANYARD_DATABASE_URL (milliseconds${code === '57014' ? `; ${DEFAULT_STATEMENT_TIMEOUT_MS} unless it is set` : ''})`,
       ),
       { cause: error },
     );
@@ -155,7 +140,7 @@ function unavailableOr(error: unknown): unknown {
       new StorageUnavailableError(
         'PostgreSQL did not answer a statement within query_timeout: the server or the network to it stopped responding ' +
           '(a failover, a network partition, a stopped server). The connection was dropped and the request can be retried; ' +
-          `the limit is the query_timeout parameter of LANYARD_DATABASE_URL (milliseconds, statement_timeout + ${QUERY_TIMEOUT_MARGIN_MS / 1000} s by default)`,
+          `the limit is the query_timeout parameter of LANYARD_DATABASE_URL (milliseconds; statement_timeout + ${QUERY_TIMEOUT_MARGIN_MS} unless it is set)`,
       ),
       { cause: error },
     );
@@ -540,33 +525,20 @@ export interface PostgresOptions {
   /** Told of what an operator should see while it happens (a migration that may wait). */
   onWarning?: (message: string) => void;
   /**
-   * Limits in milliseconds, 0 for none (`?statement_timeout=…&query_timeout=…&idle_in_transaction_session_timeout=…`
-   * in LANYARD_DATABASE_URL): `statementTimeoutMs` (default DEFAULT_STATEMENT_TIMEOUT_MS) and
-   * `idleInTransactionTimeoutMs` (default DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS) are PostgreSQL's
-   * settings on every pool connection; `queryTimeoutMs`, the driver's wait for any answer
-   * (default statement timeout + QUERY_TIMEOUT_MARGIN_MS, none when the statement timeout is 0).
-   * Migrations run on a connection of their own, under the role's and database's settings alone.
+   * The pool's limits (postgres-limits.ts `takeLimits` reads them from LANYARD_DATABASE_URL);
+   * the defaults when absent. Migrations run on a connection of their own, under the role's and
+   * database's settings alone.
    */
-  timeouts?: { statementTimeoutMs?: number; queryTimeoutMs?: number; idleInTransactionTimeoutMs?: number };
+  limits?: PostgresLimits;
 }
 
 /** `-c` settings for the server-side limits above 0 (milliseconds). */
-function serverLimits(timeouts: ReturnType<typeof poolTimeouts>): string[] {
+function serverLimits(limits: PostgresLimits): string[] {
   const settings: Array<[string, number]> = [
-    ['statement_timeout', timeouts.statementTimeoutMs],
-    ['idle_in_transaction_session_timeout', timeouts.idleInTransactionTimeoutMs],
+    ['statement_timeout', limits.statementTimeoutMs],
+    ['idle_in_transaction_session_timeout', limits.idleInTransactionTimeoutMs],
   ];
   return settings.filter(([, ms]) => ms > 0).map(([name, ms]) => `-c ${name}=${ms}`);
-}
-
-/** The pool's limits: the options' or the defaults. */
-function poolTimeouts(options: PostgresOptions['timeouts'] = {}) {
-  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
-  return {
-    statementTimeoutMs,
-    queryTimeoutMs: options.queryTimeoutMs ?? (statementTimeoutMs > 0 ? statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : 0),
-    idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-  };
 }
 
 /** The versions the schema's `lanyard_migrations` records (the table must exist). */
@@ -623,8 +595,8 @@ export class PostgresStorage implements Storage {
 
   static async open(options: PostgresOptions): Promise<PostgresStorage> {
     const schema = options.schema ?? 'public';
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name "${schema}"`);
-    const timeouts = poolTimeouts(options.timeouts);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new UrlParameterError(`Invalid PostgreSQL schema name "${schema}"`);
+    const timeouts = options.limits ?? DEFAULT_LIMITS;
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,

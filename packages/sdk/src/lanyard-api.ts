@@ -6,11 +6,13 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export const defaultFetch: FetchLike = (url, init) => globalThis.fetch(url, init);
 
 /**
- * Default limit of one request to Lanyard, whole answer included (ms). Lanyard's own limits end
- * a request well within it (a database that stopped answering: a 503 after 15 s); past it the
- * answer is not coming (a proxy or balancer that holds the connection and says nothing).
+ * Default limit of one request to Lanyard, whole answer included (ms): past it the answer is not
+ * coming (a proxy or balancer that holds the connection and says nothing). Short enough that a
+ * refresh whose answer was lost after Lanyard rotated the token is retried (first retry 1 s
+ * later) within Lanyard's grace window (LANYARD_REFRESH_GRACE_SECONDS, 10 s by default) and gets
+ * the same successor back, not a reuse refusal that ends the session.
  */
-export const REQUEST_TIMEOUT_MS = 30_000;
+export const REQUEST_TIMEOUT_MS = 6_000;
 
 /**
  * `fetchFn` whose requests fail with a `TimeoutError` when the whole answer has not come within
@@ -20,7 +22,8 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 export const withTimeout =
   (fetchFn: FetchLike, ms: number): FetchLike =>
   (url, init) =>
-    fetchFn(url, { ...init, signal: AbortSignal.timeout(ms) });
+    // A browser without AbortSignal.timeout (before Safari 16 and Chrome 103) sends without a limit.
+    fetchFn(url, { ...init, signal: AbortSignal.timeout?.(ms) });
 
 /** POSTs JSON to Lanyard; a non-2xx answer becomes a `ServerError` carrying the server's body. */
 export function postJson<T>(fetchFn: FetchLike, url: string, body: unknown): Promise<T> {

@@ -227,7 +227,10 @@ describe('RefreshCoordinator', () => {
     a.coordinator.start();
     a.coordinator.publish(signedIn());
     await vi.advanceTimersByTimeAsync(55 * 60_000 + 1);
-    await vi.advanceTimersByTimeAsync(5_000 + 10_000);
+    // Retries 1 s, then 5 s, then 10 s after each failure: at 1 s and 6 s, the next at 16 s.
+    await vi.advanceTimersByTimeAsync(1_000 + 5_000);
+    expect(flaky).toHaveBeenCalledTimes(3);
+    await vi.advanceTimersByTimeAsync(9_000);
     expect(flaky).toHaveBeenCalledTimes(3);
     expect(a.events.filter(([kind]) => kind === 'error').every(([, e]) => e instanceof NetworkError)).toBe(true);
     down = false;
@@ -397,8 +400,8 @@ describe('RefreshCoordinator: a sign-out while a refresh is in flight', () => {
     expect(flaky).toHaveBeenCalled();
     expect(endpoint.requests).toHaveLength(0);
     down = false;
-    // The retry comes 5 s later; the agent signs out while it is in flight.
-    await vi.advanceTimersByTimeAsync(5_000 + 50);
+    // The first retry comes 1 s later; the agent signs out while it is in flight.
+    await vi.advanceTimersByTimeAsync(1_000 + 50);
     expect(endpoint.requests).toHaveLength(1);
     a.coordinator.signOut('user');
     await vi.advanceTimersByTimeAsync(HOUR);

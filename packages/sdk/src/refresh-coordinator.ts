@@ -280,7 +280,9 @@ export class RefreshCoordinator {
       this.end('expired', true);
       return null;
     }
-    const delay = Math.min(MAX_RETRY_MS, 5_000 * 2 ** this.retries++, Math.max(1_000, (deadline - now) / 2));
+    // The first retry at once (1 s): a refresh whose answer was lost after the server rotated
+    // must come back within its grace window (REQUEST_TIMEOUT_MS); then 5 s, 10 s, 20 s…
+    const delay = Math.min(MAX_RETRY_MS, this.retries++ ? 2_500 * 2 ** (this.retries - 1) : 1_000, Math.max(1_000, (deadline - now) / 2));
     this.setTimer(delay, () => void this.refreshNow(true));
     return session;
   }

@@ -47,6 +47,28 @@ async function signIn(lanyard: TestLanyard, idp: DevIdp, connectionSid: string, 
   return tokens.body as { access_token: string; refresh_token: string };
 }
 
+/**
+ * Lanyard on a schema of its own of the shared PostgreSQL, reached through a TcpProxy that the
+ * tests cut or silence (the real server keeps running for the other suites), and an account set
+ * up on the development IdP. `urlParameters` are appended to the database URL.
+ */
+async function startBehindProxy(urlParameters: string, env: Record<string, string> = {}) {
+  const idp = await startDevIdp({ port: 0, users: AGENTS });
+  const db = await createTestDatabase('postgres');
+  const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
+  const url = new URL(db.url);
+  url.port = String(proxy.port);
+  const lanyard = await start(`${url}${urlParameters}`, env);
+  return { idp, db, proxy, lanyard, setup: await setupAccount(lanyard, idp) };
+}
+
+async function stopBehindProxy(started: { idp?: DevIdp; db?: TestDatabase; proxy?: TcpProxy; lanyard?: TestLanyard }) {
+  await started.lanyard?.stop();
+  await started.proxy?.close();
+  await started.db?.drop();
+  await started.idp?.close();
+}
+
 describe('PostgreSQL restarted under load (a TCP proxy cut in front of the shared server)', () => {
   let idp: DevIdp;
   let db: TestDatabase;
@@ -54,21 +76,8 @@ describe('PostgreSQL restarted under load (a TCP proxy cut in front of the share
   let lanyard: TestLanyard;
   let setup: Awaited<ReturnType<typeof setupAccount>>;
 
-  beforeAll(async () => {
-    idp = await startDevIdp({ port: 0, users: AGENTS });
-    db = await createTestDatabase('postgres');
-    proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
-    const url = new URL(db.url);
-    url.port = String(proxy.port);
-    lanyard = await start(url.toString(), { LANYARD_REFRESH_GRACE_SECONDS: '10' });
-    setup = await setupAccount(lanyard, idp);
-  });
-  afterAll(async () => {
-    await lanyard?.stop();
-    await proxy?.close();
-    await db?.drop();
-    await idp?.close();
-  });
+  beforeAll(async () => ({ idp, db, proxy, lanyard, setup } = await startBehindProxy('', { LANYARD_REFRESH_GRACE_SECONDS: '10' })));
+  afterAll(() => stopBehindProxy({ idp, db, proxy, lanyard }));
 
   it('answers 503 with Retry-After during the outage (never 500, never a hang), then recovers with nothing lost', { timeout: 60_000 }, async () => {
     const agents = await Promise.all(
@@ -268,21 +277,8 @@ describe('PostgreSQL stops answering or holds a lock (no reset, no error: the re
   let lanyard: TestLanyard;
   let setup: Awaited<ReturnType<typeof setupAccount>>;
 
-  beforeAll(async () => {
-    idp = await startDevIdp({ port: 0, users: AGENTS });
-    db = await createTestDatabase('postgres');
-    proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
-    const url = new URL(db.url);
-    url.port = String(proxy.port);
-    lanyard = await start(`${url}&statement_timeout=500&query_timeout=1500`);
-    setup = await setupAccount(lanyard, idp);
-  });
-  afterAll(async () => {
-    await lanyard?.stop();
-    await proxy?.close();
-    await db?.drop();
-    await idp?.close();
-  });
+  beforeAll(async () => ({ idp, db, proxy, lanyard, setup } = await startBehindProxy('&statement_timeout=500&query_timeout=1500')));
+  afterAll(() => stopBehindProxy({ idp, db, proxy, lanyard }));
 
   /** A refresh, timed: its status, Retry-After, message and how long it took (ms). */
   const timedRefresh = async (refreshToken: string) => {

@@ -596,7 +596,7 @@ export class PostgresStorage implements Storage {
   static async open(options: PostgresOptions): Promise<PostgresStorage> {
     const schema = options.schema ?? 'public';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new UrlParameterError(`Invalid PostgreSQL schema name "${schema}"`);
-    const timeouts = options.limits ?? DEFAULT_LIMITS;
+    const limits = options.limits ?? DEFAULT_LIMITS;
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
@@ -605,9 +605,9 @@ export class PostgresStorage implements Storage {
       // of their own: a pooler that passes `options` on (PgBouncer 1.20+) or ignores it
       // (`ignore_startup_parameters = options`) accepts them as it accepts search_path, where
       // PgBouncer refuses an unknown startup parameter. 0 sends none: the role's own applies.
-      options: [`-c search_path=${schema}`, ...serverLimits(timeouts)].join(' '),
+      options: [`-c search_path=${schema}`, ...serverLimits(limits)].join(' '),
       // Client-side: the driver's own wait for an answer.
-      query_timeout: timeouts.queryTimeoutMs,
+      query_timeout: limits.queryTimeoutMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
       // What pg_stat_activity shows for Lanyard's connections, unless the URL names another.

@@ -7,12 +7,13 @@ export const defaultFetch: FetchLike = (url, init) => globalThis.fetch(url, init
 
 /**
  * Default limit of one request to Lanyard, whole answer included (ms): past it the answer is not
- * coming (a proxy or balancer that holds the connection and says nothing). Short enough that a
- * refresh whose answer was lost after Lanyard rotated the token is retried (first retry 1 s
- * later) within Lanyard's grace window (LANYARD_REFRESH_GRACE_SECONDS, 10 s by default) and gets
- * the same successor back, not a reuse refusal that ends the session.
+ * coming (a proxy or balancer that holds the connection and says nothing). Two bounds: long
+ * enough for a slow answer (a refresh is two database round trips), and short enough that a
+ * refresh whose answer was lost after Lanyard rotated the token is retried (1 s later) within
+ * Lanyard's grace window (LANYARD_REFRESH_GRACE_SECONDS, 10 s by default), which gives the same
+ * successor back instead of refusing the retry as token reuse.
  */
-export const REQUEST_TIMEOUT_MS = 6_000;
+export const REQUEST_TIMEOUT_MS = 8_000;
 
 /**
  * `fetchFn` whose requests fail with a `TimeoutError` when the whole answer has not come within

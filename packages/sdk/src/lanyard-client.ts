@@ -36,7 +36,7 @@ export interface LanyardClientOptions {
   fetch?: FetchLike;
   /**
    * Limit of one request to Lanyard (token exchange, refresh, sign-out, legacy `authenticate`),
-   * whole answer included, in milliseconds: 1–600,000, default 6,000. Past it the request fails
+   * whole answer included, in milliseconds: 1–600,000, default 8,000. Past it the request fails
    * with `NetworkError` and is retried as for any network trouble.
    */
   requestTimeoutMs?: number;

@@ -227,14 +227,35 @@ describe('RefreshCoordinator', () => {
     a.coordinator.start();
     a.coordinator.publish(signedIn());
     await vi.advanceTimersByTimeAsync(55 * 60_000 + 1);
-    // Retries 1 s, then 5 s, then 10 s after each failure: at 1 s and 6 s, the next at 16 s.
-    await vi.advanceTimersByTimeAsync(1_000 + 5_000);
+    // Retries 1 s after the first network failure, then 10 s, then 20 s: at 1 s and 11 s, the next at 31 s.
+    await vi.advanceTimersByTimeAsync(1_000 + 10_000);
     expect(flaky).toHaveBeenCalledTimes(3);
-    await vi.advanceTimersByTimeAsync(9_000);
+    await vi.advanceTimersByTimeAsync(19_000);
     expect(flaky).toHaveBeenCalledTimes(3);
     expect(a.events.filter(([kind]) => kind === 'error').every(([, e]) => e instanceof NetworkError)).toBe(true);
     down = false;
-    await vi.advanceTimersByTimeAsync(20_000 + 500);
+    await vi.advanceTimersByTimeAsync(1_000 + 500);
+    expect(a.coordinator.session?.refreshToken).toBe('rt-1');
+  });
+
+  it('gives a server that answered 503 the full 5 s before the first retry (the quick retry is for lost answers)', async () => {
+    const endpoint = tokenEndpoint();
+    let busy = true;
+    const answering = vi.fn((url: string, init: RequestInit) =>
+      busy
+        ? Promise.resolve(new Response(JSON.stringify({ code: 20503, message: 'The database is unavailable', status: 503 }), { status: 503 }))
+        : endpoint.fetch(url, init),
+    );
+    const a = tab(createMemoryStore(), createMemoryLock(), createMemoryChannelHub(), answering);
+    a.coordinator.start();
+    a.coordinator.publish(signedIn());
+    await vi.advanceTimersByTimeAsync(55 * 60_000 + 1);
+    expect(answering).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(answering).toHaveBeenCalledTimes(1);
+    busy = false;
+    await vi.advanceTimersByTimeAsync(1_500);
+    expect(answering).toHaveBeenCalledTimes(2);
     expect(a.coordinator.session?.refreshToken).toBe('rt-1');
   });
 

@@ -1,4 +1,4 @@
-import { ServerError } from './errors.ts';
+import { NetworkError, ServerError } from './errors.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { defaultChannel, defaultLock, type ChannelLike, type LockLike } from './cross-tab.ts';
 import type { SessionStore, StoredSession } from './session-store.ts';
@@ -280,9 +280,12 @@ export class RefreshCoordinator {
       this.end('expired', true);
       return null;
     }
-    // The first retry at once (1 s): a refresh whose answer was lost after the server rotated
-    // must come back within its grace window (REQUEST_TIMEOUT_MS); then 5 s, 10 s, 20 s…
-    const delay = Math.min(MAX_RETRY_MS, this.retries++ ? 2_500 * 2 ** (this.retries - 1) : 1_000, Math.max(1_000, (deadline - now) / 2));
+    // 5 s, 10 s, 20 s… but 1 s the first time the network failed: a refresh whose answer was
+    // lost after the server rotated must come back within its grace window (REQUEST_TIMEOUT_MS).
+    // A server that answered (503, 429) is given the full 5 s.
+    const quick = this.retries === 0 && error instanceof NetworkError;
+    const delay = Math.min(MAX_RETRY_MS, quick ? 1_000 : 5_000 * 2 ** this.retries, Math.max(1_000, (deadline - now) / 2));
+    this.retries++;
     this.setTimer(delay, () => void this.refreshNow(true));
     return session;
   }

@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.ts';
 import { SqliteStorage, type SqliteOptions } from './sqlite.ts';
 import type { Storage } from './port.ts';
-import { DRIVER_TIMEOUTS, LIMIT_PARAMETERS, takeLimits, UrlParameterError } from './postgres-limits.ts';
+import { LIMIT_PARAMETERS, takeLimits, UrlParameterError } from './postgres-limits.ts';
 
 /**
  * Opens the database named by LANYARD_DATABASE_URL. A value the database itself refuses (a file
@@ -64,7 +64,7 @@ async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<S
     // to the driver (sslmode, application_name…). A near miss of ours would be passed on and
     // ignored: refused.
     for (const name of url.searchParams.keys()) {
-      if (OWN_PARAMETERS.has(name) || DRIVER_TIMEOUTS.has(name)) continue;
+      if (OWN_PARAMETERS.has(name)) continue;
       // The driver would send it in place of Lanyard's own (search_path and the limits).
       if (name === 'options')
         throw new UrlParameterError(
@@ -72,7 +72,7 @@ async function openNamed(databaseUrl: string, options: SqliteOptions): Promise<S
         );
       if (/timeout/i.test(name))
         throw new UrlParameterError(
-          `${name} is not a parameter Lanyard reads; the timeouts are ${[...LIMIT_PARAMETERS.keys()].join(', ')} (milliseconds) and the driver's lock_timeout`,
+          `${name} is not a parameter Lanyard reads; the timeouts are ${[...LIMIT_PARAMETERS.keys()].join(', ')} (milliseconds)`,
         );
       if (!/prepare|schema|search_path/i.test(name)) continue;
       const meant = /prepare/i.test(name) ? 'prepared_statements=false' : 'schema=<name>';

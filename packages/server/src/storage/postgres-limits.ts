@@ -24,10 +24,13 @@ export const QUERY_TIMEOUT_MARGIN_MS = 5000;
  * no longer blocks every other node's writes to those records.
  */
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
-/** PostgreSQL's own bound on a millisecond setting (INT_MAX). */
-const MAX_MS = 2_147_483_647;
+/**
+ * Largest value a limit may take (ms): a day. PostgreSQL would take up to INT_MAX, but Node's
+ * timers (the driver's query_timeout) overflow past it and fire at once.
+ */
+const MAX_MS = 86_400_000;
 
-/** The pool's limits in milliseconds, 0 for none. */
+/** The pool's limits in milliseconds, 0 for none (none sent: the role's or database's own applies). */
 export interface PostgresLimits {
   /** PostgreSQL's `statement_timeout` on every pool connection. */
   statementTimeoutMs: number;
@@ -35,6 +38,8 @@ export interface PostgresLimits {
   queryTimeoutMs: number;
   /** PostgreSQL's `idle_in_transaction_session_timeout` on every pool connection. */
   idleInTransactionTimeoutMs: number;
+  /** PostgreSQL's `lock_timeout` on every pool connection; none by default (statement_timeout covers a lock wait). */
+  lockTimeoutMs: number;
 }
 
 /** The limits when LANYARD_DATABASE_URL sets none. */
@@ -42,6 +47,7 @@ export const DEFAULT_LIMITS: Readonly<PostgresLimits> = Object.freeze({
   statementTimeoutMs: DEFAULT_STATEMENT_TIMEOUT_MS,
   queryTimeoutMs: DEFAULT_STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS,
   idleInTransactionTimeoutMs: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  lockTimeoutMs: 0,
 });
 
 /** A parameter of LANYARD_DATABASE_URL Lanyard cannot use: the operator's to fix (a ConfigError naming the variable). */
@@ -54,29 +60,20 @@ export const LIMIT_PARAMETERS: ReadonlyMap<string, keyof PostgresLimits> = new M
   ['statement_timeout', 'statementTimeoutMs'],
   ['query_timeout', 'queryTimeoutMs'],
   ['idle_in_transaction_session_timeout', 'idleInTransactionTimeoutMs'],
+  ['lock_timeout', 'lockTimeoutMs'],
 ]);
 
 /**
- * Timeouts the driver reads from the URL itself, and their unit. (Not `connect_timeout`: the pool
- * sets the driver's connection wait itself, 5 s, and the URL's would be ignored.)
- */
-export const DRIVER_TIMEOUTS: ReadonlyMap<string, string> = new Map([['lock_timeout', 'milliseconds']]);
-
-/**
- * Reads and removes Lanyard's limits from `url`, checks the driver's timeouts it leaves there,
- * and fills in the defaults. Throws UrlParameterError for a value that is not a whole number in
- * range, and for a `query_timeout` that would end before `statement_timeout` does.
+ * Reads and removes Lanyard's limits from `url` and fills in the defaults. Throws
+ * UrlParameterError for a value that is not a whole number of milliseconds up to a day, and for a
+ * `query_timeout` that could end before the server's own limit does (or with none on the server).
  */
 export function takeLimits(url: URL): PostgresLimits {
   const given: Partial<PostgresLimits> = {};
   for (const [name, field] of LIMIT_PARAMETERS) {
     const value = url.searchParams.get(name);
     url.searchParams.delete(name);
-    if (value !== null) given[field] = wholeNumber(name, value, 'milliseconds');
-  }
-  for (const [name, unit] of DRIVER_TIMEOUTS) {
-    const value = url.searchParams.get(name);
-    if (value !== null) wholeNumber(name, value, unit);
+    if (value !== null) given[field] = wholeMilliseconds(name, value);
   }
   const statementTimeoutMs = given.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const queryTimeoutMs = given.queryTimeoutMs ?? (statementTimeoutMs > 0 ? statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : 0);
@@ -85,22 +82,28 @@ export function takeLimits(url: URL): PostgresLimits {
       given.statementTimeoutMs === undefined ? `statement_timeout (${statementTimeoutMs}, the default)` : `statement_timeout (${statementTimeoutMs})`;
     throw new UrlParameterError(
       `query_timeout (${queryTimeoutMs}) must be longer than ${which}: the server's own limit must end a statement first; ` +
-        'a shorter query_timeout drops the connection while its statement still runs on the server, and blames the network. ' +
+        'a shorter query_timeout drops the connection while its statement still runs on the server (it may still commit), and blames the network. ' +
         `Leave it out (statement_timeout + ${QUERY_TIMEOUT_MARGIN_MS}) or set query_timeout=0 for none`,
     );
   }
+  if (queryTimeoutMs > 0 && statementTimeoutMs === 0)
+    throw new UrlParameterError(
+      `query_timeout (${queryTimeoutMs}) needs a statement_timeout shorter than it: with statement_timeout=0 a statement waiting for a lock ` +
+        'would be dropped as a network failure and could still commit once the lock is released. Set statement_timeout too, or query_timeout=0',
+    );
   return {
     statementTimeoutMs,
     queryTimeoutMs,
     idleInTransactionTimeoutMs: given.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    lockTimeoutMs: given.lockTimeoutMs ?? 0,
   };
 }
 
-function wholeNumber(name: string, value: string, unit: string): number {
-  const n = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+function wholeMilliseconds(name: string, value: string): number {
+  const n = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!(n <= MAX_MS))
     throw new UrlParameterError(
-      `${name} must be a whole number of ${unit} from 0 (no limit) to ${MAX_MS}, e.g. ${name}=30000; got "${value.slice(0, 40)}"`,
+      `${name} must be a whole number of milliseconds from 0 (none: the role's own applies) to ${MAX_MS} (a day), e.g. ${name}=30000; got "${value.slice(0, 40)}"`,
     );
   return n;
 }

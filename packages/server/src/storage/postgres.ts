@@ -537,6 +537,7 @@ function serverLimits(limits: PostgresLimits): string[] {
   const settings: Array<[string, number]> = [
     ['statement_timeout', limits.statementTimeoutMs],
     ['idle_in_transaction_session_timeout', limits.idleInTransactionTimeoutMs],
+    ['lock_timeout', limits.lockTimeoutMs],
   ];
   return settings.filter(([, ms]) => ms > 0).map(([name, ms]) => `-c ${name}=${ms}`);
 }

@@ -880,13 +880,13 @@ describe('PostgreSQL statements that wait too long', () => {
     }
   });
 
-  onPostgres("migrations are not held to statement_timeout: a start waiting for another node's migration waits it out", async () => {
+  onPostgres("migrations are not held to statement_timeout or lock_timeout: a start waiting for another node's migration waits it out", async () => {
     const db = await createTestDatabase('postgres');
     const holder = new pg.Client({ connectionString: POSTGRES_URL });
     await holder.connect();
     try {
       await holder.query(`SELECT pg_advisory_lock(hashtext($1))`, [`lanyard_migrations:${schemaOf(db.url)}`]);
-      const opening = openStorage(`${db.url}&statement_timeout=100`);
+      const opening = openStorage(`${db.url}&statement_timeout=100&lock_timeout=100`);
       await sleep(600);
       await holder.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`lanyard_migrations:${schemaOf(db.url)}`]);
       const storage = await opening;
@@ -928,16 +928,18 @@ describe('LANYARD_DATABASE_URL timeouts', () => {
   it.each([
     [
       'statement_timeout=ten',
-      /statement_timeout must be a whole number of milliseconds from 0 \(no limit\) to 2147483647, e\.g\. statement_timeout=30000; got "ten"/,
+      /statement_timeout must be a whole number of milliseconds from 0 \(none: the role's own applies\) to 86400000 \(a day\), e\.g\. statement_timeout=30000; got "ten"/,
     ],
     ['query_timeout=-1', /query_timeout must be a whole number of milliseconds/],
     ['idle_in_transaction_session_timeout=1.5', /idle_in_transaction_session_timeout must be a whole number of milliseconds/],
-    ['statement_timeout=2147483648', /statement_timeout must be a whole number of milliseconds from 0 \(no limit\) to 2147483647/],
+    ['statement_timeout=86400001', /statement_timeout must be a whole number of milliseconds from 0 .* to 86400000 \(a day\)/],
+    ['statement_timeout=2147483647', /statement_timeout must be a whole number of milliseconds from 0 .* to 86400000 \(a day\)/],
     ['lock_timeout=abc', /lock_timeout must be a whole number of milliseconds/],
-    ['lock_timeout=5s', /lock_timeout must be a whole number of milliseconds from 0 \(no limit\) to 2147483647, e\.g\. lock_timeout=30000; got "5s"/],
+    ['lock_timeout=5s', /lock_timeout must be a whole number of milliseconds .*; got "5s"/],
+    ['lock_timeout=100&lock_timeout=junk', /lock_timeout is given more than once/],
     [
       'connect_timeout=20',
-      /connect_timeout is not a parameter Lanyard reads; the timeouts are statement_timeout, query_timeout, idle_in_transaction_session_timeout \(milliseconds\) and the driver's lock_timeout/,
+      /connect_timeout is not a parameter Lanyard reads; the timeouts are statement_timeout, query_timeout, idle_in_transaction_session_timeout, lock_timeout \(milliseconds\)/,
     ],
     ['options=-c%20work_mem%3D64MB', /options is not accepted: Lanyard sets the connection's options itself/],
     [
@@ -946,8 +948,12 @@ describe('LANYARD_DATABASE_URL timeouts', () => {
     ],
     ['query_timeout=10000', /query_timeout \(10000\) must be longer than statement_timeout \(10000, the default\)/],
     [
+      'statement_timeout=0&query_timeout=1500',
+      /query_timeout \(1500\) needs a statement_timeout shorter than it: with statement_timeout=0 a statement waiting for a lock/,
+    ],
+    [
       'statement_timeout_ms=1000',
-      /statement_timeout_ms is not a parameter Lanyard reads; the timeouts are statement_timeout, query_timeout, idle_in_transaction_session_timeout \(milliseconds\)/,
+      /statement_timeout_ms is not a parameter Lanyard reads; the timeouts are statement_timeout, query_timeout, idle_in_transaction_session_timeout, lock_timeout \(milliseconds\)/,
     ],
     ['statementTimeout=1000', /statementTimeout is not a parameter Lanyard reads/],
     ['statement_timeout=1000&statement_timeout=2000', /statement_timeout is given more than once/],
@@ -969,7 +975,7 @@ describe('LANYARD_DATABASE_URL timeouts', () => {
           const pool = (storage as unknown as { pool: pg.Pool }).pool;
           const row = await pool.query<Record<string, string>>(
             `SELECT current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle,
-                    current_setting('application_name') AS name`,
+                    current_setting('lock_timeout') AS lock, current_setting('application_name') AS name`,
           );
           return row.rows[0];
         } finally {
@@ -977,12 +983,10 @@ describe('LANYARD_DATABASE_URL timeouts', () => {
         }
       };
       try {
-        expect(await settingsOf(db.url)).toEqual({ statement: '10s', idle: '1min', name: 'lanyard' });
-        expect(await settingsOf(`${db.url}&statement_timeout=2500&idle_in_transaction_session_timeout=0&application_name=desk`)).toEqual({
-          statement: '2500ms',
-          idle: '0',
-          name: 'desk',
-        });
+        expect(await settingsOf(db.url)).toEqual({ statement: '10s', idle: '1min', lock: '0', name: 'lanyard' });
+        expect(
+          await settingsOf(`${db.url}&statement_timeout=2500&idle_in_transaction_session_timeout=0&lock_timeout=700&application_name=desk`),
+        ).toEqual({ statement: '2500ms', idle: '0', lock: '700ms', name: 'desk' });
       } finally {
         await db.drop();
       }

@@ -75,7 +75,7 @@ export function takeLimits(url: URL): PostgresLimits {
     url.searchParams.delete(name);
     if (value !== null) given[field] = wholeMilliseconds(name, value);
   }
-  const statementTimeoutMs = given.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const statementTimeoutMs = given.statementTimeoutMs ?? DEFAULT_LIMITS.statementTimeoutMs;
   const queryTimeoutMs = given.queryTimeoutMs ?? (statementTimeoutMs > 0 ? statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : 0);
   if (queryTimeoutMs > 0 && statementTimeoutMs > 0 && queryTimeoutMs <= statementTimeoutMs) {
     const which =
@@ -94,8 +94,8 @@ export function takeLimits(url: URL): PostgresLimits {
   return {
     statementTimeoutMs,
     queryTimeoutMs,
-    idleInTransactionTimeoutMs: given.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-    lockTimeoutMs: given.lockTimeoutMs ?? 0,
+    idleInTransactionTimeoutMs: given.idleInTransactionTimeoutMs ?? DEFAULT_LIMITS.idleInTransactionTimeoutMs,
+    lockTimeoutMs: given.lockTimeoutMs ?? DEFAULT_LIMITS.lockTimeoutMs,
   };
 }
 

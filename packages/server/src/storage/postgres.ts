@@ -81,6 +81,9 @@ const CANCELLED_CODES = new Set(['57014', '55P03']);
 const isReadTimeout = (error: unknown): boolean =>
   (error as Error)?.message === 'Query read timeout' || (error as { cause?: Error })?.cause?.message === 'Query read timeout';
 
+/** pg-pool's words for a pool used after `close()` ended it. */
+const POOL_ENDED = /Cannot use a pool after calling end on the pool/;
+
 function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   const message = (error as Error).message ?? '';
@@ -88,7 +91,7 @@ function isUnavailable(error: unknown): boolean {
     (code !== undefined && (UNAVAILABLE_CODES.has(code) || CANCELLED_CODES.has(code))) ||
     isReadTimeout(error) ||
     // Used after close(): a request that outlived the node's shutdown.
-    /Cannot use a pool after calling end on the pool/.test(message) ||
+    POOL_ENDED.test(message) ||
     // The last: pg-pool found no free connection within connectionTimeoutMillis.
     /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message)
   );
@@ -134,7 +137,7 @@ function unavailableOr(error: unknown): unknown {
       { cause: error },
     );
   }
-  if (/Cannot use a pool after calling end on the pool/.test(message)) return Object.assign(StorageUnavailableError.closed(), { cause: error });
+  if (POOL_ENDED.test(message)) return Object.assign(StorageUnavailableError.closed(), { cause: error });
   if (isReadTimeout(error)) {
     return Object.assign(
       new StorageUnavailableError(

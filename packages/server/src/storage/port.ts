@@ -74,6 +74,17 @@ export interface FoundWithLinked<T> {
   linked: Array<StoredRecord | undefined>;
 }
 
+/**
+ * A record that must be present, unexpired, with the given values at the top level of its payload
+ * (Storage.consumeAndInsertIf). PostgreSQL's `payload @> expected` for JSON scalars: each field
+ * present and equal, `null` matching only a field present and null.
+ */
+export interface RecordCondition {
+  kind: string;
+  id: string;
+  expected: Readonly<Record<string, string | number | boolean | null>>;
+}
+
 export interface ConsumeWithLinkedResult<T> extends ConsumeResult<T> {
   /** The linked records, in the order of the links; undefined where absent, expired or not named. */
   linked: Array<StoredRecord | undefined>;
@@ -145,6 +156,24 @@ export interface Storage {
    * (RFC 6749 §6; a token spent once, RFC 9700 §4.14.2).
    */
   consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number): Promise<boolean>;
+  /**
+   * `consumeAndInsert`, done only while every record of `conditions` (1 to 3) is present,
+   * unexpired and holds its expected values: the conditions' records' payloads, in their order and
+   * read in the same step, when it spent; undefined, with nothing changed, when it did not (a
+   * condition unmet, or any reason `consumeAndInsert` gives false). One statement on PostgreSQL
+   * (the conditions read in its snapshot, as `findWithLinked` reads; the spend re-checks only the
+   * record it spends), one immediate transaction on SQLite. A refresh grant whose session this
+   * node knows spends its token in one round trip (tokens/issued-here.ts).
+   *
+   * @throws RangeError for no conditions or more than 3
+   */
+  consumeAndInsertIf<T>(
+    kind: string,
+    id: string,
+    successor: NewRecord<T>,
+    conditions: ReadonlyArray<RecordCondition>,
+    now?: number,
+  ): Promise<unknown[] | undefined>;
   destroy(kind: string, id: string): Promise<boolean>;
   /** Deletes records whose expiry has passed; returns how many. */
   sweepExpired(now?: number): Promise<number>;

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { LookupTakenError, StorageUnavailableError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
+import { assertConditionCount } from './record-conditions.ts';
 import { linkedKeys } from './record-links.ts';
 import { StatementBatches } from './statement-batches.ts';
 import { matchesNoRecord, storablePayload } from './storable-values.ts';
@@ -12,6 +13,7 @@ import type {
   ListQuery,
   NewRecord,
   RecordKey,
+  RecordCondition,
   RecordLink,
   ReplaceOptions,
   Storage,
@@ -187,6 +189,29 @@ const COLUMNS = 'kind, id, account_sid, lookup, family, payload, created_at, exp
 const REPLACE = `UPDATE records SET account_sid = $3, lookup = $4, family = $5, payload = $6, expires_at = $8
          WHERE kind = $1 AND id = $2 AND ${NOT_EXPIRED.replace('$NOW', '$7')}`;
 
+/**
+ * consumeAndInsert, spending only while each of `n` records ($12, $13, $14: kind, id and expected
+ * payload values of the first; $15… the next) is present, unexpired and contains its values; the
+ * stored successor's row returns those records' payloads, read in the statement's snapshot.
+ * A statement per number of conditions, not arrays of them: `unnest` made PostgreSQL plan the
+ * statement afresh on every call (about twice the cost of the spend).
+ */
+function consumeAndInsertIf(n: number): string {
+  const conditions = Array.from({ length: n }, (_, i) => ({
+    kind: `$${12 + 3 * i}::text`,
+    id: `$${13 + 3 * i}::text`,
+    expected: `$${14 + 3 * i}::jsonb`,
+  }));
+  return `WITH spent AS (
+      UPDATE records SET consumed_at = $1 WHERE kind = $2 AND id = $3 AND consumed_at IS NULL AND ${NOT_EXPIRED.replace('$NOW', '$1')}
+        AND NOT EXISTS (SELECT 1 FROM records WHERE kind = $4 AND (id = $5 OR lookup = $7))
+        ${conditions.map((c) => `AND EXISTS (SELECT 1 FROM records r WHERE r.kind = ${c.kind} AND r.id = ${c.id} AND r.payload @> ${c.expected} AND (r.expires_at IS NULL OR r.expires_at > $1))`).join('\n        ')}
+      RETURNING 1)
+    INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
+    SELECT $4::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::bigint, $11::bigint FROM spent
+    RETURNING ${conditions.map((c, i) => `(SELECT r.payload FROM records r WHERE r.kind = ${c.kind} AND r.id = ${c.id}) AS condition${i + 1}`).join(', ')}`;
+}
+
 const STATEMENTS = {
   insert: `INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
@@ -225,6 +250,9 @@ const STATEMENTS = {
       RETURNING 1)
     INSERT INTO records (kind, id, account_sid, lookup, family, payload, created_at, expires_at)
     SELECT $4::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::bigint, $11::bigint FROM spent`,
+  consumeAndInsertIf1: consumeAndInsertIf(1),
+  consumeAndInsertIf2: consumeAndInsertIf(2),
+  consumeAndInsertIf3: consumeAndInsertIf(3),
   // findWithLinked for many ids of one kind at once (LinkedReads): the ids as $2, each row naming
   // the call (the id's position in $2) it answers. Primary-key lookups, as the single statement's.
   findWithLinkedBatch: `WITH found AS (SELECT i.call, ${COLUMNS.replace(/(\w+)/g, 'r.$1')}
@@ -478,6 +506,25 @@ function operations(db: Queryable, transaction: Storage['transaction'], statemen
         if ((error as { code?: string }).code !== '23505') throw error;
         if (inTransaction) await run(db, 'ROLLBACK TO SAVEPOINT lanyard_consume_and_insert');
         return false;
+      }
+    },
+    async consumeAndInsertIf<T>(kind: string, id: string, successor: NewRecord<T>, conditions: ReadonlyArray<RecordCondition>, now = Date.now()) {
+      assertConditionCount(conditions);
+      if (matchesNoRecord(id) || conditions.some((condition) => matchesNoRecord(condition.id))) return undefined;
+      const name = `consumeAndInsertIf${conditions.length}` as 'consumeAndInsertIf1' | 'consumeAndInsertIf2' | 'consumeAndInsertIf3';
+      const args = [now, kind, id, ...values(successor, now), ...conditions.flatMap((c) => [c.kind, c.id, JSON.stringify(c.expected)])];
+      const inTransaction = !(db instanceof pg.Pool);
+      if (inTransaction) await run(db, 'SAVEPOINT lanyard_consume_and_insert');
+      try {
+        const { rows } = await statement(db, name, args);
+        if (inTransaction) await run(db, 'RELEASE SAVEPOINT lanyard_consume_and_insert');
+        const row = rows[0] as Record<string, unknown> | undefined;
+        return row && conditions.map((_, i) => row[`condition${i + 1}`]);
+      } catch (error) {
+        // As consumeAndInsert: the successor's key or lookup taken meanwhile, nothing applied.
+        if ((error as { code?: string }).code !== '23505') throw error;
+        if (inTransaction) await run(db, 'ROLLBACK TO SAVEPOINT lanyard_consume_and_insert');
+        return undefined;
       }
     },
     async destroy(kind, id) {
@@ -742,6 +789,9 @@ export class PostgresStorage implements Storage {
   }
   consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number) {
     return this.ops.consumeAndInsert<T>(kind, id, successor, now);
+  }
+  consumeAndInsertIf<T>(kind: string, id: string, successor: NewRecord<T>, conditions: ReadonlyArray<RecordCondition>, now?: number) {
+    return this.ops.consumeAndInsertIf<T>(kind, id, successor, conditions, now);
   }
   destroy(kind: string, id: string) {
     return this.ops.destroy(kind, id);

@@ -4,10 +4,22 @@ import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { LookupTakenError, StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
+import { assertConditionCount, meetsCondition } from './record-conditions.ts';
 import { linkedKeys } from './record-links.ts';
 import { matchesNoRecord, storablePayload } from './storable-values.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
-import type { ConsumeResult, FindOptions, ListQuery, NewRecord, RecordKey, RecordLink, ReplaceOptions, Storage, StoredRecord } from './port.ts';
+import type {
+  ConsumeResult,
+  FindOptions,
+  ListQuery,
+  NewRecord,
+  RecordCondition,
+  RecordKey,
+  RecordLink,
+  ReplaceOptions,
+  Storage,
+  StoredRecord,
+} from './port.ts';
 
 interface Row {
   kind: string;
@@ -132,6 +144,9 @@ export class SqliteStorage implements Storage {
   // process's commit overtakes fails at once with SQLITE_BUSY_SNAPSHOT (the busy timeout does not
   // wait for that); an immediate one takes the write lock first, waiting its turn. Inside an open
   // transaction (which holds that lock) they are savepoints.
+  private readonly consumeAndInsertIfAtomically: Database.Transaction<
+    (kind: string, id: string, successor: ReturnType<typeof params>, conditions: ReadonlyArray<RecordCondition>, now: number) => unknown[] | undefined
+  >;
   private readonly consumeAndInsertAtomically: Database.Transaction<
     (kind: string, id: string, successor: ReturnType<typeof params>, now: number) => boolean
   >;
@@ -189,6 +204,19 @@ export class SqliteStorage implements Storage {
       if (this.statements.insert.run(successor).changes !== 1) throw SUCCESSOR_TAKEN;
       return true;
     });
+    // The conditions read and the spend in one immediate transaction: nothing commits between them.
+    this.consumeAndInsertIfAtomically = db.transaction(
+      (kind: string, id: string, successor: ReturnType<typeof params>, conditions: ReadonlyArray<RecordCondition>, now: number) => {
+        const records = conditions.map((condition) => this.findSync(condition.kind, condition.id, now));
+        if (!conditions.every((condition, i) => meetsCondition(records[i], condition))) return undefined;
+        try {
+          return this.consumeAndInsertAtomically(kind, id, successor, now) ? records.map((record) => record!.payload) : undefined;
+        } catch (error) {
+          if (error === SUCCESSOR_TAKEN) return undefined;
+          throw error;
+        }
+      },
+    );
     // `ifPayload` is JSON.stringify of the payload as read. Compared as values when the text
     // differs: a payload stored with a `\ufffd` escape reads back as the character itself.
     this.replaceIfPayloadAtomically = db.transaction((record: ReturnType<typeof params>, ifPayload: string) => {
@@ -306,6 +334,17 @@ export class SqliteStorage implements Storage {
             throw error;
           }
         }),
+      consumeAndInsertIf: async <T>(
+        kind: string,
+        id: string,
+        successor: NewRecord<T>,
+        conditions: ReadonlyArray<RecordCondition>,
+        now = Date.now(),
+      ) => {
+        assertConditionCount(conditions);
+        if (matchesNoRecord(id)) return undefined;
+        return guard(() => self.consumeAndInsertIfAtomically.immediate(kind, id, params(successor, now), conditions, now));
+      },
       destroy: async (kind, id) => !matchesNoRecord(id) && guard(() => self.statements.destroy.run(kind, id).changes > 0),
       sweepExpired: async (now = Date.now()) => guard(() => self.statements.sweep.run(now).changes),
       transaction: async (work) => work(ops),
@@ -318,10 +357,14 @@ export class SqliteStorage implements Storage {
 
   /** The records `record`'s payload names through `links` (record-links.ts), in link order; undefined where absent or expired. */
   private linkedRecords(record: StoredRecord, links: ReadonlyArray<RecordLink>, now: number): Array<StoredRecord | undefined> {
-    return linkedKeys(record, links).map((key) => {
-      const row = key && guard(() => this.statements.find.get(key.kind, key.id, now) as Row | undefined);
-      return row ? toRecord(row) : undefined;
-    });
+    return linkedKeys(record, links).map((key) => key && guard(() => this.findSync(key.kind, key.id, now)));
+  }
+
+  /** One record by key, unexpired at `now`; undefined for an id no record can have. */
+  private findSync(kind: string, id: string, now: number): StoredRecord | undefined {
+    if (matchesNoRecord(id)) return undefined;
+    const row = this.statements.find.get(kind, id, now) as Row | undefined;
+    return row ? toRecord(row) : undefined;
   }
 
   private readonly listStatements = new Map<string, Database.Statement>();
@@ -373,6 +416,9 @@ export class SqliteStorage implements Storage {
   }
   consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number) {
     return this.whenOpen(() => this.direct().consumeAndInsert<T>(kind, id, successor, now));
+  }
+  consumeAndInsertIf<T>(kind: string, id: string, successor: NewRecord<T>, conditions: ReadonlyArray<RecordCondition>, now?: number) {
+    return this.whenOpen(() => this.direct().consumeAndInsertIf<T>(kind, id, successor, conditions, now));
   }
   destroy(kind: string, id: string) {
     return this.whenOpen(() => this.direct().destroy(kind, id));

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { BACKENDS, POSTGRES_URL, createTestDatabase, type Backend, type TestDatabase } from '../../../../test/support/backends.ts';
 import { ConfigError, LookupTakenError, UnstorableValueError } from '../errors.ts';
 import { openStorage } from './open.ts';
-import type { Storage } from './port.ts';
+import type { RecordCondition, Storage } from './port.ts';
 
 /** Each backend, and PostgreSQL once more without prepared statements (behind PgBouncer in transaction mode). */
 const VARIANTS: Array<[string, Backend, string]> = BACKENDS.flatMap((backend): Array<[string, Backend, string]> =>
@@ -273,6 +273,64 @@ describe.each(VARIANTS)('storage contract on %s', (_name, backend, urlSuffix) =>
     // A number is not an id, even where a record's id is its text (cl-user '7' exists).
     await storage.insert({ kind: 'cl-token', id: 't7', payload: { ref: 7 } });
     expect((await storage.consumeWithLinked('cl-token', 't7', [{ kind: 'cl-user', idField: 'ref' }]))?.linked).toEqual([undefined]);
+  });
+
+  it("spends and stores only while each condition holds, returning the conditions' payloads when it did", async () => {
+    const now = Date.now();
+    const successor = (id: string) => ({ kind: 'cc-token', id, payload: { from: 'a' }, expiresAt: now + 60_000 });
+    await storage.insert({ kind: 'cc-session', id: 's', payload: { revokedAt: null, n: 1 } });
+    await storage.insert({ kind: 'cc-user', id: 'u', payload: { disabled: false, name: 'Ada' } });
+    await storage.insert({ kind: 'cc-user', id: 'gone', payload: { disabled: false }, expiresAt: now - 1 });
+    await storage.insert({ kind: 'cc-user', id: 'older', payload: { name: 'no disabled field' } });
+    const live: RecordCondition[] = [
+      { kind: 'cc-session', id: 's', expected: { revokedAt: null } },
+      { kind: 'cc-user', id: 'u', expected: { disabled: false } },
+    ];
+    const unmet: RecordCondition[][] = [
+      [{ kind: 'cc-session', id: 's', expected: { revokedAt: 5 } }],
+      [live[0]!, { kind: 'cc-user', id: 'missing', expected: { disabled: false } }],
+      [live[0]!, { kind: 'cc-user', id: 'gone', expected: { disabled: false } }],
+      // A field absent is not a field holding the value, null included.
+      [{ kind: 'cc-user', id: 'older', expected: { disabled: false } }],
+      [{ kind: 'cc-user', id: 'older', expected: { revokedAt: null } }],
+      [{ kind: 'cc-user', id: 'u', expected: { disabled: false, name: 'Bob' } }],
+    ];
+    for (const [i, conditions] of unmet.entries()) {
+      await storage.insert({ kind: 'cc-token', id: `t${i}`, payload: {} });
+      expect(await storage.consumeAndInsertIf('cc-token', `t${i}`, successor(`n${i}`), conditions, now), `conditions ${i}`).toBeUndefined();
+      expect((await storage.find('cc-token', `t${i}`))?.consumedAt, `conditions ${i}`).toBeNull();
+      expect(await storage.find('cc-token', `n${i}`), `conditions ${i}`).toBeUndefined();
+    }
+    await storage.insert({ kind: 'cc-token', id: 'a', payload: {} });
+    // Raced: one spends, and gets the payloads; the others change nothing.
+    const results = await Promise.all(['b1', 'b2', 'b3'].map((id) => storage.consumeAndInsertIf('cc-token', 'a', successor(id), live, now)));
+    expect(results.filter((r) => r !== undefined)).toEqual([
+      [
+        { revokedAt: null, n: 1 },
+        { disabled: false, name: 'Ada' },
+      ],
+    ]);
+    expect((await storage.find('cc-token', 'a'))?.consumedAt).toBe(now);
+    expect(await storage.list('cc-token', {})).toHaveLength(6 + 1 + 1);
+    // Spent, absent, or the successor's key taken: nothing changes.
+    expect(await storage.consumeAndInsertIf('cc-token', 'a', successor('c'), live, now)).toBeUndefined();
+    expect(await storage.consumeAndInsertIf('cc-token', 'missing', successor('c'), live, now)).toBeUndefined();
+    expect(await storage.consumeAndInsertIf('cc-token', 't0', successor('t1'), live, now)).toBeUndefined();
+    expect((await storage.find('cc-token', 't0'))?.consumedAt).toBeNull();
+    // Inside a transaction: undone with it.
+    await expect(
+      storage.transaction(async (tx) => {
+        expect(await tx.consumeAndInsertIf('cc-token', 't0', successor('f'), live, now)).toHaveLength(2);
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect((await storage.find('cc-token', 't0'))?.consumedAt).toBeNull();
+    expect(await storage.find('cc-token', 'f')).toBeUndefined();
+    // A caller's mistake, not an outcome.
+    await expect(storage.consumeAndInsertIf('cc-token', 't0', successor('g'), [], now)).rejects.toThrow(RangeError);
+    await expect(storage.consumeAndInsertIf('cc-token', 't0', successor('g'), [live[0]!, live[0]!, live[0]!, live[0]!], now)).rejects.toThrow(
+      RangeError,
+    );
   });
 
   // SQLite runs one transaction at a time: nothing can commit while a spend waits for a lock.

@@ -351,6 +351,88 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     ]);
   });
 
+  /** `c.tokens`' own twin over a storage that counts the calls of each method (the storage itself answers). */
+  function counting(c: TokenCore, budget?: RefreshBudget) {
+    const calls = new Map<string, number>();
+    const storage = new Proxy(c.storage, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return { tokens: new TokenService(storage, c.config, c.secrets, c.accessTokens, c.accounts, c.users, budget), calls };
+  }
+
+  it('spends a token it issued in one storage step, and refuses it without spending it while its user is disabled or its session revoked', async () => {
+    const c = await core();
+    const { tokens, calls } = counting(c);
+    const issue = async () => {
+      const { code, verifier } = await mintSharedCode(c, { redirectUrl: REDIRECT, nonce: 'nonce-1' });
+      return tokens.exchangeCode({ code, codeVerifier: verifier, surface: 'flex', connectionSid: c.connection.sid, nonce: 'nonce-1' });
+    };
+    const first = await issue();
+    calls.clear();
+    const second = await tokens.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    // Issued here: the session is known, nothing is read before the spend.
+    expect(Object.fromEntries(calls)).toEqual({ consumeAndInsertIf: 1 });
+    expect(decodeJwt(second.accessToken)).toMatchObject({ sub: c.user.sid, sid: first.session.id, roles: ['agent'] });
+    expect((await c.storage.find('refresh_token', sha256(first.refreshToken)))!.consumedAt).not.toBeNull();
+    expect(await c.storage.find('refresh_token', sha256(second.refreshToken))).toMatchObject({ consumedAt: null, family: first.session.id });
+
+    // The user disabled since: refused as before, the token unspent; enabled again, it rotates.
+    await c.users.setDisabled(c.user.sid, true);
+    await expect(tokens.refresh({ surface: 'flex', refreshToken: second.refreshToken })).rejects.toMatchObject({
+      status: 400,
+      code: 45200,
+      message: 'This user has been disabled by an administrator.',
+    });
+    expect((await c.storage.find('refresh_token', sha256(second.refreshToken)))!.consumedAt).toBeNull();
+    await c.users.setDisabled(c.user.sid, false);
+    const third = await tokens.refresh({ surface: 'flex', refreshToken: second.refreshToken });
+    // Revoked: refused, and the refusal names the revocation.
+    const other = await issue();
+    await c.tokens.revokeSession(other.session.id, 'test');
+    await expect(tokens.refresh({ surface: 'flex', refreshToken: other.refreshToken })).rejects.toThrow(
+      /session of this refresh token has been revoked/,
+    );
+    // Merged into another user meanwhile: refused, the token unspent.
+    const into = await c.users.provision(c.account.sid, {
+      uniqueId: 'ada.l@example.com',
+      fullName: 'Ada L',
+      email: 'ada.l@example.com',
+      roles: ['agent'],
+      imageUrl: null,
+      attributes: {},
+    });
+    await c.users.merge(c.user.sid, into.sid, { adoptUniqueId: false });
+    await expect(tokens.refresh({ surface: 'flex', refreshToken: third.refreshToken })).rejects.toMatchObject({
+      message: 'The user of this session no longer exists; sign in again.',
+    });
+    expect((await c.storage.find('refresh_token', sha256(third.refreshToken)))!.consumedAt).toBeNull();
+  });
+
+  it('decides a token it issued but another node spent as a spent token: the same successor within the grace window, else the family revoked', async () => {
+    for (const refreshGraceSeconds of [10, 0]) {
+      const c = await core({ refreshGraceSeconds });
+      // Another node: the same database, a memory of its own.
+      const elsewhere = counting(c);
+      // c.tokens issued it and remembers it; the other node spends it first.
+      const issued = await (await mintCode(c)).exchange();
+      const there = await elsewhere.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken });
+      const here = c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken });
+      if (refreshGraceSeconds > 0) {
+        expect((await here).refreshToken).toBe(there.refreshToken);
+      } else {
+        await expect(here).rejects.toThrow(/already used; the session has been revoked/);
+        expect((await c.storage.find('session', issued.session.id))!.payload).toMatchObject({ revokedReason: 'refresh_token_reuse' });
+      }
+    }
+  });
+
   it('ends every live session of a user when an administrator revokes them', async () => {
     const c = await core();
     const a = await (await mintCode(c)).exchange();

@@ -6,12 +6,13 @@ import type { LanyardConfig } from '../config.ts';
 import { randomToken, sha256 } from '../crypto/random.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { InvalidGrantError, InvalidTokenError, LanyardError, SessionLifetimeExceededError } from '../errors.ts';
-import type { FoundWithLinked, NewRecord, RecordLink, Storage } from '../storage/port.ts';
+import type { NewRecord, RecordLink, Storage } from '../storage/port.ts';
 import { USER_RECORD_KIND, type User, type UserService } from '../users/user-service.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { announceGrant, type ReplayEvent, type TokenEvents } from './grant-events.ts';
 import { checkExchange, type CodeExchange } from './code-exchange.ts';
 import { narrowScope } from './grant-scope.ts';
+import { IssuedHere, type IssuedRefreshToken } from './issued-here.ts';
 import { assertIssuedFor, type TokenEndpoint, type TokenExpectation } from './token-scope.ts';
 import type { AccessTokenClaims, CodeGrant, CodeRecord, IssuedTokens, RefreshTokenRecord, Session, Surface } from './model.ts';
 
@@ -58,6 +59,8 @@ export interface RefreshBudget {
  */
 export class TokenService {
   private readonly successorKeyPurpose = 'lanyard/refresh-successor/v1';
+  /** Refresh tokens this node stored and has not seen presented (`rotateIssuedHere`). */
+  private readonly issuedHere = new IssuedHere();
   /** Emits `grant` once per code exchange or refresh, issued or refused. Listeners must not throw. */
   readonly events = new EventEmitter<TokenEvents>();
 
@@ -130,6 +133,8 @@ export class TokenService {
     });
     if (replayed) this.events.emit('replay', replayed);
     if (outcome instanceof LanyardError) throw outcome;
+    const first = this.successorRecord(outcome);
+    this.issuedHere.remember(first.id, { session: outcome.session, token: first.payload });
     return this.sign(outcome);
   }
 
@@ -179,31 +184,81 @@ export class TokenService {
    * request, two tabs racing) returns the same successor; later, it revokes the whole family
    * (RFC 9700 §4.14.2). At the session cap the token is renewed without rotating (`TokenKeptAtCap`).
    *
-   * A live token, the common case, takes two storage steps and no transaction: read the token
-   * with its session and user (`findWithLinked`), check them, then spend the token and store its
-   * successor in one atomic step (`consumeAndInsert`), which spends only a token still unspent:
-   * a token presented twice at once rotates once. Every other case — a spent token, or a race
-   * lost between the two steps — is decided in one transaction that spends the token before
-   * looking at it (`rotateInTransaction`).
+   * A token this node issued (`IssuedHere`), the common case, takes one storage step: its session
+   * is known, so it is checked first and the token spent with its successor stored in one atomic
+   * step that also requires the session unrevoked and the user present and enabled
+   * (`consumeAndInsertIf`, which returns the user to sign with). Any other live token takes two:
+   * read the token with its session and user (`findWithLinked`), check them, then spend it
+   * (`consumeAndInsert`). Both spend only a token still unspent: a token presented twice at once
+   * rotates once. A token whose one step spent nothing is decided as an unknown one, and every
+   * other case — a spent token, or a race lost between the two steps — in one transaction that
+   * spends the token before looking at it (`rotateInTransaction`).
    */
   private async rotate(request: RefreshRequest): Promise<IssuedTokens> {
     const now = Date.now();
     const tokenId = sha256(request.refreshToken);
     const successor = this.successorOf(request.refreshToken);
+    const issued = this.issuedHere.take(tokenId, now);
+    const rotated = issued && (await this.rotateIssuedHere(issued, request, tokenId, successor, now));
+    if (rotated) return rotated;
+    // Charged already by the step above when it got as far as the spend.
+    let charged = issued !== undefined;
     const found = await this.storage.findWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS);
     // Tokens are stored before they are handed out: one not found now never will be.
     if (!found) throw new InvalidGrantError('The refresh token is invalid or has expired.');
-    let charged = false;
     if (found.record.consumedAt === null) {
-      const presented = this.checkPresented(found, request, true);
+      const presented = this.checkPresented(found.record.payload, found.linked[0]?.payload as Session | undefined, request, !charged);
       charged = true;
-      const live = await this.liveGrant(this.storage, presented, successor, request, now);
-      if (!live.rotates) return this.sign(live.grant);
+      const terms = this.liveTerms(presented, request, now);
+      const user = found.linked[1]?.payload as User | undefined;
+      if (!terms.rotates) return this.sign(await this.prepare(this.storage, presented.session, request.refreshToken, now, false, terms.scope, user));
+      const grant = await this.prepare(this.storage, presented.session, successor, now, false, terms.scope, user);
+      const record = this.successorRecord(grant);
       // Spent at the time of the spend, not of the request: the grace window of a retry counts from it.
-      if (await this.storage.consumeAndInsert(REFRESH, tokenId, this.successorRecord(live.grant), Date.now())) return this.sign(live.grant);
+      if (await this.storage.consumeAndInsert(REFRESH, tokenId, record, Date.now())) {
+        this.issuedHere.remember(record.id, { session: presented.session, token: record.payload });
+        return this.sign(grant);
+      }
       // Spent meanwhile by another request presenting the same token: decided as a spent token.
     }
     return this.rotateInTransaction(request, tokenId, successor, !charged);
+  }
+
+  /**
+   * `rotate` for a token this node issued: its checks on what the node remembers (a session's
+   * fields never change but for its revocation), then one step that spends it only while the
+   * session is unrevoked and the user present and enabled. Undefined when that step spent nothing
+   * (revoked, disabled, spent elsewhere, or at the session cap, which does not rotate): `rotate`
+   * then decides from what is stored, with the budget already charged. Refusals of the checks
+   * throw before anything is spent, as `rotate`'s own.
+   */
+  private async rotateIssuedHere(
+    { session, token }: IssuedRefreshToken,
+    request: RefreshRequest,
+    tokenId: string,
+    successor: string,
+    now: number,
+  ): Promise<IssuedTokens | undefined> {
+    const presented = this.checkPresented(token, session, request, true);
+    const terms = this.liveTerms(presented, request, now);
+    if (!terms.rotates) return undefined;
+    const account = await this.accountIdentity(this.storage, session.accountSid);
+    const times = this.grantTimes(session, now);
+    const record = this.successorRecord({ session, refreshToken: successor, ...times });
+    const read = await this.storage.consumeAndInsertIf(
+      REFRESH,
+      tokenId,
+      record,
+      [
+        { kind: SESSION, id: session.id, expected: { revokedAt: null } },
+        { kind: USER, id: session.userSid, expected: { disabled: false } },
+      ],
+      Date.now(),
+    );
+    if (!read) return undefined;
+    this.issuedHere.remember(record.id, { session, token: record.payload });
+    const user = read[1] as User;
+    return this.sign({ session, user, account, scope: terms.scope, refreshToken: successor, ...times });
   }
 
   /** `rotate` for a token found spent (or spent since it was read): spends and decides in one transaction. */
@@ -217,7 +272,9 @@ export class TokenService {
         // Read once the token is spent or found spent: a request that began before another spent
         // the token, but got here after, must not see a negative time since the spend.
         const now = Date.now();
-        const presented = this.checkPresented(result, request, charge);
+        const presented = this.checkPresented(result.record.payload, result.linked[0]?.payload as Session | undefined, request, charge);
+        // Tokens stored before they named their user: `prepare` reads the user instead.
+        const user = result.linked[1]?.payload as User | undefined;
         if (!result.consumedNow) {
           const spentAt = result.record.consumedAt ?? 0;
           const next = await tx.find<RefreshTokenRecord>(REFRESH, sha256(successor));
@@ -234,13 +291,12 @@ export class TokenService {
             }
             return REUSE_DETECTED;
           }
-          return this.prepare(tx, presented.session, successor, now, false, narrowScope(presented.session.scope, request.scope), presented.user);
+          return this.prepare(tx, presented.session, successor, now, false, narrowScope(presented.session.scope, request.scope), user);
         }
-        const live = await this.liveGrant(tx, presented, successor, request, now);
+        const terms = this.liveTerms(presented, request, now);
         // Throwing rolls the consumption back: the same token stays usable until the cap.
-        if (!live.rotates) throw new TokenKeptAtCap(live.grant);
-        await tx.insert(this.successorRecord(live.grant));
-        return live.grant;
+        if (!terms.rotates) throw new TokenKeptAtCap(await this.prepare(tx, presented.session, request.refreshToken, now, false, terms.scope, user));
+        return this.prepare(tx, presented.session, successor, now, true, terms.scope, user);
       });
     } catch (error) {
       if (error instanceof TokenKeptAtCap) return this.sign(error.grant);
@@ -260,10 +316,7 @@ export class TokenService {
    * was issued for this connection and client. Nothing is spent before them: a refusal leaves
    * the token usable.
    */
-  private checkPresented(found: FoundWithLinked<RefreshTokenRecord>, request: RefreshRequest, charge: boolean): PresentedToken {
-    const session = found.linked[0]?.payload as Session | undefined;
-    // Tokens stored before they named their user: `prepare` reads the user instead.
-    const user = found.linked[1]?.payload as User | undefined;
+  private checkPresented(token: RefreshTokenRecord, session: Session | undefined, request: RefreshRequest, charge: boolean): PresentedToken {
     if (!session || session.revokedAt !== null) throw new InvalidGrantError('The session of this refresh token has been revoked; sign in again.');
     if (session.surface !== request.surface) throw new InvalidGrantError('The refresh token was not issued to this endpoint.');
     // A runaway or hammering client: refused before anything is spent. Charged once a request.
@@ -273,30 +326,21 @@ export class TokenService {
     }
     if (request.clientId !== undefined && request.clientId !== session.clientId)
       throw new InvalidGrantError('The refresh token was issued to another client.');
-    return { token: found.record.payload, session, user };
+    return { token, session };
   }
 
   /**
    * What a live token of this client gets: refused past the session's lifetime or the token's
-   * own, or for a scope beyond the session's grant; else a grant with its successor
-   * (`rotates`), or with the same token when the access token it came with already ended at the
-   * session cap (`TokenKeptAtCap`). Reads (the user, the account) through `tx`; writes nothing.
+   * own, or for a scope beyond the session's grant; else the grant's scope, and whether it
+   * rotates: not when the access token it came with already ended at the session cap
+   * (`TokenKeptAtCap`). Reads and writes nothing.
    */
-  private async liveGrant(
-    tx: Storage,
-    { token, session, user }: PresentedToken,
-    successor: string,
-    request: RefreshRequest,
-    now: number,
-  ): Promise<{ grant: PreparedGrant; rotates: boolean }> {
+  private liveTerms({ token, session }: PresentedToken, request: RefreshRequest, now: number): { scope: string | null; rotates: boolean } {
     if (now >= session.maxExpiresAt) throw new SessionLifetimeExceededError();
     if (now >= token.usableUntil) throw new InvalidGrantError('The refresh token has expired; sign in again.');
     // Checked only now, on a live token of this client.
     const scope = narrowScope(session.scope, request.scope);
-    if (token.accessTokenExpiresAt === session.maxExpiresAt) {
-      return { grant: await this.prepare(tx, session, request.refreshToken, now, false, scope, user), rotates: false };
-    }
-    return { grant: await this.prepare(tx, session, successor, now, false, scope, user), rotates: true };
+    return { scope, rotates: token.accessTokenExpiresAt !== session.maxExpiresAt };
   }
 
   /**
@@ -318,15 +362,23 @@ export class TokenService {
     if (!user) throw new InvalidGrantError('The user of this session no longer exists; sign in again.');
     if (user.disabled) throw new InvalidGrantError('This user has been disabled by an administrator.');
     const account = await this.accountIdentity(tx, session.accountSid);
-    const accessTokenExpiresAt = Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt);
-    const refreshTokenExpiresAt = Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt);
-    const grant = { session, user, account, scope, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+    const grant = { session, user, account, scope, refreshToken, ...this.grantTimes(session, now) };
     if (storeRefresh) await tx.insert(this.successorRecord(grant));
     return grant;
   }
 
+  /** When a grant made at `now` ends (ms since the epoch): its access token and its refresh token, neither past the session cap. */
+  private grantTimes(session: Session, now: number): Pick<PreparedGrant, 'accessTokenExpiresAt' | 'refreshTokenExpiresAt'> {
+    return {
+      accessTokenExpiresAt: Math.min(now + this.config.accessTokenTtlSeconds * 1000, session.maxExpiresAt),
+      refreshTokenExpiresAt: Math.min(now + this.config.refreshTokenTtlSeconds * 1000, session.maxExpiresAt),
+    };
+  }
+
   /** The stored record of the refresh token a grant issues (hashed: the token itself is never stored). */
-  private successorRecord(grant: PreparedGrant): NewRecord<RefreshTokenRecord> {
+  private successorRecord(
+    grant: Pick<PreparedGrant, 'session' | 'refreshToken' | 'refreshTokenExpiresAt' | 'accessTokenExpiresAt'>,
+  ): NewRecord<RefreshTokenRecord> {
     const { session, refreshToken, refreshTokenExpiresAt, accessTokenExpiresAt } = grant;
     // No account column: nothing lists refresh tokens by account (revocation is the session's),
     // and an indexed column is one more index entry written on every grant.
@@ -504,11 +556,10 @@ const whose = (of: Pick<Session, 'surface' | 'accountSid' | 'connectionSid' | 'u
   userSid: of.userSid,
 });
 
-/** A presented refresh token's record with its session and user (absent for tokens stored before they named it). */
+/** A presented refresh token's record with its session, once checked (TokenService.checkPresented). */
 interface PresentedToken {
   token: RefreshTokenRecord;
   session: Session;
-  user: User | undefined;
 }
 
 /**

@@ -6,7 +6,8 @@ import { createTokenCore, mintCode as mintSharedCode, type TokenCore } from '../
 import { sha256 } from '../crypto/random.ts';
 import type { GrantEvent, ReplayEvent } from './grant-events.ts';
 import type { CodeGrant } from './model.ts';
-import { TokenService, type RefreshBudget } from './token-service.ts';
+import { RateLimitedError } from '../errors.ts';
+import { TokenService, type RefreshBudget, type RefreshRequest } from './token-service.ts';
 
 const REDIRECT = 'https://desktop.example.test/';
 
@@ -413,6 +414,58 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
       message: 'The user of this session no longer exists; sign in again.',
     });
     expect((await c.storage.find('refresh_token', sha256(third.refreshToken)))!.consumedAt).toBeNull();
+  });
+
+  it("gives a token it issued the refusal a node that never saw it gives: a revoked session before the request's other faults, the budget charged once", async () => {
+    const c = await core();
+    const other = counting(c);
+    const wrong: Array<Partial<RefreshRequest>> = [
+      {},
+      { connectionSid: 'JQ' + '1'.repeat(32) },
+      { clientId: 'someone-else' },
+      { surface: 'oidc' },
+      { scope: 'openid email' },
+    ];
+    for (const [i, extra] of wrong.entries()) {
+      for (const revoked of [true, false]) {
+        const remembered = await (await mintCode(c)).exchange();
+        const unknown = await (await mintCode(c)).exchange();
+        if (revoked) for (const issued of [remembered, unknown]) await c.tokens.revokeSession(issued.session.id, 'test');
+        const answer = (tokens: TokenService, refreshToken: string) =>
+          tokens.refresh({ surface: 'flex', refreshToken, ...extra }).then(
+            () => 'issued',
+            (error: { code?: number; message: string }) => `${error.code}: ${error.message}`,
+          );
+        expect(await answer(c.tokens, remembered.refreshToken), `request ${i}, revoked ${revoked}`).toBe(
+          await answer(other.tokens, unknown.refreshToken),
+        );
+      }
+    }
+    // An exhausted budget: refused at either node, and refused for the revocation once revoked.
+    const charged: string[] = [];
+    let left = 1;
+    const budget: RefreshBudget = {
+      take: (_budget, key) => {
+        if (left-- <= 0) throw new RateLimitedError(60);
+        charged.push(key);
+      },
+    };
+    const limited = new TokenService(c.storage, c.config, c.secrets, c.accessTokens, c.accounts, c.users, budget);
+    const code = await mintSharedCode(c, { redirectUrl: REDIRECT, nonce: 'nonce-1' });
+    const first = await limited.exchangeCode({
+      code: code.code,
+      codeVerifier: code.verifier,
+      surface: 'flex',
+      connectionSid: c.connection.sid,
+      nonce: 'nonce-1',
+    });
+    const second = await limited.refresh({ surface: 'flex', refreshToken: first.refreshToken });
+    expect(charged).toEqual([first.session.id]);
+    await expect(limited.refresh({ surface: 'flex', refreshToken: second.refreshToken })).rejects.toMatchObject({ status: 429 });
+    await c.tokens.revokeSession(first.session.id, 'test');
+    await expect(limited.refresh({ surface: 'flex', refreshToken: second.refreshToken })).rejects.toThrow(
+      /session of this refresh token has been revoked/,
+    );
   });
 
   it('decides a token it issued but another node spent as a spent token: the same successor within the grace window, else the family revoked', async () => {

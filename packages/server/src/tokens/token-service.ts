@@ -24,6 +24,9 @@ const USER = USER_RECORD_KIND;
 /** Spent refresh tokens are kept this long past their use-by time so reuse is still recognised. */
 const REUSE_MEMORY_MS = 24 * 3600_000;
 const REUSE_DETECTED = Symbol('refresh token reuse');
+/** What `rotateIssuedHere` leaves to `rotate`: the family's budget charged for this request, or not. */
+const CHARGED = Symbol('charged');
+const NOT_CHARGED = Symbol('not charged');
 /** What a refresh token's record names (RefreshTokenRecord), read as the token is spent. */
 const REFRESH_LINKS: ReadonlyArray<RecordLink> = [
   { kind: SESSION, idField: 'sessionId' },
@@ -199,10 +202,9 @@ export class TokenService {
     const tokenId = sha256(request.refreshToken);
     const successor = this.successorOf(request.refreshToken);
     const issued = this.issuedHere.take(tokenId, now);
-    const rotated = issued && (await this.rotateIssuedHere(issued, request, tokenId, successor, now));
-    if (rotated) return rotated;
-    // Charged already by the step above when it got as far as the spend.
-    let charged = issued !== undefined;
+    const attempt = issued ? await this.rotateIssuedHere(issued, request, tokenId, successor, now) : NOT_CHARGED;
+    if (attempt !== NOT_CHARGED && attempt !== CHARGED) return attempt;
+    let charged = attempt === CHARGED;
     const found = await this.storage.findWithLinked<RefreshTokenRecord>(REFRESH, tokenId, REFRESH_LINKS);
     // Tokens are stored before they are handed out: one not found now never will be.
     if (!found) throw new InvalidGrantError('The refresh token is invalid or has expired.');
@@ -225,12 +227,13 @@ export class TokenService {
   }
 
   /**
-   * `rotate` for a token this node issued: its checks on what the node remembers (a session's
-   * fields never change but for its revocation), then one step that spends it only while the
-   * session is unrevoked and the user present and enabled. Undefined when that step spent nothing
-   * (revoked, disabled, spent elsewhere, or at the session cap, which does not rotate): `rotate`
-   * then decides from what is stored, with the budget already charged. Refusals of the checks
-   * throw before anything is spent, as `rotate`'s own.
+   * `rotate` for a token this node issued: the same checks on what the node remembers (a
+   * session's fields never change but for its revocation), then one step that spends the token
+   * only while the session is unrevoked and the user present and enabled. Refuses nothing
+   * itself: when a check fails (its refusal might not be the one owed: a revoked session is
+   * refused before anything else, whatever scope was asked for), the budget is spent, or the
+   * step spends nothing, `rotate` decides from what is stored (`CHARGED`: with the budget charged
+   * once already; `NOT_CHARGED`: not). Nothing is spent unless the grant is issued.
    */
   private async rotateIssuedHere(
     { session, token }: IssuedRefreshToken,
@@ -238,10 +241,16 @@ export class TokenService {
     tokenId: string,
     successor: string,
     now: number,
-  ): Promise<IssuedTokens | undefined> {
-    const presented = this.checkPresented(token, session, request, true);
-    const terms = this.liveTerms(presented, request, now);
-    if (!terms.rotates) return undefined;
+  ): Promise<IssuedTokens | typeof CHARGED | typeof NOT_CHARGED> {
+    let terms: { scope: string | null; rotates: boolean };
+    try {
+      terms = this.liveTerms(this.checkPresented(token, session, request, false), request, now);
+      if (!terms.rotates) return NOT_CHARGED;
+      this.rateLimits?.take('refreshFamily', session.id);
+    } catch (error) {
+      if (error instanceof LanyardError) return NOT_CHARGED;
+      throw error;
+    }
     const account = await this.accountIdentity(this.storage, session.accountSid);
     const times = this.grantTimes(session, now);
     const record = this.successorRecord({ session, refreshToken: successor, ...times });
@@ -255,10 +264,9 @@ export class TokenService {
       ],
       Date.now(),
     );
-    if (!read) return undefined;
+    if (!read) return CHARGED;
     this.issuedHere.remember(record.id, { session, token: record.payload });
-    const user = read[1] as User;
-    return this.sign({ session, user, account, scope: terms.scope, refreshToken: successor, ...times });
+    return this.sign({ session, user: read[1] as User, account, scope: terms.scope, refreshToken: successor, ...times });
   }
 
   /** `rotate` for a token found spent (or spent since it was read): spends and decides in one transaction. */

@@ -646,7 +646,10 @@ export class PostgresStorage implements Storage {
 
   static async open(options: PostgresOptions): Promise<PostgresStorage> {
     const schema = options.schema ?? 'public';
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new UrlParameterError(`Invalid PostgreSQL schema name "${schema}"`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+      throw new UrlParameterError(
+        `Invalid PostgreSQL schema name "${schema}": use lowercase letters, digits and _, not starting with a digit, at most 63 characters (schema=lanyard)`,
+      );
     const limits = options.limits ?? DEFAULT_LIMITS;
     const pool = new pg.Pool({
       connectionString: options.connectionString,

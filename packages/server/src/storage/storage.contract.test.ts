@@ -1015,8 +1015,13 @@ describe('LANYARD_DATABASE_URL timeouts', () => {
     ],
     ['statementTimeout=1000', /statementTimeout is not a parameter Lanyard reads/],
     ['statement_timeout=1000&statement_timeout=2000', /statement_timeout is given more than once/],
+    // The schema's rule, stated (the parameter order does not matter).
+    [
+      'schema=Trial-X',
+      /Invalid PostgreSQL schema name "Trial-X": use lowercase letters, digits and _, not starting with a digit, at most 63 characters/,
+    ],
   ])('refuses %s, naming the fix (a configuration error naming the variable)', async (parameter, message) => {
-    const refusal = openStorage(`${POSTGRES_URL}?schema=t_never&${parameter}`);
+    const refusal = openStorage(`${POSTGRES_URL}?sslmode=disable&${parameter.startsWith('schema=') ? '' : 'schema=t_never&'}${parameter}`);
     await expect(refusal).rejects.toThrow(message);
     await expect(refusal).rejects.toThrow(/^Invalid configuration:\n {2}LANYARD_DATABASE_URL \(/);
     await expect(refusal).rejects.toBeInstanceOf(ConfigError);

@@ -243,15 +243,17 @@ export class TokenService {
     now: number,
   ): Promise<IssuedTokens | typeof CHARGED | typeof NOT_CHARGED> {
     let terms: { scope: string | null; rotates: boolean };
+    let account: AccountIdentity;
     try {
       terms = this.liveTerms(this.checkPresented(token, session, request, false), request, now);
       if (!terms.rotates) return NOT_CHARGED;
+      // Read once a process (an account removed since fails here, and is refused as `rotate` refuses it).
+      account = await this.accountIdentity(this.storage, session.accountSid);
       this.rateLimits?.take('refreshFamily', session.id);
     } catch (error) {
       if (error instanceof LanyardError) return NOT_CHARGED;
       throw error;
     }
-    const account = await this.accountIdentity(this.storage, session.accountSid);
     const times = this.grantTimes(session, now);
     const record = this.successorRecord({ session, refreshToken: successor, ...times });
     const read = await this.storage.consumeAndInsertIf(

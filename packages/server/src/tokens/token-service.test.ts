@@ -486,6 +486,40 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     }
   });
 
+  it('charges a token it issued once when its one storage step spends nothing: spent at another node, or its user disabled', async () => {
+    const c = await core({ refreshGraceSeconds: 10 });
+    const charged: string[] = [];
+    const here = counting(c, { take: (_budget, key) => void charged.push(key) });
+    const issue = async () => {
+      const { code, verifier } = await mintSharedCode(c, { redirectUrl: REDIRECT, nonce: 'nonce-1' });
+      return here.tokens.exchangeCode({ code, codeVerifier: verifier, surface: 'flex', connectionSid: c.connection.sid, nonce: 'nonce-1' });
+    };
+    // Spent at another node first: this node's step spends nothing, the read finds it spent in grace.
+    const issued = await issue();
+    const there = await c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken });
+    here.calls.clear();
+    expect((await here.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken })).refreshToken).toBe(there.refreshToken);
+    expect(here.calls.get('consumeAndInsertIf')).toBe(1);
+    expect(charged).toEqual([issued.session.id]);
+    // The user disabled: the step's condition fails, the read refuses it; charged once all the same.
+    charged.length = 0;
+    const other = await issue();
+    await c.users.setDisabled(c.user.sid, true);
+    await expect(here.tokens.refresh({ surface: 'flex', refreshToken: other.refreshToken })).rejects.toMatchObject({ code: 45200 });
+    expect(charged).toEqual([other.session.id]);
+  });
+
+  it('renews a token it issued at the session cap without rotating it, as a node that never saw it does', async () => {
+    // A 10-minute shift: the first access token already ends at the cap.
+    const c = await core({ sessionMaxLifetimeSeconds: 600, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7200 });
+    const issued = await (await mintCode(c)).exchange();
+    expect(issued.sessionCapped).toBe(true);
+    const renewed = await c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken });
+    expect(renewed.refreshToken).toBe(issued.refreshToken);
+    expect(renewed.accessTokenExpiresAt).toBe(issued.session.maxExpiresAt);
+    expect((await c.storage.find('refresh_token', sha256(issued.refreshToken)))!.consumedAt).toBeNull();
+  });
+
   it('ends every live session of a user when an administrator revokes them', async () => {
     const c = await core();
     const a = await (await mintCode(c)).exchange();

@@ -38,6 +38,19 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
     return { code, verifier, exchange };
   }
 
+  /** Merges the core's user into a newly provisioned one: the original user no longer exists. */
+  async function mergeIntoAnotherUser(c: TokenCore) {
+    const into = await c.users.provision(c.account.sid, {
+      uniqueId: 'ada.l@example.com',
+      fullName: 'Ada L',
+      email: 'ada.l@example.com',
+      roles: ['agent'],
+      imageUrl: null,
+      attributes: {},
+    });
+    await c.users.merge(c.user.sid, into.sid, { adoptUniqueId: false });
+  }
+
   it('exchanges a code once for tokens that validate, with claims of the user, account and session', async () => {
     const c = await core();
     const issued = await (await mintCode(c)).exchange();
@@ -301,15 +314,7 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
   it('refuses a refresh with invalid_grant once its user was merged into another, without spending the token', async () => {
     const c = await core();
     const issued = await (await mintCode(c)).exchange();
-    const other = await c.users.provision(c.account.sid, {
-      uniqueId: 'ada.l@example.com',
-      fullName: 'Ada L',
-      email: 'ada.l@example.com',
-      roles: ['agent'],
-      imageUrl: null,
-      attributes: {},
-    });
-    await c.users.merge(c.user.sid, other.sid, { adoptUniqueId: false });
+    await mergeIntoAnotherUser(c);
     await expect(c.tokens.refresh({ surface: 'flex', refreshToken: issued.refreshToken })).rejects.toMatchObject({
       status: 400,
       code: 45200,
@@ -401,15 +406,7 @@ describe.each(BACKENDS)('TokenService on %s', (backend) => {
       /session of this refresh token has been revoked/,
     );
     // Merged into another user meanwhile: refused, the token unspent.
-    const into = await c.users.provision(c.account.sid, {
-      uniqueId: 'ada.l@example.com',
-      fullName: 'Ada L',
-      email: 'ada.l@example.com',
-      roles: ['agent'],
-      imageUrl: null,
-      attributes: {},
-    });
-    await c.users.merge(c.user.sid, into.sid, { adoptUniqueId: false });
+    await mergeIntoAnotherUser(c);
     await expect(tokens.refresh({ surface: 'flex', refreshToken: third.refreshToken })).rejects.toMatchObject({
       message: 'The user of this session no longer exists; sign in again.',
     });

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { LookupTakenError, StorageUnavailableError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
+import { GroupCommit } from './group-commit.ts';
 import { assertConditionCount, meetsCondition } from './record-conditions.ts';
 import { linkedKeys } from './record-links.ts';
 import { matchesNoRecord, storablePayload } from './storable-values.ts';
@@ -151,6 +152,8 @@ export class SqliteStorage implements Storage {
     (kind: string, id: string, successor: ReturnType<typeof params>, now: number) => boolean
   >;
   private readonly replaceIfPayloadAtomically: Database.Transaction<(record: ReturnType<typeof params>, ifPayload: string) => boolean>;
+  /** The refresh grants' spends (consumeAndInsert, consumeAndInsertIf) of one turn of the event loop, in one transaction. */
+  private readonly spends: GroupCommit;
 
   constructor(filename: string, options: SqliteOptions = {}) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -224,6 +227,11 @@ export class SqliteStorage implements Storage {
       if (!row || (row.payload !== ifPayload && !isDeepStrictEqual(JSON.parse(row.payload), JSON.parse(ifPayload)))) return false;
       return this.statements.replace.run(record).changes === 1;
     });
+    const inOneTransaction = db.transaction((batch: () => void) => batch());
+    this.spends = new GroupCommit(
+      (batch) => this.whenOpen(() => guard(() => inOneTransaction.immediate(batch))),
+      () => db.inTransaction,
+    );
     if (filename !== ':memory:') {
       const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'LanyardStorageWarning'));
       this.checkpointer = WalCheckpointer.start(db, filename, warn);
@@ -414,11 +422,27 @@ export class SqliteStorage implements Storage {
   findWithLinked<T>(kind: string, id: string, links: ReadonlyArray<RecordLink>) {
     return this.whenOpen(() => this.direct().findWithLinked<T>(kind, id, links));
   }
-  consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number) {
-    return this.whenOpen(() => this.direct().consumeAndInsert<T>(kind, id, successor, now));
+  /** Committed with the other spends asked for in the same turn of the event loop (GroupCommit). */
+  async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
+    if (matchesNoRecord(id)) return false;
+    const row = params(successor, now);
+    return this.spends.add(() =>
+      guard(() => {
+        try {
+          return this.consumeAndInsertAtomically(kind, id, row, now);
+        } catch (error) {
+          if (error === SUCCESSOR_TAKEN) return false;
+          throw error;
+        }
+      }),
+    );
   }
-  consumeAndInsertIf<T>(kind: string, id: string, successor: NewRecord<T>, conditions: ReadonlyArray<RecordCondition>, now?: number) {
-    return this.whenOpen(() => this.direct().consumeAndInsertIf<T>(kind, id, successor, conditions, now));
+  /** Committed with the other spends asked for in the same turn of the event loop (GroupCommit). */
+  async consumeAndInsertIf<T>(kind: string, id: string, successor: NewRecord<T>, conditions: ReadonlyArray<RecordCondition>, now = Date.now()) {
+    assertConditionCount(conditions);
+    if (matchesNoRecord(id)) return undefined;
+    const row = params(successor, now);
+    return this.spends.add(() => guard(() => this.consumeAndInsertIfAtomically(kind, id, row, conditions, now)));
   }
   destroy(kind: string, id: string) {
     return this.whenOpen(() => this.direct().destroy(kind, id));
@@ -460,6 +484,8 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    // The spends asked for before the close are committed and answered, not dropped.
+    await this.spends.settled();
     await this.checkpointer?.stop();
     while (this.transactionOpen) await this.gate;
     if (this.db.open) this.db.close();

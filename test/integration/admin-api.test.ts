@@ -163,6 +163,31 @@ describe.each(BACKENDS)('admin API on %s', (backend) => {
       expect(shown.body.auth_token).toBeUndefined();
     });
 
+    it("replaces an account's auth token: the new one authenticates Tokens/validate, the previous one no longer does", async () => {
+      const { body: created } = await api('POST', '/accounts', { friendly_name: 'Rotated' });
+      const validate = (authToken: string) =>
+        fetch(`${lanyard.url}/v1/Accounts/${created.sid}/Tokens/validate`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${created.sid}:${authToken}`).toString('base64')}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ token: 'not-a-token' }),
+        });
+      expect((await validate(created.auth_token)).status).not.toBe(401);
+      const rotated = await api('POST', `/accounts/${created.sid}/auth-token`);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body).toEqual({ account_sid: created.sid, auth_token: expect.any(String) });
+      expect(rotated.body.auth_token).not.toBe(created.auth_token);
+      const refused = await validate(created.auth_token);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { message: string }).message).toContain('lanyard accounts rotate-auth-token');
+      expect((await validate(rotated.body.auth_token)).status).not.toBe(401);
+      const audit = await api('GET', `/accounts/${created.sid}/audit`);
+      expect(JSON.stringify(audit.body)).toContain('replaced the auth token');
+      expect(JSON.stringify(audit.body)).not.toContain(rotated.body.auth_token);
+      // Another account's token is untouched; an unknown account is a 404.
+      expect(await lanyard.services.accounts.verifyAuthToken(accountSid, rotated.body.auth_token)).toBe(false);
+      expect((await api('POST', '/accounts/AC00000000000000000000000000000000/auth-token')).status).toBe(404);
+    });
+
     it('reports what a new account still lacks', async () => {
       const { body } = await api('GET', `/accounts/${accountSid}`);
       expect(body.setup.enhanced).toEqual({

@@ -121,6 +121,15 @@ describe('lanyard CLI', () => {
     expect(human.stdout).toMatch(new RegExp(`${accountSid}\\s+enhanced\\s+Support floor`));
   });
 
+  it("replaces an account's auth token, shown once", async () => {
+    const first = await json('accounts', 'rotate-auth-token', accountSid);
+    expect(first).toEqual({ account_sid: accountSid, auth_token: expect.any(String) });
+    const human = await lanyard('accounts', 'rotate-auth-token', accountSid);
+    expect(human.stdout).toMatch(/auth token\s+\S+ {2}\(shown once: store it now\)/);
+    expect(human.stdout).toContain('the previous one no longer works');
+    expect(human.stdout).not.toContain(first.auth_token);
+  });
+
   it('adds, lists and removes Trusted URLs', async () => {
     expect((await json('trusted-urls', 'add', accountSid, 'http://localhost:5173/')).trusted_urls).toEqual(['http://localhost:5173/']);
     expect((await json('trusted-urls', 'add', accountSid, DESKTOP)).trusted_urls).toHaveLength(2);

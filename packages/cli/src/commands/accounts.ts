@@ -3,7 +3,7 @@ import { fields, table } from '../output.ts';
 import { action } from '../runtime.ts';
 
 export function registerAccounts(program: Command): void {
-  const accounts = program.command('accounts').description('create and list accounts');
+  const accounts = program.command('accounts').description("create and list accounts, replace an account's auth token");
 
   accounts
     .command('create')
@@ -29,6 +29,25 @@ export function registerAccounts(program: Command): void {
             'then',
             `  lanyard trusted-urls add ${created.sid} https://desktop.example.com/`,
             `  lanyard redirect-url set ${created.sid} https://desktop.example.com/`,
+          ].join('\n'),
+        };
+      }),
+    );
+
+  accounts
+    .command('rotate-auth-token')
+    .description("replace an account's auth token (Basic auth of Tokens/validate); the new one is shown once, the previous one stops working at once")
+    .argument('<AccountSid>')
+    .action(
+      action(async ({ admin }, { args: [sid] }) => {
+        const rotated = await admin.rotateAuthToken(sid!);
+        return {
+          data: rotated,
+          text: [
+            `Replaced the auth token of account ${rotated.account_sid}; the previous one no longer works.`,
+            fields([['auth token', `${rotated.auth_token}  (shown once: store it now)`]]),
+            '',
+            'Backends validating tokens with POST /v1/Accounts/{AccountSid}/Tokens/validate send it as the Basic auth password.',
           ].join('\n'),
         };
       }),

@@ -73,6 +73,20 @@ export class AccountService {
     return { account, authToken };
   }
 
+  /**
+   * Replaces the account's auth token (Basic auth of `Tokens/validate`) with a new one, returned
+   * once: the previous token stops working at once.
+   *
+   * @throws NotFoundError when there is no such account.
+   */
+  async rotateAuthToken(accountSid: string): Promise<string> {
+    const authToken = randomToken();
+    await this.updateAccount(accountSid, (account) => {
+      account.authTokenHash = sha256(authToken);
+    });
+    return authToken;
+  }
+
   async listAccounts(): Promise<Account[]> {
     return (await this.storage.list<Account>(ACCOUNT)).map((r) => r.payload);
   }

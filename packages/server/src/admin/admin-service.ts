@@ -73,6 +73,13 @@ export class AdminService {
     return { ...accountResource(account, [], this.publicUrl), auth_token: authToken };
   }
 
+  /** A new auth token for the account, shown once; the previous one stops working (AccountService.rotateAuthToken). */
+  async rotateAuthToken(accountSid: string): Promise<Wire.AuthTokenRotated> {
+    const authToken = await this.services.accounts.rotateAuthToken(accountSid);
+    await this.record(accountSid, 'replaced the auth token (the previous one no longer works)');
+    return { account_sid: accountSid, auth_token: authToken };
+  }
+
   async getAccount(accountSid: string): Promise<Wire.Account> {
     const account = await this.services.accounts.getAccount(accountSid);
     return accountResource(account, await this.services.accounts.connectionsOf(account.sid), this.publicUrl);

@@ -57,6 +57,14 @@ const paths: Record<string, Record<string, Json>> = {
       parameters: [accountParam],
     }),
   },
+  '/admin/v1/accounts/{sid}/auth-token': {
+    post: op(
+      'rotateAuthToken',
+      "Replace the account's auth token (Basic auth of Tokens/validate): the new one is shown once, the previous one stops working at once",
+      ok(ref('AuthTokenRotated')),
+      { parameters: [accountParam] },
+    ),
+  },
   '/admin/v1/accounts/{sid}/connections': {
     post: op(
       'ensureConnection',

@@ -156,6 +156,13 @@ export const AccountCreated = Account.extend({
   auth_token: z.string().describe('Account auth token for Tokens/validate (Basic auth). Shown once.'),
 }).meta({ id: 'AccountCreated' });
 
+export const AuthTokenRotated = z
+  .object({
+    account_sid: z.string(),
+    auth_token: z.string().describe('The new auth token for Tokens/validate (Basic auth). Shown once; the previous one no longer works.'),
+  })
+  .meta({ id: 'AuthTokenRotated' });
+
 const AppConfigSnippet = z.object({ app_config: z.record(z.string(), z.unknown()), script: z.string() });
 export const AppConfig = z
   .object({
@@ -307,6 +314,7 @@ export const responseComponents = [
   SetupReport,
   Account,
   AccountCreated,
+  AuthTokenRotated,
   AppConfig,
   TrustedUrls,
   AuthConfig,
@@ -334,6 +342,7 @@ export type Readiness = z.infer<typeof Readiness>;
 export type SetupReport = z.infer<typeof SetupReport>;
 export type Account = z.infer<typeof Account>;
 export type AccountCreated = z.infer<typeof AccountCreated>;
+export type AuthTokenRotated = z.infer<typeof AuthTokenRotated>;
 export type AppConfig = z.infer<typeof AppConfig>;
 export type AppConfigSnippet = z.infer<typeof AppConfigSnippet>;
 export type TrustedUrls = z.infer<typeof TrustedUrls>;

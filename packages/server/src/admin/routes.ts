@@ -49,6 +49,7 @@ export const adminRoutes =
       return c.json(await ops(c).createAccount(body.friendly_name), 201);
     });
     admin.get('/accounts/:sid', async (c) => c.json(await ops(c).getAccount(c.req.param('sid'))));
+    admin.post('/accounts/:sid/auth-token', async (c) => c.json(await ops(c).rotateAuthToken(c.req.param('sid'))));
     admin.post('/accounts/:sid/connections', async (c) => {
       const { connection, created } = await ops(c).ensureConnection(c.req.param('sid'));
       return c.json(connection, created ? 201 : 200);

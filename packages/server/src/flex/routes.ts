@@ -100,7 +100,10 @@ export const flexRoutes =
       const accountSid = requireSid('account', c.req.param('accountSid'), 'AccountSid');
       const { username, password } = basicCredentials(c, 'the account SID and an auth token of this account');
       const account = username === accountSid ? await accounts.authenticate(accountSid, password) : undefined;
-      if (!account) throw new AuthenticationError('Send the account SID and an auth token of this account with HTTP Basic authentication.');
+      if (!account)
+        throw new AuthenticationError(
+          'Send the account SID and an auth token of this account with HTTP Basic authentication (the token `lanyard accounts create` showed, or a new one from `lanyard accounts rotate-auth-token AC…`, which replaces it).',
+        );
       const { token } = await readJson(c, validateRequest);
       try {
         const { claims } = await tokens.verifyAccessTokenFor('desktop', token, { accountSid, account });

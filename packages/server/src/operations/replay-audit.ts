@@ -4,7 +4,7 @@ import type { TokenService } from '../tokens/token-service.ts';
 
 /**
  * Makes every replayed credential the token core caught (a refresh token reused after the grace
- * window, an authorization code exchanged twice: `ReplayEvent`) an audit event of the account
+ * window or after its successor was used, an authorization code exchanged twice: `ReplayEvent`) an audit event of the account
  * (`token.refresh_reuse`, `code.replayed`: the console's audit view and the admin API) and a
  * `warn` log line: each revoked a session, and either may be a stolen credential. Called once by
  * the composition root. An audit write that fails is logged, never thrown.
@@ -22,7 +22,7 @@ export function auditReplays(sources: { tokens: Pick<TokenService, 'events'>; au
     });
     const reason =
       event.type === 'token.refresh_reuse'
-        ? 'A refresh token was presented again after its grace window, so its session was revoked (RFC 9700 §4.14.2): a client kept a spent token, or the token was copied. The agent signs in again.'
+        ? 'A spent refresh token was presented again after its grace window, or after its successor had been used, so its session was revoked (RFC 9700 §4.14.2): a client kept a spent token, or the token was copied. The agent signs in again.'
         : 'An authorization code was exchanged twice, so the session it created was revoked (RFC 6749 §4.1.2). The agent signs in again.';
     sources.audit
       .record({

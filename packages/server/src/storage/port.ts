@@ -152,8 +152,9 @@ export interface Storage {
    * Spends the record `kind`/`id` and inserts `successor`, atomically and only if the record is
    * still unspent: true when both happened; false, with nothing changed, when the record is spent
    * (another caller spent it since it was read), absent or expired, or `successor`'s key or
-   * lookup is taken. One statement on PostgreSQL, needing no transaction: refresh-token rotation
-   * (RFC 6749 §6; a token spent once, RFC 9700 §4.14.2).
+   * lookup is taken. One statement on PostgreSQL, needing no transaction; on SQLite committed with
+   * the other spends of the same turn of the event loop (storage/group-commit.ts). Refresh-token
+   * rotation (RFC 6749 §6; a token spent once, RFC 9700 §4.14.2).
    */
   consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now?: number): Promise<boolean>;
   /**
@@ -162,7 +163,9 @@ export interface Storage {
    * read in the same step, when it spent; undefined, with nothing changed, when it did not (a
    * condition unmet, or any reason `consumeAndInsert` gives false). One statement on PostgreSQL
    * (the conditions read in its snapshot, as `findWithLinked` reads; the spend re-checks only the
-   * record it spends), one immediate transaction on SQLite. A refresh grant whose session this
+   * record it spends); on SQLite a savepoint in the transaction that commits every spend asked for
+   * in the same turn of the event loop (storage/group-commit.ts), so a failure that ends that
+   * transaction (a full disk, the file locked for over 5 s) fails every spend of it. A refresh grant whose session this
    * node knows spends its token in one round trip (tokens/issued-here.ts).
    *
    * @throws RangeError for no conditions or more than 3

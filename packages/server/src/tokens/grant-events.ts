@@ -16,8 +16,8 @@ export interface GrantEvent {
 
 /**
  * A replayed credential the token core caught and answered by revoking a session, once the
- * revocation is committed: a refresh token presented again after the grace window (RFC 9700
- * §4.14.2) or an authorization code exchanged twice (RFC 6749 §4.1.2). Names whose session it
+ * revocation is committed: a refresh token presented again after the grace window, or after its
+ * successor was used (RFC 9700 §4.14.2), or an authorization code exchanged twice (RFC 6749 §4.1.2). Names whose session it
  * was; carries no token or code.
  */
 export interface ReplayEvent {

@@ -13,7 +13,8 @@
  * Why: on SQLite a commit (BEGIN IMMEDIATE … COMMIT and the WAL frames of every page it changed)
  * was about a third of a refresh grant's time on the event loop; a batch pays for it once
  * (docs/benchmarks.md, twentieth round). A write waits for the rest of the current turn of the
- * event loop at most (`setImmediate`), never for a timer.
+ * event loop (`setImmediate`) and for whatever `commit` waits for (SqliteStorage: a transaction
+ * open at the time), never for a timer.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];

@@ -75,14 +75,19 @@ export class AccountService {
 
   /**
    * Replaces the account's auth token (Basic auth of `Tokens/validate`) with a new one, returned
-   * once: the previous token stops working at once.
+   * once: the previous token stops working at once. `alongside` runs in the same transaction (the
+   * audit record of the change): if it fails, nothing changes, and no caller is left without the
+   * new token while the old one no longer works.
    *
    * @throws NotFoundError when there is no such account.
    */
-  async rotateAuthToken(accountSid: string): Promise<string> {
+  async rotateAuthToken(accountSid: string, alongside: (tx: Storage) => Promise<void> = async () => undefined): Promise<string> {
     const authToken = randomToken();
-    await this.updateAccount(accountSid, (account) => {
-      account.authTokenHash = sha256(authToken);
+    await this.storage.transaction(async (tx) => {
+      await this.within(tx).updateAccount(accountSid, (account) => {
+        account.authTokenHash = sha256(authToken);
+      });
+      await alongside(tx);
     });
     return authToken;
   }

@@ -75,8 +75,10 @@ export class AdminService {
 
   /** A new auth token for the account, shown once; the previous one stops working (AccountService.rotateAuthToken). */
   async rotateAuthToken(accountSid: string): Promise<Wire.AuthTokenRotated> {
-    const authToken = await this.services.accounts.rotateAuthToken(accountSid);
-    await this.record(accountSid, 'replaced the auth token (the previous one no longer works)');
+    // Recorded in the rotation's own transaction: a failed audit write undoes the rotation.
+    const authToken = await this.services.accounts.rotateAuthToken(accountSid, (tx) =>
+      recordAdminChange(this.services.audit.within(tx), this.actor, accountSid, 'replaced the auth token (the previous one no longer works)'),
+    );
     return { account_sid: accountSid, auth_token: authToken };
   }
 

@@ -159,7 +159,11 @@ export const AccountCreated = Account.extend({
 export const AuthTokenRotated = z
   .object({
     account_sid: z.string(),
-    auth_token: z.string().describe('The new auth token for Tokens/validate (Basic auth). Shown once; the previous one no longer works.'),
+    auth_token: z
+      .string()
+      .describe(
+        'The new auth token for Tokens/validate (Basic auth). Shown once; the previous one no longer works. Each replacement undoes the one before: of two at once, only the later token works.',
+      ),
   })
   .meta({ id: 'AuthTokenRotated' });
 

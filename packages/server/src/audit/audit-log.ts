@@ -27,9 +27,19 @@ export class AuditLog {
    * if the audit write fails. Subscribers (metrics) are wired in the composition root; they must
    * not throw.
    */
-  readonly events = new EventEmitter<{ event: [AuditEvent] }>();
+  readonly events: EventEmitter<{ event: [AuditEvent] }>;
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    events?: EventEmitter<{ event: [AuditEvent] }>,
+  ) {
+    this.events = events ?? new EventEmitter();
+  }
+
+  /** The same log writing through a transaction (its events go to the same subscribers). */
+  within(tx: Storage): AuditLog {
+    return new AuditLog(tx, this.events);
+  }
 
   async record(event: Omit<AuditEvent, 'at'> & { at?: number }): Promise<void> {
     const at = event.at ?? Date.now();

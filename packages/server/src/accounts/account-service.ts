@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, UntrustedDomainError } from '../errors.ts';
 import { newSid, requireSid } from '../ids.ts';
 import { randomAlphanumeric, randomToken, safeEqual, sha256 } from '../crypto/random.ts';
-import type { Storage } from '../storage/port.ts';
+import type { InSameTransaction, Storage } from '../storage/port.ts';
 import { updateRecord } from '../storage/update-record.ts';
 import { fetchIdpMetadata } from './metadata-fetch.ts';
 import { refreshIdpMetadata, type MetadataRefreshResult } from './metadata-refresh.ts';
@@ -53,7 +53,8 @@ export class AccountService {
     return new AccountService(tx, this.fetchMetadata, this.secrets);
   }
 
-  async createAccount(friendlyName = 'Lanyard account'): Promise<{ account: Account; authToken: string }> {
+  /** A new account and its auth token, shown once; `alongside` commits with it (InSameTransaction). */
+  async createAccount(friendlyName = 'Lanyard account', alongside?: InSameTransaction<Account>): Promise<{ account: Account; authToken: string }> {
     const authToken = randomToken();
     const account: Account = {
       sid: newSid('account'),
@@ -68,26 +69,29 @@ export class AccountService {
       previousMode: null,
       createdAt: Date.now(),
     };
-    await this.storage.insert({ kind: ACCOUNT, id: account.sid, accountSid: account.sid, payload: account });
+    await this.storage.transaction(async (tx) => {
+      await tx.insert({ kind: ACCOUNT, id: account.sid, accountSid: account.sid, payload: account });
+      await alongside?.(tx, account);
+    });
     this.lookups.clear();
     return { account, authToken };
   }
 
   /**
    * Replaces the account's auth token (Basic auth of `Tokens/validate`) with a new one, returned
-   * once: the previous token stops working at once. `alongside` runs in the same transaction (the
-   * audit record of the change): if it fails, nothing changes, and no caller is left without the
-   * new token while the old one no longer works.
+   * once: the previous token stops working at once. `alongside` commits with it (the audit record
+   * of the change): if it fails, nothing changes, and no caller is left without the new token
+   * while the old one no longer works.
    *
    * @throws NotFoundError when there is no such account.
    */
-  async rotateAuthToken(accountSid: string, alongside: (tx: Storage) => Promise<void> = async () => undefined): Promise<string> {
+  async rotateAuthToken(accountSid: string, alongside?: InSameTransaction): Promise<string> {
     const authToken = randomToken();
     await this.storage.transaction(async (tx) => {
       await this.within(tx).updateAccount(accountSid, (account) => {
         account.authTokenHash = sha256(authToken);
       });
-      await alongside(tx);
+      await alongside?.(tx, undefined);
     });
     return authToken;
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { safeEqual, sha256 } from '../crypto/random.ts';
 import { NotFoundError } from '../errors.ts';
 import { newSid, requireSid } from '../ids.ts';
-import type { Storage } from '../storage/port.ts';
+import type { InSameTransaction, Storage } from '../storage/port.ts';
 
 const KIND = 'admin_key';
 /** `lk_` + the key's SID + `_` + 256 random bits: the SID makes a leaked key easy to find and revoke. */
@@ -24,11 +24,17 @@ export interface AdminKey {
 export class AdminKeys {
   constructor(private readonly storage: Storage) {}
 
-  /** Creates a key; the returned secret is not stored anywhere and cannot be shown again. */
-  async create(name = 'admin key', now = Date.now()): Promise<{ key: AdminKey; secret: string }> {
+  /**
+   * Creates a key; the returned secret is not stored anywhere and cannot be shown again.
+   * `alongside` commits with it (InSameTransaction).
+   */
+  async create(name = 'admin key', now = Date.now(), alongside?: InSameTransaction<AdminKey>): Promise<{ key: AdminKey; secret: string }> {
     const key: AdminKey = { sid: newSid('adminKey'), name: name.trim().slice(0, 200) || 'admin key', createdAt: now };
     const secret = `lk_${key.sid}_${randomBytes(32).toString('base64url')}`;
-    await this.storage.insert({ kind: KIND, id: key.sid, lookup: sha256(secret), payload: key, createdAt: now });
+    await this.storage.transaction(async (tx) => {
+      await tx.insert({ kind: KIND, id: key.sid, lookup: sha256(secret), payload: key, createdAt: now });
+      await alongside?.(tx, key);
+    });
     return { key, secret };
   }
 

@@ -8,6 +8,7 @@ import type { AttributeMapping, SsoMode } from '../accounts/model.ts';
 import { encodeIdentity, requireSid } from '../ids.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { Storage } from '../storage/port.ts';
 import type { LanyardConfig } from '../config.ts';
 import type { SpKeys } from '../connections/sp-keys.ts';
 import type { SigningKeys } from '../tokens/signing-keys.ts';
@@ -68,8 +69,10 @@ export class AdminService {
   }
 
   async createAccount(friendlyName?: string): Promise<Wire.AccountCreated> {
-    const { account, authToken } = await this.services.accounts.createAccount(friendlyName);
-    await this.record(account.sid, `created account "${account.friendlyName}"`);
+    // Its auth token is shown once: the account and its audit record commit together, or neither.
+    const { account, authToken } = await this.services.accounts.createAccount(friendlyName, (tx, made) =>
+      this.record(made.sid, `created account "${made.friendlyName}"`, {}, tx),
+    );
     return { ...accountResource(account, [], this.publicUrl), auth_token: authToken };
   }
 
@@ -77,7 +80,7 @@ export class AdminService {
   async rotateAuthToken(accountSid: string): Promise<Wire.AuthTokenRotated> {
     // Recorded in the rotation's own transaction: a failed audit write undoes the rotation.
     const authToken = await this.services.accounts.rotateAuthToken(accountSid, (tx) =>
-      recordAdminChange(this.services.audit.within(tx), this.actor, accountSid, 'replaced the auth token (the previous one no longer works)'),
+      this.record(accountSid, 'replaced the auth token (the previous one no longer works)', {}, tx),
     );
     return { account_sid: accountSid, auth_token: authToken };
   }
@@ -358,8 +361,10 @@ export class AdminService {
   }
 
   async createAdminKey(name?: string) {
-    const { key, secret } = await this.services.adminKeys.create(name);
-    await this.record(null, `created admin key ${key.sid} "${key.name}"`);
+    // Its secret is shown once: the key and its audit record commit together, or neither.
+    const { key, secret } = await this.services.adminKeys.create(name, Date.now(), (tx, made) =>
+      this.record(null, `created admin key ${made.sid} "${made.name}"`, {}, tx),
+    );
     return { ...adminKeyResource(key), secret };
   }
 
@@ -377,8 +382,9 @@ export class AdminService {
     return this.services.config.publicUrl;
   }
 
-  private record(accountSid: string | null, change: string, about: { connectionSid?: string; userSid?: string } = {}): Promise<void> {
-    return recordAdminChange(this.services.audit, this.actor, accountSid, change, about);
+  /** @param tx the transaction of the change, when the record must commit with it. */
+  private record(accountSid: string | null, change: string, about: { connectionSid?: string; userSid?: string } = {}, tx?: Storage): Promise<void> {
+    return recordAdminChange(tx ? this.services.audit.within(tx) : this.services.audit, this.actor, accountSid, change, about);
   }
 }
 

@@ -18,6 +18,7 @@ import { ID_TOKEN_ALGS } from '../tokens/signing-keys.ts';
 import { recordAdminChange, type Actor } from './admin-audit.ts';
 import { SET_OIDC_IDP, SET_SAML_IDP } from './setup-report.ts';
 import type * as Wire from './responses.ts';
+import type { Storage } from '../storage/port.ts';
 
 function iso(ms: number): string;
 function iso(ms: number | null): string | null;
@@ -100,15 +101,18 @@ export class ClientAdmin {
           : `The account has no connection yet: set up its identity provider first (${SET_SAML_IDP} for a SAML IdP, or ${SET_OIDC_IDP} for an OpenID Connect provider).`,
       );
     }
-    const { client, secret } = await this.services.clients.register({
-      connectionSid: connection.sid,
-      name: body.name,
-      tokenEndpointAuthMethod: body.token_endpoint_auth_method,
-      redirectUris: body.redirect_uris,
-      jwks: body.jwks as { keys: object[] } | undefined,
-      idTokenSignedResponseAlg: body.id_token_signed_response_alg,
-    });
-    await this.record(client, `registered OpenID Connect client ${client.clientId} "${client.name}" (${client.tokenEndpointAuthMethod})`);
+    // A secret is shown once: the client and its audit record commit together, or neither.
+    const { client, secret } = await this.services.clients.register(
+      {
+        connectionSid: connection.sid,
+        name: body.name,
+        tokenEndpointAuthMethod: body.token_endpoint_auth_method,
+        redirectUris: body.redirect_uris,
+        jwks: body.jwks as { keys: object[] } | undefined,
+        idTokenSignedResponseAlg: body.id_token_signed_response_alg,
+      },
+      (tx, made) => this.record(made, `registered OpenID Connect client ${made.clientId} "${made.name}" (${made.tokenEndpointAuthMethod})`, tx),
+    );
     return { ...clientResource(client), ...(secret ? { client_secret: secret } : {}) };
   }
 
@@ -148,8 +152,10 @@ export class ClientAdmin {
   }
 
   async rotateSecret(clientId: string, body: z.infer<typeof clientSchemas.rotate>) {
-    const { client, secret, secretId } = await this.services.clients.rotateSecret(clientId, body.rollover_seconds);
-    await this.record(client, `rotated the secret of client ${client.clientId} (new secret ${secretId})`);
+    // The new secret is shown once: the rotation and its audit record commit together, or neither.
+    const { client, secret, secretId } = await this.services.clients.rotateSecret(clientId, body.rollover_seconds, (tx, made) =>
+      this.record(made, `rotated the secret of client ${made.clientId} (new secret ${made.secrets[0]!.id})`, tx),
+    );
     return { ...clientResource(client), client_secret: secret, secret_id: secretId };
   }
 
@@ -171,7 +177,9 @@ export class ClientAdmin {
     return client && !client.registered ? client : undefined;
   }
 
-  private record(client: OAuthClient, change: string): Promise<void> {
-    return recordAdminChange(this.services.audit, this.actor, client.accountSid, change, { connectionSid: client.connectionSid });
+  /** @param tx the transaction of the change, when the record must commit with it. */
+  private record(client: OAuthClient, change: string, tx?: Storage): Promise<void> {
+    const audit = tx ? this.services.audit.within(tx) : this.services.audit;
+    return recordAdminChange(audit, this.actor, client.accountSid, change, { connectionSid: client.connectionSid });
   }
 }

@@ -3,7 +3,7 @@ import type { AccountService } from '../accounts/account-service.ts';
 import type { Connection } from '../accounts/model.ts';
 import { randomToken, safeEqual, sha256 } from '../crypto/random.ts';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
-import type { Storage } from '../storage/port.ts';
+import type { InSameTransaction, Storage } from '../storage/port.ts';
 import { updateRecord } from '../storage/update-record.ts';
 import { ID_TOKEN_ALGS, type SigningAlg } from '../tokens/signing-keys.ts';
 import { TOKEN_ENDPOINT_AUTH_METHODS, isConfidential, type OAuthClient, type TokenEndpointAuthMethod } from './model.ts';
@@ -46,7 +46,8 @@ export class ClientRegistry {
     private readonly accounts: AccountService,
   ) {}
 
-  async register(input: ClientInput): Promise<{ client: OAuthClient; secret: string | null }> {
+  /** Registers a client; its secret, if any, is returned once. `alongside` commits with it (InSameTransaction). */
+  async register(input: ClientInput, alongside?: InSameTransaction<OAuthClient>): Promise<{ client: OAuthClient; secret: string | null }> {
     const connection = await this.accounts.getConnection(input.connectionSid);
     const method = input.tokenEndpointAuthMethod ?? 'client_secret_basic';
     if (!TOKEN_ENDPOINT_AUTH_METHODS.includes(method))
@@ -71,7 +72,10 @@ export class ClientRegistry {
       secret = randomToken('lcs_');
       client.secrets = [{ id: randomToken().slice(0, 12), hash: sha256(secret), createdAt: now, expiresAt: null }];
     }
-    await this.insert(client);
+    await this.storage.transaction(async (tx) => {
+      await this.insert(client, tx);
+      await alongside?.(tx, client);
+    });
     return { client, secret };
   }
 
@@ -82,8 +86,9 @@ export class ClientRegistry {
     return connection ? builtInClient(connection) : undefined;
   }
 
-  async get(clientId: string): Promise<OAuthClient> {
-    const client = CLIENT_ID.test(clientId) ? (await this.storage.find<OAuthClient>(KIND, clientId))?.payload : undefined;
+  /** @param storage where to read: a transaction's, inside one (on SQLite anything else waits for the transaction to end). */
+  async get(clientId: string, storage: Storage = this.storage): Promise<OAuthClient> {
+    const client = CLIENT_ID.test(clientId) ? (await storage.find<OAuthClient>(KIND, clientId))?.payload : undefined;
     if (!client)
       throw new NotFoundError(`Client ${String(clientId).slice(0, 64)} was not found (client IDs of registered clients start with "lc_").`);
     return client;
@@ -116,12 +121,16 @@ export class ClientRegistry {
    * the last rotation keeps working (it may be the one deployments use) until its own end or
    * `rolloverSeconds` from now, whichever is sooner.
    */
-  async rotateSecret(clientId: string, rolloverSeconds = DEFAULT_ROLLOVER_SECONDS): Promise<IssuedSecret> {
+  async rotateSecret(
+    clientId: string,
+    rolloverSeconds = DEFAULT_ROLLOVER_SECONDS,
+    alongside?: InSameTransaction<OAuthClient>,
+  ): Promise<IssuedSecret> {
     if (!Number.isInteger(rolloverSeconds) || rolloverSeconds < 0 || rolloverSeconds > MAX_ROLLOVER_SECONDS)
       throw new InvalidParameterError(`rollover_seconds must be a whole number from 0 to ${MAX_ROLLOVER_SECONDS}.`);
     const secret = randomToken('lcs_');
     const issued = { id: randomToken().slice(0, 12), hash: sha256(secret), createdAt: Date.now(), expiresAt: null };
-    const next = await this.change(clientId, (client) => {
+    const rotated = (client: OAuthClient): OAuthClient => {
       if (client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') {
         throw new ConflictError(`Client ${client.clientId} authenticates with ${client.tokenEndpointAuthMethod}; it has no secret to rotate.`);
       }
@@ -138,6 +147,11 @@ export class ClientRegistry {
               ? [{ ...rollingOver, expiresAt: Math.min(rollingOver.expiresAt!, rolloverEnd) }]
               : [];
       return { ...client, secrets: [issued, ...previous] };
+    };
+    const next = await this.storage.transaction(async (tx) => {
+      const changed = await this.change(clientId, rotated, tx);
+      await alongside?.(tx, changed);
+      return changed;
     });
     return { client: next, secret, secretId: issued.id };
   }
@@ -186,10 +200,10 @@ export class ClientRegistry {
     return (await this.find(clientId))?.idTokenSignedResponseAlg ?? 'RS256';
   }
 
-  private async insert(client: OAuthClient): Promise<void> {
+  private async insert(client: OAuthClient, storage: Storage = this.storage): Promise<void> {
     this.originCache = undefined;
     const record = { kind: KIND, id: client.clientId, accountSid: client.accountSid, payload: client };
-    if (!(await this.storage.insert(record))) throw new ConflictError('A client with this ID exists already; try again.');
+    if (!(await storage.insert(record))) throw new ConflictError('A client with this ID exists already; try again.');
   }
 
   /**
@@ -198,9 +212,9 @@ export class ClientRegistry {
    * stays revoked. Never an upsert: a client removed meanwhile stays removed, secrets and all.
    * @throws NotFoundError for an unknown or removed client; what `change` throws.
    */
-  private async change(clientId: string, change: (client: OAuthClient) => OAuthClient): Promise<OAuthClient> {
-    await this.get(clientId);
-    const written = await updateRecord<OAuthClient>(this.storage, { kind: KIND, id: clientId, what: `Client ${clientId}` }, (current) => ({
+  private async change(clientId: string, change: (client: OAuthClient) => OAuthClient, storage: Storage = this.storage): Promise<OAuthClient> {
+    await this.get(clientId, storage);
+    const written = await updateRecord<OAuthClient>(storage, { kind: KIND, id: clientId, what: `Client ${clientId}` }, (current) => ({
       ...current,
       payload: change(current.payload),
     }));

@@ -85,6 +85,12 @@ export interface RecordCondition {
   expected: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+/**
+ * More work to commit with a change, in its transaction, given what the change made (the audit
+ * record of an admin change that shows a secret once): if it fails, the change is undone with it.
+ */
+export type InSameTransaction<Made = void> = (tx: Storage, made: Made) => Promise<void>;
+
 export interface ConsumeWithLinkedResult<T> extends ConsumeResult<T> {
   /** The linked records, in the order of the links; undefined where absent, expired or not named. */
   linked: Array<StoredRecord | undefined>;

@@ -170,6 +170,41 @@ describe.each(BACKENDS)('changes made at the same moment all stay, on %s', (back
     expect(stored.secrets).toHaveLength(2);
   });
 
+  // The admin path rotates inside a transaction with its audit record. PostgreSQL only: on SQLite a
+  // transaction holds the write lock, so no other write can come between its read and its write.
+  it.skipIf(backend !== 'postgres')('keeps a client secret revoked while another was issued in a transaction with its audit record', async () => {
+    const { accounts, clients, storage, audit } = lanyard.services;
+    const { account } = await accounts.createAccount('Leaked secret, audited');
+    const { connection } = await accounts.ensureConnection(account.sid);
+    const { client } = await clients.register({ connectionSid: connection.sid, redirectUris: ['https://rp.example.com/cb'] });
+    const { secret: leaked, secretId: leakedId } = await clients.rotateSecret(client.clientId, 3600);
+    const revokeMeanwhile = () => clients.revokeSecret(client.clientId, leakedId);
+    // The transaction's own writes get the revocation between their read and their write.
+    const rotating = new ClientRegistry(
+      overriding(storage, {
+        transaction: (work) => storage.transaction((tx) => work(writeBetween(tx, 'oauth_client', revokeMeanwhile))),
+      }),
+      accounts,
+    );
+    const { secret: newest } = await rotating.rotateSecret(client.clientId, 3600, (tx, made) =>
+      audit.within(tx).record({
+        type: 'admin.change',
+        accountSid: made.accountSid,
+        connectionSid: null,
+        userSid: null,
+        uniqueId: null,
+        surface: 'cli',
+        code: null,
+        reason: 'rotated in a test',
+      }),
+    );
+    const stored = await clients.get(client.clientId);
+    expect(stored.secrets.map((s) => s.id)).not.toContain(leakedId);
+    expect(clients.verifySecret(stored, leaked)).toBe(false);
+    expect(clients.verifySecret(stored, newest)).toBe(true);
+    expect((await audit.recent(account.sid)).map((event) => event.reason)).toContain('rotated in a test');
+  });
+
   it('keeps a redirect URI removed while another administrator changed the attribute mapping', async () => {
     const { accounts, storage } = lanyard.services;
     const { account } = await accounts.createAccount('Two administrators');

@@ -148,11 +148,15 @@ export class ClientRegistry {
               : [];
       return { ...client, secrets: [issued, ...previous] };
     };
-    const next = await this.storage.transaction(async (tx) => {
-      const changed = await this.change(clientId, rotated, tx);
-      await alongside?.(tx, changed);
-      return changed;
-    });
+    // Without `alongside`, no transaction: the compare-and-set of `change` alone keeps a secret
+    // revoked meanwhile revoked (inside one it still does: a conflicting write re-reads).
+    const next = alongside
+      ? await this.storage.transaction(async (tx) => {
+          const changed = await this.change(clientId, rotated, tx);
+          await alongside(tx, changed);
+          return changed;
+        })
+      : await this.change(clientId, rotated);
     return { client: next, secret, secretId: issued.id };
   }
 

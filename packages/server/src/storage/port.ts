@@ -171,8 +171,8 @@ export interface Storage {
    * (the conditions read in its snapshot, as `findWithLinked` reads; the spend re-checks only the
    * record it spends); on SQLite a savepoint in the transaction that commits every spend asked for
    * in the same turn of the event loop (storage/group-commit.ts), so a failure that ends that
-   * transaction (a full disk, the file locked for over 5 s) fails every spend of it. A refresh grant whose session this
-   * node knows spends its token in one round trip (tokens/issued-here.ts).
+   * transaction (a full disk, the file locked for over 5 s) fails every spend of it. A refresh
+   * grant whose session this node knows spends its token in one round trip (tokens/issued-here.ts).
    *
    * @throws RangeError for no conditions or more than 3
    */

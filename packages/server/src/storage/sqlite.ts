@@ -212,12 +212,7 @@ export class SqliteStorage implements Storage {
       (kind: string, id: string, successor: ReturnType<typeof params>, conditions: ReadonlyArray<RecordCondition>, now: number) => {
         const records = conditions.map((condition) => this.findSync(condition.kind, condition.id, now));
         if (!conditions.every((condition, i) => meetsCondition(records[i], condition))) return undefined;
-        try {
-          return this.consumeAndInsertAtomically(kind, id, successor, now) ? records.map((record) => record!.payload) : undefined;
-        } catch (error) {
-          if (error === SUCCESSOR_TAKEN) return undefined;
-          throw error;
-        }
+        return this.spendAndInsert(kind, id, successor, now) ? records.map((record) => record!.payload) : undefined;
       },
     );
     // `ifPayload` is JSON.stringify of the payload as read. Compared as values when the text
@@ -333,15 +328,7 @@ export class SqliteStorage implements Storage {
         return { record, linked: self.linkedRecords(record, links, now) };
       },
       consumeAndInsert: async <T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) =>
-        guard(() => {
-          if (matchesNoRecord(id)) return false;
-          try {
-            return self.consumeAndInsertAtomically.immediate(kind, id, params(successor, now), now);
-          } catch (error) {
-            if (error === SUCCESSOR_TAKEN) return false;
-            throw error;
-          }
-        }),
+        guard(() => !matchesNoRecord(id) && self.spendAndInsert(kind, id, params(successor, now), now)),
       consumeAndInsertIf: async <T>(
         kind: string,
         id: string,
@@ -361,6 +348,17 @@ export class SqliteStorage implements Storage {
     };
     this.directOps = ops;
     return ops;
+  }
+
+  /** consumeAndInsert's step: false, with nothing changed, when the token is not spendable or the successor's key is taken. */
+  private spendAndInsert(kind: string, id: string, successor: ReturnType<typeof params>, now: number): boolean {
+    try {
+      // Immediate when alone; a savepoint inside a transaction (a group commit's or `transaction`'s).
+      return this.consumeAndInsertAtomically.immediate(kind, id, successor, now);
+    } catch (error) {
+      if (error === SUCCESSOR_TAKEN) return false;
+      throw error;
+    }
   }
 
   /** The records `record`'s payload names through `links` (record-links.ts), in link order; undefined where absent or expired. */
@@ -426,16 +424,7 @@ export class SqliteStorage implements Storage {
   async consumeAndInsert<T>(kind: string, id: string, successor: NewRecord<T>, now = Date.now()) {
     if (matchesNoRecord(id)) return false;
     const row = params(successor, now);
-    return this.spends.add(() =>
-      guard(() => {
-        try {
-          return this.consumeAndInsertAtomically(kind, id, row, now);
-        } catch (error) {
-          if (error === SUCCESSOR_TAKEN) return false;
-          throw error;
-        }
-      }),
-    );
+    return this.spends.add(() => guard(() => this.spendAndInsert(kind, id, row, now)));
   }
   /** Committed with the other spends asked for in the same turn of the event loop (GroupCommit). */
   async consumeAndInsertIf<T>(kind: string, id: string, successor: NewRecord<T>, conditions: ReadonlyArray<RecordCondition>, now = Date.now()) {

@@ -1,22 +1,81 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { loginHeadless, type AutoPostForm, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
 import { pkcePair } from './pkce.ts';
 
 export const DESKTOP_URL = 'http://127.0.0.1:5173/desktop/';
 
+/** What the login steps read of an answer. */
+export interface Answer {
+  status: number;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
 /**
- * fetch, sent once more when the connection is reset before any answer: on a loaded machine the
- * client can reuse a kept-alive socket the server has just closed as idle. Browsers resend in
- * that case too (the server never read the request). Anything else fails the login.
+ * Kept-alive connections shared by every login of the run, as fetch's global pool shared them
+ * before the twenty-first round: no limit per server (node:http's default), so no login waits
+ * for a connection here.
  */
-export async function send(url: string | URL, init?: RequestInit): Promise<Response> {
+const agent = new http.Agent({ keepAlive: true });
+
+/**
+ * One HTTP request with node:http, redirects not followed. The load generator shares the
+ * machine's cores with the servers it measures: fetch (undici's WHATWG streams) cost the bench
+ * process about 4.5 ms of CPU a login on the AMD machine of the twenty-first round, taken from
+ * the server under test; node:http costs a fraction of that, the same for every side.
+ */
+function request(url: string | URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const body = init.body === undefined ? undefined : Buffer.from(init.body);
+    const req = http.request(
+      url,
+      {
+        method: init.method ?? 'GET',
+        agent,
+        headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: {
+              get: (name) => {
+                const value = res.headers[name.toLowerCase()];
+                return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+              },
+            },
+            text: async () => text,
+            json: async () => JSON.parse(text) as unknown,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    // fetch's own limit (undici's headersTimeout): a server that never answers fails the run.
+    req.setTimeout(300_000, () => req.destroy(new Error(`no answer from ${String(url)} in 300 s`)));
+    req.end(body);
+  });
+}
+
+/**
+ * One request, sent once more when the connection is reset before any answer: on a loaded
+ * machine the client can reuse a kept-alive socket the server has just closed as idle. Browsers
+ * resend in that case too (the server never read the request). Anything else fails the login.
+ */
+export async function send(url: string | URL, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Answer> {
   try {
-    return await fetch(url, init);
+    return await request(url, init);
   } catch (error) {
-    const code = (error as { cause?: { code?: string } }).cause?.code;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE' && code !== 'UND_ERR_SOCKET') throw error;
+    const code = (error as { code?: string }).code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw error;
     resent++;
-    return fetch(url, init);
+    return request(url, init);
   }
 }
 let resent = 0;
@@ -60,7 +119,7 @@ export async function lanyardAuthorize(target: LanyardTarget, userId: string): P
     codeChallengeMethod: 'S256',
   }))
     url.searchParams.set(k, v);
-  const response = await send(target.balance(url.toString()), { redirect: 'manual' });
+  const response = await send(target.balance(url.toString()));
   if (response.status !== 302) throw new Error(`authorize answered ${response.status}: ${await response.text()}`);
   return { idpUrl: response.headers.get('location')!, verifier, nonce, state, userId };
 }
@@ -75,9 +134,8 @@ export function idpLogin(idpUrl: string, pending: PendingLogin): Promise<AutoPos
 export async function lanyardComplete(target: LanyardTarget, pending: PendingLogin, form: AutoPostForm): Promise<void> {
   const acs = await send(target.balance(form.action), {
     method: 'POST',
-    redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form.fields),
+    body: new URLSearchParams(form.fields).toString(),
   });
   if (acs.status !== 303) throw new Error(`ACS answered ${acs.status}: ${(await acs.text()).slice(0, 300)}`);
   const callback = new URL(acs.headers.get('location')!);
@@ -111,7 +169,7 @@ export async function jacksonAuthorize(jacksonUrl: string, userId: string): Prom
     code_challenge_method: 'S256',
   }))
     url.searchParams.set(k, v);
-  const response = await send(url, { redirect: 'manual' });
+  const response = await send(url);
   if (response.status !== 302) throw new Error(`jackson authorize answered ${response.status}: ${await response.text()}`);
   return { idpUrl: response.headers.get('location')!, verifier, nonce: '', state, userId };
 }
@@ -119,9 +177,8 @@ export async function jacksonAuthorize(jacksonUrl: string, userId: string): Prom
 export async function jacksonComplete(jacksonUrl: string, pending: PendingLogin, form: AutoPostForm): Promise<void> {
   const acs = await send(form.action, {
     method: 'POST',
-    redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form.fields),
+    body: new URLSearchParams(form.fields).toString(),
   });
   if (acs.status !== 302) throw new Error(`jackson ACS answered ${acs.status}: ${(await acs.text()).slice(0, 300)}`);
   const callback = new URL(acs.headers.get('location')!);
@@ -130,7 +187,7 @@ export async function jacksonComplete(jacksonUrl: string, pending: PendingLogin,
   const token = await send(new URL('/token', jacksonUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: DESKTOP_URL, code_verifier: pending.verifier }),
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: DESKTOP_URL, code_verifier: pending.verifier }).toString(),
   });
   const body = (await token.json()) as { access_token?: string };
   if (token.status !== 200 || !body.access_token) throw new Error(`jackson token answered ${token.status}: ${JSON.stringify(body)}`);

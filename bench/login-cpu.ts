@@ -6,25 +6,35 @@
  * the cores were busy, and who kept them busy (twenty-first round, docs/benchmarks.md).
  *
  * Usage: node --import tsx bench/login-cpu.ts [rounds, default 4] [logins a round, default 96]
- * Linux only (/proc/<pid>/task/*\/stat: CPU time in 10 ms ticks, so 0.1 ms a login at 96 logins).
+ * Linux only (/proc/<pid>/stat and the main thread's task/<pid>/stat: CPU time in 10 ms ticks, so
+ * 0.1 ms a login at 96 logins for each figure; "other threads" is the process's total minus the
+ * main thread's).
  * SQLite, 8 browsers in parallel, the dev IdP signing each response between the phases (untimed,
  * not counted), as the login line runs them. One warm-up round, not counted, then `rounds`
  * rounds; prints per round: logins per second over the two phases, then ms of CPU per login by
  * thread group and phase.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { startChild } from './lib/child.ts';
 import { direct, idpLogin, lanyardAuthorize, lanyardComplete, pool } from './lib/login.ts';
 import { settings, startLanyardUnderTest } from './lib/setup.ts';
 
-const [roundsArg = '4', loginsArg = '96'] = process.argv.slice(2);
+const usage = 'usage: node --import tsx bench/login-cpu.ts [rounds, default 4] [logins a round, default 96]';
+const args = process.argv.slice(2);
+const [roundsArg = '4', loginsArg = '96'] = args;
 const rounds = Number(roundsArg);
 const logins = Number(loginsArg);
 for (const [name, value, text] of [
   ['rounds', rounds, roundsArg],
   ['logins a round', logins, loginsArg],
 ] as const) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number of at least 1, got "${text}"`);
+  if (!Number.isInteger(value) || value < 1) refuse(`${name} must be a whole number of at least 1, got "${text}"`);
+}
+if (args.length > 2) refuse(`at most two arguments, got ${args.length}`);
+
+function refuse(message: string): never {
+  console.error(`login-cpu: ${message}\n${usage}`);
+  process.exit(2);
 }
 
 interface ThreadCpu {
@@ -32,23 +42,21 @@ interface ThreadCpu {
   other: number;
 }
 
-/** CPU (ms) of the process's main thread and of all its other threads, from /proc. */
+/** utime + stime (ms) from a /proc stat file: after the command name (which may hold spaces), in ticks of 10 ms. */
+function statCpuMs(path: string): number {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * CPU (ms) of the process's main thread, and of all its other threads as the process's total
+ * minus the main thread's: two roundings to a tick, not one for each of a dozen threads.
+ */
 function threadCpu(pid: number): ThreadCpu {
-  const cpu = { main: 0, other: 0 };
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
-    } catch {
-      continue; // a thread that ended meanwhile
-    }
-    // utime and stime, after the command name (which may hold spaces), in ticks of 10 ms.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-    if (task === String(pid)) cpu.main += ms;
-    else cpu.other += ms;
-  }
-  return cpu;
+  const total = statCpuMs(`/proc/${pid}/stat`);
+  const main = statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+  return { main, other: total - main };
 }
 
 const ownCpu = () => {
@@ -78,7 +86,8 @@ try {
   const target = { publicUrl: lanyard.child.url, connectionSid: lanyard.account.connectionSid, balance: direct };
   const users = (i: number) => `agent${i % 100}@bench.example`;
   const fmt = (x: number) => x.toFixed(2).padStart(6);
-  console.log('round  logins/s | main: authorize  ACS→token | other threads: authorize  ACS→token | load generator: authorize  ACS→token');
+  console.log('ms of CPU a login, by phase (authorize, ACS→token): Lanyard main thread | Lanyard other threads | load generator');
+  console.log('  round logins/s |  main:  auth   ACS |  other:  auth   ACS |  load gen:  auth   ACS');
   for (let round = 0; round <= rounds; round++) {
     const authorize = await measured(pid, () => pool(logins, settings.loginConcurrency, (i) => lanyardAuthorize(target, users(i))));
     const pending = authorize.result.results;
@@ -89,8 +98,8 @@ try {
     const perSecond = (logins * 1000) / (authorize.result.ms + complete.result.ms);
     console.log(
       `${round === 0 ? 'warm-up' : String(round).padStart(7)} ${perSecond.toFixed(1).padStart(8)} | ` +
-        `${fmt(authorize.main)} ${fmt(complete.main)} | ${fmt(authorize.other)} ${fmt(complete.other)} | ` +
-        `${fmt(authorize.loadGenerator)} ${fmt(complete.loadGenerator)}`,
+        `      ${fmt(authorize.main)} ${fmt(complete.main)} |        ${fmt(authorize.other)} ${fmt(complete.other)} | ` +
+        `           ${fmt(authorize.loadGenerator)} ${fmt(complete.loadGenerator)}`,
     );
   }
 } finally {

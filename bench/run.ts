@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Lanyard against baselines on the same machine in the same run. Every server
- * runs in its own child process; the load generator (autocannon, plain fetch chains) runs here.
- * Prints `name | lanyard | baseline | ratio` and writes docs/bench/latest.{md,svg,png}.
+ * runs in its own child process; the load generator (autocannon, chains of node:http requests)
+ * runs here. Prints `name | lanyard | baseline | ratio` and writes docs/bench/latest.{md,json,svg,png}.
  *
  * Each line alternates Lanyard and its baseline in rounds (bench/lib/rounds.ts) and reports the
  * median ratio with its min–max; the table also shows the previous run's ratio (latest.json

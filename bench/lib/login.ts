@@ -23,12 +23,15 @@ const agent = new http.Agent({ keepAlive: true });
 /**
  * One HTTP request with node:http, redirects not followed. The load generator shares the
  * machine's cores with the servers it measures: fetch (undici's WHATWG streams) cost the bench
- * process about 4.5 ms of CPU a login on the AMD machine of the twenty-first round, taken from
- * the server under test; node:http costs a fraction of that, the same for every side.
+ * process 3.3–4.7 ms of CPU a login on the AMD machine of the twenty-first round, taken from the
+ * server under test; node:http 2.2–2.4 ms, the same client for every side.
  */
 function request(url: string | URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const body = init.body === undefined ? undefined : Buffer.from(init.body);
+    // A failure once the answer has begun (a body cut off) is the login's: never sent again.
+    let answered = false;
+    const fail = (error: Error) => reject(answered ? new AnswerCutOff(url, error) : error);
     const req = http.request(
       url,
       {
@@ -37,9 +40,10 @@ function request(url: string | URL, init: { method?: string; headers?: Record<st
         headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
       },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
+        res.on('error', fail);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           resolve({
@@ -56,24 +60,45 @@ function request(url: string | URL, init: { method?: string; headers?: Record<st
         });
       },
     );
-    req.on('error', reject);
+    req.on('error', (error) => {
+      // Sent again only for the reset of a kept-alive connection reused before any answer: the
+      // server closed it as idle and never read this request (node:http's reusedSocket).
+      if (!answered && req.reusedSocket && RESET_CODES.has((error as { code?: string }).code ?? '')) reject(new StaleConnection(error));
+      else fail(error);
+    });
     // fetch's own limit (undici's headersTimeout): a server that never answers fails the run.
     req.setTimeout(300_000, () => req.destroy(new Error(`no answer from ${String(url)} in 300 s`)));
     req.end(body);
   });
 }
 
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/** A kept-alive connection the server had closed, reset before any answer: safe to send again. */
+class StaleConnection extends Error {
+  constructor(readonly reset: Error) {
+    super(reset.message);
+  }
+}
+
+/** The answer began and then failed (a body cut off): the request was handled; the login fails. */
+class AnswerCutOff extends Error {
+  constructor(url: string | URL, cause: Error) {
+    super(`the answer from ${String(url)} was cut off: ${cause.message}`, { cause });
+  }
+}
+
 /**
- * One request, sent once more when the connection is reset before any answer: on a loaded
- * machine the client can reuse a kept-alive socket the server has just closed as idle. Browsers
- * resend in that case too (the server never read the request). Anything else fails the login.
+ * One request, sent once more when a kept-alive connection it reused is reset before any answer:
+ * on a loaded machine the client can reuse a socket the server has just closed as idle, and the
+ * server never read the request. Browsers resend in that case too. Anything else, a reset after
+ * the answer began among it, fails the login.
  */
 export async function send(url: string | URL, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Answer> {
   try {
     return await request(url, init);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw error;
+    if (!(error instanceof StaleConnection)) throw error;
     resent++;
     return request(url, init);
   }

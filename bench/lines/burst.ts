@@ -57,8 +57,10 @@ async function runBurst(nodes: string[], connectionSid: string, idpUrl: string, 
         (t0 - started < 5_000 ? early : late).push(latency);
       } catch (error) {
         errors++;
-        const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
-        firstError ??= `${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`.slice(0, 160);
+        // node:http's errors carry their code themselves; fetch's (the dev IdP's requests) in `cause`.
+        const { code, cause } = error as Error & { code?: string; cause?: { code?: string; message?: string } };
+        const detail = code ?? cause?.code ?? cause?.message;
+        firstError ??= `${(error as Error).message}${detail ? ` (${detail})` : ''}`.slice(0, 160);
       }
     }),
   );

@@ -162,7 +162,7 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
         )}`,
         ...ratioOf({ ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), a: [], b: [] }),
         better: 'higher',
-        note: 'ratio = raw CPU ÷ Lanyard CPU (1.0: a whole login costs what the raw verify alone does); Lanyard = every thread of its process over the timed phases (authorize, ACS, token; /proc), the same rounds as the lines above',
+        note: 'ratio = raw CPU ÷ Lanyard CPU (1.0: a whole login costs what the raw verify alone does); Lanyard = every thread of its process over each round (/proc): the timed phases (authorize, ACS, token) and between them the untimed dev IdP phase, in which Lanyard serves nothing; the same rounds as the lines above',
       });
     }
     lines.push(

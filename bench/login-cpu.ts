@@ -14,9 +14,9 @@
  * rounds; prints per round: logins per second over the two phases, then ms of CPU per login by
  * thread group and phase.
  */
-import { readFileSync } from 'node:fs';
 import { startChild } from './lib/child.ts';
 import { direct, idpLogin, lanyardAuthorize, lanyardComplete, pool } from './lib/login.ts';
+import { processCpuMs, threadCpuMs } from './lib/process-cpu.ts';
 import { settings, startLanyardUnderTest } from './lib/setup.ts';
 
 const usage = 'usage: node --import tsx bench/login-cpu.ts [rounds, default 4] [logins a round, default 96]';
@@ -42,20 +42,14 @@ interface ThreadCpu {
   other: number;
 }
 
-/** utime + stime (ms) from a /proc stat file: after the command name (which may hold spaces), in ticks of 10 ms. */
-function statCpuMs(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
 /**
  * CPU (ms) of the process's main thread, and of all its other threads as the process's total
  * minus the main thread's: two roundings to a tick, not one for each of a dozen threads.
  */
 function threadCpu(pid: number): ThreadCpu {
-  const total = statCpuMs(`/proc/${pid}/stat`);
-  const main = statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+  const total = processCpuMs(pid);
+  const main = threadCpuMs(pid, pid);
+  if (total === undefined || main === undefined) throw new Error(`cannot read /proc/${pid}: this tool needs Linux and a running Lanyard process`);
   return { main, other: total - main };
 }
 

@@ -6,9 +6,21 @@ import { readFileSync } from 'node:fs';
  */
 export function processCpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time (ms, user + system) one thread of a process has used so far (its main thread when
+ * `tid` is the pid), from /proc/<pid>/task/<tid>/stat; undefined when it cannot be read.
+ */
+export function threadCpuMs(pid: number, tid: number): number | undefined {
+  return statCpuMs(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpuMs(path: string): number | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }

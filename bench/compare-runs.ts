@@ -6,18 +6,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { markdown, type Line, type machine } from './lib/report.ts';
-
-interface Run {
-  machine: ReturnType<typeof machine>;
-  load?: { summary: string };
-  quick: boolean;
-  lines: Line[];
-}
+import { markdown, previousRunOf, type RunRecord } from './lib/report.ts';
 
 const [runFile, otherFile, outFile] = process.argv.slice(2);
 if (!runFile || !otherFile) throw new Error('usage: compare-runs.ts <run.json> <other-run.json> [out.md]');
-const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Run;
+const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
 const run = read(runFile);
 const other = read(otherFile);
 const out = outFile ?? fileURLToPath(new URL('../docs/bench/latest.md', import.meta.url));
@@ -27,7 +20,7 @@ writeFileSync(
     run.lines,
     run.quick ? 'BENCH_QUICK=1: short smoke run, numbers are rough' : 'full run',
     run.load?.summary ?? 'not recorded',
-    { date: other.machine.date, lines: other.lines },
+    previousRunOf(other),
     run.machine,
   ),
 );

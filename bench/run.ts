@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startChild, type Child } from './lib/child.ts';
 import { ONLY, QUICK, settings } from './lib/setup.ts';
-import { machine, markdown, printLine, svgChart, writePng, type Line, type PreviousRun } from './lib/report.ts';
+import { machine, markdown, previousRunOf, printLine, svgChart, writePng, type Line, type RunRecord } from './lib/report.ts';
 import { median } from './lib/rounds.ts';
 import { burst } from './lines/burst.ts';
 import { localLines } from './lines/local.ts';
@@ -78,11 +78,9 @@ async function main(): Promise<void> {
   const out = process.env.BENCH_OUT ? `${process.env.BENCH_OUT.replace(/\/$/, '')}/` : fileURLToPath(new URL('../docs/bench/', import.meta.url));
   mkdirSync(out, { recursive: true });
   const previousFile = `${out}latest.json`;
-  const previous = existsSync(previousFile)
-    ? (JSON.parse(readFileSync(previousFile, 'utf8')) as { machine: { date: string }; lines: Line[] })
-    : undefined;
-  const before: PreviousRun | undefined = previous && { date: previous.machine.date, lines: previous.lines };
-  writeFileSync(`${out}latest.md`, markdown(lines, QUICK ? 'BENCH_QUICK=1: short smoke run, numbers are rough' : 'full run', load, before));
+  const previous = existsSync(previousFile) ? previousRunOf(JSON.parse(readFileSync(previousFile, 'utf8')) as RunRecord) : undefined;
+  // One machine record, started at the run's start, in both files.
+  writeFileSync(`${out}latest.md`, markdown(lines, QUICK ? 'BENCH_QUICK=1: short smoke run, numbers are rough' : 'full run', load, previous, m));
   const renderer = await writePng(svgChart(lines), `${out}latest.svg`, `${out}latest.png`);
   writeFileSync(`${out}latest.json`, JSON.stringify({ machine: m, load: { samples: loads, summary: load }, quick: QUICK, lines }, null, 2) + '\n');
   console.log(`\nwrote ${out}latest.md, latest.json, latest.svg, latest.png (${renderer})`);

@@ -57,12 +57,17 @@ export async function alternate(
   });
 }
 
-/** Median of one side's figures and the errors summed over the rounds, for the report's text. */
+/**
+ * Median of one side's figures and the errors summed over the rounds, for the report's text,
+ * with the detail (latencies…) of the middle round by that figure: the median round itself when
+ * the count is odd, the lower of the two middle ones when it is even.
+ */
 export function sideSummary(samples: Sample[], unit: (v: number) => string): string {
   const errors = samples.reduce((sum, s) => sum + (s.errors ?? 0), 0);
-  const mid = samples.map((s) => s.value);
-  const detail = samples[Math.floor(samples.length / 2)]?.detail;
-  return `${unit(median(mid))} (median of ${samples.length}${detail ? `; e.g. ${detail}` : ''})${errors ? `, ${errors} errors` : ''}`;
+  const middle = [...samples].sort((x, y) => x.value - y.value)[Math.floor((samples.length - 1) / 2)];
+  const detail = middle?.detail;
+  const middleValue = median(samples.map((s) => s.value));
+  return `${unit(middleValue)} (median of ${samples.length}${detail ? `; middle round: ${detail}` : ''})${errors ? `, ${errors} errors` : ''}`;
 }
 
 /** The fields of a report line that come from rounds: median ratio, min–max, every round. */

@@ -1,5 +1,6 @@
 import { SignedXml } from 'xml-crypto';
 import { SamlResponseError } from '../errors.ts';
+import { publicKeyOfPem } from '../crypto/parsed-keys.ts';
 
 /**
  * Checks on a whole SAML Response, on the one parse of it (saml-connection.ts `verify`).
@@ -122,9 +123,10 @@ function certificatesToTry(signature: Element, certificates: readonly string[]):
 function verifySignature(signature: Element, xml: string, certificates: readonly string[], idAttribute: 'ID' | 'Id'): Verdict {
   let verdict: Verdict = 'wrong-certificate';
   for (const certificate of certificatesToTry(signature, certificates)) {
-    const signer = new SignedXml({ publicCert: toPem(certificate) });
-    signer.idAttributes = [idAttribute];
     try {
+      // The certificate's key parsed once a thread (crypto/parsed-keys.ts), not on every verify.
+      const signer = new SignedXml({ publicCert: publicKeyOfPem(toPem(certificate)) });
+      signer.idAttributes = [idAttribute];
       signer.loadSignature(signature);
       if (signer.checkSignature(xml)) return 'valid';
       // xml-crypto answers false when a reference's digest differs (before the key matters).

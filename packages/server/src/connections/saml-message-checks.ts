@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import { SamlResponseError } from '../errors.ts';
 import { publicKeyOfPem } from '../crypto/parsed-keys.ts';
@@ -101,6 +102,21 @@ const toPem = (certificate: string): string =>
 
 type Verdict = 'valid' | 'content-changed' | 'wrong-certificate' | 'malformed';
 
+/**
+ * The certificate's public key, parsed once a thread (crypto/parsed-keys.ts) rather than on every
+ * verify. One that does not parse (settings validate certificates, so hardly ever) goes to
+ * xml-crypto as PEM, as before: it checks the digests first, so a changed message is still
+ * reported as changed whatever the key.
+ */
+function publicKeyOf(certificate: string): KeyObject | string {
+  const pem = toPem(certificate);
+  try {
+    return publicKeyOfPem(pem);
+  } catch {
+    return pem;
+  }
+}
+
 const base64Of = (certificate: string): string => certificate.replace(/-----[^-]+-----|\s+/g, '');
 
 /**
@@ -124,8 +140,7 @@ function verifySignature(signature: Element, xml: string, certificates: readonly
   let verdict: Verdict = 'wrong-certificate';
   for (const certificate of certificatesToTry(signature, certificates)) {
     try {
-      // The certificate's key parsed once a thread (crypto/parsed-keys.ts), not on every verify.
-      const signer = new SignedXml({ publicCert: publicKeyOfPem(toPem(certificate)) });
+      const signer = new SignedXml({ publicCert: publicKeyOf(certificate) });
       signer.idAttributes = [idAttribute];
       signer.loadSignature(signature);
       if (signer.checkSignature(xml)) return 'valid';

@@ -37,7 +37,12 @@ export interface VerifiedSamlMessage {
   conditions: ConditionsContent;
 }
 
-/** The algorithm allow-lists (see `assertStrongAlgorithms`). */
+/**
+ * The algorithm allow-lists (see `assertStrongAlgorithms`). Signatures are verified with a
+ * `KeyObject` (saml-message-checks.ts): xml-crypto 6's RSA-SHA256/512 take one, but its
+ * RSA-PSS (`sha256-rsa-MGF1`) refuses anything but a string or Buffer; adding that algorithm here
+ * needs that changed first, or every such sign-in reads as a wrong certificate.
+ */
 const SIGNATURE_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512']);
 const DIGEST_ALGORITHMS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
 const WEAK_NAMES: ReadonlyMap<string, string> = new Map([

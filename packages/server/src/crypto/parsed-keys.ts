@@ -7,8 +7,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
  * two signatures (Response and assertion), each verified on every sign-in.
  *
  * The PEMs come from the server's own settings (the IdP's signing certificates), never from a
- * message. The map is bounded all the same, dropping its oldest entry when full, so that
- * certificate rollovers over a long-lived process do not grow it.
+ * message. The map is bounded all the same, dropping its least recently used entry when full,
+ * so that certificate rollovers over a long-lived process do not grow it.
  */
 const MAX_ENTRIES = 256;
 
@@ -20,7 +20,12 @@ const publicKeys = new Map<string, KeyObject>();
  */
 export function publicKeyOfPem(pem: string): KeyObject {
   const known = publicKeys.get(pem);
-  if (known) return known;
+  if (known) {
+    // Used again: now the newest, the last to go (least recently used first).
+    publicKeys.delete(pem);
+    publicKeys.set(pem, known);
+    return known;
+  }
   const key = createPublicKey(pem);
   if (publicKeys.size >= MAX_ENTRIES) publicKeys.delete(publicKeys.keys().next().value!);
   publicKeys.set(pem, key);

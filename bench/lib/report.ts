@@ -64,7 +64,7 @@ export interface RunRecord {
 /** A run's record as the "previous run" column of another run's report. */
 export const previousRunOf = (run: RunRecord): PreviousRun => ({
   date: run.machine.date,
-  machine: machineName(run.machine),
+  machine: run.machine.cpu === undefined ? undefined : machineName(run.machine),
   quick: run.quick === true,
   lines: run.lines,
 });

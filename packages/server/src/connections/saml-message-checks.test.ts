@@ -32,6 +32,22 @@ describe("signature checks with the certificates' parsed keys", () => {
     for (let i = 0; i < 3; i++) expect((await verify(xml, [idp.certificatePem])).assertion.nameId).toBe('ada@example.com');
     expect((await verify(xml, [other.certificatePem, idp.certificatePem])).assertion.nameId).toBe('ada@example.com');
     expect((await verify(xml, [UNPARSEABLE, idp.certificatePem])).assertion.nameId).toBe('ada@example.com');
+    // Bare base64 DER, as pasted from some IdP consoles; this one's length is a multiple of 64.
+    const bare = idp.certificatePem.replace(/-----[^-]+-----|\s+/g, '');
+    expect(bare.length % 64).toBe(0);
+    expect((await verify(xml, [bare])).assertion.nameId).toBe('ada@example.com');
+  });
+
+  it('tries every configured certificate in a rollover when KeyInfo names none: a wrong or unparseable one first does not stop it', async () => {
+    // Only the assertion signed, and no KeyInfo (it is outside SignedInfo): the list's order is the order tried.
+    const { SAMLResponse } = await idp.createUnsolicitedResponse({ userId: 'ada@example.com', acsUrl: ACS, audience: AUDIENCE, signResponse: false });
+    const xml = Buffer.from(SAMLResponse, 'base64')
+      .toString('utf8')
+      .replace(/<(\w+:)?KeyInfo[\s\S]*?<\/(\w+:)?KeyInfo>/g, '');
+    expect(xml).not.toMatch(/KeyInfo/);
+    expect((await verify(xml, [other.certificatePem, idp.certificatePem])).assertion.nameId).toBe('ada@example.com');
+    expect((await verify(xml, [UNPARSEABLE, idp.certificatePem])).assertion.nameId).toBe('ada@example.com');
+    await expect(verify(xml, [other.certificatePem, UNPARSEABLE])).rejects.toThrow(/was not made with any of the configured IdP certificates/);
   });
 
   it("refuses another IdP's certificate, naming the certificate setting", async () => {

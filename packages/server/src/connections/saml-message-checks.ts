@@ -98,7 +98,7 @@ export function checkSingleAssertion(response: Element): Element {
 const toPem = (certificate: string): string =>
   certificate.includes('BEGIN CERTIFICATE')
     ? certificate
-    : `-----BEGIN CERTIFICATE-----\n${certificate.replace(/\s+/g, '').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
+    : `-----BEGIN CERTIFICATE-----\n${(certificate.replace(/\s+/g, '').match(/.{1,64}/g) ?? []).join('\n')}\n-----END CERTIFICATE-----\n`;
 
 type Verdict = 'valid' | 'content-changed' | 'wrong-certificate' | 'malformed';
 

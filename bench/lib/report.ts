@@ -110,10 +110,13 @@ export function markdown(lines: Line[], mode: string, load: string, previous?: P
 /** A horizontal bar chart of the ratios on a log scale (1 = parity with the baseline). */
 export function svgChart(lines: Line[]): string {
   const rows = lines.filter((l) => l.ratio !== null && l.ratio > 0);
-  const width = 1000;
   const rowHeight = 26;
-  const left = 430;
-  const plot = width - left - 90;
+  // The names are right-aligned against the plot: leave them room (DejaVu Sans at 13 px averages
+  // under 7.5 px a character), so that the longest is not cut at the chart's left edge.
+  const longestName = Math.max(0, ...rows.map((l) => l.name.length));
+  const left = Math.max(430, Math.ceil(longestName * 7.5) + 20);
+  const plot = 480;
+  const width = left + plot + 90;
   const top = 60;
   const height = top + rows.length * rowHeight + 50;
   const minLog = -3;

@@ -3,7 +3,8 @@
  * run back to back in short rounds, A B, B A, A B… (the order flips each round so a steady
  * drift in background load does not always favour the side that runs second). Every round
  * gives one ratio A ÷ B measured seconds apart under nearly the same load; the line reports the
- * median of those ratios with their min–max. The warm-up round of each side is not counted.
+ * median of those ratios with their min–max. The warm-up rounds of each side (one unless a line
+ * asks for more) are not counted.
  */
 export interface Sample {
   /** The figure the ratio is taken of (req/s, logins/s, ms…). */

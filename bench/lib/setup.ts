@@ -11,7 +11,7 @@ export const QUICK = process.env.BENCH_QUICK === '1';
 export const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 export const settings = {
   quick: QUICK,
-  /** Counted rounds per line (plus one warm-up round of each side). */
+  /** Counted rounds per line (plus one warm-up round of each side; three on the login lines). */
   rounds: Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5)),
   /** Seconds of load per side and round. */
   durationSeconds: Number(process.env.BENCH_DURATION ?? (QUICK ? 1 : 3)),

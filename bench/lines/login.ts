@@ -114,7 +114,8 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
         detail: `authorize ${Math.round(run.authorizeMs)} ms + ACS→token ${Math.round(run.completeMs)} ms for ${n}`,
       };
     };
-    // The first Lanyard round (a warm-up) provides the response the raw verify checks.
+    // A whole Lanyard round, uncounted, provides the response the raw verify checks: the first
+    // warm-up round runs the baselines first, so this is one Lanyard round on top of its warm-ups.
     const xmlRound = async (): Promise<Sample> => {
       sample ??= (await lanyardRound(), sample);
       return { value: xmlCryptoVerifiesPerSecond(sample!.fields.SAMLResponse!, idp.ready.certificatePem as string, settings.quick ? 0.5 : 1) };
@@ -133,7 +134,8 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
     // Three warm-up rounds a side, not one: Lanyard verifies on two worker threads, each an isolate
     // that compiles its own code, and after one round of 48 logins (about 24 a worker) its next
     // round ran 12-20 % below the median of the eight after it, while SAML Jackson (one thread)
-    // was already steady (docs/benchmarks.md, twenty-third round).
+    // was already steady (docs/benchmarks.md, twenty-third round). The first warm-up round runs
+    // the baselines first, so xmlRound's sample round gives Lanyard one uncounted round more.
     const [vsXml, vsJackson] = await alternate(lanyardRound, jackson ? [xmlRound, jacksonRound] : [xmlRound], {
       rounds: settings.rounds,
       warmups: LOGIN_WARMUPS,
@@ -153,7 +155,7 @@ export async function loginLines(idp: Child, settings: Settings): Promise<Line[]
         baseline: `xml-crypto parse + verify of the same response, key parsed once: ${sideSummary(vsXml!.b, fmt)}`,
         ...ratioOf(vsXml!),
         better: 'higher',
-        note: `IdP signing excluded; ${c} browsers in parallel, ${n} logins a round after ${LOGIN_WARMUPS} warm-up rounds a side; baseline single-threaded in the bench process, Lanyard verifying on its worker threads (LANYARD_SAML_WORKERS, default one per usable CPU): the line below compares CPU`,
+        note: `IdP signing excluded; ${c} browsers in parallel, ${n} logins a round after ${LOGIN_WARMUPS} warm-up rounds a side (Lanyard one more: the round that gives the raw verify its response); baseline single-threaded in the bench process, Lanyard verifying on its worker threads (LANYARD_SAML_WORKERS, default one per usable CPU): the line below compares CPU`,
       },
     ];
     // The counted rounds are the last ones (alternate's warm-ups come first); the raw verify is

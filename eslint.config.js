@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'docs/**', 'packages/*/public/vendor/**', '.lanyard/**', 'packages/server/console-dist/**'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      'docs/**',
+      'packages/*/public/vendor/**',
+      '.lanyard/**',
+      'packages/server/console-dist/**',
+      'packages/cli/.test-copy-*/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,17 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  {
-    ignores: [
-      '**/node_modules/**',
-      '**/dist/**',
-      'docs/**',
-      'packages/*/public/vendor/**',
-      '.lanyard/**',
-      'packages/server/console-dist/**',
-      'packages/cli/.test-copy-*/**',
-    ],
-  },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'docs/**', 'packages/*/public/vendor/**', '.lanyard/**', 'packages/server/console-dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

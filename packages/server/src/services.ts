@@ -64,14 +64,6 @@ export interface ServiceOptions {
    * `keys.settled()` first.
    */
   deferredSigningKeys?: readonly SigningAlg[];
-  /**
-   * SAML verification workers made (and usually started) before the services: `lanyard serve`
-   * starts them as the process starts, so that they load their modules on their own threads while
-   * this one loads the server's (operations/warm-up.ts). The services own the pool from then on
-   * and close it with the node; if `createServices` rejects, the caller closes it. Default: a pool
-   * of `config.samlWorkers` threads, started once the node serves.
-   */
-  samlVerification?: SamlVerificationPool;
 }
 
 export async function createServices(config: LanyardConfig, options: ServiceOptions = {}): Promise<Services> {
@@ -111,8 +103,7 @@ async function assembleServices(config: LanyardConfig, options: ServiceOptions, 
   meter(metrics, { tokens, audit });
   auditReplays({ tokens, audit }, logger);
   const spKeys = new SpKeys(storage, secrets);
-  const samlVerification =
-    options.samlVerification ?? new SamlVerificationPool({ threads: config.samlWorkers, onWarning: (message) => logger.warn(message) });
+  const samlVerification = new SamlVerificationPool({ threads: config.samlWorkers, onWarning: (message) => logger.warn(message) });
   const login = new LoginService(storage, config, accounts, users, tokens, audit, secrets, spKeys, rateLimits, samlVerification);
   const legacy = new LegacyLoginService(storage, config, accounts, users, tokens, audit, spKeys, rateLimits, samlVerification);
   const adminKeys = new AdminKeys(storage);

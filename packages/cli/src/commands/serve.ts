@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { Lanyard } from '@lanyard/server';
-import { httpOrigin, loadConfig } from '@lanyard/server/config.ts';
+import { httpOrigin } from '@lanyard/server/config.ts';
 import { databaseNote } from '../database-note.ts';
 import { treatStdoutAsLogs } from '../output.ts';
 
@@ -17,44 +16,11 @@ export function registerServe(program: Command): void {
         ...(options.host ? { LANYARD_HOST: options.host } : {}),
         ...(options.port ? { LANYARD_PORT: options.port } : {}),
       };
-      const config = loadConfig(env);
-      const [{ SamlVerificationPool }, { jsonLogger }] = await Promise.all([
-        import('@lanyard/server/connections/saml-verification-pool.ts'),
-        import('@lanyard/server/http/logger.ts'),
-      ]);
-      const logger = jsonLogger(config.logLevel);
-      // The SAML verification workers start first: each loads the XML signature modules on its own
-      // thread while this one loads the server's, and the node is ready for a balancer (/readyz)
-      // sooner (docs/benchmarks.md, twenty-fourth round). Their warnings wait for the listening
-      // line, which comes first on stdout (scripts read it).
-      const heldWarnings: string[] = [];
-      let warn: (message: string) => void = (message) => heldWarnings.push(message);
-      const sayHeldWarnings = () => {
-        warn = (message) => logger.warn(message);
-        for (const message of heldWarnings.splice(0)) logger.warn(message);
-      };
-      const samlVerification = new SamlVerificationPool({ threads: config.samlWorkers, onWarning: (message) => warn(message) });
-      void samlVerification.start();
-      let lanyard: Lanyard;
-      try {
-        const { startLanyard } = await import('@lanyard/server');
-        lanyard = await startLanyard(config, { logger, samlVerification });
-      } catch (error) {
-        // The node did not start: stop its workers (piscina's idle workers would not hold the
-        // process open, but one still loading its modules would run on for nothing).
-        await samlVerification.close();
-        sayHeldWarnings();
-        throw error;
-      }
-      const json = command.optsWithGlobals().json === true;
-      treatStdoutAsLogs();
-      process.stdout.write(listeningLine(lanyard.url, lanyard.services.config, json));
-      sayHeldWarnings();
-      // Which database this server uses, and whether it just created it (a new deployment, or a
-      // mistyped LANYARD_DATABASE_URL): on stderr, as every command says it.
-      if (!json) process.stderr.write(databaseNote(env, lanyard.services.storage.createdNow === true));
+      const { loadConfig, startLanyard } = await import('@lanyard/server');
+      const lanyard = await startLanyard(loadConfig(env));
       // First signal: drain (readyz 503, in-flight requests finish within LANYARD_SHUTDOWN_TIMEOUT,
-      // then the database closes). A second signal stops at once.
+      // then the database closes). A second signal stops at once. Set before the listening line: a
+      // supervisor that reads it and signals at once gets a drain, not the default signal action.
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) process.exit(1);
@@ -70,6 +36,12 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      const json = command.optsWithGlobals().json === true;
+      treatStdoutAsLogs();
+      process.stdout.write(listeningLine(lanyard.url, lanyard.services.config, json));
+      // Which database this server uses, and whether it just created it (a new deployment, or a
+      // mistyped LANYARD_DATABASE_URL): on stderr, as every command says it.
+      if (!json) process.stderr.write(databaseNote(env, lanyard.services.storage.createdNow === true));
     });
 }
 

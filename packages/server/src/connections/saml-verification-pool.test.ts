@@ -162,6 +162,21 @@ describe('SamlVerificationPool (worker threads)', () => {
     expect(faulty.verified.onThisThread).toBe(0);
   });
 
+  it('gives up workers that do not answer their start-up check in time, and says so', async () => {
+    const warnings: string[] = [];
+    const stuck = new SamlVerificationPool({ threads: 1, workerFilename: HANGING_WORKER, startTimeoutMs: 500, onWarning: (m) => warnings.push(m) });
+    try {
+      expect(await stuck.start()).toBe('on the main thread: the workers could not start');
+      expect(warnings).toEqual([
+        'the SAML verification workers could not start: they did not answer within 0.5 s of starting (a machine too busy to load them?); SAML responses are verified on the main thread (LANYARD_SAML_WORKERS)',
+      ]);
+      await stuck.verify(await task());
+      expect(stuck.verified).toEqual({ onWorkers: 0, onThisThread: 1 });
+    } finally {
+      await stuck.close();
+    }
+  });
+
   it('closed while its workers start (a probe that never answers): closes at once, and refuses what waited', async () => {
     const warnings: string[] = [];
     const stuck = new SamlVerificationPool({ threads: 2, workerFilename: HANGING_WORKER, onWarning: (m) => warnings.push(m) });

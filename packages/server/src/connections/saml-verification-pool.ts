@@ -38,7 +38,8 @@ const PROBE: SamlVerificationTask = { xml: '<probe/>', certificates: ['-'], allo
  * and left the node's other cores idle. Storage checks stay with the caller, on the main thread.
  *
  * The workers start with `start()` (once the server is ready: not during start-up) or with the
- * first response, and are checked with one probe message. Then:
+ * first response, and are checked with one probe message, which they must answer within 30 s of
+ * starting. Then:
  * - workers that cannot start or answer here (a missing file, a loader) are given up at once:
  *   every response is verified on the calling thread, and `onWarning` says so;
  * - a response whose verification fails in the pool (its worker stopped; it was not verified
@@ -64,6 +65,7 @@ export class SamlVerificationPool implements SamlMessageVerifier {
   private readonly workerFilename: string;
   private readonly timeoutMs: number;
   private readonly maxQueue: number;
+  private readonly startTimeoutMs: number;
   private readonly lastWarned = new Map<string, number>();
   /** Responses verified so far, by where (for tests and the operator's curiosity). */
   readonly verified = { onWorkers: 0, onThisThread: 0 };
@@ -78,13 +80,22 @@ export class SamlVerificationPool implements SamlMessageVerifier {
    * @param options.onWarning told when workers cannot start, and of failures in the pool (each kind at most once a minute)
    * @param options.workerFilename the worker module (default: saml-verification-worker beside this file)
    * @param options.timeoutMs longest verification (default 10 s); options.maxQueue responses that may wait (default 64 per thread)
+   * @param options.startTimeoutMs longest the workers may take to answer their start-up check (default 30 s, WORKER_START_TIMEOUT_MS)
    */
-  constructor(options: { threads: number; onWarning?: (message: string) => void; workerFilename?: string; timeoutMs?: number; maxQueue?: number }) {
+  constructor(options: {
+    threads: number;
+    onWarning?: (message: string) => void;
+    workerFilename?: string;
+    timeoutMs?: number;
+    maxQueue?: number;
+    startTimeoutMs?: number;
+  }) {
     this.threads = options.threads;
     this.onWarning = options.onWarning ?? (() => undefined);
     this.workerFilename = options.workerFilename ?? workerFile();
     this.timeoutMs = options.timeoutMs ?? VERIFY_TIMEOUT_MS;
     this.maxQueue = options.maxQueue ?? options.threads * QUEUE_PER_THREAD;
+    this.startTimeoutMs = options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
   }
 
   /**
@@ -169,7 +180,7 @@ export class SamlVerificationPool implements SamlMessageVerifier {
       pool.on('error', (error: unknown) => {
         if (this.pool === pool) this.warn('worker', `a SAML verification worker failed: ${describeError(error)}`);
       });
-      const probe = (await pool.run(PROBE, { signal: AbortSignal.timeout(WORKER_START_TIMEOUT_MS) })) as SamlVerificationOutcome;
+      const probe = (await pool.run(PROBE, { signal: AbortSignal.timeout(this.startTimeoutMs) })) as SamlVerificationOutcome;
       if (probe.ok || probe.refusal !== 'response')
         throw new Error(`a worker answered the start-up check with ${JSON.stringify(probe).slice(0, 200)}`);
       if (this.closed) throw new Error('closed while starting');
@@ -178,9 +189,13 @@ export class SamlVerificationPool implements SamlMessageVerifier {
     } catch (error) {
       await pool?.destroy().catch(() => undefined);
       if (!this.closed) {
+        const why =
+          (error as Error)?.name === 'AbortError'
+            ? `they did not answer within ${this.startTimeoutMs / 1000} s of starting (a machine too busy to load them?)`
+            : describeError(error);
         this.warn(
           'start',
-          `the SAML verification workers could not start: ${describeError(error)}; SAML responses are verified on the main thread (LANYARD_SAML_WORKERS)`,
+          `the SAML verification workers could not start: ${why}; SAML responses are verified on the main thread (LANYARD_SAML_WORKERS)`,
         );
       }
       return false;

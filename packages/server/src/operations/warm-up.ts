@@ -44,7 +44,8 @@ export async function warmUp(steps: ReadonlyArray<Promise<unknown>>, limitMs = W
 /**
  * A node's warm-up, once it serves (`startLanyard` marks it warming first): starts the SAML
  * verification workers and loads the SAML modules on this thread at once, logs where responses
- * are verified, then ends the warming state (`/readyz` 200) and logs it with `warm_up_ms`, or
+ * are verified, then ends the warming state (`/readyz` 200) and logs it with `warm_up_ms` (from
+ * serving) and `since_process_start_ms` (from the process's start, performance.now()), or
  * warns, naming what was still loading, when `WARM_UP_LIMIT_MS` passed first. Nothing is logged
  * as ready once the node is draining. Never rejects.
  */
@@ -67,7 +68,10 @@ export async function warmUpNode(services: { samlVerification: SamlVerificationP
   if (lifecycle.isDraining) return;
   const ms = Math.round(performance.now() - warmingSince);
   if (outcome === 'warm') {
-    logger.info(`ready (/readyz 200): SAML modules loaded, responses verified ${verifiedWhere}`, { warm_up_ms: ms });
+    logger.info(`ready (/readyz 200): SAML modules loaded, responses verified ${verifiedWhere}`, {
+      warm_up_ms: ms,
+      since_process_start_ms: Math.round(performance.now()),
+    });
     return;
   }
   const pending = [verifiedWhere === undefined ? 'the SAML verification workers' : '', modulesSettled ? '' : 'the SAML modules'].filter(Boolean);

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
-import { cliSandbox, ROOT } from '../support/cli.ts';
+import { BIN, cliSandbox, ROOT } from '../support/cli.ts';
 
 /**
  * `lanyard serve` whose log output cannot be written: a full disk (ENOSPC, /dev/full) or a log
@@ -12,7 +12,6 @@ import { cliSandbox, ROOT } from '../support/cli.ts';
  * down: the node keeps answering, says so once on stderr, and once stdout takes lines again
  * writes what it held and how many lines it dropped.
  */
-const BIN = join(ROOT, 'packages/cli/bin/lanyard.js');
 const NOTICE = /lanyard: log lines cannot be written to stdout \(/g;
 
 async function freePort(): Promise<number> {

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliSandbox, ROOT } from '../support/cli.ts';
+import { BIN, cliSandbox, ROOT } from '../support/cli.ts';
 
 /**
  * `lanyard serve` drains on SIGTERM (docs/operations.md, "Graceful shutdown"). A supervisor may read
@@ -14,7 +13,7 @@ afterAll(cleanup);
 
 /** Starts `serve --json`, sends SIGTERM the moment the listening line arrives; the exit and stdout. */
 function signalOnListening(): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
-  const child = spawn('node', [join(ROOT, 'packages/cli/bin/lanyard.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], {
+  const child = spawn('node', [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], {
     cwd: ROOT,
     env: { ...env, LANYARD_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'ignore'],

@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'packages/cli/bin/lanyard.js');
+/** The built CLI (`npm run build`), as users run it. */
+export const BIN = join(ROOT, 'packages/cli/bin/lanyard.js');
 
 export interface Run {
   code: number;

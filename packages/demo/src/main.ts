@@ -64,6 +64,14 @@ const demo = await startDemo({
 const { account, connection } = demo.account;
 const consoleKey = await issueDemoConsoleKey(lanyard.services);
 
+// Set before the banner: a script that waits for it and signals at once gets a clean stop.
+const stop = async () => {
+  await Promise.allSettled([demo.close(), lanyard.close()]);
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
 const line = '─'.repeat(64);
 console.log(`
 ${line}
@@ -98,10 +106,3 @@ ${demo.idp.users.map((u) => `   ${u.id.padEnd(24)} ${u.full_name.padEnd(18)} ${u
 ${line}
  Press Ctrl+C to stop.
 `);
-
-const stop = async () => {
-  await Promise.allSettled([demo.close(), lanyard.close()]);
-  process.exit(0);
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);

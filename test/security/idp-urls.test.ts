@@ -58,6 +58,27 @@ describe('IdP URLs over cleartext', () => {
     });
   });
 
+  it('refuses an SSO URL with white space or control characters, given directly or inside metadata (an AuthnRequest says it verbatim)', async () => {
+    const { account } = await lanyard.services.accounts.createAccount('Control characters');
+    for (const ssoUrl of [
+      'https://idp.example.com/sso\u0001',
+      'https://idp.example.com/sso\tx',
+      'https://idp.example.com/s so',
+      'https://idp.example.com/sso\ud800',
+    ]) {
+      await expect(
+        lanyard.services.accounts.setSaml(account.sid, { issuer: 'urn:idp', ssoUrl, certificate: idp.certificatePem }),
+        JSON.stringify(ssoUrl),
+      ).rejects.toMatchObject({ code: 20001, message: expect.stringMatching(/^ssoUrl contains white space or control characters/) });
+    }
+    // In metadata, a tab inside the Location attribute's value (as a character reference: XML keeps it).
+    const tabbed = idp.metadataXml.replace(new RegExp(idp.ssoUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'), `${idp.ssoUrl}&#9;x`);
+    expect(tabbed).not.toBe(idp.metadataXml);
+    await expect(lanyard.services.accounts.setSaml(account.sid, { metadataXml: tabbed })).rejects.toMatchObject({
+      message: expect.stringMatching(/SSO URL in the IdP metadata contains white space or control characters/),
+    });
+  });
+
   it('accepts http on loopback (the control), and the refresh refuses what an older version saved', async () => {
     const { account } = await lanyard.services.accounts.createAccount('Loopback metadata');
     const before = requests;

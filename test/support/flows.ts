@@ -30,7 +30,7 @@ export interface AuthorizeParams {
   codeChallengeMethod?: string;
 }
 
-export async function authorize(lanyard: TestLanyard, params: AuthorizeParams, headers: Record<string, string> = {}): Promise<Response> {
+export async function authorize(lanyard: Pick<TestLanyard, 'url'>, params: AuthorizeParams, headers: Record<string, string> = {}): Promise<Response> {
   const url = new URL('/v1/Flex/Authorize', lanyard.url);
   for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
   return fetch(url, { redirect: 'manual', headers });
@@ -53,7 +53,7 @@ export interface FlexLogin {
 
 /** The browser's whole journey: authorize → IdP login as `userId` → ACS → back with a code. */
 export async function flexLogin(
-  lanyard: TestLanyard,
+  lanyard: Pick<TestLanyard, 'url'>,
   idp: DevIdp,
   connectionSid: string,
   userId: string,

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_USERS, generateSigningCredentials, loginHeadless, parseAutoPostForm, startDevIdp, type DevIdp, type DevUser } from './index.ts';
 
 // Lanyard's SPs as the IdP sees them (SPEC: enhanced SSO step 2, legacy SSO step 2). Nothing
-// listens on port 9: the tests validate the IdP's answers with node-saml, as Lanyard does.
+// listens on port 9: the tests validate the IdP's answers with node-saml, a SAML SP library
+// independent of both the IdP (samlify) and Lanyard's own response checks.
 const connection = 'JQ' + randomBytes(16).toString('hex');
 const account = 'AC' + randomBytes(16).toString('hex');
 const ENHANCED = { entityId: `urn:flex:${connection}`, acsUrl: `http://127.0.0.1:9/login/callback?connection=${connection}` };
@@ -23,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => idp.close());
 
-/** Lanyard's side of the exchange: node-saml configured the way its SAML connection is. */
+/** An SP's side of the exchange: node-saml, configured with the entity ID, ACS URL and checks of a Lanyard connection. */
 function serviceProvider(sp: { entityId: string; acsUrl: string }, overrides: Partial<SamlConfig> = {}) {
   return new SAML({
     entryPoint: idp.ssoUrl,

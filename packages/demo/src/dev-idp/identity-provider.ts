@@ -16,7 +16,7 @@ export type SignatureAlgorithm = keyof typeof SIGNATURE_ALGORITHMS;
 // it offers pull in a JVM (xsd-schema-validator) or a wasm libxml2; a development IdP that only
 // reads AuthnRequests from a server on the same machine does not need XSD validation, so it
 // skips it. This is process-wide in samlify, which is why only the dev IdP module sets it:
-// Lanyard's server validates with @node-saml/node-saml and never imports samlify.
+// Lanyard's server verifies with its own checks over xml-crypto and never imports samlify.
 samlify.setSchemaValidator({ validate: async () => 'skipped' });
 
 /**

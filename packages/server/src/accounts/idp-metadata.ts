@@ -1,4 +1,3 @@
-import { DOMParser } from '@xmldom/xmldom';
 import { InvalidParameterError } from '../errors.ts';
 import { normalizeCertificate } from './certificates.ts';
 
@@ -36,12 +35,14 @@ export function describeNonMetadata(text: string): string | undefined {
   return undefined;
 }
 
-function parse(xml: string): Document {
+/** The metadata parsed (@xmldom/xmldom, loaded on first use: not on a node's start-up path). */
+async function parse(xml: string): Promise<Document> {
   if (xml.length > MAX_METADATA_BYTES) throw new InvalidParameterError('The IdP metadata is larger than 1 MB.');
   const other = describeNonMetadata(xml);
   if (other) throw new InvalidParameterError(`The IdP metadata is ${other}`);
   if (/<!DOCTYPE|<!ENTITY/i.test(xml))
     throw new InvalidParameterError('The IdP metadata contains a DTD or entity declarations, which are not allowed.');
+  const { DOMParser } = await import('@xmldom/xmldom');
   const errors: string[] = [];
   const doc = new DOMParser({
     errorHandler: { warning: () => undefined, error: (m: string) => errors.push(m), fatalError: (m: string) => errors.push(m) },
@@ -60,8 +61,8 @@ function idpEntities(doc: Document): Element[] {
 }
 
 /** The entity IDs of the identity providers in `xml` (one, or many in federation metadata). */
-export function listIdpEntityIds(xml: string): string[] {
-  return idpEntities(parse(xml)).map((e) => e.getAttribute('entityID') ?? '');
+export async function listIdpEntityIds(xml: string): Promise<string[]> {
+  return idpEntities(await parse(xml)).map((e) => e.getAttribute('entityID') ?? '');
 }
 
 function chooseEntity(doc: Document, choice: MetadataChoice): Element {
@@ -100,8 +101,8 @@ function listing(idps: Element[]): string {
  * during a rollover). Federation metadata needs `choice.entityId` unless it holds one IdP.
  * DTDs are refused outright (XXE, entity expansion).
  */
-export function parseIdpMetadata(xml: string, choice: MetadataChoice = {}): ImportedIdpMetadata {
-  const entity = chooseEntity(parse(xml), choice);
+export async function parseIdpMetadata(xml: string, choice: MetadataChoice = {}): Promise<ImportedIdpMetadata> {
+  const entity = chooseEntity(await parse(xml), choice);
   const issuer = entity.getAttribute('entityID');
   if (!issuer) throw new InvalidParameterError('The IdP metadata EntityDescriptor has no entityID.');
   const idp = entity.getElementsByTagNameNS(MD, 'IDPSSODescriptor')[0]!;

@@ -29,7 +29,7 @@ export async function refreshIdpMetadata(
     try {
       // Saved before https was required: refused until an administrator sets an https URL.
       assertIdpUrl(saml.metadataUrl, 'metadataUrl');
-      const meta = parseIdpMetadata(await fetchMetadata(saml.metadataUrl), { entityId: saml.metadataEntityId });
+      const meta = await parseIdpMetadata(await fetchMetadata(saml.metadataUrl), { entityId: saml.metadataEntityId });
       assertIdpUrl(meta.ssoUrl, 'the SSO URL in the IdP metadata');
       const changed =
         meta.issuer !== saml.issuer ||

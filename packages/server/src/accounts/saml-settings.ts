@@ -37,7 +37,7 @@ export async function resolveSamlSettings(input: SamlSettingsInput, fetchMetadat
   if (input.metadataXml || input.metadataUrl) {
     if (input.metadataUrl !== undefined) assertIdpUrl(input.metadataUrl, 'metadataUrl');
     const xml = input.metadataXml ?? (await fetchMetadata(input.metadataUrl!));
-    const meta = parseIdpMetadata(xml, { entityId: input.entityId });
+    const meta = await parseIdpMetadata(xml, { entityId: input.entityId });
     assertIdpUrl(meta.ssoUrl, 'the SSO URL in the IdP metadata');
     return {
       ...meta,

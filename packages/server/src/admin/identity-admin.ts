@@ -54,7 +54,7 @@ export class IdentityAdmin {
     if ((input.metadata_xml === undefined) === (input.metadata_url === undefined))
       throw new InvalidParameterError('Send exactly one of metadata_xml or metadata_url.');
     const xml = input.metadata_xml ?? (await fetchIdpMetadata(input.metadata_url!));
-    return { entity_ids: listIdpEntityIds(xml) };
+    return { entity_ids: await listIdpEntityIds(xml) };
   }
 
   /**

@@ -169,13 +169,3 @@ export function quoteList(values: readonly string[], max = 10): string {
   const shown = values.slice(0, max).map((v) => `"${v.slice(0, 100)}"`);
   return values.length > max ? `${shown.join(', ')} and ${values.length - max} more` : shown.join(', ');
 }
-
-/** node-saml gives a value or a list; nested XML values are dropped. */
-export function normalizeSamlAttributes(attributes: Record<string, unknown> | undefined): RawAttributes {
-  const out = emptyAttributes();
-  for (const [name, value] of Object.entries(attributes ?? {})) {
-    const values = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
-    if (values.length > 0) out[name] = values;
-  }
-  return out;
-}

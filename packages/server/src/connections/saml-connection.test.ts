@@ -82,6 +82,16 @@ describe.each(BACKENDS.flatMap((backend) => VERIFIERS.map((where) => [backend, w
       expect(xml).toContain(`>${SP.entityId}</saml:Issuer>`);
     });
 
+    it('refuses to send an AuthnRequest to a saved SSO URL with white space or control characters, naming the fix', async () => {
+      for (const ssoUrl of [`${idp.ssoUrl}\u0001`, `${idp.ssoUrl}\t`, `${idp.ssoUrl}\ud800`]) {
+        const saml = new SamlConnection(storage, { ...settings, ssoUrl }, SP, undefined, verifier);
+        await expect(saml.authnRequest('_bad-url', 'relay'), JSON.stringify(ssoUrl)).rejects.toMatchObject({
+          code: 70251,
+          message: expect.stringMatching(/SSO URL .* contains white space or control characters: set it again as the IdP publishes it/),
+        });
+      }
+    });
+
     it('verifies a signed answer to our request and returns the NameID, request and attributes', async () => {
       const id = await sendRequest();
       const verified = await connection.verify((await answer(id)).SAMLResponse, true);

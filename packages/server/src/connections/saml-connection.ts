@@ -1,15 +1,16 @@
 import type { ServiceProvider } from './sp-metadata.ts';
 import { storableKey } from '../storage/storable-values.ts';
-import type { CacheProvider, SAML } from '@node-saml/node-saml';
 import type { SamlIdpSettings } from '../accounts/model.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import type { RawAttributes } from './profile-mapping.ts';
-import { authnRequestOptions, signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
+import { signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
+import { authnRequestXml, postBindingFields, redirectBindingUrl } from './saml-authn-request.ts';
+import { isXmlText } from './xml-text.ts';
 import { verifyOnThisThread, type SamlMessageVerifier } from './saml-verification-pool.ts';
 import { DecryptionKeysNeeded } from './saml-verification-task.ts';
-import type { VerifiedSamlMessage } from './saml-message-verification.ts';
+import { assertionOf, type VerifiedSamlMessage } from './saml-verified-message.ts';
 import { checkConditions } from './saml-assertion.ts';
 import { fromSamlClassRef, type AuthenticationContext } from './authentication-context.ts';
 
@@ -35,32 +36,12 @@ const REQUEST_TTL_MS = 10 * 60_000;
 /** SAML messages larger than this are refused before parsing (resource exhaustion). */
 export const MAX_SAML_RESPONSE_BYTES = 256 * 1024;
 
-/** Outstanding AuthnRequest IDs, shared by every node through storage (InResponseTo checks). */
-function requestCache(storage: Storage): CacheProvider {
-  return {
-    async saveAsync(key, value) {
-      const createdAt = Date.now();
-      await storage.upsert({ kind: SAML_REQUEST, id: key, payload: { value }, expiresAt: createdAt + REQUEST_TTL_MS });
-      return { value, createdAt };
-    },
-    async getAsync(key) {
-      const record = await storage.find<{ value: string }>(SAML_REQUEST, key);
-      return record?.payload.value ?? null;
-    },
-    async removeAsync(key) {
-      if (key === null) return null;
-      const record = await storage.find<{ value: string }>(SAML_REQUEST, key);
-      await storage.destroy(SAML_REQUEST, key);
-      return record?.payload.value ?? null;
-    },
-  };
-}
-
 /**
- * A SAML 2.0 relationship with one IdP. AuthnRequests are built by @node-saml/node-saml (loaded
- * on the first one, not at start-up); responses are checked here (saml-message-checks.ts for
- * status, assertion count and signatures through xml-crypto, saml-assertion.ts for conditions and
- * audience), with Recipient, Destination, InResponseTo and assertion replay across all nodes.
+ * A SAML 2.0 relationship with one IdP. AuthnRequests are built by saml-authn-request.ts and
+ * remembered in storage for the InResponseTo check; responses are checked here
+ * (saml-message-checks.ts for status, assertion count and signatures through xml-crypto,
+ * saml-assertion.ts for conditions and audience), with Recipient, Destination, InResponseTo and
+ * assertion replay across all nodes.
  */
 export class SamlConnection {
   constructor(
@@ -73,31 +54,6 @@ export class SamlConnection {
     private readonly verifier: SamlMessageVerifier = verifyOnThisThread,
   ) {}
 
-  private async saml(options: { requestId: string; request: RequestOptions; signing?: SpKeyMaterial['signing'] }): Promise<SAML> {
-    if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
-    const { SAML, ValidateInResponseTo } = await import('@node-saml/node-saml');
-    return new SAML({
-      entryPoint: this.settings.ssoUrl,
-      issuer: this.sp.entityId,
-      callbackUrl: this.sp.acsUrl,
-      audience: this.sp.entityId,
-      idpCert: this.settings.certificates,
-      idpIssuer: this.settings.issuer,
-      // Responses are not validated by node-saml (see verify); these only shape the AuthnRequest.
-      wantAssertionsSigned: false,
-      wantAuthnResponseSigned: false,
-      signatureAlgorithm: 'sha256',
-      acceptedClockSkewMs: this.settings.clockSkewSeconds * 1000,
-      validateInResponseTo: ValidateInResponseTo.always,
-      requestIdExpirationPeriodMs: REQUEST_TTL_MS,
-      cacheProvider: requestCache(this.storage),
-      disableRequestedAuthnContext: true,
-      identifierFormat: null,
-      generateUniqueId: () => options.requestId,
-      ...authnRequestOptions(this.settings, options.signing, options.request),
-    });
-  }
-
   /**
    * The AuthnRequest with our request ID in the IdP's binding: a URL (HTTP-Redirect, deflated,
    * query-signed when signing is on) or the fields of a form to POST (HTTP-POST, enveloped signature).
@@ -108,13 +64,38 @@ export class SamlConnection {
     } catch {
       throw new InvalidSsoSettingsError(`the IdP SSO URL "${this.settings.ssoUrl}" is not a valid URL`);
     }
-    const signing = signsAuthnRequests(this.settings) ? await this.keys?.signing() : undefined;
-    const saml = await this.saml({ requestId, request: { ...request }, signing });
-    if (this.settings.ssoBinding === 'post') {
-      const fields = (await saml.getAuthorizeMessageAsync(relayState, undefined, {})) as Record<string, string>;
-      return { binding: 'post', action: this.settings.ssoUrl, fields };
+    // The URL parser drops or encodes these; the AuthnRequest's Destination would not (and the IdP compares it).
+    if (!isXmlText(this.settings.ssoUrl) || /\s/.test(this.settings.ssoUrl)) {
+      throw new InvalidSsoSettingsError(
+        `the IdP SSO URL ${JSON.stringify(this.settings.ssoUrl.slice(0, 200))} contains white space or control characters: set it again as the IdP publishes it (or import its metadata again)`,
+      );
     }
-    return { binding: 'redirect', url: await saml.getAuthorizeUrlAsync(relayState, undefined, {}) };
+    if (this.settings.certificates.length === 0) throw new InvalidSsoSettingsError('no IdP signing certificate is configured');
+    let signing: SpKeyMaterial['signing'] | undefined;
+    if (signsAuthnRequests(this.settings)) {
+      signing = await this.keys?.signing();
+      if (!signing) throw new InvalidSsoSettingsError('the IdP wants signed AuthnRequests but no SP signing key is available here');
+    }
+    const issueInstant = new Date();
+    const xml = authnRequestXml({
+      id: requestId,
+      issueInstant: issueInstant.toISOString(),
+      destination: this.settings.ssoUrl,
+      issuer: this.sp.entityId,
+      acsUrl: this.sp.acsUrl,
+      forceAuthn: request.forceAuthn === true,
+    });
+    // Outstanding until answered (InResponseTo, SAML Profiles §4.1.4.2), on every node through storage.
+    await this.storage.upsert({
+      kind: SAML_REQUEST,
+      id: requestId,
+      payload: { issueInstant: issueInstant.toISOString() },
+      expiresAt: issueInstant.getTime() + REQUEST_TTL_MS,
+    });
+    if (this.settings.ssoBinding === 'post') {
+      return { binding: 'post', action: this.settings.ssoUrl, fields: await postBindingFields(xml, relayState, signing) };
+    }
+    return { binding: 'redirect', url: await redirectBindingUrl(this.settings.ssoUrl, xml, relayState, signing) };
   }
 
   /**
@@ -141,7 +122,6 @@ export class SamlConnection {
       // connection's private keys read (and made, the first time), and the message verified again.
       message = await this.verifier.verify({ ...task, decryptionKeys: (await this.keys?.decryptionKeys()) ?? [] });
     }
-    const { assertionOf } = await import('./saml-message-verification.ts');
     const assertion = assertionOf(message);
     // Read once the message is verified (it may have waited for a worker): every time check below uses it.
     const now = Date.now();
@@ -219,16 +199,6 @@ export class SamlConnection {
       authnContext: fromSamlClassRef(assertion.authnContextClassRef ?? undefined),
     };
   }
-}
-
-/**
- * Loads what SAML sign-ins load on first use (node-saml for AuthnRequests, xml-crypto and
- * xml-encryption for responses), for a server to call while it warms up (operations/warm-up.ts):
- * kept off start-up, and off the first sign-ins after a restart, which otherwise queue behind the
- * loading (the first 1.5 s of a shift-change burst held every login slower than its p99).
- */
-export async function preloadSamlModules(): Promise<void> {
-  await Promise.all([import('@node-saml/node-saml'), import('./saml-message-verification.ts')]);
 }
 
 const NOT_OUR_REQUEST =

@@ -2,6 +2,7 @@ import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import xmlenc from 'xml-encryption';
 import { SamlResponseError } from '../errors.ts';
 import { childElements } from './saml-message-checks.ts';
+import { EncryptedAssertionError } from './saml-verified-message.ts';
 
 const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const XENC_NS = 'http://www.w3.org/2001/04/xmlenc#';
@@ -69,19 +70,6 @@ export async function decryptAssertion(response: Element, policy: DecryptionPoli
     }
   }
   throw new EncryptedAssertionError();
-}
-
-/**
- * The one refusal for an encrypted assertion that did not open, or opened but did not verify,
- * whatever the reason: the reasons must not be told apart from outside (padding oracle).
- */
-export class EncryptedAssertionError extends SamlResponseError {
-  constructor() {
-    super(
-      'the encrypted assertion could not be decrypted and verified. Check that the IdP encrypts to the encryption certificate in ' +
-        'Lanyard\'s SP metadata (KeyDescriptor use="encryption") and signs with the certificate in this account\'s identity provider settings',
-    );
-  }
 }
 
 function decrypt(xml: string, key: string, allowRsa15: boolean): Promise<string> {

@@ -1,9 +1,9 @@
 import { DOMParser } from '@xmldom/xmldom';
 import { SamlResponseError } from '../errors.ts';
 import { DecryptionKeysNeeded, type SamlVerificationTask } from './saml-verification-task.ts';
-import { emptyAttributes, type RawAttributes } from './profile-mapping.ts';
-import { readAssertion, readConditions, type AssertionContent, type ConditionsContent } from './saml-assertion.ts';
-import { decryptAssertion, EncryptedAssertionError } from './saml-encryption.ts';
+import { readAssertion, readConditions } from './saml-assertion.ts';
+import { decryptAssertion } from './saml-encryption.ts';
+import { EncryptedAssertionError, type SamlVerificationOutcome, type VerifiedSamlMessage } from './saml-verified-message.ts';
 import { checkDecryptedAssertion, checkResponseMessage, childElements, DS_NS, SAML_NS, SAMLP_NS } from './saml-message-checks.ts';
 
 /**
@@ -18,24 +18,7 @@ import { checkDecryptedAssertion, checkResponseMessage, childElements, DS_NS, SA
  * no DOM and no prototype-sensitive objects (attributes travel as entries).
  */
 export type { SamlVerificationTask } from './saml-verification-task.ts';
-
-/** What a verified message says, as plain data. */
-export interface VerifiedSamlMessage {
-  /** The verified assertion's content, attributes as [name, values] entries (see `assertionOf`). */
-  assertion: Omit<AssertionContent, 'attributes'> & { attributeEntries: Array<[string, string[]]> };
-  /** The Response's InResponseTo attribute, null when absent or empty. */
-  inResponseTo: string | null;
-  /** The Response's own Issuer (trimmed), undefined when absent. */
-  responseIssuer: string | undefined;
-  /** The Response's Destination attribute, null when absent or empty. */
-  destination: string | null;
-  /**
-   * The verified assertion's Conditions (time window, audience; SAML Core §2.5), for the caller
-   * to check (`checkConditions`) with its own clock, after the InResponseTo check, as the
-   * in-order checks always have.
-   */
-  conditions: ConditionsContent;
-}
+export type { SamlVerificationOutcome, VerifiedSamlMessage } from './saml-verified-message.ts';
 
 /**
  * The algorithm allow-lists (see `assertStrongAlgorithms`). Signatures are verified with a
@@ -91,14 +74,6 @@ export async function verifySamlMessage(task: SamlVerificationTask): Promise<Ver
   };
 }
 
-/** The verified assertion's content with its attributes back in a null-prototype record. */
-export function assertionOf(message: VerifiedSamlMessage): AssertionContent {
-  const { attributeEntries, ...content } = message.assertion;
-  const attributes: RawAttributes = emptyAttributes();
-  for (const [name, values] of attributeEntries) attributes[name] = values;
-  return { ...content, attributes };
-}
-
 /** The raw message's root, for checks only: identity is read from signed XML alone. */
 function parseResponse(xml: string): Element {
   const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
@@ -131,18 +106,6 @@ function assertStrongAlgorithms(message: Element): void {
   check('DigestMethod', DIGEST_ALGORITHMS, 'digest');
 }
 
-/**
- * `verifySamlMessage`'s result or refusal as plain data, for a worker thread to post back: an
- * Error does not survive structured cloning as its class (SamlResponseError 45010, and the one
- * EncryptedAssertionError message that must not vary).
- */
-export type SamlVerificationOutcome =
-  | { ok: true; message: VerifiedSamlMessage }
-  | { ok: false; refusal: 'encrypted-assertion' }
-  | { ok: false; refusal: 'needs-decryption-keys' }
-  | { ok: false; refusal: 'response'; detail: string }
-  | { ok: false; refusal: 'internal'; detail: string };
-
 export async function settleSamlVerification(task: SamlVerificationTask): Promise<SamlVerificationOutcome> {
   try {
     return { ok: true, message: await verifySamlMessage(task) };
@@ -152,13 +115,4 @@ export async function settleSamlVerification(task: SamlVerificationTask): Promis
     if (error instanceof SamlResponseError) return { ok: false, refusal: 'response', detail: error.detail };
     return { ok: false, refusal: 'internal', detail: error instanceof Error ? error.message : String(error) };
   }
-}
-
-/** The verified message, or the refusal thrown again as the error `verifySamlMessage` threw. */
-export function messageFromOutcome(outcome: SamlVerificationOutcome): VerifiedSamlMessage {
-  if (outcome.ok) return outcome.message;
-  if (outcome.refusal === 'encrypted-assertion') throw new EncryptedAssertionError();
-  if (outcome.refusal === 'needs-decryption-keys') throw new DecryptionKeysNeeded();
-  if (outcome.refusal === 'response') throw new SamlResponseError(outcome.detail);
-  throw new Error(`verifying the SAML response on a worker thread failed: ${outcome.detail}`);
 }

@@ -1,6 +1,4 @@
-import type { SamlConfig } from '@node-saml/node-saml';
 import type { SamlIdpSettings } from '../accounts/model.ts';
-import { InvalidSsoSettingsError } from '../errors.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
 
 /**
@@ -24,32 +22,4 @@ export type IdpRequest = { binding: 'redirect'; url: string } | { binding: 'post
 /** Whether this connection signs its AuthnRequests: the admin's choice, else what the IdP's metadata asks. */
 export function signsAuthnRequests(settings: SamlIdpSettings): boolean {
   return settings.signAuthnRequests ?? settings.wantAuthnRequestsSigned ?? false;
-}
-
-/**
- * node-saml options for the AuthnRequest: binding, ForceAuthn and, when the connection signs,
- * the signing key. HTTP-Redirect gets the query signature (`SigAlg`, `Signature`, bindings
- * §3.4.4.1); HTTP-POST an enveloped signature inside the request, which is sent undeflated
- * (bindings §3.5.4).
- */
-export function authnRequestOptions(
-  settings: SamlIdpSettings,
-  signing: SpKeyMaterial['signing'] | undefined,
-  request: RequestOptions,
-): Partial<SamlConfig> {
-  const post = settings.ssoBinding === 'post';
-  const options: Partial<SamlConfig> = {
-    authnRequestBinding: post ? 'HTTP-POST' : 'HTTP-Redirect',
-    skipRequestCompression: post,
-    forceAuthn: request.forceAuthn === true,
-  };
-  if (!signsAuthnRequests(settings)) return options;
-  if (!signing) throw new InvalidSsoSettingsError('the IdP wants signed AuthnRequests but no SP signing key is available here');
-  return {
-    ...options,
-    privateKey: signing.privateKeyPem,
-    publicCert: signing.certificatePem,
-    signatureAlgorithm: 'sha256',
-    digestAlgorithm: 'sha256',
-  };
 }

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../../demo/src/dev-idp/index.ts';
 import { SamlResponseError, SamlVerificationUnavailableError } from '../errors.ts';
 import { checkConditions } from './saml-assertion.ts';
-import { assertionOf, type SamlVerificationTask } from './saml-message-verification.ts';
+import type { SamlVerificationTask } from './saml-message-verification.ts';
+import { assertionOf } from './saml-verified-message.ts';
 import { SamlVerificationPool, verifyOnThisThread } from './saml-verification-pool.ts';
 
 const AUDIENCE = 'urn:flex:JQ00000000000000000000000000000002';

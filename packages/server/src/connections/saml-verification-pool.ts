@@ -2,7 +2,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { SamlVerificationUnavailableError } from '../errors.ts';
-import type { SamlVerificationOutcome, VerifiedSamlMessage } from './saml-message-verification.ts';
+import { messageFromOutcome, type SamlVerificationOutcome, type VerifiedSamlMessage } from './saml-verified-message.ts';
 import type { SamlVerificationTask } from './saml-verification-task.ts';
 
 /** Runs the CPU-bound half of a SAML Response check (saml-message-verification.ts). */
@@ -22,6 +22,11 @@ export const verifyOnThisThread: SamlMessageVerifier = {
     return verifySamlMessage(task);
   },
 };
+
+/** Loads what `verifyOnThisThread` needs (the XML stack), for a node whose workers cannot run (operations/warm-up.ts). */
+export async function preloadVerificationOnThisThread(): Promise<void> {
+  await import('./saml-message-verification.ts');
+}
 
 /** Longest a response may take to verify (ms): a legitimate one takes 5–15 ms, the largest accepted well under a second. */
 const VERIFY_TIMEOUT_MS = 10_000;
@@ -138,7 +143,6 @@ export class SamlVerificationPool implements SamlMessageVerifier {
       this.inFlight--;
     }
     this.verified.onWorkers++;
-    const { messageFromOutcome } = await import('./saml-message-verification.ts');
     return messageFromOutcome(outcome);
   }
 

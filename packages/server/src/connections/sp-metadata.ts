@@ -1,3 +1,5 @@
+import { escapeXml } from './xml-text.ts';
+
 /** The service-provider side of one SAML relationship: who we are to the IdP. */
 export interface ServiceProvider {
   entityId: string;
@@ -11,7 +13,6 @@ export interface SpMetadataKeys {
   authnRequestsSigned: boolean;
 }
 
-const escapeXml = (value: string) => value.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const certificateBody = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
 
 /** What Lanyard decrypts (saml-encryption.ts), strongest first, so that an IdP that reads the list picks GCM. */

@@ -1,4 +1,3 @@
-import { DOMParser } from '@xmldom/xmldom';
 import type { Account } from '../accounts/model.ts';
 import { isCoveredBy } from '../accounts/trusted-urls.ts';
 import { MAX_SAML_RESPONSE_BYTES } from '../connections/saml-connection.ts';
@@ -11,13 +10,15 @@ export const LOGIN_RELAY_STATE_PREFIX = 'lr_';
 /**
  * An app-tile click (Okta dashboard, My Apps) posts an unsolicited Response — no InResponseTo —
  * with no RelayState or the IdP's own default RelayState. Read only to route the browser: the
- * message is neither verified nor trusted here, and nothing is issued from it.
+ * message is neither verified nor trusted here, and nothing is issued from it. The XML parser is
+ * loaded only for such a message (our own sign-ins' RelayState is told apart first).
  */
-export function isAppTileResponse(samlResponse: string, relayState: string | undefined): boolean {
+export async function isAppTileResponse(samlResponse: string, relayState: string | undefined): Promise<boolean> {
   if (relayState?.startsWith(LOGIN_RELAY_STATE_PREFIX)) return false;
   if (samlResponse.length > MAX_SAML_RESPONSE_BYTES || !/^[A-Za-z0-9+/=\s]+$/.test(samlResponse)) return false;
   const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return false;
+  const { DOMParser } = await import('@xmldom/xmldom');
   const root = new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml').documentElement;
   return root?.namespaceURI === SAMLP_NS && root.localName === 'Response' && !root.getAttribute('InResponseTo');
 }

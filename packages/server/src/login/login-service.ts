@@ -246,7 +246,7 @@ export class LoginService {
     const connection = await this.accounts.getConnection(answer.connectionSid);
     const message = answer.message;
     if (!message) throw new InvalidParameterError('SAMLResponse is missing from the POST body.');
-    if ('samlResponse' in message && isAppTileResponse(message.samlResponse, answer.signInId)) {
+    if ('samlResponse' in message && (await isAppTileResponse(message.samlResponse, answer.signInId))) {
       return { redirectTo: appTileLanding(await this.accounts.getAccount(connection.accountSid)), user: null };
     }
     if (!answer.signInId) throw new SamlResponseError('RelayState is missing: IdP-initiated sign-in is not accepted at this endpoint');

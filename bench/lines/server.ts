@@ -202,7 +202,7 @@ export async function lifecycleLines(idp: Child, settings: Settings): Promise<Li
         baseline: `hello-world: ${sideSummary(startup!.b, ms)}`,
         ...ratioOf({ ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), a: [], b: [] }),
         better: 'lower',
-        note: 'the same rounds as the line above: process spawn to the first /readyz 200 (polled every 5 ms once it listens); "warming" (503) until its SAML verification workers answered and the SAML modules loaded (operations/warm-up.ts)',
+        note: 'the same rounds as the line above: process spawn to the first /readyz 200 (polled every 5 ms once it listens); "warming" (503) until its SAML verification workers answered, each having loaded the XML modules (the main thread loads none since the twenty-fifth round; operations/warm-up.ts)',
       });
     }
   }

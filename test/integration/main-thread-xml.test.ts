@@ -11,7 +11,8 @@ import { DESKTOP_URL, flexLogin } from '../support/flows.ts';
  * A node's main thread loads no XML library when its SAML verification workers answer: it
  * builds AuthnRequests from a template (connections/saml-authn-request.ts) and reads verified
  * responses as plain data (connections/saml-verified-message.ts), so that a fresh node is ready
- * sooner (the XML stack loaded on the main thread held `/readyz` 80–120 ms longer, issue 16).
+ * sooner (the XML stack loaded on the main thread held `/readyz` longer: issue 16, and
+ * docs/benchmarks.md's twenty-fifth round).
  * The production entry (`lanyard serve`, built) signs a user in through the development IdP;
  * a preloaded probe (test/support/xml-modules-probe.mjs) lists what the main thread loaded.
  */

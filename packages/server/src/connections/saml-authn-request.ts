@@ -9,8 +9,8 @@ import { escapeXml } from './xml-text.ts';
  * §3.4 HTTP-Redirect, §3.5 HTTP-POST). Built here, from a fixed template, rather than by a SAML
  * library: the request is a handful of attributes, and the libraries that build it (node-saml)
  * load the whole XML stack (xmldom, xpath, xml-crypto, xml-encryption, xmlbuilder) on the main
- * thread, which then held every fresh node 80–120 ms longer before `/readyz` (docs/benchmarks.md,
- * twenty-fifth round). Only an enveloped signature (a signed HTTP-POST request) needs XML
+ * thread, which held every fresh node longer before `/readyz` (the alternating A/B of
+ * docs/benchmarks.md's twenty-fifth round: 10–14 % of the time to ready by the medians). Only an enveloped signature (a signed HTTP-POST request) needs XML
  * Signature; it is made by xml-crypto, loaded on that first use.
  */
 

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp } from '../../packages/demo/src/dev-idp/index.ts';
-import { BIN, cliSandbox, ROOT } from '../support/cli.ts';
+import { cliSandbox, ROOT } from '../support/cli.ts';
+import { serveUntilReady } from '../support/serve.ts';
 import { DESKTOP_URL, flexLogin } from '../support/flows.ts';
 
 /**
@@ -17,14 +16,6 @@ import { DESKTOP_URL, flexLogin } from '../support/flows.ts';
  * a preloaded probe (test/support/xml-modules-probe.mjs) lists what the main thread loaded.
  */
 const PROBE = join(ROOT, 'test/support/xml-modules-probe.mjs');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe("lanyard serve's main thread and the XML libraries", () => {
   const cli = cliSandbox();
@@ -47,10 +38,8 @@ describe("lanyard serve's main thread and the XML libraries", () => {
 
   /** Serves until /readyz is 200, signs Ada in, stops with SIGTERM; the XML library files the main thread loaded. */
   async function signInAndList(samlWorkers: string): Promise<string[]> {
-    const port = await freePort();
     const out = join(cli.dir, `xml-modules-${samlWorkers}.json`);
-    const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', String(port)], {
-      cwd: ROOT,
+    const { child, origin, stderr } = await serveUntilReady({
       env: {
         ...cli.env,
         NODE_OPTIONS: `--import ${PROBE}`,
@@ -58,29 +47,15 @@ describe("lanyard serve's main thread and the XML libraries", () => {
         LANYARD_SAML_WORKERS: samlWorkers,
         LANYARD_LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      const origin = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 30_000;
-      while (
-        (await fetch(`${origin}/readyz`).then(
-          (r) => r.status,
-          () => 0,
-        )) !== 200
-      ) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`lanyard serve was not ready:\n${stderr}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
       const login = await flexLogin({ url: origin }, idp, connectionSid, 'ada@example.com');
-      expect(login.code, stderr).toMatch(/\S/);
+      expect(login.code, stderr()).toMatch(/\S/);
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await exited, stderr).toBe(0);
+    expect(await exited, stderr()).toBe(0);
     return JSON.parse(readFileSync(out, 'utf8')) as string[];
   }
 

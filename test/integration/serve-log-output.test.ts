@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, truncateSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
 import { BIN, cliSandbox, ROOT } from '../support/cli.ts';
+import { freePort, serveUntilReady, type Served } from '../support/serve.ts';
 
 /**
  * `lanyard serve` whose log output cannot be written: a full disk (ENOSPC, /dev/full) or a log
@@ -14,44 +14,11 @@ import { BIN, cliSandbox, ROOT } from '../support/cli.ts';
  */
 const NOTICE = /lanyard: log lines cannot be written to stdout \(/g;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Served {
-  child: ChildProcess;
-  origin: string;
-  stderr: () => string;
-}
-
 /** `command` (the CLI, maybe behind prlimit) serving on a free port with stdout on `stdoutFd`; resolves once /readyz answers 200. */
 async function serve(command: string[], env: Record<string, string | undefined>, stdoutFd: number): Promise<Served> {
-  const port = await freePort();
-  const child = spawn(command[0]!, [...command.slice(1), BIN, 'serve', '--host', '127.0.0.1', '--port', String(port)], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', stdoutFd, 'pipe'],
-  });
-  running.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const origin = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`lanyard serve exited (${child.exitCode}):\n${stderr}`);
-    const status = await fetch(`${origin}/readyz`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) break;
-    if (Date.now() > deadline) throw new Error(`/readyz never answered 200:\n${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { child, origin, stderr: () => stderr };
+  const served = await serveUntilReady({ command, env, stdout: stdoutFd });
+  running.push(served.child);
+  return served;
 }
 
 /** Two requests a browser makes, answered: the sign-in discovery document and a public lookup (each logs a line). */

@@ -3,6 +3,15 @@ import { InvalidParameterError } from '../errors.ts';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
+ * Whether `value` holds white space (any Unicode space), a control character (C0, DEL, C1),
+ * U+FFFE or U+FFFF, or a lone surrogate: never in a URL as an IdP publishes it. The URL parser
+ * drops or encodes them, but an AuthnRequest's Destination carries the raw value, which is then
+ * not the URL the IdP compares it with, or not well-formed XML.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+export const hasUnsafeUrlCharacters = (value: string): boolean => /[\u0000-\u0020\u007F-\u009F\uFFFE\uFFFF]|\s|\p{Cs}/u.test(value);
+
+/**
  * An IdP URL: https, or plain http on this machine only. Metadata carries the certificates we
  * trust and the SSO URL is where users type their passwords: neither may travel in cleartext.
  *
@@ -10,9 +19,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  *   lone surrogate, is not absolute, or is not https.
  */
 export function assertIdpUrl(value: string, field: string): void {
-  // The URL parser would drop or encode them, but the raw value is what an AuthnRequest's Destination says.
-  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
-  if (/[\u0000-\u0020\u007F-\u009F]|\p{Cs}/u.test(value)) {
+  if (hasUnsafeUrlCharacters(value)) {
     throw new InvalidParameterError(`${field} contains white space or control characters (got ${JSON.stringify(value.slice(0, 200))}).`);
   }
   let url: URL;

@@ -20,6 +20,12 @@ const CONTENT: AuthnRequestContent = {
   forceAuthn: false,
 };
 
+/** The SP's signing key and certificate, as sp-keys.ts makes them (RSA-2048, self-signed). */
+let key: SigningCredentials;
+beforeAll(async () => {
+  key = await generateSigningCredentials('SP signing');
+});
+
 const parse = (xml: string) => {
   const errors: string[] = [];
   const doc = new DOMParser({
@@ -58,11 +64,6 @@ describe('AuthnRequest (SAML Core §3.4.1)', () => {
 });
 
 describe('HTTP-Redirect binding (SAML Bindings §3.4.4)', () => {
-  let key: SigningCredentials;
-  beforeAll(async () => {
-    key = await generateSigningCredentials('SP signing');
-  });
-
   it("carries the request deflated, keeps the SSO URL's own parameters and replaces the binding's", async () => {
     const xml = authnRequestXml(CONTENT);
     const url = new URL(await redirectBindingUrl('https://idp.example.test/sso?tenant=a%20b&SAMLRequest=stale&Signature=old', xml, 'lr_state'));
@@ -97,11 +98,6 @@ describe('HTTP-Redirect binding (SAML Bindings §3.4.4)', () => {
 });
 
 describe('HTTP-POST binding (SAML Bindings §3.5.4)', () => {
-  let key: SigningCredentials;
-  beforeAll(async () => {
-    key = await generateSigningCredentials('SP signing');
-  });
-
   it('carries the request base64-encoded, not deflated, with the RelayState', async () => {
     const xml = authnRequestXml(CONTENT);
     const fields = await postBindingFields(xml, 'lr_state');

@@ -1,13 +1,13 @@
 import type { ServiceProvider } from './sp-metadata.ts';
 import { storableKey } from '../storage/storable-values.ts';
 import type { SamlIdpSettings } from '../accounts/model.ts';
+import { hasUnsafeUrlCharacters } from '../accounts/idp-urls.ts';
 import { InvalidSsoSettingsError, SamlResponseError } from '../errors.ts';
 import type { Storage } from '../storage/port.ts';
 import type { RawAttributes } from './profile-mapping.ts';
 import type { SpKeyMaterial } from './sp-keys.ts';
 import { signsAuthnRequests, type IdpRequest, type RequestOptions, type SamlKeySource } from './saml-request-signing.ts';
 import { authnRequestXml, postBindingFields, redirectBindingUrl } from './saml-authn-request.ts';
-import { isXmlText } from './xml-text.ts';
 import { verifyOnThisThread, type SamlMessageVerifier } from './saml-verification-pool.ts';
 import { DecryptionKeysNeeded } from './saml-verification-task.ts';
 import { assertionOf, type VerifiedSamlMessage } from './saml-verified-message.ts';
@@ -64,8 +64,8 @@ export class SamlConnection {
     } catch {
       throw new InvalidSsoSettingsError(`the IdP SSO URL "${this.settings.ssoUrl}" is not a valid URL`);
     }
-    // The URL parser drops or encodes these; the AuthnRequest's Destination would not (and the IdP compares it).
-    if (!isXmlText(this.settings.ssoUrl) || /\s/.test(this.settings.ssoUrl)) {
+    // Refused where it is set; a value an older version saved is refused here.
+    if (hasUnsafeUrlCharacters(this.settings.ssoUrl)) {
       throw new InvalidSsoSettingsError(
         `the IdP SSO URL ${JSON.stringify(this.settings.ssoUrl.slice(0, 200))} contains white space or control characters: set it again as the IdP publishes it (or import its metadata again)`,
       );
